@@ -1,0 +1,111 @@
+/*
+ * tap.h - a minimal TAP producer for the C test programs (meson protocol
+ * 'tap').  Header-only so every test binary gets its own copy.
+ *
+ *   plan_lazy();                  // or plan(N)
+ *   ok(x == 1, "x is one");
+ *   is_int(got, want, "count");
+ *   is_str(got, want, "name");
+ *   return done_testing();
+ *
+ * skip_all("reason") prints "1..0 # SKIP reason" and exits 77 (meson: skip).
+ */
+#ifndef BURST_TAP_H
+#define BURST_TAP_H
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int tap_count_, tap_failed_, tap_planned_ = -1;
+
+static inline void plan(int n)
+{
+	tap_planned_ = n;
+	printf("1..%d\n", n);
+	fflush(stdout);
+}
+
+static inline void plan_lazy(void)
+{
+	tap_planned_ = -1;
+}
+
+static inline __attribute__((format(printf, 2, 3))) int ok(int cond, const char *fmt, ...)
+{
+	va_list ap;
+
+	tap_count_++;
+	printf("%sok %d - ", cond ? "" : "not ", tap_count_);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+	if (!cond)
+		tap_failed_++;
+	return cond;
+}
+
+static inline __attribute__((format(printf, 1, 2))) void diag(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("# ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+}
+
+#define is_int(got, want, ...)                                             \
+	do {                                                                   \
+		long long g_ = (long long)(got), w_ = (long long)(want);           \
+		if (!ok(g_ == w_, __VA_ARGS__))                                    \
+			diag("  got %lld, want %lld (%s:%d)", g_, w_, __FILE__,        \
+			     __LINE__);                                            \
+	} while (0)
+
+#define is_str(got, want, ...)                                             \
+	do {                                                                   \
+		const char *g_ = (got), *w_ = (want);                              \
+		int same_ = (g_ && w_) ? !strcmp(g_, w_) : g_ == w_;              \
+		if (!ok(same_, __VA_ARGS__))                                       \
+			diag("  got '%s', want '%s' (%s:%d)", g_ ? g_ : "(null)",      \
+			     w_ ? w_ : "(null)", __FILE__, __LINE__);              \
+	} while (0)
+
+static inline __attribute__((noreturn)) void skip_all(const char *reason)
+{
+	printf("1..0 # SKIP %s\n", reason);
+	fflush(stdout);
+	exit(77);
+}
+
+static inline __attribute__((noreturn)) void bail_out(const char *reason)
+{
+	printf("Bail out! %s\n", reason);
+	fflush(stdout);
+	exit(1);
+}
+
+static inline int done_testing(void)
+{
+	if (tap_planned_ < 0)
+		printf("1..%d\n", tap_count_);
+	else if (tap_planned_ != tap_count_) {
+		printf("# planned %d tests but ran %d\n", tap_planned_, tap_count_);
+		return 1;
+	}
+	if (!tap_count_) {
+		printf("# no test ran\n");
+		return 1;
+	}
+	fflush(stdout);
+	return tap_failed_ ? 1 : 0;
+}
+
+#endif
