@@ -1,0 +1,245 @@
+/*
+ * remote.h - talking to the server: one ssh master connection with a pinned
+ * host key, remote shell quoting, rsync both ways, the volume mount script
+ * and checksummed artifact fetch.
+ *
+ * ssh is always run as  <ssh> -F /dev/null <options> -- <host> [command]:
+ *  - -F /dev/null: the user's ~/.ssh/config is ignored on purpose, so no
+ *    ProxyJump, ControlMaster, User or SendEnv setting of theirs changes
+ *    what the tool does (their key is passed with -i instead);
+ *  - StrictHostKeyChecking=yes against a known_hosts file the tool owns
+ *    (GlobalKnownHostsFile=/dev/null, UpdateHostKeys=no): the server's host
+ *    key is generated here, handed over in cloud-config user_data and
+ *    pinned before the first connection.  Never "no" nor "accept-new";
+ *  - BatchMode=yes (never a prompt), IdentitiesOnly=yes, LogLevel=ERROR;
+ *  - ControlMaster=auto + ControlPath + ControlPersist: the first connection
+ *    becomes a background master that every later ssh and rsync of the run
+ *    (and of the next run within persist_secs) reuses.
+ * The ssh program is $CARGO_BURST_SSH or "ssh", rsync is $CARGO_BURST_RSYNC.
+ *
+ * Stopping the remote cargo on Ctrl-C: the remote command is run WITHOUT a
+ * tty (-T; stdout and stderr stay separate).  remote_wrap_pidfile() makes the
+ * remote shell record its pid, which is also its process group id (sshd
+ * starts every session in a new session/process group), and
+ * remote_kill() sends a signal to that whole group over the master.  Use it
+ * from the child's on_interrupt callback (proc.h), with the ssh child
+ * started with own_session so the terminal's Ctrl-C does not kill the local
+ * ssh first.
+ */
+#ifndef BURST_REMOTE_H
+#define BURST_REMOTE_H
+
+#include "burst/error.h"
+#include "burst/proc.h"
+#include "burst/strbuf.h"
+#include "burst/strvec.h"
+#include "burst/util.h"
+
+struct remote_host {
+	char *user;          /* remote user, e.g. "root" */
+	char *host;          /* IP address (or name) */
+	int port;            /* 0 = 22 */
+	char *identity_file; /* the user's private key, or NULL (ssh's default) */
+	char *known_hosts;   /* known_hosts file the tool owns (required) */
+	char *control_path;  /* ControlMaster socket (< 100 bytes), or NULL = no master */
+	int persist_secs;    /* ControlPersist; 0 = 60 */
+	int connect_timeout_secs; /* ConnectTimeout; 0 = 10 */
+};
+
+#define REMOTE_HOST_INIT { NULL, NULL, 0, NULL, NULL, NULL, 0, 0 }
+
+/* Initialise an empty host (same as REMOTE_HOST_INIT). */
+void remote_host_init(struct remote_host *h);
+/* Free the strings. */
+void remote_host_release(struct remote_host *h);
+/*
+ * Set control_path to <dir>/<8 hex digits of a hash of user@host:port>,
+ * short enough for sun_path (108 bytes); dir is created 0700.  -1 + err
+ * when dir cannot be created or the path would be too long.
+ */
+int remote_host_set_control_dir(struct remote_host *h, const char *dir,
+				struct burst_error *err);
+
+/*
+ * Append ssh and its options, WITHOUT the destination (for rsync -e):
+ * program, -F /dev/null, -l, -p, -i and every -o of the list above.
+ */
+void remote_ssh_base_argv(const struct remote_host *h, struct strvec *argv);
+/* Append the base argv plus "-T -- <host>"; the caller may add a command. */
+void remote_ssh_argv(const struct remote_host *h, struct strvec *argv);
+
+/*
+ * Generate an ed25519 host key pair (ssh-keygen -t ed25519 -N '' -q
+ * -C cargo-burst) in the scratch directory dir (created 0700) under the
+ * file name `name`; the files are removed afterwards.  Returns the private
+ * key in OpenSSH format and the public line ("ssh-ed25519 AAAA... cargo-burst")
+ * as allocated strings.
+ */
+int remote_hostkey_generate(const char *dir, const char *name, char **private_text,
+			    char **public_line, struct burst_error *err);
+/*
+ * Write or replace the known_hosts entry of host:port ("host" for port 22,
+ * "[host]:port" otherwise) with the key of public_line (its comment is
+ * dropped); other entries are kept.  Atomic (temp file + rename), file 0600,
+ * missing directories created 0700.
+ */
+int remote_known_hosts_pin(const char *path, const char *host, int port,
+			   const char *public_line, struct burst_error *err);
+/* Remove the entry of host:port (a deleted server's IP may be reused). */
+int remote_known_hosts_forget(const char *path, const char *host, int port,
+			      struct burst_error *err);
+
+/*
+ * The user_data that installs the pinned host key, exactly:
+ *   #cloud-config
+ *   ssh_keys:
+ *     ed25519_private: |
+ *       <each line of the private key, indented 4 spaces>
+ *     ed25519_public: <public line>
+ * Appended to out; -1 when it would exceed 32 KiB (Hetzner's limit).
+ */
+int remote_cloud_config(const char *private_text, const char *public_line,
+			struct strbuf *out);
+
+/*
+ * Start the master connection (a persistent ControlMaster in the
+ * background) unless one is already running; fails fast, no retry.
+ */
+int remote_master_start(const struct remote_host *h, struct burst_error *err);
+/* Is a master running for h (ssh -O check)? */
+bool remote_master_check(const struct remote_host *h);
+/* Stop the master (ssh -O exit); fine when none runs. */
+void remote_master_stop(const struct remote_host *h);
+
+/* Progress while waiting for ssh: seconds since the wait began. */
+typedef void (*remote_wait_fn)(unsigned elapsed_secs, void *data);
+/*
+ * Try `ssh ... true` (short ConnectTimeout, ~400 ms between tries) until it
+ * succeeds, which also leaves the master running, or deadline_ms passed.
+ * A host key that does not match the pinned one (or no pinned key) fails
+ * at once with BURST_EXIT_REMOTE ("the server's host key did not match the
+ * pinned key"), never retried.  An interrupt (proc_interrupted()) stops the
+ * wait with BURST_EXIT_INTERRUPTED.  progress may be NULL.
+ */
+int remote_wait_ready(const struct remote_host *h, uint64_t deadline_ms,
+		      remote_wait_fn progress, void *data, struct burst_error *err);
+
+/* Flags of remote_command_prepare(). */
+#define REMOTE_TTY 0x1 /* ssh -tt: a remote tty (merges stderr into stdout) */
+
+/*
+ * Fill cp->args with the ssh command that runs one remote shell command
+ * line over the master (the line is passed as is: quote its words with
+ * remote_shell_quote()).  Other fields of cp (streams, callbacks, timeout,
+ * own_session, on_interrupt) are the caller's.  Use with proc_run_all() to
+ * run it concurrently with other children.
+ */
+void remote_command_prepare(const struct remote_host *h, const char *command_line,
+			    unsigned flags, struct child_process *cp);
+/*
+ * remote_command_prepare() + proc_run(); returns 0 when ssh ran (the remote
+ * status is cp->exit_code; 255 means ssh itself failed, see cp->err_buf when
+ * captured), -1 + err when ssh could not be started.
+ */
+int remote_run(const struct remote_host *h, const char *command_line,
+	       struct child_process *cp, struct burst_error *err);
+/*
+ * Wrap a remote command line so that the remote shell writes its pid (its
+ * process group) to pid_file first and removes it at the end; the exit
+ * status of command_line is kept.  Appended to out.
+ */
+void remote_wrap_pidfile(struct strbuf *out, const char *pid_file,
+			 const char *command_line);
+/*
+ * Send signo to the process group recorded in pid_file on the server
+ * (over the master; bounded to a few seconds).  0 when the signal was sent,
+ * -1 + err otherwise (no pid file means nothing is running: also -1).
+ */
+int remote_kill(const struct remote_host *h, const char *pid_file, int signo,
+		struct burst_error *err);
+
+/*
+ * POSIX sh quoting of one word: 'arg' with each ' written as '\''; words
+ * made only of [A-Za-z0-9_./:@%+,-] (non-empty) are left as they are.
+ * Round-trips every byte string without NUL (newlines, non-UTF-8 bytes,
+ * "" -> '').  Appended to out.
+ */
+void remote_shell_quote(struct strbuf *out, const char *arg);
+/* Quote each word and join with single spaces. */
+void remote_shell_quote_argv(struct strbuf *out, const char *const *argv);
+
+/* What to leave out of the sync (NULL-terminated lists; any may be NULL). */
+struct sync_filters {
+	const char *const *unexclude;      /* removed from the built-in defaults, and forced in */
+	const char *const *extra_excludes; /* excluded in addition */
+	bool no_gitignore;                 /* do not read .gitignore files */
+};
+
+/* The built-in excludes (NULL-terminated): target/, .git/, node_modules/, ... */
+extern const char *const remote_default_excludes[];
+
+struct sync_stats {
+	uint64_t files;             /* files considered (rsync "Number of files") */
+	uint64_t files_transferred; /* regular files sent */
+	uint64_t bytes_sent;        /* bytes on the wire, sender to receiver */
+	uint64_t bytes_received;
+	uint64_t total_size;        /* size of all files considered */
+	uint64_t elapsed_ms;
+};
+
+/*
+ * The rsync filter rules of a push (one per line, "- pattern" or
+ * "+ pattern"), appended to out: extra_excludes and the defaults minus
+ * unexclude first (they always win), then "+ " for each unexclude, then the
+ * .gitignore files of local_dir translated to rules anchored at their
+ * directory (deepest file first, last line first, "!" as "+"), so that
+ * rsync's first-match-wins gives git's answer for the common cases.
+ * Exposed for tests and `--dry-run` style output.
+ */
+int remote_sync_rules(const char *local_dir, const struct sync_filters *f,
+		      struct strbuf *out, struct burst_error *err);
+
+/*
+ * Push local_dir's contents into remote_dir (created when missing):
+ * rsync -a --delete -z --no-owner --no-group over the master, with the
+ * rules of remote_sync_rules().  Excluded files on the server are NOT
+ * deleted (no --delete-excluded): what the user excludes stays where it is
+ * there.  stats may be NULL.
+ */
+int remote_rsync_push(const struct remote_host *h, const char *local_dir,
+		      const char *remote_dir, const struct sync_filters *f,
+		      struct sync_stats *stats, struct burst_error *err);
+/*
+ * Pull remote_paths (NULL-terminated; files or directories, directories
+ * recursively) into local_dir (created when missing), keeping modes and
+ * times.  stats may be NULL.
+ */
+int remote_rsync_pull(const struct remote_host *h, const char *const *remote_paths,
+		      const char *local_dir, struct sync_stats *stats,
+		      struct burst_error *err);
+
+/*
+ * Pull remote_dir/<name> for each name (NULL-terminated, plain file names)
+ * into local_dir, then compare the SHA-256 of each local copy with the
+ * server's (sha256sum over the master); -1 naming the file on a mismatch.
+ * Executables keep their mode.
+ */
+int remote_fetch_files(const struct remote_host *h, const char *remote_dir,
+		       const char *const *names, const char *local_dir,
+		       struct burst_error *err);
+
+/*
+ * A POSIX sh script (run with `sh -s` or `sh -c`) that waits up to 30 s for
+ * device_path, mounts it (ext4, noatime) at mount_point, idempotently:
+ * already mounted from the same device -> ok; mounted from another or a
+ * vanished device -> unmount and remount.  Creates mount_point and chowns
+ * the mounted root to owner ("user" or "user:group"; NULL = leave).  On
+ * failure it prints "cargo-burst: ..." plus `ls -l /dev/disk/by-id` and
+ * `lsblk` to stderr and exits non-zero.  Appended to out.
+ */
+void remote_mount_script(const char *device_path, const char *mount_point,
+			 const char *owner, struct strbuf *out);
+/* A POSIX sh script that unmounts mount_point; exit 0 when it is not mounted. */
+void remote_umount_script(const char *mount_point, struct strbuf *out);
+
+#endif
