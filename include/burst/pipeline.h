@@ -4,10 +4,18 @@
  * One run: workspace identity -> warm server (no API call) or cold
  * provisioning -> mount the project volume || rsync the workspace -> the
  * remote cargo command, streamed -> fetch artifacts -> records and reapers.
+ *
+ * pipeline_run() is the entry point the CLI calls.  The rest of this header
+ * is the pure planning part of a run (no I/O besides reading local files),
+ * exposed so it can be unit-tested: the remote command line, the doctest
+ * rule, artifact selection, the missing-env-var hint, the large-directory
+ * scan and the closing summary line.
  */
 #ifndef BURST_PIPELINE_H
 #define BURST_PIPELINE_H
 
+#include "burst/strbuf.h"
+#include "burst/strvec.h"
 #include "burst/util.h"
 
 struct burst_ctx;
@@ -18,5 +26,128 @@ struct burst_ctx;
  * reserved codes of error.h after printing the error.
  */
 int pipeline_run(struct burst_ctx *ctx);
+
+/* Where a project lives on the server (fixed, so fingerprints stay valid). */
+#define PIPELINE_REMOTE_BASE "/root/burst"
+#define PIPELINE_CACHE_BASE "/mnt/cache"
+
+/* The remote source dir of a project: /root/burst/<hash>/src (allocated). */
+char *pipeline_remote_src_dir(const char *project_hash);
+/* The volume mount point of a project: /mnt/cache/<hash> (allocated). */
+char *pipeline_remote_cache_dir(const char *project_hash);
+
+/* Everything the remote command line is built from. */
+struct pipeline_cmd {
+	const char *verb;         /* build, test, check, clippy, bench, run */
+	const char *toolchain;    /* "nightly" for +nightly, or NULL */
+	const char *const *args;  /* cargo's arguments, verbatim */
+	size_t nargs;
+	const struct strvec *env; /* forwarded NAME=value entries */
+	const char *project_hash;
+	bool no_doctests;         /* test: --no-doctests */
+	bool cargo_test;          /* test: --cargo-test (plain cargo test) */
+	bool has_lib;             /* the workspace has a library target */
+	bool color;               /* the local terminal shows colour */
+};
+
+/*
+ * Build the one remote shell command of a run (allocated): environment
+ * (CARGO_TARGET_DIR, SCCACHE_DIR on the volume, PATH, forwarded variables),
+ * sccache started detached when installed, the database wait for test and
+ * bench, then the verb.  Every word is quoted for a POSIX shell.
+ */
+char *pipeline_remote_command(const struct pipeline_cmd *cmd);
+
+/*
+ * Should `cargo burst test` run `cargo test --doc` after nextest?  No with
+ * --no-doctests, with a target selection flag (--test, --bin, --example,
+ * --bench, their plurals, --lib, also in `=` form) or without a library.
+ */
+bool pipeline_wants_doctests(const char *const *args, size_t nargs,
+			     bool no_doctests, bool has_lib);
+
+/*
+ * The profile directory selected by cargo's arguments for a verb: "debug",
+ * "release" or a custom profile's name (--release, -r, --profile NAME).
+ */
+const char *pipeline_profile_dir(const char *verb, const char *const *args,
+				 size_t nargs);
+
+/*
+ * The target triple a build uses, or NULL for the host (allocated): --target
+ * on the command line, then CARGO_BUILD_TARGET (env_target), then [build]
+ * target in <workspace>/.cargo/config.toml.  A .json target spec yields its
+ * file stem.
+ */
+char *pipeline_target_triple(const char *const *args, size_t nargs,
+			     const char *env_target, const char *workspace_root);
+
+/*
+ * The target-relative directory whose top-level files a build fetches:
+ * "<triple>/<profile>" or "<profile>" (allocated).
+ */
+char *pipeline_artifact_dir(const char *triple, const char *profile);
+
+/*
+ * Is a top-level file name of the artifact dir worth fetching?  Regular
+ * non-hidden files only; cargo's own bookkeeping (.cargo-lock, *.d) is not.
+ */
+bool pipeline_artifact_wanted(const char *name);
+
+/*
+ * Scan a failing run's output for missing environment variables
+ * ("environment variable `X` not defined", "X must be set", ...); appends
+ * each new name once to names.
+ */
+void pipeline_scan_missing_env(const char *output, size_t len,
+			       struct strvec *names);
+
+/*
+ * The hint for a missing variable (allocated, one or two lines): the exact
+ * `--env` and forward_env fix; DATABASE_URL, REDIS_URL and MYSQL_URL get
+ * the image's local connection strings.
+ */
+char *pipeline_env_hint(const char *name);
+
+/* The image's local connection string for a well-known variable, or NULL. */
+const char *pipeline_local_service_url(const char *name);
+
+/* The directories the large-directory question is about. */
+extern const char *const pipeline_large_dir_names[];
+/* The size from which they count as large: 50 MiB. */
+#define PIPELINE_LARGE_DIR_BYTES (50ull * 1024 * 1024)
+
+/*
+ * Find top-level dist/, .next/, build/, out/, tmp/ of root that are not
+ * excluded (by the patterns in excludes or the root .gitignore) and hold at
+ * least threshold bytes; appends "name" to dirs and its size to sizes (an
+ * array of at least 5 entries).  Returns the number found.
+ */
+size_t pipeline_large_dirs(const char *root, const struct strvec *excludes,
+			   uint64_t threshold, struct strvec *dirs,
+			   uint64_t *sizes);
+
+/* Timings and outcome of a run, for the closing line. */
+struct pipeline_summary {
+	const char *verb;
+	bool success;
+	bool interrupted;
+	int exit_code;
+	bool cold;
+	uint64_t provision_ms, sync_ms, cargo_ms, fetch_ms, total_ms;
+	const char *server_name;   /* what stays up, or NULL */
+	int64_t server_deadline;   /* UNIX time it goes away, 0 = unknown */
+	bool no_reap;
+	const char *volume_name;   /* the project's volume, or NULL */
+	int64_t volume_deadline;   /* UNIX time, 0 = unknown */
+};
+
+/*
+ * Format the closing line (without the status verb), e.g.
+ * "build in 12.3s (provision 0.0s warm, sync 0.4s, cargo 11.6s, fetch 0.3s);
+ *  server 'x' stays up until 14:05 UTC".
+ */
+void pipeline_summary_format(struct strbuf *out,
+			     const struct pipeline_summary *s);
 
 #endif

@@ -1,0 +1,456 @@
+/*
+ * plan.c - the pure planning part of a run: the remote command line, the
+ * doctest rule, artifact selection and the missing-env-var hint.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "burst/pipeline.h"
+#include "burst/remote.h"
+#include "burst/toml.h"
+#include "burst/ui.h"
+
+char *pipeline_remote_src_dir(const char *project_hash)
+{
+	return xstrfmt("%s/%s/src", PIPELINE_REMOTE_BASE, project_hash);
+}
+
+char *pipeline_remote_cache_dir(const char *project_hash)
+{
+	return xstrfmt("%s/%s", PIPELINE_CACHE_BASE, project_hash);
+}
+
+/* Append one shell word, quoted by the remote module's rules. */
+static void add_word(struct strbuf *sb, const char *word)
+{
+	if (sb->len && sb->buf[sb->len - 1] != ' ' && sb->buf[sb->len - 1] != '\n')
+		strbuf_addch(sb, ' ');
+	remote_shell_quote(sb, word);
+}
+
+/* The cargo invocation prefix: "cargo [+toolchain]". */
+static void add_cargo(struct strbuf *sb, const struct pipeline_cmd *cmd)
+{
+	add_word(sb, "cargo");
+	if (cmd->toolchain && *cmd->toolchain) {
+		char *tc = xstrfmt("+%s", cmd->toolchain);
+		add_word(sb, tc);
+		free(tc);
+	}
+}
+
+static void add_args(struct strbuf *sb, const struct pipeline_cmd *cmd)
+{
+	for (size_t i = 0; i < cmd->nargs; i++)
+		add_word(sb, cmd->args[i]);
+}
+
+/* A 16-bit value from the project hash, to give each project its own port. */
+static unsigned hash_bits(const char *hash)
+{
+	unsigned v = 0;
+
+	for (int i = 0; i < 4 && hash[i]; i++) {
+		int c = tolower((unsigned char)hash[i]);
+		v = v * 16 + (unsigned)(isdigit(c) ? c - '0' : c - 'a' + 10);
+	}
+	return v & 0xffff;
+}
+
+char *pipeline_remote_command(const struct pipeline_cmd *cmd)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char *src = pipeline_remote_src_dir(cmd->project_hash);
+	char *cache = pipeline_remote_cache_dir(cmd->project_hash);
+	char *v;
+	bool is_test = !strcmp(cmd->verb, "test");
+	bool is_bench = !strcmp(cmd->verb, "bench");
+
+	strbuf_addstr(&sb, "export PATH=\"$HOME/.cargo/bin:/usr/local/cargo/bin:$PATH\"; ");
+	v = xstrfmt("CARGO_TARGET_DIR=%s/target", cache);
+	strbuf_addstr(&sb, "export");
+	add_word(&sb, v);
+	free(v);
+	v = xstrfmt("SCCACHE_DIR=%s/sccache", cache);
+	strbuf_addstr(&sb, "; export");
+	add_word(&sb, v);
+	free(v);
+	/* One sccache server per project: SCCACHE_DIR is read at its start. */
+	strbuf_addf(&sb, "; export SCCACHE_SERVER_PORT=%u",
+		    20000 + hash_bits(cmd->project_hash) % 20000);
+	strbuf_addf(&sb, "; export CARGO_TERM_COLOR=%s",
+		    cmd->color ? "always" : "never");
+	for (size_t i = 0; cmd->env && i < cmd->env->nr; i++) {
+		strbuf_addstr(&sb, "; export");
+		add_word(&sb, cmd->env->v[i]);
+	}
+	strbuf_addstr(&sb, "; cd");
+	add_word(&sb, src);
+	strbuf_addstr(&sb, " || exit 76; ");
+	/*
+	 * sccache forks a server that would keep the ssh session open through
+	 * inherited descriptors: close its stdio and give it its own session
+	 * so a Ctrl-C aimed at the run's process group leaves it alone.
+	 */
+	strbuf_addstr(&sb,
+		      "if command -v sccache >/dev/null 2>&1; then "
+		      "export RUSTC_WRAPPER=sccache; "
+		      "setsid sccache --start-server </dev/null >/dev/null 2>&1 || "
+		      "unset RUSTC_WRAPPER; fi; ");
+	if (is_test || is_bench)
+		strbuf_addstr(&sb,
+			      "if [ -x /usr/local/bin/cargo-burst-wait-db ]; then "
+			      "timeout 35 /usr/local/bin/cargo-burst-wait-db 30 >&2 || "
+			      "echo 'warning: database services not ready after 30s' >&2; fi; ");
+
+	if (is_test && !cmd->cargo_test) {
+		bool doc = pipeline_wants_doctests(cmd->args, cmd->nargs,
+						   cmd->no_doctests, cmd->has_lib);
+
+		strbuf_addstr(&sb, "if");
+		add_cargo(&sb, cmd);
+		strbuf_addstr(&sb, " nextest --version >/dev/null 2>&1; then");
+		add_cargo(&sb, cmd);
+		strbuf_addstr(&sb, " nextest run");
+		add_args(&sb, cmd);
+		if (doc) {
+			strbuf_addstr(&sb, " || exit $?;");
+			add_cargo(&sb, cmd);
+			strbuf_addstr(&sb, " test --doc");
+			add_args(&sb, cmd);
+		}
+		strbuf_addstr(&sb, "; else echo 'note: cargo-nextest is not installed "
+				   "on the server; running cargo test instead' >&2;");
+		add_cargo(&sb, cmd);
+		strbuf_addstr(&sb, " test");
+		add_args(&sb, cmd);
+		strbuf_addstr(&sb, "; fi");
+	} else {
+		add_cargo(&sb, cmd);
+		add_word(&sb, cmd->verb);
+		add_args(&sb, cmd);
+	}
+	free(src);
+	free(cache);
+	return strbuf_detach(&sb, NULL);
+}
+
+/* Is arg the flag name (alone or in "name=value" form)? */
+static bool is_flag(const char *arg, const char *name)
+{
+	const char *rest;
+
+	return skip_prefix(arg, name, &rest) && (!*rest || *rest == '=');
+}
+
+bool pipeline_wants_doctests(const char *const *args, size_t nargs,
+			     bool no_doctests, bool has_lib)
+{
+	static const char *const selectors[] = {
+		"--test", "--tests", "--bin", "--bins", "--example",
+		"--examples", "--bench", "--benches", "--lib", "--doc",
+	};
+
+	if (no_doctests || !has_lib)
+		return false;
+	for (size_t i = 0; i < nargs; i++) {
+		if (!strcmp(args[i], "--"))
+			break;
+		for (size_t j = 0; j < ARRAY_SIZE(selectors); j++)
+			if (is_flag(args[i], selectors[j]))
+				return false;
+	}
+	return true;
+}
+
+/*
+ * The value of an option given as "--name value" or "--name=value" before
+ * "--"; the last one wins, as with cargo.  NULL when absent.
+ */
+static const char *option_value(const char *const *args, size_t nargs,
+				const char *name)
+{
+	const char *found = NULL, *rest;
+
+	for (size_t i = 0; i < nargs; i++) {
+		if (!strcmp(args[i], "--"))
+			break;
+		if (!skip_prefix(args[i], name, &rest))
+			continue;
+		if (*rest == '=')
+			found = rest + 1;
+		else if (!*rest && i + 1 < nargs)
+			found = args[++i];
+	}
+	return found;
+}
+
+const char *pipeline_profile_dir(const char *verb, const char *const *args,
+				 size_t nargs)
+{
+	const char *profile = option_value(args, nargs, "--profile");
+	bool release = !strcmp(verb, "bench");
+
+	for (size_t i = 0; i < nargs; i++) {
+		if (!strcmp(args[i], "--"))
+			break;
+		if (!strcmp(args[i], "--release") || !strcmp(args[i], "-r"))
+			release = true;
+	}
+	if (profile) {
+		if (!strcmp(profile, "dev") || !strcmp(profile, "test"))
+			return "debug";
+		if (!strcmp(profile, "bench"))
+			return "release";
+		return profile;
+	}
+	return release ? "release" : "debug";
+}
+
+/* "x86_64-unknown-linux-gnu" from "specs/x86_64-unknown-linux-gnu.json". */
+static char *triple_of(const char *target)
+{
+	const char *base = strrchr(target, '/');
+	size_t len;
+
+	base = base ? base + 1 : target;
+	len = strlen(base);
+	if (has_suffix(base, ".json"))
+		len -= 5;
+	return len ? xstrndup(base, len) : NULL;
+}
+
+/* [build] target of <root>/.cargo/config.toml (or config), or NULL. */
+static char *config_target(const char *root)
+{
+	static const char *const names[] = { "config.toml", "config" };
+	char *ret = NULL;
+
+	for (size_t i = 0; !ret && i < ARRAY_SIZE(names); i++) {
+		struct strbuf sb = STRBUF_INIT;
+		char *path = xstrfmt("%s/.cargo/%s", root, names[i]);
+		struct toml_value *doc = NULL;
+		const struct toml_value *t;
+
+		strbuf_set_max(&sb, 1 << 20);
+		if (strbuf_read_file(&sb, path) < 0)
+			goto next;
+		doc = toml_parse(sb.buf, sb.len, NULL);
+		t = toml_table_get(toml_table_get(doc, "build"), "target");
+		if (t && toml_value_type(t) == TOML_STRING)
+			ret = triple_of(toml_string(t, NULL));
+		else if (t && toml_value_type(t) == TOML_ARRAY &&
+			 toml_array_count(t) &&
+			 toml_value_type(toml_array_at(t, 0)) == TOML_STRING)
+			ret = triple_of(toml_string(toml_array_at(t, 0), NULL));
+	next:
+		toml_free(doc);
+		free(path);
+		strbuf_release(&sb);
+	}
+	return ret;
+}
+
+char *pipeline_target_triple(const char *const *args, size_t nargs,
+			     const char *env_target, const char *workspace_root)
+{
+	const char *t = option_value(args, nargs, "--target");
+
+	if (t && *t)
+		return triple_of(t);
+	if (env_target && *env_target)
+		return triple_of(env_target);
+	if (workspace_root)
+		return config_target(workspace_root);
+	return NULL;
+}
+
+char *pipeline_artifact_dir(const char *triple, const char *profile)
+{
+	if (triple && *triple)
+		return xstrfmt("%s/%s", triple, profile);
+	return xstrdup(profile);
+}
+
+bool pipeline_artifact_wanted(const char *name)
+{
+	if (!*name || *name == '.')
+		return false;
+	if (has_suffix(name, ".d"))
+		return false;
+	return true;
+}
+
+/* ---- the missing-env-var hint ---- */
+
+static bool env_name_char(int c, bool first)
+{
+	if (first)
+		return (c >= 'A' && c <= 'Z') || c == '_';
+	return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+/* Length of the variable name starting at p (upper case), 0 if none. */
+static size_t name_len(const char *p, const char *end)
+{
+	size_t n = 0;
+
+	while (p + n < end && env_name_char((unsigned char)p[n], n == 0))
+		n++;
+	return n;
+}
+
+static void add_name(struct strvec *names, const char *p, size_t n)
+{
+	char *name;
+
+	if (n < 2 || n > 128)
+		return;
+	name = xstrndup(p, n);
+	if (strvec_find(names, name) < 0)
+		strvec_push(names, name);
+	free(name);
+}
+
+/* Does the name end right before pos (at a word boundary)?  Returns start. */
+static const char *name_before(const char *start, const char *pos)
+{
+	const char *p = pos;
+
+	while (p > start && env_name_char((unsigned char)p[-1], false))
+		p--;
+	if (p > start && (isalnum((unsigned char)p[-1]) || p[-1] == '_'))
+		return NULL; /* part of a lower-case word */
+	if (p == pos || !env_name_char((unsigned char)*p, true))
+		return NULL;
+	return p;
+}
+
+void pipeline_scan_missing_env(const char *output, size_t len,
+			       struct strvec *names)
+{
+	/* Patterns with the name after them, in backticks or plain. */
+	static const char *const before[] = {
+		"environment variable `", "env var `", "environment variable '",
+		"environment variable \"", "set `", "missing environment variable ",
+	};
+	/* Patterns with the name right before them. */
+	static const char *const after[] = {
+		" must be set", "` must be set", " is not set", "` is not set",
+		" not set", " is not defined", " environment variable not set",
+	};
+	const char *end = output + len;
+
+	for (size_t i = 0; i < ARRAY_SIZE(before); i++) {
+		size_t plen = strlen(before[i]);
+		const char *p = output;
+
+		while (p < end && (p = memmem(p, (size_t)(end - p), before[i], plen))) {
+			const char *q = p + plen;
+			size_t n = name_len(q, end);
+
+			/* "set `X` to ..." only counts when followed by a closing tick. */
+			if (n && (before[i][plen - 1] != '`' ||
+				  (q + n < end && q[n] == '`')))
+				add_name(names, q, n);
+			p = q;
+		}
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(after); i++) {
+		size_t plen = strlen(after[i]);
+		const char *p = output;
+
+		while (p < end && (p = memmem(p, (size_t)(end - p), after[i], plen))) {
+			const char *stop = p, *s;
+
+			if (after[i][0] == '`') {
+				s = name_before(output, stop);
+				if (s && s > output && s[-1] == '`')
+					add_name(names, s, (size_t)(stop - s));
+			} else {
+				if (stop > output && stop[-1] == '`')
+					stop--;
+				s = name_before(output, stop);
+				if (s)
+					add_name(names, s, (size_t)(stop - s));
+			}
+			p += plen;
+		}
+	}
+}
+
+const char *pipeline_local_service_url(const char *name)
+{
+	if (!strcmp(name, "DATABASE_URL"))
+		return "postgres://postgres@127.0.0.1:5432/postgres";
+	if (!strcmp(name, "REDIS_URL"))
+		return "redis://127.0.0.1:6379";
+	if (!strcmp(name, "MYSQL_URL"))
+		return "mysql://root:root@127.0.0.1:3306";
+	return NULL;
+}
+
+char *pipeline_env_hint(const char *name)
+{
+	const char *url = pipeline_local_service_url(name);
+
+	if (url)
+		return xstrfmt("the build needs `%s`: the server runs it locally, pass "
+			       "`--env %s=%s`, or add `forward_env = [\"%s\"]` to "
+			       ".config/cargo-burst.toml and set it in your shell",
+			       name, name, url, name);
+	return xstrfmt("the build needs `%s`: pass `--env %s` to forward your "
+		       "value (or `--env %s=VALUE`), or add `forward_env = "
+		       "[\"%s\"]` to .config/cargo-burst.toml",
+		       name, name, name, name);
+}
+
+/* ---- the summary line ---- */
+
+static void add_clock(struct strbuf *out, int64_t when)
+{
+	time_t t = (time_t)when;
+	struct tm tm;
+	char buf[32];
+
+	if (!gmtime_r(&t, &tm) || !strftime(buf, sizeof(buf), "%H:%M UTC", &tm))
+		return;
+	strbuf_addstr(out, buf);
+}
+
+void pipeline_summary_format(struct strbuf *out, const struct pipeline_summary *s)
+{
+	char a[32], b[32], c[32], d[32], t[32];
+
+	strbuf_addf(out, "%s %s in %s (provision %s %s, sync %s, cargo %s",
+		    s->verb,
+		    s->interrupted ? "interrupted" :
+		    s->success ? "ok" : "failed",
+		    ui_duration(t, sizeof(t), s->total_ms),
+		    ui_duration(a, sizeof(a), s->provision_ms),
+		    s->cold ? "cold" : "warm",
+		    ui_duration(b, sizeof(b), s->sync_ms),
+		    ui_duration(c, sizeof(c), s->cargo_ms));
+	if (s->fetch_ms)
+		strbuf_addf(out, ", fetch %s", ui_duration(d, sizeof(d), s->fetch_ms));
+	strbuf_addch(out, ')');
+	if (!s->success && !s->interrupted && s->exit_code)
+		strbuf_addf(out, ", exit code %d", s->exit_code);
+	if (s->server_name) {
+		strbuf_addf(out, "; server '%s' ", s->server_name);
+		if (s->no_reap)
+			strbuf_addstr(out, "stays up (--no-reap: run `cargo burst down`)");
+		else if (s->server_deadline > 0) {
+			strbuf_addstr(out, "stays up until ");
+			add_clock(out, s->server_deadline);
+		} else
+			strbuf_addstr(out, "stays up");
+	}
+	if (s->volume_name && s->volume_deadline > 0) {
+		strbuf_addf(out, ", volume until ");
+		add_clock(out, s->volume_deadline);
+	}
+}

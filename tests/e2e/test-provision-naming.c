@@ -1,0 +1,85 @@
+/* test-provision-naming.c - project identity, names and labels. */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "burst/hcloud.h"
+#include "burst/provision.h"
+#include "tap.h"
+
+/* Hetzner's volume name rule: [A-Za-z0-9._-], alnum at both ends, <= 64. */
+static bool valid_volume_name(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (!len || len > 64 || !isalnum((unsigned char)s[0]) ||
+	    !isalnum((unsigned char)s[len - 1]))
+		return false;
+	for (const char *p = s; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("._-", *p))
+			return false;
+	return true;
+}
+
+int main(void)
+{
+	char h1[PROVISION_HASH_LEN + 1], h2[PROVISION_HASH_LEN + 1];
+	struct hcloud_labels l = HCLOUD_LABELS_INIT;
+	char *n, *j;
+	const char *weird[] = {
+		"/home/me/My Project!!", "/", "/srv/-__-", "/x/ÄÖÜ-ünïcødé",
+		"/a/very-long-project-name-that-goes-on-and-on-and-on-and-on-forever-and-ever",
+		"/tmp/ends-with-dash-/",
+	};
+
+	provision_project_hash("/home/me/proj", h1);
+	provision_project_hash("/home/me/proj", h2);
+	is_str(h1, h2, "project hash is deterministic");
+	is_int(strlen(h1), PROVISION_HASH_LEN, "12 hex digits");
+	provision_project_hash("/home/me/proj2", h2);
+	ok(strcmp(h1, h2) != 0, "another root, another hash");
+
+	n = provision_volume_name("/home/me/proj", h1, NULL);
+	j = xstrfmt("cargo-burst-proj-%s", h1);
+	is_str(n, j, "volume name");
+	free(n);
+	free(j);
+	n = provision_volume_name("/home/me/My_Cool.Project", "0123456789ab", NULL);
+	is_str(n, "cargo-burst-my-cool-project-0123456789ab", "leaf sanitised");
+	free(n);
+	n = provision_volume_name("/home/me/proj", "0123456789ab", "fsn1");
+	is_str(n, "cargo-burst-proj-0123456789ab-fsn1", "moved volume carries its location");
+	free(n);
+	for (size_t i = 0; i < sizeof(weird) / sizeof(weird[0]); i++) {
+		n = provision_volume_name(weird[i], "0123456789ab", i % 2 ? "hel1" : NULL);
+		ok(valid_volume_name(n) && strstr(n, "0123456789ab"),
+		   "valid volume name for '%s': %s", weird[i], n);
+		free(n);
+	}
+
+	n = provision_server_name("abcdef012345", 1700000000);
+	ok(!strncmp(n, "cargo-burst-abcdef012345-", 25), "server name carries the owner: %s", n);
+	j = provision_server_name("abcdef012345", 1700000001);
+	ok(strcmp(n, j) != 0, "server names differ over time");
+	free(n);
+	free(j);
+	n = provision_ssh_key_name("abcdef012345", "b7:2f:30:a0:2f:6c:58:6c:21:04:58:61:ba:06:3b:2f");
+	is_str(n, "cargo-burst-abcdef012345-b72f30a02f6c586c21045861ba063b2f", "ssh key name");
+	free(n);
+
+	provision_labels(&l, "volume", "abcdef012345", h1);
+	is_str(hcloud_labels_get(&l, "managed-by"), "cargo-burst", "managed-by label");
+	is_str(hcloud_labels_get(&l, "owner"), "abcdef012345", "owner label");
+	is_str(hcloud_labels_get(&l, "role"), "volume", "role label");
+	is_str(hcloud_labels_get(&l, "project"), h1, "project label");
+	for (size_t i = 0; i < l.nr; i++)
+		ok(hcloud_label_valid(l.v[i].key, l.v[i].value), "label %s valid", l.v[i].key);
+	j = provision_labels_json(&l);
+	ok(strstr(j, "\"managed-by\":\"cargo-burst\"") && j[0] == '{', "labels as JSON: %s", j);
+	free(j);
+	hcloud_labels_release(&l);
+	provision_labels(&l, "server", "abcdef012345", NULL);
+	is_str(hcloud_labels_get(&l, "project"), NULL, "no project label on the server");
+	hcloud_labels_release(&l);
+	return done_testing();
+}
