@@ -179,9 +179,11 @@ void state_servers_free(struct state_server *v, size_t n);
 int state_server_touch(struct burst_state *st, int64_t id, int64_t now, int64_t keep_alive_secs,
 		       bool no_reap, bool billing_hour_hold, int64_t margin_secs, struct burst_error *err);
 /*
- * Pure: the reap deadline.  last_activity + keep_alive; with hold, moved to
- * the first created_at + k*3600 - margin (k >= 1) that is >= that, i.e.
- * shortly before the end of the billed hour in which it falls.
+ * Pure: the reap deadline d = last_activity + keep_alive.  With hold, moved
+ * to margin before the end of the billed hour in which d falls
+ * (created_at + k*3600 - margin, k >= 1 the first with created_at + k*3600
+ * >= d), but never earlier than d: when d is already inside the margin it
+ * stands, since holding would only buy another hour.
  */
 int64_t state_server_deadline(int64_t created_at, int64_t last_activity, int64_t keep_alive,
 			      bool hold, int64_t margin);

@@ -1,0 +1,38 @@
+/* state-int.h - internals shared by the files of src/state (not public). */
+#ifndef BURST_STATE_INT_H
+#define BURST_STATE_INT_H
+
+#include <sqlite3.h>
+
+#include "burst/state.h"
+
+struct burst_state {
+	sqlite3 *db;
+	char *dir;
+	char *path;
+	char *reset_path; /* where a corrupt database went, or NULL */
+	char owner[STATE_OWNER_ID_LEN + 1];
+	pid_t pid;            /* the process that opened it */
+	uint64_t pid_start;   /* its start time */
+	int lock_fd;          /* provision.lock while held, else -1 */
+	int lock_depth;
+};
+
+/* Fill err from the connection's last error: "<what>: <sqlite message>". */
+int st_dberr(struct burst_state *st, struct burst_error *err, const char *what);
+/* Run SQL without results. */
+int st_exec(struct burst_state *st, const char *sql, struct burst_error *err);
+/* Prepare one statement. */
+int st_prepare(struct burst_state *st, const char *sql, sqlite3_stmt **out, struct burst_error *err);
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK (rollback never fails loudly). */
+int st_begin(struct burst_state *st, struct burst_error *err);
+int st_commit(struct burst_state *st, struct burst_error *err);
+void st_rollback(struct burst_state *st);
+/* Bind text or NULL. */
+int st_bind_text(sqlite3_stmt *s, int i, const char *v);
+/* Column as a heap string (NULL for SQL NULL). */
+char *st_col_str(sqlite3_stmt *s, int i);
+/* Live lease SQL condition (uses :now through ?-free burst_now()). */
+#define ST_LEASE_LIVE "(l.expires_at > burst_now() AND burst_pid_alive(l.pid, l.pid_start))"
+
+#endif
