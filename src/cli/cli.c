@@ -1,17 +1,317 @@
-/* cli.c - argv routing (grows into the command table dispatcher). */
+/* cli.c - global flags and the dispatcher; see include/burst/cli.h. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "burst-version.h"
 #include "burst/cli.h"
-#include "burst/error.h"
+#include "burst/config.h"
+#include "burst/log.h"
+#include "burst/ui.h"
+
+const struct burst_cmd *cli_find_command(const char *name)
+{
+	for (size_t i = 0; burst_commands[i]; i++)
+		if (!strcmp(burst_commands[i]->name, name))
+			return burst_commands[i];
+	return NULL;
+}
+
+const char *cli_suggest_command(const char *name)
+{
+	const char *names[64];
+	size_t n = 0;
+
+	for (size_t i = 0; burst_commands[i] && n < ARRAY_SIZE(names); i++)
+		if (!(burst_commands[i]->flags & CMD_HIDDEN))
+			names[n++] = burst_commands[i]->name;
+	return burst_closest(name, names, n);
+}
+
+void cli_print_help(void)
+{
+	printf("cargo-burst %s\n"
+	       "Run cargo on a short-lived Hetzner Cloud server.\n\n"
+	       "Usage: cargo burst [OPTIONS] [+TOOLCHAIN] <COMMAND> [ARGS]...\n\n"
+	       "Commands:\n", BURST_VERSION);
+	for (size_t i = 0; burst_commands[i]; i++) {
+		const struct burst_cmd *c = burst_commands[i];
+
+		if (!(c->flags & CMD_HIDDEN))
+			printf("    %-10s %s\n", c->name, c->summary);
+	}
+	printf("\nOptions:\n"
+	       "    -q, --quiet          No status output (also passed to cargo)\n"
+	       "    -v, --verbose        More output; -vv also shows debug logs\n"
+	       "        --color <WHEN>   Colouring: auto, always, never\n"
+	       "    -h, --help           Print help\n"
+	       "    -V, --version        Print version\n\n"
+	       "Configuration: ~/.config/cargo-burst/config.toml (global), "
+	       "<workspace>/.config/cargo-burst.toml\n"
+	       "(project), HCLOUD_TOKEN, HCLOUD_TOKEN_FILE, HCLOUD_ENDPOINT; "
+	       "see 'cargo burst config'.\n\n"
+	       "Exit codes: the remote cargo's status unchanged; 64 usage, "
+	       "69 cloud API, 70 internal,\n"
+	       "73 local state, 76 ssh/sync, 78 configuration, 130 "
+	       "interrupted.\n\n"
+	       "See 'cargo burst help <command>' for more information on a "
+	       "command.\n");
+}
+
+void cli_print_command_help(const struct burst_cmd *cmd)
+{
+	printf("%s\n\nUsage: %s\n", cmd->summary, cmd->usage);
+	if (cmd->help && *cmd->help)
+		printf("\n%s", cmd->help);
+}
+
+/* The run verbs' flags in the cli layer of the config. */
+static void cli_overrides(const struct burst_ctx *ctx,
+			  struct config_overrides *o)
+{
+	o->keep_alive_secs = -1;
+	o->env = NULL;
+	if (ctx->cmd->flags & CMD_RUN) {
+		o->keep_alive_secs = ctx->run.keep_alive_secs;
+		o->env = &ctx->run.env;
+	}
+}
+
+static int prepare_config(struct burst_ctx *ctx)
+{
+	struct config_load_opts opts = { ctx->workspace_root, NULL,
+					 { -1, NULL } };
+
+	cli_overrides(ctx, &opts.cli);
+	ctx->config = config_new();
+	if (config_load(ctx->config, &opts, &ctx->err) < 0)
+		return -1;
+	for (size_t i = 0; i < ctx->config->warnings.nr; i++)
+		ui_warn("%s", ctx->config->warnings.v[i]);
+	return 0;
+}
+
+/* Prepare what the command's flags ask for, run it, release. */
+static int dispatch(struct burst_ctx *ctx)
+{
+	const struct burst_cmd *cmd = ctx->cmd;
+	size_t prepared = 0;
+	int ret = -1;
+
+	if (cmd->flags & CMD_RUN) {
+		ctx->run.toolchain = xstrdup(ctx->toolchain);
+		ctx->run.quiet = ctx->quiet;
+		ctx->run.verbose = ctx->verbose;
+		if (run_args_parse(&ctx->run, cmd, ctx->argc, ctx->argv,
+				   &ctx->err) < 0)
+			return -1;
+		if (ctx->run.help) {
+			cli_print_command_help(cmd);
+			return 0;
+		}
+		ui_init(ctx->run.quiet, ctx->run.verbose);
+	} else if (ctx->toolchain) {
+		return burst_error_set(&ctx->err, BURST_EXIT_USAGE,
+				       "'+%s': a toolchain only applies to the "
+				       "run verbs (build, test, ...), not to %s",
+				       ctx->toolchain, cmd->name);
+	}
+	if ((cmd->flags & CMD_WORKSPACE) &&
+	    workspace_locate(ctx->cwd, &ctx->workspace_root, &ctx->err) < 0)
+		return -1;
+	if ((cmd->flags & CMD_CONFIG) && prepare_config(ctx) < 0)
+		return -1;
+	if ((cmd->flags & CMD_API) &&
+	    config_require_token(ctx->config, &ctx->err) < 0)
+		return -1;
+	for (; burst_prepare_hooks[prepared].flag; prepared++) {
+		const struct burst_prepare_hook *h = &burst_prepare_hooks[prepared];
+
+		if ((cmd->flags & h->flag) && h->prepare(ctx, &ctx->err) < 0)
+			goto out;
+	}
+	ret = cmd->exec(ctx);
+	if (ret < 0 && !burst_error_isset(&ctx->err))
+		burst_error_set(&ctx->err, BURST_EXIT_INTERNAL,
+				"%s failed without saying why", cmd->name);
+out:
+	while (prepared-- > 0) {
+		const struct burst_prepare_hook *h = &burst_prepare_hooks[prepared];
+
+		if ((cmd->flags & h->flag) && h->release)
+			h->release(ctx);
+	}
+	return ret;
+}
+
+static void ctx_release(struct burst_ctx *ctx)
+{
+	free(ctx->cwd);
+	free(ctx->toolchain);
+	free(ctx->workspace_root);
+	config_free(ctx->config);
+	run_args_release(&ctx->run);
+	burst_error_release(&ctx->err);
+}
+
+static bool repeated_short(const char *s, char c, int *count)
+{
+	if (s[0] != '-' || s[1] != c)
+		return false;
+	for (const char *p = s + 2; *p; p++)
+		if (*p != c)
+			return false;
+	*count += (int)strlen(s) - 1;
+	return true;
+}
+
+static int parse_color(const char *v, struct burst_error *err)
+{
+	if (!strcmp(v, "auto"))
+		ui_set_color(UI_COLOR_AUTO);
+	else if (!strcmp(v, "always"))
+		ui_set_color(UI_COLOR_ALWAYS);
+	else if (!strcmp(v, "never"))
+		ui_set_color(UI_COLOR_NEVER);
+	else
+		return burst_error_set(err, BURST_EXIT_USAGE,
+				       "invalid value '%s' for '--color': "
+				       "expected auto, always or never", v);
+	return 0;
+}
+
+/*
+ * Global flags before the verb; returns the index of the verb (argc when
+ * there is none), or -1 with a usage error.
+ */
+static int parse_global(struct burst_ctx *ctx, int argc, char **argv, int i,
+			bool *help, bool *version)
+{
+	for (; i < argc; i++) {
+		const char *arg = argv[i], *v;
+		struct run_args tmp;
+
+		if (!strcmp(arg, "--quiet")) {
+			ctx->quiet++;
+		} else if (!strcmp(arg, "--verbose")) {
+			ctx->verbose++;
+		} else if (repeated_short(arg, 'q', &ctx->quiet) ||
+			   repeated_short(arg, 'v', &ctx->verbose)) {
+			continue;
+		} else if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
+			*help = true;
+		} else if (!strcmp(arg, "-V") || !strcmp(arg, "--version")) {
+			*version = true;
+		} else if (skip_prefix(arg, "--color=", &v)) {
+			if (parse_color(v, &ctx->err) < 0)
+				return -1;
+		} else if (!strcmp(arg, "--color")) {
+			if (i + 1 >= argc)
+				return burst_error_set(&ctx->err,
+						       BURST_EXIT_USAGE,
+						       "'--color' needs a value "
+						       "(auto, always, never)");
+			if (parse_color(argv[++i], &ctx->err) < 0)
+				return -1;
+		} else if (arg[0] == '+') {
+			run_args_init(&tmp);
+			tmp.toolchain = ctx->toolchain;
+			if (run_args_toolchain(&tmp, arg, &ctx->err) < 0)
+				return -1;
+			ctx->toolchain = tmp.toolchain;
+		} else if (arg[0] == '-') {
+			burst_error_set(&ctx->err, BURST_EXIT_USAGE,
+					"unknown option '%s'", arg);
+			burst_error_hint(&ctx->err, "options of a command go after "
+					 "it; see 'cargo burst --help'");
+			return -1;
+		} else {
+			break;
+		}
+	}
+	return i;
+}
+
+static int unknown_command(struct burst_ctx *ctx, const char *name)
+{
+	const char *best = cli_suggest_command(name);
+
+	burst_error_set(&ctx->err, BURST_EXIT_USAGE, "no such command: `%s`",
+			name);
+	if (best)
+		burst_error_hint(&ctx->err, "a command with a similar name "
+				 "exists: `%s`", best);
+	else
+		burst_error_hint(&ctx->err, "see 'cargo burst --help' for the "
+				 "list of commands");
+	return -1;
+}
 
 int burst_cli_main(int argc, char **argv)
 {
-	if (argc > 1 && !strcmp(argv[1], "--version")) {
-		printf("cargo-burst %s\n", BURST_VERSION);
-		return 0;
+	struct burst_ctx ctx;
+	bool help = false, version = false;
+	int i = 1, ret;
+
+	memset(&ctx, 0, sizeof(ctx));
+	burst_error_init(&ctx.err);
+	run_args_init(&ctx.run);
+	burst_log_init_from_env();
+	if (argc > 1 && !strcmp(argv[1], "burst"))
+		i = 2;
+	i = parse_global(&ctx, argc, argv, i, &help, &version);
+	ui_init(ctx.quiet, ctx.verbose);
+	if (ctx.verbose >= 2 && !getenv("BURST_LOG"))
+		burst_log_set_level(ctx.verbose >= 3 ? BURST_LOG_TRACE :
+				    BURST_LOG_DEBUG);
+	if (i < 0) {
+		ret = -1;
+		goto out;
 	}
-	fprintf(stderr, "usage: cargo burst <verb> [args]\n");
-	return BURST_EXIT_USAGE;
+	if (version) {
+		printf("cargo-burst %s\n", BURST_VERSION);
+		ret = 0;
+		goto out;
+	}
+	if (i >= argc) {
+		if (help) {
+			cli_print_help();
+			ret = 0;
+			goto out;
+		}
+		burst_error_set(&ctx.err, BURST_EXIT_USAGE, "no command given");
+		burst_error_hint(&ctx.err, "usage: cargo burst <COMMAND> "
+				 "[ARGS]...; see 'cargo burst --help'");
+		ret = -1;
+		goto out;
+	}
+	ctx.cmd = cli_find_command(argv[i]);
+	if (!ctx.cmd) {
+		ret = unknown_command(&ctx, argv[i]);
+		goto out;
+	}
+	if (help) {
+		cli_print_command_help(ctx.cmd);
+		ret = 0;
+		goto out;
+	}
+	ctx.argc = argc - i - 1;
+	ctx.argv = argv + i + 1;
+	ctx.cwd = getcwd(NULL, 0);
+	if (!ctx.cwd) {
+		ret = burst_error_set(&ctx.err, BURST_EXIT_INTERNAL,
+				      "cannot get the current directory");
+		goto out;
+	}
+	ret = dispatch(&ctx);
+out:
+	fflush(stdout);
+	if (ret < 0) {
+		burst_error_print(&ctx.err);
+		ret = ctx.err.exit_code ? (int)ctx.err.exit_code :
+			BURST_EXIT_INTERNAL;
+	}
+	ctx_release(&ctx);
+	return ret;
 }

@@ -1,0 +1,31 @@
+/*
+ * commands.c - the command table and the prepare hooks.
+ *
+ * TO ADD A COMMAND: write src/cmd/<verb>.c exporting
+ *     const struct burst_cmd cmd_<verb> = { "<verb>", "summary", "usage",
+ *                                           "help", CMD_..., exec };
+ * declare it in include/burst/cli.h ("the commands"), add the file to
+ * src/cmd/meson.build, and add one `&cmd_<verb>,` line below.  The order
+ * here is the order of `cargo burst --help`.
+ *
+ * TO FILL A CONTEXT FIELD (ctx->api, ctx->state, ctx->loop): add one line
+ * to burst_prepare_hooks[] below with the CMD_* flag, a prepare function
+ * and a release function (see struct burst_prepare_hook in cli.h).
+ */
+#include "burst/cli.h"
+
+const struct burst_cmd *const burst_commands[] = {
+	/* run verbs (cargo on the server) */
+	/* lifecycle and bookkeeping */
+	&cmd_config,
+	&cmd_help,
+	&cmd_version,
+	NULL
+};
+
+const struct burst_prepare_hook burst_prepare_hooks[] = {
+	/* { CMD_API, hcloud_prepare, hcloud_release }, */
+	/* { CMD_STATE, state_prepare, state_release }, */
+	/* { CMD_LOOP, loop_prepare, loop_release }, */
+	{ 0, NULL, NULL }
+};
