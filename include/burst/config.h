@@ -1,0 +1,257 @@
+/*
+ * config.h - the layered configuration of cargo-burst.
+ *
+ * Layers, each overriding the previous one:
+ *   default
+ *   global   $XDG_CONFIG_HOME/cargo-burst/config.toml (~/.config/...)
+ *   project  <workspace>/.config/cargo-burst.toml (must not hold the token)
+ *   cli      --keep-alive, --env of the run verbs
+ *   env      HCLOUD_TOKEN, HCLOUD_TOKEN_FILE (a file holding the token;
+ *            HCLOUD_TOKEN wins when both are set), HCLOUD_ENDPOINT
+ * Scalars are replaced by a later layer; forward_env, extra_excludes and
+ * unexclude are additive (global -> project -> cli, de-duplicated, first
+ * position kept) and a --env VAR=VALUE wins over a file entry of the same
+ * name.
+ *
+ * The file layout (one table, config_keys[], drives loading, validation,
+ * unknown-key suggestions, `cargo burst config` and the README table):
+ *
+ *   [hetzner]                       # the cloud account and machine shapes
+ *   token = "..."                   # global file only (or HCLOUD_TOKEN)
+ *   endpoint = "https://api.hetzner.cloud/v1"
+ *   regions = ["hel1", "fsn1", "nbg1"]   # or a string; alias `region`
+ *   server_type = "ccx63"
+ *   image_server_type = "cx22"
+ *   snapshot_keep = 2
+ *
+ *   keep_alive_secs = 300           # every other key is top-level
+ *   volume_keep_alive_secs = 3600
+ *   ...
+ *
+ * Every value records its source.  Problems with the input are errors
+ * (BURST_EXIT_CONFIG) that say "path:line:col: ..." and suggest the fix;
+ * things that are only suspicious (a refused forward name, a token file
+ * readable by others) are appended to cfg->warnings for the caller to
+ * print with ui_warn().  The token is registered for redaction the moment
+ * it is read.
+ */
+#ifndef BURST_CONFIG_H
+#define BURST_CONFIG_H
+
+#include "burst/error.h"
+#include "burst/strbuf.h"
+#include "burst/strvec.h"
+#include "burst/util.h"
+
+#define CONFIG_DEFAULT_ENDPOINT "https://api.hetzner.cloud/v1"
+
+/* Where a value came from, in layering order. */
+enum config_source {
+	CONFIG_SRC_DEFAULT = 0,
+	CONFIG_SRC_GLOBAL,
+	CONFIG_SRC_PROJECT,
+	CONFIG_SRC_CLI,
+	CONFIG_SRC_ENV,
+};
+
+/* The keys, in the order of config_keys[] and of `cargo burst config`. */
+enum config_key_id {
+	CONFIG_TOKEN = 0,
+	CONFIG_ENDPOINT,
+	CONFIG_REGIONS,
+	CONFIG_SERVER_TYPE,
+	CONFIG_IMAGE_SERVER_TYPE,
+	CONFIG_SNAPSHOT_KEEP,
+	CONFIG_KEEP_ALIVE_SECS,
+	CONFIG_VOLUME_KEEP_ALIVE_SECS,
+	CONFIG_VOLUME_GB,
+	CONFIG_BILLING_HOUR_HOLD,
+	CONFIG_BILLING_MARGIN_SECS,
+	CONFIG_SSH_KEY_PATH,
+	CONFIG_SSH_USER,
+	CONFIG_SSH_PORT,
+	CONFIG_FORWARD_ENV,
+	CONFIG_EXTRA_EXCLUDES,
+	CONFIG_UNEXCLUDE,
+	CONFIG_KEY_COUNT
+};
+
+/* Value types of the key table. */
+enum config_type {
+	CONFIG_T_STRING,  /* a string */
+	CONFIG_T_PATH,    /* a string; a leading ~/ is expanded */
+	CONFIG_T_INT,     /* an integer in [min, max] */
+	CONFIG_T_BOOL,    /* true or false */
+	CONFIG_T_STRINGS, /* a string or an array of strings; replaced */
+	CONFIG_T_LIST,    /* an array of strings; additive */
+	CONFIG_T_ENVLIST, /* an array of environment names; additive */
+};
+
+/* Flags of a key. */
+enum config_key_flags {
+	CONFIG_KEY_SECRET = 1 << 0,      /* never printed (the token) */
+	CONFIG_KEY_GLOBAL_ONLY = 1 << 1, /* refused in the project file */
+};
+
+/* One row of the key table. */
+struct config_key {
+	enum config_key_id id;
+	const char *section; /* "hetzner", or NULL for a top-level key */
+	const char *name;    /* "regions" */
+	const char *alias;   /* "region", or NULL */
+	enum config_type type;
+	int64_t min, max;    /* CONFIG_T_INT range */
+	const char *def;     /* default as TOML text, NULL = unset */
+	const char *doc;     /* one sentence for `config --reference`/README */
+	unsigned flags;      /* enum config_key_flags */
+};
+
+/* The key table, CONFIG_KEY_COUNT rows indexed by enum config_key_id. */
+extern const struct config_key config_keys[CONFIG_KEY_COUNT];
+
+/* An additive list of strings; sources[i] is where items.v[i] came from. */
+struct config_list {
+	struct strvec items;
+	enum config_source *sources;
+	size_t alloc;
+};
+
+/* One forwarded environment variable. */
+struct config_env {
+	char *name;
+	char *value; /* from --env NAME=VALUE, or NULL: forward the local value */
+	enum config_source source;
+};
+
+/* The effective configuration. */
+struct burst_config {
+	/* [hetzner] */
+	char *token;              /* NULL when not set; never print it */
+	char *token_origin;       /* "env HCLOUD_TOKEN", "global config <path>", ... */
+	char *endpoint;           /* API base URL without trailing '/' */
+	struct strvec regions;    /* location names, in preference order */
+	char *server_type;
+	char *image_server_type;
+	int64_t snapshot_keep;
+	/* top level */
+	int64_t keep_alive_secs;
+	int64_t volume_keep_alive_secs;
+	int64_t volume_gb;
+	bool billing_hour_hold;
+	int64_t billing_margin_secs;
+	char *ssh_key_path;       /* private key, ~ expanded */
+	char *ssh_pub_key_path;   /* ssh_key_path + ".pub" (derived) */
+	char *ssh_user;
+	int64_t ssh_port;
+	struct config_env *forward_env;
+	size_t forward_env_nr, forward_env_alloc;
+	struct config_list extra_excludes;
+	struct config_list unexclude;
+
+	enum config_source source[CONFIG_KEY_COUNT]; /* of scalar keys */
+	char *global_path;        /* the global file looked at */
+	bool global_found;        /* ... and it existed */
+	char *project_path;       /* the project file looked at, or NULL */
+	bool project_found;
+	struct strvec warnings;   /* for the caller to print with ui_warn() */
+};
+
+/* Initialise to the defaults (sources CONFIG_SRC_DEFAULT). */
+void config_init(struct burst_config *cfg);
+/* Free everything; cfg must be config_init()ed again before reuse. */
+void config_release(struct burst_config *cfg);
+/* Allocate an initialised config. */
+struct burst_config *config_new(void);
+/* Release and free; NULL is fine. */
+void config_free(struct burst_config *cfg);
+
+/* CLI flags that override the files (the cli layer). */
+struct config_overrides {
+	int64_t keep_alive_secs;  /* --keep-alive, or -1 */
+	const struct strvec *env; /* --env values "VAR" or "VAR=VALUE", or NULL */
+};
+
+/* What config_load() reads. */
+struct config_load_opts {
+	const char *workspace_root; /* NULL: no project layer */
+	const char *global_path;    /* NULL: the XDG default */
+	struct config_overrides cli;
+};
+
+/*
+ * Load every layer into cfg (config_init()ed) and validate the result.
+ * Returns 0, or -1 with err filled (BURST_EXIT_CONFIG).
+ */
+int config_load(struct burst_config *cfg, const struct config_load_opts *opts,
+		struct burst_error *err);
+
+/* The default global file path (allocated): $XDG_CONFIG_HOME or ~/.config. */
+char *config_global_path(void);
+/* The project file of a workspace (allocated). */
+char *config_project_path(const char *workspace_root);
+
+/*
+ * Apply one TOML document as layer src (CONFIG_SRC_GLOBAL or _PROJECT);
+ * path is used in messages.  Returns 0 or -1 with err filled.
+ */
+int config_apply_toml(struct burst_config *cfg, const char *text, size_t len,
+		      const char *path, enum config_source src,
+		      struct burst_error *err);
+/* Read and apply a file; a missing file is not an error (returns 1). */
+int config_apply_file(struct burst_config *cfg, const char *path,
+		      enum config_source src, struct burst_error *err);
+/* Apply the cli layer.  Returns 0 or -1 with err filled. */
+int config_apply_cli(struct burst_config *cfg, const struct config_overrides *o,
+		     struct burst_error *err);
+/* Apply the env layer (HCLOUD_TOKEN, _FILE, HCLOUD_ENDPOINT). */
+int config_apply_env(struct burst_config *cfg, struct burst_error *err);
+/* Check values that depend on each other (endpoint scheme).  0 or -1. */
+int config_validate(const struct burst_config *cfg, struct burst_error *err);
+
+/*
+ * For the API verbs: -1 with an error saying where to put the token
+ * (HCLOUD_TOKEN, or token in the global file) when none is set.
+ */
+int config_require_token(const struct burst_config *cfg, struct burst_error *err);
+
+/* Is name a valid environment variable name ([A-Za-z_][A-Za-z0-9_]*)? */
+bool config_env_name_valid(const char *name);
+/* Is name one that is never forwarded (PATH, HOME, CARGO_TARGET_DIR, ...)? */
+bool config_env_name_refused(const char *name);
+/*
+ * The NAME=value entries to set remotely, appended to out: explicit values
+ * as given, other names with their local value; names unset locally are
+ * appended to missing (may be NULL).
+ */
+void config_env_resolve(const struct burst_config *cfg, struct strvec *out,
+			struct strvec *missing);
+
+/* The name of a source: "default", "global", "project", "cli", "env". */
+const char *config_source_name(enum config_source src);
+/* The dotted name of a key: "hetzner.regions", "keep_alive_secs". */
+const char *config_key_fullname(enum config_key_id id, char *buf, size_t size);
+
+/* Append the effective config, one key per line with its source. */
+void config_format(const struct burst_config *cfg, struct strbuf *out);
+/* Append the effective config as a JSON object. */
+void config_format_json(const struct burst_config *cfg, struct strbuf *out);
+/* Append the key reference as a Markdown table (for the README). */
+void config_format_reference(struct strbuf *out);
+
+/*
+ * The candidate closest to word by edit distance (transpositions count
+ * one), or NULL when none is close enough to be a plausible typo.
+ */
+const char *burst_closest(const char *word, const char *const *candidates,
+			  size_t n);
+
+/*
+ * Locate the cargo workspace containing cwd: runs `cargo locate-project
+ * --workspace --message-format plain` ($CARGO, cargo on PATH, then
+ * ~/.cargo/bin/cargo) and sets *root to the directory of the workspace
+ * manifest (allocated).  Outside a cargo project: -1 with a
+ * BURST_EXIT_CONFIG error and a hint.
+ */
+int workspace_locate(const char *cwd, char **root, struct burst_error *err);
+
+#endif

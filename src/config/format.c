@@ -1,0 +1,348 @@
+/* format.c - printing the effective config; see include/burst/config.h. */
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "burst/config.h"
+
+/* Append s as a TOML basic string. */
+static void add_quoted(struct strbuf *out, const char *s)
+{
+	strbuf_addch(out, '"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			strbuf_addf(out, "\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			strbuf_addf(out, "\\u%04x", c);
+		else
+			strbuf_addch(out, c);
+	}
+	strbuf_addch(out, '"');
+}
+
+static void add_sources(struct strbuf *out, const enum config_source *src,
+			size_t n, enum config_source fallback)
+{
+	bool seen[CONFIG_SRC_ENV + 1] = { false };
+	bool first = true;
+
+	for (size_t i = 0; i < n; i++)
+		seen[src[i]] = true;
+	if (!n)
+		seen[fallback] = true;
+	strbuf_addstr(out, " (");
+	for (int s = CONFIG_SRC_DEFAULT; s <= CONFIG_SRC_ENV; s++) {
+		if (!seen[s])
+			continue;
+		strbuf_addf(out, "%s%s", first ? "" : ", ",
+			    config_source_name((enum config_source)s));
+		first = false;
+	}
+	strbuf_addch(out, ')');
+}
+
+static void add_strings(struct strbuf *out, char *const *v, size_t n)
+{
+	strbuf_addch(out, '[');
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			strbuf_addstr(out, ", ");
+		add_quoted(out, v[i]);
+	}
+	strbuf_addch(out, ']');
+}
+
+static void format_key(const struct burst_config *cfg, enum config_key_id id,
+		       struct strbuf *out)
+{
+	const struct config_key *k = &config_keys[id];
+	char name[128];
+
+	strbuf_addf(out, "%s = ", config_key_fullname(id, name, sizeof(name)));
+	switch (id) {
+	case CONFIG_TOKEN:
+		if (cfg->token)
+			strbuf_addf(out, "set (from %s)\n", cfg->token_origin);
+		else
+			strbuf_addstr(out, "not set\n");
+		return;
+	case CONFIG_FORWARD_ENV: {
+		enum config_source *src = xcalloc(cfg->forward_env_nr + 1,
+						  sizeof(*src));
+
+		strbuf_addch(out, '[');
+		for (size_t i = 0; i < cfg->forward_env_nr; i++) {
+			const struct config_env *e = &cfg->forward_env[i];
+			char *s = e->value ? xstrfmt("%s=%s", e->name, e->value) :
+				xstrdup(e->name);
+
+			strbuf_addstr(out, i ? ", " : "");
+			add_quoted(out, s);
+			src[i] = e->source;
+			free(s);
+		}
+		strbuf_addch(out, ']');
+		add_sources(out, src, cfg->forward_env_nr, CONFIG_SRC_DEFAULT);
+		strbuf_addch(out, '\n');
+		free(src);
+		return;
+	}
+	case CONFIG_EXTRA_EXCLUDES:
+	case CONFIG_UNEXCLUDE: {
+		const struct config_list *l = id == CONFIG_UNEXCLUDE ?
+			&cfg->unexclude : &cfg->extra_excludes;
+
+		add_strings(out, l->items.v, l->items.nr);
+		add_sources(out, l->sources, l->items.nr, CONFIG_SRC_DEFAULT);
+		strbuf_addch(out, '\n');
+		return;
+	}
+	case CONFIG_REGIONS:
+		add_strings(out, cfg->regions.v, cfg->regions.nr);
+		break;
+	case CONFIG_ENDPOINT: add_quoted(out, cfg->endpoint); break;
+	case CONFIG_SERVER_TYPE: add_quoted(out, cfg->server_type); break;
+	case CONFIG_IMAGE_SERVER_TYPE:
+		add_quoted(out, cfg->image_server_type);
+		break;
+	case CONFIG_SSH_KEY_PATH: add_quoted(out, cfg->ssh_key_path); break;
+	case CONFIG_SSH_USER: add_quoted(out, cfg->ssh_user); break;
+	case CONFIG_BILLING_HOUR_HOLD:
+		strbuf_addstr(out, cfg->billing_hour_hold ? "true" : "false");
+		break;
+	case CONFIG_SNAPSHOT_KEEP:
+	case CONFIG_KEEP_ALIVE_SECS:
+	case CONFIG_VOLUME_KEEP_ALIVE_SECS:
+	case CONFIG_VOLUME_GB:
+	case CONFIG_BILLING_MARGIN_SECS:
+	case CONFIG_SSH_PORT: {
+		const int64_t *p = NULL;
+
+		switch (id) {
+		case CONFIG_SNAPSHOT_KEEP: p = &cfg->snapshot_keep; break;
+		case CONFIG_KEEP_ALIVE_SECS: p = &cfg->keep_alive_secs; break;
+		case CONFIG_VOLUME_KEEP_ALIVE_SECS:
+			p = &cfg->volume_keep_alive_secs;
+			break;
+		case CONFIG_VOLUME_GB: p = &cfg->volume_gb; break;
+		case CONFIG_BILLING_MARGIN_SECS:
+			p = &cfg->billing_margin_secs;
+			break;
+		default: p = &cfg->ssh_port; break;
+		}
+		strbuf_addf(out, "%lld", (long long)*p);
+		break;
+	}
+	case CONFIG_KEY_COUNT:
+		BUG("no key %d", (int)id);
+	}
+	(void)k;
+	strbuf_addf(out, " (%s)\n", config_source_name(cfg->source[id]));
+}
+
+void config_format(const struct burst_config *cfg, struct strbuf *out)
+{
+	strbuf_addf(out, "# global config: %s%s\n",
+		    cfg->global_path ? cfg->global_path : "(none)",
+		    cfg->global_found ? "" : " (not found)");
+	if (cfg->project_path)
+		strbuf_addf(out, "# project config: %s%s\n", cfg->project_path,
+			    cfg->project_found ? "" : " (not found)");
+	else
+		strbuf_addstr(out, "# project config: none (not in a cargo "
+			      "workspace)\n");
+	for (int id = 0; id < CONFIG_KEY_COUNT; id++)
+		format_key(cfg, (enum config_key_id)id, out);
+	strbuf_addstr(out, "# derived\n");
+	strbuf_addstr(out, "ssh_public_key_path = ");
+	add_quoted(out, cfg->ssh_pub_key_path);
+	strbuf_addch(out, '\n');
+}
+
+/* ---- JSON ------------------------------------------------------------- */
+
+static cJSON *json_strings(char *const *v, size_t n)
+{
+	cJSON *a = cJSON_CreateArray();
+
+	for (size_t i = 0; i < n; i++)
+		cJSON_AddItemToArray(a, cJSON_CreateString(v[i]));
+	return a;
+}
+
+static cJSON *json_sources(const enum config_source *src, size_t n)
+{
+	cJSON *a = cJSON_CreateArray();
+
+	for (size_t i = 0; i < n; i++)
+		cJSON_AddItemToArray(a, cJSON_CreateString(
+			config_source_name(src[i])));
+	return a;
+}
+
+static cJSON *json_key(const struct burst_config *cfg, enum config_key_id id)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	switch (id) {
+	case CONFIG_TOKEN:
+		cJSON_AddBoolToObject(o, "set", cfg->token != NULL);
+		if (cfg->token)
+			cJSON_AddStringToObject(o, "origin", cfg->token_origin);
+		break;
+	case CONFIG_FORWARD_ENV: {
+		cJSON *v = cJSON_AddArrayToObject(o, "value");
+		cJSON *s = cJSON_AddArrayToObject(o, "sources");
+
+		for (size_t i = 0; i < cfg->forward_env_nr; i++) {
+			const struct config_env *e = &cfg->forward_env[i];
+			cJSON *item = cJSON_CreateObject();
+
+			cJSON_AddStringToObject(item, "name", e->name);
+			if (e->value)
+				cJSON_AddStringToObject(item, "value", e->value);
+			else
+				cJSON_AddNullToObject(item, "value");
+			cJSON_AddItemToArray(v, item);
+			cJSON_AddItemToArray(s, cJSON_CreateString(
+				config_source_name(e->source)));
+		}
+		break;
+	}
+	case CONFIG_EXTRA_EXCLUDES:
+	case CONFIG_UNEXCLUDE: {
+		const struct config_list *l = id == CONFIG_UNEXCLUDE ?
+			&cfg->unexclude : &cfg->extra_excludes;
+
+		cJSON_AddItemToObject(o, "value",
+				      json_strings(l->items.v, l->items.nr));
+		cJSON_AddItemToObject(o, "sources",
+				      json_sources(l->sources, l->items.nr));
+		break;
+	}
+	case CONFIG_REGIONS:
+		cJSON_AddItemToObject(o, "value", json_strings(cfg->regions.v,
+							       cfg->regions.nr));
+		break;
+	case CONFIG_ENDPOINT:
+		cJSON_AddStringToObject(o, "value", cfg->endpoint);
+		break;
+	case CONFIG_SERVER_TYPE:
+		cJSON_AddStringToObject(o, "value", cfg->server_type);
+		break;
+	case CONFIG_IMAGE_SERVER_TYPE:
+		cJSON_AddStringToObject(o, "value", cfg->image_server_type);
+		break;
+	case CONFIG_SSH_KEY_PATH:
+		cJSON_AddStringToObject(o, "value", cfg->ssh_key_path);
+		break;
+	case CONFIG_SSH_USER:
+		cJSON_AddStringToObject(o, "value", cfg->ssh_user);
+		break;
+	case CONFIG_BILLING_HOUR_HOLD:
+		cJSON_AddBoolToObject(o, "value", cfg->billing_hour_hold);
+		break;
+	case CONFIG_SNAPSHOT_KEEP:
+		cJSON_AddNumberToObject(o, "value", (double)cfg->snapshot_keep);
+		break;
+	case CONFIG_KEEP_ALIVE_SECS:
+		cJSON_AddNumberToObject(o, "value", (double)cfg->keep_alive_secs);
+		break;
+	case CONFIG_VOLUME_KEEP_ALIVE_SECS:
+		cJSON_AddNumberToObject(o, "value",
+					(double)cfg->volume_keep_alive_secs);
+		break;
+	case CONFIG_VOLUME_GB:
+		cJSON_AddNumberToObject(o, "value", (double)cfg->volume_gb);
+		break;
+	case CONFIG_BILLING_MARGIN_SECS:
+		cJSON_AddNumberToObject(o, "value",
+					(double)cfg->billing_margin_secs);
+		break;
+	case CONFIG_SSH_PORT:
+		cJSON_AddNumberToObject(o, "value", (double)cfg->ssh_port);
+		break;
+	case CONFIG_KEY_COUNT:
+		BUG("no key %d", (int)id);
+	}
+	cJSON_AddStringToObject(o, "source", config_source_name(cfg->source[id]));
+	return o;
+}
+
+static cJSON *json_file(const char *path, bool found)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (path)
+		cJSON_AddStringToObject(o, "path", path);
+	else
+		cJSON_AddNullToObject(o, "path");
+	cJSON_AddBoolToObject(o, "found", found);
+	return o;
+}
+
+void config_format_json(const struct burst_config *cfg, struct strbuf *out)
+{
+	cJSON *root = cJSON_CreateObject();
+	cJSON *files = cJSON_AddObjectToObject(root, "files");
+	cJSON *keys = cJSON_AddObjectToObject(root, "keys");
+	char name[128], *text;
+
+	cJSON_AddItemToObject(files, "global",
+			      json_file(cfg->global_path, cfg->global_found));
+	cJSON_AddItemToObject(files, "project",
+			      json_file(cfg->project_path, cfg->project_found));
+	for (int id = 0; id < CONFIG_KEY_COUNT; id++)
+		cJSON_AddItemToObject(keys, config_key_fullname(
+			(enum config_key_id)id, name, sizeof(name)),
+			json_key(cfg, (enum config_key_id)id));
+	cJSON_AddStringToObject(root, "ssh_public_key_path",
+				cfg->ssh_pub_key_path);
+	text = cJSON_Print(root);
+	if (!text)
+		BUG("cJSON_Print failed");
+	strbuf_addstr(out, text);
+	strbuf_addch(out, '\n');
+	cJSON_free(text);
+	cJSON_Delete(root);
+}
+
+/* ---- reference -------------------------------------------------------- */
+
+static const char *type_doc(enum config_type t)
+{
+	switch (t) {
+	case CONFIG_T_STRING: return "string";
+	case CONFIG_T_PATH: return "path";
+	case CONFIG_T_INT: return "integer";
+	case CONFIG_T_BOOL: return "boolean";
+	case CONFIG_T_STRINGS: return "string or array";
+	case CONFIG_T_LIST: return "array (additive)";
+	case CONFIG_T_ENVLIST: return "array of names (additive)";
+	}
+	return "?";
+}
+
+void config_format_reference(struct strbuf *out)
+{
+	strbuf_addstr(out, "| key | type | default | description |\n"
+		      "|---|---|---|---|\n");
+	for (int id = 0; id < CONFIG_KEY_COUNT; id++) {
+		const struct config_key *k = &config_keys[id];
+		char name[128];
+
+		strbuf_addf(out, "| `%s`",
+			    config_key_fullname(k->id, name, sizeof(name)));
+		if (k->alias)
+			strbuf_addf(out, " (alias `%s`)", k->alias);
+		strbuf_addf(out, " | %s", type_doc(k->type));
+		if (k->type == CONFIG_T_INT)
+			strbuf_addf(out, " %lld..%lld", (long long)k->min,
+				    (long long)k->max);
+		strbuf_addf(out, " | %s%s%s | %s |\n", k->def ? "`" : "",
+			    k->def ? k->def : "unset", k->def ? "`" : "",
+			    k->doc);
+	}
+}
