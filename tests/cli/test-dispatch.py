@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""test-dispatch.py - the dispatcher through the built binary ($CARGO_BURST):
+help, version, unknown commands with suggestions, global flags, exit codes,
+run-verb routing errors.  Runs in a throw-away HOME outside any cargo project.
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+BIN = os.environ.get("CARGO_BURST")
+USAGE, CONFIG = 64, 78
+count = 0
+failed = 0
+
+
+def ok(cond, name, diag=None):
+    global count, failed
+    count += 1
+    print(("ok" if cond else "not ok") + " %d - %s" % (count, name))
+    if not cond:
+        failed += 1
+        if diag:
+            for line in str(diag).splitlines():
+                print("#   " + line)
+    sys.stdout.flush()
+    return cond
+
+
+def run(args, env_extra=None, cwd=None):
+    env = dict(BASE_ENV)
+    env.update(env_extra or {})
+    p = subprocess.run([BIN] + args, cwd=cwd or WORK, env=env,
+                       stdin=subprocess.DEVNULL, capture_output=True,
+                       text=True, timeout=30)
+    return p.returncode, p.stdout, p.stderr
+
+
+def expect(args, code, out=(), err=(), name=None, not_err=(), **kw):
+    rc, so, se = run(args, **kw)
+    name = name or " ".join(args) or "(no args)"
+    info = "rc=%d\nstdout: %s\nstderr: %s" % (rc, so, se)
+    ok(rc == code, "%s: exit %d" % (name, code), info)
+    for s in out:
+        ok(s in so, "%s: stdout has %r" % (name, s), info)
+    for s in err:
+        ok(s in se, "%s: stderr has %r" % (name, s), info)
+    for s in not_err:
+        ok(s not in se, "%s: stderr lacks %r" % (name, s), info)
+    return rc, so, se
+
+
+def main():
+    if not BIN or not os.access(BIN, os.X_OK):
+        print("1..0 # SKIP CARGO_BURST is not set to the built binary")
+        return 77
+    version = None
+    with open(os.path.join(os.environ["BURST_SOURCE_ROOT"], "meson.build")) as f:
+        for line in f:
+            line = line.strip()
+            if line.startswith("version:"):
+                version = line.split("'")[1]
+                break
+
+    # version, three ways, with and without cargo's "burst" argument
+    for args in (["--version"], ["-V"], ["burst", "--version"], ["version"],
+                 ["burst", "version"]):
+        expect(args, 0, out=["cargo-burst %s\n" % version])
+    expect(["version", "extra"], USAGE, err=["version takes no arguments"])
+
+    # help
+    for args in (["--help"], ["-h"], ["burst", "--help"], ["help"],
+                 ["burst", "help"]):
+        rc, so, _ = expect(args, 0, out=["Usage: cargo burst", "Commands:",
+                                         "config", "Exit codes:"])
+    ok("    help " in so and "    version " in so,
+       "help lists the help and version commands", so)
+    for args in (["help", "config"], ["config", "--help"], ["--help", "config"],
+                 ["burst", "help", "config"]):
+        expect(args, 0, out=["Usage: cargo burst config", "--json"])
+    expect(["help", "version"], 0, out=["Usage: cargo burst version"])
+    expect(["help", "cnofig"], USAGE, err=["no such command: `cnofig`",
+                                           "`config`"])
+    expect(["help", "a", "b"], USAGE, err=["help takes one command"])
+
+    # no command, unknown commands
+    expect([], USAGE, err=["error: no command given", "cargo burst --help"])
+    expect(["burst"], USAGE, err=["no command given"])
+    expect(["cofnig"], USAGE, err=["error: no such command: `cofnig`",
+                                   "help: a command with a similar name "
+                                   "exists: `config`"])
+    expect(["burst", "verison"], USAGE, err=["`version`"])
+    expect(["zzzzzzzz"], USAGE, err=["no such command: `zzzzzzzz`",
+                                     "see 'cargo burst --help'"],
+           not_err=["similar name"])
+    rc, so, se = run(["--help"])
+    if "    build " in so:
+        expect(["biuld"], USAGE, err=["`build`"])
+        expect(["tset"], USAGE, err=["`test`"])
+
+    # global flags
+    expect(["--bogus", "config"], USAGE, err=["unknown option '--bogus'"])
+    expect(["--color", "purple", "config"], USAGE,
+           err=["invalid value 'purple' for '--color'"])
+    expect(["--color"], USAGE, err=["'--color' needs a value"])
+    expect(["+nightly", "config"], USAGE,
+           err=["a toolchain only applies to the run verbs"])
+    expect(["+", "build"], USAGE, err=["empty toolchain"])
+    expect(["+bad/name", "build"], USAGE, err=["invalid toolchain name"])
+
+    # colour: errors are red only when asked for
+    ESC = "\x1b["
+    expect(["--color", "always", "nosuch"], USAGE, err=[ESC],
+           name="--color always colours the error")
+    expect(["--color=never", "nosuch"], USAGE, not_err=[ESC],
+           env_extra={"CARGO_TERM_COLOR": "always"},
+           name="--color=never beats CARGO_TERM_COLOR")
+    expect(["nosuch"], USAGE, err=[ESC], env_extra={"CARGO_TERM_COLOR": "always"},
+           name="CARGO_TERM_COLOR=always colours")
+    expect(["nosuch"], USAGE, not_err=[ESC], name="no colour on a pipe")
+    expect(["-q", "nosuch"], USAGE, err=["error: no such command"],
+           name="-q does not silence errors")
+
+    # config works outside a project; reference table comes from the key table
+    expect(["config"], 0, out=["keep_alive_secs = 300 (default)",
+                               "# project config: none"])
+    expect(["config", "--reference"], 0,
+           out=["| `hetzner.regions` (alias `region`)", "| `volume_gb` |"])
+    expect(["config", "--bogus"], USAGE,
+           err=["unexpected argument for config: '--bogus'"])
+    expect(["config", "--keep-alive", "abc"], USAGE,
+           err=["invalid value 'abc' for '--keep-alive'"])
+
+    # run verbs (once the pipeline is linked in): routing errors are usage
+    # errors before anything else happens; outside a project, a config error
+    if "    build " in so:
+        expect(["build", "--keep-alive", "abc"], USAGE,
+               err=["invalid value 'abc' for '--keep-alive'"])
+        expect(["test", "--env", "1BAD"], USAGE,
+               err=["invalid value '1BAD' for '--env'"])
+        expect(["check", "--no-fetch"], USAGE,
+               err=["'--no-fetch' is only accepted by build and bench"])
+        expect(["build", "--help"], 0, out=["Usage: cargo burst [+TOOLCHAIN] "
+                                            "build", "--no-fetch"])
+        expect(["test", "-h"], 0, out=["--no-doctests", "--cargo-test"])
+        expect(["build"], CONFIG, err=["not inside a cargo project"])
+        expect(["+nightly", "build", "+beta"], USAGE,
+               err=["toolchain given twice"])
+
+    print("1..%d" % count)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    WORK = tempfile.mkdtemp(prefix="burst-cli-")
+    home = os.path.join(WORK, "home")
+    os.makedirs(home)
+    BASE_ENV = {k: v for k, v in os.environ.items()
+                if not k.startswith(("HCLOUD_", "CARGO_TERM_", "NO_COLOR",
+                                     "XDG_", "BURST_LOG", "BURST_TRACE"))}
+    real_home = os.environ.get("HOME", "/root")
+    BASE_ENV.setdefault("RUSTUP_HOME", os.path.join(real_home, ".rustup"))
+    BASE_ENV.setdefault("CARGO_HOME", os.path.join(real_home, ".cargo"))
+    BASE_ENV.update({"HOME": home, "XDG_CONFIG_HOME": os.path.join(home, "cfg"),
+                     "XDG_STATE_HOME": os.path.join(home, "state"),
+                     "XDG_CACHE_HOME": os.path.join(home, "cache")})
+    try:
+        rc = main()
+    finally:
+        shutil.rmtree(WORK, ignore_errors=True)
+    sys.exit(rc)

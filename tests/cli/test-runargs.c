@@ -1,0 +1,244 @@
+/* test-runargs.c - routing of the run verbs' arguments (run_args_parse). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../tap.h"
+#include "burst/cli.h"
+#include "burst/strbuf.h"
+
+#define MAXARGS 16
+
+static const struct burst_cmd v_build = { "build", "", "", "",
+					  CMD_RUN | CMD_RUN_FETCH, NULL };
+static const struct burst_cmd v_test = { "test", "", "", "",
+					 CMD_RUN | CMD_RUN_TEST, NULL };
+static const struct burst_cmd v_clippy = { "clippy", "", "", "", CMD_RUN,
+					   NULL };
+static const struct burst_cmd v_run = { "run", "", "", "", CMD_RUN, NULL };
+static const struct burst_cmd v_bench = { "bench", "", "", "",
+					  CMD_RUN | CMD_RUN_FETCH, NULL };
+
+struct route_case {
+	const char *name;
+	const struct burst_cmd *cmd;
+	const char *argv[MAXARGS];       /* after the verb, NULL-terminated */
+	const char *global_toolchain;    /* +x before the verb, or NULL */
+	int global_quiet, global_verbose;
+	/* expectations */
+	const char *error;               /* substring of the usage error, or NULL */
+	const char *cargo[MAXARGS];      /* expected cargo args */
+	const char *env[MAXARGS];        /* expected --env values */
+	const char *toolchain;
+	long long keep_alive;
+	const char *bools;               /* letters: r no_reap, f no_fetch, y yes,
+					    d no_doctests, c cargo_test, h help */
+	int quiet, verbose;
+};
+
+static const struct route_case cases[] = {
+	{ "no arguments", &v_build, { NULL }, NULL, 0, 0, NULL, { NULL },
+	  { NULL }, NULL, -1, "", 0, 0 },
+	{ "plain cargo args", &v_build, { "--release", "-p", "foo", NULL },
+	  NULL, 0, 0, NULL, { "--release", "-p", "foo", NULL }, { NULL }, NULL,
+	  -1, "", 0, 0 },
+	{ "leading -- consumed", &v_build, { "--", "--release", NULL }, NULL,
+	  0, 0, NULL, { "--release", NULL }, { NULL }, NULL, -1, "", 0, 0 },
+	{ "tool flags then --", &v_build,
+	  { "--no-reap", "--yes", "--", "--no-reap", NULL }, NULL, 0, 0, NULL,
+	  { "--no-reap", NULL }, { NULL }, NULL, -1, "ry", 0, 0 },
+	{ "inner -- kept (clippy)", &v_clippy,
+	  { "--all-targets", "--", "-D", "warnings", NULL }, NULL, 0, 0, NULL,
+	  { "--all-targets", "--", "-D", "warnings", NULL }, { NULL }, NULL, -1,
+	  "", 0, 0 },
+	{ "leading -- then inner --", &v_run,
+	  { "--", "--bin", "x", "--", "--flag", NULL }, NULL, 0, 0, NULL,
+	  { "--bin", "x", "--", "--flag", NULL }, { NULL }, NULL, -1, "", 0, 0 },
+	{ "only the first -- is consumed", &v_run, { "--", "--", NULL }, NULL,
+	  0, 0, NULL, { "--", NULL }, { NULL }, NULL, -1, "", 0, 0 },
+	{ "empty arguments survive", &v_run,
+	  { "--", "", "a", "", NULL }, NULL, 0, 0, NULL, { "", "a", "", NULL },
+	  { NULL }, NULL, -1, "", 0, 0 },
+	{ "empty argument starts cargo args", &v_run, { "", "--yes", NULL },
+	  NULL, 0, 0, NULL, { "", "--yes", NULL }, { NULL }, NULL, -1, "", 0,
+	  0 },
+	{ "tool flags after cargo args go to cargo", &v_build,
+	  { "--release", "--no-reap", "-y", NULL }, NULL, 0, 0, NULL,
+	  { "--release", "--no-reap", "-y", NULL }, { NULL }, NULL, -1, "", 0,
+	  0 },
+	{ "keep-alive separate", &v_build, { "--keep-alive", "600", NULL },
+	  NULL, 0, 0, NULL, { NULL }, { NULL }, NULL, 600, "", 0, 0 },
+	{ "keep-alive with =", &v_build, { "--keep-alive=0", "-r", NULL },
+	  NULL, 0, 0, NULL, { "-r", NULL }, { NULL }, NULL, 0, "", 0, 0 },
+	{ "keep-alive bad value", &v_build, { "--keep-alive", "abc", NULL },
+	  NULL, 0, 0, "invalid value 'abc' for '--keep-alive'", { NULL },
+	  { NULL }, NULL, -1, "", 0, 0 },
+	{ "keep-alive negative", &v_build, { "--keep-alive=-5", NULL }, NULL,
+	  0, 0, "'--keep-alive'", { NULL }, { NULL }, NULL, -1, "", 0, 0 },
+	{ "keep-alive missing value", &v_build, { "--keep-alive", NULL }, NULL,
+	  0, 0, "'--keep-alive' needs a value", { NULL }, { NULL }, NULL, -1,
+	  "", 0, 0 },
+	{ "env forms", &v_test,
+	  { "--env", "RUST_LOG", "--env=FOO=bar", "--env", "E=", "--env=X",
+	    NULL }, NULL, 0, 0, NULL, { NULL },
+	  { "RUST_LOG", "FOO=bar", "E=", "X", NULL }, NULL, -1, "", 0, 0 },
+	{ "env value keeps later =", &v_test, { "--env", "A=b=c", NULL },
+	  NULL, 0, 0, NULL, { NULL }, { "A=b=c", NULL }, NULL, -1, "", 0, 0 },
+	{ "env bad name", &v_test, { "--env", "1BAD", NULL }, NULL, 0, 0,
+	  "invalid value '1BAD' for '--env'", { NULL }, { NULL }, NULL, -1, "",
+	  0, 0 },
+	{ "env bad name with value", &v_test, { "--env=A-B=1", NULL }, NULL, 0,
+	  0, "'--env'", { NULL }, { NULL }, NULL, -1, "", 0, 0 },
+	{ "env empty", &v_test, { "--env=", NULL }, NULL, 0, 0, "'--env'",
+	  { NULL }, { NULL }, NULL, -1, "", 0, 0 },
+	{ "env missing value", &v_test, { "--env", NULL }, NULL, 0, 0,
+	  "'--env' needs a value", { NULL }, { NULL }, NULL, -1, "", 0, 0 },
+	{ "no-fetch for build", &v_build, { "--no-fetch", NULL }, NULL, 0, 0,
+	  NULL, { NULL }, { NULL }, NULL, -1, "f", 0, 0 },
+	{ "no-fetch for bench", &v_bench, { "--no-fetch", "--bench", "b", NULL },
+	  NULL, 0, 0, NULL, { "--bench", "b", NULL }, { NULL }, NULL, -1, "f", 0,
+	  0 },
+	{ "no-fetch refused for test", &v_test, { "--no-fetch", NULL }, NULL,
+	  0, 0, "'--no-fetch' is only accepted by build and bench", { NULL },
+	  { NULL }, NULL, -1, "", 0, 0 },
+	{ "no-fetch after -- goes to cargo", &v_test, { "--", "--no-fetch", NULL },
+	  NULL, 0, 0, NULL, { "--no-fetch", NULL }, { NULL }, NULL, -1, "", 0, 0 },
+	{ "test flags", &v_test, { "--no-doctests", "--cargo-test", "it", NULL },
+	  NULL, 0, 0, NULL, { "it", NULL }, { NULL }, NULL, -1, "dc", 0, 0 },
+	{ "test flags refused for build", &v_build, { "--cargo-test", NULL },
+	  NULL, 0, 0, "'--cargo-test' is only accepted by test", { NULL },
+	  { NULL }, NULL, -1, "", 0, 0 },
+	{ "-q forwarded", &v_build, { "-q", "--release", NULL }, NULL, 0, 0,
+	  NULL, { "-q", "--release", NULL }, { NULL }, NULL, -1, "", 1, 0 },
+	{ "-v and -vv forwarded in order", &v_build,
+	  { "-v", "--no-reap", "-vv", "--", "x", NULL }, NULL, 0, 0, NULL,
+	  { "-v", "-vv", "x", NULL }, { NULL }, NULL, -1, "r", 0, 3 },
+	{ "--quiet/--verbose forwarded", &v_build,
+	  { "--quiet", "--verbose", "--release", NULL }, NULL, 0, 0, NULL,
+	  { "--quiet", "--verbose", "--release", NULL }, { NULL }, NULL, -1, "",
+	  1, 1 },
+	{ "global -q/-v forwarded first", &v_build, { "-v", "-r", NULL }, NULL,
+	  1, 2, NULL, { "-q", "-v", "-v", "-v", "-r", NULL }, { NULL }, NULL,
+	  -1, "", 1, 3 },
+	{ "-vq is not a tool flag", &v_build, { "-vq", NULL }, NULL, 0, 0, NULL,
+	  { "-vq", NULL }, { NULL }, NULL, -1, "", 0, 0 },
+	{ "toolchain after the verb", &v_build, { "+nightly", "--release", NULL },
+	  NULL, 0, 0, NULL, { "--release", NULL }, { NULL }, "nightly", -1, "",
+	  0, 0 },
+	{ "toolchain before the verb", &v_build, { "--release", NULL },
+	  "nightly-2024-05-01", 0, 0, NULL, { "--release", NULL }, { NULL },
+	  "nightly-2024-05-01", -1, "", 0, 0 },
+	{ "toolchain twice", &v_build, { "+stable", NULL }, "nightly", 0, 0,
+	  "toolchain given twice", { NULL }, { NULL }, NULL, -1, "", 0, 0 },
+	{ "toolchain later is a cargo arg", &v_build, { "-y", "+nightly", NULL },
+	  NULL, 0, 0, NULL, { "+nightly", NULL }, { NULL }, NULL, -1, "y", 0, 0 },
+	{ "empty toolchain", &v_build, { "+", NULL }, NULL, 0, 0,
+	  "empty toolchain", { NULL }, { NULL }, NULL, -1, "", 0, 0 },
+	{ "toolchain with a space", &v_build, { "+night ly", NULL }, NULL, 0, 0,
+	  "invalid toolchain name", { NULL }, { NULL }, NULL, -1, "", 0, 0 },
+	{ "help in tool position", &v_build, { "--help", NULL }, NULL, 0, 0,
+	  NULL, { NULL }, { NULL }, NULL, -1, "h", 0, 0 },
+	{ "help after cargo args goes to cargo", &v_build,
+	  { "--release", "--help", NULL }, NULL, 0, 0, NULL,
+	  { "--release", "--help", NULL }, { NULL }, NULL, -1, "", 0, 0 },
+	{ "everything at once", &v_test,
+	  { "+beta", "--keep-alive", "90", "--no-reap", "-y", "--env", "A",
+	    "--no-doctests", "-q", "--", "--workspace", "--", "--nocapture",
+	    "", NULL }, NULL, 0, 0, NULL,
+	  { "-q", "--workspace", "--", "--nocapture", "", NULL }, { "A", NULL },
+	  "beta", 90, "ryd", 1, 0 },
+};
+
+static size_t count(const char *const *v)
+{
+	size_t n = 0;
+
+	while (v[n])
+		n++;
+	return n;
+}
+
+static void join(struct strbuf *sb, char *const *v, size_t n)
+{
+	strbuf_reset(sb);
+	for (size_t i = 0; i < n; i++)
+		strbuf_addf(sb, "%s[%s]", i ? " " : "", v[i]);
+}
+
+static void check_vec(const char *what, const char *name,
+		      const struct strvec *got, const char *const *want)
+{
+	struct strbuf g = STRBUF_INIT, w = STRBUF_INIT;
+
+	join(&g, got->v, got->nr);
+	join(&w, (char *const *)want, count(want));
+	is_str(g.buf, w.buf, "%s: %s", name, what);
+	strbuf_release(&g);
+	strbuf_release(&w);
+}
+
+static void run_case(const struct route_case *c)
+{
+	struct run_args ra;
+	struct burst_error err = BURST_ERROR_INIT;
+	char *argv[MAXARGS];
+	int argc = (int)count(c->argv), r;
+
+	for (int i = 0; i <= argc; i++)
+		argv[i] = (char *)c->argv[i];
+	run_args_init(&ra);
+	ra.toolchain = xstrdup(c->global_toolchain);
+	ra.quiet = c->global_quiet;
+	ra.verbose = c->global_verbose;
+	r = run_args_parse(&ra, c->cmd, argc, argv, &err);
+	if (c->error) {
+		ok(r == -1 && err.exit_code == BURST_EXIT_USAGE,
+		   "%s: usage error", c->name);
+		ok(err.message && strstr(err.message, c->error),
+		   "%s: message names it", c->name);
+		if (err.message && !strstr(err.message, c->error))
+			diag("  got '%s', want '%s'", err.message, c->error);
+		goto out;
+	}
+	if (!ok(r == 0, "%s: accepted", c->name))
+		diag("  error: %s", err.message ? err.message : "?");
+	is_str(ra.verb, c->cmd->name, "%s: verb", c->name);
+	check_vec("cargo args", c->name, &ra.cargo_args, c->cargo);
+	check_vec("env", c->name, &ra.env, c->env);
+	is_str(ra.toolchain, c->toolchain, "%s: toolchain", c->name);
+	is_int(ra.keep_alive_secs, c->keep_alive, "%s: keep-alive", c->name);
+	ok(ra.no_reap == !!strchr(c->bools, 'r') &&
+	   ra.no_fetch == !!strchr(c->bools, 'f') &&
+	   ra.yes == !!strchr(c->bools, 'y') &&
+	   ra.no_doctests == !!strchr(c->bools, 'd') &&
+	   ra.cargo_test == !!strchr(c->bools, 'c') &&
+	   ra.help == !!strchr(c->bools, 'h'), "%s: flags [%s]", c->name,
+	   c->bools);
+	is_int(ra.quiet, c->quiet, "%s: quiet count", c->name);
+	is_int(ra.verbose, c->verbose, "%s: verbose count", c->name);
+out:
+	run_args_release(&ra);
+	burst_error_release(&err);
+}
+
+static void test_release_reuse(void)
+{
+	struct run_args ra;
+	struct burst_error err = BURST_ERROR_INIT;
+	char *argv[] = { "--env", "A=1", "x", NULL };
+
+	run_args_init(&ra);
+	ok(run_args_parse(&ra, &v_build, 3, argv, &err) == 0, "parse once");
+	run_args_release(&ra);
+	ok(ra.env.nr == 0 && ra.cargo_args.nr == 0 && !ra.toolchain &&
+	   ra.keep_alive_secs == -1, "release empties and re-inits");
+	run_args_release(&ra);
+	ok(1, "release twice is safe");
+}
+
+int main(void)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
+		run_case(&cases[i]);
+	test_release_reuse();
+	return done_testing();
+}
