@@ -172,6 +172,8 @@ const char *proc_ssh_program(void);
 /* The rsync program: $CARGO_BURST_RSYNC or "rsync". */
 const char *proc_rsync_program(void);
 
+/* Append one word quoted for a POSIX shell (remote_shell_quote's rule). */
+void proc_quote_arg(struct strbuf *out, const char *arg);
 /* Append argv shell-quoted and space-separated (for traces and messages). */
 void proc_quote_argv(struct strbuf *out, const char *const *argv);
 

@@ -1,0 +1,567 @@
+/*
+ * sync.c - rsync both ways over the master, the filter rules (built-in
+ * excludes and .gitignore files), and checksummed fetch; see remote.h.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "burst/log.h"
+#include "burst/sha256.h"
+#include "remote-int.h"
+
+const char *const remote_default_excludes[] = {
+	"target/", ".git/", "node_modules/", ".direnv/", ".vscode/", ".idea/",
+	"*.swp", ".DS_Store", NULL,
+};
+
+#define GITIGNORE_MAX (1024 * 1024)
+#define WALK_MAX_DIRS 200000
+
+static bool in_list(const char *const *list, const char *s)
+{
+	for (size_t i = 0; list && list[i]; i++)
+		if (!strcmp(list[i], s))
+			return true;
+	return false;
+}
+
+/* One .gitignore file's rules, already translated, in rsync order. */
+struct rule_block {
+	unsigned depth;
+	char *rules;
+};
+
+struct walk {
+	struct strvec skip; /* simple name patterns of excluded directories */
+	struct rule_block *blocks;
+	size_t nr, alloc;
+	unsigned dirs;
+};
+
+/*
+ * Emit the rsync rule(s) for one gitignore pattern found in directory dir
+ * ("" at the root, else "a/b/").  Git: a pattern with a slash other than a
+ * trailing one is relative to dir; else it matches at any depth below dir.
+ * rsync's "**" never matches zero directories, so the zero case is emitted
+ * as a second rule.
+ */
+static void translate_pattern(struct strbuf *out, const char *dir, const char *pat,
+			      bool include)
+{
+	const char *sign = include ? "+ " : "- ";
+	size_t len = strlen(pat);
+	bool dir_only = len && pat[len - 1] == '/';
+	char *core = xstrndup(pat, dir_only ? len - 1 : len);
+	const char *c = core;
+	bool anchored;
+
+	if (*c == '/') {
+		anchored = true;
+		c++;
+	} else {
+		anchored = strchr(c, '/') != NULL;
+	}
+	if (!*c)
+		goto out;
+	if (anchored) {
+		const char *dstar;
+
+		strbuf_addf(out, "%s/%s%s%s\n", sign, dir, c, dir_only ? "/" : "");
+		if (skip_prefix(c, "**/", &dstar))
+			strbuf_addf(out, "%s/%s%s%s\n", sign, dir, dstar, dir_only ? "/" : "");
+		else if ((dstar = strstr(c, "/**/")))
+			strbuf_addf(out, "%s/%s%.*s%s%s\n", sign, dir, (int)(dstar - c), c,
+				    dstar + 3, dir_only ? "/" : "");
+	} else if (!*dir) {
+		strbuf_addf(out, "%s%s%s\n", sign, c, dir_only ? "/" : "");
+	} else {
+		strbuf_addf(out, "%s/%s%s%s\n", sign, dir, c, dir_only ? "/" : "");
+		strbuf_addf(out, "%s/%s**/%s%s\n", sign, dir, c, dir_only ? "/" : "");
+	}
+out:
+	free(core);
+}
+
+/* Translate one .gitignore: last line first (git: last match wins). */
+static void translate_gitignore(const char *dir, const struct strbuf *text,
+				struct strbuf *out)
+{
+	struct strvec lines = STRVEC_INIT;
+	const char *p = text->buf, *end = text->buf + text->len;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		char *line = xstrndup(p, len);
+		size_t n = strlen(line);
+
+		p += len + (nl ? 1 : 0);
+		if (n && line[n - 1] == '\r')
+			line[--n] = '\0';
+		/* Trailing spaces are dropped unless escaped with a backslash. */
+		while (n && line[n - 1] == ' ' && !(n >= 2 && line[n - 2] == '\\'))
+			line[--n] = '\0';
+		if (!n || line[0] == '#') {
+			free(line);
+			continue;
+		}
+		strvec_push(&lines, line);
+		free(line);
+	}
+	for (size_t i = lines.nr; i-- > 0;) {
+		const char *l = lines.v[i];
+		bool include = false;
+
+		if (*l == '!') {
+			include = true;
+			l++;
+		} else if (l[0] == '\\' && (l[1] == '!' || l[1] == '#')) {
+			l++;
+		}
+		if (*l)
+			translate_pattern(out, dir, l, include);
+	}
+	strvec_clear(&lines);
+}
+
+static bool skip_dir(const struct walk *w, const char *name)
+{
+	for (size_t i = 0; i < w->skip.nr; i++)
+		if (!fnmatch(w->skip.v[i], name, FNM_PERIOD))
+			return true;
+	return false;
+}
+
+static int walk_dir(struct walk *w, const char *root, const char *rel, unsigned depth,
+		    struct burst_error *err)
+{
+	char *path = *rel ? xstrfmt("%s/%s", root, rel) : xstrdup(root);
+	char *gi = xstrfmt("%s/.gitignore", path);
+	struct strbuf text = STRBUF_INIT;
+	DIR *d = NULL;
+	struct dirent *de;
+	int ret = -1;
+
+	if (++w->dirs > WALK_MAX_DIRS) {
+		burst_error_set(err, BURST_EXIT_CONFIG,
+				"'%s' has more than %d directories to sync", root, WALK_MAX_DIRS);
+		burst_error_hint(err, "exclude large directories with extra_excludes");
+		goto out;
+	}
+	strbuf_set_max(&text, GITIGNORE_MAX);
+	if (strbuf_read_file(&text, gi) == 0) {
+		struct strbuf rules = STRBUF_INIT;
+		char *dir = *rel ? xstrfmt("%s/", rel) : xstrdup("");
+
+		translate_gitignore(dir, &text, &rules);
+		ALLOC_GROW(w->blocks, w->nr + 1, w->alloc);
+		w->blocks[w->nr].depth = depth;
+		w->blocks[w->nr].rules = strbuf_detach(&rules, NULL);
+		w->nr++;
+		free(dir);
+	} else if (errno != ENOENT && errno != ENOTDIR) {
+		log_warn("remote", "cannot read '%s': %s", gi, strerror(errno));
+	}
+
+	d = opendir(path);
+	if (!d) {
+		/* Unreadable directories are rsync's to report. */
+		ret = 0;
+		goto out;
+	}
+	while ((de = readdir(d))) {
+		bool is_dir = de->d_type == DT_DIR;
+		char *sub;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (de->d_type == DT_UNKNOWN) {
+			struct stat st;
+			char *full = xstrfmt("%s/%s", path, de->d_name);
+
+			is_dir = !lstat(full, &st) && S_ISDIR(st.st_mode);
+			free(full);
+		}
+		if (!is_dir || skip_dir(w, de->d_name))
+			continue;
+		sub = *rel ? xstrfmt("%s/%s", rel, de->d_name) : xstrdup(de->d_name);
+		if (walk_dir(w, root, sub, depth + 1, err) < 0) {
+			free(sub);
+			goto out;
+		}
+		free(sub);
+	}
+	ret = 0;
+out:
+	if (d)
+		closedir(d);
+	strbuf_release(&text);
+	free(gi);
+	free(path);
+	return ret;
+}
+
+static int cmp_depth_desc(const void *a, const void *b)
+{
+	const struct rule_block *x = a, *y = b;
+
+	if (x->depth != y->depth)
+		return x->depth > y->depth ? -1 : 1;
+	return 0;
+}
+
+/* A plain "name/" or "name" pattern usable to skip directories while walking. */
+static void add_skip(struct walk *w, const char *pat)
+{
+	size_t n = strlen(pat);
+	char *name;
+
+	if (n && pat[n - 1] == '/')
+		n--;
+	name = xstrndup(pat, n);
+	if (*name && !strchr(name, '/'))
+		strvec_push(&w->skip, name);
+	free(name);
+}
+
+int remote_sync_rules(const char *local_dir, const struct sync_filters *f,
+		      struct strbuf *out, struct burst_error *err)
+{
+	static const struct sync_filters none = { NULL, NULL, false };
+	struct walk w;
+	int ret = -1;
+
+	memset(&w, 0, sizeof(w));
+	strvec_init(&w.skip);
+	if (!f)
+		f = &none;
+	for (size_t i = 0; f->extra_excludes && f->extra_excludes[i]; i++) {
+		strbuf_addf(out, "- %s\n", f->extra_excludes[i]);
+		add_skip(&w, f->extra_excludes[i]);
+	}
+	for (size_t i = 0; remote_default_excludes[i]; i++) {
+		if (in_list(f->unexclude, remote_default_excludes[i]))
+			continue;
+		strbuf_addf(out, "- %s\n", remote_default_excludes[i]);
+		add_skip(&w, remote_default_excludes[i]);
+	}
+	for (size_t i = 0; f->unexclude && f->unexclude[i]; i++)
+		strbuf_addf(out, "+ %s\n", f->unexclude[i]);
+	if (!f->no_gitignore) {
+		if (walk_dir(&w, local_dir, "", 0, err) < 0)
+			goto out;
+		/* Deeper .gitignore files take precedence (stable for equal depth). */
+		for (size_t i = 1; i < w.nr; i++) {
+			for (size_t k = i; k > 0 && cmp_depth_desc(&w.blocks[k - 1], &w.blocks[k]) > 0; k--) {
+				struct rule_block t = w.blocks[k];
+
+				w.blocks[k] = w.blocks[k - 1];
+				w.blocks[k - 1] = t;
+			}
+		}
+		for (size_t i = 0; i < w.nr; i++)
+			strbuf_addstr(out, w.blocks[i].rules);
+	}
+	ret = 0;
+out:
+	for (size_t i = 0; i < w.nr; i++)
+		free(w.blocks[i].rules);
+	free(w.blocks);
+	strvec_clear(&w.skip);
+	return ret;
+}
+
+/* Quote one word for rsync's -e splitting: '...' with ' doubled. */
+static void rsync_quote(struct strbuf *out, const char *arg)
+{
+	if (*arg && !strpbrk(arg, " \t'\"")) {
+		strbuf_addstr(out, arg);
+		return;
+	}
+	strbuf_addch(out, '\'');
+	for (const char *p = arg; *p; p++) {
+		if (*p == '\'')
+			strbuf_addch(out, '\'');
+		strbuf_addch(out, *p);
+	}
+	strbuf_addch(out, '\'');
+}
+
+static void rsync_common(const struct remote_host *h, struct child_process *cp)
+{
+	struct strvec ssh = STRVEC_INIT;
+	struct strbuf e = STRBUF_INIT;
+
+	remote_ssh_base_argv(h, &ssh);
+	for (size_t i = 0; i < ssh.nr; i++) {
+		if (i)
+			strbuf_addch(&e, ' ');
+		rsync_quote(&e, ssh.v[i]);
+	}
+	strvec_push(&cp->args, proc_rsync_program());
+	strvec_push(&cp->args, "-a");
+	strvec_push(&cp->args, "-z");
+	strvec_push(&cp->args, "--no-owner");
+	strvec_push(&cp->args, "--no-group");
+	strvec_push(&cp->args, "--stats");
+	strvec_push(&cp->args, "--no-human-readable");
+	strvec_push(&cp->args, "-e");
+	strvec_push(&cp->args, e.buf);
+	cp->in = PROC_IO_NULL;
+	cp->out = PROC_IO_CAPTURE;
+	cp->err = PROC_IO_CAPTURE;
+	cp->capture_max = 1024 * 1024;
+	strbuf_release(&e);
+	strvec_clear(&ssh);
+}
+
+static uint64_t stat_number(const char *text, const char *label)
+{
+	const char *p = strstr(text, label);
+	uint64_t v = 0;
+
+	if (!p)
+		return 0;
+	p += strlen(label);
+	while (*p == ' ')
+		p++;
+	for (; (*p >= '0' && *p <= '9') || *p == ','; p++)
+		if (*p != ',')
+			v = v * 10 + (uint64_t)(*p - '0');
+	return v;
+}
+
+static void parse_stats(const struct child_process *cp, struct sync_stats *st)
+{
+	const char *t = cp->out_buf.buf;
+
+	if (!st)
+		return;
+	st->files = stat_number(t, "Number of files:");
+	st->files_transferred = stat_number(t, "Number of regular files transferred:");
+	st->total_size = stat_number(t, "Total file size:");
+	st->bytes_sent = stat_number(t, "Total bytes sent:");
+	st->bytes_received = stat_number(t, "Total bytes received:");
+	st->elapsed_ms = cp->elapsed_ms;
+}
+
+static int rsync_failed(const struct child_process *cp, const char *what,
+			struct burst_error *err)
+{
+	char *why = remote_last_line(&cp->err_buf);
+	struct strbuf st = STRBUF_INIT;
+
+	proc_describe_status(cp, &st);
+	burst_error_set(err, BURST_EXIT_REMOTE, "%s failed: rsync %s%s%s", what, st.buf,
+			why ? ": " : "", why ? why : "");
+	free(why);
+	strbuf_release(&st);
+	return -1;
+}
+
+int remote_rsync_push(const struct remote_host *h, const char *local_dir,
+		      const char *remote_dir, const struct sync_filters *f,
+		      struct sync_stats *stats, struct burst_error *err)
+{
+	struct child_process cp = CHILD_PROCESS_INIT;
+	struct strbuf rules = STRBUF_INIT, rpath = STRBUF_INIT;
+	char *what = xstrfmt("syncing '%s' to '%s:%s'", local_dir, remote_dest(h), remote_dir);
+	int ret = -1;
+
+	if (remote_sync_rules(local_dir, f, &rules, err) < 0)
+		goto out;
+	log_trace("remote", "sync rules:\n%s", rules.buf);
+	rsync_common(h, &cp);
+	strvec_push(&cp.args, "--delete");
+	strvec_push(&cp.args, "--filter=. -");
+	/* Create the destination first, with any rsync version on the server. */
+	strbuf_addstr(&rpath, "mkdir -p ");
+	remote_shell_quote(&rpath, remote_dir);
+	strbuf_addstr(&rpath, " && rsync");
+	strvec_pushf(&cp.args, "--rsync-path=%s", rpath.buf);
+	strvec_pushf(&cp.args, "%s/", local_dir);
+	strvec_pushf(&cp.args, "%s:%s/", remote_dest(h), remote_dir);
+	cp.in = PROC_IO_BUFFER;
+	cp.in_buf = rules.buf;
+	cp.in_len = rules.len;
+	if (proc_run(&cp, err) < 0) {
+		burst_error_prefix(err, "%s", what);
+		goto out;
+	}
+	if (cp.exit_code == 24) {
+		log_warn("remote", "some files vanished while syncing '%s'", local_dir);
+	} else if (cp.exit_code != 0) {
+		rsync_failed(&cp, what, err);
+		goto out;
+	}
+	parse_stats(&cp, stats);
+	ret = 0;
+out:
+	free(what);
+	strbuf_release(&rules);
+	strbuf_release(&rpath);
+	child_process_release(&cp);
+	return ret;
+}
+
+int remote_rsync_pull(const struct remote_host *h, const char *const *remote_paths,
+		      const char *local_dir, struct sync_stats *stats,
+		      struct burst_error *err)
+{
+	struct child_process cp = CHILD_PROCESS_INIT;
+	char *what = xstrfmt("fetching from '%s' into '%s'", remote_dest(h), local_dir);
+	int ret = -1;
+
+	if (!remote_paths || !remote_paths[0]) {
+		ret = 0;
+		goto out;
+	}
+	if (remote_mkdir_p(local_dir, 0755) < 0) {
+		burst_error_set(err, BURST_EXIT_INTERNAL, "cannot create directory '%s': %s",
+				local_dir, strerror(errno));
+		goto out;
+	}
+	rsync_common(h, &cp);
+	for (size_t i = 0; remote_paths[i]; i++)
+		strvec_pushf(&cp.args, "%s:%s", i ? "" : remote_dest(h), remote_paths[i]);
+	strvec_pushf(&cp.args, "%s/", local_dir);
+	if (proc_run(&cp, err) < 0) {
+		burst_error_prefix(err, "%s", what);
+		goto out;
+	}
+	if (cp.exit_code != 0) {
+		rsync_failed(&cp, what, err);
+		goto out;
+	}
+	parse_stats(&cp, stats);
+	ret = 0;
+out:
+	free(what);
+	child_process_release(&cp);
+	return ret;
+}
+
+static int sha256_file_hex(const char *path, char hex[65])
+{
+	struct sha256_ctx c;
+	unsigned char buf[65536], dig[SHA256_DIGEST_LEN];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	sha256_init(&c);
+	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			close(fd);
+			return -1;
+		}
+		sha256_update(&c, buf, (size_t)n);
+	}
+	close(fd);
+	sha256_final(&c, dig);
+	for (size_t i = 0; i < SHA256_DIGEST_LEN; i++)
+		snprintf(hex + 2 * i, 3, "%02x", dig[i]);
+	return 0;
+}
+
+int remote_fetch_files(const struct remote_host *h, const char *remote_dir,
+		       const char *const *names, const char *local_dir,
+		       struct burst_error *err)
+{
+	struct strvec paths = STRVEC_INIT;
+	struct strbuf cmd = STRBUF_INIT;
+	struct child_process cp = CHILD_PROCESS_INIT;
+	const char *p;
+	size_t count = 0;
+	int ret = -1;
+
+	for (size_t i = 0; names && names[i]; i++) {
+		const char *n = names[i];
+
+		if (!*n || strchr(n, '/') || !strcmp(n, ".") || !strcmp(n, ".."))
+			BUG("remote_fetch_files: '%s' is not a plain file name", n);
+		strvec_pushf(&paths, "%s/%s", remote_dir, n);
+		count++;
+	}
+	if (!count)
+		return 0;
+	if (remote_rsync_pull(h, (const char *const *)paths.v, local_dir, NULL, err) < 0)
+		goto out;
+
+	/* One "<hex>  -" line per file, in order (no file name escaping). */
+	strbuf_addstr(&cmd, "cd ");
+	remote_shell_quote(&cmd, remote_dir);
+	strbuf_addstr(&cmd, " && for f in");
+	for (size_t i = 0; i < count; i++) {
+		strbuf_addch(&cmd, ' ');
+		remote_shell_quote(&cmd, names[i]);
+	}
+	strbuf_addstr(&cmd, "; do sha256sum <\"$f\" || exit 1; done");
+	cp.in = PROC_IO_NULL;
+	cp.out = PROC_IO_CAPTURE;
+	cp.err = PROC_IO_CAPTURE;
+	cp.capture_max = 1024 * 1024;
+	cp.timeout_ms = 600000;
+	if (remote_run(h, cmd.buf, &cp, err) < 0)
+		goto out;
+	if (cp.exit_code != 0) {
+		char *why = remote_last_line(&cp.err_buf);
+
+		burst_error_set(err, BURST_EXIT_REMOTE,
+				"cannot checksum the fetched files on '%s': %s", remote_dest(h),
+				why ? why : "sha256sum failed");
+		free(why);
+		goto out;
+	}
+	p = cp.out_buf.buf;
+	for (size_t i = 0; i < count; i++) {
+		char want[65], got[65], *local;
+		size_t k;
+
+		for (k = 0; k < 64 && ((p[k] >= '0' && p[k] <= '9') || (p[k] >= 'a' && p[k] <= 'f')); k++)
+			;
+		if (k != 64) {
+			burst_error_set(err, BURST_EXIT_REMOTE,
+					"unexpected sha256sum output from '%s' for '%s'",
+					remote_dest(h), names[i]);
+			goto out;
+		}
+		memcpy(want, p, 64);
+		want[64] = '\0';
+		p = strchr(p, '\n');
+		p = p ? p + 1 : cp.out_buf.buf + cp.out_buf.len;
+		local = xstrfmt("%s/%s", local_dir, names[i]);
+		if (sha256_file_hex(local, got) < 0) {
+			burst_error_set(err, BURST_EXIT_REMOTE, "cannot read fetched file '%s': %s",
+					local, strerror(errno));
+			free(local);
+			goto out;
+		}
+		if (strcmp(want, got)) {
+			burst_error_set(err, BURST_EXIT_REMOTE,
+					"checksum mismatch for fetched file '%s' (server %.12s, local %.12s)",
+					local, want, got);
+			burst_error_hint(err, "run the command again; the file may have changed during the fetch");
+			free(local);
+			goto out;
+		}
+		log_debug("remote", "fetched '%s' (sha256 %.12s)", local, got);
+		free(local);
+	}
+	ret = 0;
+out:
+	child_process_release(&cp);
+	strbuf_release(&cmd);
+	strvec_clear(&paths);
+	return ret;
+}
