@@ -61,7 +61,10 @@ def _sshd_pids_using(prefix):
                 cmd = f.read().split(b"\0")
         except OSError:
             continue
-        if cmd and cmd[0].endswith(b"sshd") and any(a.startswith(prefix.encode()) for a in cmd):
+        # sshd rewrites its title ("sshd: /usr/sbin/sshd -D -e -f CONFIG [listener] ..."),
+        # so look at the whole command line, not at argv elements.
+        line = b" ".join(cmd)
+        if cmd and b"sshd" in cmd[0] and (b" " + prefix.encode()) in line:
             out.append(int(d))
     return out
 
@@ -134,6 +137,7 @@ class Simulator:
     def stop(self, timeout=30.0):
         """Shut the simulator down and raise SimLeak if anything of it survived."""
         if self.proc is None:
+            self._cleanup_dir()
             return
         if self.proc.poll() is None:
             try:
