@@ -1,0 +1,198 @@
+/* test-state-open.c - opening, migrations, newer schema, corruption, owner id. */
+#include <dirent.h>
+#include <sqlite3.h>
+
+#include "state-test.h"
+#include "burst/sha256.h"
+
+static int64_t user_version(const char *path)
+{
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	int64_t v = -1;
+
+	if (sqlite3_open(path, &db) != SQLITE_OK)
+		return -1;
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return v;
+}
+
+static int set_user_version(const char *path, int v)
+{
+	sqlite3 *db;
+	char sql[64];
+	int rc;
+
+	if (sqlite3_open(path, &db) != SQLITE_OK)
+		return -1;
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v);
+	rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+	sqlite3_close(db);
+	return rc == SQLITE_OK ? 0 : -1;
+}
+
+static int count_corrupt(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		if (!strncmp(e->d_name, "state.db.corrupt-", 17) && !strchr(e->d_name + 17, '-'))
+			n++;
+	closedir(d);
+	return n;
+}
+
+static void test_sha256(void)
+{
+	char hex[65];
+
+	is_str(sha256_hex("", 0, hex, 64),
+	       "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "sha256('')");
+	is_str(sha256_hex("abc", 3, hex, 64),
+	       "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", "sha256('abc')");
+	{
+		const char *m = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+
+		is_str(sha256_hex(m, strlen(m), hex, 64),
+		       "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1",
+		       "sha256 of the 448-bit FIPS vector");
+	}
+	is_str(sha256_hex("abc", 3, hex, 12), "ba7816bf8f01", "12 hex digits");
+}
+
+int main(void)
+{
+	struct burst_error err = BURST_ERROR_INIT;
+	struct burst_state *st = NULL;
+	const char *tmp = test_tmpdir();
+	char *dir = xstrfmt("%s/cargo-burst", tmp);
+	char *db = xstrfmt("%s/state.db", dir);
+	char owner[STATE_OWNER_ID_LEN + 1], owner2[STATE_OWNER_ID_LEN + 1];
+	struct stat sb;
+	char *def;
+
+	test_sha256();
+
+	def = state_default_dir();
+	is_str(def, dir, "default dir follows XDG_STATE_HOME");
+	free(def);
+
+	/* from empty */
+	ok(state_open(NULL, &st, &err) == 0, "open creates a fresh database");
+	ok(stat(dir, &sb) == 0 && (sb.st_mode & 0777) == 0700, "state dir is 0700");
+	is_str(state_db_path(st), db, "database path");
+	ok(!state_was_reset(st), "fresh database is not a reset");
+	is_int(user_version(db), STATE_SCHEMA_VERSION, "migrated to the current schema");
+	snprintf(owner, sizeof(owner), "%s", state_owner_id(st));
+	is_int(strlen(owner), STATE_OWNER_ID_LEN, "owner id has 12 hex digits");
+	ok(strspn(owner, "0123456789abcdef") == STATE_OWNER_ID_LEN, "owner id is hex");
+	{
+		struct state_image img = { 42, 1000, (char *)"v1", NULL }, got;
+
+		ok(state_image_set(st, &img, &err) == 0, "write a row");
+		state_close(st);
+		st = NULL;
+		ok(state_open(dir, &st, &err) == 0, "reopen is idempotent");
+		is_int(user_version(db), STATE_SCHEMA_VERSION, "schema unchanged by reopen");
+		is_int(state_image_get(st, &got, &err), 1, "data survives reopen");
+		is_int(got.hcloud_id, 42, "image id survives");
+		state_image_release(&got);
+	}
+	is_str(state_owner_id(st), owner, "owner id stable across reopen");
+	{
+		sqlite3 *h = state_sqlite(st);
+		sqlite3_stmt *s;
+		char mode[16] = "";
+
+		if (sqlite3_prepare_v2(h, "PRAGMA journal_mode", -1, &s, NULL) == SQLITE_OK &&
+		    sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0))
+			snprintf(mode, sizeof(mode), "%s", (const char *)sqlite3_column_text(s, 0));
+		sqlite3_finalize(s);
+		is_str(mode, "wal", "journal mode is WAL");
+	}
+	state_close(st);
+	st = NULL;
+
+	/* owner id survives loss of the database */
+	unlink(db);
+	{
+		char *w = xstrfmt("%s-wal", db), *sh = xstrfmt("%s-shm", db);
+
+		unlink(w);
+		unlink(sh);
+		free(w);
+		free(sh);
+	}
+	ok(state_open(dir, &st, &err) == 0, "open after deleting the database");
+	is_str(state_owner_id(st), owner, "owner id survives deletion of the database");
+	state_compute_owner_id(dir, owner2);
+	is_str(owner2, owner, "state_compute_owner_id agrees");
+	{
+		char *other = xstrfmt("%s/other", tmp);
+		char o3[STATE_OWNER_ID_LEN + 1];
+
+		mkdir(other, 0700);
+		state_compute_owner_id(other, o3);
+		ok(strcmp(o3, owner) != 0, "another state dir gets another owner id");
+		rmdir(other);
+		free(other);
+	}
+	state_close(st);
+	st = NULL;
+
+	/* newer schema is refused, never downgraded */
+	ok(set_user_version(db, STATE_SCHEMA_VERSION + 5) == 0, "pretend a newer tool wrote it");
+	ok(state_open(dir, &st, &err) < 0, "newer schema refused");
+	is_int(err.exit_code, BURST_EXIT_STATE, "refusal is a state error");
+	{
+		char *want = xstrfmt("state database was written by a newer cargo-burst "
+				     "(schema %d > %d); upgrade cargo-burst or move %s aside",
+				     STATE_SCHEMA_VERSION + 5, STATE_SCHEMA_VERSION, db);
+
+		is_str(err.message, want, "refusal message");
+		free(want);
+	}
+	is_int(user_version(db), STATE_SCHEMA_VERSION + 5, "version not downgraded");
+	ok(st == NULL, "no handle on refusal");
+	burst_error_release(&err);
+	ok(set_user_version(db, STATE_SCHEMA_VERSION) == 0, "restore version");
+
+	/* corrupt database: moved aside, fresh one created */
+	{
+		FILE *f = fopen(db, "w");
+		int i;
+
+		for (i = 0; f && i < 512; i++)
+			fputs("this is not an sqlite database\n", f);
+		if (f)
+			fclose(f);
+	}
+	is_int(count_corrupt(dir), 0, "no corrupt copy yet");
+	ok(state_open(dir, &st, &err) == 0, "corrupt database: open still succeeds");
+	if (!st)
+		diag("error: %s", err.message);
+	ok(st && state_was_reset(st), "reset flag set");
+	is_int(count_corrupt(dir), 1, "corrupt database moved aside");
+	ok(st && state_reset_path(st) && stat(state_reset_path(st), &sb) == 0,
+	   "the reported path exists");
+	ok(st && !strncmp(state_reset_path(st), db, strlen(db)), "moved next to state.db");
+	is_int(user_version(db), STATE_SCHEMA_VERSION, "fresh database has the schema");
+	is_str(st ? state_owner_id(st) : NULL, owner, "owner id survives corruption");
+	state_close(st);
+	st = NULL;
+	ok(state_open(dir, &st, &err) == 0 && !state_was_reset(st), "next open is clean");
+	state_close(st);
+
+	burst_error_release(&err);
+	free(dir);
+	free(db);
+	return done_testing();
+}
