@@ -1992,7 +1992,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         sim.log_request(rec)
         if link:
             extra = dict(extra)
-            extra["Link"] = link
+            base = "<http://%s:%d/v1/" % self.server.server_address[:2]
+            extra["Link"] = link.replace("</v1/", base)
         try:
             self.send_json(status, obj, extra)
         except OSError:
@@ -2066,7 +2067,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 img = sim.api._new_image(body.get("description", "seeded snapshot"), labels,
                                          image_size=float(body.get("image_size", sim.config.get("image_size", 2.5))),
                                          disk_size=float(body.get("disk_size", 80.0)))
-                return self.send_json(201, {"image": sim.image_view(img)})
+                return self.send_json(201, sim.image_view(img))
         if method == "POST" and path == "/_sim/shutdown":
             self.send_json(200, {"ok": True})
             self.close_connection = True

@@ -223,7 +223,7 @@ class Simulator:
 
     def seed_image(self, labels=None, description="cargo-burst image", image_size=2.5):
         return self._control("POST", "/_sim/images", {"labels": labels or {}, "description": description,
-                                                      "image_size": image_size})["image"]
+                                                      "image_size": image_size})
 
     def wait_action(self, action_id, timeout=30):
         """Poll an action until it leaves running; return it."""

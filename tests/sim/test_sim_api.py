@@ -190,6 +190,8 @@ def main():
         t.is_(seen, sorted(seen, reverse=True), "sort=name:desc")
         st, body, h = sim.api("GET", "/servers?label_selector=n&page=1")
         t.ok('rel="next"' in h.get("Link", "") and 'rel="last"' in h.get("Link", ""), "Link header")
+        t.ok(("<%s/servers?" % sim.endpoint) in h.get("Link", "") and "page=2" in h.get("Link", ""),
+             "Link header has absolute URLs")
         t.is_(body["meta"]["pagination"]["per_page"], 25, "per_page default 25")
 
         def names(sel):
