@@ -17,6 +17,7 @@ import base64
 import copy
 import hashlib
 import heapq
+import http.client
 import http.server
 import json
 import os
@@ -1865,6 +1866,31 @@ class DropConnection(Exception):
     pass
 
 
+class RawResponse(Exception):
+    def __init__(self, status, body):
+        Exception.__init__(self, body)
+        self.status = status
+        self.body = body
+
+
+# the Hetzner error code a fault answers with when the rule names none
+STATUS_CODE = {400: "json_error", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 409: "conflict", 410: "deprecated_api_endpoint",
+               412: "resource_unavailable", 422: "invalid_input", 423: "locked",
+               429: "rate_limit_exceeded", 500: "server_error", 503: "unavailable", 504: "timeout"}
+
+
+def fault_error(rule):
+    """The error a fault rule answers with (without code: the usual code of the status,
+    or for statuses without one, e.g. 502, a bare HTML body as a gateway would send)."""
+    status = int(rule.get("status", 503))
+    code = rule.get("code", STATUS_CODE.get(status))
+    if code is None:
+        return RawResponse(status, rule.get("body", "<html><body><h1>%d %s</h1></body></html>\n"
+                                                   % (status, http.client.responses.get(status, "Error"))))
+    return ApiError(status, code, rule.get("message", "injected fault"), rule.get("details", {}))
+
+
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "hcloud-sim/1.0"
@@ -1956,8 +1982,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                         time.sleep(float(fault["delay"]))
                     if fault.get("drop"):
                         raise DropConnection()
-                    raise ApiError(int(fault.get("status", 503)), fault.get("code", "unavailable"),
-                                   fault.get("message", "injected fault"), fault.get("details", {}))
+                    raise fault_error(fault)
             with sim.lock:
                 status, res = sim.api.dispatch(method, sub, query, body)
                 sim.wake.notify_all()
@@ -1971,8 +1996,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if fault_after.get("drop"):
                     raise DropConnection()
                 if fault_after.get("status"):
-                    raise ApiError(int(fault_after["status"]), fault_after.get("code", "timeout"),
-                                   fault_after.get("message", "injected fault"), fault_after.get("details", {}))
+                    raise fault_error(fault_after)
+        except RawResponse as e:
+            rec["status"] = e.status
+            sim.log_request(rec)
+            data = e.body.encode()
+            try:
+                self.send_response(e.status)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(data)))
+                self.send_header("X-Correlation-Id", secrets.token_hex(8))
+                for k, v in (extra or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(data)
+            except OSError:
+                pass
+            return
         except DropConnection:
             rec["status"] = None
             rec["code"] = "connection_dropped"

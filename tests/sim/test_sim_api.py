@@ -217,6 +217,14 @@ def main():
         t.is_(codes, [503, 503, 201], "fault rule applies 'times' times, with body match")
         t.is_(sim.api("POST", "/volumes", {"name": "fx", "size": 10, "location": "fsn1"})[0], 201,
               "fault rule 'when' does not match other bodies")
+        sim.configure({"faults": [{"method": "GET", "path": "/locations", "status": 504},
+                                  {"method": "GET", "path": "/locations", "status": 502}]})
+        st, body, h = sim.api("GET", "/locations")
+        t.is_((st, body["error"]["code"]), (504, "timeout"), "fault without code: the status's usual code")
+        st, body, h = sim.api("GET", "/locations")
+        t.ok(st == 502 and b"502" in body and h.get("Content-Type") == "text/html" and "RateLimit-Remaining" in h,
+             "fault 502 without code: bare gateway page with headers")
+        t.is_(sim.api("GET", "/locations")[0], 200, "rules exhausted")
         sim.configure({"faults": [{"method": "POST", "path": "/servers", "drop": True}]})
         r = raw_post(sim, "/servers", server_body("dropped"))
         t.is_(r, None, "drop: connection closed without a response")
