@@ -56,8 +56,15 @@ probe() {
 	timeout 3 bash -c 'exec 3<>"/dev/tcp/$1/$2"' probe "$1" "$2" 2>/dev/null
 }
 
+# now_ms: milliseconds since the epoch (SECONDS is too coarse for a bound).
+now_ms() {
+	local t="${EPOCHREALTIME/[.,]/}"
+	printf '%s' $((t / 1000))
+}
+
 declare -A up
-deadline=$((SECONDS + timeout))
+start=$(now_ms)
+deadline=$((start + timeout * 1000))
 log "waiting up to ${timeout}s for ${names[*]} on $host"
 while :; do
 	pending=0
@@ -65,12 +72,12 @@ while :; do
 		[[ -z "${up[$name]:-}" ]] || continue
 		if probe "$host" "${port[$name]}"; then
 			up[$name]=1
-			log "$name is up ($host:${port[$name]}) after $((SECONDS - deadline + timeout))s"
+			log "$name is up ($host:${port[$name]}) after $(($(now_ms) - start)) ms"
 		else
 			pending=$((pending + 1))
 		fi
 	done
-	if ((pending == 0)) || ((SECONDS >= deadline)); then
+	if ((pending == 0)) || (($(now_ms) >= deadline)); then
 		break
 	fi
 	sleep 0.5
