@@ -239,15 +239,15 @@ static void print_reaper(FILE *f, const char *indent, bool has, const struct sta
 			 bool alive)
 {
 	if (!has) {
-		fprintf(f, "%sreaper      none\n", indent);
+		fprintf(f, "%sreaper        none\n", indent);
 		return;
 	}
-	fprintf(f, "%sreaper      pid %d (%s)\n", indent, (int)r->pid, alive ? "alive" : "not running");
+	fprintf(f, "%sreaper        pid %d (%s)\n", indent, (int)r->pid, alive ? "alive" : "not running");
 	if (r->last_error)
-		fprintf(f, "%slast error  %s%s\n", indent, r->last_error,
+		fprintf(f, "%slast error    %s%s\n", indent, r->last_error,
 			r->needs_human ? " (needs a human; see the log)" : "");
 	if (r->log_path)
-		fprintf(f, "%slog         %s\n", indent, r->log_path);
+		fprintf(f, "%slog           %s\n", indent, r->log_path);
 }
 
 static void status_human(struct burst_state *st, FILE *f, const struct state_status *s)
@@ -272,14 +272,14 @@ static void status_human(struct burst_state *st, FILE *f, const struct state_sta
 		fprintf(f, "server      %s %lld (%s) in %s, %s\n", v->name ? v->name : "-",
 			(long long)v->hcloud_id, v->server_type ? v->server_type : "?",
 			v->location ? v->location : "?", state_server_status_name(v->status));
-		fprintf(f, "  ip          %s\n", v->ip ? v->ip : "-");
-		fprintf(f, "  up since    %s (%s)\n", fmt_time(a, sizeof(a), v->created_at), up);
-		fprintf(f, "  paid through %s (%s)\n", fmt_time(a, sizeof(a), s->server_paid_through),
+		fprintf(f, "  ip            %s\n", v->ip ? v->ip : "-");
+		fprintf(f, "  up since      %s (%s)\n", fmt_time(a, sizeof(a), v->created_at), up);
+		fprintf(f, "  paid through  %s (%s)\n", fmt_time(a, sizeof(a), s->server_paid_through),
 			fmt_rel(b, sizeof(b), s->server_paid_through, s->now));
 		if (v->no_reap)
-			fprintf(f, "  deadline    none (--no-reap)\n");
+			fprintf(f, "  deadline      none (--no-reap)\n");
 		else
-			fprintf(f, "  deadline    %s (%s)\n", fmt_time(a, sizeof(a), v->deadline),
+			fprintf(f, "  deadline      %s (%s)\n", fmt_time(a, sizeof(a), v->deadline),
 				fmt_rel(b, sizeof(b), v->deadline, s->now));
 		print_reaper(f, "  ", s->has_server_reaper, &s->server_reaper,
 			     s->server_reaper_alive);
