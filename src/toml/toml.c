@@ -959,7 +959,7 @@ static struct toml_value *parse_number(struct parser *ps, int depth)
 		if (s[i] == 'i')
 			v->u.f = neg ? -HUGE_VAL : HUGE_VAL;
 		else
-			v->u.f = neg ? -NAN : NAN;
+			v->u.f = neg ? -(double)NAN : (double)NAN;
 		return v;
 	}
 	if (len - i >= 2 && s[i] == '0' &&
