@@ -240,7 +240,7 @@ static void env_clear(struct burst_config *cfg)
 
 /*
  * Add one forward_env entry: de-duplicated by name, first position kept;
- * an entry with an explicit value (--env VAR=VALUE) replaces the value.
+ * --env VAR=VALUE replaces the entry's value (and source) on a conflict.
  */
 static void env_add(struct burst_config *cfg, const char *name,
 		    const char *value, enum config_source src)
@@ -251,7 +251,7 @@ static void env_add(struct burst_config *cfg, const char *name,
 		e = &cfg->forward_env[i];
 		if (strcmp(e->name, name))
 			continue;
-		if (src == CONFIG_SRC_CLI) {
+		if (src == CONFIG_SRC_CLI && value) {
 			free(e->value);
 			e->value = xstrdup(value);
 			e->source = src;

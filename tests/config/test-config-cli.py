@@ -1,0 +1,229 @@
+#!/usr/bin/env python3
+"""test-config-cli.py - `cargo burst config` through the built binary: the
+layers seen from a real cargo project, sources, --json, redaction of the
+token (also in traces), the permission warning, the endpoint rule and the
+bad-input messages with file:line:col and suggestions.  Everything happens
+in a throw-away HOME with its own XDG_CONFIG_HOME.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+BIN = os.environ.get("CARGO_BURST")
+USAGE, CONFIG = 64, 78
+TOKEN = "s3cr3t-T0KEN-abcdefghijklmnop"
+count = failed = 0
+
+
+def ok(cond, name, diag=None):
+    global count, failed
+    count += 1
+    print(("ok" if cond else "not ok") + " %d - %s" % (count, name))
+    if not cond:
+        failed += 1
+        for line in str(diag or "").splitlines():
+            print("#   " + line)
+    sys.stdout.flush()
+    return cond
+
+
+def write(path, text, mode=0o644):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, mode)
+
+
+def run(args, env=None, cwd=None):
+    e = dict(BASE_ENV)
+    e.update(env or {})
+    p = subprocess.run([BIN] + args, cwd=cwd or PROJ, env=e,
+                       stdin=subprocess.DEVNULL, capture_output=True,
+                       text=True, timeout=60)
+    return p.returncode, p.stdout, p.stderr
+
+
+def expect(name, args, code, out=(), err=(), not_out=(), not_err=(), **kw):
+    rc, so, se = run(args, **kw)
+    info = "rc=%d\nstdout:\n%s\nstderr:\n%s" % (rc, so, se)
+    ok(rc == code, "%s: exit %d" % (name, code), info)
+    for s in out:
+        ok(s in so, "%s: stdout has %r" % (name, s), info)
+    for s in err:
+        ok(s in se, "%s: stderr has %r" % (name, s), info)
+    for s in not_out:
+        ok(s not in so, "%s: stdout lacks %r" % (name, s), info)
+    for s in not_err:
+        ok(s not in se, "%s: stderr lacks %r" % (name, s), info)
+    return rc, so, se
+
+
+def main():
+    if not BIN or not os.access(BIN, os.X_OK):
+        print("1..0 # SKIP CARGO_BURST is not set to the built binary")
+        return 77
+    if not shutil.which("cargo", path=BASE_ENV["PATH"]):
+        print("1..0 # SKIP cargo is not installed")
+        return 77
+    glob = os.path.join(XDG, "cargo-burst", "config.toml")
+    proj = os.path.join(PROJ, ".config", "cargo-burst.toml")
+
+    # defaults, in a project without config files
+    expect("defaults", ["config"], 0,
+           out=["# global config: %s (not found)" % glob,
+                "# project config: %s (not found)" % proj,
+                "hetzner.token = not set\n",
+                'hetzner.regions = ["hel1", "fsn1", "nbg1"] (default)\n',
+                "volume_gb = 200 (default)\n"])
+    # from a subdirectory, the workspace root is found
+    expect("from a subdirectory", ["config"], 0,
+           out=["# project config: %s (not found)" % proj],
+           cwd=os.path.join(PROJ, "src"))
+
+    # every layer
+    write(glob, '# global\nkeep_alive_secs = 100\nforward_env = ["RUST_LOG", "FOO"]\n'
+          'extra_excludes = ["*.log"]\n[hetzner]\ntoken = "%s"\n'
+          'server_type = "cpx41"\nregions = ["fsn1", "nbg1"]\n' % TOKEN, 0o600)
+    write(proj, 'volume_gb = 64\nforward_env = ["FOO", "BAR", "HOME"]\n'
+          'extra_excludes = ["data/", "*.log"]\n[hetzner]\nregion = "hel1"\n')
+    rc, so, se = expect(
+        "layers", ["config", "--keep-alive", "900", "--env", "FOO=x",
+                   "--env=NEW"], 0,
+        out=["# global config: %s\n" % glob,
+             "# project config: %s\n" % proj,
+             "hetzner.token = set (from global config %s)\n" % glob,
+             'hetzner.server_type = "cpx41" (global)\n',
+             'hetzner.regions = ["hel1"] (project)\n',
+             "keep_alive_secs = 900 (cli)\n",
+             "volume_gb = 64 (project)\n",
+             'forward_env = ["RUST_LOG", "FOO=x", "BAR", "NEW"] '
+             '(global, project, cli)\n',
+             'extra_excludes = ["*.log", "data/"] (global, project)\n',
+             "ssh_port = 22 (default)\n"],
+        err=["warning: not forwarding `HOME` (%s:2:30)" % proj],
+        not_out=[TOKEN], not_err=[TOKEN])
+
+    # env layer: token and endpoint
+    expect("env token", ["config"], 0,
+           out=["hetzner.token = set (from env HCLOUD_TOKEN)\n",
+                'hetzner.endpoint = "http://127.0.0.1:9999/v1" (env)\n'],
+           not_out=["other-token-zz", TOKEN],
+           env={"HCLOUD_TOKEN": "other-token-zz",
+                "HCLOUD_ENDPOINT": "http://127.0.0.1:9999/v1/"})
+    tokfile = os.path.join(HOME, "tok")
+    write(tokfile, "file-token-qq\n", 0o600)
+    expect("token file", ["config"], 0,
+           out=["hetzner.token = set (from env HCLOUD_TOKEN_FILE (%s))" %
+                tokfile], not_out=["file-token-qq"],
+           env={"HCLOUD_TOKEN_FILE": tokfile})
+
+    # JSON
+    rc, so, se = run(["config", "--json"])
+    try:
+        doc = json.loads(so)
+    except ValueError as e:
+        doc = None
+        ok(False, "--json parses", "%s\n%s" % (e, so))
+    if doc is not None:
+        keys = doc["keys"]
+        ok(rc == 0, "--json: exit 0", se)
+        ok(keys["volume_gb"] == {"value": 64, "source": "project"},
+           "--json: volume_gb", keys.get("volume_gb"))
+        ok(keys["hetzner.token"]["set"] is True and
+           "value" not in keys["hetzner.token"], "--json: token not shown")
+        ok(keys["forward_env"]["value"][0] == {"name": "RUST_LOG",
+                                               "value": None},
+           "--json: forward_env entries", keys["forward_env"])
+        ok(doc["files"]["project"] == {"path": proj, "found": True},
+           "--json: project file", doc["files"])
+        ok(TOKEN not in so, "--json: token value absent")
+
+    # the token never shows up, not even in traces
+    rc, so, se = run(["-vvv", "config"], env={"BURST_TRACE": "1"})
+    ok(rc == 0 and TOKEN not in so + se, "trace output does not leak the token",
+       se)
+
+    # permission warning, with the exact fix
+    os.chmod(glob, 0o644)
+    expect("readable token file", ["config"], 0,
+           err=["warning: %s holds the API token and is readable by other "
+                "users (mode 644); fix it with `chmod 600 %s`" % (glob, glob)])
+    os.chmod(glob, 0o600)
+    expect("0600 token file", ["config"], 0, not_err=["chmod"])
+
+    # endpoint rule
+    expect("http endpoint to a remote host", ["config"], CONFIG,
+           err=["error: HCLOUD_ENDPOINT 'http://api.example.com/v1' uses "
+                "plain http for a host that is not loopback", "help: "],
+           env={"HCLOUD_ENDPOINT": "http://api.example.com/v1"})
+    expect("http endpoint on loopback", ["config"], 0,
+           env={"HCLOUD_ENDPOINT": "http://localhost:8080"})
+
+    # bad input, each with file:line:col
+    cases = [
+        ("unknown key", "volume_gb = 20\nkeep_alive = 5\n",
+         ["error: %s:2:1: unknown key `keep_alive`" % proj,
+          "help: did you mean `keep_alive_secs`?"]),
+        ("unknown key in [hetzner]", "[hetzner]\nsever_type = \"x\"\n",
+         ["error: %s:2:1: unknown key `hetzner.sever_type`" % proj,
+          "help: did you mean `server_type`?"]),
+        ("syntax error", "volume_gb = \n",
+         ["error: %s:1:13: " % proj]),
+        ("wrong type", "[hetzner]\nregions = 3\n",
+         ["error: %s:2:1: wrong type for `hetzner.regions`: expected a string "
+          "or an array of strings, found integer" % proj]),
+        ("out of range", "volume_gb = 9\n",
+         ["error: %s:1:1: `volume_gb` = 9 is out of range: expected 10 to "
+          "10240" % proj]),
+        ("token in the project", "[hetzner]\ntoken = \"abc-def-ghi\"\n",
+         ["error: %s:2:1: the API token is not allowed in the project "
+          "config" % proj, "HCLOUD_TOKEN", "global config"]),
+        ("bad env name", "forward_env = [\"9LIVES\"]\n",
+         ["error: %s:1:16: `9LIVES` in forward_env is not an environment "
+          "variable name" % proj]),
+    ]
+    for name, text, err in cases:
+        write(proj, text)
+        expect(name, ["config"], CONFIG, err=err, not_err=["abc-def-ghi"])
+    os.unlink(proj)
+
+    # --env on the command line: bad names are usage errors
+    expect("--env bad name", ["config", "--env", "1BAD"], USAGE,
+           err=["invalid value '1BAD' for '--env'"])
+
+    # outside a project: no project layer, still works
+    expect("outside a project", ["config"], 0,
+           out=["# project config: none"], cwd=OUTSIDE)
+
+    print("1..%d" % count)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    WORK = tempfile.mkdtemp(prefix="burst-config-cli-")
+    HOME = os.path.join(WORK, "home")
+    XDG = os.path.join(HOME, "xdg")
+    PROJ = os.path.join(WORK, "proj")
+    OUTSIDE = os.path.join(WORK, "outside")
+    try:
+        os.makedirs(HOME)
+        os.makedirs(OUTSIDE)
+        write(os.path.join(PROJ, "Cargo.toml"),
+              '[package]\nname = "p"\nversion = "0.1.0"\nedition = "2021"\n')
+        write(os.path.join(PROJ, "src", "main.rs"), "fn main() {}\n")
+        real_home = os.environ.get("HOME", "/root")
+        BASE_ENV = {k: v for k, v in os.environ.items()
+                    if not k.startswith(("HCLOUD_", "XDG_", "BURST_",
+                                         "CARGO_TERM", "NO_COLOR"))}
+        BASE_ENV.setdefault("RUSTUP_HOME", os.path.join(real_home, ".rustup"))
+        BASE_ENV.setdefault("CARGO_HOME", os.path.join(real_home, ".cargo"))
+        BASE_ENV["PATH"] = BASE_ENV.get("PATH", "/usr/bin:/bin") + ":" + \
+            os.path.join(real_home, ".cargo", "bin")
+        BASE_ENV.update({"HOME": HOME, "XDG_CONFIG_HOME": XDG})
+        rc = main()
+    finally:
+        shutil.rmtree(WORK, ignore_errors=True)
+    sys.exit(rc)

@@ -1,0 +1,758 @@
+/*
+ * test-config.c - the layered configuration: defaults, layering and
+ * sources, additive lists, --env conflicts, refused names, aliases, every
+ * bad-input message, the token rules, the endpoint rule, formatting and
+ * the workspace lookup.  Files live in a throw-away directory; HOME and
+ * XDG_CONFIG_HOME point into it.
+ */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../tap.h"
+#include "burst/config.h"
+#include "burst/log.h"
+#include "burst/strbuf.h"
+#include "burst/toml.h"
+
+static char tmpdir[] = "/tmp/burst-config-XXXXXX";
+static char *real_home;
+
+static const char *const env_vars[] = {
+	"HCLOUD_TOKEN", "HCLOUD_TOKEN_FILE", "HCLOUD_ENDPOINT",
+};
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+	int fd;
+
+	*slash = '\0';
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+		char *parent = xstrdup(dir);
+
+		*strrchr(parent, '/') = '\0';
+		mkdir(parent, 0755);
+		mkdir(dir, 0755);
+		free(parent);
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+	if (fd < 0)
+		bail_out("cannot write a test file");
+	if (write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+		bail_out("short write");
+	fchmod(fd, mode);
+	close(fd);
+	free(dir);
+}
+
+static char *tpath(const char *rel)
+{
+	return xstrfmt("%s/%s", tmpdir, rel);
+}
+
+static void clear_env(void)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(env_vars); i++)
+		unsetenv(env_vars[i]);
+}
+
+/* Apply one TOML text as layer src to a fresh or given config. */
+static int apply(struct burst_config *cfg, const char *text,
+		 enum config_source src, struct burst_error *err)
+{
+	return config_apply_toml(cfg, text, strlen(text),
+				 src == CONFIG_SRC_PROJECT ? "proj.toml" :
+				 "glob.toml", src, err);
+}
+
+/* Expect text (as the global layer) to fail with message and hint. */
+static void bad(const char *text, const char *message, const char *hint,
+		const char *name)
+{
+	struct burst_config cfg;
+	struct burst_error err = BURST_ERROR_INIT;
+
+	config_init(&cfg);
+	ok(apply(&cfg, text, CONFIG_SRC_GLOBAL, &err) == -1 &&
+	   err.exit_code == BURST_EXIT_CONFIG, "%s: refused", name);
+	is_str(err.message, message, "%s: message", name);
+	if (hint)
+		is_str(err.hint, hint, "%s: hint", name);
+	config_release(&cfg);
+	burst_error_release(&err);
+}
+
+static void test_defaults(void)
+{
+	struct burst_config cfg;
+
+	config_init(&cfg);
+	is_str(cfg.endpoint, "https://api.hetzner.cloud/v1", "default endpoint");
+	is_int(cfg.regions.nr, 3, "three default regions");
+	ok(cfg.regions.nr == 3 && !strcmp(cfg.regions.v[0], "hel1") &&
+	   !strcmp(cfg.regions.v[1], "fsn1") && !strcmp(cfg.regions.v[2], "nbg1"),
+	   "regions hel1, fsn1, nbg1");
+	is_str(cfg.server_type, "ccx63", "server_type");
+	is_str(cfg.image_server_type, "cx22", "image_server_type");
+	is_int(cfg.snapshot_keep, 2, "snapshot_keep");
+	is_int(cfg.keep_alive_secs, 300, "keep_alive_secs");
+	is_int(cfg.volume_keep_alive_secs, 3600, "volume_keep_alive_secs");
+	is_int(cfg.volume_gb, 200, "volume_gb");
+	ok(cfg.billing_hour_hold, "billing_hour_hold");
+	is_int(cfg.billing_margin_secs, 120, "billing_margin_secs");
+	is_str(cfg.ssh_user, "root", "ssh_user");
+	is_int(cfg.ssh_port, 22, "ssh_port");
+	ok(cfg.token == NULL, "no token by default");
+	is_int(cfg.forward_env_nr, 0, "no forward_env");
+	is_int(cfg.extra_excludes.items.nr + cfg.unexclude.items.nr, 0,
+	       "no excludes");
+	for (int i = 0; i < CONFIG_KEY_COUNT; i++)
+		if (cfg.source[i] != CONFIG_SRC_DEFAULT)
+			ok(0, "key %d has a non-default source", i);
+	ok(1, "every source is default");
+	for (int i = 0; i < CONFIG_KEY_COUNT; i++)
+		if (config_keys[i].id != (enum config_key_id)i || !config_keys[i].doc)
+			ok(0, "key table row %d out of order or undocumented", i);
+	ok(1, "key table rows are indexed by id and documented");
+	config_release(&cfg);
+}
+
+static void test_layering(void)
+{
+	struct burst_config cfg;
+	struct burst_error err = BURST_ERROR_INIT;
+	struct strvec cli_env = STRVEC_INIT;
+	struct config_overrides o = { 900, &cli_env };
+
+	config_init(&cfg);
+	ok(apply(&cfg,
+		 "keep_alive_secs = 600\n"
+		 "volume_gb = 50\n"
+		 "forward_env = [\"RUST_LOG\", \"FOO\"]\n"
+		 "extra_excludes = [\"a\", \"b\"]\n"
+		 "unexclude = [\"u1\"]\n"
+		 "[hetzner]\n"
+		 "token = \"global-token-1234\"\n"
+		 "server_type = \"cpx51\"\n"
+		 "regions = [\"fsn1\", \"hel1\"]\n",
+		 CONFIG_SRC_GLOBAL, &err) == 0, "global layer applies");
+	ok(apply(&cfg,
+		 "volume_gb = 80\n"
+		 "billing_hour_hold = false\n"
+		 "forward_env = [\"FOO\", \"BAR\"]\n"
+		 "extra_excludes = [\"b\", \"c\"]\n"
+		 "hetzner.region = \"nbg1\"\n",
+		 CONFIG_SRC_PROJECT, &err) == 0, "project layer applies");
+	strvec_push(&cli_env, "FOO=from-cli");
+	strvec_push(&cli_env, "NEW");
+	strvec_push(&cli_env, "RUST_LOG");
+	ok(config_apply_cli(&cfg, &o, &err) == 0, "cli layer applies");
+
+	is_int(cfg.keep_alive_secs, 900, "cli --keep-alive wins");
+	is_str(config_source_name(cfg.source[CONFIG_KEEP_ALIVE_SECS]), "cli",
+	       "keep_alive_secs source cli");
+	is_int(cfg.volume_gb, 80, "project replaces a scalar");
+	is_str(config_source_name(cfg.source[CONFIG_VOLUME_GB]), "project",
+	       "volume_gb source project");
+	ok(!cfg.billing_hour_hold, "project sets a bool");
+	is_str(cfg.server_type, "cpx51", "global scalar kept");
+	is_str(config_source_name(cfg.source[CONFIG_SERVER_TYPE]), "global",
+	       "server_type source global");
+	ok(cfg.regions.nr == 1 && !strcmp(cfg.regions.v[0], "nbg1"),
+	   "alias `region` (a string) replaces regions");
+	is_str(config_source_name(cfg.source[CONFIG_REGIONS]), "project",
+	       "regions source project");
+	is_str(config_source_name(cfg.source[CONFIG_SSH_PORT]), "default",
+	       "untouched key stays default");
+	is_str(cfg.token, "global-token-1234", "token from the global file");
+	is_str(cfg.token_origin, "global config glob.toml", "token origin");
+
+	/* additive lists keep order, drop duplicates, record sources */
+	ok(cfg.extra_excludes.items.nr == 3 &&
+	   !strcmp(cfg.extra_excludes.items.v[0], "a") &&
+	   !strcmp(cfg.extra_excludes.items.v[1], "b") &&
+	   !strcmp(cfg.extra_excludes.items.v[2], "c"),
+	   "extra_excludes are additive and de-duplicated: a b c");
+	ok(cfg.extra_excludes.sources[0] == CONFIG_SRC_GLOBAL &&
+	   cfg.extra_excludes.sources[1] == CONFIG_SRC_GLOBAL &&
+	   cfg.extra_excludes.sources[2] == CONFIG_SRC_PROJECT,
+	   "each exclude records its source");
+	ok(cfg.unexclude.items.nr == 1, "unexclude from global kept");
+
+	is_int(cfg.forward_env_nr, 4, "forward_env: RUST_LOG FOO BAR NEW");
+	if (cfg.forward_env_nr == 4) {
+		is_str(cfg.forward_env[0].name, "RUST_LOG", "first stays first");
+		ok(cfg.forward_env[0].value == NULL &&
+		   cfg.forward_env[0].source == CONFIG_SRC_GLOBAL,
+		   "a bare --env of a known name changes nothing");
+		is_str(cfg.forward_env[1].name, "FOO", "FOO keeps its position");
+		is_str(cfg.forward_env[1].value, "from-cli",
+		       "--env FOO=VALUE wins the name conflict");
+		ok(cfg.forward_env[1].source == CONFIG_SRC_CLI, "FOO source cli");
+		is_str(cfg.forward_env[2].name, "BAR", "project adds BAR");
+		ok(cfg.forward_env[2].source == CONFIG_SRC_PROJECT,
+		   "BAR source project");
+		is_str(cfg.forward_env[3].name, "NEW", "cli adds NEW");
+	}
+	{
+		struct strvec out = STRVEC_INIT, missing = STRVEC_INIT;
+
+		setenv("RUST_LOG", "debug", 1);
+		unsetenv("BAR");
+		unsetenv("NEW");
+		config_env_resolve(&cfg, &out, &missing);
+		ok(out.nr == 2 && !strcmp(out.v[0], "RUST_LOG=debug") &&
+		   !strcmp(out.v[1], "FOO=from-cli"),
+		   "resolve: local value and explicit value");
+		ok(missing.nr == 2 && !strcmp(missing.v[0], "BAR") &&
+		   !strcmp(missing.v[1], "NEW"), "resolve: unset names reported");
+		unsetenv("RUST_LOG");
+		strvec_clear(&out);
+		strvec_clear(&missing);
+	}
+	config_release(&cfg);
+	strvec_clear(&cli_env);
+	burst_error_release(&err);
+}
+
+static void test_lists_and_refused(void)
+{
+	struct burst_config cfg;
+	struct burst_error err = BURST_ERROR_INIT;
+	struct strvec cli_env = STRVEC_INIT;
+	struct config_overrides o = { -1, &cli_env };
+
+	config_init(&cfg);
+	ok(apply(&cfg, "forward_env = [\"PATH\", \"OK_1\", \"CARGO_TARGET_DIR\"]\n",
+		 CONFIG_SRC_GLOBAL, &err) == 0, "refused names are not errors");
+	is_int(cfg.forward_env_nr, 1, "refused names are dropped");
+	is_int(cfg.warnings.nr, 2, "one warning per refused name");
+	is_str(cfg.warnings.nr ? cfg.warnings.v[0] : NULL,
+	       "not forwarding `PATH` (glob.toml:1:16): cargo-burst sets it on "
+	       "the server itself", "warning names the variable and position");
+	strvec_push(&cli_env, "HOME=/x");
+	ok(config_apply_cli(&cfg, &o, &err) == 0, "refused --env is dropped");
+	is_int(cfg.forward_env_nr, 1, "HOME not added");
+	is_str(cfg.warnings.nr == 3 ? cfg.warnings.v[2] : NULL,
+	       "not forwarding `HOME` (--env): cargo-burst sets it on the "
+	       "server itself", "--env warning");
+	strvec_clear(&cli_env);
+	strvec_push(&cli_env, "9X=1");
+	ok(config_apply_cli(&cfg, &o, &err) == -1 &&
+	   err.exit_code == BURST_EXIT_USAGE, "invalid --env name is a usage error");
+	config_release(&cfg);
+	strvec_clear(&cli_env);
+	burst_error_release(&err);
+
+	for (size_t i = 0; i < 9; i++) {
+		static const char *const names[] = {
+			"PATH", "HOME", "USER", "LOGNAME", "PWD", "OLDPWD",
+			"SHELL", "CARGO_TARGET_DIR", "SCCACHE_DIR" };
+
+		ok(config_env_name_refused(names[i]), "%s is refused", names[i]);
+	}
+	ok(!config_env_name_refused("RUST_LOG"), "RUST_LOG is not refused");
+	ok(config_env_name_valid("_a1") && config_env_name_valid("A"),
+	   "valid env names");
+	ok(!config_env_name_valid("") && !config_env_name_valid("1A") &&
+	   !config_env_name_valid("A-B") && !config_env_name_valid("A=B") &&
+	   !config_env_name_valid("Ä"), "invalid env names");
+
+	/* regions: string, array, duplicates */
+	config_init(&cfg);
+	ok(apply(&cfg, "[hetzner]\nregions = \"ash\"\n", CONFIG_SRC_GLOBAL,
+		 &err) == 0 && cfg.regions.nr == 1 &&
+	   !strcmp(cfg.regions.v[0], "ash"), "regions as a string");
+	ok(apply(&cfg, "[hetzner]\nregions = [\"hel1\", \"hel1\", \"fsn1\"]\n",
+		 CONFIG_SRC_PROJECT, &err) == 0 && cfg.regions.nr == 2,
+	   "regions array de-duplicated");
+	config_release(&cfg);
+	burst_error_release(&err);
+}
+
+static void test_bad_input(void)
+{
+	struct toml_error terr;
+	char *want;
+	const char *syntax = "x = 1\n[hetzner\n";
+
+	/* syntax: path:line:col: reason, as the parser reports it */
+	toml_free(toml_parse(syntax, strlen(syntax), &terr));
+	want = xstrfmt("glob.toml:2:%d: %s", terr.col, terr.msg);
+	bad(syntax, want, "fix the TOML syntax of glob.toml", "syntax error");
+	ok(terr.line == 2, "syntax error is on line 2");
+	free(want);
+	bad("a = 1\na = 2\n", "glob.toml:2:1: duplicate key 'a'", NULL,
+	    "duplicate key");
+
+	/* unknown keys with suggestions */
+	bad("volume_gb = 20\nkeep_alive = 5\n",
+	    "glob.toml:2:1: unknown key `keep_alive`",
+	    "did you mean `keep_alive_secs`?", "unknown key, close match");
+	bad("[hetzner]\n  server_typ = \"x\"\n",
+	    "glob.toml:2:3: unknown key `hetzner.server_typ`",
+	    "did you mean `server_type`?", "unknown key in [hetzner]");
+	bad("server_type = \"x\"\n", "glob.toml:1:1: unknown key `server_type`",
+	    "did you mean `server_type` in the [hetzner] table?",
+	    "hetzner key at top level");
+	bad("[hetzner]\nvolume_gb = 20\n",
+	    "glob.toml:2:1: unknown key `hetzner.volume_gb`",
+	    "did you mean `volume_gb`? it is a top-level key, not in [hetzner]",
+	    "top-level key in [hetzner]");
+	bad("[hetzne]\ntoken = \"x\"\n", "glob.toml:1:2: unknown key `hetzne`",
+	    "did you mean `[hetzner]`?", "misspelt table");
+	bad("zzqqxx = 1\n", "glob.toml:1:1: unknown key `zzqqxx`",
+	    "`cargo burst config --reference` lists the valid keys",
+	    "unknown key, nothing close");
+	bad("[hetzner]\nregions = [\"a\"]\nregion = \"b\"\n",
+	    "glob.toml:3:1: `hetzner.region` and `hetzner.regions` both set; "
+	    "keep one", NULL, "region and regions");
+
+	/* wrong types */
+	bad("volume_gb = \"big\"\n",
+	    "glob.toml:1:1: wrong type for `volume_gb`: expected an integer, "
+	    "found string", NULL, "string for integer");
+	bad("billing_hour_hold = 1\n",
+	    "glob.toml:1:1: wrong type for `billing_hour_hold`: expected a "
+	    "boolean (true or false), found integer", NULL, "integer for bool");
+	bad("[hetzner]\nregions = 5\n",
+	    "glob.toml:2:1: wrong type for `hetzner.regions`: expected a string "
+	    "or an array of strings, found integer", NULL, "integer for regions");
+	bad("[hetzner]\nregions = [\"hel1\", 7]\n",
+	    "glob.toml:2:20: wrong type for an element of `hetzner.regions`: "
+	    "expected a string, found integer", NULL, "integer in regions array");
+	bad("forward_env = \"RUST_LOG\"\n",
+	    "glob.toml:1:1: wrong type for `forward_env`: expected an array of "
+	    "environment variable names, found string", NULL,
+	    "string for forward_env");
+	bad("extra_excludes = [[\"x\"]]\n",
+	    "glob.toml:1:19: wrong type for an element of `extra_excludes`: "
+	    "expected a string, found array", NULL, "nested array");
+	bad("hetzner = 5\n",
+	    "glob.toml:1:1: wrong type for `hetzner`: expected a table, found "
+	    "integer", NULL, "hetzner not a table");
+	bad("ssh_port = 1.5\n",
+	    "glob.toml:1:1: wrong type for `ssh_port`: expected an integer, "
+	    "found float", NULL, "float for integer");
+	bad("[hetzner]\nserver_type = 1979-05-27\n",
+	    "glob.toml:2:1: wrong type for `hetzner.server_type`: expected a "
+	    "string, found local date", NULL, "date for string");
+
+	/* values */
+	bad("volume_gb = 5\n",
+	    "glob.toml:1:1: `volume_gb` = 5 is out of range: expected 10 to "
+	    "10240", NULL, "volume_gb below range");
+	bad("volume_gb = 10241\n",
+	    "glob.toml:1:1: `volume_gb` = 10241 is out of range: expected 10 to "
+	    "10240", NULL, "volume_gb above range");
+	bad("ssh_port = 0\n", "glob.toml:1:1: `ssh_port` = 0 is out of range: "
+	    "expected 1 to 65535", NULL, "port 0");
+	bad("keep_alive_secs = -1\n", "glob.toml:1:1: `keep_alive_secs` = -1 "
+	    "is out of range: expected 0 to 604800", NULL, "negative keep-alive");
+	bad("[hetzner]\nregions = []\n",
+	    "glob.toml:2:1: `hetzner.regions` must name at least one location",
+	    NULL, "empty regions");
+	bad("ssh_user = \"\"\n", "glob.toml:1:1: `ssh_user` must not be empty",
+	    NULL, "empty string");
+	bad("ssh_user = \"a\\u0000b\"\n",
+	    "glob.toml:1:1: `ssh_user` contains a NUL character", NULL,
+	    "NUL in a string");
+	bad("forward_env = [\"OK\", \"1BAD\"]\n",
+	    "glob.toml:1:22: `1BAD` in forward_env is not an environment "
+	    "variable name", "names match [A-Za-z_][A-Za-z0-9_]*",
+	    "bad env name in a file");
+	bad("forward_env = [\"A=1\"]\n",
+	    "glob.toml:1:16: `A=1` in forward_env is not an environment "
+	    "variable name", NULL, "NAME=VALUE is not allowed in a file");
+}
+
+static void test_token(void)
+{
+	struct burst_config cfg;
+	struct burst_error err = BURST_ERROR_INIT;
+	char *tokfile = tpath("token.txt"), *redacted;
+
+	/* token in the project file */
+	config_init(&cfg);
+	ok(apply(&cfg, "[hetzner]\ntoken = \"proj-token-9876\"\n",
+		 CONFIG_SRC_PROJECT, &err) == -1, "token in project refused");
+	is_str(err.message, "proj.toml:2:1: the API token is not allowed in "
+	       "the project config", "project token message");
+	ok(err.hint && strstr(err.hint, "global config") &&
+	   strstr(err.hint, "HCLOUD_TOKEN"), "hint says where it belongs");
+	config_release(&cfg);
+
+	/* env beats file; HCLOUD_TOKEN beats HCLOUD_TOKEN_FILE */
+	config_init(&cfg);
+	clear_env();
+	apply(&cfg, "[hetzner]\ntoken = \"file-token-1111\"\n",
+	      CONFIG_SRC_GLOBAL, &err);
+	write_file(tokfile, "  filetok-2222\n\n", 0600);
+	setenv("HCLOUD_TOKEN_FILE", tokfile, 1);
+	ok(config_apply_env(&cfg, &err) == 0, "HCLOUD_TOKEN_FILE read");
+	is_str(cfg.token, "filetok-2222", "token file trimmed");
+	{
+		char *w = xstrfmt("env HCLOUD_TOKEN_FILE (%s)", tokfile);
+
+		is_str(cfg.token_origin, w, "origin names the token file");
+		free(w);
+	}
+	setenv("HCLOUD_TOKEN", "envtok-3333", 1);
+	ok(config_apply_env(&cfg, &err) == 0, "HCLOUD_TOKEN read");
+	is_str(cfg.token, "envtok-3333", "HCLOUD_TOKEN wins over the file");
+	is_str(cfg.token_origin, "env HCLOUD_TOKEN", "origin env HCLOUD_TOKEN");
+	is_str(config_source_name(cfg.source[CONFIG_TOKEN]), "env",
+	       "token source env");
+	redacted = burst_redact("a file-token-1111 b filetok-2222 c envtok-3333");
+	is_str(redacted, "a *** b *** c ***",
+	       "every token read is registered for redaction");
+	free(redacted);
+	config_release(&cfg);
+
+	config_init(&cfg);
+	setenv("HCLOUD_TOKEN", "bad token", 1);
+	ok(config_apply_env(&cfg, &err) == -1, "token with a space refused");
+	ok(err.message && !strstr(err.message, "bad token"),
+	   "the message does not show the token");
+	config_release(&cfg);
+
+	config_init(&cfg);
+	unsetenv("HCLOUD_TOKEN");
+	write_file(tokfile, " \n", 0600);
+	ok(config_apply_env(&cfg, &err) == -1, "empty token file refused");
+	ok(err.message && strstr(err.message, "is empty"), "says empty");
+	setenv("HCLOUD_TOKEN_FILE", "/nonexistent/burst-token", 1);
+	ok(config_apply_env(&cfg, &err) == -1 &&
+	   err.exit_code == BURST_EXIT_CONFIG, "missing token file refused");
+	clear_env();
+
+	/* missing token */
+	ok(config_require_token(&cfg, &err) == -1 &&
+	   err.exit_code == BURST_EXIT_CONFIG, "require_token without one");
+	is_str(err.message, "no Hetzner Cloud API token", "missing token message");
+	ok(err.hint && strstr(err.hint, "HCLOUD_TOKEN") &&
+	   strstr(err.hint, "[hetzner]") && strstr(err.hint, "config.toml"),
+	   "hint names HCLOUD_TOKEN and the global file");
+	config_release(&cfg);
+	free(tokfile);
+	burst_error_release(&err);
+}
+
+static int endpoint(const char *url, struct burst_error *err)
+{
+	struct burst_config cfg;
+	int r;
+
+	config_init(&cfg);
+	setenv("HCLOUD_ENDPOINT", url, 1);
+	r = config_apply_env(&cfg, err);
+	if (!r)
+		r = config_validate(&cfg, err);
+	config_release(&cfg);
+	unsetenv("HCLOUD_ENDPOINT");
+	return r;
+}
+
+static void test_endpoint(void)
+{
+	struct burst_error err = BURST_ERROR_INIT;
+	static const char *const good[] = {
+		"https://api.hetzner.cloud/v1", "https://example.com",
+		"http://127.0.0.1:8080/v1", "http://127.3.4.5/", "http://localhost:1",
+		"http://[::1]:9000/v1", "https://10.0.0.1:443/api",
+	};
+	static const char *const badurls[] = {
+		"http://example.com/v1", "http://127.0.0.1.evil.com/",
+		"http://user@127.0.0.1/", "http://128.0.0.1/", "http://127.0.0/",
+		"http://127.0.0.256/", "http://localhost.evil/", "ftp://127.0.0.1/",
+		"api.hetzner.cloud", "https://", "http://:80/", "http://[::2]/",
+		"https://a b/",
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(good); i++)
+		ok(endpoint(good[i], &err) == 0, "endpoint %s accepted", good[i]);
+	for (size_t i = 0; i < ARRAY_SIZE(badurls); i++)
+		ok(endpoint(badurls[i], &err) == -1 &&
+		   err.exit_code == BURST_EXIT_CONFIG, "endpoint %s refused",
+		   badurls[i]);
+	endpoint("http://example.com/v1", &err);
+	is_str(err.message, "HCLOUD_ENDPOINT 'http://example.com/v1' uses plain "
+	       "http for a host that is not loopback", "http rule message");
+	ok(err.hint && strstr(err.hint, "https://"), "hint suggests https");
+
+	{
+		struct burst_config cfg;
+
+		config_init(&cfg);
+		ok(apply(&cfg, "[hetzner]\nendpoint = \"http://evil.example/\"\n",
+			 CONFIG_SRC_GLOBAL, &err) == 0, "file endpoint parsed");
+		ok(config_validate(&cfg, &err) == -1 && err.message &&
+		   !strncmp(err.message, "hetzner.endpoint ", 17),
+		   "file endpoint checked too, named by its key");
+		config_release(&cfg);
+	}
+	burst_error_release(&err);
+}
+
+/* Full config_load with files on disk, HOME and XDG in the temp dir. */
+static void test_load(void)
+{
+	struct burst_config cfg;
+	struct burst_error err = BURST_ERROR_INIT;
+	char *home = tpath("home"), *xdg = tpath("home/xdg");
+	char *global = tpath("home/xdg/cargo-burst/config.toml");
+	char *ws = tpath("ws"), *project = tpath("ws/.config/cargo-burst.toml");
+	char *sshdir = tpath("home/.ssh"), *rsa = tpath("home/.ssh/id_rsa");
+	char *ed = tpath("home/.ssh/id_ed25519"), *p;
+	struct strvec cli_env = STRVEC_INIT;
+	struct config_load_opts opts = { NULL, NULL, { -1, NULL } };
+	struct strbuf out = STRBUF_INIT;
+	cJSON *json, *item;
+
+	mkdir(home, 0755);
+	setenv("HOME", home, 1);
+	setenv("XDG_CONFIG_HOME", xdg, 1);
+	clear_env();
+
+	p = config_global_path();
+	is_str(p, global, "global path under XDG_CONFIG_HOME");
+	free(p);
+	unsetenv("XDG_CONFIG_HOME");
+	p = config_global_path();
+	ok(p && !strcmp(p + strlen(home), "/.config/cargo-burst/config.toml") &&
+	   !strncmp(p, home, strlen(home)), "global path defaults to ~/.config");
+	free(p);
+	setenv("XDG_CONFIG_HOME", xdg, 1);
+
+	/* nothing on disk */
+	config_init(&cfg);
+	ok(config_load(&cfg, &opts, &err) == 0, "load without any file");
+	ok(!cfg.global_found && !cfg.project_path, "no files found");
+	p = xstrfmt("%s/.ssh/id_ed25519", home);
+	is_str(cfg.ssh_key_path, p, "ssh key defaults to ~/.ssh/id_ed25519");
+	free(p);
+	config_release(&cfg);
+
+	/* only id_rsa exists: fall back to it */
+	mkdir(sshdir, 0700);
+	write_file(rsa, "k", 0600);
+	config_init(&cfg);
+	config_load(&cfg, &opts, &err);
+	is_str(cfg.ssh_key_path, rsa, "falls back to id_rsa");
+	p = xstrfmt("%s.pub", rsa);
+	is_str(cfg.ssh_pub_key_path, p, "public key path follows");
+	free(p);
+	config_release(&cfg);
+	write_file(ed, "k", 0600);
+	config_init(&cfg);
+	config_load(&cfg, &opts, &err);
+	is_str(cfg.ssh_key_path, ed, "id_ed25519 preferred when both exist");
+	config_release(&cfg);
+
+	/* both files, cli and env */
+	write_file(global,
+		   "keep_alive_secs = 100\nvolume_gb = 40\nssh_key_path = \"~/k\"\n"
+		   "forward_env = [\"A\"]\n[hetzner]\ntoken = \"tok-global-5555\"\n",
+		   0644);
+	write_file(project, "volume_gb = 60\nforward_env = [\"B\", \"PWD\"]\n",
+		   0644);
+	strvec_push(&cli_env, "A=1");
+	opts.workspace_root = ws;
+	opts.cli.keep_alive_secs = 42;
+	opts.cli.env = &cli_env;
+	setenv("HCLOUD_ENDPOINT", "http://127.0.0.1:4000/v1/", 1);
+	config_init(&cfg);
+	ok(config_load(&cfg, &opts, &err) == 0, "load all layers");
+	if (err.message)
+		diag("error: %s", err.message);
+	ok(cfg.global_found && cfg.project_found, "both files found");
+	is_str(cfg.project_path, project, "project path");
+	is_int(cfg.keep_alive_secs, 42, "cli keep-alive");
+	is_int(cfg.volume_gb, 60, "project volume_gb");
+	p = xstrfmt("%s/k", home);
+	is_str(cfg.ssh_key_path, p, "~ expanded in ssh_key_path");
+	free(p);
+	is_str(cfg.endpoint, "http://127.0.0.1:4000/v1",
+	       "endpoint from env, trailing slash dropped");
+	is_int(cfg.warnings.nr, 2, "two warnings: refused PWD, readable token");
+	ok(cfg.warnings.nr == 2 && strstr(cfg.warnings.v[1], "`PWD`"),
+	   "PWD warning");
+	p = xstrfmt("%s holds the API token and is readable by other users "
+		    "(mode 644); fix it with `chmod 600 %s`", global, global);
+	is_str(cfg.warnings.nr == 2 ? cfg.warnings.v[0] : NULL, p,
+	       "permission warning with the exact chmod");
+	free(p);
+
+	/* text format */
+	config_format(&cfg, &out);
+	p = xstrfmt("hetzner.token = set (from global config %s)\n", global);
+	ok(strstr(out.buf, p) != NULL, "text: token shown as set with origin");
+	free(p);
+	ok(!strstr(out.buf, "tok-global-5555"), "text: token value not shown");
+	ok(strstr(out.buf, "\nkeep_alive_secs = 42 (cli)\n") != NULL,
+	   "text: cli source");
+	ok(strstr(out.buf, "\nvolume_gb = 60 (project)\n") != NULL,
+	   "text: project source");
+	ok(strstr(out.buf, "\nhetzner.endpoint = \"http://127.0.0.1:4000/v1\" "
+		  "(env)\n") != NULL, "text: env source");
+	ok(strstr(out.buf, "\nforward_env = [\"A=1\", \"B\"] (project, cli)\n") !=
+	   NULL, "text: additive list with its sources");
+	ok(strstr(out.buf, "\nssh_port = 22 (default)\n") != NULL,
+	   "text: default source");
+	if (!strstr(out.buf, "\nforward_env = [\"A=1\", \"B\"] (project, cli)\n"))
+		diag("%s", out.buf);
+
+	/* JSON */
+	strbuf_reset(&out);
+	config_format_json(&cfg, &out);
+	json = cJSON_Parse(out.buf);
+	ok(json != NULL, "json parses");
+	item = cJSON_GetObjectItem(cJSON_GetObjectItem(json, "keys"), "volume_gb");
+	ok(cJSON_GetNumberValue(cJSON_GetObjectItem(item, "value")) == 60.0 &&
+	   !strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(item, "source")),
+		   "project"), "json: volume_gb 60 from project");
+	item = cJSON_GetObjectItem(cJSON_GetObjectItem(json, "keys"),
+				   "hetzner.token");
+	ok(cJSON_IsTrue(cJSON_GetObjectItem(item, "set")) &&
+	   !cJSON_GetObjectItem(item, "value"), "json: token set, no value");
+	ok(!strstr(out.buf, "tok-global-5555"), "json: token value not shown");
+	cJSON_Delete(json);
+	config_release(&cfg);
+
+	/* 0600 global: no permission warning */
+	chmod(global, 0600);
+	config_init(&cfg);
+	config_load(&cfg, &opts, &err);
+	is_int(cfg.warnings.nr, 1, "0600 token file: no permission warning");
+	config_release(&cfg);
+	/* readable global file without a token: no warning either */
+	write_file(global, "volume_gb = 40\n", 0644);
+	config_init(&cfg);
+	config_load(&cfg, &opts, &err);
+	is_int(cfg.warnings.nr, 1, "readable file without token: no warning");
+	config_release(&cfg);
+
+	/* a token in the project file stops the load */
+	write_file(project, "[hetzner]\ntoken = \"x-proj-7777\"\n", 0600);
+	config_init(&cfg);
+	ok(config_load(&cfg, &opts, &err) == -1 && err.message &&
+	   !strncmp(err.message, project, strlen(project)),
+	   "project token error names the project file");
+	config_release(&cfg);
+	/* an unreadable path (a directory) */
+	unlink(project);
+	mkdir(project, 0755);
+	config_init(&cfg);
+	ok(config_load(&cfg, &opts, &err) == -1 &&
+	   err.exit_code == BURST_EXIT_CONFIG, "a directory as config is an error");
+	config_release(&cfg);
+	rmdir(project);
+
+	unsetenv("HCLOUD_ENDPOINT");
+	setenv("HOME", real_home, 1);
+	unsetenv("XDG_CONFIG_HOME");
+	strvec_clear(&cli_env);
+	strbuf_release(&out);
+	burst_error_release(&err);
+	free(home); free(xdg); free(global); free(ws); free(project);
+	free(sshdir); free(rsa); free(ed);
+}
+
+static void test_closest(void)
+{
+	static const char *const c[] = { "build", "test", "check", "clippy",
+					 "bench", "run", "config" };
+
+	is_str(burst_closest("biuld", c, 7), "build", "transposition");
+	is_str(burst_closest("tset", c, 7), "test", "tset -> test");
+	is_str(burst_closest("rn", c, 7), "run", "rn -> run");
+	is_str(burst_closest("clipy", c, 7), "clippy", "deletion");
+	is_str(burst_closest("xyz", c, 7), NULL, "nothing close");
+	is_str(burst_closest("", c, 7), NULL, "empty word");
+	is_str(burst_closest("ab", c, 7), NULL, "short unrelated word");
+}
+
+static void test_workspace(void)
+{
+	struct burst_error err = BURST_ERROR_INIT;
+	char *ws = tpath("cargo-ws"), *sub = tpath("cargo-ws/src/deep");
+	char *manifest = tpath("cargo-ws/Cargo.toml");
+	char *outside = tpath("outside"), *root = NULL;
+
+	if (access("/root/.cargo/bin/cargo", X_OK) && system("command -v cargo "
+							     ">/dev/null 2>&1")) {
+		ok(1, "# SKIP cargo not installed");
+		return;
+	}
+	write_file(manifest, "[package]\nname = \"w\"\nversion = \"0.1.0\"\n"
+		   "edition = \"2021\"\n", 0644);
+	mkdir(sub, 0755);
+	{
+		char *srcdir = tpath("cargo-ws/src");
+
+		mkdir(srcdir, 0755);
+		free(srcdir);
+		mkdir(sub, 0755);
+	}
+	{
+		char *main_rs = tpath("cargo-ws/src/main.rs");
+
+		write_file(main_rs, "fn main() {}\n", 0644);
+		free(main_rs);
+	}
+	mkdir(outside, 0755);
+	ok(workspace_locate(ws, &root, &err) == 0, "workspace found");
+	if (err.message)
+		diag("%s", err.message);
+	is_str(root, ws, "root is the manifest's directory");
+	free(root);
+	ok(workspace_locate(sub, &root, &err) == 0, "found from a subdirectory");
+	is_str(root, ws, "root from a subdirectory");
+	free(root);
+	ok(workspace_locate(outside, &root, &err) == -1 && root == NULL,
+	   "outside a project: error");
+	is_int(err.exit_code, BURST_EXIT_CONFIG, "outside: config exit code");
+	ok(err.message && strstr(err.message, "not inside a cargo project"),
+	   "outside: clear message");
+	ok(err.hint != NULL, "outside: hint");
+	burst_error_release(&err);
+	free(ws); free(sub); free(manifest); free(outside);
+}
+
+static void cleanup(void)
+{
+	char *cmd = xstrfmt("rm -rf '%s'", tmpdir);
+
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", tmpdir);
+	free(cmd);
+}
+
+int main(void)
+{
+	int rc;
+
+	if (!mkdtemp(tmpdir))
+		bail_out("mkdtemp failed");
+	atexit(cleanup);
+	real_home = xstrdup(getenv("HOME") ? getenv("HOME") : "/root");
+	clear_env();
+	test_defaults();
+	test_layering();
+	test_lists_and_refused();
+	test_bad_input();
+	test_token();
+	test_endpoint();
+	test_load();
+	test_closest();
+	test_workspace();
+	rc = done_testing();
+	free(real_home);
+	burst_redact_clear();
+	return rc;
+}
