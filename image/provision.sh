@@ -134,7 +134,7 @@ install_sccache() {
 
 install_nextest() {
 	step "cargo-nextest $NEXTEST_VERSION"
-	if /usr/local/bin/cargo-nextest nextest --version 2>/dev/null | grep -qF "cargo-nextest $NEXTEST_VERSION "; then
+	if /usr/local/bin/cargo-nextest nextest --version 2>/dev/null | grep -qE "^cargo-nextest ${NEXTEST_VERSION//./\\.}( |$)"; then
 		log "cargo-nextest $NEXTEST_VERSION already installed"
 		return 0
 	fi
@@ -156,6 +156,7 @@ install_rust() {
 	if [[ ! -x "$home/.cargo/bin/rustup" ]]; then
 		local tmp
 		tmp="$(mktemp -d)"
+		chmod 0755 "$tmp" # the user runs rustup-init from here
 		download "https://static.rust-lang.org/rustup/archive/${RUSTUP_VERSION}/${RUST_TRIPLE}/rustup-init" "$tmp/rustup-init"
 		verify_sha256 "$tmp/rustup-init" "$RUSTUP_SHA256" "rustup-init $RUSTUP_VERSION"
 		chmod 0755 "$tmp/rustup-init"
@@ -355,6 +356,7 @@ arm_seal() {
 }
 
 main() {
+	cd / # cloud-init's runcmd may start anywhere; runuser'd tools must not trip on it
 	log "cargo-burst image format $CARGO_BURST_IMAGE_FORMAT: provisioning"
 	preflight
 	install_packages
