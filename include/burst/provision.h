@@ -12,9 +12,13 @@
 #define BURST_PROVISION_H
 
 #include "burst/error.h"
+#include "burst/strvec.h"
 #include "burst/util.h"
 
+struct hcloud;
 struct hcloud_labels;
+struct burst_state;
+struct remote_host;
 
 /* Length of a project hash (hex digits). */
 #define PROVISION_HASH_LEN 12
@@ -43,5 +47,106 @@ void provision_labels(struct hcloud_labels *l, const char *role,
 		      const char *owner_id, const char *project_hash);
 /* The labels as a JSON object, for intent rows (allocated). */
 char *provision_labels_json(const struct hcloud_labels *l);
+/* The device a volume appears as on the server (allocated). */
+char *provision_device_path(int64_t volume_id);
+/*
+ * The order in which locations are tried: the project's volume location
+ * first (keeps its cache warm), then the configured regions, without
+ * duplicates; appended to out.  volume_location may be NULL.
+ */
+void provision_location_order(const char *volume_location,
+			      const struct strvec *regions, struct strvec *out);
+
+/* ---- talking to the API ---------------------------------------------- */
+
+/*
+ * The newest available snapshot labelled managed-by=cargo-burst,role=image
+ * (found by label, never by a remembered id).  None: -1 with an error that
+ * says to run `cargo burst image build`.
+ */
+int provision_find_image(struct hcloud *api, int64_t *image_id,
+			 struct burst_error *err);
+/*
+ * The MD5 fingerprint ("aa:bb:...") of a public key file, as the API shows
+ * it, computed with ssh-keygen -l -E md5 (allocated).  NULL + err.
+ */
+char *provision_key_fingerprint(const char *pub_path, struct burst_error *err);
+/*
+ * Make sure the user's public key is registered in the API (looked up by
+ * fingerprint, created when absent, with an intent row); *key_id is its id.
+ */
+int provision_ensure_ssh_key(struct hcloud *api, struct burst_state *st,
+			     const char *owner_id, const char *pub_path,
+			     int64_t *key_id, struct burst_error *err);
+
+/* What provisioning needs (all borrowed). */
+struct provision_opts {
+	struct hcloud *api;         /* this thread's client */
+	const char *endpoint;       /* for the volume thread's own client */
+	const char *token;
+	struct burst_state *state;
+	const char *owner_id;
+	const char *project_hash;
+	const char *workspace_root;
+	const char *server_type;
+	const struct strvec *regions;
+	int64_t volume_gb;
+	const char *ssh_pub_key_path; /* the user's key, registered via the API */
+	const char *scratch_dir;      /* for generating host keys (0700) */
+	const char *control_dir;      /* ssh ControlMaster sockets */
+	int64_t keep_alive_secs;
+	bool no_reap;
+	uint64_t ssh_deadline_ms;     /* how long to wait for ssh (0 = 180 s) */
+};
+
+/* The server a run uses. */
+struct provision_server {
+	int64_t row_id;     /* state row */
+	int64_t hcloud_id;
+	char *name;
+	char *ip;
+	char *location;
+	char *host_key_pub;
+};
+
+/* Free the strings of a server. */
+void provision_server_release(struct provision_server *s);
+
+/* The project's volume on that server. */
+struct provision_volume {
+	int64_t hcloud_id;
+	char *name;
+	char *location;
+	bool created;   /* created by this run: the first build is cold */
+	bool moved;     /* created because the project changed location */
+};
+
+/* Free the strings of a volume. */
+void provision_volume_release(struct provision_volume *v);
+
+/*
+ * The cold path (call with the provisioning lock held): image by label,
+ * the user's ssh key, a host key pair pinned in host->known_hosts and sent
+ * in user_data, the server created in the first location that is not sold
+ * out (intents before every create, a one-line notice per fallback), the
+ * project's volume found or created concurrently on a thread with its own
+ * API client, attached as soon as both exist, and the wait for ssh with
+ * progress.  host must carry user, port, identity and known_hosts; its
+ * host and control_path are set here.  Everything is recorded in the
+ * state (server row `ready`, project volume, events).  On failure after the
+ * server exists, srv->row_id is set so the caller can still arm its reaper.
+ */
+int provision_cold(const struct provision_opts *o, struct remote_host *host,
+		   struct provision_server *srv, struct provision_volume *vol,
+		   struct burst_error *err);
+
+/*
+ * A live server that does not have this project's volume attached: find
+ * the project's volume (state, then labels) or create one in the server's
+ * location, and attach it (API calls).
+ */
+int provision_project_volume(const struct provision_opts *o,
+			     const struct provision_server *srv,
+			     struct provision_volume *vol, struct burst_error *err);
 
 #endif

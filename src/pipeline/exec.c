@@ -1,0 +1,444 @@
+/*
+ * exec.c - the remote part of a run: mount || sync, the remote cargo with
+ * live output and Ctrl-C, and the fetch of artifacts.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "burst/cli.h"
+#include "burst/config.h"
+#include "burst/log.h"
+#include "burst/pipeline.h"
+#include "burst/proc.h"
+#include "burst/provision.h"
+#include "burst/remote.h"
+#include "burst/ui.h"
+
+#include "pipeline-int.h"
+
+#define MOD "pipeline"
+#define OUTPUT_TAIL_MAX (256 * 1024)
+
+/* ---- mount || sync ------------------------------------------------------ */
+
+/* Quote one word for rsync's -e splitting: '...' with ' doubled. */
+static void rsync_e_quote(struct strbuf *out, const char *arg)
+{
+	if (*arg && !strpbrk(arg, " \t'\"")) {
+		strbuf_addstr(out, arg);
+		return;
+	}
+	strbuf_addch(out, '\'');
+	for (const char *p = arg; *p; p++) {
+		if (*p == '\'')
+			strbuf_addch(out, '\'');
+		strbuf_addch(out, *p);
+	}
+	strbuf_addch(out, '\'');
+}
+
+/*
+ * The rsync push as a child (so it can run next to the mount in one
+ * proc_run_all): the same options and rules as remote_rsync_push().
+ * rules must outlive the child (it is fed to rsync's stdin).
+ */
+static int prepare_rsync(struct run *r, const char *remote_dir, struct strbuf *rules,
+			 struct child_process *cp, struct burst_error *err)
+{
+	struct sync_filters f = { 0 };
+	struct strvec extra = STRVEC_INIT, ssh = STRVEC_INIT;
+	struct strbuf e = STRBUF_INIT, rpath = STRBUF_INIT;
+	int ret = -1;
+
+	for (size_t i = 0; i < r->cfg->extra_excludes.items.nr; i++)
+		strvec_push(&extra, r->cfg->extra_excludes.items.v[i]);
+	for (size_t i = 0; i < r->excludes.nr; i++)
+		strvec_push(&extra, r->excludes.v[i]);
+	f.extra_excludes = (const char *const *)extra.v;
+	f.unexclude = (const char *const *)r->cfg->unexclude.items.v;
+	if (remote_sync_rules(r->root, &f, rules, err) < 0)
+		goto out;
+	log_trace(MOD, "sync rules:\n%s", rules->buf);
+	remote_ssh_base_argv(&r->host, &ssh);
+	for (size_t i = 0; i < ssh.nr; i++) {
+		if (i)
+			strbuf_addch(&e, ' ');
+		rsync_e_quote(&e, ssh.v[i]);
+	}
+	strbuf_addstr(&rpath, "mkdir -p ");
+	remote_shell_quote(&rpath, remote_dir);
+	strbuf_addstr(&rpath, " && rsync");
+	strvec_push(&cp->args, proc_rsync_program());
+	strvec_push(&cp->args, "-a");
+	strvec_push(&cp->args, "-z");
+	strvec_push(&cp->args, "--delete");
+	strvec_push(&cp->args, "--no-owner");
+	strvec_push(&cp->args, "--no-group");
+	strvec_push(&cp->args, "--stats");
+	strvec_push(&cp->args, "--no-human-readable");
+	strvec_push(&cp->args, "-e");
+	strvec_push(&cp->args, e.buf);
+	strvec_push(&cp->args, "--filter=. -");
+	strvec_pushf(&cp->args, "--rsync-path=%s", rpath.buf);
+	strvec_pushf(&cp->args, "%s/", r->root);
+	strvec_pushf(&cp->args, "%s:%s/", r->host.host, remote_dir);
+	cp->in = PROC_IO_BUFFER;
+	cp->in_buf = rules->buf;
+	cp->in_len = rules->len;
+	cp->out = PROC_IO_CAPTURE;
+	cp->err = PROC_IO_CAPTURE;
+	cp->capture_max = 1024 * 1024;
+	ret = 0;
+out:
+	strvec_clear(&extra);
+	strvec_clear(&ssh);
+	strbuf_release(&e);
+	strbuf_release(&rpath);
+	return ret;
+}
+
+/* A number after label in rsync's --stats output. */
+static uint64_t stat_number(const char *text, const char *label)
+{
+	const char *p = strstr(text, label);
+	uint64_t v = 0;
+
+	if (!p)
+		return 0;
+	for (p += strlen(label); *p == ' '; p++)
+		;
+	for (; (*p >= '0' && *p <= '9') || *p == ','; p++)
+		if (*p != ',')
+			v = v * 10 + (uint64_t)(*p - '0');
+	return v;
+}
+
+/* The last non-empty line of captured output (allocated), or "". */
+static char *last_line(const struct strbuf *sb)
+{
+	const char *end = sb->buf + sb->len, *start;
+
+	while (end > sb->buf && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' '))
+		end--;
+	start = end;
+	while (start > sb->buf && start[-1] != '\n')
+		start--;
+	return xstrndup(start, (size_t)(end - start));
+}
+
+int pipeline_sync_and_mount(struct run *r, struct burst_error *err)
+{
+	struct child_process mount = CHILD_PROCESS_INIT, sync = CHILD_PROCESS_INIT;
+	struct child_process *both[2] = { &mount, &sync };
+	struct strbuf script = STRBUF_INIT, cmd = STRBUF_INIT, rules = STRBUF_INIT;
+	char *src = pipeline_remote_src_dir(r->hash);
+	char *mnt = pipeline_remote_cache_dir(r->hash);
+	char *dev = provision_device_path(r->vol.hcloud_id);
+	int ret = -1;
+
+	remote_mount_script(dev, mnt, r->cfg->ssh_user, &script);
+	strbuf_addstr(&cmd, "sh -c ");
+	remote_shell_quote(&cmd, script.buf);
+	remote_command_prepare(&r->host, cmd.buf, 0, &mount);
+	mount.in = PROC_IO_NULL;
+	mount.out = PROC_IO_CAPTURE;
+	mount.err = PROC_IO_CAPTURE;
+	mount.capture_max = 256 * 1024;
+	mount.timeout_ms = 120000;
+	if (prepare_rsync(r, src, &rules, &sync, err) < 0)
+		goto out;
+	ui_status("Syncing", "%s to %s:%s (mounting the volume meanwhile)", r->root,
+		  r->srv.name, src);
+	if (proc_run_all(both, 2, err) < 0)
+		goto out;
+	if (proc_interrupted()) {
+		r->interrupted = true;
+		ret = 0;
+		goto out;
+	}
+	if (mount.exit_code != 0) {
+		struct strbuf why = STRBUF_INIT;
+
+		proc_describe_status(&mount, &why);
+		strbuf_trim(&mount.err_buf);
+		burst_error_set(err, BURST_EXIT_REMOTE,
+				"mounting volume '%s' at %s on '%s' failed (%s)%s%s",
+				r->vol.name ? r->vol.name : "?", mnt, r->srv.name, why.buf,
+				mount.err_buf.len ? ":\n" : "", mount.err_buf.buf);
+		burst_error_hint(err, "run `cargo burst status`; `cargo burst down` "
+				 "replaces the server on the next run");
+		strbuf_release(&why);
+		goto out;
+	}
+	if (sync.exit_code != 0 && sync.exit_code != 24) {
+		struct strbuf why = STRBUF_INIT;
+		char *line = last_line(&sync.err_buf);
+
+		proc_describe_status(&sync, &why);
+		burst_error_set(err, BURST_EXIT_REMOTE, "syncing '%s' to '%s' failed: rsync %s%s%s",
+				r->root, r->srv.name, why.buf, *line ? ": " : "", line);
+		strbuf_release(&why);
+		free(line);
+		goto out;
+	}
+	ui_verbose("Synced", "%llu files, %llu bytes sent",
+		   (unsigned long long)stat_number(sync.out_buf.buf, "Number of files:"),
+		   (unsigned long long)stat_number(sync.out_buf.buf, "Total bytes sent:"));
+	ret = 0;
+out:
+	child_process_release(&mount);
+	child_process_release(&sync);
+	strbuf_release(&script);
+	strbuf_release(&cmd);
+	strbuf_release(&rules);
+	free(src);
+	free(mnt);
+	free(dev);
+	return ret;
+}
+
+/* ---- the remote cargo ---------------------------------------------------- */
+
+static void keep_tail(struct run *r, const char *line, size_t len)
+{
+	if (r->tail.len + len + 1 > OUTPUT_TAIL_MAX) {
+		size_t drop = r->tail.len / 2;
+
+		memmove(r->tail.buf, r->tail.buf + drop, r->tail.len - drop);
+		strbuf_setlen(&r->tail, r->tail.len - drop);
+	}
+	if (len + 1 < OUTPUT_TAIL_MAX) {
+		strbuf_add(&r->tail, line, len);
+		strbuf_addch(&r->tail, '\n');
+	}
+}
+
+static void emit_line(FILE *f, struct run *r, const char *line, size_t len, unsigned flags)
+{
+	fwrite(line, 1, len, f);
+	if (!(flags & PROC_LINE_PARTIAL))
+		fputc('\n', f);
+	fflush(f);
+	keep_tail(r, line, len);
+}
+
+static void cargo_stdout(const char *line, size_t len, unsigned flags, void *data)
+{
+	emit_line(stdout, data, line, len, flags);
+}
+
+static void cargo_stderr(const char *line, size_t len, unsigned flags, void *data)
+{
+	emit_line(stderr, data, line, len, flags);
+}
+
+/* Ctrl-C: stop the remote cargo's whole process group, harder each time. */
+static void cargo_interrupt(struct child_process *cp, int signo, int count, void *data)
+{
+	struct run *r = data;
+	struct burst_error e = BURST_ERROR_INIT;
+
+	r->interrupted = true;
+	if (count == 1) {
+		ui_warn("stopping the remote cargo (Ctrl-C again to force)");
+		if (remote_kill(&r->host, r->pid_file, SIGINT, &e) == 0)
+			goto out;
+		log_debug(MOD, "remote kill: %s", e.message);
+	} else if (count == 2) {
+		if (remote_kill(&r->host, r->pid_file, SIGKILL, &e) == 0)
+			goto out;
+	}
+	/* the remote side cannot be reached: at least let go of ssh */
+	kill(-cp->pid, SIGKILL);
+out:
+	burst_error_release(&e);
+}
+
+int pipeline_remote_cargo(struct run *r, struct burst_error *err)
+{
+	struct child_process cp = CHILD_PROCESS_INIT;
+	struct pipeline_cmd c = { 0 };
+	struct strbuf wrapped = STRBUF_INIT;
+	char *line;
+	int ret = -1;
+
+	c.verb = r->verb;
+	c.toolchain = r->ctx->run.toolchain ? r->ctx->run.toolchain : r->ctx->toolchain;
+	c.args = (const char *const *)r->ctx->run.cargo_args.v;
+	c.nargs = r->ctx->run.cargo_args.nr;
+	c.env = &r->env;
+	c.project_hash = r->hash;
+	c.no_doctests = r->ctx->run.no_doctests;
+	c.cargo_test = r->ctx->run.cargo_test;
+	c.has_lib = r->has_lib;
+	c.color = ui_color();
+	line = pipeline_remote_command(&c);
+	remote_wrap_pidfile(&wrapped, r->pid_file, line);
+	free(line);
+	log_debug(MOD, "remote command: %s", wrapped.buf);
+
+	remote_command_prepare(&r->host, wrapped.buf, 0, &cp);
+	/* stdin only for `run`, whose program may read it */
+	cp.in = strcmp(r->verb, "run") ? PROC_IO_NULL : PROC_IO_INHERIT;
+	cp.out = PROC_IO_LINES;
+	cp.err = PROC_IO_LINES;
+	cp.out_line = cargo_stdout;
+	cp.err_line = cargo_stderr;
+	cp.cb_data = r;
+	/* the terminal's Ctrl-C must not kill ssh before the remote cargo */
+	cp.own_session = true;
+	cp.on_interrupt = cargo_interrupt;
+	ui_status("Running", "`cargo %s` on '%s'", r->verb, r->srv.name);
+	if (proc_run(&cp, err) < 0)
+		goto out;
+	if (proc_interrupted())
+		r->interrupted = true;
+	r->exit_code = proc_status_code(&cp);
+	if (!r->interrupted && cp.exit_code == 255) {
+		burst_error_set(err, BURST_EXIT_REMOTE,
+				"the ssh connection to '%s' (%s) failed during the run",
+				r->srv.name, r->srv.ip);
+		burst_error_hint(err, "run the command again; if it keeps failing, "
+				 "`cargo burst down` replaces the server");
+		goto out;
+	}
+	ret = 0;
+out:
+	strbuf_release(&wrapped);
+	child_process_release(&cp);
+	return ret;
+}
+
+/* ---- fetch ---------------------------------------------------------------- */
+
+/* Run a short remote command and capture its stdout; 0 when it exited 0. */
+static int remote_capture(struct run *r, const char *cmd, struct strbuf *out,
+			  struct burst_error *err)
+{
+	struct child_process cp = CHILD_PROCESS_INIT;
+	int ret = -1;
+
+	cp.in = PROC_IO_NULL;
+	cp.out = PROC_IO_CAPTURE;
+	cp.err = PROC_IO_CAPTURE;
+	cp.capture_max = 4 * 1024 * 1024;
+	cp.timeout_ms = 60000;
+	if (remote_run(&r->host, cmd, &cp, err) < 0)
+		goto out;
+	if (cp.exit_code != 0) {
+		char *why = last_line(&cp.err_buf);
+
+		burst_error_set(err, BURST_EXIT_REMOTE, "listing artifacts on '%s' failed%s%s",
+				r->srv.name, *why ? ": " : "", why);
+		free(why);
+		goto out;
+	}
+	strbuf_addbuf(out, &cp.out_buf);
+	ret = 0;
+out:
+	child_process_release(&cp);
+	return ret;
+}
+
+static int fetch_build(struct run *r, struct burst_error *err)
+{
+	const char *const *args = (const char *const *)r->ctx->run.cargo_args.v;
+	size_t nargs = r->ctx->run.cargo_args.nr;
+	const char *env_target = NULL;
+	struct strbuf cmd = STRBUF_INIT, list = STRBUF_INIT;
+	struct strvec names = STRVEC_INIT;
+	char *triple, *adir, *cache, *remote_dir = NULL, *local_dir = NULL, *p, *nl;
+	const char *profile;
+	int ret = -1;
+
+	for (size_t i = 0; i < r->env.nr; i++)
+		skip_prefix(r->env.v[i], "CARGO_BUILD_TARGET=", &env_target);
+	triple = pipeline_target_triple(args, nargs, env_target, r->root);
+	profile = pipeline_profile_dir(r->verb, args, nargs);
+	adir = pipeline_artifact_dir(triple, profile);
+	cache = pipeline_remote_cache_dir(r->hash);
+#if !(defined(__linux__) && defined(__x86_64__))
+	if (!triple)
+		ui_warn("the server builds for x86_64 Linux and this machine is not one: "
+			"the fetched artifacts will not run here (pass --target to choose)");
+#endif
+	remote_dir = xstrfmt("%s/target/%s", cache, adir);
+	local_dir = xstrfmt("%s/%s", r->local_target_dir, adir);
+	strbuf_addstr(&cmd, "cd ");
+	remote_shell_quote(&cmd, remote_dir);
+	strbuf_addstr(&cmd, " 2>/dev/null || exit 0; find . -maxdepth 1 -type f -printf '%f\\n'");
+	if (remote_capture(r, cmd.buf, &list, err) < 0)
+		goto out;
+	for (p = list.buf; *p; p = nl) {
+		nl = strchr(p, '\n');
+		if (!nl)
+			break;
+		*nl++ = '\0';
+		if (pipeline_artifact_wanted(p))
+			strvec_push(&names, p);
+	}
+	if (!names.nr) {
+		ui_verbose("Fetching", "nothing to fetch from %s", remote_dir);
+		ret = 0;
+		goto out;
+	}
+	ui_status("Fetching", "%zu file%s into %s", names.nr, names.nr == 1 ? "" : "s",
+		  local_dir);
+	if (remote_fetch_files(&r->host, remote_dir, (const char *const *)names.v, local_dir,
+			       err) < 0)
+		goto out;
+	ret = 0;
+out:
+	strbuf_release(&cmd);
+	strbuf_release(&list);
+	strvec_clear(&names);
+	free(triple);
+	free(adir);
+	free(cache);
+	free(remote_dir);
+	free(local_dir);
+	return ret;
+}
+
+static int fetch_criterion(struct run *r, struct burst_error *err)
+{
+	struct strbuf cmd = STRBUF_INIT, out = STRBUF_INIT;
+	char *cache = pipeline_remote_cache_dir(r->hash);
+	char *dir = xstrfmt("%s/target/criterion", cache);
+	const char *paths[2] = { dir, NULL };
+	int ret = -1;
+
+	strbuf_addstr(&cmd, "test -d ");
+	remote_shell_quote(&cmd, dir);
+	strbuf_addstr(&cmd, " && echo yes || true");
+	if (remote_capture(r, cmd.buf, &out, err) < 0)
+		goto out;
+	if (strncmp(out.buf, "yes", 3)) {
+		ret = 0;
+		goto out;
+	}
+	ui_status("Fetching", "criterion reports into %s/criterion", r->local_target_dir);
+	if (remote_rsync_pull(&r->host, paths, r->local_target_dir, NULL, err) < 0)
+		goto out;
+	ret = 0;
+out:
+	strbuf_release(&cmd);
+	strbuf_release(&out);
+	free(cache);
+	free(dir);
+	return ret;
+}
+
+int pipeline_fetch(struct run *r, struct burst_error *err)
+{
+	if (r->ctx->run.no_fetch)
+		return 0;
+	if (!strcmp(r->verb, "build"))
+		return fetch_build(r, err);
+	if (!strcmp(r->verb, "bench"))
+		return fetch_criterion(r, err);
+	return 0;
+}

@@ -1,0 +1,78 @@
+/* pipeline-int.h - the state of one run, shared by the files of src/pipeline. */
+#ifndef BURST_PIPELINE_INT_H
+#define BURST_PIPELINE_INT_H
+
+#include <pthread.h>
+
+#include "burst/error.h"
+#include "burst/provision.h"
+#include "burst/remote.h"
+#include "burst/strbuf.h"
+#include "burst/strvec.h"
+
+struct burst_ctx;
+struct burst_config;
+struct burst_state;
+struct hcloud;
+
+/* The lease heartbeat runs on its own thread with its own DB connection. */
+#define HEARTBEAT_SECS 20
+/* How long the ssh master outlives a run (the next run reuses it). */
+#define MASTER_PERSIST_SECS 120
+
+struct heartbeat {
+	pthread_t tid;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool stop, running;
+	char *dir;
+	int64_t lease_id;
+};
+
+struct run {
+	struct burst_ctx *ctx;
+	const struct burst_config *cfg;
+	struct burst_state *st;
+	struct hcloud *api;
+	const char *verb;
+	const char *root;
+	char hash[PROVISION_HASH_LEN + 1];
+	int64_t keep_alive;
+
+	/* local facts */
+	bool has_lib;
+	char *local_target_dir;
+	struct strvec env;      /* NAME=value to export remotely */
+	struct strvec excludes; /* answered large directories */
+
+	/* paths of the tool */
+	char *known_hosts;
+	char *control_dir;
+	char *scratch_dir;
+	char *pid_file; /* remote */
+
+	/* the server */
+	struct remote_host host;
+	struct provision_server srv;
+	struct provision_volume vol;
+	bool cold, used_api;
+
+	/* records */
+	int64_t run_id, lease_id;
+	struct heartbeat hb;
+	uint64_t t0, provision_ms, sync_ms, cargo_ms, fetch_ms;
+	int exit_code; /* the remote cargo's, -1 until known */
+	bool interrupted;
+	struct strbuf tail; /* the end of the remote output */
+};
+
+/* Mount the volume and rsync the workspace, concurrently. */
+int pipeline_sync_and_mount(struct run *r, struct burst_error *err);
+/* Run the remote cargo, streaming; sets r->exit_code / r->interrupted. */
+int pipeline_remote_cargo(struct run *r, struct burst_error *err);
+/* Fetch the artifacts of a build or the criterion reports of a bench. */
+int pipeline_fetch(struct run *r, struct burst_error *err);
+/* Make sure the server's and the volume's reapers are armed. */
+void pipeline_arm_reapers(struct run *r);
+
+#endif

@@ -1,0 +1,805 @@
+/*
+ * run.c - one run of a run verb: identity, lease, warm server or cold
+ * provisioning, mount || sync, the remote cargo, fetch, records.
+ */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "burst/cli.h"
+#include "burst/config.h"
+#include "burst/hcloud.h"
+#include "burst/log.h"
+#include "burst/pipeline.h"
+#include "burst/proc.h"
+#include "burst/provision.h"
+#include "burst/remote.h"
+#include "burst/sha256.h"
+#include "burst/state.h"
+#include "burst/ui.h"
+
+#include "pipeline-int.h"
+
+#define MOD "pipeline"
+/* How long a run waits for another one that is provisioning. */
+#define LOCK_TIMEOUT_MS (15 * 60 * 1000)
+/* How long a warm server may take to answer ssh once the API says running. */
+#define WARM_SSH_DEADLINE_MS (60 * 1000)
+/* Keep this much of the remote output for the missing-env-var hint. */
+#define OUTPUT_TAIL_MAX (256 * 1024)
+
+/* ---- the lease heartbeat ------------------------------------------------ */
+
+static void *heartbeat_main(void *arg)
+{
+	struct heartbeat *hb = arg;
+	struct burst_state *st = NULL;
+	struct burst_error err = BURST_ERROR_INIT;
+
+	/* a connection belongs to one thread: open our own */
+	if (state_open(hb->dir, &st, &err) < 0) {
+		log_warn(MOD, "lease heartbeat: %s", err.message ? err.message : "");
+		burst_error_release(&err);
+		return NULL;
+	}
+	pthread_mutex_lock(&hb->mu);
+	while (!hb->stop) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += HEARTBEAT_SECS;
+		pthread_cond_timedwait(&hb->cv, &hb->mu, &ts);
+		if (hb->stop)
+			break;
+		pthread_mutex_unlock(&hb->mu);
+		if (state_lease_heartbeat(st, hb->lease_id, &err) < 0) {
+			log_warn(MOD, "lease heartbeat: %s", err.message ? err.message : "");
+			burst_error_release(&err);
+		}
+		pthread_mutex_lock(&hb->mu);
+	}
+	pthread_mutex_unlock(&hb->mu);
+	state_close(st);
+	return NULL;
+}
+
+static void heartbeat_start(struct heartbeat *hb, const char *dir, int64_t lease_id)
+{
+	pthread_mutex_init(&hb->mu, NULL);
+	pthread_cond_init(&hb->cv, NULL);
+	hb->dir = xstrdup(dir);
+	hb->lease_id = lease_id;
+	hb->stop = false;
+	hb->running = pthread_create(&hb->tid, NULL, heartbeat_main, hb) == 0;
+	if (!hb->running)
+		log_warn(MOD, "cannot start the lease heartbeat thread");
+}
+
+static void heartbeat_stop(struct heartbeat *hb)
+{
+	if (!hb->dir)
+		return;
+	if (hb->running) {
+		pthread_mutex_lock(&hb->mu);
+		hb->stop = true;
+		pthread_cond_signal(&hb->cv);
+		pthread_mutex_unlock(&hb->mu);
+		pthread_join(hb->tid, NULL);
+		hb->running = false;
+	}
+	pthread_mutex_destroy(&hb->mu);
+	pthread_cond_destroy(&hb->cv);
+	FREE_AND_NULL(hb->dir);
+}
+
+/* ---- local facts ------------------------------------------------------- */
+
+/*
+ * `cargo metadata --no-deps` (local, no network): is there a library target
+ * (for the doctest rule) and where is the local target directory?
+ */
+static void local_metadata(struct run *r)
+{
+	struct child_process cp = CHILD_PROCESS_INIT;
+	struct burst_error err = BURST_ERROR_INIT;
+	const char *cargo = getenv("CARGO");
+	cJSON *doc = NULL;
+	const cJSON *pkgs, *pkg, *t;
+
+	r->has_lib = true;
+	r->local_target_dir = xstrfmt("%s/target", r->root);
+	strvec_push(&cp.args, cargo && *cargo ? cargo : "cargo");
+	strvec_push(&cp.args, "metadata");
+	strvec_push(&cp.args, "--no-deps");
+	strvec_push(&cp.args, "--format-version");
+	strvec_push(&cp.args, "1");
+	cp.dir = r->root;
+	cp.in = PROC_IO_NULL;
+	cp.out = PROC_IO_CAPTURE;
+	cp.err = PROC_IO_CAPTURE;
+	cp.capture_max = 16 * 1024 * 1024;
+	cp.timeout_ms = 60000;
+	if (proc_run(&cp, &err) < 0 || cp.exit_code != 0) {
+		log_debug(MOD, "cargo metadata failed: %s", err.message ? err.message : cp.err_buf.buf);
+		goto out;
+	}
+	doc = cJSON_ParseWithLength(cp.out_buf.buf, cp.out_buf.len);
+	if (!doc)
+		goto out;
+	t = cJSON_GetObjectItemCaseSensitive(doc, "target_directory");
+	if (cJSON_IsString(t) && t->valuestring[0]) {
+		free(r->local_target_dir);
+		r->local_target_dir = xstrdup(t->valuestring);
+	}
+	r->has_lib = false;
+	pkgs = cJSON_GetObjectItemCaseSensitive(doc, "packages");
+	cJSON_ArrayForEach(pkg, pkgs) {
+		const cJSON *targets = cJSON_GetObjectItemCaseSensitive(pkg, "targets"), *tg;
+
+		cJSON_ArrayForEach(tg, targets) {
+			const cJSON *kinds = cJSON_GetObjectItemCaseSensitive(tg, "kind"), *k;
+
+			cJSON_ArrayForEach(k, kinds) {
+				if (cJSON_IsString(k) &&
+				    (!strcmp(k->valuestring, "lib") || !strcmp(k->valuestring, "rlib") ||
+				     !strcmp(k->valuestring, "dylib") ||
+				     !strcmp(k->valuestring, "proc-macro")))
+					r->has_lib = true;
+			}
+		}
+	}
+out:
+	cJSON_Delete(doc);
+	burst_error_release(&err);
+	child_process_release(&cp);
+}
+
+/* The forwarded environment: config forward_env + --env, resolved here. */
+static void resolve_env(struct run *r)
+{
+	struct strvec missing = STRVEC_INIT;
+
+	config_env_resolve(r->cfg, &r->env, &missing);
+	/* the fetch looks for the target dir the remote build uses */
+	if (getenv("CARGO_BUILD_TARGET") && *getenv("CARGO_BUILD_TARGET")) {
+		bool have = false;
+
+		for (size_t i = 0; i < r->env.nr; i++)
+			if (!strncmp(r->env.v[i], "CARGO_BUILD_TARGET=", 19))
+				have = true;
+		if (!have)
+			strvec_pushf(&r->env, "CARGO_BUILD_TARGET=%s", getenv("CARGO_BUILD_TARGET"));
+	}
+	for (size_t i = 0; i < missing.nr; i++)
+		ui_warn("`%s` is not set here, so it is not forwarded (use --env %s=VALUE "
+			"to give it a value)", missing.v[i], missing.v[i]);
+	strvec_clear(&missing);
+}
+
+/* Where ssh keeps its master sockets: short enough for sun_path. */
+static char *control_dir(const char *state_dir)
+{
+	char hex[13];
+
+	if (strlen(state_dir) + strlen("/cm/") + 8 < 100)
+		return xstrfmt("%s/cm", state_dir);
+	sha256_hex(state_dir, strlen(state_dir), hex, 12);
+	return xstrfmt("/tmp/cargo-burst-%u-%s", (unsigned)getuid(), hex);
+}
+
+/* ---- the large-directory question -------------------------------------- */
+
+/* The answer remembered for dir in the project's excludes text: 1 yes, 0 no, -1 none. */
+static int remembered_answer(const char *text, const char *dir)
+{
+	char *yes = xstrfmt("exclude %s\n", dir), *no = xstrfmt("keep %s\n", dir);
+	int ret = -1;
+
+	if (text && strstr(text, yes))
+		ret = 1;
+	else if (text && strstr(text, no))
+		ret = 0;
+	free(yes);
+	free(no);
+	return ret;
+}
+
+static bool ask_yes_no(const char *question)
+{
+	char line[64];
+
+	fprintf(stderr, "%s [y/N] ", question);
+	fflush(stderr);
+	if (!fgets(line, sizeof(line), stdin))
+		return false;
+	return line[0] == 'y' || line[0] == 'Y';
+}
+
+/*
+ * Large top-level build-output directories: ask once per project whether
+ * to leave them out of the sync (not with --yes or without a terminal);
+ * excluded ones are appended to r->excludes.
+ */
+static void large_dirs_question(struct run *r)
+{
+	struct strvec dirs = STRVEC_INIT, pats = STRVEC_INIT;
+	struct state_project proj = { 0 };
+	struct burst_error err = BURST_ERROR_INIT;
+	uint64_t sizes[8];
+	size_t n;
+	bool interactive = isatty(STDIN_FILENO) && isatty(STDERR_FILENO) && !r->ctx->run.yes;
+	bool changed = false;
+	struct strbuf text = STRBUF_INIT;
+
+	for (size_t i = 0; remote_default_excludes[i]; i++)
+		strvec_push(&pats, remote_default_excludes[i]);
+	for (size_t i = 0; i < r->cfg->extra_excludes.items.nr; i++)
+		strvec_push(&pats, r->cfg->extra_excludes.items.v[i]);
+	n = pipeline_large_dirs(r->root, &pats, PIPELINE_LARGE_DIR_BYTES, &dirs, sizes);
+	if (!n)
+		goto out;
+	if (state_project_get(r->st, r->hash, &proj, &err) < 0)
+		goto out;
+	strbuf_addstr(&text, proj.excludes ? proj.excludes : "");
+	for (size_t i = 0; i < n; i++) {
+		int answer = remembered_answer(text.buf, dirs.v[i]);
+		char *q;
+
+		if (answer < 0 && interactive) {
+			q = xstrfmt("%s/ holds %llu MiB; leave it out of the sync to the "
+				    "server?", dirs.v[i], (unsigned long long)(sizes[i] >> 20));
+			answer = ask_yes_no(q) ? 1 : 0;
+			free(q);
+			strbuf_addf(&text, "%s %s\n", answer ? "exclude" : "keep", dirs.v[i]);
+			changed = true;
+		} else if (answer < 0) {
+			ui_note("%s/ holds %llu MiB and is synced (add \"/%s/\" to "
+				"extra_excludes to leave it out)", dirs.v[i],
+				(unsigned long long)(sizes[i] >> 20), dirs.v[i]);
+		}
+		if (answer == 1)
+			strvec_pushf(&r->excludes, "/%s/", dirs.v[i]);
+	}
+	if (changed) {
+		free(proj.excludes);
+		proj.excludes = strbuf_detach(&text, NULL);
+		if (!proj.id)
+			proj.id = xstrdup(r->hash);
+		if (!proj.root)
+			proj.root = xstrdup(r->root);
+		if (state_project_put(r->st, &proj, &err) < 0)
+			log_warn(MOD, "cannot remember the answer: %s", err.message);
+	}
+out:
+	burst_error_release(&err);
+	state_project_release(&proj);
+	strvec_clear(&dirs);
+	strvec_clear(&pats);
+	strbuf_release(&text);
+}
+
+/* ---- server and volume ------------------------------------------------- */
+
+static void provision_opts_fill(struct run *r, struct provision_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->api = r->api;
+	o->endpoint = r->cfg->endpoint;
+	o->token = r->cfg->token;
+	o->state = r->st;
+	o->owner_id = state_owner_id(r->st);
+	o->project_hash = r->hash;
+	o->workspace_root = r->root;
+	o->server_type = r->cfg->server_type;
+	o->regions = &r->cfg->regions;
+	o->volume_gb = r->cfg->volume_gb;
+	o->ssh_pub_key_path = r->cfg->ssh_pub_key_path;
+	o->scratch_dir = r->scratch_dir;
+	o->control_dir = r->control_dir;
+	o->keep_alive_secs = r->keep_alive;
+	o->no_reap = r->ctx->run.no_reap;
+}
+
+/* Fill the ssh host of a known server row. */
+static int host_for_row(struct run *r, const struct state_server *row, struct burst_error *err)
+{
+	free(r->host.host);
+	r->host.host = xstrdup(row->ip);
+	return remote_host_set_control_dir(&r->host, r->control_dir, err);
+}
+
+static void mark_server_gone(struct run *r, const struct state_server *row, const char *why)
+{
+	struct burst_error e = BURST_ERROR_INIT;
+	struct state_event ev = { 0 };
+
+	state_server_set_status(r->st, row->id, STATE_SERVER_DELETED, &e);
+	burst_error_release(&e);
+	ev.kind = "terminated";
+	ev.resource_kind = "server";
+	ev.resource_id = row->hcloud_id;
+	ev.resource_name = row->name;
+	ev.reason = "stale";
+	ev.details = why;
+	state_event_add(r->st, &ev, &e);
+	burst_error_release(&e);
+	if (row->ip)
+		remote_known_hosts_forget(r->known_hosts, row->ip,
+					  r->host.port ? r->host.port : 22, &e);
+	burst_error_release(&e);
+}
+
+/*
+ * Try the server the state knows: 1 usable (r->srv filled, lease moved to
+ * it), 0 not usable (provision anew), -1 error.  Makes no API call unless
+ * ssh fails.
+ */
+static int try_warm(struct run *r, struct burst_error *err)
+{
+	struct state_server row = { 0 };
+	struct hcloud_server hs = { 0 };
+	int found, rc, ret = -1;
+
+	found = state_server_current(r->st, &row, err);
+	if (found < 0)
+		goto out;
+	if (!found || row.status != STATE_SERVER_READY || !row.ip || !row.hcloud_id) {
+		ret = 0;
+		goto out;
+	}
+	rc = state_lease_set_server(r->st, r->lease_id, row.id, err);
+	if (rc < 0)
+		goto out;
+	if (rc == STATE_SERVER_GOING) {
+		ui_verbose("Replacing", "server '%s': it is being deleted", row.name);
+		ret = 0;
+		goto out;
+	}
+	if (host_for_row(r, &row, err) < 0)
+		goto out;
+	if (!remote_master_check(&r->host) && remote_master_start(&r->host, err) < 0) {
+		bool host_key_bad = err->message && strstr(err->message, "host key");
+
+		if (host_key_bad)
+			goto out; /* never retried, never replaced: a human must look */
+		log_debug(MOD, "warm connection failed: %s", err->message);
+		burst_error_release(err);
+		/* only now ask the API what happened to the server */
+		if (hcloud_server_get(r->api, row.hcloud_id, &hs, err) < 0) {
+			if (err->api_code && !strcmp(err->api_code, "not_found")) {
+				burst_error_release(err);
+				ui_info("Gone", "server '%s' no longer exists; provisioning a new one",
+					row.name);
+				mark_server_gone(r, &row, "not found in the API");
+				ret = 0;
+			}
+			goto out;
+		}
+		if (!hs.status || strcmp(hs.status, "running")) {
+			ui_info("Gone", "server '%s' is %s; provisioning a new one", row.name,
+				hs.status ? hs.status : "unknown");
+			mark_server_gone(r, &row, hs.status);
+			ret = 0;
+			goto out;
+		}
+		if (remote_wait_ready(&r->host, burst_now_ms() + WARM_SSH_DEADLINE_MS, NULL, NULL,
+				      err) < 0)
+			goto out;
+	}
+	r->srv.row_id = row.id;
+	r->srv.hcloud_id = row.hcloud_id;
+	r->srv.name = xstrdup(row.name);
+	r->srv.ip = xstrdup(row.ip);
+	r->srv.location = xstrdup(row.location);
+	r->srv.host_key_pub = xstrdup(row.host_key_pub);
+	ret = 1;
+out:
+	state_server_release(&row);
+	hcloud_server_release(&hs);
+	return ret;
+}
+
+/* Is the volume's device present on the server (ssh over the master)? */
+static bool device_present(struct run *r, int64_t volume_id)
+{
+	struct child_process cp = CHILD_PROCESS_INIT;
+	struct burst_error err = BURST_ERROR_INIT;
+	struct strbuf cmd = STRBUF_INIT;
+	char *dev = provision_device_path(volume_id);
+	bool ret;
+
+	strbuf_addstr(&cmd, "test -e ");
+	remote_shell_quote(&cmd, dev);
+	cp.in = PROC_IO_NULL;
+	cp.out = PROC_IO_NULL;
+	cp.err = PROC_IO_CAPTURE;
+	cp.capture_max = 64 * 1024;
+	cp.timeout_ms = 30000;
+	ret = remote_run(&r->host, cmd.buf, &cp, &err) == 0 && cp.exit_code == 0;
+	burst_error_release(&err);
+	strbuf_release(&cmd);
+	child_process_release(&cp);
+	free(dev);
+	return ret;
+}
+
+/*
+ * The project's volume on a warm server: when the state says it is here
+ * and the server shows its device, no API call; otherwise find or create
+ * and attach it (under the provisioning lock).
+ */
+static int ensure_volume(struct run *r, struct burst_error *err)
+{
+	struct state_project proj = { 0 };
+	struct provision_opts o;
+	int found, ret = -1;
+
+	found = state_project_get(r->st, r->hash, &proj, err);
+	if (found < 0)
+		goto out;
+	if (found && proj.volume_hcloud_id && proj.volume_status == STATE_VOLUME_READY &&
+	    proj.location && !strcmp(proj.location, r->srv.location) &&
+	    device_present(r, proj.volume_hcloud_id)) {
+		r->vol.hcloud_id = proj.volume_hcloud_id;
+		r->vol.name = xstrdup(proj.volume_name);
+		r->vol.location = xstrdup(proj.location);
+		ret = 0;
+		goto out;
+	}
+	if (state_lock_provision(r->st, LOCK_TIMEOUT_MS, err) != 0)
+		goto out;
+	provision_opts_fill(r, &o);
+	ret = provision_project_volume(&o, &r->srv, &r->vol, err);
+	state_unlock_provision(r->st);
+	if (ret == 0)
+		r->used_api = true;
+out:
+	state_project_release(&proj);
+	return ret;
+}
+
+/* Get a server and the project's volume on it: warm, or cold under the lock. */
+static int acquire_server(struct run *r, struct burst_error *err)
+{
+	struct provision_opts o;
+	int rc, warm;
+
+	warm = try_warm(r, err);
+	if (warm < 0)
+		return -1;
+	if (warm)
+		return ensure_volume(r, err);
+
+	rc = state_lock_provision(r->st, LOCK_TIMEOUT_MS, err);
+	if (rc != 0)
+		return -1;
+	/* someone may have provisioned while we waited for the lock */
+	warm = try_warm(r, err);
+	if (warm != 0) {
+		state_unlock_provision(r->st);
+		return warm < 0 ? -1 : ensure_volume(r, err);
+	}
+	r->cold = true;
+	r->used_api = true;
+	provision_opts_fill(r, &o);
+	rc = provision_cold(&o, &r->host, &r->srv, &r->vol, err);
+	state_unlock_provision(r->st);
+	if (rc < 0)
+		return -1;
+	rc = state_lease_set_server(r->st, r->lease_id, r->srv.row_id, err);
+	if (rc < 0)
+		return -1;
+	return 0;
+}
+
+/* ---- the run ------------------------------------------------------------ */
+
+static void run_init(struct run *r, struct burst_ctx *ctx)
+{
+	memset(r, 0, sizeof(*r));
+	r->ctx = ctx;
+	r->cfg = ctx->config;
+	r->st = ctx->state;
+	r->api = ctx->api;
+	r->verb = ctx->run.verb;
+	r->root = ctx->workspace_root;
+	strvec_init(&r->env);
+	strvec_init(&r->excludes);
+	strbuf_init(&r->tail, 0);
+	remote_host_init(&r->host);
+	r->exit_code = -1;
+}
+
+static void run_release(struct run *r)
+{
+	heartbeat_stop(&r->hb);
+	strvec_clear(&r->env);
+	strvec_clear(&r->excludes);
+	strbuf_release(&r->tail);
+	remote_host_release(&r->host);
+	provision_server_release(&r->srv);
+	provision_volume_release(&r->vol);
+	free(r->local_target_dir);
+	free(r->control_dir);
+	free(r->scratch_dir);
+	free(r->known_hosts);
+	free(r->pid_file);
+}
+
+/* Leave the records: run, server and volume deadlines, lease, reapers. */
+static void run_records(struct run *r)
+{
+	struct burst_error e = BURST_ERROR_INIT;
+	struct state_run_result res = { 0 };
+	int64_t now = state_now();
+
+	if (r->run_id) {
+		res.cold = r->cold;
+		res.success = r->exit_code == 0 && !r->interrupted;
+		res.exit_code = r->exit_code < 0 ? BURST_EXIT_INTERNAL : r->exit_code;
+		res.interrupted = r->interrupted;
+		res.provision_ms = (int64_t)r->provision_ms;
+		res.sync_ms = (int64_t)r->sync_ms;
+		res.cargo_ms = (int64_t)r->cargo_ms;
+		res.fetch_ms = (int64_t)r->fetch_ms;
+		res.wall_ms = (int64_t)(burst_now_ms() - r->t0);
+		res.server_hcloud_id = r->srv.hcloud_id;
+		if (state_run_finish(r->st, r->run_id, &res, &e) < 0)
+			log_warn(MOD, "recording the run: %s", e.message);
+		burst_error_release(&e);
+	}
+	if (r->srv.row_id) {
+		if (state_server_touch(r->st, r->srv.row_id, now, r->keep_alive,
+				       r->ctx->run.no_reap, r->cfg->billing_hour_hold,
+				       r->cfg->billing_margin_secs, &e) < 0)
+			log_warn(MOD, "recording the server's deadline: %s", e.message);
+		burst_error_release(&e);
+	}
+	if (r->vol.hcloud_id) {
+		if (state_project_touch(r->st, r->hash, now, r->cfg->volume_keep_alive_secs,
+					&e) < 0)
+			log_warn(MOD, "recording the volume's deadline: %s", e.message);
+		burst_error_release(&e);
+	}
+	pipeline_arm_reapers(r);
+	heartbeat_stop(&r->hb);
+	if (r->lease_id) {
+		state_lease_release(r->st, r->lease_id, &e);
+		burst_error_release(&e);
+		r->lease_id = 0;
+	}
+}
+
+static void print_summary(struct run *r)
+{
+	struct pipeline_summary s = { 0 };
+	struct state_server row = { 0 };
+	struct state_project proj = { 0 };
+	struct burst_error e = BURST_ERROR_INIT;
+	struct strbuf line = STRBUF_INIT;
+
+	s.verb = r->verb;
+	s.success = r->exit_code == 0 && !r->interrupted;
+	s.interrupted = r->interrupted;
+	s.exit_code = r->exit_code;
+	s.cold = r->cold;
+	s.provision_ms = r->provision_ms;
+	s.sync_ms = r->sync_ms;
+	s.cargo_ms = r->cargo_ms;
+	s.fetch_ms = r->fetch_ms;
+	s.total_ms = burst_now_ms() - r->t0;
+	if (r->srv.row_id && state_server_get(r->st, r->srv.row_id, &row, &e) == 1) {
+		s.server_name = row.name;
+		s.server_deadline = row.deadline;
+		s.no_reap = row.no_reap;
+	}
+	burst_error_release(&e);
+	if (r->vol.hcloud_id && state_project_get(r->st, r->hash, &proj, &e) == 1) {
+		s.volume_name = proj.volume_name;
+		s.volume_deadline = proj.volume_deadline;
+	}
+	burst_error_release(&e);
+	pipeline_summary_format(&line, &s);
+	if (s.success)
+		ui_status("Finished", "%s", line.buf);
+	else
+		ui_info("Finished", "%s", line.buf);
+	strbuf_release(&line);
+	state_server_release(&row);
+	state_project_release(&proj);
+}
+
+/* After a failure: name the missing environment variables and the fix. */
+static void env_hints(struct run *r)
+{
+	struct strvec names = STRVEC_INIT;
+
+	pipeline_scan_missing_env(r->tail.buf, r->tail.len, &names);
+	for (size_t i = 0; i < names.nr; i++) {
+		bool forwarded = false;
+		char *h;
+
+		for (size_t j = 0; j < r->env.nr; j++) {
+			size_t n = strlen(names.v[i]);
+
+			if (!strncmp(r->env.v[j], names.v[i], n) && r->env.v[j][n] == '=')
+				forwarded = true;
+		}
+		if (forwarded)
+			continue;
+		h = pipeline_env_hint(names.v[i]);
+		ui_help("%s", h);
+		free(h);
+	}
+	strvec_clear(&names);
+}
+
+/* Take the lease on the project (waiting while its volume is being deleted). */
+static int take_lease(struct run *r, struct burst_error *err)
+{
+	uint64_t deadline = burst_now_ms() + LOCK_TIMEOUT_MS;
+	bool said = false;
+
+	for (;;) {
+		int rc = state_lease_acquire(r->st, r->hash, 0, &r->lease_id, err);
+
+		if (rc < 0)
+			return -1;
+		if (rc == 0)
+			return 0;
+		if (rc != STATE_VOLUME_GOING || burst_now_ms() > deadline) {
+			burst_error_set(err, BURST_EXIT_STATE,
+					"the project's volume is being deleted and did not go away");
+			burst_error_hint(err, "check `cargo burst status` and try again");
+			return -1;
+		}
+		if (!said)
+			ui_status("Blocking", "waiting for the project's old volume to be deleted");
+		said = true;
+		if (proc_interrupted())
+			return burst_error_set(err, BURST_EXIT_INTERRUPTED, "interrupted");
+		sleep(1);
+	}
+}
+
+/* Make sure the project row knows its root and name. */
+static void project_register(struct run *r)
+{
+	struct state_project proj = { 0 };
+	struct burst_error e = BURST_ERROR_INIT;
+	int found = state_project_get(r->st, r->hash, &proj, &e);
+
+	if (found == 0 || (found == 1 && !proj.root)) {
+		const char *leaf = strrchr(r->root, '/');
+
+		if (!proj.id)
+			proj.id = xstrdup(r->hash);
+		free(proj.root);
+		proj.root = xstrdup(r->root);
+		free(proj.name);
+		proj.name = xstrdup(leaf && leaf[1] ? leaf + 1 : r->root);
+		if (!proj.volume_keep_alive)
+			proj.volume_keep_alive = r->cfg->volume_keep_alive_secs;
+		state_project_put(r->st, &proj, &e);
+	}
+	burst_error_release(&e);
+	state_project_release(&proj);
+}
+
+static int run_pipeline(struct run *r, struct burst_error *err)
+{
+	uint64_t t;
+	int ret = -1;
+
+	if (!r->cfg || !r->st || !r->api || !r->root || !r->verb)
+		BUG("pipeline_run without config, state, API client or workspace");
+	provision_project_hash(r->root, r->hash);
+	r->keep_alive = r->ctx->run.keep_alive_secs >= 0 ? r->ctx->run.keep_alive_secs
+							  : r->cfg->keep_alive_secs;
+	r->known_hosts = xstrfmt("%s/known_hosts", state_dir(r->st));
+	r->control_dir = control_dir(state_dir(r->st));
+	r->scratch_dir = xstrfmt("%s/keys", state_dir(r->st));
+	r->pid_file = xstrfmt("%s/%s/cargo-%ld.pid", PIPELINE_REMOTE_BASE, r->hash, (long)getpid());
+	r->host.user = xstrdup(r->cfg->ssh_user ? r->cfg->ssh_user : "root");
+	r->host.port = (int)r->cfg->ssh_port;
+	r->host.identity_file = xstrdup(r->cfg->ssh_key_path);
+	r->host.known_hosts = xstrdup(r->known_hosts);
+	r->host.persist_secs = MASTER_PERSIST_SECS;
+
+	project_register(r);
+	resolve_env(r);
+	if (!strcmp(r->verb, "test") || !strcmp(r->verb, "build") || !strcmp(r->verb, "bench"))
+		local_metadata(r);
+	large_dirs_question(r);
+
+	if (state_run_begin(r->st, r->verb, r->hash, &r->run_id, err) < 0)
+		goto out;
+	if (take_lease(r, err) < 0)
+		goto out;
+	heartbeat_start(&r->hb, state_dir(r->st), r->lease_id);
+
+	t = burst_now_ms();
+	if (acquire_server(r, err) < 0) {
+		r->provision_ms = burst_now_ms() - t;
+		goto out;
+	}
+	r->provision_ms = burst_now_ms() - t;
+	if (proc_interrupted()) {
+		r->interrupted = true;
+		goto out;
+	}
+	if (r->vol.created && !r->cold)
+		ui_note("the project's volume is new: this first build is cold");
+
+	t = burst_now_ms();
+	if (pipeline_sync_and_mount(r, err) < 0) {
+		r->sync_ms = burst_now_ms() - t;
+		goto out;
+	}
+	r->sync_ms = burst_now_ms() - t;
+	if (proc_interrupted()) {
+		r->interrupted = true;
+		goto out;
+	}
+
+	t = burst_now_ms();
+	if (pipeline_remote_cargo(r, err) < 0) {
+		r->cargo_ms = burst_now_ms() - t;
+		goto out;
+	}
+	r->cargo_ms = burst_now_ms() - t;
+
+	if (r->exit_code == 0 && !r->interrupted) {
+		t = burst_now_ms();
+		if (pipeline_fetch(r, err) < 0) {
+			r->fetch_ms = burst_now_ms() - t;
+			goto out;
+		}
+		r->fetch_ms = burst_now_ms() - t;
+	}
+	ret = 0;
+out:
+	if (proc_interrupted())
+		r->interrupted = true;
+	return ret;
+}
+
+int pipeline_run(struct burst_ctx *ctx)
+{
+	struct run r;
+	int ret;
+
+	run_init(&r, ctx);
+	r.t0 = burst_now_ms();
+	proc_catch_signals(true);
+	ret = run_pipeline(&r, &ctx->err);
+	run_records(&r);
+	if (r.interrupted) {
+		burst_error_release(&ctx->err);
+		ui_warn("interrupted: the remote cargo was stopped");
+		print_summary(&r);
+		ret = BURST_EXIT_INTERRUPTED;
+	} else if (ret < 0) {
+		if (r.exit_code < 0)
+			r.exit_code = ctx->err.exit_code;
+		if (r.srv.name)
+			ui_note("server '%s' stays up until its reaper deletes it (or run "
+				"`cargo burst down`)", r.srv.name);
+	} else {
+		if (r.exit_code != 0)
+			env_hints(&r);
+		print_summary(&r);
+		ret = r.exit_code;
+	}
+	proc_catch_signals(false);
+	proc_clear_interrupted();
+	run_release(&r);
+	return ret;
+}

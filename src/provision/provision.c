@@ -1,0 +1,923 @@
+/*
+ * provision.c - the cold path: image by label, ssh key, host key pinning,
+ * the shared server with location fallback, the project's volume created
+ * and attached on a thread of its own, and the wait for ssh.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "burst/hcloud.h"
+#include "burst/log.h"
+#include "burst/proc.h"
+#include "burst/provision.h"
+#include "burst/remote.h"
+#include "burst/state.h"
+#include "burst/strbuf.h"
+#include "burst/ui.h"
+
+#define MOD "provision"
+/* How long creates, attaches and deletes may take before we give up. */
+#define ACTION_DEADLINE_MS (10 * 60 * 1000)
+
+char *provision_device_path(int64_t volume_id)
+{
+	return xstrfmt("/dev/disk/by-id/scsi-0HC_Volume_%lld", (long long)volume_id);
+}
+
+void provision_location_order(const char *volume_location,
+			      const struct strvec *regions, struct strvec *out)
+{
+	if (volume_location && *volume_location)
+		strvec_push(out, volume_location);
+	for (size_t i = 0; regions && i < regions->nr; i++)
+		if (strvec_find(out, regions->v[i]) < 0)
+			strvec_push(out, regions->v[i]);
+}
+
+void provision_server_release(struct provision_server *s)
+{
+	if (!s)
+		return;
+	free(s->name);
+	free(s->ip);
+	free(s->location);
+	free(s->host_key_pub);
+	memset(s, 0, sizeof(*s));
+}
+
+void provision_volume_release(struct provision_volume *v)
+{
+	if (!v)
+		return;
+	free(v->name);
+	free(v->location);
+	memset(v, 0, sizeof(*v));
+}
+
+/* ---- image ------------------------------------------------------------- */
+
+int provision_find_image(struct hcloud *api, int64_t *image_id,
+			 struct burst_error *err)
+{
+	struct hcloud_images imgs = { 0 };
+	const struct hcloud_image *best = NULL;
+
+	if (hcloud_images_list(api, "snapshot", "managed-by==cargo-burst,role==image",
+			       NULL, &imgs, err) < 0) {
+		burst_error_prefix(err, "looking for the cargo-burst image");
+		return -1;
+	}
+	for (size_t i = 0; i < imgs.nr; i++) {
+		const struct hcloud_image *im = &imgs.v[i];
+
+		if (im->status && strcmp(im->status, "available"))
+			continue;
+		if (!best || im->created > best->created ||
+		    (im->created == best->created && im->id > best->id))
+			best = im;
+	}
+	if (!best) {
+		hcloud_images_release(&imgs);
+		burst_error_set(err, BURST_EXIT_CONFIG,
+				"no cargo-burst image (a snapshot labelled "
+				"managed-by=cargo-burst, role=image) in this project");
+		burst_error_hint(err, "run `cargo burst image build` once to bake it");
+		return -1;
+	}
+	*image_id = best->id;
+	log_debug(MOD, "image %lld (%s)", (long long)best->id,
+		  best->description ? best->description : "");
+	hcloud_images_release(&imgs);
+	return 0;
+}
+
+/* ---- the user's ssh key ------------------------------------------------ */
+
+char *provision_key_fingerprint(const char *pub_path, struct burst_error *err)
+{
+	struct child_process cp = CHILD_PROCESS_INIT;
+	char *ret = NULL;
+	const char *p, *end;
+
+	strvec_push(&cp.args, "ssh-keygen");
+	strvec_push(&cp.args, "-l");
+	strvec_push(&cp.args, "-E");
+	strvec_push(&cp.args, "md5");
+	strvec_push(&cp.args, "-f");
+	strvec_push(&cp.args, pub_path);
+	cp.in = PROC_IO_NULL;
+	cp.out = PROC_IO_CAPTURE;
+	cp.err = PROC_IO_CAPTURE;
+	cp.capture_max = 64 * 1024;
+	cp.timeout_ms = 20000;
+	if (proc_run(&cp, err) < 0)
+		goto out;
+	/* "256 MD5:aa:bb:... comment (ED25519)" */
+	p = strstr(cp.out_buf.buf, "MD5:");
+	if (cp.exit_code != 0 || !p) {
+		strbuf_trim(&cp.err_buf);
+		burst_error_set(err, BURST_EXIT_CONFIG,
+				"cannot read the ssh public key '%s': %s", pub_path,
+				cp.err_buf.len ? cp.err_buf.buf : "not a public key");
+		burst_error_hint(err, "set ssh_key_path in the config, or create a key "
+				 "with `ssh-keygen -t ed25519`");
+		goto out;
+	}
+	p += 4;
+	end = p;
+	while (*end && *end != ' ' && *end != '\n')
+		end++;
+	ret = xstrndup(p, (size_t)(end - p));
+out:
+	child_process_release(&cp);
+	return ret;
+}
+
+/* The "type base64" part of a public key line, for comparisons. */
+static char *key_blob(const char *line)
+{
+	const char *p = line, *end;
+
+	while (*p == ' ')
+		p++;
+	end = strchr(p, ' ');
+	if (!end)
+		return xstrdup(p);
+	end++;
+	while (*end && *end != ' ' && *end != '\n')
+		end++;
+	return xstrndup(p, (size_t)(end - p));
+}
+
+int provision_ensure_ssh_key(struct hcloud *api, struct burst_state *st,
+			     const char *owner_id, const char *pub_path,
+			     int64_t *key_id, struct burst_error *err)
+{
+	struct hcloud_ssh_keys keys = { 0 };
+	struct hcloud_ssh_key created = { 0 };
+	struct hcloud_labels labels = HCLOUD_LABELS_INIT;
+	struct strbuf pub = STRBUF_INIT;
+	char *fp = NULL, *name = NULL, *labels_json = NULL, *blob = NULL;
+	int64_t intent = 0;
+	int ret = -1;
+
+	strbuf_set_max(&pub, 64 * 1024);
+	if (strbuf_read_file(&pub, pub_path) < 0) {
+		burst_error_set(err, BURST_EXIT_CONFIG, "cannot read the ssh public key '%s'",
+				pub_path);
+		burst_error_hint(err, "set ssh_key_path in the config, or create a key "
+				 "with `ssh-keygen -t ed25519`");
+		goto out;
+	}
+	strbuf_trim(&pub);
+	fp = provision_key_fingerprint(pub_path, err);
+	if (!fp)
+		goto out;
+	if (hcloud_ssh_keys_list(api, fp, NULL, &keys, err) < 0)
+		goto out;
+	if (keys.nr) {
+		*key_id = keys.v[0].id;
+		ret = 0;
+		goto out;
+	}
+	name = provision_ssh_key_name(owner_id, fp);
+	provision_labels(&labels, "ssh_key", owner_id, NULL);
+	labels_json = provision_labels_json(&labels);
+	if (state_intent_begin(st, STATE_INTENT_SSH_KEY, name, labels_json, &intent, err) < 0)
+		goto out;
+	if (hcloud_ssh_key_create(api, name, pub.buf, &labels, &created, err) < 0) {
+		struct burst_error ignore = BURST_ERROR_INIT;
+
+		/* another run registered it meanwhile: look again by key */
+		if (err->api_code && !strcmp(err->api_code, "uniqueness_error")) {
+			hcloud_ssh_keys_release(&keys);
+			blob = key_blob(pub.buf);
+			if (hcloud_ssh_keys_list(api, NULL, NULL, &keys, &ignore) == 0) {
+				for (size_t i = 0; i < keys.nr; i++) {
+					char *b = key_blob(keys.v[i].public_key ?
+							   keys.v[i].public_key : "");
+					bool same = !strcmp(b, blob) ||
+						    (keys.v[i].fingerprint &&
+						     !strcmp(keys.v[i].fingerprint, fp));
+
+					free(b);
+					if (same) {
+						*key_id = keys.v[i].id;
+						burst_error_release(err);
+						state_intent_failed(st, intent, "already registered",
+								    &ignore);
+						burst_error_release(&ignore);
+						ret = 0;
+						goto out;
+					}
+				}
+			}
+			burst_error_release(&ignore);
+		}
+		state_intent_failed(st, intent, err->message, &ignore);
+		burst_error_release(&ignore);
+		burst_error_prefix(err, "registering your ssh key");
+		goto out;
+	}
+	state_intent_done(st, intent, created.id, err);
+	burst_error_release(err);
+	*key_id = created.id;
+	ui_verbose("Registered", "ssh key '%s' (%s)", name, fp);
+	ret = 0;
+out:
+	hcloud_ssh_keys_release(&keys);
+	hcloud_ssh_key_release(&created);
+	hcloud_labels_release(&labels);
+	strbuf_release(&pub);
+	free(fp);
+	free(name);
+	free(labels_json);
+	free(blob);
+	return ret;
+}
+
+/* ---- the project's volume --------------------------------------------- */
+
+static void volume_labels(const struct provision_opts *o, struct hcloud_labels *l)
+{
+	provision_labels(l, "volume", o->owner_id, o->project_hash);
+}
+
+/*
+ * The project's volumes of ours, by label; prefers the one the state
+ * remembers, else the newest.  1 found (out filled), 0 none, -1 error.
+ * names gets every volume name of the project (to avoid collisions).
+ */
+static int find_project_volume(struct hcloud *api, const struct provision_opts *o,
+			       struct hcloud_volume *out, struct strvec *names,
+			       struct burst_error *err)
+{
+	struct hcloud_labels want = HCLOUD_LABELS_INIT;
+	struct hcloud_volumes vols = { 0 };
+	struct state_project proj = { 0 };
+	struct burst_error ignore = BURST_ERROR_INIT;
+	char *sel;
+	size_t best = SIZE_MAX;
+	int ret = -1;
+	int64_t remembered = 0;
+
+	volume_labels(o, &want);
+	hcloud_labels_set(&want, "role", "volume");
+	sel = hcloud_labels_selector(&want);
+	if (hcloud_volumes_list(api, NULL, sel, &vols, err) < 0) {
+		burst_error_prefix(err, "looking for the project's volume");
+		goto out;
+	}
+	if (state_project_get(o->state, o->project_hash, &proj, &ignore) == 1)
+		remembered = proj.volume_hcloud_id;
+	for (size_t i = 0; i < vols.nr; i++) {
+		if (names)
+			strvec_push(names, vols.v[i].name);
+		if (vols.v[i].id == remembered) {
+			best = i;
+			break;
+		}
+		if (best == SIZE_MAX || vols.v[i].created > vols.v[best].created)
+			best = i;
+	}
+	/* names must hold every name even after an early break */
+	for (size_t i = 0; names && i < vols.nr; i++)
+		if (strvec_find(names, vols.v[i].name) < 0)
+			strvec_push(names, vols.v[i].name);
+	ret = 0;
+	if (best != SIZE_MAX) {
+		*out = vols.v[best];
+		/* moved out of the list: zero the slot so release skips it */
+		memset(&vols.v[best], 0, sizeof(vols.v[best]));
+		ret = 1;
+	}
+out:
+	hcloud_volumes_release(&vols);
+	hcloud_labels_release(&want);
+	state_project_release(&proj);
+	burst_error_release(&ignore);
+	free(sel);
+	return ret;
+}
+
+/* A name for a new volume of the project that no volume of it uses yet. */
+static char *new_volume_name(const struct provision_opts *o, const char *location,
+			     const struct strvec *taken)
+{
+	char *name = provision_volume_name(o->workspace_root, o->project_hash, NULL);
+
+	if (strvec_find(taken, name) >= 0) {
+		free(name);
+		name = provision_volume_name(o->workspace_root, o->project_hash, location);
+	}
+	return name;
+}
+
+/*
+ * The volume worker: creates the volume (when needed), waits for it, then
+ * waits for the main thread to hand over the server and attaches it.  Runs
+ * on its own thread with its own API client, so the create overlaps the
+ * server create and boot.
+ */
+struct volume_job {
+	/* input */
+	const char *endpoint, *token;
+	bool create;
+	char *name;
+	char *location;
+	int64_t size_gb;
+	struct hcloud_labels labels;
+	struct hcloud_volume existing; /* when !create */
+	/* hand-over from the main thread */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int64_t server_id;   /* 0 until the server exists */
+	char *server_location;
+	bool abort;
+	/* output */
+	int rc;
+	struct burst_error err;
+	struct hcloud_volume vol;
+	bool attached;
+	bool wrong_location; /* the server landed elsewhere: nothing attached */
+	int64_t created_id;  /* the id of the volume created, once known */
+	uint64_t create_ms;
+};
+
+static int attach_volume(struct hcloud *api, const struct hcloud_volume *v,
+			 int64_t server_id, struct burst_error *err)
+{
+	struct hcloud_action act = { 0 };
+	int ret = -1;
+
+	if (v->server == server_id)
+		return 0;
+	if (v->server) {
+		/* still attached to a server that is going away */
+		if (hcloud_volume_detach(api, v->id, &act, err) < 0)
+			goto out;
+		if (act.id && hcloud_actions_wait(api, &act.id, 1,
+						  burst_now_ms() + ACTION_DEADLINE_MS,
+						  NULL, NULL, err) < 0)
+			goto out;
+		hcloud_action_release(&act);
+	}
+	if (hcloud_volume_attach(api, v->id, server_id, &act, err) < 0)
+		goto out;
+	if (act.id && hcloud_actions_wait(api, &act.id, 1,
+					  burst_now_ms() + ACTION_DEADLINE_MS,
+					  NULL, NULL, err) < 0)
+		goto out;
+	ret = 0;
+out:
+	if (ret < 0)
+		burst_error_prefix(err, "attaching volume '%s'", v->name);
+	hcloud_action_release(&act);
+	return ret;
+}
+
+static void *volume_worker(void *arg)
+{
+	struct volume_job *j = arg;
+	struct hcloud *api;
+	uint64_t t0 = burst_now_ms();
+	int64_t server_id;
+
+	j->rc = -1;
+	api = hcloud_new(j->endpoint, j->token, &j->err);
+	if (!api)
+		return NULL;
+	if (j->create) {
+		struct hcloud_volume_opts vo = { 0 };
+		struct hcloud_volume_created vc = { 0 };
+
+		vo.name = j->name;
+		vo.size = j->size_gb;
+		vo.location = j->location;
+		vo.format = "ext4";
+		vo.labels = &j->labels;
+		if (hcloud_volume_create(api, &vo, &vc, &j->err) == 0)
+			j->created_id = vc.volume.id;
+		if (!j->created_id ||
+		    hcloud_volume_wait_created(api, &vc, burst_now_ms() + ACTION_DEADLINE_MS,
+					       NULL, NULL, &j->err) < 0) {
+			hcloud_volume_created_release(&vc);
+			goto out;
+		}
+		j->vol = vc.volume;
+		memset(&vc.volume, 0, sizeof(vc.volume));
+		hcloud_volume_created_release(&vc);
+	} else {
+		j->vol = j->existing;
+		memset(&j->existing, 0, sizeof(j->existing));
+	}
+	j->create_ms = burst_now_ms() - t0;
+
+	pthread_mutex_lock(&j->mu);
+	while (!j->server_id && !j->abort)
+		pthread_cond_wait(&j->cv, &j->mu);
+	server_id = j->abort ? 0 : j->server_id;
+	pthread_mutex_unlock(&j->mu);
+	if (!server_id) {
+		j->rc = 0;
+		goto out;
+	}
+	if (j->vol.location && j->server_location &&
+	    strcmp(j->vol.location, j->server_location)) {
+		j->wrong_location = true;
+		j->rc = 0;
+		goto out;
+	}
+	if (attach_volume(api, &j->vol, server_id, &j->err) < 0)
+		goto out;
+	j->vol.server = server_id;
+	j->attached = true;
+	j->rc = 0;
+out:
+	hcloud_free(api);
+	return NULL;
+}
+
+static void job_handover(struct volume_job *j, int64_t server_id,
+			 const char *location, bool abort)
+{
+	pthread_mutex_lock(&j->mu);
+	j->server_id = server_id;
+	free(j->server_location);
+	j->server_location = xstrdup(location);
+	j->abort = abort;
+	pthread_cond_signal(&j->cv);
+	pthread_mutex_unlock(&j->mu);
+}
+
+static void job_release(struct volume_job *j)
+{
+	free(j->name);
+	free(j->location);
+	free(j->server_location);
+	hcloud_labels_release(&j->labels);
+	hcloud_volume_release(&j->existing);
+	hcloud_volume_release(&j->vol);
+	burst_error_release(&j->err);
+	pthread_mutex_destroy(&j->mu);
+	pthread_cond_destroy(&j->cv);
+}
+
+/* Record a volume that exists now as the project's (and say what happened). */
+static int record_volume(const struct provision_opts *o, const struct hcloud_volume *v,
+			 bool created, struct burst_error *err)
+{
+	struct burst_error ignore = BURST_ERROR_INIT;
+
+	if (created) {
+		struct state_event ev = { 0 };
+
+		ev.kind = "provisioned";
+		ev.resource_kind = "volume";
+		ev.resource_id = v->id;
+		ev.resource_name = v->name;
+		ev.size_gb = v->size;
+		ev.details = v->location;
+		state_event_add(o->state, &ev, &ignore);
+		burst_error_release(&ignore);
+	}
+	if (state_project_set_volume(o->state, o->project_hash, v->id, v->name,
+				     v->location, v->size, err) < 0)
+		return -1;
+	return 0;
+}
+
+/*
+ * Create a volume in location attached to server_id (one POST with
+ * `server`), with an intent row; synchronous.  Used when the server landed
+ * away from the volume.
+ */
+static int create_attached_volume(const struct provision_opts *o, const char *name,
+				  const char *location, int64_t server_id,
+				  struct hcloud_volume *out, struct burst_error *err)
+{
+	struct hcloud_labels labels = HCLOUD_LABELS_INIT;
+	struct hcloud_volume_opts vo = { 0 };
+	struct hcloud_volume_created vc = { 0 };
+	struct burst_error ignore = BURST_ERROR_INIT;
+	char *lj;
+	int64_t intent = 0;
+	int ret = -1;
+
+	volume_labels(o, &labels);
+	lj = provision_labels_json(&labels);
+	if (state_intent_begin(o->state, STATE_INTENT_VOLUME, name, lj, &intent, err) < 0)
+		goto out;
+	vo.name = name;
+	vo.size = o->volume_gb;
+	vo.location = location;
+	vo.format = "ext4";
+	vo.labels = &labels;
+	vo.server = server_id;
+	if (hcloud_volume_create(o->api, &vo, &vc, err) < 0) {
+		state_intent_failed(o->state, intent, err->message, &ignore);
+		goto out;
+	}
+	state_intent_done(o->state, intent, vc.volume.id, &ignore);
+	if (hcloud_volume_wait_created(o->api, &vc, burst_now_ms() + ACTION_DEADLINE_MS,
+				       NULL, NULL, err) < 0)
+		goto out;
+	*out = vc.volume;
+	memset(&vc.volume, 0, sizeof(vc.volume));
+	if (!out->server)
+		out->server = server_id;
+	ret = 0;
+out:
+	if (ret < 0)
+		burst_error_prefix(err, "creating volume '%s' in %s", name, location);
+	hcloud_volume_created_release(&vc);
+	hcloud_labels_release(&labels);
+	burst_error_release(&ignore);
+	free(lj);
+	return ret;
+}
+
+/* Delete a volume this run just created in the wrong place (best effort). */
+static void drop_fresh_volume(const struct provision_opts *o, const struct hcloud_volume *v)
+{
+	struct burst_error e = BURST_ERROR_INIT;
+	struct state_event ev = { 0 };
+
+	if (hcloud_volume_delete(o->api, v->id, &e) < 0) {
+		log_warn(MOD, "could not delete the unused volume %lld: %s",
+			 (long long)v->id, e.message ? e.message : "");
+		burst_error_release(&e);
+		return;
+	}
+	ev.kind = "terminated";
+	ev.resource_kind = "volume";
+	ev.resource_id = v->id;
+	ev.resource_name = v->name;
+	ev.reason = "failed";
+	ev.size_gb = v->size;
+	ev.details = "created in a location the server could not use";
+	state_event_add(o->state, &ev, &e);
+	burst_error_release(&e);
+}
+
+int provision_project_volume(const struct provision_opts *o,
+			     const struct provision_server *srv,
+			     struct provision_volume *vol, struct burst_error *err)
+{
+	struct hcloud_volume v = { 0 };
+	struct strvec names = STRVEC_INIT;
+	int found, ret = -1;
+	bool created = false, moved = false;
+
+	found = find_project_volume(o->api, o, &v, &names, err);
+	if (found < 0)
+		goto out;
+	if (found && strcmp(v.location ? v.location : "", srv->location)) {
+		ui_info("Moving", "project to %s (its volume is in %s): the first "
+			"build there is cold; the old volume stays until its reaper "
+			"deletes it", srv->location, v.location ? v.location : "?");
+		hcloud_volume_release(&v);
+		found = 0;
+		moved = true;
+	}
+	if (!found) {
+		char *name = new_volume_name(o, srv->location, &names);
+
+		ui_status("Creating", "volume '%s' (%lld GB) in %s", name,
+			  (long long)o->volume_gb, srv->location);
+		ret = create_attached_volume(o, name, srv->location, srv->hcloud_id, &v, err);
+		free(name);
+		if (ret < 0)
+			goto out;
+		ret = -1;
+		created = true;
+	} else if (attach_volume(o->api, &v, srv->hcloud_id, err) < 0) {
+		goto out;
+	}
+	if (record_volume(o, &v, created, err) < 0)
+		goto out;
+	vol->hcloud_id = v.id;
+	vol->name = xstrdup(v.name);
+	vol->location = xstrdup(v.location);
+	vol->created = created;
+	vol->moved = moved;
+	ret = 0;
+out:
+	hcloud_volume_release(&v);
+	strvec_clear(&names);
+	return ret;
+}
+
+/* ---- the server ---------------------------------------------------------- */
+
+struct wait_progress {
+	const char *what;
+	uint64_t t0;
+};
+
+static void server_progress(const struct hcloud_actions *actions, void *data)
+{
+	struct wait_progress *wp = data;
+	int progress = 0;
+
+	for (size_t i = 0; i < actions->nr; i++)
+		progress += actions->v[i].progress;
+	if (actions->nr)
+		progress /= (int)actions->nr;
+	ui_progress("Provisioning", "%s (%llus, %d%%)", wp->what,
+		    (unsigned long long)((burst_now_ms() - wp->t0) / 1000), progress);
+}
+
+static void ssh_progress(unsigned elapsed, void *data)
+{
+	const char *ip = data;
+
+	ui_progress("Waiting", "for ssh on %s (%us)", ip, elapsed);
+}
+
+/* Is this create error "sold out here, try elsewhere"? */
+static bool sold_out(const struct burst_error *err)
+{
+	return err->api_code && (!strcmp(err->api_code, "resource_unavailable") ||
+				 !strcmp(err->api_code, "placement_error") ||
+				 !strcmp(err->api_code, "no_space_left_in_location"));
+}
+
+/* After the worker ended: settle the volume intent from what it created. */
+static void settle_volume_intent(const struct provision_opts *o, struct volume_job *j,
+				 int64_t *intent)
+{
+	struct burst_error ignore = BURST_ERROR_INIT;
+
+	if (!*intent)
+		return;
+	if (j->created_id)
+		state_intent_done(o->state, *intent, j->created_id, &ignore);
+	else
+		state_intent_failed(o->state, *intent,
+				    j->err.message ? j->err.message : "not created", &ignore);
+	burst_error_release(&ignore);
+	*intent = 0;
+}
+
+int provision_cold(const struct provision_opts *o, struct remote_host *host,
+		   struct provision_server *srv, struct provision_volume *vol,
+		   struct burst_error *err)
+{
+	struct volume_job job;
+	pthread_t tid;
+	struct strvec order = STRVEC_INIT, names = STRVEC_INIT;
+	struct hcloud_labels slabels = HCLOUD_LABELS_INIT;
+	struct hcloud_server_created sc = { 0 };
+	struct hcloud_server_opts so = { 0 };
+	struct strbuf user_data = STRBUF_INIT;
+	struct burst_error ignore = BURST_ERROR_INIT;
+	struct state_server row = { 0 };
+	struct hcloud_volume found_vol = { 0 }, v = { 0 };
+	struct state_event ev = { 0 };
+	struct wait_progress wp;
+	char *host_priv = NULL, *host_pub = NULL, *slabels_json = NULL;
+	char *key_ref = NULL, *image_ref = NULL, *name = NULL, *keyfile = NULL;
+	const char *key_refs[1];
+	int64_t image_id = 0, key_id = 0, vol_intent = 0, srv_intent = 0;
+	bool thread_started = false, created = false, moved = false;
+	uint64_t t0 = burst_now_ms(), deadline;
+	char dur[32];
+	int found, ret = -1;
+
+	memset(&job, 0, sizeof(job));
+	pthread_mutex_init(&job.mu, NULL);
+	pthread_cond_init(&job.cv, NULL);
+
+	if (provision_find_image(o->api, &image_id, err) < 0)
+		goto out;
+
+	/* the project's volume decides where to go first */
+	found = find_project_volume(o->api, o, &found_vol, &names, err);
+	if (found < 0)
+		goto out;
+	provision_location_order(found ? found_vol.location : NULL, o->regions, &order);
+	if (!order.nr) {
+		burst_error_set(err, BURST_EXIT_CONFIG, "no location to create the server in");
+		burst_error_hint(err, "set [hetzner] regions in the config");
+		goto out;
+	}
+
+	/* start the volume work now: it overlaps the server create and boot */
+	job.endpoint = o->endpoint;
+	job.token = o->token;
+	job.size_gb = o->volume_gb;
+	volume_labels(o, &job.labels);
+	if (found) {
+		job.existing = found_vol;
+		memset(&found_vol, 0, sizeof(found_vol));
+	} else {
+		char *lj = provision_labels_json(&job.labels);
+
+		job.create = true;
+		job.location = xstrdup(order.v[0]);
+		job.name = new_volume_name(o, order.v[0], &names);
+		ret = state_intent_begin(o->state, STATE_INTENT_VOLUME, job.name, lj,
+					 &vol_intent, err);
+		free(lj);
+		if (ret < 0)
+			goto out;
+		ret = -1;
+		ui_status("Creating", "volume '%s' (%lld GB) in %s", job.name,
+			  (long long)o->volume_gb, job.location);
+	}
+	if (pthread_create(&tid, NULL, volume_worker, &job) != 0) {
+		burst_error_set(err, BURST_EXIT_INTERNAL, "cannot start a thread");
+		goto out;
+	}
+	thread_started = true;
+
+	/* meanwhile: the user's key and the server's host key */
+	if (provision_ensure_ssh_key(o->api, o->state, o->owner_id, o->ssh_pub_key_path,
+				     &key_id, err) < 0)
+		goto out;
+	keyfile = xstrfmt("hostkey-%ld", (long)getpid());
+	if (remote_hostkey_generate(o->scratch_dir, keyfile, &host_priv, &host_pub, err) < 0)
+		goto out;
+	if (remote_cloud_config(host_priv, host_pub, &user_data) < 0) {
+		burst_error_set(err, BURST_EXIT_INTERNAL, "the cloud-config user_data is too large");
+		goto out;
+	}
+
+	provision_labels(&slabels, "server", o->owner_id, NULL);
+	slabels_json = provision_labels_json(&slabels);
+	name = provision_server_name(o->owner_id, state_now());
+	key_ref = xstrfmt("%lld", (long long)key_id);
+	image_ref = xstrfmt("%lld", (long long)image_id);
+	key_refs[0] = key_ref;
+	so.name = name;
+	so.server_type = o->server_type;
+	so.image = image_ref;
+	so.ssh_keys = key_refs;
+	so.nr_ssh_keys = 1;
+	so.user_data = user_data.buf;
+	so.labels = &slabels;
+	for (size_t i = 0; i < order.nr; i++) {
+		so.location = order.v[i];
+		ui_status("Provisioning", "%s in %s", o->server_type, order.v[i]);
+		if (state_intent_begin(o->state, STATE_INTENT_SERVER, name, slabels_json,
+				       &srv_intent, err) < 0)
+			goto out;
+		if (hcloud_server_create(o->api, &so, &sc, err) == 0) {
+			state_intent_done(o->state, srv_intent, sc.server.id, &ignore);
+			burst_error_release(&ignore);
+			break;
+		}
+		state_intent_failed(o->state, srv_intent, err->message, &ignore);
+		burst_error_release(&ignore);
+		hcloud_server_created_release(&sc);
+		if (!sold_out(err) || i + 1 == order.nr) {
+			if (sold_out(err))
+				burst_error_hint(err, "every configured location is sold out "
+						 "for %s: add regions or pick another server_type",
+						 o->server_type);
+			goto out;
+		}
+		ui_info("Sold out", "%s is not available in %s; trying %s",
+			o->server_type, order.v[i], order.v[i + 1]);
+		burst_error_release(err);
+	}
+	if (!sc.server.ipv4) {
+		burst_error_set(err, BURST_EXIT_API, "server '%s' has no public IPv4 address", name);
+		goto out;
+	}
+	srv->hcloud_id = sc.server.id;
+	srv->name = xstrdup(sc.server.name ? sc.server.name : name);
+	srv->ip = xstrdup(sc.server.ipv4);
+	srv->location = xstrdup(sc.server.location ? sc.server.location : so.location);
+	srv->host_key_pub = xstrdup(host_pub);
+
+	/* pin the host key before anything connects */
+	if (remote_known_hosts_pin(host->known_hosts, srv->ip, host->port ? host->port : 22,
+				   host_pub, err) < 0)
+		goto out;
+	row.hcloud_id = srv->hcloud_id;
+	row.name = srv->name;
+	row.ip = srv->ip;
+	row.location = srv->location;
+	row.server_type = (char *)o->server_type;
+	row.image_id = image_id;
+	row.host_key_pub = host_pub;
+	row.host_key_path = host->known_hosts;
+	row.status = STATE_SERVER_PROVISIONING;
+	row.keep_alive_secs = o->keep_alive_secs;
+	row.no_reap = o->no_reap;
+	if (state_server_insert(o->state, &row, err) < 0)
+		goto out;
+	srv->row_id = row.id;
+	ev.kind = "provisioned";
+	ev.resource_kind = "server";
+	ev.resource_id = srv->hcloud_id;
+	ev.resource_name = srv->name;
+	ev.details = srv->location;
+	state_event_add(o->state, &ev, &ignore);
+	burst_error_release(&ignore);
+
+	wp.what = srv->name;
+	wp.t0 = t0;
+	if (hcloud_server_wait_created(o->api, &sc, burst_now_ms() + ACTION_DEADLINE_MS,
+				       server_progress, &wp, err) < 0) {
+		burst_error_prefix(err, "starting server '%s'", srv->name);
+		goto out;
+	}
+	job_handover(&job, srv->hcloud_id, srv->location, false);
+
+	free(host->host);
+	host->host = xstrdup(srv->ip);
+	if (o->control_dir && remote_host_set_control_dir(host, o->control_dir, err) < 0)
+		goto out;
+	deadline = burst_now_ms() + (o->ssh_deadline_ms ? o->ssh_deadline_ms : 180000);
+	if (remote_wait_ready(host, deadline, ssh_progress, srv->ip, err) < 0)
+		goto out;
+
+	pthread_join(tid, NULL);
+	thread_started = false;
+	settle_volume_intent(o, &job, &vol_intent);
+	if (job.rc < 0) {
+		burst_error_move(err, &job.err);
+		if (job.vol.id && job.create) {
+			record_volume(o, &job.vol, true, &ignore);
+			burst_error_release(&ignore);
+		}
+		goto out;
+	}
+	if (job.wrong_location) {
+		char *vname;
+
+		if (job.create) {
+			/* fresh and empty: not worth keeping in the wrong place */
+			drop_fresh_volume(o, &job.vol);
+			strvec_clear(&names);
+		} else {
+			moved = true;
+			ui_info("Moving", "project to %s (its volume is in %s): the first "
+				"build there is cold; the old volume stays until its reaper "
+				"deletes it", srv->location, job.vol.location);
+			strvec_push(&names, job.vol.name);
+		}
+		vname = new_volume_name(o, srv->location, &names);
+		ui_status("Creating", "volume '%s' (%lld GB) in %s", vname,
+			  (long long)o->volume_gb, srv->location);
+		ret = create_attached_volume(o, vname, srv->location, srv->hcloud_id, &v, err);
+		free(vname);
+		if (ret < 0)
+			goto out;
+		ret = -1;
+		created = true;
+	} else {
+		v = job.vol;
+		memset(&job.vol, 0, sizeof(job.vol));
+		created = job.create;
+	}
+	if (record_volume(o, &v, created, err) < 0)
+		goto out;
+	vol->hcloud_id = v.id;
+	vol->name = xstrdup(v.name);
+	vol->location = xstrdup(v.location);
+	vol->created = created;
+	vol->moved = moved;
+
+	if (state_server_set_status(o->state, srv->row_id, STATE_SERVER_READY, err) < 0)
+		goto out;
+	ui_progress_done("Provisioned", "server '%s' (%s, %s) in %s", srv->name,
+			 o->server_type, srv->location,
+			 ui_duration(dur, sizeof(dur), burst_now_ms() - t0));
+	ret = 0;
+out:
+	if (thread_started) {
+		job_handover(&job, 0, NULL, true);
+		pthread_join(tid, NULL);
+		settle_volume_intent(o, &job, &vol_intent);
+		/* a volume made for a server that never came: keep it, it is the
+		 * project's now (the next run finds it by label) */
+		if (job.vol.id && job.create) {
+			record_volume(o, &job.vol, true, &ignore);
+			burst_error_release(&ignore);
+		}
+	}
+	job_release(&job);
+	strvec_clear(&order);
+	strvec_clear(&names);
+	hcloud_labels_release(&slabels);
+	hcloud_server_created_release(&sc);
+	hcloud_volume_release(&found_vol);
+	hcloud_volume_release(&v);
+	strbuf_release(&user_data);
+	burst_error_release(&ignore);
+	free(host_priv);
+	free(host_pub);
+	free(slabels_json);
+	free(key_ref);
+	free(image_ref);
+	free(name);
+	free(keyfile);
+	return ret;
+}
