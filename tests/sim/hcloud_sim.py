@@ -1953,6 +1953,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         body = None
         status, obj, link, extra = 500, None, None, {}
         fault_after = None
+        delay = 0.0
         try:
             allowed, extra = sim.take_token()
             if raw:
@@ -1975,11 +1976,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             fault = self.match_fault(method, sub, body)
             if fault is not None:
                 rec["fault"] = True
+                delay = float(fault.get("delay") or 0)
                 if fault.get("apply"):
                     fault_after = fault
                 else:
-                    if fault.get("delay"):
-                        time.sleep(float(fault["delay"]))
                     if fault.get("drop"):
                         raise DropConnection()
                     raise fault_error(fault)
@@ -1991,8 +1991,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
             else:
                 obj = res
             if fault_after is not None:
-                if fault_after.get("delay"):
-                    time.sleep(float(fault_after["delay"]))
                 if fault_after.get("drop"):
                     raise DropConnection()
                 if fault_after.get("status"):
@@ -2000,6 +1998,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except RawResponse as e:
             rec["status"] = e.status
             sim.log_request(rec)
+            time.sleep(delay)
             data = e.body.encode()
             try:
                 self.send_response(e.status)
@@ -2017,6 +2016,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             rec["status"] = None
             rec["code"] = "connection_dropped"
             sim.log_request(rec)
+            time.sleep(delay)
             self.drop()
             return
         except ApiError as e:
@@ -2030,6 +2030,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             rec["code"] = "server_error"
         rec["status"] = status
         sim.log_request(rec)
+        # A fault's delay comes after the request was processed and logged, so
+        # the log shows a request whose answer is still on its way.
+        time.sleep(delay)
         if link:
             extra = dict(extra)
             base = "<http://%s:%d/v1/" % self.server.server_address[:2]
