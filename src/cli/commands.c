@@ -15,7 +15,13 @@
 #include "burst/cli.h"
 
 const struct burst_cmd *const burst_commands[] = {
-	/* run verbs (cargo on the server) */
+	/* run verbs (cargo on the server), src/cli/run_verbs.c */
+	&cmd_build,
+	&cmd_test,
+	&cmd_check,
+	&cmd_clippy,
+	&cmd_bench,
+	&cmd_run,
 	/* lifecycle and bookkeeping */
 	&cmd_config,
 	&cmd_help,
