@@ -43,13 +43,16 @@ struct uv_loop_s;    /* uv.h: uv_loop_t */
 enum burst_cmd_flags {
 	CMD_CONFIG = 1 << 0,    /* load the layered config into ctx->config */
 	CMD_WORKSPACE = 1 << 1, /* locate the cargo workspace: ctx->workspace_root */
-	CMD_API = 1 << 2,       /* require the token; fill ctx->api (hook) */
+	CMD_API = 1 << 2,       /* implies CMD_CONFIG; require the token;
+				   fill ctx->api (hook) */
 	CMD_STATE = 1 << 3,     /* open the state DB: ctx->state (hook) */
 	CMD_LOOP = 1 << 4,      /* create the libuv loop: ctx->loop (hook) */
 	CMD_RUN = 1 << 5,       /* a run verb: route argv into ctx->run */
 	CMD_RUN_FETCH = 1 << 6, /* run verb that accepts --no-fetch */
 	CMD_RUN_TEST = 1 << 7,  /* run verb that accepts --no-doctests, --cargo-test */
 	CMD_HIDDEN = 1 << 8,    /* not listed by --help (reaper entry points) */
+	CMD_WORKSPACE_OPT = 1 << 9, /* like CMD_WORKSPACE, but outside a
+				       project workspace_root stays NULL */
 };
 
 /* The run verbs need everything. */
@@ -132,13 +135,16 @@ struct burst_ctx {
 	int verbose;                 /* global -v count */
 	/* CMD_RUN: the routed run-verb arguments. */
 	struct run_args run;
-	/* CMD_WORKSPACE: the directory holding the workspace Cargo.toml. */
+	/* CMD_WORKSPACE(_OPT): the directory holding the workspace Cargo.toml. */
 	char *workspace_root;
-	/* CMD_CONFIG: the effective layered config (config.h). */
+	/* CMD_CONFIG or CMD_API: the effective layered config (config.h). */
 	struct burst_config *config;
-	/* CMD_API: the Hetzner client; filled by the hcloud prepare hook. */
+	/*
+	 * CMD_API: the Hetzner client; CMD_STATE: the state database; both
+	 * filled by prepare hooks (the dispatcher fails with an internal
+	 * error rather than run an exec with these still NULL).
+	 */
 	struct hcloud *api;
-	/* CMD_STATE: the state database; filled by the state prepare hook. */
 	struct burst_state *state;
 	/* CMD_LOOP: the libuv loop; filled by the loop prepare hook. */
 	struct uv_loop_s *loop;

@@ -120,7 +120,12 @@ static int dispatch(struct burst_ctx *ctx)
 	if ((cmd->flags & CMD_WORKSPACE) &&
 	    workspace_locate(ctx->cwd, &ctx->workspace_root, &ctx->err) < 0)
 		return -1;
-	if ((cmd->flags & CMD_CONFIG) && prepare_config(ctx) < 0)
+	if ((cmd->flags & CMD_WORKSPACE_OPT) && !ctx->workspace_root &&
+	    workspace_locate(ctx->cwd, &ctx->workspace_root, &ctx->err) < 0) {
+		log_debug("cli", "no workspace: %s", ctx->err.message);
+		burst_error_release(&ctx->err);
+	}
+	if ((cmd->flags & (CMD_CONFIG | CMD_API)) && prepare_config(ctx) < 0)
 		return -1;
 	if ((cmd->flags & CMD_API) &&
 	    config_require_token(ctx->config, &ctx->err) < 0)
@@ -130,6 +135,14 @@ static int dispatch(struct burst_ctx *ctx)
 
 		if ((cmd->flags & h->flag) && h->prepare(ctx, &ctx->err) < 0)
 			goto out;
+	}
+	if (((cmd->flags & CMD_API) && !ctx->api) ||
+	    ((cmd->flags & CMD_STATE) && !ctx->state)) {
+		burst_error_set(&ctx->err, BURST_EXIT_INTERNAL,
+				"%s needs %s, but no prepare hook provides it",
+				cmd->name, !ctx->api && (cmd->flags & CMD_API) ?
+				"the API client" : "the state database");
+		goto out;
 	}
 	ret = cmd->exec(ctx);
 	if (ret < 0 && !burst_error_isset(&ctx->err))

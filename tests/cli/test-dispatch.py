@@ -147,6 +147,26 @@ def main():
         expect(["build"], CONFIG, err=["not inside a cargo project"])
         expect(["+nightly", "build", "+beta"], USAGE,
                err=["toolchain given twice"])
+        proj = os.path.join(WORK, "proj")
+        os.makedirs(os.path.join(proj, "src"))
+        with open(os.path.join(proj, "Cargo.toml"), "w") as f:
+            f.write('[package]\nname = "p"\nversion = "0.1.0"\n'
+                    'edition = "2021"\n')
+        with open(os.path.join(proj, "src", "main.rs"), "w") as f:
+            f.write("fn main() {}\n")
+        expect(["build", "--release"], CONFIG,
+               err=["error: no Hetzner Cloud API token",
+                    "help: export HCLOUD_TOKEN=<token>",
+                    os.path.join(BASE_ENV["XDG_CONFIG_HOME"], "cargo-burst",
+                                 "config.toml")],
+               cwd=os.path.join(proj, "src"), name="build without a token")
+        os.makedirs(os.path.join(proj, ".config"))
+        with open(os.path.join(proj, ".config", "cargo-burst.toml"), "w") as f:
+            f.write("volume_gb = 1\n")
+        expect(["test"], CONFIG, err=["cargo-burst.toml:1:1: `volume_gb` = 1 "
+                                      "is out of range"],
+               cwd=proj, env_extra={"HCLOUD_TOKEN": "tok-abcdef"},
+               name="bad project config stops a run verb")
 
     print("1..%d" % count)
     return 1 if failed else 0
