@@ -1,0 +1,88 @@
+/*
+ * hcloud-internal.h - shared between the files of src/hcloud only.
+ */
+#ifndef BURST_HCLOUD_INTERNAL_H
+#define BURST_HCLOUD_INTERNAL_H
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+
+#include "burst/hcloud.h"
+#include "burst/strbuf.h"
+
+#define HC_MAX_BODY (32u << 20) /* largest response body accepted */
+
+struct hcloud {
+	CURL *curl;
+	char *base;       /* endpoint without trailing '/' */
+	char *auth;       /* "Authorization: Bearer <token>" */
+	char *host;       /* for error messages */
+	long connect_ms, request_ms;
+	struct hcloud_retry_policy retry;
+	uint64_t poll_first_ms, poll_cap_ms;
+	long pace_threshold; /* 0 = default */
+	struct hcloud_stats stats;
+	uint64_t rng; /* xorshift state for jitter */
+};
+
+/* One HTTP exchange after retries. */
+struct hc_response {
+	long status;
+	cJSON *json; /* parsed body, or NULL (204 or empty) */
+};
+
+/* Options of one request. */
+enum hc_flags {
+	HC_NO_RETRY_AMBIGUOUS = 1 << 0, /* POST create: don't resend after a lost reply */
+	HC_DELETE_GONE_OK = 1 << 1,     /* a 404 on a retried DELETE means done */
+};
+
+/* Result classes of one attempt. */
+enum hc_outcome {
+	HC_OK,
+	HC_FAIL,      /* definite failure, err set */
+	HC_RETRY,     /* failed, not applied: safe to resend */
+	HC_AMBIGUOUS, /* failed, may have been applied (lost reply, 5xx, timeout) */
+};
+
+/*
+ * Run one request with retries.  path includes the query.  body is JSON or
+ * NULL.  On HC_AMBIGUOUS with HC_NO_RETRY_AMBIGUOUS, returns -1 with
+ * *ambiguous = true and err set, so the caller can look the resource up.
+ */
+int hc_request(struct hcloud *c, const char *method, const char *path,
+	       const char *body, unsigned flags, const char *what,
+	       struct hc_response *resp, bool *ambiguous, struct burst_error *err);
+/* Free a response. */
+void hc_response_release(struct hc_response *r);
+
+/*
+ * GET every page of path (may hold a query) and call fn for each element of
+ * the array under key.
+ */
+int hc_list(struct hcloud *c, const char *path, const char *key,
+	    int (*fn)(const cJSON *item, void *data), void *data,
+	    const char *what, struct burst_error *err);
+
+/* Sleep ms milliseconds (restarting after signals). */
+void hc_sleep_ms(uint64_t ms);
+
+/* Decoders from cJSON (json.c). */
+void hc_decode_server(const cJSON *j, struct hcloud_server *s);
+void hc_decode_volume(const cJSON *j, struct hcloud_volume *v);
+void hc_decode_image(const cJSON *j, struct hcloud_image *i);
+void hc_decode_ssh_key(const cJSON *j, struct hcloud_ssh_key *k);
+void hc_decode_action(const cJSON *j, struct hcloud_action *a);
+void hc_decode_actions(const cJSON *arr, struct hcloud_actions *l);
+void hc_decode_server_type(const cJSON *j, struct hcloud_server_type *t);
+void hc_decode_location(const cJSON *j, struct hcloud_location *l);
+void hc_decode_datacenter(const cJSON *j, struct hcloud_datacenter *d);
+void hc_decode_pricing(const cJSON *j, struct hcloud_pricing *p);
+/* Add labels to a cJSON object as "labels": {...}. */
+void hc_labels_to_json(cJSON *obj, const struct hcloud_labels *l);
+
+/* Helpers for tolerant access. */
+const char *hc_str(const cJSON *obj, const char *key);
+int64_t hc_int(const cJSON *obj, const char *key);
+
+#endif
