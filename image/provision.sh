@@ -112,6 +112,7 @@ setup_work_user() {
 	tmp="$(mktemp)"
 	printf '%s ALL=(ALL) NOPASSWD:ALL\n' "$WORK_USER" >"$tmp"
 	visudo -c -q -f "$tmp"
+	install -d -m 0755 /etc/sudoers.d
 	install -m 0440 -o root -g root "$tmp" "$sudoers"
 	rm -f "$tmp"
 }
