@@ -558,9 +558,13 @@ class Machine:
                 script.append("ln -sf %s /dev/disk/by-id/scsi-0HC_Volume_%d" % (vol["_loop"], vol["id"]))
         script.append("exec /usr/sbin/sshd -D -e -f %s" % cfg)
         logf = open(os.path.join(self.dir, "sshd.log"), "a")
+        # setpriv --pdeathsig: sshd dies with the simulator's scheduler thread
+        # (the thread that runs every machine start) even if it is SIGKILLed.
+        pre = ["setpriv", "--pdeathsig", "KILL", "--"] if shutil.which("setpriv") else []
         try:
             self.proc = subprocess.Popen(
-                ["unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", "\n".join(script)],
+                pre + ["unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c",
+                       "\n".join(script)],
                 stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, start_new_session=True,
                 cwd="/")
         finally:
@@ -2178,6 +2182,8 @@ def main():
     ap.add_argument("--listen", default="127.0.0.1:0")
     ap.add_argument("--config")
     ap.add_argument("--machines", choices=("real", "none"), default="real")
+    ap.add_argument("--watch-pid", type=int, default=0,
+                    help="shut down cleanly when this process (e.g. the test) is gone")
     args = ap.parse_args()
 
     if args.machines == "real" and os.geteuid() != 0:
@@ -2245,7 +2251,9 @@ def main():
 
     try:
         while not httpd.stop_event.wait(0.2):
-            pass
+            if args.watch_pid and not pid_alive(args.watch_pid):
+                log("watched pid %d is gone", args.watch_pid)
+                break
     finally:
         log("shutting down")
         httpd.shutdown()

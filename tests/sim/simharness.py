@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -27,6 +28,31 @@ SIM = os.path.join(HERE, "hcloud_sim.py")
 
 class SimLeak(Exception):
     pass
+
+
+def _sigterm_to_exit():
+    """Turn SIGTERM/SIGHUP (meson's timeout) into SystemExit so `with Simulator()`
+    and finally blocks run; only if the test left the default handler."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def on_term(signum, frame):
+        raise SystemExit(128 + signum)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) == signal.SIG_DFL:
+            signal.signal(sig, on_term)
+
+
+def real_machines_unavailable():
+    """None if --machines real can run here, else the reason (for a TAP skip)."""
+    if os.geteuid() != 0:
+        return "needs root (mount namespaces, loop devices, port 22 on loopback)"
+    for prog in ("/usr/sbin/sshd", "ssh", "ssh-keygen", "unshare", "nsenter", "losetup", "mkfs.ext4"):
+        if not shutil.which(prog):
+            return "%s not installed" % prog
+    if not os.path.exists("/dev/loop-control"):
+        return "no loop device support (/dev/loop-control missing)"
+    return None
 
 
 def _loop_devices_backed_by(prefix):
@@ -90,7 +116,9 @@ class Simulator:
         if self.state_dir is None:
             self.state_dir = tempfile.mkdtemp(prefix="hcloud-sim-")
         os.makedirs(self.state_dir, exist_ok=True)
-        cmd = [sys.executable, SIM, "--state-dir", self.state_dir, "--machines", self.machines]
+        cmd = [sys.executable, SIM, "--state-dir", self.state_dir, "--machines", self.machines,
+               "--watch-pid", str(os.getpid())]
+        _sigterm_to_exit()
         if self.config:
             cfg_path = os.path.join(self.state_dir, "config.json")
             with open(cfg_path, "w") as f:

@@ -266,6 +266,33 @@ def main():
         sim.configure({"rate_limit": {"capacity": 3600, "refill_per_sec": 1}})
         st, body, _ = sim.api("GET", "/pricing")
         t.is_((body["pricing"]["currency"], body["pricing"]["vat_rate"]), ("EUR", "19.00"), "pricing")
+
+    # --watch-pid: the simulator shuts down when the watched process is gone
+    import subprocess
+    import tempfile
+    with tempfile.TemporaryDirectory(prefix="sim-watch-") as d:
+        sleeper = subprocess.Popen(["sleep", "60"])
+        simp = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                              "hcloud_sim.py"),
+                                 "--state-dir", d, "--machines", "none", "--watch-pid", str(sleeper.pid)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.time() + 20
+            while not os.path.exists(os.path.join(d, "endpoint")) and time.time() < deadline:
+                time.sleep(0.02)
+            t.ok(os.path.exists(os.path.join(d, "endpoint")), "--watch-pid: simulator started")
+            sleeper.kill()
+            sleeper.wait()
+            try:
+                rc = simp.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                rc = None
+            t.is_(rc, 0, "--watch-pid: clean exit once the watched process is gone")
+        finally:
+            for p in (sleeper, simp):
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
     return t.done()
 
 

@@ -10,7 +10,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from simharness import Simulator, SimLeak, Tap, _loop_devices_backed_by, _sshd_pids_using  # noqa: E402
+from simharness import (Simulator, SimLeak, Tap, _loop_devices_backed_by, _sshd_pids_using,
+                        real_machines_unavailable)  # noqa: E402
 
 FAST = {"durations": {"server_create": 0.1, "server_start": 0.1, "server_stop": 0.1,
                       "volume_create": 0.1, "attach": 0.1, "detach": 0.1,
@@ -74,13 +75,9 @@ def create_server(sim, t, name, **kw):
 
 def main():
     t = Tap()
-    if os.geteuid() != 0:
-        t.skip_all("needs root (mount namespaces, loop devices, port 22 on loopback)")
-    for prog in ("/usr/sbin/sshd", "ssh", "ssh-keygen", "unshare", "nsenter", "losetup", "mkfs.ext4"):
-        if not shutil.which(prog):
-            t.skip_all("%s not installed" % prog)
-    if not os.path.exists("/dev/loop-control"):
-        t.skip_all("no loop device support (/dev/loop-control missing)")
+    why = real_machines_unavailable()
+    if why:
+        t.skip_all(why)
 
     with tempfile.TemporaryDirectory(prefix="sim-machines-") as tmp:
         c = Ctx(tmp)
@@ -255,6 +252,27 @@ def main():
                 t.diag("cleanup after SIGTERM test: %s" % e)
             if sim2.state_dir:
                 shutil.rmtree(sim2.state_dir, ignore_errors=True)
+
+        # SIGKILL: nothing can clean up, but sshd dies with it (setpriv --pdeathsig)
+        sim3 = Simulator(machines="real", config=FAST, keep_state=True)
+        try:
+            sim3.start()
+            sim3.api("POST", "/ssh_keys", {"name": "client", "public_key": pub})
+            sf, ipf = create_server(sim3, t, "kill-1")
+            t.ok(_sshd_pids_using(sim3.state_dir), "third simulator runs an sshd")
+            sim3.proc.kill()
+            sim3.proc.wait(timeout=10)
+            t.ok(wait_for(lambda: not _sshd_pids_using(sim3.state_dir), 10),
+                 "SIGKILL of the simulator: its sshd dies too")
+        finally:
+            try:
+                sim3.stop()
+            except SimLeak as e:
+                t.diag("cleanup after SIGKILL test: %s" % e)
+            for ip in ip_claims([ipf] if "ipf" in dir() else []):
+                os.unlink("/run/hcloud-sim/ip-" + ip)
+            if sim3.state_dir:
+                shutil.rmtree(sim3.state_dir, ignore_errors=True)
     return t.done()
 
 
