@@ -22,6 +22,20 @@ static void add_quoted(struct strbuf *out, const char *s)
 	strbuf_addch(out, '"');
 }
 
+/* The value of an integer key. */
+static int64_t int_value(const struct burst_config *cfg, enum config_key_id id)
+{
+	switch (id) {
+	case CONFIG_SNAPSHOT_KEEP: return cfg->snapshot_keep;
+	case CONFIG_KEEP_ALIVE_SECS: return cfg->keep_alive_secs;
+	case CONFIG_VOLUME_KEEP_ALIVE_SECS: return cfg->volume_keep_alive_secs;
+	case CONFIG_VOLUME_GB: return cfg->volume_gb;
+	case CONFIG_BILLING_MARGIN_SECS: return cfg->billing_margin_secs;
+	case CONFIG_SSH_PORT: return cfg->ssh_port;
+	default: BUG("key %d is not an integer", (int)id);
+	}
+}
+
 static void add_sources(struct strbuf *out, const enum config_source *src,
 			size_t n, enum config_source fallback)
 {
@@ -57,7 +71,6 @@ static void add_strings(struct strbuf *out, char *const *v, size_t n)
 static void format_key(const struct burst_config *cfg, enum config_key_id id,
 		       struct strbuf *out)
 {
-	const struct config_key *k = &config_keys[id];
 	char name[128];
 
 	strbuf_addf(out, "%s = ", config_key_fullname(id, name, sizeof(name)));
@@ -117,28 +130,12 @@ static void format_key(const struct burst_config *cfg, enum config_key_id id,
 	case CONFIG_VOLUME_KEEP_ALIVE_SECS:
 	case CONFIG_VOLUME_GB:
 	case CONFIG_BILLING_MARGIN_SECS:
-	case CONFIG_SSH_PORT: {
-		const int64_t *p = NULL;
-
-		switch (id) {
-		case CONFIG_SNAPSHOT_KEEP: p = &cfg->snapshot_keep; break;
-		case CONFIG_KEEP_ALIVE_SECS: p = &cfg->keep_alive_secs; break;
-		case CONFIG_VOLUME_KEEP_ALIVE_SECS:
-			p = &cfg->volume_keep_alive_secs;
-			break;
-		case CONFIG_VOLUME_GB: p = &cfg->volume_gb; break;
-		case CONFIG_BILLING_MARGIN_SECS:
-			p = &cfg->billing_margin_secs;
-			break;
-		default: p = &cfg->ssh_port; break;
-		}
-		strbuf_addf(out, "%lld", (long long)*p);
+	case CONFIG_SSH_PORT:
+		strbuf_addf(out, "%lld", (long long)int_value(cfg, id));
 		break;
-	}
 	case CONFIG_KEY_COUNT:
 		BUG("no key %d", (int)id);
 	}
-	(void)k;
 	strbuf_addf(out, " (%s)\n", config_source_name(cfg->source[id]));
 }
 
@@ -245,24 +242,12 @@ static cJSON *json_key(const struct burst_config *cfg, enum config_key_id id)
 		cJSON_AddBoolToObject(o, "value", cfg->billing_hour_hold);
 		break;
 	case CONFIG_SNAPSHOT_KEEP:
-		cJSON_AddNumberToObject(o, "value", (double)cfg->snapshot_keep);
-		break;
 	case CONFIG_KEEP_ALIVE_SECS:
-		cJSON_AddNumberToObject(o, "value", (double)cfg->keep_alive_secs);
-		break;
 	case CONFIG_VOLUME_KEEP_ALIVE_SECS:
-		cJSON_AddNumberToObject(o, "value",
-					(double)cfg->volume_keep_alive_secs);
-		break;
 	case CONFIG_VOLUME_GB:
-		cJSON_AddNumberToObject(o, "value", (double)cfg->volume_gb);
-		break;
 	case CONFIG_BILLING_MARGIN_SECS:
-		cJSON_AddNumberToObject(o, "value",
-					(double)cfg->billing_margin_secs);
-		break;
 	case CONFIG_SSH_PORT:
-		cJSON_AddNumberToObject(o, "value", (double)cfg->ssh_port);
+		cJSON_AddNumberToObject(o, "value", (double)int_value(cfg, id));
 		break;
 	case CONFIG_KEY_COUNT:
 		BUG("no key %d", (int)id);
