@@ -6,7 +6,8 @@
  * server, per-project volumes), intents, leases, reaper records, lifecycle
  * events and the run log.  WAL, busy_timeout 10 s, foreign keys, PRAGMA
  * user_version migrations.  A connection (struct burst_state) belongs to one
- * process: never use it across fork(); open a new one in the child.
+ * process and one thread at a time (SQLite "multi-thread" mode): never use
+ * it across fork() or from two threads at once; open another one instead.
  *
  * Return convention: 0 on success, -1 with err filled (BURST_EXIT_STATE,
  * unless noted).  Lookup functions return 1 = found, 0 = not found, -1 =

@@ -2,10 +2,12 @@
  * report.c - the queries behind `status` and `audit`, their human and JSON
  * output, and synthetic data for tests and benchmarks.
  *
- * The audit reads each large table once: runs in started_at order (index
- * runs_started) feed the keep-alive what-if, cold/warm phase statistics,
- * wall-time shares and per-verb means in a single pass; percentiles use
- * quickselect on the collected values (nearest rank), never a sort in SQL.
+ * The audit reads each large table once: server events through the index
+ * events_kind_ts (sessions, churn), then runs in storage order, which feed
+ * the keep-alive what-if, cold/warm phase statistics, wall-time shares,
+ * per-verb means and commands per session in a single pass; percentiles
+ * use quickselect on the collected values (nearest rank), never a sort in
+ * SQL.
  */
 #include <cJSON.h>
 #include <math.h>
@@ -451,54 +453,107 @@ static int64_t billed(int64_t secs)
 #define NPHASE 5
 enum { PH_PROVISION, PH_SYNC, PH_CARGO, PH_FETCH, PH_WALL };
 
-static int audit_runs(struct burst_state *st, struct state_audit *a, struct burst_error *err)
+struct span {
+	int64_t start, end;
+};
+
+static int span_cmp(const void *a, const void *b)
+{
+	const struct span *x = a, *y = b;
+
+	return (x->start > y->start) - (x->start < y->start);
+}
+
+static int i64_cmp(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static bool i64_contains(const struct i64vec *sorted, int64_t x)
+{
+	size_t lo = 0, hi = sorted->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (sorted->v[mid] < x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < sorted->n && sorted->v[lo] == x;
+}
+
+/* Keep-alive what-if over runs sorted by start. */
+static void whatif(struct state_audit *a, const struct span *sp, size_t n)
+{
+	int k;
+	size_t i;
+
+	for (k = 0; k < STATE_WHATIF_N && n; k++) {
+		int64_t K = whatif_secs[k], sess = sp[0].start, busy = sp[0].end, len;
+
+		a->whatif[k].provisions = 1;
+		for (i = 1; i < n; i++) {
+			if (sp[i].start > busy + K) {
+				len = busy + K - sess;
+				a->whatif[k].server_hours += (double)len / 3600.0;
+				a->whatif[k].billed_hours += billed(len);
+				a->whatif[k].provisions++;
+				sess = sp[i].start;
+				busy = sp[i].end;
+			} else if (sp[i].end > busy) {
+				busy = sp[i].end;
+			}
+		}
+		len = busy + K - sess;
+		a->whatif[k].server_hours += (double)len / 3600.0;
+		a->whatif[k].billed_hours += billed(len);
+	}
+}
+
+/*
+ * One pass over runs in storage order (rowid ~ start order; the spans are
+ * sorted afterwards only when they are not already).
+ */
+static int audit_runs(struct burst_state *st, struct state_audit *a,
+		      const struct i64vec *prov_ids, struct burst_error *err)
 {
 	struct i64vec ph[2][NPHASE];
 	double sum[NPHASE] = { 0 };
-	int64_t busy[STATE_WHATIF_N] = { 0 }, sess[STATE_WHATIF_N] = { 0 };
-	double verb_wall_sum = 0;
-	size_t valloc = 0;
-	bool have = false;
+	struct span *spans = NULL;
+	size_t nspans = 0, aspans = 0, valloc = 0;
+	bool sorted = true;
+	int64_t attributed = 0;
 	sqlite3_stmt *s = NULL;
-	int rc, ret = -1, c, p, k;
+	int rc, ret = -1, c, p;
 	size_t i;
 
 	memset(ph, 0, sizeof(ph));
 	if (st_prepare(st, "SELECT started_at, finished_at, cold, success, interrupted,"
-			   " provision_ms, sync_ms, cargo_ms, fetch_ms, wall_ms, verb"
-			   " FROM runs ORDER BY started_at", &s, err) < 0)
+			   " provision_ms, sync_ms, cargo_ms, fetch_ms, wall_ms, verb,"
+			   " server_hcloud_id FROM runs", &s, err) < 0)
 		goto out;
-	(void)verb_wall_sum;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		int64_t start = sqlite3_column_int64(s, 0);
 		bool finished = sqlite3_column_type(s, 1) != SQLITE_NULL;
 		int64_t end = finished ? sqlite3_column_int64(s, 1) : start;
-		const char *verb = (const char *)sqlite3_column_text(s, 10);
+		int64_t server = sqlite3_column_int64(s, 11);
+		const char *verb;
 		int64_t v[NPHASE];
 		struct state_verb_stats *vs = NULL;
 
 		a->runs_total++;
-		/* keep-alive what-if: sessions of runs closer than K */
-		for (k = 0; k < STATE_WHATIF_N; k++) {
-			int64_t K = whatif_secs[k];
-
-			if (!have) {
-				sess[k] = start;
-				busy[k] = end;
-				a->whatif[k].provisions = 1;
-			} else if (start > busy[k] + K) {
-				int64_t len = busy[k] + K - sess[k];
-
-				a->whatif[k].server_hours += (double)len / 3600.0;
-				a->whatif[k].billed_hours += billed(len);
-				a->whatif[k].provisions++;
-				sess[k] = start;
-				busy[k] = end;
-			} else if (end > busy[k]) {
-				busy[k] = end;
-			}
-		}
-		have = true;
+		ALLOC_GROW(spans, nspans + 1, aspans);
+		if (nspans && start < spans[nspans - 1].start)
+			sorted = false;
+		spans[nspans].start = start;
+		spans[nspans].end = end < start ? start : end;
+		nspans++;
+		if (server && i64_contains(prov_ids, server))
+			attributed++;
 		if (!finished)
 			continue;
 		a->runs_finished++;
@@ -512,7 +567,10 @@ static int audit_runs(struct burst_state *st, struct state_audit *a, struct burs
 			vec_push(&ph[c][p], v[p]);
 			sum[p] += (double)v[p];
 		}
-		for (i = 0; verb && i < a->nverbs; i++)
+		verb = (const char *)sqlite3_column_text(s, 10);
+		if (!verb)
+			verb = "?";
+		for (i = 0; i < a->nverbs; i++)
 			if (!strcmp(a->verbs[i].verb, verb)) {
 				vs = &a->verbs[i];
 				break;
@@ -521,7 +579,7 @@ static int audit_runs(struct burst_state *st, struct state_audit *a, struct burs
 			ALLOC_GROW(a->verbs, a->nverbs + 1, valloc);
 			vs = &a->verbs[a->nverbs++];
 			memset(vs, 0, sizeof(*vs));
-			vs->verb = xstrdup(verb ? verb : "?");
+			vs->verb = xstrdup(verb);
 		}
 		vs->n++;
 		if (!sqlite3_column_int(s, 3))
@@ -534,12 +592,11 @@ static int audit_runs(struct burst_state *st, struct state_audit *a, struct burs
 		st_dberr(st, err, "reading runs");
 		goto out;
 	}
-	for (k = 0; have && k < STATE_WHATIF_N; k++) {
-		int64_t len = busy[k] + whatif_secs[k] - sess[k];
-
-		a->whatif[k].server_hours += (double)len / 3600.0;
-		a->whatif[k].billed_hours += billed(len);
-	}
+	if (!sorted)
+		qsort(spans, nspans, sizeof(*spans), span_cmp);
+	whatif(a, spans, nspans);
+	if (a->sessions)
+		a->commands_per_session = (double)attributed / (double)a->sessions;
 	for (c = 0; c < 2; c++) {
 		struct state_run_class *rc_ = c ? &a->warm : &a->cold;
 
@@ -567,80 +624,125 @@ static int audit_runs(struct burst_state *st, struct state_audit *a, struct burs
 	ret = 0;
 out:
 	sqlite3_finalize(s);
+	free(spans);
 	for (c = 0; c < 2; c++)
 		for (p = 0; p < NPHASE; p++)
 			free(ph[c][p].v);
 	return ret;
 }
 
-static int audit_sessions(struct burst_state *st, struct state_audit *a, struct burst_error *err)
+enum { R_REAP, R_DOWN, R_STALE, R_ORPHANED, R_FAILED, R_OTHER };
+
+struct term {
+	int64_t id, ts;
+	int reason;
+};
+
+static int term_cmp(const void *a, const void *b)
 {
-	struct i64vec life = { 0 }, terms = { 0 };
+	const struct term *x = a, *y = b;
+
+	if (x->id != y->id)
+		return (x->id > y->id) - (x->id < y->id);
+	return (x->ts > y->ts) - (x->ts < y->ts);
+}
+
+static int reason_code(const char *r)
+{
+	static const char *const names[] = { "reap", "down", "stale", "orphaned", "failed" };
+	int i;
+
+	for (i = 0; r && i < (int)ARRAY_SIZE(names); i++)
+		if (!strcmp(r, names[i]))
+			return i;
+	return R_OTHER;
+}
+
+/* The earliest termination of server id (terms sorted by id, ts), or NULL. */
+static const struct term *term_find(const struct term *t, size_t n, int64_t id)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (t[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && t[lo].id == id ? &t[lo] : NULL;
+}
+
+/*
+ * Server sessions (provisioned .. terminated or now), churn, and volume
+ * GB-months.  Fills prov_ids (sorted) for commands per session.
+ */
+static int audit_sessions(struct burst_state *st, struct state_audit *a, struct i64vec *prov_ids,
+			  struct burst_error *err)
+{
+	struct i64vec life = { 0 }, term_ts = { 0 };
+	struct term *terms = NULL;
+	size_t nterms = 0, aterms = 0, ti = 0;
+	int64_t *counts[] = { &a->term_reap, &a->term_down, &a->term_stale, &a->term_orphaned,
+			      &a->term_failed, &a->term_other };
 	sqlite3_stmt *s = NULL;
 	double life_sum = 0;
-	size_t ti = 0;
 	int rc, ret = -1;
-	int64_t attributed = 0;
 
-	/* termination times in order, for churn */
-	if (st_prepare(st, "SELECT ts FROM events WHERE resource_kind='server'"
-			   " AND kind='terminated' ORDER BY ts", &s, err) < 0)
+	/* terminations in time order (index events_kind_ts) */
+	if (st_prepare(st, "SELECT resource_id, ts, reason FROM events"
+			   " WHERE resource_kind='server' AND kind='terminated' ORDER BY ts", &s,
+		       err) < 0)
 		goto out;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-		vec_push(&terms, sqlite3_column_int64(s, 0));
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		ALLOC_GROW(terms, nterms + 1, aterms);
+		terms[nterms].id = sqlite3_column_int64(s, 0);
+		terms[nterms].ts = sqlite3_column_int64(s, 1);
+		terms[nterms].reason = reason_code((const char *)sqlite3_column_text(s, 2));
+		vec_push(&term_ts, terms[nterms].ts);
+		nterms++;
+	}
 	if (rc != SQLITE_DONE) {
 		st_dberr(st, err, "reading events");
 		goto out;
 	}
 	sqlite3_finalize(s);
 	s = NULL;
+	qsort(terms, nterms, sizeof(*terms), term_cmp);
 
-	if (st_prepare(st, "SELECT p.ts, min(t.ts), t.reason FROM events p"
-			   " LEFT JOIN events t ON t.resource_kind='server' AND t.kind='terminated'"
-			   "  AND t.resource_id=p.resource_id"
-			   " WHERE p.resource_kind='server' AND p.kind='provisioned'"
-			   " GROUP BY p.id ORDER BY p.ts", &s, err) < 0)
+	if (st_prepare(st, "SELECT resource_id, ts FROM events"
+			   " WHERE resource_kind='server' AND kind='provisioned' ORDER BY ts", &s,
+		       err) < 0)
 		goto out;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		int64_t pts = sqlite3_column_int64(s, 0);
-		bool open = sqlite3_column_type(s, 1) == SQLITE_NULL;
-		int64_t tts = open ? a->now : sqlite3_column_int64(s, 1);
-		const char *reason = (const char *)sqlite3_column_text(s, 2);
+		int64_t id = sqlite3_column_int64(s, 0);
+		int64_t pts = sqlite3_column_int64(s, 1);
+		const struct term *t = term_find(terms, nterms, id);
+		int64_t tts = t ? t->ts : a->now;
 		int64_t len = tts > pts ? tts - pts : 0;
 
+		vec_push(prov_ids, id);
 		a->sessions++;
 		a->billed_server_hours += billed(len);
 		a->server_hours += (double)len / 3600.0;
-		/* churn: the last termination before this provision */
-		while (ti < terms.n && terms.v[ti] <= pts)
+		/* churn: the last termination at or before this provision */
+		while (ti < term_ts.n && term_ts.v[ti] <= pts)
 			ti++;
 		if (ti > 0) {
-			int64_t gap = pts - terms.v[ti - 1];
+			int64_t gap = pts - term_ts.v[ti - 1];
 
 			a->churn_10m += gap <= 600;
 			a->churn_30m += gap <= 1800;
 			a->churn_60m += gap <= 3600;
 		}
-		if (open) {
+		if (!t) {
 			a->sessions_open++;
 			continue;
 		}
 		vec_push(&life, len);
 		life_sum += (double)len;
-		if (!reason)
-			a->term_other++;
-		else if (!strcmp(reason, "reap"))
-			a->term_reap++;
-		else if (!strcmp(reason, "down"))
-			a->term_down++;
-		else if (!strcmp(reason, "stale"))
-			a->term_stale++;
-		else if (!strcmp(reason, "orphaned"))
-			a->term_orphaned++;
-		else if (!strcmp(reason, "failed"))
-			a->term_failed++;
-		else
-			a->term_other++;
+		(*counts[t->reason])++;
 	}
 	if (rc != SQLITE_DONE) {
 		st_dberr(st, err, "reading events");
@@ -648,23 +750,17 @@ static int audit_sessions(struct burst_state *st, struct state_audit *a, struct 
 	}
 	sqlite3_finalize(s);
 	s = NULL;
+	qsort(prov_ids->v, prov_ids->n, sizeof(*prov_ids->v), i64_cmp);
 	if (life.n) {
 		a->lifetime_mean_s = life_sum / (double)life.n;
 		a->lifetime_median_s = percentile(&life, 0.5);
 	}
-	if (count_query(st, "SELECT count(*) FROM runs WHERE server_hcloud_id IN"
-			" (SELECT resource_id FROM events WHERE resource_kind='server'"
-			"  AND kind='provisioned')", &attributed, err) < 0)
-		goto out;
-	if (a->sessions)
-		a->commands_per_session = (double)attributed / (double)a->sessions;
 
-	/* volumes: GB-months */
-	if (st_prepare(st, "SELECT p.ts, min(t.ts), p.size_gb FROM events p"
-			   " LEFT JOIN events t ON t.resource_kind='volume' AND t.kind='terminated'"
-			   "  AND t.resource_id=p.resource_id"
-			   " WHERE p.resource_kind='volume' AND p.kind='provisioned'"
-			   " GROUP BY p.id", &s, err) < 0)
+	/* volumes: GB-months (few rows) */
+	if (st_prepare(st, "SELECT p.ts, (SELECT min(t.ts) FROM events t"
+			   "  WHERE t.resource_kind='volume' AND t.resource_id=p.resource_id"
+			   "  AND t.kind='terminated'), p.size_gb FROM events p"
+			   " WHERE p.resource_kind='volume' AND p.kind='provisioned'", &s, err) < 0)
 		goto out;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		int64_t pts = sqlite3_column_int64(s, 0);
@@ -683,13 +779,15 @@ static int audit_sessions(struct burst_state *st, struct state_audit *a, struct 
 out:
 	sqlite3_finalize(s);
 	free(life.v);
-	free(terms.v);
+	free(term_ts.v);
+	free(terms);
 	return ret;
 }
 
 int state_audit_query(struct burst_state *st, double rate_eur_per_hour, struct state_audit *out,
 		      struct burst_error *err)
 {
+	struct i64vec prov_ids = { 0 };
 	int k;
 
 	memset(out, 0, sizeof(*out));
@@ -698,12 +796,15 @@ int state_audit_query(struct burst_state *st, double rate_eur_per_hour, struct s
 		out->whatif[k].keep_alive_secs = whatif_secs[k];
 	if (sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
 		return st_dberr(st, err, "reading the audit log");
-	if (audit_runs(st, out, err) < 0 || audit_sessions(st, out, err) < 0) {
+	if (audit_sessions(st, out, &prov_ids, err) < 0 ||
+	    audit_runs(st, out, &prov_ids, err) < 0) {
 		st_rollback(st);
+		free(prov_ids.v);
 		state_audit_release(out);
 		return -1;
 	}
 	st_rollback(st); /* read-only snapshot */
+	free(prov_ids.v);
 	out->has_rate = rate_eur_per_hour >= 0;
 	out->rate_eur_per_hour = out->has_rate ? rate_eur_per_hour : 0;
 	out->volume_eur_per_gb_month = STATE_VOLUME_EUR_PER_GB_MONTH;

@@ -70,7 +70,7 @@ static const char *const migrations[] = {
 	"CREATE TABLE events(id INTEGER PRIMARY KEY, ts INTEGER NOT NULL,"
 	"  kind TEXT NOT NULL, resource_kind TEXT, resource_id INTEGER,"
 	"  resource_name TEXT, reason TEXT, size_gb INTEGER, details TEXT);"
-	"CREATE INDEX events_kind_ts ON events(resource_kind, kind, ts);"
+	"CREATE INDEX events_kind_ts ON events(resource_kind, kind, ts, resource_id, reason);"
 	"CREATE INDEX events_resource ON events(resource_kind, resource_id, kind);"
 	"CREATE TABLE runs(id INTEGER PRIMARY KEY, started_at INTEGER NOT NULL,"
 	"  finished_at INTEGER, verb TEXT NOT NULL, project TEXT, cold INTEGER,"
@@ -384,7 +384,7 @@ static int open_db(struct burst_state *st, struct burst_error *err)
 	size_t i;
 
 	rc = sqlite3_open_v2(st->path, &st->db,
-			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 			     NULL);
 	if (rc != SQLITE_OK) {
 		if (is_corrupt_code(rc))
@@ -417,7 +417,8 @@ static int open_db(struct burst_state *st, struct burst_error *err)
 		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 			goto fail;
 	}
-	if (sqlite3_exec(st->db, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON",
+	if (sqlite3_exec(st->db, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+			 " PRAGMA mmap_size=268435456",
 			 NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
 
