@@ -1,0 +1,732 @@
+/*
+ * test-remote.c - the remote module against a private sshd on 127.0.0.1:
+ * pinned host keys, master reuse, quoting round trips (locally and over
+ * ssh), streaming, exit codes, Ctrl-C reaching the remote command, rsync
+ * with excludes and .gitignore (compared with git itself), checksummed
+ * fetch.  Needs root (sshd); skips otherwise.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "burst/proc.h"
+#include "burst/remote.h"
+#include "tap.h"
+
+static char tmp[] = "/tmp/burst-rt-XXXXXX";
+static pid_t sshd_pid;
+static int port;
+static struct remote_host H = REMOTE_HOST_INIT;
+static char *host_pub;
+
+static void kill_session_of(pid_t pid)
+{
+	pid_t sid = getsid(pid);
+	char cmd[256];
+
+	if (sid <= 1 || sid == getsid(0))
+		return;
+	snprintf(cmd, sizeof(cmd),
+		 "ps -eo pid=,sid= | awk '$2 == %d { print $1 }' | xargs -r kill -%s 2>/dev/null",
+		 (int)sid, "TERM");
+	if (system(cmd) != 0)
+		fprintf(stderr, "# cleanup of session %d failed\n", (int)sid);
+}
+
+static void cleanup(void)
+{
+	char cmd[256];
+
+	if (H.control_path)
+		remote_master_stop(&H);
+	if (sshd_pid > 0) {
+		kill_session_of(sshd_pid);
+		kill(sshd_pid, SIGTERM);
+		for (int i = 0; i < 40 && pid_alive(sshd_pid, 0); i++)
+			usleep(50000);
+		if (pid_alive(sshd_pid, 0))
+			kill(sshd_pid, SIGKILL);
+		sshd_pid = 0;
+	}
+	if (system("pkill -f 'sleep 100[.]4711' 2>/dev/null; true") != 0)
+		fprintf(stderr, "# pkill failed\n");
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
+	if (tmp[strlen(tmp) - 1] != 'X' && system(cmd) != 0)
+		fprintf(stderr, "# cleanup failed\n");
+}
+
+static void on_fatal(int sig)
+{
+	printf("Bail out! signal %d (timeout?)\n", sig);
+	fflush(stdout);
+	cleanup();
+	_exit(1);
+}
+
+static char *path_in(const char *name)
+{
+	return xstrfmt("%s/%s", tmp, name);
+}
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+	FILE *f;
+	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+	char *cmd;
+
+	*slash = '\0';
+	cmd = xstrfmt("mkdir -p '%s'", dir);
+	if (system(cmd) != 0)
+		bail_out("mkdir");
+	free(cmd);
+	free(dir);
+	f = fopen(path, "w");
+	if (!f)
+		bail_out("fopen");
+	fputs(text, f);
+	fclose(f);
+	chmod(path, mode);
+}
+
+static int run_capture(const char *script, struct strbuf *out)
+{
+	struct child_process cp = CHILD_PROCESS_INIT;
+	struct burst_error err = BURST_ERROR_INIT;
+	int code;
+
+	strvec_push(&cp.args, "/bin/sh");
+	strvec_push(&cp.args, "-c");
+	strvec_push(&cp.args, script);
+	cp.out = PROC_IO_CAPTURE;
+	cp.in = PROC_IO_NULL;
+	if (proc_run(&cp, &err) < 0)
+		bail_out(err.message);
+	strbuf_reset(out);
+	strbuf_addbuf(out, &cp.out_buf);
+	code = cp.exit_code;
+	child_process_release(&cp);
+	burst_error_release(&err);
+	return code;
+}
+
+static int pick_port(void)
+{
+	srand((unsigned)(time(NULL) ^ getpid()));
+	for (int i = 0; i < 50; i++) {
+		int p = 20000 + rand() % 40000;
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		struct sockaddr_in a;
+
+		memset(&a, 0, sizeof(a));
+		a.sin_family = AF_INET;
+		a.sin_port = htons((uint16_t)p);
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0) {
+			close(fd);
+			return p;
+		}
+		close(fd);
+	}
+	bail_out("no free port");
+}
+
+static bool port_open(int p)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a;
+	bool okay;
+
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_port = htons((uint16_t)p);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	okay = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+	close(fd);
+	return okay;
+}
+
+static int count_accepted(void)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char *log = path_in("sshd.log");
+	int n = 0;
+
+	strbuf_read_file(&sb, log);
+	for (const char *p = sb.buf; (p = strstr(p, "Accepted publickey")); p++)
+		n++;
+	strbuf_release(&sb);
+	free(log);
+	return n;
+}
+
+static void start_sshd(void)
+{
+	struct burst_error err = BURST_ERROR_INIT;
+	char *priv = NULL, *keys = path_in("keys"), *cfg = path_in("sshd_config");
+	char *hostkey = path_in("hostkey"), *log = path_in("sshd.log");
+	char *id = path_in("id"), *cmd, *ak = path_in("authorized_keys"), *text;
+	const char *argv[] = { "/usr/sbin/sshd", "-D", "-e", "-f", cfg, NULL };
+	struct strbuf sb = STRBUF_INIT;
+
+	mkdir("/run/sshd", 0755);
+	if (remote_hostkey_generate(keys, "host", &priv, &host_pub, &err) < 0)
+		bail_out(err.message);
+	write_file(hostkey, priv, 0600);
+	ok(has_suffix(host_pub, " cargo-burst") && !strncmp(host_pub, "ssh-ed25519 AAAA", 16) &&
+	   strstr(priv, "BEGIN OPENSSH PRIVATE KEY"), "host key generated");
+	{
+		struct stat st;
+		char *left = xstrfmt("%s/host", keys);
+
+		ok(stat(left, &st) < 0, "no key files left behind in the scratch dir");
+		free(left);
+	}
+	{
+		struct strbuf cc = STRBUF_INIT, want = STRBUF_INIT;
+		const char *p = priv;
+
+		ok(remote_cloud_config(priv, host_pub, &cc) == 0, "cloud-config made");
+		strbuf_addstr(&want, "#cloud-config\nssh_keys:\n  ed25519_private: |\n");
+		while (*p) {
+			const char *nl = strchr(p, '\n');
+
+			strbuf_addstr(&want, "    ");
+			strbuf_add(&want, p, (size_t)(nl - p + 1));
+			p = nl + 1;
+		}
+		strbuf_addf(&want, "  ed25519_public: %s\n", host_pub);
+		is_str(cc.buf, want.buf, "cloud-config has exactly the expected format");
+		strbuf_release(&cc);
+		strbuf_release(&want);
+	}
+
+	cmd = xstrfmt("ssh-keygen -q -t ed25519 -N '' -f '%s' && cp '%s.pub' '%s'", id, id, ak);
+	if (system(cmd) != 0)
+		bail_out("ssh-keygen");
+	free(cmd);
+	port = pick_port();
+	text = xstrfmt("Port %d\nListenAddress 127.0.0.1\nHostKey %s\nPidFile none\n"
+		       "AuthorizedKeysFile %s\nStrictModes no\nUsePAM no\n"
+		       "PermitRootLogin prohibit-password\nPasswordAuthentication no\n"
+		       "KbdInteractiveAuthentication no\nLogLevel VERBOSE\n"
+		       "MaxSessions 50\nMaxStartups 50\nSubsystem sftp internal-sftp\n",
+		       port, hostkey, ak);
+	write_file(cfg, text, 0600);
+	free(text);
+	if (proc_spawn_detached(argv, NULL, log, &sshd_pid, &err) < 0)
+		bail_out(err.message);
+	for (int i = 0; i < 100 && !port_open(port); i++)
+		usleep(50000);
+	if (!port_open(port)) {
+		strbuf_read_file(&sb, log);
+		diag("sshd log: %s", sb.buf);
+		bail_out("sshd did not start");
+	}
+
+	H.user = xstrdup("root");
+	H.host = xstrdup("127.0.0.1");
+	H.port = port;
+	H.identity_file = xstrdup(id);
+	H.known_hosts = xstrfmt("%s/state/known_hosts", tmp);
+	H.persist_secs = 60;
+	{
+		char *cdir = path_in("c");
+
+		if (remote_host_set_control_dir(&H, cdir, &err) < 0)
+			bail_out(err.message);
+		free(cdir);
+	}
+	free(priv);
+	free(keys);
+	free(cfg);
+	free(hostkey);
+	free(log);
+	free(id);
+	free(ak);
+	strbuf_release(&sb);
+}
+
+static void test_known_hosts(void)
+{
+	struct burst_error err = BURST_ERROR_INIT;
+	struct strbuf sb = STRBUF_INIT;
+	struct stat st;
+	char *want, *dir = xstrfmt("%s/state", tmp);
+
+	ok(remote_known_hosts_pin(H.known_hosts, "10.9.9.9", 22, "ssh-ed25519 AAAAother x", &err) == 0,
+	   "pin another host");
+	ok(remote_known_hosts_pin(H.known_hosts, "127.0.0.1", port, "ssh-ed25519 AAAAold c", &err) == 0,
+	   "pin an old key");
+	ok(remote_known_hosts_pin(H.known_hosts, "127.0.0.1", port, host_pub, &err) == 0,
+	   "pin the real key");
+	strbuf_read_file(&sb, H.known_hosts);
+	want = xstrfmt("10.9.9.9 ssh-ed25519 AAAAother\n[127.0.0.1]:%d %.*s\n", port,
+		       (int)(strlen(host_pub) - strlen(" cargo-burst")), host_pub);
+	is_str(sb.buf, want, "known_hosts: replaced entry, [ip]:port form, comment dropped");
+	ok(stat(H.known_hosts, &st) == 0 && (st.st_mode & 0777) == 0600, "known_hosts is 0600");
+	ok(stat(dir, &st) == 0 && (st.st_mode & 0777) == 0700, "its directory is 0700");
+	ok(remote_known_hosts_forget(H.known_hosts, "10.9.9.9", 22, &err) == 0, "forget a host");
+	strbuf_reset(&sb);
+	strbuf_read_file(&sb, H.known_hosts);
+	ok(!strstr(sb.buf, "10.9.9.9") && strstr(sb.buf, "[127.0.0.1]"), "only that entry removed");
+	free(want);
+	free(dir);
+	strbuf_release(&sb);
+	burst_error_release(&err);
+}
+
+static unsigned progress_calls;
+
+static void on_progress(unsigned secs, void *data)
+{
+	(void)secs;
+	(void)data;
+	progress_calls++;
+}
+
+static int remote_status(const char *cmdline, struct strbuf *out)
+{
+	struct child_process cp = CHILD_PROCESS_INIT;
+	struct burst_error err = BURST_ERROR_INIT;
+	int code;
+
+	cp.in = PROC_IO_NULL;
+	cp.out = PROC_IO_CAPTURE;
+	cp.err = PROC_IO_CAPTURE;
+	cp.timeout_ms = 30000;
+	if (remote_run(&H, cmdline, &cp, &err) < 0)
+		bail_out(err.message);
+	if (out) {
+		strbuf_reset(out);
+		strbuf_addbuf(out, &cp.out_buf);
+	}
+	code = cp.exit_code;
+	if (code == 255)
+		diag("ssh stderr: %s", cp.err_buf.buf);
+	child_process_release(&cp);
+	burst_error_release(&err);
+	return code;
+}
+
+static void test_connect_and_master(void)
+{
+	struct burst_error err = BURST_ERROR_INIT;
+	struct strbuf out = STRBUF_INIT;
+	int r;
+
+	ok(!remote_master_check(&H), "no master before the first connection");
+	r = remote_wait_ready(&H, 20000, on_progress, NULL, &err);
+	ok(r == 0, "ssh ready (%s)", err.message ? err.message : "ok");
+	ok(progress_calls >= 1, "progress reported");
+	ok(remote_master_check(&H), "a persistent master runs after the first connection");
+	ok(remote_master_start(&H, &err) == 0, "master_start with a master running is fine");
+	for (int i = 0; i < 6; i++)
+		remote_status("echo hi", &out);
+	is_str(out.buf, "hi\n", "remote output captured");
+	is_int(count_accepted(), 1, "one authentication for many commands (master reused)");
+
+	is_int(remote_status("exit 0", NULL), 0, "remote exit 0");
+	is_int(remote_status("exit 1", NULL), 1, "remote exit 1");
+	is_int(remote_status("exit 101", NULL), 101, "remote exit 101");
+	is_int(remote_status("kill -TERM $$", NULL), 255, "remote death by signal: ssh reports 255");
+	strbuf_release(&out);
+	burst_error_release(&err);
+}
+
+static void test_wrong_key(void)
+{
+	struct burst_error err = BURST_ERROR_INIT;
+	struct remote_host bad = REMOTE_HOST_INIT;
+	char *priv = NULL, *pub = NULL, *keys = path_in("keys2"), *cdir = path_in("c2");
+	int before = count_accepted();
+	uint64_t t0;
+	int r;
+
+	if (remote_hostkey_generate(keys, "other", &priv, &pub, &err) < 0)
+		bail_out(err.message);
+	bad.user = xstrdup("root");
+	bad.host = xstrdup("127.0.0.1");
+	bad.port = port;
+	bad.identity_file = xstrdup(H.identity_file);
+	bad.known_hosts = path_in("state/known_hosts.bad");
+	remote_host_set_control_dir(&bad, cdir, &err);
+	remote_known_hosts_pin(bad.known_hosts, "127.0.0.1", port, pub, &err);
+	t0 = burst_now_ms();
+	r = remote_wait_ready(&bad, 20000, NULL, NULL, &err);
+	ok(r < 0 && err.exit_code == BURST_EXIT_REMOTE, "a host key that does not match is refused");
+	ok(err.message && strstr(err.message, "did not match the pinned key"),
+	   "with a clear message: %s", err.message ? err.message : "");
+	ok(burst_now_ms() - t0 < 5000, "at once, no retry loop (%llu ms)",
+	   (unsigned long long)(burst_now_ms() - t0));
+	is_int(count_accepted(), before, "no authentication happened");
+	{
+		struct strbuf sb = STRBUF_INIT;
+
+		strbuf_read_file(&sb, bad.known_hosts);
+		char *mine = xstrndup(pub + 12, 40), *theirs = xstrndup(host_pub + 12, 40);
+
+		ok(strstr(sb.buf, mine) && !strstr(sb.buf, theirs),
+		   "the pinned file was not changed to accept the server's key");
+		free(mine);
+		free(theirs);
+		strbuf_release(&sb);
+	}
+	remote_host_release(&bad);
+	free(priv);
+	free(pub);
+	free(keys);
+	free(cdir);
+	burst_error_release(&err);
+}
+
+static void random_word(struct strbuf *w)
+{
+	static const char special[] = "'\"\\$`!*?[]{}()<>|&;#~ \t\n=%^";
+	int len = rand() % 24;
+
+	strbuf_reset(w);
+	for (int i = 0; i < len; i++) {
+		int kind = rand() % 4;
+		int c;
+
+		if (kind == 0)
+			c = special[rand() % (int)(sizeof(special) - 1)];
+		else if (kind == 1)
+			c = 128 + rand() % 128; /* non-UTF-8 bytes */
+		else
+			c = 1 + rand() % 127;
+		strbuf_addch(w, c);
+	}
+}
+
+static void test_quoting(void)
+{
+	unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid();
+	struct strbuf cmd = STRBUF_INIT, want = STRBUF_INIT, word = STRBUF_INIT,
+		      got = STRBUF_INIT;
+	int local_bad = 0, remote_bad = 0;
+
+	if (getenv("BURST_QUOTE_SEED"))
+		seed = (unsigned)strtoul(getenv("BURST_QUOTE_SEED"), NULL, 10);
+	srand(seed);
+	for (int batch = 0; batch < 100; batch++) {
+		strbuf_reset(&cmd);
+		strbuf_reset(&want);
+		strbuf_addstr(&cmd, "printf '%s\\0'");
+		for (int i = 0; i < 10; i++) {
+			random_word(&word);
+			strbuf_addch(&cmd, ' ');
+			remote_shell_quote(&cmd, word.buf);
+			strbuf_add(&want, word.buf, word.len);
+			strbuf_addch(&want, '\0');
+		}
+		run_capture(cmd.buf, &got);
+		if (got.len != want.len || memcmp(got.buf, want.buf, want.len))
+			local_bad++;
+		remote_status(cmd.buf, &got);
+		if (got.len != want.len || memcmp(got.buf, want.buf, want.len))
+			remote_bad++;
+	}
+	ok(!local_bad, "1000 random byte strings round-trip through /bin/sh -c (seed %u)", seed);
+	ok(!remote_bad, "and through ssh to the remote shell (seed %u)", seed);
+	strbuf_reset(&cmd);
+	remote_shell_quote(&cmd, "");
+	strbuf_addch(&cmd, ' ');
+	remote_shell_quote(&cmd, "it's");
+	strbuf_addch(&cmd, ' ');
+	remote_shell_quote(&cmd, "plain-word_1.2/x");
+	is_str(cmd.buf, "'' 'it'\\''s' plain-word_1.2/x", "quote forms");
+	strbuf_release(&cmd);
+	strbuf_release(&want);
+	strbuf_release(&word);
+	strbuf_release(&got);
+}
+
+struct seen {
+	struct strbuf text;
+};
+
+static void on_line(const char *line, size_t len, unsigned flags, void *data)
+{
+	struct seen *s = data;
+
+	(void)len;
+	strbuf_addf(&s->text, "%u:%s\n", flags, line);
+}
+
+static void test_streaming(void)
+{
+	struct child_process cp = CHILD_PROCESS_INIT;
+	struct burst_error err = BURST_ERROR_INIT;
+	struct seen out = { STRBUF_INIT }, errs = { STRBUF_INIT };
+	struct strbuf want = STRBUF_INIT;
+
+	cp.in = PROC_IO_NULL;
+	cp.out = PROC_IO_LINES;
+	cp.out_line = on_line;
+	cp.cb_data = &out;
+	ok(remote_run(&H, "printf 'Compiling a\\r\\nprog 1\\rprog 2\\rdone\\n'; "
+			  "i=0; while [ $i -lt 500 ]; do echo $i; i=$((i+1)); done; printf end",
+		      &cp, &err) == 0 && cp.exit_code == 0, "streamed remote command ran");
+	strbuf_addstr(&want, "0:Compiling a\n1:prog 1\n1:prog 2\n0:done\n");
+	for (int i = 0; i < 500; i++)
+		strbuf_addf(&want, "0:%d\n", i);
+	strbuf_addstr(&want, "2:end\n");
+	ok(!strcmp(out.text.buf, want.buf), "lines in order, progress lines without \\r artifacts");
+	child_process_release(&cp);
+
+	cp.in = PROC_IO_NULL;
+	cp.out = PROC_IO_LINES;
+	cp.err = PROC_IO_LINES;
+	cp.out_line = on_line;
+	cp.err_line = on_line;
+	strbuf_reset(&out.text);
+	cp.cb_data = &errs;
+	remote_run(&H, "echo to-err >&2; exit 7", &cp, &err);
+	ok(cp.exit_code == 7 && strstr(errs.text.buf, "0:to-err\n"), "stderr streamed separately, status kept");
+	child_process_release(&cp);
+	strbuf_release(&out.text);
+	strbuf_release(&errs.text);
+	strbuf_release(&want);
+	burst_error_release(&err);
+}
+
+static int kill_calls;
+static char *remote_pidfile;
+
+static void on_interrupt(struct child_process *cp, int signo, int count, void *data)
+{
+	struct burst_error err = BURST_ERROR_INIT;
+
+	(void)cp;
+	(void)count;
+	(void)data;
+	kill_calls++;
+	if (remote_kill(&H, remote_pidfile, signo, &err) < 0)
+		diag("remote_kill: %s", err.message);
+	burst_error_release(&err);
+}
+
+static void test_interrupt(void)
+{
+	struct child_process cp = CHILD_PROCESS_INIT;
+	struct burst_error err = BURST_ERROR_INIT;
+	struct strbuf cmd = STRBUF_INIT, out = STRBUF_INIT;
+	uint64_t t0;
+	pid_t kid;
+
+	remote_pidfile = path_in("remote.pid");
+	remote_wrap_pidfile(&cmd, remote_pidfile, "sleep 100.4711; echo not-killed");
+	proc_clear_interrupted();
+	cp.in = PROC_IO_NULL;
+	cp.out = PROC_IO_CAPTURE;
+	cp.err = PROC_IO_CAPTURE;
+	cp.own_session = true;
+	cp.on_interrupt = on_interrupt;
+	cp.timeout_ms = 30000;
+	kid = fork();
+	if (kid == 0) {
+		usleep(1500000);
+		kill(getppid(), SIGINT);
+		_exit(0);
+	}
+	t0 = burst_now_ms();
+	remote_run(&H, cmd.buf, &cp, &err);
+	waitpid(kid, NULL, 0);
+	ok(proc_interrupted() == SIGINT && kill_calls == 1, "Ctrl-C recorded, remote kill requested");
+	ok(burst_now_ms() - t0 < 10000 && !cp.timed_out, "the remote command ended quickly (%llu ms, status %d)",
+	   (unsigned long long)(burst_now_ms() - t0), proc_status_code(&cp));
+	ok(!strstr(cp.out_buf.buf, "not-killed"), "the remote command was stopped, not finished");
+	is_int(run_capture("pgrep -f 'sleep 100[.]4711' >/dev/null", &out), 1,
+	       "no remote sleep left (pgrep)");
+	proc_clear_interrupted();
+	child_process_release(&cp);
+	strbuf_release(&cmd);
+	strbuf_release(&out);
+	free(remote_pidfile);
+	burst_error_release(&err);
+}
+
+static bool filtered_out(const char *path)
+{
+	const char *base = strrchr(path, '/');
+
+	base = base ? base + 1 : path;
+	return !strncmp(path, "target/", 7) || strstr(path, "/target/") ||
+	       has_suffix(path, ".bin") || !strcmp(base, ".DS_Store");
+}
+
+static void test_rsync(void)
+{
+	static const char *const files[] = {
+		"main.rs", "a.log", "keep.log", "build/out.txt", "sub/build/out.txt",
+		"secret.txt", "sub/secret.txt", "doc/x.tmp", "doc/y.txt", "doc/inner/z.tmp",
+		"sub/gen/g.txt", "gen/h.txt", "sub/local/l.txt", "sub/a.out", "sub/special.out",
+		"sub/deeper/special.out", "sub/deeper/b.out", "target/debug/x", "sub/target/y",
+		"node_modules/m.js", "x/.DS_Store", "big.bin", "name with space.txt", "sub/x.log",
+		"n\xe4me.rs", NULL,
+	};
+	static const char *const unexclude[] = { "node_modules/", NULL };
+	static const char *const extra[] = { "*.bin", NULL };
+	struct sync_filters f = { unexclude, extra, false };
+	struct sync_stats st;
+	struct burst_error err = BURST_ERROR_INIT;
+	struct strbuf got = STRBUF_INIT, expect = STRBUF_INIT, gitlist = STRBUF_INIT;
+	char *proj = path_in("proj"), *dst = path_in("dst/src"), *cmd;
+	int nexpect = 0;
+
+	for (size_t i = 0; files[i]; i++) {
+		char *p = xstrfmt("%s/%s", proj, files[i]);
+
+		write_file(p, files[i], 0644);
+		free(p);
+	}
+	{
+		char *p = xstrfmt("%s/.gitignore", proj);
+
+		write_file(p, "*.log\n!keep.log\n/build/\nsecret.txt\ndoc/*.tmp\n**/gen/\n# comment\n\n", 0644);
+		free(p);
+		p = xstrfmt("%s/sub/.gitignore", proj);
+		write_file(p, "!secret.txt\nlocal/\n*.out\n!special.out\n", 0644);
+		free(p);
+		p = xstrfmt("%s/sub/deeper/.gitignore", proj);
+		write_file(p, "special.out\n", 0644);
+		free(p);
+	}
+	/* What git itself considers not ignored, minus our own excludes. */
+	cmd = xstrfmt("cd '%s' && HOME=/nonexistent GIT_CONFIG_NOSYSTEM=1 git init -q && "
+		      "HOME=/nonexistent GIT_CONFIG_NOSYSTEM=1 git -c core.quotepath=off "
+		      "ls-files --others --exclude-standard | LC_ALL=C sort", proj);
+	if (run_capture(cmd, &gitlist) != 0)
+		bail_out("git ls-files");
+	free(cmd);
+	for (const char *p = gitlist.buf; *p;) {
+		const char *nl = strchr(p, '\n');
+		char *line = xstrndup(p, (size_t)(nl - p));
+
+		if (!filtered_out(line)) {
+			strbuf_addf(&expect, "%s\n", line);
+			nexpect++;
+		}
+		free(line);
+		p = nl + 1;
+	}
+
+	memset(&st, 0, sizeof(st));
+	ok(remote_rsync_push(&H, proj, dst, &f, &st, &err) == 0, "rsync push (%s)",
+	   err.message ? err.message : "ok");
+	cmd = xstrfmt("cd '%s' && find . -type f | sed 's|^\\./||' | LC_ALL=C sort", dst);
+	run_capture(cmd, &got);
+	free(cmd);
+	is_str(got.buf, expect.buf, "the synced files are exactly git's non-ignored files minus excludes");
+	ok(strstr(got.buf, "sub/secret.txt\n") && !strstr(got.buf, "\nsecret.txt\n") &&
+	   strstr(got.buf, "keep.log\n") && !strstr(got.buf, "a.log") &&
+	   strstr(got.buf, "sub/build/out.txt") && strstr(got.buf, "node_modules/m.js") &&
+	   !strstr(got.buf, "sub/deeper/special.out") && strstr(got.buf, "sub/special.out"),
+	   "negations, nested files, anchoring and unexclude behave");
+	is_int(st.files_transferred, nexpect, "stats: files transferred");
+	ok(st.bytes_sent > 0 && st.total_size > 0, "stats: bytes");
+
+	/* Deletions propagate; excluded remote files stay. */
+	cmd = xstrfmt("rm '%s/main.rs' && mkdir -p '%s/target' && echo keep > '%s/target/keep'",
+		      proj, dst, dst);
+	run_capture(cmd, &got);
+	free(cmd);
+	memset(&st, 0, sizeof(st));
+	ok(remote_rsync_push(&H, proj, dst, &f, &st, &err) == 0, "second push");
+	cmd = xstrfmt("test ! -e '%s/main.rs' && test -f '%s/target/keep'", dst, dst);
+	is_int(run_capture(cmd, &got), 0, "deleted file removed remotely, excluded remote target/ kept");
+	free(cmd);
+	is_int(st.files_transferred, 0, "nothing transferred when nothing changed");
+
+	strbuf_release(&got);
+	strbuf_release(&expect);
+	strbuf_release(&gitlist);
+	free(proj);
+	free(dst);
+	burst_error_release(&err);
+}
+
+static void test_fetch(void)
+{
+	static const char *const names[] = { "app", "lib.rlib", "it's here", NULL };
+	struct burst_error err = BURST_ERROR_INIT;
+	char *rdir = path_in("rtarget/release"), *ldir = path_in("local/release");
+	char *p, *wrapper = path_in("rsync-corrupt");
+	struct stat st;
+	struct strbuf sb = STRBUF_INIT;
+	int r;
+
+	p = xstrfmt("%s/app", rdir);
+	write_file(p, "#!/bin/sh\necho app\n", 0755);
+	free(p);
+	p = xstrfmt("%s/lib.rlib", rdir);
+	write_file(p, "rlib", 0644);
+	free(p);
+	p = xstrfmt("%s/it's here", rdir);
+	write_file(p, "quote", 0600);
+	free(p);
+	r = remote_fetch_files(&H, rdir, names, ldir, &err);
+	ok(r == 0, "fetch with checksums (%s)", err.message ? err.message : "ok");
+	p = xstrfmt("%s/app", ldir);
+	ok(stat(p, &st) == 0 && (st.st_mode & 0777) == 0755, "executable keeps its mode");
+	strbuf_read_file(&sb, p);
+	is_str(sb.buf, "#!/bin/sh\necho app\n", "content fetched");
+	free(p);
+	p = xstrfmt("%s/lib.rlib", ldir);
+	ok(stat(p, &st) == 0 && (st.st_mode & 0777) == 0644, "data file keeps its mode");
+	free(p);
+
+	write_file(wrapper, "#!/bin/sh\nrsync \"$@\"; rc=$?\nfor last; do :; done\n"
+			    "printf x >> \"$last/lib.rlib\"\nexit $rc\n", 0755);
+	setenv("CARGO_BURST_RSYNC", wrapper, 1);
+	r = remote_fetch_files(&H, rdir, names, ldir, &err);
+	unsetenv("CARGO_BURST_RSYNC");
+	ok(r < 0 && err.exit_code == BURST_EXIT_REMOTE && err.message &&
+	   strstr(err.message, "checksum mismatch") && strstr(err.message, "lib.rlib"),
+	   "a corrupted transfer fails naming the file: %s", err.message ? err.message : "");
+	burst_error_release(&err);
+	strbuf_release(&sb);
+	free(rdir);
+	free(ldir);
+	free(wrapper);
+}
+
+int main(void)
+{
+	if (geteuid() != 0)
+		skip_all("needs root to run a private sshd");
+	if (access("/usr/sbin/sshd", X_OK) || system("command -v ssh rsync ssh-keygen git >/dev/null 2>&1"))
+		skip_all("needs /usr/sbin/sshd, ssh, ssh-keygen, rsync and git");
+	if (!mkdtemp(tmp))
+		bail_out("mkdtemp");
+	atexit(cleanup);
+	signal(SIGALRM, on_fatal);
+	signal(SIGSEGV, on_fatal);
+	signal(SIGABRT, on_fatal);
+	alarm(240);
+	plan_lazy();
+	start_sshd();
+	test_known_hosts();
+	test_connect_and_master();
+	test_wrong_key();
+	test_streaming();
+	test_quoting();
+	test_interrupt();
+	test_rsync();
+	test_fetch();
+	remote_master_stop(&H);
+	ok(!remote_master_check(&H), "master stopped");
+	remote_host_release(&H);
+	free(host_pub);
+	return done_testing();
+}
