@@ -80,6 +80,32 @@ def main():
          "[target.x86_64-unknown-linux-gnu]" in prov,
          "cargo config: sccache wrapper, clang + mold for x86_64-unknown-linux-gnu")
 
+    with open(image_path("cargo-burst-seal.service")) as f:
+        seal = f.read()
+    t.ok("ExecStop=/usr/local/sbin/cargo-burst-seal" in seal and "\n[Install]" not in seal,
+         "seal runs at stop and is never enabled")
+    t.ok(not re.search(r"^After=.*cloud-final", seal, re.M),
+         "seal is not ordered after cloud-final (provision starts it from inside cloud-final)")
+    t.ok(re.search(r"^\s*systemctl start cargo-burst-seal\.service$", prov, re.M) is not None,
+         "provision starts the seal unit")
+    with open(image_path("cargo-burst-db-memory.service")) as f:
+        dbm = f.read()
+    t.ok(all(u in dbm for u in ("postgresql.service", "mysql.service", "redis-server.service")) and
+         re.search(r"^Before=", dbm, re.M) and "WantedBy=multi-user.target" in dbm,
+         "db memory unit runs at boot before the databases")
+
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        t.skip("systemd-analyze verify of the units", "systemd-analyze is not installed")
+    else:
+        units = [image_path("cargo-burst-seal.service"), image_path("cargo-burst-db-memory.service")]
+        r = subprocess.run([analyze, "verify"] + units, timeout=60,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        # The scripts live in the image, not on this machine: that complaint is expected.
+        bad = [l for l in r.stdout.decode(errors="replace").splitlines()
+               if l.strip() and "is not executable" not in l]
+        t.ok(not bad, "systemd-analyze verify finds nothing wrong with the units", "\n".join(bad))
+
     # verify_sha256 itself: refuses an empty pin and a wrong checksum.
     tmp = tempfile.mkdtemp(prefix="burst-prov-")
     try:
