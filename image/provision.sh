@@ -34,6 +34,9 @@ on_error() {
 }
 trap 'on_error "$LINENO" "$?" "$BASH_COMMAND"' ERR
 
+# cloud-init's runcmd environment is sparse (HOME may be unset).
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export HOME="${HOME:-/root}"
 STATUS_DIR=/var/lib/cargo-burst
 APT_PACKAGES=(
 	build-essential clang lld mold pkg-config cmake libssl-dev

@@ -56,6 +56,7 @@ export PATH="$tmp/bin:$PATH" CARGO_BURST_LOG="$tmp/bake.log"
 # shellcheck disable=SC1091
 source "$tmp/provision-lib.sh"
 STATUS_DIR="$tmp/status"
+export PATH="$tmp/bin:$PATH" # after the library, which sets its own PATH
 trap - ERR
 set +e # the library turned on -e; each step below runs in its own set -e subshell
 
