@@ -1,0 +1,232 @@
+"""e2elib.py - shared helpers of the end-to-end tests (suite 'e2e').
+
+Every test runs the built binary ($CARGO_BURST) against the local simulator
+with real machines (sshd per server, loop-device volumes), in a world of its
+own: a temporary HOME with XDG dirs, a fresh user ssh key, a global config
+with short durations, and a copy of a fixture crate.
+
+    with World(tap, sim) as w:
+        ws = w.fixture("hello")
+        r = w.burst(["build"], cwd=ws)
+
+World.close() kills every process that still carries the world's HOME in
+its environment (ssh masters, reapers), so nothing outlives a test.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+SOURCE_ROOT = os.environ.get("BURST_SOURCE_ROOT",
+                             os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+sys.path.insert(0, os.path.join(SOURCE_ROOT, "tests", "sim"))
+
+from simharness import Simulator, Tap  # noqa: E402,F401
+
+FIXTURES = os.path.join(SOURCE_ROOT, "tests", "fixtures")
+IMAGE_LABELS = {"managed-by": "cargo-burst", "role": "image", "version": "test"}
+
+
+def need_root_and_tools(tap):
+    """Skip the whole test unless it can run real machines."""
+    if os.geteuid() != 0:
+        tap.skip_all("needs root (namespaces, loop devices, sshd on port 22)")
+    for prog in ("ssh", "rsync", "ssh-keygen", "/usr/sbin/sshd", "unshare", "losetup"):
+        if not shutil.which(prog) and not os.path.exists(prog):
+            tap.skip_all("%s is not installed" % prog)
+    if not os.environ.get("CARGO_BURST") or not os.path.exists(os.environ["CARGO_BURST"]):
+        tap.skip_all("CARGO_BURST does not name the built binary")
+    if not cargo_path():
+        tap.skip_all("cargo is not installed")
+
+
+def cargo_path():
+    for c in (shutil.which("cargo"), "/root/.cargo/bin/cargo"):
+        if c and os.path.exists(c):
+            return c
+    return None
+
+
+class Result:
+    def __init__(self, code, out, err, elapsed):
+        self.code = code
+        self.out = out
+        self.err = err
+        self.elapsed = elapsed
+
+    def __repr__(self):
+        return "exit %s after %.1fs\n--- stdout\n%s--- stderr\n%s" % (
+            self.code, self.elapsed, self.out, self.err)
+
+
+def kill_env_holders(marker):
+    """Kill every process whose environment contains marker (HOME=...)."""
+    needle = marker.encode()
+    me = os.getpid()
+    victims = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit() or int(d) == me:
+            continue
+        try:
+            with open("/proc/%s/environ" % d, "rb") as f:
+                env = f.read().split(b"\0")
+        except OSError:
+            continue
+        if needle in env:
+            victims.append(int(d))
+    for pid in victims:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    return victims
+
+
+class World:
+    """A temporary user: HOME, XDG dirs, ssh key, config; cleans up on exit."""
+
+    def __init__(self, tap, sim, config=None, project_config=None):
+        self.tap = tap
+        self.sim = sim
+        self.dir = tempfile.mkdtemp(prefix="burst-e2e-")
+        self.home = os.path.join(self.dir, "home")
+        self.work = os.path.join(self.dir, "work")
+        os.makedirs(os.path.join(self.home, ".ssh"), mode=0o700)
+        os.makedirs(self.work)
+        self.key = os.path.join(self.home, ".ssh", "id_ed25519")
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "e2e", "-f", self.key],
+                       check=True, timeout=30)
+        self.config_dir = os.path.join(self.home, ".config", "cargo-burst")
+        os.makedirs(self.config_dir)
+        cfg = {
+            "regions": ["fsn1", "nbg1"],
+            "server_type": "cpx11",
+            "keep_alive_secs": 600,
+            "volume_keep_alive_secs": 3600,
+            "volume_gb": 10,
+        }
+        cfg.update(config or {})
+        self.write_config(cfg)
+        self.state_dir = os.path.join(self.home, ".local", "state", "cargo-burst")
+
+    def write_config(self, cfg):
+        lines = ['ssh_key_path = "%s"' % self.key]
+        for k, v in cfg.items():
+            if k in ("regions", "server_type"):
+                continue
+            lines.append("%s = %s" % (k, json.dumps(v)))
+        lines.append("[hetzner]")
+        for k in ("regions", "server_type"):
+            if k in cfg:
+                lines.append("%s = %s" % (k, json.dumps(cfg[k])))
+        with open(os.path.join(self.config_dir, "config.toml"), "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def close(self):
+        killed = kill_env_holders(("HOME=" + self.home))
+        if killed:
+            self.tap.diag("killed leftover processes of the test: %s" % killed)
+        if not os.environ.get("BURST_KEEP_E2E"):
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def fixture(self, name, dest=None):
+        dest = os.path.join(self.work, dest or name)
+        shutil.copytree(os.path.join(FIXTURES, name), dest)
+        return dest
+
+    def env(self, extra=None):
+        env = {
+            "PATH": os.path.dirname(cargo_path()) + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "HOME": self.home,
+            "XDG_CONFIG_HOME": os.path.join(self.home, ".config"),
+            "XDG_STATE_HOME": os.path.join(self.home, ".local", "state"),
+            "XDG_CACHE_HOME": os.path.join(self.home, ".cache"),
+            "RUSTUP_HOME": os.environ.get("RUSTUP_HOME", "/root/.rustup"),
+            "CARGO_HOME": os.environ.get("CARGO_HOME", "/root/.cargo"),
+            "CARGO_TERM_COLOR": "never",
+            "LANG": "C.UTF-8",
+        }
+        for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "BURST_TRACE", "BURST_LOG"):
+            if k in os.environ:
+                env[k] = os.environ[k]
+        env.update(self.sim.env())
+        env.update(extra or {})
+        return env
+
+    def start(self, args, cwd, env=None, **kw):
+        """Start cargo-burst without waiting (for Ctrl-C tests)."""
+        return subprocess.Popen([os.environ["CARGO_BURST"], "burst"] + list(args), cwd=cwd,
+                                env=self.env(env), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True, **kw)
+
+    def burst(self, args, cwd, env=None, timeout=240):
+        t0 = time.time()
+        p = self.start(args, cwd, env)
+        try:
+            out, err = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            out, err = p.communicate()
+            err += "\n[test: killed after %ss]\n" % timeout
+        r = Result(p.returncode, out, err, time.time() - t0)
+        if os.environ.get("BURST_E2E_VERBOSE"):
+            self.tap.diag("cargo burst %s: %r" % (" ".join(args), r))
+        return r
+
+    # inspection helpers ----------------------------------------------------
+    def api_calls(self):
+        """The simulator's request log (method, path) without the control API."""
+        return [(r["method"], r["path"]) for r in self.sim.requests()]
+
+    def servers(self):
+        st, body, _ = self.sim.api("GET", "/servers")
+        return body["servers"] if st == 200 else []
+
+    def volumes(self):
+        st, body, _ = self.sim.api("GET", "/volumes")
+        return body["volumes"] if st == 200 else []
+
+    def server_home(self, server_id):
+        """The host directory that is /root on a simulated server."""
+        return os.path.join(self.sim.state_dir, "servers", str(server_id), "home")
+
+    def delete_server(self, server_id):
+        st, body, _ = self.sim.api("DELETE", "/servers/%d" % server_id)
+        if st == 200:
+            self.sim.wait_action(body["action"]["id"])
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            st, _, _ = self.sim.api("GET", "/servers/%d" % server_id)
+            if st == 404:
+                return True
+            time.sleep(0.1)
+        return False
+
+
+def new_sim(config=None):
+    cfg = {"durations": {"server_create": 0.2, "server_start": 0.2, "volume_create": 0.1,
+                         "attach": 0.1, "detach": 0.1, "server_delete": 0.1}}
+    if config:
+        for k, v in config.items():
+            if isinstance(v, dict) and isinstance(cfg.get(k), dict):
+                cfg[k].update(v)
+            else:
+                cfg[k] = v
+    return Simulator(machines="real", config=cfg)
+
+
+def seed(sim):
+    return sim.seed_image(labels=IMAGE_LABELS, description="cargo-burst test image")
