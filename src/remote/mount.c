@@ -3,8 +3,14 @@
 
 #include "remote-int.h"
 
-/* The shell functions both scripts share: `mounted_dev` prints maj:min. */
-static const char common_functions[] =
+/* The device (maj:min) of the topmost mount at $mnt, or nothing. */
+static const char mounted_dev_function[] =
+	"mounted_dev() {\n"
+	"\tawk -v m=\"$mnt\" '$5 == m { d = $3 } END { print d }' /proc/self/mountinfo\n"
+	"}\n";
+
+/* On failure: the reason and the device listing, on stderr. */
+static const char fail_function[] =
 	"fail() {\n"
 	"\techo \"cargo-burst: $*\" >&2\n"
 	"\techo 'cargo-burst: ls -l /dev/disk/by-id:' >&2\n"
@@ -12,10 +18,6 @@ static const char common_functions[] =
 	"\techo 'cargo-burst: lsblk:' >&2\n"
 	"\tlsblk >&2 2>&1\n"
 	"\texit 1\n"
-	"}\n"
-	/* The device (maj:min) of the topmost mount at $mnt, or nothing. */
-	"mounted_dev() {\n"
-	"\tawk -v m=\"$mnt\" '$5 == m { d = $3 } END { print d }' /proc/self/mountinfo\n"
 	"}\n";
 
 void remote_mount_script(const char *device_path, const char *mount_point,
@@ -28,7 +30,8 @@ void remote_mount_script(const char *device_path, const char *mount_point,
 	strbuf_addstr(out, "\nowner=");
 	remote_shell_quote(out, owner ? owner : "");
 	strbuf_addch(out, '\n');
-	strbuf_addstr(out, common_functions);
+	strbuf_addstr(out, mounted_dev_function);
+	strbuf_addstr(out, fail_function);
 	strbuf_addstr(out,
 		/* Wait (bounded) for the device node: attach is asynchronous. */
 		"end=$(( $(date +%s) + 30 ))\n"
@@ -36,6 +39,7 @@ void remote_mount_script(const char *device_path, const char *mount_point,
 		"\t[ \"$(date +%s)\" -ge \"$end\" ] && fail \"device $dev did not appear within 30 s\"\n"
 		"\tsleep 0.1 2>/dev/null || sleep 1\n"
 		"done\n"
+		"# shellcheck disable=SC2046\n"
 		"set -- $(stat -L -c '%t %T' \"$dev\") || fail \"cannot stat $dev\"\n"
 		"want=$(printf '%d:%d' \"0x$1\" \"0x$2\")\n"
 		/* Idempotence: same device -> ok; another or vanished -> unmount. */
@@ -61,7 +65,7 @@ void remote_umount_script(const char *mount_point, struct strbuf *out)
 	strbuf_addstr(out, "#!/bin/sh\n# cargo-burst: unmount the project volume\nset -u\nmnt=");
 	remote_shell_quote(out, mount_point);
 	strbuf_addch(out, '\n');
-	strbuf_addstr(out, common_functions);
+	strbuf_addstr(out, mounted_dev_function);
 	strbuf_addstr(out,
 		/* Processes with a cwd, root or open file under $mnt (e.g. sccache). */
 		"users() {\n"
@@ -77,6 +81,7 @@ void remote_umount_script(const char *mount_point, struct strbuf *out)
 		"for sig in none TERM KILL; do\n"
 		"\tif [ \"$sig\" != none ]; then\n"
 		"\t\tpids=$(users)\n"
+		"\t\t# shellcheck disable=SC2086\n"
 		"\t\t[ -n \"$pids\" ] && kill -s \"$sig\" $pids 2>/dev/null\n"
 		"\t\tsleep 1\n"
 		"\tfi\n"
