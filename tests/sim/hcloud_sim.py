@@ -24,6 +24,7 @@ import os
 import random
 import re
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -546,24 +547,33 @@ class Machine:
         os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
         os.makedirs("/dev/disk", exist_ok=True)
         home = os.path.join(self.dir, "home")
-        script = ["set -e", "mount -t tmpfs -o mode=755 sim-mnt /mnt",
+        q = shlex.quote
+        script = ["set -e", "hostname %s" % q(self.server["name"]),
+                  "mount -t tmpfs -o mode=755 sim-mnt /mnt",
                   "mount -t tmpfs -o mode=755 sim-disk /dev/disk", "mkdir -p /dev/disk/by-id"]
         for sub in (".cargo", ".rustup"):
             if os.path.isdir("/root/" + sub):
                 os.makedirs(os.path.join(home, sub), exist_ok=True)
-                script.append("mount --rbind /root/%s %s/%s" % (sub, home, sub))
-        script.append("mount --rbind %s /root" % home)
+                script.append("mount --rbind /root/%s %s" % (sub, q(os.path.join(home, sub))))
+        if os.path.exists("/root/.cargo/env"):
+            # what rustup's installer leaves in a baked image
+            for rc in (".profile", ".bashrc"):
+                path = os.path.join(home, rc)
+                if not os.path.exists(path):
+                    with open(path, "w") as f:
+                        f.write('. "$HOME/.cargo/env"\n')
+        script.append("mount --rbind %s /root" % q(home))
         for vol in self.sim.volumes.values():
             if vol["server"] == self.server["id"] and vol.get("_loop"):
                 script.append("ln -sf %s /dev/disk/by-id/scsi-0HC_Volume_%d" % (vol["_loop"], vol["id"]))
-        script.append("exec /usr/sbin/sshd -D -e -f %s" % cfg)
+        script.append("exec /usr/sbin/sshd -D -e -f %s" % q(cfg))
         logf = open(os.path.join(self.dir, "sshd.log"), "a")
         # setpriv --pdeathsig: sshd dies with the simulator's scheduler thread
         # (the thread that runs every machine start) even if it is SIGKILLed.
         pre = ["setpriv", "--pdeathsig", "KILL", "--"] if shutil.which("setpriv") else []
         try:
             self.proc = subprocess.Popen(
-                pre + ["unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c",
+                pre + ["unshare", "--mount", "--uts", "--propagation", "private", "--", "/bin/sh", "-c",
                        "\n".join(script)],
                 stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, start_new_session=True,
                 cwd="/")
@@ -1264,6 +1274,8 @@ class Api:
             sim.machine_start(s)
             s["status"] = "running"
             if s["_bake"]:
+                s["_bake"] = False     # cloud-init's power_state runs on the first boot only
+
                 def bake_done():
                     if s["status"] == "running" and s["id"] in sim.servers:
                         log("server %d: bake finished, powering off", s["id"])

@@ -105,8 +105,8 @@ def main():
             with open(c.kh, "w") as f:
                 f.write("%s %s\n" % (ipa, hpub))
             t.is_(sim.api("GET", "/servers/%d" % sa)[1]["server"]["status"], "running", "server A running")
-            rc, out, err = c.ssh(ipa, "echo hello-from-$(hostname -s 2>/dev/null || echo x); id -u; echo $HOME")
-            t.ok(rc == 0 and out.startswith("hello-from") and "\n0\n/root\n" in out,
+            rc, out, err = c.ssh(ipa, "echo hello-from-$(hostname); id -u; echo $HOME")
+            t.ok(rc == 0 and out == "hello-from-srv-a\n0\n/root\n",
                  "ssh into A with the user_data host key and StrictHostKeyChecking=yes")
             if rc != 0:
                 t.diag(err)
@@ -123,6 +123,9 @@ def main():
             rc, out, _ = c.ssh(ipa, "findmnt -n -o FSTYPE /mnt; findmnt -n -o FSTYPE /dev/disk; "
                                     "test -d /dev/disk/by-id && echo byid; ls -A /root")
             t.ok(rc == 0 and out.startswith("tmpfs\ntmpfs\nbyid\n"), "own tmpfs /mnt and /dev/disk/by-id")
+            rc, out, _ = c.ssh(ipa, "bash -lc 'command -v cargo'")
+            t.ok(rc == 0 and out.strip().endswith("cargo") if os.path.exists("/root/.cargo/env") else rc == 0,
+                 "a login shell finds cargo")
             t.ok(not mounts_mentioning("sim-mnt"), "namespace mounts are not visible on the host")
 
             # volume on A: mount, write, leave a detached process behind
@@ -169,6 +172,8 @@ def main():
             t.is_(st, 201, "attach volume to B")
             a = sim.wait_action(b["action"]["id"])
             t.is_(a["status"], "success", "attach action succeeded")
+            rc, out, err = c.ssh(ipb, "hostname")
+            t.is_((rc, out), (0, "srv-b\n"), "B has its own hostname")
             rc, out, err = c.ssh(ipb, "set -e; mkdir -p /mnt/cache; mount %s /mnt/cache; cat /mnt/cache/data" % dev)
             t.is_((rc, out.strip()), (0, token), "data written on A is readable on B")
             if rc != 0:
