@@ -236,11 +236,20 @@ static void offset_to_linecol(struct parser *ps, size_t at, int *line, int *col)
 {
 	if (at > ps->len)
 		at = ps->len;
-	if (at < ps->lc_pos) {
-		ps->lc_pos = 0;
-		ps->lc_line = 1;
-		ps->lc_line_start = 0;
+	if (at < ps->lc_line_start) {
+		/* moving back (rare: errors about an earlier token) */
+		size_t q;
+
+		for (q = at; q < ps->lc_line_start; q++)
+			if (ps->p[q] == '\n')
+				ps->lc_line--;
+		q = at;
+		while (q > 0 && ps->p[q - 1] != '\n')
+			q--;
+		ps->lc_line_start = q;
 	}
+	if (at < ps->lc_pos)
+		ps->lc_pos = at;
 	while (ps->lc_pos < at) {
 		const char *nl = memchr(ps->p + ps->lc_pos, '\n', at - ps->lc_pos);
 		if (!nl) {
@@ -1078,17 +1087,18 @@ static struct toml_value *parse_array(struct parser *ps, int depth)
 	ps->pos++; /* [ */
 	for (;;) {
 		struct toml_value *v;
-		size_t at;
+		int line, col;
 
 		if (skip_ws_nl(ps) < 0)
 			goto fail;
 		if (peek(ps) == ']')
 			break;
-		at = ps->pos;
+		offset_to_linecol(ps, ps->pos, &line, &col);
 		v = parse_value(ps, depth + 1);
 		if (!v)
 			goto fail;
-		offset_to_linecol(ps, at, &v->line, &v->col);
+		v->line = line;
+		v->col = col;
 		array_add(a, v);
 		if (skip_ws_nl(ps) < 0)
 			goto fail;
@@ -1314,10 +1324,11 @@ static int parse_keyval(struct parser *ps, struct toml_value *table)
 		fail_key(ps, &kp, kp.n, "duplicate key '%s'");
 		goto out;
 	}
+	/* the key's position first: the cache only moves forward cheaply */
+	offset_to_linecol(ps, last->pos, &line, &col);
 	v = parse_value(ps, t->depth + 1);
 	if (!v)
 		goto out;
-	offset_to_linecol(ps, last->pos, &line, &col);
 	table_add(t, last->s, last->len, v, line, col);
 	ret = 0;
 out:

@@ -131,7 +131,12 @@ static void test_positions(void)
 		"[[arr]]\n"             /* 8 */
 		"\tn = 2\r\n"           /* 9: CRLF */
 		"[arr.sub]\n"           /* 10 */
-		"m = 5\n";              /* 11 */
+		"m = 5\n"               /* 11 */
+		"nest = [ \n"           /* 12 */
+		"  [\n"                 /* 13 */
+		"    1,\n"              /* 14 */
+		"    \"\"\"x\n\n\"\"\"\n" /* 15-17 */
+		"  ], 3 ]\n";           /* 18 */
 	struct toml_error err;
 	struct toml_value *root = parse(doc, &err);
 	const struct toml_value *arr;
@@ -166,6 +171,11 @@ static void test_positions(void)
 	is_pos(get(toml_array_at(arr, 1), "sub.m"), 11, 1, "line count after CRLF");
 	ok(toml_table_get(toml_array_at(arr, 0), "sub") == NULL,
 	   "first element has no sub");
+	arr = get(toml_array_at(get(root, "arr"), 1), "sub.nest");
+	is_pos(arr, 12, 1, "nested array key");
+	is_pos(toml_array_at(arr, 0), 13, 3, "inner array start");
+	is_pos(toml_array_at(toml_array_at(arr, 0), 1), 15, 5, "multi-line string element");
+	is_pos(toml_array_at(arr, 1), 18, 6, "element after a nested multi-line array");
 	is_pos(root, 1, 1, "root");
 	toml_free(root);
 }
