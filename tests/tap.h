@@ -8,7 +8,9 @@
  *   is_str(got, want, "name");
  *   return done_testing();
  *
- * skip_all("reason") prints "1..0 # SKIP reason" and exits 77 (meson: skip).
+ * skip_all("reason") prints "1..0 # SKIP reason" and exits 0: under meson's
+ * TAP protocol that plan is what marks the test skipped (an exit status of
+ * 77 would count as an error there).
  */
 #ifndef BURST_TAP_H
 #define BURST_TAP_H
@@ -82,7 +84,7 @@ static inline __attribute__((noreturn)) void skip_all(const char *reason)
 {
 	printf("1..0 # SKIP %s\n", reason);
 	fflush(stdout);
-	exit(77);
+	exit(0);
 }
 
 static inline __attribute__((noreturn)) void bail_out(const char *reason)

@@ -65,11 +65,17 @@ char *xstrvfmt(const char *fmt, va_list ap)
 	int n;
 	char *p;
 
+	/*
+	 * GCC 12 with -fsanitize=undefined believes fmt may be NULL here
+	 * (-Wformat-truncation); say what happens if it were.
+	 */
+	if (!fmt)
+		BUG("xstrvfmt: NULL format");
 	va_copy(cp, ap);
 	n = vsnprintf(NULL, 0, fmt, cp);
 	va_end(cp);
 	if (n < 0)
-		BUG("vsnprintf failed for format '%s'", fmt);
+		BUG("vsnprintf failed for a format string");
 	p = xmalloc((size_t)n + 1);
 	vsnprintf(p, (size_t)n + 1, fmt, ap);
 	return p;
