@@ -709,7 +709,8 @@ static int audit_sessions(struct burst_state *st, struct state_audit *a, struct 
 	}
 	sqlite3_finalize(s);
 	s = NULL;
-	qsort(terms, nterms, sizeof(*terms), term_cmp);
+	if (nterms)
+		qsort(terms, nterms, sizeof(*terms), term_cmp);
 
 	if (st_prepare(st, "SELECT resource_id, ts FROM events"
 			   " WHERE resource_kind='server' AND kind='provisioned' ORDER BY ts", &s,
@@ -750,7 +751,8 @@ static int audit_sessions(struct burst_state *st, struct state_audit *a, struct 
 	}
 	sqlite3_finalize(s);
 	s = NULL;
-	qsort(prov_ids->v, prov_ids->n, sizeof(*prov_ids->v), i64_cmp);
+	if (prov_ids->n)
+		qsort(prov_ids->v, prov_ids->n, sizeof(*prov_ids->v), i64_cmp);
 	if (life.n) {
 		a->lifetime_mean_s = life_sum / (double)life.n;
 		a->lifetime_median_s = percentile(&life, 0.5);
