@@ -463,6 +463,33 @@ def mnt_ns(pid):
         return None
 
 
+def loop_backing(dev):
+    try:
+        with open("/sys/block/%s/loop/backing_file" % os.path.basename(dev)) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def loop_release(dev, timeout=15.0):
+    """losetup -d DEV and wait until the kernel has really let go of it: a mount
+    of it in a namespace that just died is torn down asynchronously (losetup -d
+    then only sets autoclear), and the same image must not be attached again
+    while its old filesystem still flushes.  Never detaches DEV twice: once
+    freed, another simulator may already own it."""
+    backing = loop_backing(dev)
+    run(["losetup", "-d", dev], check=False)
+    if backing is None:
+        return True
+    deadline = time.time() + timeout
+    while loop_backing(dev) == backing and time.time() < deadline:
+        time.sleep(0.02)
+    if loop_backing(dev) == backing:
+        log("warning: %s still busy after %.0fs", dev, timeout)
+        return False
+    return True
+
+
 def kill_namespace(ns):
     """SIGKILL every process whose mount namespace is ns; wait until none is left."""
     if not ns or ns == mnt_ns(os.getpid()):
@@ -964,7 +991,7 @@ class Sim:
                     v["id"], mp, sid)
                 m.nsexec("umount -l '%s'" % mp)
             m.nsexec("rm -f /dev/disk/by-id/scsi-0HC_Volume_%d" % v["id"])
-        run(["losetup", "-d", loop], check=False)
+        loop_release(loop)
         v["_loop"] = None
 
     # teardown ----------------------------------------------------------
@@ -980,7 +1007,7 @@ class Sim:
             for v in self.volumes.values():
                 if v.get("_loop"):
                     try:
-                        run(["losetup", "-d", v["_loop"]], check=False)
+                        loop_release(v["_loop"])
                     except Exception:
                         log("teardown: %s", traceback.format_exc())
                     v["_loop"] = None
@@ -1610,7 +1637,7 @@ class Api:
         if v["protection"]["delete"]:
             raise ApiError(423, "protected", "volume %d is delete-protected" % v["id"], {})
         if v.get("_loop"):
-            run(["losetup", "-d", v["_loop"]], check=False)
+            loop_release(v["_loop"])
         if v.get("_file"):
             try:
                 os.unlink(v["_file"])

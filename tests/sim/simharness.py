@@ -71,7 +71,7 @@ def _loop_devices_backed_by(prefix):
                 bf = f.read().strip()
         except OSError:
             continue
-        if bf.startswith(prefix):
+        if bf.startswith(prefix.rstrip("/") + "/"):
             out.append("/dev/" + n)
     return out
 
@@ -90,7 +90,7 @@ def _sshd_pids_using(prefix):
         # sshd rewrites its title ("sshd: /usr/sbin/sshd -D -e -f CONFIG [listener] ..."),
         # so look at the whole command line, not at argv elements.
         line = b" ".join(cmd)
-        if cmd and b"sshd" in cmd[0] and (b" " + prefix.encode()) in line:
+        if cmd and b"sshd" in cmd[0] and (b" " + prefix.rstrip("/").encode() + b"/") in line:
             out.append(int(d))
     return out
 
