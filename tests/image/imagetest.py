@@ -39,7 +39,7 @@ class Tap:
 
 def skip_all(reason):
     print("1..0 # SKIP %s" % reason)
-    sys.exit(77)
+    sys.exit(0)
 
 
 def image_path(name):

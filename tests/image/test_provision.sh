@@ -23,12 +23,12 @@ ok() { # ok <status> <name>
 }
 if [[ "$(id -u)" != 0 ]]; then
 	printf '1..0 # SKIP needs root (private mount namespace over /etc, /root, /home)\n'
-	exit 77
+	exit 0
 fi
 for prog in unshare useradd runuser getent python3; do
 	if ! command -v "$prog" >/dev/null; then
 		printf '1..0 # SKIP %s is missing\n' "$prog"
-		exit 77
+		exit 0
 	fi
 done
 
