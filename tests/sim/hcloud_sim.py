@@ -1340,7 +1340,11 @@ class Api:
         sim.check_unlocked("server", s["id"])
         if s["protection"]["delete"]:
             raise ApiError(423, "protected", "server %d is delete-protected" % s["id"], {})
+        prev = s["status"]
         s["status"] = "deleting"
+
+        def not_gone(a):
+            s["status"] = prev
 
         def gone(a):
             sim.machine_stop(s)
@@ -1353,8 +1357,7 @@ class Api:
             sim.ips.release(s["_ip"])
             log("server %d deleted", s["id"])
         act = sim.new_action("delete_server", [("server", s["id"])], time.time(), sim.dur("server_delete"),
-                             on_end=gone, on_error=gone)
-        act["_fail"] = False
+                             on_end=gone, on_error=not_gone)
         return 200, {"action": sim.action_view(act)}
 
     def server_action(self, query, body, sid, name):

@@ -141,6 +141,13 @@ def main():
         a = sim.wait_action(body2["action"]["id"])
         t.is_(a["status"], "success", "next attach succeeds (times: 1)")
 
+        # a failed delete_server leaves the server
+        sim.configure({"action_errors": [{"command": "delete_server"}]})
+        st, body, _ = sim.api("DELETE", "/servers/%d" % sid)
+        a = sim.wait_action(body["action"]["id"])
+        t.is_((a["status"], sim.api("GET", "/servers/%d" % sid)[1]["server"]["status"]), ("error", "running"),
+              "failed delete_server leaves the server running")
+
         # delete returns action vs 204
         st, body, _ = sim.api("DELETE", "/volumes/%d" % vid)
         t.is_((st, body), (204, None), "DELETE volume -> 204 no body")
