@@ -138,6 +138,7 @@ class World:
         killed = kill_env_holders(("HOME=" + self.home))
         if killed:
             self.tap.diag("killed leftover processes of the test: %s" % killed)
+        unmount_volumes(self.sim)
         if not os.environ.get("BURST_KEEP_E2E"):
             shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -214,6 +215,23 @@ class World:
                 return True
             time.sleep(0.1)
         return False
+
+
+def unmount_volumes(sim):
+    """Unmount the project volumes inside every simulated server, so that
+    the simulator's teardown can detach their loop devices at once."""
+    try:
+        servers = sim.state().get("servers", [])
+    except Exception:
+        return
+    for s in servers:
+        pid = (s.get("_internal") or {}).get("sshd_pid")
+        if not pid:
+            continue
+        subprocess.run(["nsenter", "--mount=/proc/%d/ns/mnt" % pid, "--", "/bin/sh", "-c",
+                        "for m in $(awk '$2 ~ \"^/mnt/cache/\" {print $2}' /proc/self/mounts); "
+                        "do umount \"$m\" || umount -l \"$m\"; done"],
+                       check=False, timeout=30, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def new_sim(config=None):
