@@ -490,6 +490,12 @@ def loop_release(dev, timeout=15.0):
     return True
 
 
+def automount_cmd(v):
+    """What Hetzner's automount does in the guest: mount at /mnt/HC_Volume_<id>."""
+    return "mkdir -p /mnt/HC_Volume_%d && mount -o discard,defaults /dev/disk/by-id/scsi-0HC_Volume_%d " \
+           "/mnt/HC_Volume_%d" % (v["id"], v["id"], v["id"])
+
+
 def kill_namespace(ns):
     """SIGKILL every process whose mount namespace is ns; wait until none is left."""
     if not ns or ns == mnt_ns(os.getpid()):
@@ -593,6 +599,8 @@ class Machine:
         for vol in self.sim.volumes.values():
             if vol["server"] == self.server["id"] and vol.get("_loop"):
                 script.append("ln -sf %s /dev/disk/by-id/scsi-0HC_Volume_%d" % (vol["_loop"], vol["id"]))
+                if vol.get("_automount") and vol["format"]:
+                    script.append(automount_cmd(vol))
         script.append("exec /usr/sbin/sshd -D -e -f %s" % q(cfg))
         logf = open(os.path.join(self.dir, "sshd.log"), "a")
         # setpriv --pdeathsig: sshd dies with the simulator's scheduler thread
@@ -974,6 +982,10 @@ class Sim:
             r = m.nsexec("ln -sf %s /dev/disk/by-id/scsi-0HC_Volume_%d" % (v["_loop"], v["id"]))
             if r is None or r.returncode != 0:
                 raise RuntimeError("cannot create device link in server %d" % s["id"])
+            if v.get("_automount") and v["format"]:
+                r = m.nsexec(automount_cmd(v))
+                if r is None or r.returncode != 0:
+                    raise RuntimeError("automount of volume %d failed in server %d" % (v["id"], s["id"]))
 
     def volume_detach_real(self, v, sid):
         if not self.real or not v.get("_loop"):
@@ -1586,6 +1598,7 @@ class Api:
         d = sim.dur("volume_create")
         act = sim.new_action("create_volume", [("volume", vid)], now, d, on_end=made, on_error=failed)
         nxt = []
+        v["_automount"] = bool(body.get("automount"))
         if server:
             v["server"] = server["id"]
             nxt.append(self._attach_action(v, server, now + d, parent=act, preset=True))
@@ -1674,6 +1687,7 @@ class Api:
                                {"fields": [{"name": "server", "messages": ["is in a different location"]}]})
             sim.check_unlocked("volume", v["id"])
             sim.check_unlocked("server", s["id"])
+            v["_automount"] = bool(body.get("automount"))
             a = self._attach_action(v, s, now)
             return 201, {"action": sim.action_view(a)}
         if name == "detach":

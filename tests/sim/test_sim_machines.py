@@ -187,6 +187,18 @@ def main():
             t.is_((rc, out), (0, "end\n"), "detach removed the link and the mount inside B")
             t.ok(not _loop_devices_backed_by(state_dir), "loop device released after detach")
 
+            # automount: mounted at /mnt/HC_Volume_<id>, also after a reboot of the server
+            st, b, _ = sim.api("POST", "/volumes/%d/actions/attach" % vid, {"server": sb, "automount": True})
+            sim.wait_action(b["action"]["id"])
+            rc, out, _ = c.ssh(ipb, "cat /mnt/HC_Volume_%d/data" % vid)
+            t.is_((rc, out.strip()), (0, token), "automount mounts at /mnt/HC_Volume_<id>")
+            st, b, _ = sim.api("POST", "/servers/%d/actions/reboot" % sb)
+            sim.wait_action(b["action"]["id"])
+            rc, out, _ = c.ssh(ipb, "cat /mnt/HC_Volume_%d/data" % vid)
+            t.is_((rc, out.strip()), (0, token), "automounted again after reboot")
+            st, b, _ = sim.api("POST", "/volumes/%d/actions/detach" % vid)
+            sim.wait_action(b["action"]["id"])
+
             # poweroff / poweron keep address and host key
             st, b, _ = sim.api("POST", "/servers/%d/actions/poweroff" % sb)
             sim.wait_action(b["action"]["id"])
