@@ -1,0 +1,150 @@
+/*
+ * reaper.h - the lifecycle of what cargo-burst creates: detached reapers,
+ * re-arming, intent reconciliation, orphan sweeps by label and `down`.
+ *
+ * A reaper is the tool itself, re-executed from /proc/self/exe with a hidden
+ * verb (`cargo-burst __reap-server <row id>`, `cargo-burst __reap-volume
+ * <project>`, both with `--state-dir DIR`), started detached with
+ * proc_spawn_detached() (fork, setsid, fork; output appended to
+ * <state dir>/reapers/<kind>-<resource>.log).  There is one reaper per
+ * resource: it claims the slot with state_reaper_claim() (pid + start time),
+ * so a second one sees the live first one and exits at once.
+ *
+ * The deadline lives in the database (state_server_touch() and
+ * state_project_touch() move it); a reaper sleeps until
+ * min(deadline, now + REAPER_MAX_SLEEP_SECS) on the wall clock, re-reads the
+ * row and either sleeps again or deletes, via state_server_try_begin_delete()
+ * / state_volume_try_begin_delete() (the lease check and the decision in one
+ * transaction).  Deleting a server: unmount each attached volume on the
+ * server over ssh (best effort, short timeout), detach and await, DELETE and
+ * await, event `terminated` reason `reap`, row `deleted`.  Deleting a volume:
+ * unmount + detach (if attached), delete, event, project volume cleared.
+ * Failed deletes are retried with capped backoff; a reaper exits only when
+ * the resource is gone (404 counts) or a human must act (protection,
+ * unauthorized...), which it writes to its log and to the state
+ * (state_reaper_set_error(needs_human)), so `status` shows it.
+ *
+ * Only resources labelled managed-by=cargo-burst and owner=<our owner id>
+ * are ever touched; everything else is left alone (reapers, sweeps, down).
+ *
+ * Return convention: 0 on success, -1 with err filled.
+ */
+#ifndef BURST_REAPER_H
+#define BURST_REAPER_H
+
+#include "burst/error.h"
+#include "burst/util.h"
+
+struct burst_ctx;
+struct burst_config;
+struct burst_state;
+struct hcloud;
+struct strbuf;
+
+/* A reaper re-reads the database at least this often while it sleeps. */
+#define REAPER_MAX_SLEEP_SECS 60
+/* A labelled resource the state does not know is deleted after this long. */
+#define REAPER_ORPHAN_GRACE_SECS 600
+/* Longest pause between two tries of a failed delete. */
+#define REAPER_RETRY_CAP_SECS 300
+
+/* ---- arming (cheap: no API call) -------------------------------------- */
+
+/*
+ * Make sure every live resource in the state has a live reaper: each
+ * server row that is not `deleted` (except --no-reap ones that are not
+ * deleting) and each project with a volume.  Missing or dead reapers
+ * (pid + start time) are started; live ones are left alone.  Call after
+ * every run (success, failure, Ctrl-C) and from every invocation.
+ * Never makes an API call.  *started (may be NULL) counts the new ones.
+ */
+int reaper_arm_all(struct burst_state *st, int *started, struct burst_error *err);
+/* Start the reaper of server row row_id unless a live one exists. */
+int reaper_arm_server(struct burst_state *st, int64_t row_id, struct burst_error *err);
+/* Start the reaper of the project's volume unless a live one exists. */
+int reaper_arm_volume(struct burst_state *st, const char *project, struct burst_error *err);
+/* The log file of the reaper of (kind, resource) (allocated). */
+char *reaper_log_path(struct burst_state *st, const char *kind, const char *resource);
+
+/*
+ * The CMD_STATE prepare hook (src/cli/commands.c): opens the state into
+ * ctx->state (the default directory) and re-arms missing reapers.  Does nothing when ctx->state is already set.
+ */
+int reaper_prepare_state(struct burst_ctx *ctx, struct burst_error *err);
+/* Release hook: closes what reaper_prepare_state() opened. */
+void reaper_release_state(struct burst_ctx *ctx);
+/* The CMD_API prepare hook: an API client from the config into ctx->api. */
+int reaper_prepare_api(struct burst_ctx *ctx, struct burst_error *err);
+/* Release hook: frees what reaper_prepare_api() created. */
+void reaper_release_api(struct burst_ctx *ctx);
+
+/* ---- talking to the API ----------------------------------------------- */
+
+/*
+ * Reconcile unfinished intents (server and volume) with the API by name:
+ * found -> intent done and the resource adopted into the state when the
+ * state does not know it; not found and older than a grace period ->
+ * intent failed.  Runs only when the provisioning lock can be taken at
+ * once (a live provisioner's intents are its own).  Cheap when nothing is
+ * pending (no API call).
+ */
+int reaper_reconcile_intents(struct hcloud *api, struct burst_state *st,
+			     struct burst_error *err);
+
+/* What a sweep found and did (counts). */
+struct reaper_sweep_result {
+	int servers_adopted, volumes_adopted;
+	int servers_deleted, volumes_deleted;
+	int skipped; /* ours but within the grace period or in use */
+};
+
+/* Flags of reaper_sweep(). */
+#define REAPER_SWEEP_ADOPT 0x1      /* adopt unknown ones (with a deadline) */
+#define REAPER_SWEEP_DELETE_NOW 0x2 /* delete unknown ones (down), no grace */
+
+/*
+ * Find servers and volumes labelled managed-by=cargo-burst,owner=<ours>
+ * that the state does not know.  With REAPER_SWEEP_ADOPT a server is
+ * recorded as the current server (when there is none) and a volume as its
+ * project's volume (when the project has none), with a deadline, and
+ * their reapers armed; others are deleted once older than
+ * REAPER_ORPHAN_GRACE_SECS (DELETE_NOW: at once).  Never touches a resource
+ * without our labels.  Deletions print one line each through `report`
+ * (may be NULL).
+ */
+int reaper_sweep(struct hcloud *api, struct burst_state *st, const struct burst_config *cfg,
+		 unsigned flags, struct reaper_sweep_result *res, struct strbuf *report,
+		 struct burst_error *err);
+
+/* ---- the reapers' main loops (hidden verbs) --------------------------- */
+
+/*
+ * Run the reaper of server row row_id until the server is gone, or a human
+ * must act.  Returns 0 when there is nothing left to do (including: another
+ * live reaper holds the slot, --no-reap is set), -1 + err otherwise.
+ */
+int reaper_run_server(struct burst_state *st, struct hcloud *api,
+		      const struct burst_config *cfg, int64_t row_id, struct burst_error *err);
+/* Run the reaper of the project's volume (see reaper_run_server). */
+int reaper_run_volume(struct burst_state *st, struct hcloud *api,
+		      const struct burst_config *cfg, const char *project,
+		      struct burst_error *err);
+
+/* ---- deleting now ------------------------------------------------------ */
+
+/* Flags of reaper_down(). */
+#define REAPER_DOWN_VOLUMES 0x1 /* also delete every project volume */
+#define REAPER_DOWN_FORCE 0x2   /* ignore live leases (runs in progress) */
+
+/*
+ * `cargo burst down`: delete our server (volumes unmounted and detached
+ * first) and with REAPER_DOWN_VOLUMES every volume of ours, awaiting the
+ * actions, recording reason `down`; then delete labelled resources of ours
+ * that the state forgot.  One line per deleted resource is appended to
+ * report; *deleted counts them.  Refuses (-1) while runs hold leases unless
+ * REAPER_DOWN_FORCE.
+ */
+int reaper_down(struct burst_state *st, struct hcloud *api, const struct burst_config *cfg,
+		unsigned flags, struct strbuf *report, int *deleted, struct burst_error *err);
+
+#endif
