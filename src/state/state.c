@@ -490,13 +490,18 @@ static void move_aside(struct burst_state *st)
 	static const char *const sfx[] = { "", "-wal", "-shm" };
 	char stamp[32];
 	struct tm tm;
-	time_t t = (time_t)burst_wall_time();
+	time_t t = (time_t)state_now();
 	size_t i;
 
 	gmtime_r(&t, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
 	free(st->reset_path);
 	st->reset_path = xstrfmt("%s.corrupt-%s", st->path, stamp);
+	/* never overwrite an earlier copy moved aside in the same second */
+	for (i = 1; access(st->reset_path, F_OK) == 0 && i < 1000; i++) {
+		free(st->reset_path);
+		st->reset_path = xstrfmt("%s.corrupt-%s.%zu", st->path, stamp, i);
+	}
 	for (i = 0; i < ARRAY_SIZE(sfx); i++) {
 		char *from = xstrfmt("%s%s", st->path, sfx[i]);
 		char *to = xstrfmt("%s%s", st->reset_path, sfx[i]);

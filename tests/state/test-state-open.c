@@ -189,7 +189,83 @@ int main(void)
 	state_close(st);
 	st = NULL;
 	ok(state_open(dir, &st, &err) == 0 && !state_was_reset(st), "next open is clean");
+
+	/* a damaged page inside a valid file: found by the daily quick_check */
+	{
+		struct state_event ev = { 1, "provisioned", "server", 1, "some-name", NULL, 0,
+					  "padding padding padding padding padding padding" };
+		char now[32];
+		FILE *f;
+		int i, okw = 1;
+
+		for (i = 0; i < 2000 && okw; i++) {
+			ev.resource_id = i;
+			okw = state_event_add(st, &ev, &err) == 0;
+		}
+		ok(okw, "filled the database");
+		state_close(st);
+		st = NULL;
+		f = fopen(db, "r+b");
+		ok(f && stat(db, &sb) == 0 && sb.st_size > 40 * 4096, "the file has many pages");
+		/* overwrite two whole pages in the middle, headers included */
+		ok(f && fseek(f, (sb.st_size / 2) / 4096 * 4096, SEEK_SET) == 0,
+		   "open the file for damage");
+		for (i = 0; f && i < 2 * 4096; i++)
+			fputc(0xA5, f);
+		if (f)
+			fclose(f);
+		snprintf(now, sizeof(now), "%lld", (long long)(burst_wall_time() + 2 * 86400));
+		setenv("BURST_STATE_NOW", now, 1);
+		ok(state_open(dir, &st, &err) == 0, "damaged database: open succeeds");
+		ok(st && state_was_reset(st), "quick_check found the damage");
+		is_int(count_corrupt(dir), 2, "damaged database moved aside too");
+		/* corrupt again within the same second: the earlier copy is kept */
+		state_close(st);
+		st = NULL;
+		f = fopen(db, "w");
+		if (f) {
+			fputs("garbage garbage garbage garbage garbage garbage garbage", f);
+			fclose(f);
+		}
+		ok(state_open(dir, &st, &err) == 0 && state_was_reset(st), "third corruption");
+		is_int(count_corrupt(dir), 3, "copies moved aside in the same second do not collide");
+		unsetenv("BURST_STATE_NOW");
+	}
 	state_close(st);
+
+	/* several processes creating the same fresh database at once */
+	{
+		char *fresh = xstrfmt("%s/fresh", tmp);
+		pid_t kids[6];
+		int i, bad = 0;
+
+		for (i = 0; i < 6; i++) {
+			kids[i] = fork();
+			if (kids[i] == 0) {
+				struct burst_error e = BURST_ERROR_INIT;
+				struct burst_state *c = NULL;
+				int64_t id;
+
+				if (state_open(fresh, &c, &e) < 0)
+					_exit(1);
+				if (state_intent_begin(c, STATE_INTENT_SERVER, "x", NULL, &id, &e) < 0)
+					_exit(2);
+				state_close(c);
+				_exit(0);
+			}
+		}
+		for (i = 0; i < 6; i++)
+			if (test_wait(kids[i], 30000) != 0)
+				bad++;
+		is_int(bad, 0, "concurrent first opens all succeed");
+		{
+			char *p = xstrfmt("%s/state.db", fresh);
+
+			is_int(user_version(p), STATE_SCHEMA_VERSION, "and migrate once");
+			free(p);
+		}
+		free(fresh);
+	}
 
 	burst_error_release(&err);
 	free(dir);
