@@ -37,6 +37,12 @@ struct burst_state;
 #define STATE_SCHEMA_VERSION 1
 /* A lease without a heartbeat for this long is dead. */
 #define STATE_LEASE_TTL_SECS 90
+/*
+ * A server row still `provisioning` is not reaped before created_at + this,
+ * whatever its deadline says (the provisioning run may not hold a lease on
+ * the row yet); `down` (STATE_DELETE_IGNORE_DEADLINE) ignores it.
+ */
+#define STATE_PROVISION_GRACE_SECS 1800
 /* Length of the owner id (hex digits). */
 #define STATE_OWNER_ID_LEN 12
 
@@ -326,8 +332,9 @@ struct state_delete_decision {
 #define STATE_DELETE_IGNORE_LEASES 0x2   /* down --force: ignore leases too */
 /*
  * Decide, in one BEGIN IMMEDIATE transaction, whether to delete server row
- * server_id: no live lease, no_reap unset, deadline <= now.  On yes the row
- * becomes `deleting` before the commit.
+ * server_id: no live lease, no_reap unset, deadline <= now (re-read here;
+ * for a `provisioning` row at least created_at + STATE_PROVISION_GRACE_SECS).
+ * On yes the row becomes `deleting` before the commit.
  */
 int state_server_try_begin_delete(struct burst_state *st, int64_t server_id, int64_t now,
 				  unsigned flags, struct state_delete_decision *d,

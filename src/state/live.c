@@ -935,7 +935,7 @@ int state_server_try_begin_delete(struct burst_state *st, int64_t server_id, int
 	d->reason = STATE_KEEP_GONE;
 	if (st_begin(st, err) < 0)
 		return -1;
-	if (st_prepare(st, "SELECT status, no_reap, deadline FROM servers WHERE id=?", &s, err) < 0)
+	if (st_prepare(st, "SELECT status, no_reap, deadline, created_at FROM servers WHERE id=?", &s, err) < 0)
 		goto fail;
 	sqlite3_bind_int64(s, 1, server_id);
 	rc = sqlite3_step(s);
@@ -950,6 +950,10 @@ int state_server_try_begin_delete(struct burst_state *st, int64_t server_id, int
 	d->deadline = sqlite3_column_int64(s, 2);
 	if (!status || !strcmp(status, "deleting") || !strcmp(status, "deleted"))
 		goto keep;
+	/* a server still being provisioned gets a grace period from creation */
+	if (!strcmp(status, "provisioning") &&
+	    d->deadline < sqlite3_column_int64(s, 3) + STATE_PROVISION_GRACE_SECS)
+		d->deadline = sqlite3_column_int64(s, 3) + STATE_PROVISION_GRACE_SECS;
 	sqlite3_finalize(s);
 	s = NULL;
 	if (count_live(st, server_id, NULL, &d->live_leases, err) < 0)

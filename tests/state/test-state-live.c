@@ -237,6 +237,34 @@ static void test_leases(struct burst_state *st)
 	ok(!d.do_delete && d.reason == STATE_KEEP_GONE, "second decision: already going");
 	ok(state_server_set_status(st, srv.id, STATE_SERVER_DELETED, &err) == 0, "mark deleted");
 
+	/* a provisioning row gets a grace period even when its deadline passed */
+	{
+		struct state_server pv = { 0 };
+
+		pv.status = STATE_SERVER_PROVISIONING;
+		pv.created_at = now;
+		pv.last_activity = now;
+		ok(state_server_insert(st, &pv, &err) == 0, "provisioning row");
+		state_server_try_begin_delete(st, pv.id, now + 10, 0, &d, &err);
+		ok(!d.do_delete && d.reason == STATE_KEEP_NOT_DUE &&
+		   d.deadline == now + STATE_PROVISION_GRACE_SECS, "provisioning: grace period");
+		state_server_try_begin_delete(st, pv.id, now + 10, STATE_DELETE_IGNORE_DEADLINE, &d,
+					      &err);
+		ok(d.do_delete, "down ignores the grace period");
+		state_server_set_status(st, pv.id, STATE_SERVER_DELETED, &err);
+	}
+	{
+		struct state_server pv = { 0 };
+
+		pv.status = STATE_SERVER_PROVISIONING;
+		pv.created_at = now - STATE_PROVISION_GRACE_SECS;
+		pv.last_activity = now - STATE_PROVISION_GRACE_SECS;
+		ok(state_server_insert(st, &pv, &err) == 0, "stale provisioning row");
+		state_server_try_begin_delete(st, pv.id, now, 0, &d, &err);
+		ok(d.do_delete, "provisioning row past the grace period is reaped");
+		state_server_set_status(st, pv.id, STATE_SERVER_DELETED, &err);
+	}
+
 	/* volume: deadline, then going */
 	state_volume_try_begin_delete(st, "proj1", now + 86399, 0, &d, &err);
 	ok(!d.do_delete && d.reason == STATE_KEEP_NOT_DUE, "volume not due");
