@@ -64,8 +64,10 @@ class Result:
             self.code, self.elapsed, self.out, self.err)
 
 
-def kill_env_holders(marker):
-    """Kill every process whose environment contains marker (HOME=...)."""
+def kill_env_holders(marker, path=None):
+    """Kill every process whose environment contains marker (HOME=...) or
+    whose command line mentions path (ssh masters rewrite their environment
+    area with the process title, which names the control socket)."""
     needle = marker.encode()
     me = os.getpid()
     victims = []
@@ -75,9 +77,11 @@ def kill_env_holders(marker):
         try:
             with open("/proc/%s/environ" % d, "rb") as f:
                 env = f.read().split(b"\0")
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                cmd = f.read()
         except OSError:
             continue
-        if needle in env:
+        if needle in env or (path and path.encode() in cmd):
             victims.append(int(d))
     for pid in victims:
         try:
@@ -135,7 +139,7 @@ class World:
         return False
 
     def close(self):
-        killed = kill_env_holders(("HOME=" + self.home))
+        killed = kill_env_holders("HOME=" + self.home, self.dir)
         if killed:
             self.tap.diag("killed leftover processes of the test: %s" % killed)
         unmount_volumes(self.sim)

@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""End-to-end: Ctrl-C and host key pinning.
+
+SIGINT to the tool while the remote program sleeps stops the remote process
+(not just the local ssh), records the run as interrupted and exits 130; the
+next run works.  A tampered pinned host key is refused (exit 76) without
+touching the API or creating anything.
+"""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from e2elib import Tap, World, kill_env_holders, need_root_and_tools, new_sim, seed  # noqa: E402
+
+
+def alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().split(") ")[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def main():
+    tap = Tap()
+    need_root_and_tools(tap)
+    with new_sim() as sim:
+        seed(sim)
+        with World(tap, sim) as w:
+            run_all(tap, sim, w)
+    return tap.done()
+
+
+def run_all(tap, sim, w):
+    hello = w.fixture("hello")
+    r = w.burst(["build"], cwd=hello)
+    if not tap.is_(r.code, 0, "cold build"):
+        tap.diag(repr(r))
+
+    # --- Ctrl-C while the remote program sleeps
+    pidfile = os.path.join(w.dir, "sleeper.pid")
+    p = w.start(["run", "--", "sleep", "120", pidfile], cwd=hello)
+    deadline = time.time() + 120
+    while time.time() < deadline and not os.path.exists(pidfile) and p.poll() is None:
+        time.sleep(0.1)
+    remote_pid = 0
+    try:
+        with open(pidfile) as f:
+            remote_pid = int(f.read().strip() or 0)
+    except (OSError, ValueError):
+        pass
+    tap.ok(remote_pid > 0 and alive(remote_pid), "the remote program runs (pid %d)" % remote_pid)
+    t0 = time.time()
+    os.kill(p.pid, signal.SIGINT)
+    try:
+        out, err = p.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        out, err = p.communicate()
+        err += "[test: killed]"
+    took = time.time() - t0
+    if not tap.is_(p.returncode, 130, "the tool exits 130 after Ctrl-C (%.1fs)" % took):
+        tap.diag(err)
+    gone = False
+    for _ in range(100):
+        if not remote_pid or not alive(remote_pid):
+            gone = True
+            break
+        time.sleep(0.1)
+    tap.ok(remote_pid and gone, "the remote program was stopped, not just the local ssh")
+    tap.ok("woke up" not in out, "the program did not run to its end")
+    tap.ok("interrupted" in err, "the summary says interrupted")
+    db = os.path.join(w.state_dir, "state.db")
+    row = None
+    try:
+        con = sqlite3.connect(db, timeout=10)
+        row = con.execute("SELECT verb, interrupted, success FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+        con.close()
+    except sqlite3.Error as e:
+        tap.diag("state db: %s" % e)
+    tap.is_(row, ("run", 1, 0), "the run is recorded as interrupted")
+
+    r = w.burst(["run", "--", "exit", "0"], cwd=hello)
+    tap.is_(r.code, 0, "the next run works")
+
+    # --- a host key that does not match the pinned one is refused
+    kill_env_holders("HOME=" + w.home, w.dir)  # no persisted master may bypass the check
+    kh = os.path.join(w.state_dir, "known_hosts")
+    other = os.path.join(w.dir, "other_key")
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", other], check=True,
+                   timeout=30)
+    with open(other + ".pub") as f:
+        fake = f.read().split()
+    with open(kh) as f:
+        lines = f.read().splitlines()
+    tampered = []
+    for line in lines:
+        parts = line.split()
+        if len(parts) >= 3 and not line.startswith("#"):
+            tampered.append(" ".join([parts[0], fake[0], fake[1]]))
+        else:
+            tampered.append(line)
+    tap.ok(len(lines) >= 1 and tampered != lines, "pinned key replaced in known_hosts")
+    with open(kh, "w") as f:
+        f.write("\n".join(tampered) + "\n")
+    servers_before = [s["id"] for s in w.servers()]
+    sim.reset_requests()
+    r = w.burst(["build"], cwd=hello)
+    calls = w.api_calls()
+    if not tap.is_(r.code, 76, "a host key mismatch is refused with the ssh exit code"):
+        tap.diag(repr(r))
+    tap.ok("host key" in r.err, "the error names the host key")
+    tap.is_(len(calls), 0, "no API call was made")
+    tap.is_([s["id"] for s in w.servers()], servers_before, "no server was created or deleted")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
