@@ -1987,8 +1987,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if data:
             self.wfile.write(data)
 
-    def drop(self):
+    def drop(self, partial=False):
         self.close_connection = True
+        try:
+            if partial:
+                # headers promising a body that never comes: the client sees a
+                # broken answer (curl: "transfer closed with N bytes remaining
+                # to read"), which libcurl never resends on its own
+                self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                 b"Content-Length: 4096\r\n\r\n{\"")
+                self.wfile.flush()
+        except OSError:
+            pass
         try:
             self.connection.shutdown(socket.SHUT_RDWR)
         except OSError:
@@ -2041,7 +2051,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     fault_after = fault
                 else:
                     if fault.get("drop"):
-                        raise DropConnection()
+                        raise DropConnection(fault["drop"])
                     raise fault_error(fault)
             with sim.lock:
                 status, res = sim.api.dispatch(method, sub, query, body)
@@ -2052,7 +2062,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 obj = res
             if fault_after is not None:
                 if fault_after.get("drop"):
-                    raise DropConnection()
+                    raise DropConnection(fault_after["drop"])
                 if fault_after.get("status"):
                     raise fault_error(fault_after)
         except RawResponse as e:
@@ -2072,12 +2082,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             except OSError:
                 pass
             return
-        except DropConnection:
+        except DropConnection as e:
             rec["status"] = None
             rec["code"] = "connection_dropped"
             sim.log_request(rec)
             time.sleep(delay)
-            self.drop()
+            self.drop(partial=(e.args and e.args[0] == "partial"))
             return
         except ApiError as e:
             status = e.status

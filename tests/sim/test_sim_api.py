@@ -243,13 +243,20 @@ def main():
         t.is_(len(sim.api("GET", "/servers?name=lost")[1]["servers"]), 1, "apply+drop: server was created")
         st, body, _ = sim.api("POST", "/servers", server_body("lost"))
         t.is_((st, body["error"]["code"]), (409, "uniqueness_error"), "blind retry -> uniqueness_error")
+        sim.configure({"faults": [{"method": "POST", "path": "/servers", "drop": "partial", "apply": True}]})
+        try:
+            r = raw_post(sim, "/servers", server_body("partial"))
+        except http.client.IncompleteRead as e:
+            r = type(e).__name__
+        t.is_(r, "IncompleteRead", "drop partial: broken answer")
+        t.is_(len(sim.api("GET", "/servers?name=partial")[1]["servers"]), 1, "drop partial + apply: created")
 
         # request log
         reqs = sim.requests()
         t.ok(all(r["auth"] in ("present", "missing") for r in reqs) and
              not any(sim.token in json.dumps(r) for r in reqs), "request log has no token")
         drops = [r for r in reqs if r["code"] == "connection_dropped"]
-        t.is_(len(drops), 2, "dropped requests logged")
+        t.is_(len(drops), 3, "dropped requests logged")
         with open(os.path.join(sim.state_dir, "requests.jsonl")) as f:
             lines = [json.loads(x) for x in f]
         t.is_(len(lines), len(reqs), "requests.jsonl matches /_sim/requests")
