@@ -495,6 +495,7 @@ struct state_audit {
 	double share_provision, share_sync, share_cargo, share_fetch, share_other;
 	struct state_verb_stats *verbs;
 	size_t nverbs;
+	char currency[8]; /* of the prices: "EUR" unless set */
 };
 /* Hetzner volume price used by the cost model (EUR per GB-month, net). */
 #define STATE_VOLUME_EUR_PER_GB_MONTH 0.044
@@ -503,9 +504,26 @@ int state_audit_query(struct burst_state *st, double rate_eur_per_hour, struct s
 		      struct burst_error *err);
 /* Free a state_audit. */
 void state_audit_release(struct state_audit *a);
-/* Print `audit` (human tables, or JSON with json) to out. */
+/* Print `audit` (human tables, or JSON with json) to out; rate < 0: unknown. */
 int state_print_audit(struct burst_state *st, FILE *out, double rate_eur_per_hour, bool json,
 		      struct burst_error *err);
+
+/*
+ * Prices for the cost model, e.g. from GET /pricing (net): the hourly
+ * price of the server type (< 0: unknown), the volume price per GB-month
+ * (< 0: STATE_VOLUME_EUR_PER_GB_MONTH) and the currency (NULL: "EUR").
+ * The model bills every started hour (it ignores the monthly cap).
+ */
+struct state_prices {
+	double server_per_hour;
+	double volume_per_gb_month;
+	const char *currency;
+};
+/* Apply prices to a computed audit (recomputes the costs). */
+void state_audit_set_prices(struct state_audit *a, const struct state_prices *p);
+/* state_print_audit() with live prices. */
+int state_print_audit_priced(struct burst_state *st, FILE *out, const struct state_prices *prices,
+			     bool json, struct burst_error *err);
 
 /* ---- tests and benchmarks --------------------------------------------- */
 

@@ -810,6 +810,7 @@ int state_audit_query(struct burst_state *st, double rate_eur_per_hour, struct s
 	out->has_rate = rate_eur_per_hour >= 0;
 	out->rate_eur_per_hour = out->has_rate ? rate_eur_per_hour : 0;
 	out->volume_eur_per_gb_month = STATE_VOLUME_EUR_PER_GB_MONTH;
+	snprintf(out->currency, sizeof(out->currency), "EUR");
 	out->server_cost_eur = (double)out->billed_server_hours * out->rate_eur_per_hour;
 	out->volume_cost_eur = out->volume_gb_months * out->volume_eur_per_gb_month;
 	return 0;
@@ -884,7 +885,7 @@ static cJSON *audit_json(const struct state_audit *a)
 	}
 
 	o = cJSON_AddObjectToObject(root, "cost");
-	cJSON_AddStringToObject(o, "currency", "EUR");
+	cJSON_AddStringToObject(o, "currency", a->currency);
 	if (a->has_rate)
 		cJSON_AddNumberToObject(o, "rate_per_hour", a->rate_eur_per_hour);
 	else
@@ -987,24 +988,25 @@ static void audit_human(FILE *f, const struct state_audit *a)
 		fprintf(f, "  %-10s %10lld %13.1f %13lld", ka, (long long)a->whatif[k].provisions,
 			a->whatif[k].server_hours, (long long)a->whatif[k].billed_hours);
 		if (a->has_rate)
-			fprintf(f, " %11.2f EUR",
-				(double)a->whatif[k].billed_hours * a->rate_eur_per_hour);
+			fprintf(f, " %11.2f %s",
+				(double)a->whatif[k].billed_hours * a->rate_eur_per_hour, a->currency);
 		fprintf(f, "\n");
 	}
 	fprintf(f, "\n");
 
 	fprintf(f, "Cost (hourly rounding)\n");
 	if (a->has_rate)
-		fprintf(f, "  %-8s %lld billed hours (%.1f used) x %.2f EUR = %.2f EUR\n", "servers",
+		fprintf(f, "  %-8s %lld billed hours (%.1f used) x %.2f %s = %.2f %s\n", "servers",
 			(long long)a->billed_server_hours, a->server_hours, a->rate_eur_per_hour,
-			a->server_cost_eur);
+			a->currency, a->server_cost_eur, a->currency);
 	else
 		fprintf(f, "  %-8s %lld billed hours (%.1f used); pass --rate EUR_PER_HOUR for a "
 			"price\n", "servers", (long long)a->billed_server_hours, a->server_hours);
-	fprintf(f, "  %-8s %.2f GB-months x %.3f EUR = %.2f EUR\n", "volumes", a->volume_gb_months,
-		a->volume_eur_per_gb_month, a->volume_cost_eur);
+	fprintf(f, "  %-8s %.2f GB-months x %.3f %s = %.2f %s\n", "volumes", a->volume_gb_months,
+		a->volume_eur_per_gb_month, a->currency, a->volume_cost_eur, a->currency);
 	if (a->has_rate)
-		fprintf(f, "  %-8s %.2f EUR\n", "total", a->server_cost_eur + a->volume_cost_eur);
+		fprintf(f, "  %-8s %.2f %s\n", "total", a->server_cost_eur + a->volume_cost_eur,
+			a->currency);
 	fprintf(f, "\n");
 
 	fprintf(f, "Commands, cold vs warm\n");
@@ -1027,13 +1029,36 @@ static void audit_human(FILE *f, const struct state_audit *a)
 			dur(b2, sizeof(b2), a->verbs[i].mean_cargo_ms));
 }
 
+void state_audit_set_prices(struct state_audit *a, const struct state_prices *p)
+{
+	if (!p)
+		return;
+	a->has_rate = p->server_per_hour >= 0;
+	a->rate_eur_per_hour = a->has_rate ? p->server_per_hour : 0;
+	if (p->volume_per_gb_month >= 0)
+		a->volume_eur_per_gb_month = p->volume_per_gb_month;
+	if (p->currency && *p->currency)
+		snprintf(a->currency, sizeof(a->currency), "%s", p->currency);
+	a->server_cost_eur = (double)a->billed_server_hours * a->rate_eur_per_hour;
+	a->volume_cost_eur = a->volume_gb_months * a->volume_eur_per_gb_month;
+}
+
 int state_print_audit(struct burst_state *st, FILE *out, double rate_eur_per_hour, bool json,
 		      struct burst_error *err)
 {
+	struct state_prices p = { rate_eur_per_hour, -1, NULL };
+
+	return state_print_audit_priced(st, out, &p, json, err);
+}
+
+int state_print_audit_priced(struct burst_state *st, FILE *out, const struct state_prices *prices,
+			     bool json, struct burst_error *err)
+{
 	struct state_audit a;
 
-	if (state_audit_query(st, rate_eur_per_hour, &a, err) < 0)
+	if (state_audit_query(st, prices ? prices->server_per_hour : -1, &a, err) < 0)
 		return -1;
+	state_audit_set_prices(&a, prices);
 	if (json) {
 		cJSON *j = audit_json(&a);
 		char *text = cJSON_Print(j);

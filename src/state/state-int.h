@@ -24,15 +24,17 @@ int st_dberr(struct burst_state *st, struct burst_error *err, const char *what);
 int st_exec(struct burst_state *st, const char *sql, struct burst_error *err);
 /* Prepare one statement. */
 int st_prepare(struct burst_state *st, const char *sql, sqlite3_stmt **out, struct burst_error *err);
-/* BEGIN IMMEDIATE / COMMIT / ROLLBACK (rollback never fails loudly). */
+/* BEGIN IMMEDIATE: take the write lock now (waits up to the busy timeout). */
 int st_begin(struct burst_state *st, struct burst_error *err);
+/* COMMIT; on failure rolls back and fills err. */
 int st_commit(struct burst_state *st, struct burst_error *err);
+/* ROLLBACK if a transaction is open; never fails loudly. */
 void st_rollback(struct burst_state *st);
 /* Bind text or NULL. */
 int st_bind_text(sqlite3_stmt *s, int i, const char *v);
 /* Column as a heap string (NULL for SQL NULL). */
 char *st_col_str(sqlite3_stmt *s, int i);
-/* Live lease SQL condition (uses :now through ?-free burst_now()). */
+/* SQL condition for a live lease row aliased l (burst_now(), burst_pid_alive()). */
 #define ST_LEASE_LIVE "(l.expires_at > burst_now() AND burst_pid_alive(l.pid, l.pid_start))"
 
 #endif

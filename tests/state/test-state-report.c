@@ -263,6 +263,25 @@ static void test_audit(struct burst_state *st)
 	cJSON_Delete(j);
 	free(text);
 
+	{
+		struct state_prices pr = { 1.25, 0.1, "USD" };
+		struct burst_error err = BURST_ERROR_INIT;
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&buf, &len);
+
+		ok(f && state_print_audit_priced(st, f, &pr, true, &err) == 0, "audit with prices");
+		if (f)
+			fclose(f);
+		j = buf ? cJSON_Parse(buf) : NULL;
+		is_str(str(j, "cost", "currency"), "USD", "priced: currency");
+		is_num(j, "cost.server_eur", 6 * 1.25);
+		is_num(j, "cost.volume_eur", 0.1);
+		is_num(j, "cost.total_eur", 7.6);
+		cJSON_Delete(j);
+		free(buf);
+	}
+
 	text = capture(st, true, false, 0.5);
 	ok(text && strstr(text, "6 billed hours") && strstr(text, "3.00 EUR") &&
 	   strstr(text, "Per verb") && strstr(text, "within 60m: 2"), "audit: human output");
