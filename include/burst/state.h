@@ -426,6 +426,13 @@ struct state_status_project {
 	bool reaper_alive;
 	int64_t live_leases;
 };
+struct state_lease_info {
+	int64_t id;
+	pid_t pid;
+	char *project; /* or NULL */
+	int64_t server_id; /* row id, 0 = none yet */
+	int64_t heartbeat_at, expires_at;
+};
 struct state_status {
 	int64_t now;
 	bool has_image;
@@ -440,6 +447,8 @@ struct state_status {
 	size_t nprojects;
 	int64_t runs_in_progress; /* live leases */
 	int64_t pending_intents;
+	struct state_lease_info *leases; /* the live leases, oldest first */
+	size_t nleases;
 };
 /* Gather everything `status` shows. */
 int state_status_query(struct burst_state *st, struct state_status *out, struct burst_error *err);

@@ -34,6 +34,39 @@ void state_status_release(struct state_status *s)
 	}
 	FREE_AND_NULL(s->projects);
 	s->nprojects = 0;
+	for (i = 0; i < s->nleases; i++)
+		free(s->leases[i].project);
+	FREE_AND_NULL(s->leases);
+	s->nleases = 0;
+}
+
+static int query_leases(struct burst_state *st, struct state_status *out, struct burst_error *err)
+{
+	sqlite3_stmt *s;
+	size_t alloc = 0;
+	int rc;
+
+	if (st_prepare(st, "SELECT l.id, l.pid, l.project, l.server_id, l.heartbeat_at,"
+			   " l.expires_at FROM leases l WHERE " ST_LEASE_LIVE " ORDER BY l.id",
+		       &s, err) < 0)
+		return -1;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct state_lease_info *l;
+
+		ALLOC_GROW(out->leases, out->nleases + 1, alloc);
+		l = &out->leases[out->nleases++];
+		l->id = sqlite3_column_int64(s, 0);
+		l->pid = (pid_t)sqlite3_column_int64(s, 1);
+		l->project = st_col_str(s, 2);
+		l->server_id = sqlite3_column_int64(s, 3);
+		l->heartbeat_at = sqlite3_column_int64(s, 4);
+		l->expires_at = sqlite3_column_int64(s, 5);
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE)
+		return st_dberr(st, err, "listing leases");
+	out->runs_in_progress = (int64_t)out->nleases;
+	return 0;
 }
 
 static int count_query(struct burst_state *st, const char *sql, int64_t *out,
@@ -99,7 +132,7 @@ int state_status_query(struct burst_state *st, struct state_status *out, struct 
 	}
 	free(projects);
 	projects = NULL;
-	if (state_lease_count_live(st, 0, NULL, &out->runs_in_progress, err) < 0)
+	if (query_leases(st, out, err) < 0)
 		goto fail;
 	if (count_query(st, "SELECT count(*) FROM intents WHERE state='pending'",
 			&out->pending_intents, err) < 0)
@@ -204,6 +237,17 @@ static cJSON *status_json(struct burst_state *st, const struct state_status *s)
 		cJSON_AddItemToArray(arr, o);
 	}
 	cJSON_AddNumberToObject(root, "runs_in_progress", (double)s->runs_in_progress);
+	arr = cJSON_AddArrayToObject(root, "leases");
+	for (i = 0; i < s->nleases; i++) {
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddNumberToObject(o, "pid", (double)s->leases[i].pid);
+		cJSON_AddItemToObject(o, "project", json_str_or_null(s->leases[i].project));
+		cJSON_AddNumberToObject(o, "server_row", (double)s->leases[i].server_id);
+		cJSON_AddNumberToObject(o, "heartbeat_at", (double)s->leases[i].heartbeat_at);
+		cJSON_AddNumberToObject(o, "expires_at", (double)s->leases[i].expires_at);
+		cJSON_AddItemToArray(arr, o);
+	}
 	cJSON_AddNumberToObject(root, "pending_intents", (double)s->pending_intents);
 	return root;
 }
@@ -227,7 +271,7 @@ static const char *fmt_rel(char *buf, size_t size, int64_t t, int64_t now)
 {
 	char d[32];
 
-	if (t >= now) {
+	if (t > now) {
 		ui_duration(d, sizeof(d), (uint64_t)(t - now) * 1000);
 		snprintf(buf, size, "in %s", d);
 	} else {
@@ -332,6 +376,18 @@ static void status_human(struct burst_state *st, FILE *f, const struct state_sta
 		fprintf(f, "\n");
 	}
 	fprintf(f, "runs in progress  %lld\n", (long long)s->runs_in_progress);
+	for (i = 0; i < s->nleases; i++) {
+		const struct state_lease_info *l = &s->leases[i];
+		const char *pname = l->project;
+		size_t k;
+
+		for (k = 0; k < s->nprojects; k++)
+			if (l->project && !strcmp(s->projects[k].project.id, l->project) &&
+			    s->projects[k].project.name)
+				pname = s->projects[k].project.name;
+		fprintf(f, "  pid %d, project %s, heartbeat %s\n", (int)l->pid,
+			pname ? pname : "-", fmt_rel(a, sizeof(a), l->heartbeat_at, s->now));
+	}
 	if (s->pending_intents)
 		fprintf(f, "pending creates   %lld (reconciled on the next run)\n",
 			(long long)s->pending_intents);

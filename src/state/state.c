@@ -219,8 +219,8 @@ bool state_pid_alive(pid_t pid, uint64_t start)
 	if (kill(pid, 0) < 0 && errno == ESRCH)
 		return false;
 	now_start = state_pid_start_time(pid);
-	if (!now_start)
-		return false;
+	if (!now_start) /* without /proc, kill(0) is all we can know */
+		return access("/proc/self/stat", R_OK) != 0;
 	if (start && now_start != start)
 		return false;
 	/* a zombie (state Z) is dead for our purposes */

@@ -188,6 +188,10 @@ static void test_status(struct burst_state *st)
 	is_num(j, "projects.0.last_used", T + 17000);
 	is_num(j, "projects.0.runs_in_progress", 1);
 	is_num(j, "runs_in_progress", 1);
+	is_num(j, "leases.0.pid", getpid());
+	is_num(j, "leases.0.heartbeat_at", T + 17200);
+	is_str(str(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "leases"), 0), "project", NULL), "p1",
+	       "status: lease project");
 	is_num(j, "pending_intents", 1);
 	cJSON_Delete(j);
 	free(text);
