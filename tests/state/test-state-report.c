@@ -1,8 +1,10 @@
 /* test-state-report.c - status and audit on hand-made data, JSON parsed back. */
 #include <cJSON.h>
 #include <math.h>
+#include <sqlite3.h>
 
 #include "state-test.h"
+#include "burst/strbuf.h"
 
 #define T 1000000LL
 
@@ -294,6 +296,35 @@ static void test_audit(struct burst_state *st)
 	free(text);
 }
 
+/* The audit's event queries must use the covering index, never a table scan. */
+static void test_query_plans(struct burst_state *st)
+{
+	static const char *const q[] = {
+		"SELECT resource_id, ts, reason FROM events"
+		" WHERE resource_kind='server' AND kind='terminated' ORDER BY ts",
+		"SELECT resource_id, ts FROM events"
+		" WHERE resource_kind='server' AND kind='provisioned' ORDER BY ts",
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(q); i++) {
+		char *sql = xstrfmt("EXPLAIN QUERY PLAN %s", q[i]);
+		struct strbuf plan = STRBUF_INIT;
+		sqlite3_stmt *s;
+
+		if (sqlite3_prepare_v2(state_sqlite(st), sql, -1, &s, NULL) == SQLITE_OK)
+			while (sqlite3_step(s) == SQLITE_ROW)
+				strbuf_addf(&plan, "%s; ", (const char *)sqlite3_column_text(s, 3));
+		sqlite3_finalize(s);
+		ok(strstr(plan.buf, "COVERING INDEX events_kind_ts") && !strstr(plan.buf, "TEMP B-TREE"),
+		   "query plan %zu uses the covering index without a sort", i);
+		if (!strstr(plan.buf, "COVERING INDEX"))
+			diag("plan: %s", plan.buf);
+		strbuf_release(&plan);
+		free(sql);
+	}
+}
+
 int main(void)
 {
 	struct burst_state *st;
@@ -304,6 +335,7 @@ int main(void)
 	set_now(T + 17200);
 	test_status(st);
 	test_audit(st);
+	test_query_plans(st);
 	{
 		struct burst_state *empty;
 		char *text, *dir = xstrfmt("%s/empty", state_dir(st));
