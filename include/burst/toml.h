@@ -21,15 +21,21 @@
  * check toml_value_type() first and report toml_type_name() on mismatch.
  *
  * Input must be valid UTF-8; control characters, bad escapes, overflowing
- * integers, redefined keys and tables, and nesting deeper than
- * TOML_MAX_DEPTH are errors.  The parser never exits or prints.
+ * integers or floats, redefined keys and tables, and nesting deeper than
+ * TOML_MAX_DEPTH are errors.  A leading UTF-8 byte order mark is skipped.
+ * Newlines in multi-line strings are returned as LF (CRLF is normalised).
+ * The parser never exits or prints.
  */
 #ifndef BURST_TOML_H
 #define BURST_TOML_H
 
 #include "burst/util.h"
 
-/* Maximum nesting of arrays and inline tables in one value. */
+/*
+ * Maximum depth of any value below the root (root = 0, its keys = 1), however
+ * it is nested: [a.b] headers, dotted keys, arrays, inline tables.  Deeper
+ * input is an error, so code walking the tree recursively is safe.
+ */
 #define TOML_MAX_DEPTH 256
 
 enum toml_type {
@@ -79,7 +85,7 @@ struct toml_value *toml_parse(const char *text, size_t len,
 /* Free a tree returned by toml_parse(); NULL is fine. */
 void toml_free(struct toml_value *root);
 
-/* The type of a value. */
+/* The type of a value (NULL, an absent value, reports TOML_TABLE: test first). */
 enum toml_type toml_value_type(const struct toml_value *v);
 /* The name of a type for messages: "string", "integer", "table", ... */
 const char *toml_type_name(enum toml_type type);
