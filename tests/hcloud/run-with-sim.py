@@ -25,6 +25,23 @@ def on_term(signum, frame):
     raise SystemExit(128 + signum)
 
 
+def show_sim_logs(sim):
+    """On failure, show the end of the simulator's own logs as TAP comments."""
+    alive = sim.proc is not None and sim.proc.poll() is None
+    print("# simulator pid %s %s" % (sim.proc.pid if sim.proc else "?",
+                                      "still running" if alive else
+                                      "exited with %s" % (sim.proc.returncode if sim.proc else "?")),
+          flush=True)
+    for name in ("sim.log", "sim.stderr"):
+        try:
+            with open(os.path.join(sim.state_dir, name), errors="replace") as f:
+                lines = f.read().splitlines()[-25:]
+        except OSError:
+            continue
+        for line in lines:
+            print("# %s: %s" % (name, line), flush=True)
+
+
 def main():
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGHUP, on_term)
@@ -48,10 +65,13 @@ def main():
             env["BURST_SIM_DIR"] = sim.state_dir
             proc = subprocess.Popen(sys.argv[1:], env=env)
             try:
-                return proc.wait(timeout=TIMEOUT)
+                rc = proc.wait(timeout=TIMEOUT)
             except subprocess.TimeoutExpired:
                 print("Bail out! %s timed out after %.0fs" % (sys.argv[1], TIMEOUT), flush=True)
-                return 1
+                rc = 1
+            if rc not in (0, 77):
+                show_sim_logs(sim)
+            return rc
     except RuntimeError as e:
         print("Bail out! simulator: %s" % e, flush=True)
         return 1
