@@ -34,6 +34,8 @@ struct run {
 	const struct burst_config *cfg;
 	struct burst_state *st;
 	struct hcloud *api;
+	struct burst_state *own_state; /* opened here when no hook did */
+	struct hcloud *own_api;
 	const char *verb;
 	const char *root;
 	char hash[PROVISION_HASH_LEN + 1];

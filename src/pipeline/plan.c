@@ -69,7 +69,7 @@ char *pipeline_remote_command(const struct pipeline_cmd *cmd)
 	bool is_test = !strcmp(cmd->verb, "test");
 	bool is_bench = !strcmp(cmd->verb, "bench");
 
-	strbuf_addstr(&sb, "export PATH=\"$HOME/.cargo/bin:/usr/local/cargo/bin:$PATH\"; ");
+	strbuf_addstr(&sb, "export PATH=\"$HOME/.cargo/bin:$HOME/.local/bin:/usr/local/cargo/bin:$PATH\"; ");
 	v = xstrfmt("CARGO_TARGET_DIR=%s/target", cache);
 	strbuf_addstr(&sb, "export");
 	add_word(&sb, v);

@@ -531,6 +531,8 @@ static void run_release(struct run *r)
 	free(r->scratch_dir);
 	free(r->known_hosts);
 	free(r->pid_file);
+	hcloud_free(r->own_api);
+	state_close(r->own_state);
 }
 
 /* Leave the records: run, server and volume deadlines, lease, reapers. */
@@ -698,8 +700,6 @@ static int run_pipeline(struct run *r, struct burst_error *err)
 	uint64_t t;
 	int ret = -1;
 
-	if (!r->cfg || !r->st || !r->api || !r->root || !r->verb)
-		BUG("pipeline_run without config, state, API client or workspace");
 	provision_project_hash(r->root, r->hash);
 	r->keep_alive = r->ctx->run.keep_alive_secs >= 0 ? r->ctx->run.keep_alive_secs
 							  : r->cfg->keep_alive_secs;
@@ -771,6 +771,31 @@ out:
 	return ret;
 }
 
+/*
+ * The dispatcher's prepare hooks normally hand us the API client and the
+ * state; when a hook is missing, open them here (and close them after).
+ */
+static int open_resources(struct run *r, struct burst_error *err)
+{
+	if (!r->cfg || !r->root)
+		return burst_error_set(err, BURST_EXIT_INTERNAL,
+				       "pipeline_run without configuration or workspace");
+	if (!r->st) {
+		if (state_open(NULL, &r->own_state, err) < 0)
+			return -1;
+		r->st = r->own_state;
+	}
+	if (!r->api) {
+		if (config_require_token(r->cfg, err) < 0)
+			return -1;
+		r->own_api = hcloud_new(r->cfg->endpoint, r->cfg->token, err);
+		if (!r->own_api)
+			return -1;
+		r->api = r->own_api;
+	}
+	return 0;
+}
+
 int pipeline_run(struct burst_ctx *ctx)
 {
 	struct run r;
@@ -778,6 +803,10 @@ int pipeline_run(struct burst_ctx *ctx)
 
 	run_init(&r, ctx);
 	r.t0 = burst_now_ms();
+	if (open_resources(&r, &ctx->err) < 0) {
+		run_release(&r);
+		return -1;
+	}
 	proc_catch_signals(true);
 	ret = run_pipeline(&r, &ctx->err);
 	run_records(&r);
