@@ -160,7 +160,7 @@ def main():
     listing = os.path.join(base, "files-toml-1.0.0")
     if not shared or not os.path.isfile(listing):
         print(f"1..0 # SKIP toml-test corpus not found ({listing or 'BURST_SHARED_DIR unset'})")
-        return 77
+        return 0  # the "1..0 # SKIP" plan marks it skipped for meson
     with open(listing, encoding="utf-8") as f:
         names = [l.strip() for l in f if l.strip()]
     valid = [n for n in names if n.startswith("valid/") and n.endswith(".toml")]
