@@ -192,5 +192,6 @@ extern const struct burst_cmd cmd_run;
 extern const struct burst_cmd cmd_help;
 extern const struct burst_cmd cmd_version;
 extern const struct burst_cmd cmd_config;
+extern const struct burst_cmd cmd_image;
 
 #endif

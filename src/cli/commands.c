@@ -23,6 +23,7 @@ const struct burst_cmd *const burst_commands[] = {
 	&cmd_bench,
 	&cmd_run,
 	/* lifecycle and bookkeeping */
+	&cmd_image,
 	&cmd_config,
 	&cmd_help,
 	&cmd_version,

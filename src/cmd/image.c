@@ -1,0 +1,251 @@
+/*
+ * image.c - `cargo burst image build|sweep`: bake the build image on a
+ * short-lived server and snapshot it (image.h), or delete abandoned bake
+ * servers.
+ *
+ * It opens the state and the API client itself when no prepare hook did,
+ * like the run pipeline, and works outside a cargo project (the project
+ * layer of the config is read when there is one).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "burst/cli.h"
+#include "burst/config.h"
+#include "burst/hcloud.h"
+#include "burst/image.h"
+#include "burst/log.h"
+#include "burst/proc.h"
+#include "burst/state.h"
+#include "burst/ui.h"
+
+static const char image_help[] =
+	"Subcommands:\n"
+	"    build    Bake a new image: create a bake server from " IMAGE_BASE ",\n"
+	"             let it provision itself, snapshot it, delete it, and keep\n"
+	"             the newest [hetzner] snapshot_keep images of this machine\n"
+	"    sweep    Delete bake servers of this machine whose deadline passed\n"
+	"             (bakes that were killed)\n\n"
+	"Options of build:\n"
+	"        --server-type TYPE     The bake server's type (default: [hetzner]\n"
+	"                               image_server_type)\n"
+	"        --description TEXT     The snapshot's description\n"
+	"        --timeout SECONDS      How long the bake may take (default 1800)\n"
+	"        --keep-on-failure      Keep the bake server when the bake fails\n"
+	"                               (for a look at " IMAGE_BAKE_LOG ")\n"
+	"    -h, --help                 Print help\n\n"
+	"Ctrl-C deletes the bake server before exiting (130).  A bake whose\n"
+	"process was killed is deleted after its deadline by the next `cargo\n"
+	"burst image` or reaper sweep.\n";
+
+struct image_args {
+	const char *sub;
+	const char *server_type;
+	const char *description;
+	int64_t timeout_secs;
+	bool keep_on_failure;
+	bool help;
+};
+
+static int parse_args(struct burst_ctx *ctx, struct image_args *a)
+{
+	a->timeout_secs = IMAGE_BAKE_TIMEOUT_SECS;
+	for (int i = 0; i < ctx->argc; i++) {
+		const char *arg = ctx->argv[i], *v = NULL;
+		const char *opt = NULL;
+
+		if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
+			a->help = true;
+			continue;
+		}
+		if (!strcmp(arg, "--keep-on-failure")) {
+			a->keep_on_failure = true;
+			continue;
+		}
+		if (!strcmp(arg, "--server-type") || !strcmp(arg, "--description") ||
+		    !strcmp(arg, "--timeout")) {
+			opt = arg;
+			if (i + 1 >= ctx->argc)
+				return burst_error_set(&ctx->err, BURST_EXIT_USAGE,
+						       "'%s' needs a value", arg);
+			v = ctx->argv[++i];
+		} else if (skip_prefix(arg, "--server-type=", &v)) {
+			opt = "--server-type";
+		} else if (skip_prefix(arg, "--description=", &v)) {
+			opt = "--description";
+		} else if (skip_prefix(arg, "--timeout=", &v)) {
+			opt = "--timeout";
+		}
+		if (opt && !strcmp(opt, "--server-type")) {
+			a->server_type = v;
+		} else if (opt && !strcmp(opt, "--description")) {
+			a->description = v;
+		} else if (opt) {
+			if (parse_int64(v, 1, 24 * 3600, &a->timeout_secs) < 0)
+				return burst_error_set(&ctx->err, BURST_EXIT_USAGE,
+						       "invalid value '%s' for '--timeout': "
+						       "expected seconds (1..86400)", v);
+		} else if (arg[0] == '-' || a->sub) {
+			burst_error_set(&ctx->err, BURST_EXIT_USAGE, "unexpected argument '%s'",
+					arg);
+			burst_error_hint(&ctx->err, "see 'cargo burst image --help'");
+			return -1;
+		} else {
+			a->sub = arg;
+		}
+	}
+	if (a->help)
+		return 0;
+	if (!a->sub) {
+		burst_error_set(&ctx->err, BURST_EXIT_USAGE, "no image subcommand given");
+		burst_error_hint(&ctx->err, "usage: cargo burst image build [OPTIONS]");
+		return -1;
+	}
+	if (strcmp(a->sub, "build") && strcmp(a->sub, "sweep")) {
+		burst_error_set(&ctx->err, BURST_EXIT_USAGE, "no such image subcommand: `%s`",
+				a->sub);
+		burst_error_hint(&ctx->err, "the subcommands are `build` and `sweep`");
+		return -1;
+	}
+	if (!strcmp(a->sub, "sweep") && (a->server_type || a->description ||
+					 a->keep_on_failure ||
+					 a->timeout_secs != IMAGE_BAKE_TIMEOUT_SECS))
+		return burst_error_set(&ctx->err, BURST_EXIT_USAGE,
+				       "`image sweep` takes no options");
+	return 0;
+}
+
+/* Poll interval of the bake (tests shorten it). */
+static uint64_t poll_ms(void)
+{
+	const char *v = getenv("CARGO_BURST_BAKE_POLL_MS");
+	int64_t ms;
+
+	if (v && parse_int64(v, 10, 60000, &ms) == 0)
+		return (uint64_t)ms;
+	return 2000;
+}
+
+static void print_log_tail(const char *tail, const char *server)
+{
+	const char *p = tail, *nl;
+
+	ui_note("the last lines of %s on '%s':", IMAGE_BAKE_LOG, server);
+	while (p && *p) {
+		nl = strchr(p, '\n');
+		fprintf(stderr, "    | %.*s\n", (int)(nl ? nl - p : (long)strlen(p)), p);
+		p = nl ? nl + 1 : NULL;
+	}
+}
+
+static int do_build(struct burst_ctx *ctx, const struct image_args *a, struct hcloud *api,
+		    struct burst_state *st)
+{
+	const struct burst_config *cfg = ctx->config;
+	struct image_bake_opts o = { 0 };
+	struct image_bake_result r = { 0 };
+	char dur[32];
+	uint64_t t0 = burst_now_ms();
+	int ret;
+
+	o.api = api;
+	o.state = st;
+	o.server_type = a->server_type ? a->server_type : cfg->image_server_type;
+	o.regions = &cfg->regions;
+	o.description = a->description;
+	o.keep_on_failure = a->keep_on_failure;
+	o.timeout_secs = a->timeout_secs;
+	o.snapshot_keep = cfg->snapshot_keep;
+	o.poll_ms = poll_ms();
+	o.ssh_key_path = cfg->ssh_key_path;
+	o.ssh_pub_key_path = cfg->ssh_pub_key_path;
+	o.ssh_user = cfg->ssh_user;
+	o.ssh_port = (int)cfg->ssh_port;
+	if (!o.server_type || !*o.server_type)
+		return burst_error_set(&ctx->err, BURST_EXIT_CONFIG, "no server type for the "
+				       "bake: set [hetzner] image_server_type or pass "
+				       "--server-type");
+	proc_catch_signals(true);
+	ret = image_bake(&o, &r, &ctx->err);
+	proc_catch_signals(false);
+	if (ret == 0) {
+		ui_status("Finished", "image %lld '%s' in %s%s", (long long)r.image_id,
+			  r.description, ui_duration(dur, sizeof(dur), burst_now_ms() - t0),
+			  r.snapshots_deleted ? " (older images deleted)" : "");
+	} else {
+		if (r.log_tail && *r.log_tail)
+			print_log_tail(r.log_tail, r.server_name);
+		else if (r.server_name && ctx->err.exit_code != BURST_EXIT_INTERRUPTED)
+			ui_note("the bake log (%s) could not be read", IMAGE_BAKE_LOG);
+		if (r.server_kept)
+			ui_note("bake server '%s' is kept for a look: ssh %s@%s (it is "
+				"deleted by a sweep in a few hours)", r.server_name,
+				cfg->ssh_user ? cfg->ssh_user : "root", r.server_ip);
+		if (ctx->err.exit_code == BURST_EXIT_INTERRUPTED) {
+			burst_error_release(&ctx->err);
+			ui_warn("interrupted: the bake was stopped%s",
+				r.server_name ? " and its server deleted" : "");
+			ret = BURST_EXIT_INTERRUPTED;
+		}
+	}
+	proc_clear_interrupted();
+	image_bake_result_release(&r);
+	return ret;
+}
+
+static int do_sweep(struct burst_ctx *ctx, struct hcloud *api, struct burst_state *st)
+{
+	size_t n = 0;
+
+	if (image_bake_sweep(api, st, state_owner_id(st), state_now(), &n, &ctx->err) < 0)
+		return -1;
+	ui_status("Swept", "%zu abandoned bake server%s", n, n == 1 ? "" : "s");
+	return 0;
+}
+
+static int image_exec(struct burst_ctx *ctx)
+{
+	struct image_args a = { 0 };
+	struct burst_state *own_state = NULL;
+	struct hcloud *own_api = NULL;
+	struct burst_state *st = ctx->state;
+	struct hcloud *api = ctx->api;
+	int ret = -1;
+
+	if (parse_args(ctx, &a) < 0)
+		return -1;
+	if (a.help) {
+		cli_print_command_help(ctx->cmd);
+		return 0;
+	}
+	if (!api) {
+		if (config_require_token(ctx->config, &ctx->err) < 0)
+			goto out;
+		own_api = hcloud_new(ctx->config->endpoint, ctx->config->token, &ctx->err);
+		if (!own_api)
+			goto out;
+		api = own_api;
+	}
+	if (!st) {
+		if (state_open(NULL, &own_state, &ctx->err) < 0)
+			goto out;
+		st = own_state;
+	}
+	if (!strcmp(a.sub, "build"))
+		ret = do_build(ctx, &a, api, st);
+	else
+		ret = do_sweep(ctx, api, st);
+out:
+	hcloud_free(own_api);
+	state_close(own_state);
+	return ret;
+}
+
+const struct burst_cmd cmd_image = {
+	"image", "Bake the build image the servers start from",
+	"cargo burst image build [--server-type TYPE] [--description TEXT] "
+	"[--timeout SECONDS] [--keep-on-failure]\n"
+	"       cargo burst image sweep",
+	image_help, CMD_CONFIG | CMD_WORKSPACE_OPT, image_exec,
+};
