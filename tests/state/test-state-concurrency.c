@@ -17,14 +17,20 @@ static void sleep_ms(int ms)
 }
 
 /* Child: take the lock, report, then either wait for a byte and unlock, or die. */
-static pid_t lock_holder(const char *dir, int report_fd, int release_fd, bool die_holding)
+static pid_t lock_holder(const char *dir, int rep[2], int rel[2], bool die_holding)
 {
 	pid_t pid = fork();
 
 	if (pid == 0) {
 		struct burst_error e = BURST_ERROR_INIT;
 		struct burst_state *st = NULL;
+		int report_fd = rep[1], release_fd = rel[0];
 		char c = 'L';
+
+		/* only the parent keeps the write end: if it dies, read() sees EOF */
+		close(rep[0]);
+		close(rel[1]);
+		alarm(60);
 
 		if (state_open(dir, &st, &e) < 0 || state_lock_provision(st, 5000, &e) != 0)
 			c = 'E';
@@ -55,7 +61,7 @@ static void test_lock(const char *dir)
 
 	if (pipe(rep) < 0 || pipe(rel) < 0)
 		bail_out("pipe");
-	child = lock_holder(dir, rep[1], rel[0], false);
+	child = lock_holder(dir, rep, rel, false);
 	ok(read(rep[0], &c, 1) == 1 && c == 'L', "child holds the provisioning lock");
 	is_int(state_provision_lock_holder(st), child, "holder pid recorded");
 	t0 = burst_now_ms();
@@ -75,7 +81,7 @@ static void test_lock(const char *dir)
 	is_int(state_provision_lock_holder(st), 0, "no holder after unlock");
 
 	/* a holder that dies: the lock is taken over */
-	child = lock_holder(dir, rep[1], rel[0], true);
+	child = lock_holder(dir, rep, rel, true);
 	ok(read(rep[0], &c, 1) == 1 && c == 'L', "second child holds the lock");
 	t0 = burst_now_ms();
 	is_int(state_lock_provision(st, 10000, &err), 0, "lock taken over from a dead holder");
@@ -150,6 +156,7 @@ static void test_race(const char *dir, int round)
 		kids[i] = fork();
 		if (kids[i] == 0) {
 			close(fds[0]);
+			alarm(60);
 			runner(dir, srv.id, (unsigned)(round * 100 + i + 1), fds[1]);
 		}
 	}
