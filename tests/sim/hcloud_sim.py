@@ -707,8 +707,13 @@ class Sim:
                     for r in self.config["action_errors"]:
                         r.setdefault("_left", r.get("times", 1))
             rl = self.config["rate_limit"]
-            rl.setdefault("capacity", rl.get("limit", 3600))
-            rl.setdefault("refill_per_sec", rl.get("limit", 3600) / 3600.0)
+            new_rl = cfg.get("rate_limit") or {}
+            if "limit" in new_rl:
+                # a new limit without capacity/refill implies the API's own model
+                if "capacity" not in new_rl:
+                    rl["capacity"] = rl["limit"]
+                if "refill_per_sec" not in new_rl:
+                    rl["refill_per_sec"] = float(rl["limit"]) / 3600.0
             if "rate_limit" in cfg:
                 self.bucket = float(rl["capacity"])
                 self.bucket_t = time.time()
