@@ -979,6 +979,8 @@ class Sim:
     def volume_attach_real(self, v, s):
         if not self.real:
             return
+        if not v.get("_file"):
+            self.volume_make(v)     # its create_volume action had failed
         if not v.get("_loop"):
             p = run(["losetup", "--find", "--show", v["_file"]])
             v["_loop"] = p.stdout.strip()
