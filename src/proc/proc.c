@@ -14,8 +14,13 @@
 
 extern char **environ;
 
-/* How long to keep reading a child's pipes after it exited (grandchildren). */
-#define PROC_DRAIN_MS 500
+/*
+ * After a child exited, its pipes may stay open in other processes (an ssh
+ * ControlMaster holds the descriptors passed by its mux clients for a while,
+ * daemonised grandchildren keep them forever): keep reading until EOF or
+ * until nothing arrived for this long.
+ */
+#define PROC_DRAIN_MS 100
 
 /* ---- signals ---------------------------------------------------------- */
 
@@ -288,6 +293,7 @@ struct proc_group {
 };
 
 static void maybe_finished(struct proc_child *c);
+static void on_timer(uv_timer_t *t);
 
 static void deliver(struct proc_stream *s, const char *line, size_t len, unsigned flags)
 {
@@ -395,6 +401,8 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 	struct proc_stream *s = st->data;
 
 	if (nread > 0) {
+		if (s->c->exited)
+			uv_timer_start(&s->c->timer, on_timer, PROC_DRAIN_MS, 0);
 		if (s->mode == PROC_IO_LINES)
 			split_lines(s, buf->base, (size_t)nread);
 		else
@@ -582,9 +590,9 @@ static int spawn_one(struct proc_child *c, struct burst_error *err)
 	memset(stdio, 0, sizeof(stdio));
 	trace_command(cp);
 
-	if (cp->out == PROC_IO_CAPTURE && !cp->out_buf.max)
+	if (cp->out == PROC_IO_CAPTURE)
 		strbuf_set_max(&cp->out_buf, cp->capture_max ? cp->capture_max : PROC_CAPTURE_DEFAULT_MAX);
-	if (cp->err == PROC_IO_CAPTURE && !cp->err_buf.max)
+	if (cp->err == PROC_IO_CAPTURE)
 		strbuf_set_max(&cp->err_buf, cp->capture_max ? cp->capture_max : PROC_CAPTURE_DEFAULT_MAX);
 
 	switch (cp->in) {

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "burst/log.h"
 #include "burst/proc.h"
 #include "burst/strbuf.h"
 #include "tap.h"
@@ -374,6 +375,32 @@ static void test_detached(void)
 	free(log);
 }
 
+static void test_trace(void)
+{
+	struct child_process cp = CHILD_PROCESS_INIT;
+	struct burst_error err = BURST_ERROR_INIT;
+	struct strbuf sb = STRBUF_INIT;
+	char *log = xstrfmt("%s/trace.log", tmpdir);
+
+	burst_log_to_file(log);
+	burst_log_set_level(BURST_LOG_TRACE);
+	burst_redact_register("hunter2-secret-token");
+	strvec_push(&cp.args, "echo");
+	strvec_push(&cp.args, "Bearer hunter2-secret-token");
+	strvec_push(&cp.args, "it's");
+	strvec_push(&cp.env, "HCLOUD_TOKEN=hunter2-secret-token");
+	cp.out = PROC_IO_NULL;
+	proc_run(&cp, &err);
+	strbuf_read_file(&sb, log);
+	ok(strstr(sb.buf, "run: 'HCLOUD_TOKEN=***' echo 'Bearer ***' 'it'\\''s'") != NULL,
+	   "BURST_TRACE logs the quoted command line with the secret redacted");
+	ok(!strstr(sb.buf, "hunter2"), "the secret never reaches the trace");
+	child_process_release(&cp);
+	strbuf_release(&sb);
+	burst_error_release(&err);
+	free(log);
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir))
@@ -388,5 +415,6 @@ int main(void)
 	test_concurrency();
 	test_interrupt();
 	test_detached();
+	test_trace();
 	return done_testing();
 }

@@ -418,11 +418,11 @@ static void test_quoting(void)
 	if (getenv("BURST_QUOTE_SEED"))
 		seed = (unsigned)strtoul(getenv("BURST_QUOTE_SEED"), NULL, 10);
 	srand(seed);
-	for (int batch = 0; batch < 100; batch++) {
+	for (int batch = 0; batch < 50; batch++) {
 		strbuf_reset(&cmd);
 		strbuf_reset(&want);
 		strbuf_addstr(&cmd, "printf '%s\\0'");
-		for (int i = 0; i < 10; i++) {
+		for (int i = 0; i < 20; i++) {
 			random_word(&word);
 			strbuf_addch(&cmd, ' ');
 			remote_shell_quote(&cmd, word.buf);
