@@ -809,6 +809,8 @@ int pipeline_run(struct burst_ctx *ctx)
 	}
 	proc_catch_signals(true);
 	ret = run_pipeline(&r, &ctx->err);
+	if (ret < 0 && r.exit_code < 0)
+		r.exit_code = ctx->err.exit_code;
 	run_records(&r);
 	if (r.interrupted) {
 		burst_error_release(&ctx->err);
@@ -816,8 +818,6 @@ int pipeline_run(struct burst_ctx *ctx)
 		print_summary(&r);
 		ret = BURST_EXIT_INTERRUPTED;
 	} else if (ret < 0) {
-		if (r.exit_code < 0)
-			r.exit_code = ctx->err.exit_code;
 		if (r.srv.name)
 			ui_note("server '%s' stays up until its reaper deletes it (or run "
 				"`cargo burst down`)", r.srv.name);
