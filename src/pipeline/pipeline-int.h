@@ -65,6 +65,7 @@ struct run {
 	uint64_t t0, provision_ms, sync_ms, cargo_ms, fetch_ms;
 	int exit_code; /* the remote cargo's, -1 until known */
 	bool interrupted;
+	bool cargo_started;
 	struct strbuf tail; /* the end of the remote output */
 };
 

@@ -750,6 +750,7 @@ static int run_pipeline(struct run *r, struct burst_error *err)
 	}
 
 	t = burst_now_ms();
+	r->cargo_started = true;
 	if (pipeline_remote_cargo(r, err) < 0) {
 		r->cargo_ms = burst_now_ms() - t;
 		goto out;
@@ -814,7 +815,8 @@ int pipeline_run(struct burst_ctx *ctx)
 	run_records(&r);
 	if (r.interrupted) {
 		burst_error_release(&ctx->err);
-		ui_warn("interrupted: the remote cargo was stopped");
+		ui_warn(r.cargo_started ? "interrupted: the remote cargo was stopped"
+					: "interrupted");
 		print_summary(&r);
 		ret = BURST_EXIT_INTERRUPTED;
 	} else if (ret < 0) {
