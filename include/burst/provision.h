@@ -61,10 +61,11 @@ void provision_location_order(const char *volume_location,
 
 /*
  * The newest available snapshot labelled managed-by=cargo-burst,role=image
- * (found by label, never by a remembered id).  None: -1 with an error that
- * says to run `cargo burst image build`.
+ * (found by label, never by a remembered id), preferring those with our
+ * owner label.  None: -1 with an error that says to run `cargo burst image
+ * build`.
  */
-int provision_find_image(struct hcloud *api, int64_t *image_id,
+int provision_find_image(struct hcloud *api, const char *owner_id, int64_t *image_id,
 			 struct burst_error *err);
 /*
  * The MD5 fingerprint ("aa:bb:...") of a public key file, as the API shows

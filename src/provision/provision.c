@@ -59,11 +59,17 @@ void provision_volume_release(struct provision_volume *v)
 
 /* ---- image ------------------------------------------------------------- */
 
-int provision_find_image(struct hcloud *api, int64_t *image_id,
+/* Is a newer than b (creation time, then id)? */
+static bool image_newer(const struct hcloud_image *a, const struct hcloud_image *b)
+{
+	return !b || a->created > b->created || (a->created == b->created && a->id > b->id);
+}
+
+int provision_find_image(struct hcloud *api, const char *owner_id, int64_t *image_id,
 			 struct burst_error *err)
 {
 	struct hcloud_images imgs = { 0 };
-	const struct hcloud_image *best = NULL;
+	const struct hcloud_image *mine = NULL, *any = NULL, *best;
 
 	if (hcloud_images_list(api, "snapshot", "managed-by==cargo-burst,role==image",
 			       NULL, &imgs, err) < 0) {
@@ -72,13 +78,17 @@ int provision_find_image(struct hcloud *api, int64_t *image_id,
 	}
 	for (size_t i = 0; i < imgs.nr; i++) {
 		const struct hcloud_image *im = &imgs.v[i];
+		const char *owner = hcloud_labels_get(&im->labels, "owner");
 
 		if (im->status && strcmp(im->status, "available"))
 			continue;
-		if (!best || im->created > best->created ||
-		    (im->created == best->created && im->id > best->id))
-			best = im;
+		if (image_newer(im, any))
+			any = im;
+		/* our own bakes first: another owner's retention may delete theirs */
+		if (owner_id && owner && !strcmp(owner, owner_id) && image_newer(im, mine))
+			mine = im;
 	}
+	best = mine ? mine : any;
 	if (!best) {
 		hcloud_images_release(&imgs);
 		burst_error_set(err, BURST_EXIT_CONFIG,
@@ -692,7 +702,7 @@ int provision_cold(const struct provision_opts *o, struct remote_host *host,
 	pthread_mutex_init(&job.mu, NULL);
 	pthread_cond_init(&job.cv, NULL);
 
-	if (provision_find_image(o->api, &image_id, err) < 0)
+	if (provision_find_image(o->api, o->owner_id, &image_id, err) < 0)
 		goto out;
 
 	/* the project's volume decides where to go first */
