@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""End-to-end: locations and the persistent volume.
+"""End-to-end: the image, locations and the persistent volume.
 
+Without a labelled image the run stops and names `cargo burst image build`.
 A sold-out first location falls back to the second; after the server is
 deleted, the next run provisions a new one next to the project's volume and
 finds the target dir warm (nothing recompiled); when that location is sold
@@ -23,7 +24,6 @@ def main():
     tap = Tap()
     need_root_and_tools(tap)
     with new_sim({"sold_out": [{"location": "fsn1"}]}) as sim:
-        seed(sim)
         with World(tap, sim, config={"regions": ["fsn1", "nbg1", "hel1"]}) as w:
             run_all(tap, sim, w)
     return tap.done()
@@ -31,6 +31,14 @@ def main():
 
 def run_all(tap, sim, w):
     hello = w.fixture("hello")
+
+    # no image yet: say how to make one, create nothing
+    r = w.burst(["build"], cwd=hello)
+    tap.is_(r.code, 78, "without an image the run stops")
+    tap.ok("cargo burst image build" in r.err, "and says to run `cargo burst image build`")
+    tap.ok(not w.servers() and not w.volumes(), "nothing was created")
+    seed(sim)
+    sim.reset_requests()
 
     r = w.burst(["build"], cwd=hello)
     if not tap.is_(r.code, 0, "build succeeds although fsn1 is sold out"):
