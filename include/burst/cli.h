@@ -192,6 +192,12 @@ extern const struct burst_cmd cmd_run;
 extern const struct burst_cmd cmd_help;
 extern const struct burst_cmd cmd_version;
 extern const struct burst_cmd cmd_config;
+extern const struct burst_cmd cmd_status;
+extern const struct burst_cmd cmd_audit;
+extern const struct burst_cmd cmd_down;
+extern const struct burst_cmd cmd_reap_server;
+extern const struct burst_cmd cmd_reap_volume;
+extern const struct burst_cmd cmd_reap_watch;
 extern const struct burst_cmd cmd_image;
 
 #endif

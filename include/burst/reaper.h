@@ -35,6 +35,8 @@
 #include "burst/error.h"
 #include "burst/util.h"
 
+#include <sys/types.h>
+
 struct burst_ctx;
 struct burst_config;
 struct burst_state;
@@ -89,7 +91,7 @@ void reaper_release_api(struct burst_ctx *ctx);
  * pending (no API call).
  */
 int reaper_reconcile_intents(struct hcloud *api, struct burst_state *st,
-			     struct burst_error *err);
+			     const struct burst_config *cfg, struct burst_error *err);
 
 /* What a sweep found and did (counts). */
 struct reaper_sweep_result {
@@ -129,6 +131,15 @@ int reaper_run_server(struct burst_state *st, struct hcloud *api,
 int reaper_run_volume(struct burst_state *st, struct hcloud *api,
 		      const struct burst_config *cfg, const char *project,
 		      struct burst_error *err);
+
+/*
+ * The run watcher (`__reap-watch PID:START`, started before a cold run):
+ * wait until that process is gone (normal end or kill -9), then reconcile
+ * its unfinished intents and arm every missing reaper.
+ */
+int reaper_run_watch(struct burst_state *st, struct hcloud *api,
+		     const struct burst_config *cfg, pid_t pid, uint64_t start,
+		     struct burst_error *err);
 
 /* ---- deleting now ------------------------------------------------------ */
 

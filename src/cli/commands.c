@@ -13,6 +13,7 @@
  * and a release function (see struct burst_prepare_hook in cli.h).
  */
 #include "burst/cli.h"
+#include "burst/reaper.h"
 
 const struct burst_cmd *const burst_commands[] = {
 	/* run verbs (cargo on the server), src/cli/run_verbs.c */
@@ -24,15 +25,24 @@ const struct burst_cmd *const burst_commands[] = {
 	&cmd_run,
 	/* lifecycle and bookkeeping */
 	&cmd_image,
+	&cmd_status,
+	&cmd_audit,
+	&cmd_down,
 	&cmd_config,
 	&cmd_help,
 	&cmd_version,
+	/* hidden: the reapers (src/cmd/reaper.c) */
+	&cmd_reap_server,
+	&cmd_reap_volume,
+	&cmd_reap_watch,
 	NULL
 };
 
 const struct burst_prepare_hook burst_prepare_hooks[] = {
-	/* { CMD_API, hcloud_prepare, hcloud_release }, */
-	/* { CMD_STATE, state_prepare, state_release }, */
+	/* the API client first: the state hook uses it before cold runs */
+	{ CMD_API, reaper_prepare_api, reaper_release_api },
+	/* opens the state and re-arms missing reapers (src/reaper/arm.c) */
+	{ CMD_STATE, reaper_prepare_state, reaper_release_state },
 	/* { CMD_LOOP, loop_prepare, loop_release }, */
 	{ 0, NULL, NULL }
 };

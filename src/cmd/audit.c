@@ -1,0 +1,117 @@
+/*
+ * audit.c - `cargo burst audit [--rate EUR_PER_HOUR] [--json]`: the state's
+ * audit report; without --rate the hourly price of the server type comes
+ * from the API's pricing endpoint when a token is configured.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "burst/cli.h"
+#include "burst/config.h"
+#include "burst/hcloud.h"
+#include "burst/log.h"
+#include "burst/state.h"
+#include "burst/ui.h"
+
+/* The live net hourly price of the server type in use (or configured); -1 if unknown. */
+static double live_rate(struct burst_ctx *ctx)
+{
+	struct burst_error e = BURST_ERROR_INIT;
+	struct hcloud_pricing p = { 0 };
+	struct state_server s = { 0 };
+	struct hcloud *api = NULL;
+	const char *type = ctx->config->server_type, *loc = NULL;
+	double rate = -1;
+
+	if (state_server_current(ctx->state, &s, &e) == 1) {
+		if (s.server_type)
+			type = s.server_type;
+		loc = s.location;
+	}
+	if (!loc && ctx->config->regions.nr)
+		loc = ctx->config->regions.v[0];
+	api = hcloud_new(ctx->config->endpoint, ctx->config->token, &e);
+	if (!api || hcloud_pricing_get(api, &p, &e) < 0) {
+		ui_warn("cannot get live prices: %s", e.message ? e.message : "unknown error");
+		goto out;
+	}
+	for (size_t i = 0; type && i < p.server_types.nr; i++) {
+		const struct hcloud_server_type *t = &p.server_types.v[i];
+		const struct hcloud_price *pr;
+
+		if (!t->name || strcmp(t->name, type))
+			continue;
+		pr = hcloud_server_type_price(t, loc);
+		if (!pr && t->nr_prices)
+			pr = &t->prices[0];
+		if (pr)
+			rate = pr->hourly_net_d;
+	}
+	if (rate < 0)
+		ui_warn("no live price for server type '%s'", type ? type : "?");
+	else
+		log_debug("audit", "live price of %s in %s: %.4f/h net", type, loc ? loc : "?", rate);
+out:
+	hcloud_pricing_release(&p);
+	hcloud_free(api);
+	state_server_release(&s);
+	burst_error_release(&e);
+	return rate;
+}
+
+static int exec_audit(struct burst_ctx *ctx)
+{
+	double rate = -1;
+	bool json = false, have_rate = false;
+
+	for (int i = 0; i < ctx->argc; i++) {
+		const char *a = ctx->argv[i], *v = NULL;
+
+		if (!strcmp(a, "--json")) {
+			json = true;
+			continue;
+		}
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			cli_print_command_help(ctx->cmd);
+			return 0;
+		}
+		if (!strcmp(a, "--rate")) {
+			if (i + 1 >= ctx->argc)
+				return burst_error_set(&ctx->err, BURST_EXIT_USAGE,
+						       "'--rate' needs a value (EUR per hour)");
+			v = ctx->argv[++i];
+		} else if (!skip_prefix(a, "--rate=", &v)) {
+			return burst_error_set(&ctx->err, BURST_EXIT_USAGE,
+					       "unexpected argument '%s' for audit", a);
+		}
+		{
+			char *end;
+
+			rate = strtod(v, &end);
+			if (end == v || *end || rate < 0 || rate > 1000)
+				return burst_error_set(&ctx->err, BURST_EXIT_USAGE,
+						       "invalid value '%s' for '--rate': expected "
+						       "EUR per hour, e.g. 0.5", v);
+			have_rate = true;
+		}
+	}
+	if (!have_rate && ctx->config->token)
+		rate = live_rate(ctx);
+	if (state_print_audit(ctx->state, stdout, rate, json, &ctx->err) < 0)
+		return -1;
+	if (rate < 0 && !json)
+		ui_note("no server price: pass --rate EUR_PER_HOUR, or configure an API token "
+			"(HCLOUD_TOKEN) for live prices");
+	return 0;
+}
+
+const struct burst_cmd cmd_audit = {
+	"audit", "Sessions, churn, costs and where the time went",
+	"cargo burst audit [--rate EUR_PER_HOUR] [--json]",
+	"Options:\n"
+	"        --rate EUR_PER_HOUR   Server price per hour (default: live prices\n"
+	"                              from the API when a token is configured)\n"
+	"        --json                Machine-readable output\n",
+	CMD_CONFIG | CMD_STATE, exec_audit,
+};

@@ -1,0 +1,179 @@
+/*
+ * status.c - `cargo burst status [--json]`: the state's status report
+ * (image, server, deadlines, reapers, projects, runs in progress) plus the
+ * database services on the server, checked over the persisted ssh master
+ * only when one is up (no new connection, no API call).
+ */
+#include <cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "burst/cli.h"
+#include "burst/config.h"
+#include "burst/proc.h"
+#include "burst/remote.h"
+#include "burst/sha256.h"
+#include "burst/state.h"
+#include "burst/strbuf.h"
+
+/* The services of the image and their local ports. */
+static const char *const services[][2] = {
+	{ "postgresql", "5432" }, { "mysql", "3306" }, { "redis", "6379" },
+};
+
+/* The ssh master socket directory of the run pipeline (same rule). */
+static char *control_dir(const char *state_dir)
+{
+	char hex[13];
+
+	if (strlen(state_dir) + strlen("/cm/") + 8 < 100)
+		return xstrfmt("%s/cm", state_dir);
+	sha256_hex(state_dir, strlen(state_dir), hex, 12);
+	return xstrfmt("/tmp/cargo-burst-%u-%s", (unsigned)getuid(), hex);
+}
+
+/*
+ * Probe the services on the current server over a running master: fills
+ * up[] and returns 1, or 0 when no master is up (nothing is known).
+ */
+static int probe_services(struct burst_ctx *ctx, bool up[], char **server_name)
+{
+	struct state_server s = { 0 };
+	struct remote_host h = REMOTE_HOST_INIT;
+	struct child_process cp = CHILD_PROCESS_INIT;
+	struct burst_error e = BURST_ERROR_INIT;
+	struct strbuf cmd = STRBUF_INIT, script = STRBUF_INIT;
+	char *dir = NULL;
+	int ret = 0;
+
+	if (state_server_current(ctx->state, &s, &e) != 1 || !s.ip ||
+	    s.status != STATE_SERVER_READY)
+		goto out;
+	h.user = xstrdup(ctx->config && ctx->config->ssh_user ? ctx->config->ssh_user : "root");
+	h.host = xstrdup(s.ip);
+	h.port = ctx->config ? (int)ctx->config->ssh_port : 0;
+	h.identity_file = ctx->config && ctx->config->ssh_key_path ?
+		xstrdup(ctx->config->ssh_key_path) : NULL;
+	h.known_hosts = xstrfmt("%s/known_hosts", state_dir(ctx->state));
+	dir = control_dir(state_dir(ctx->state));
+	if (access(dir, F_OK) < 0 || remote_host_set_control_dir(&h, dir, &e) < 0 ||
+	    !remote_master_check(&h))
+		goto out;
+	for (size_t i = 0; i < ARRAY_SIZE(services); i++)
+		strbuf_addf(&script, "if (exec 3<>/dev/tcp/127.0.0.1/%s) 2>/dev/null; then "
+			    "echo '%s up'; else echo '%s down'; fi; ", services[i][1],
+			    services[i][0], services[i][0]);
+	strbuf_addstr(&cmd, "bash -c ");
+	remote_shell_quote(&cmd, script.buf);
+	cp.in = PROC_IO_NULL;
+	cp.out = PROC_IO_CAPTURE;
+	cp.err = PROC_IO_NULL;
+	cp.capture_max = 4096;
+	cp.timeout_ms = 10000;
+	if (remote_run(&h, cmd.buf, &cp, &e) < 0 || cp.exit_code != 0)
+		goto out;
+	for (size_t i = 0; i < ARRAY_SIZE(services); i++) {
+		char *want = xstrfmt("%s up\n", services[i][0]);
+
+		up[i] = strstr(cp.out_buf.buf, want) != NULL;
+		free(want);
+	}
+	*server_name = xstrdup(s.name ? s.name : s.ip);
+	ret = 1;
+out:
+	state_server_release(&s);
+	remote_host_release(&h);
+	child_process_release(&cp);
+	burst_error_release(&e);
+	strbuf_release(&cmd);
+	strbuf_release(&script);
+	free(dir);
+	return ret;
+}
+
+static int print_json(struct burst_ctx *ctx, int known, const bool up[])
+{
+	char *buf = NULL, *text;
+	size_t len = 0;
+	FILE *mem = open_memstream(&buf, &len);
+	cJSON *doc, *svc;
+	int ret = -1;
+
+	if (!mem)
+		return burst_error_set(&ctx->err, BURST_EXIT_INTERNAL, "out of memory");
+	if (state_print_status(ctx->state, mem, true, &ctx->err) < 0) {
+		fclose(mem);
+		free(buf);
+		return -1;
+	}
+	fclose(mem);
+	doc = cJSON_ParseWithLength(buf, len);
+	free(buf);
+	if (!doc)
+		return burst_error_set(&ctx->err, BURST_EXIT_INTERNAL, "status JSON did not parse");
+	if (known) {
+		svc = cJSON_AddObjectToObject(doc, "services");
+		for (size_t i = 0; i < ARRAY_SIZE(services); i++)
+			cJSON_AddStringToObject(svc, services[i][0], up[i] ? "up" : "down");
+	} else {
+		cJSON_AddNullToObject(doc, "services");
+	}
+	text = cJSON_Print(doc);
+	if (text) {
+		printf("%s\n", text);
+		ret = 0;
+	}
+	cJSON_free(text);
+	cJSON_Delete(doc);
+	return ret;
+}
+
+static int exec_status(struct burst_ctx *ctx)
+{
+	bool json = false, up[ARRAY_SIZE(services)] = { false };
+	char *name = NULL;
+	int known, ret;
+
+	for (int i = 0; i < ctx->argc; i++) {
+		if (!strcmp(ctx->argv[i], "--json")) {
+			json = true;
+		} else if (!strcmp(ctx->argv[i], "-h") || !strcmp(ctx->argv[i], "--help")) {
+			cli_print_command_help(ctx->cmd);
+			return 0;
+		} else {
+			return burst_error_set(&ctx->err, BURST_EXIT_USAGE,
+					       "unexpected argument '%s' for status", ctx->argv[i]);
+		}
+	}
+	known = probe_services(ctx, up, &name);
+	if (json) {
+		ret = print_json(ctx, known, up);
+	} else {
+		ret = state_print_status(ctx->state, stdout, false, &ctx->err);
+		if (ret == 0 && known) {
+			printf("services on %s:", name);
+			for (size_t i = 0; i < ARRAY_SIZE(services); i++)
+				printf(" %s %s", services[i][0], up[i] ? "up" : "down");
+			printf("\n");
+		} else if (ret == 0) {
+			printf("services          unknown (no ssh connection is open; no new one "
+			       "is made)\n");
+		}
+	}
+	free(name);
+	return ret;
+}
+
+const struct burst_cmd cmd_status = {
+	"status", "Show the server, volumes, deadlines and reapers",
+	"cargo burst status [--json]",
+	"Options:\n"
+	"        --json    Machine-readable output\n\n"
+	"Shows the image, the server (type, location, IP, up since, paid through,\n"
+	"reaper deadline and pid, --no-reap), per project its volume, last use and\n"
+	"deadline, runs in progress and the database services on the server (when an\n"
+	"ssh connection is open).  Re-arms any reaper that is missing.\n",
+	CMD_CONFIG | CMD_STATE, exec_status,
+};
