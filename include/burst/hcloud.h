@@ -235,23 +235,39 @@ struct hcloud_pricing {
 	struct hcloud_price image_gb_month;      /* monthly_* are filled */
 };
 
-/* Free what each struct owns; each accepts a zeroed struct (and NULL). */
+/* Free what an action owns and zero it (NULL and zeroed structs are fine). */
 void hcloud_action_release(struct hcloud_action *a);
+/* Free what an action list owns and zero it (NULL and zeroed structs are fine). */
 void hcloud_actions_release(struct hcloud_actions *l);
+/* Free what a server owns and zero it (NULL and zeroed structs are fine). */
 void hcloud_server_release(struct hcloud_server *s);
+/* Free what a server list owns and zero it (NULL and zeroed structs are fine). */
 void hcloud_servers_release(struct hcloud_servers *l);
+/* Free what a volume owns and zero it (NULL and zeroed structs are fine). */
 void hcloud_volume_release(struct hcloud_volume *v);
+/* Free what a volume list owns and zero it (NULL and zeroed structs are fine). */
 void hcloud_volumes_release(struct hcloud_volumes *l);
+/* Free what an image owns and zero it (NULL and zeroed structs are fine). */
 void hcloud_image_release(struct hcloud_image *i);
+/* Free what an image list owns and zero it (NULL and zeroed structs are fine). */
 void hcloud_images_release(struct hcloud_images *l);
+/* Free what an ssh key owns and zero it (NULL and zeroed structs are fine). */
 void hcloud_ssh_key_release(struct hcloud_ssh_key *k);
+/* Free what an ssh key list owns and zero it (NULL and zeroed structs are fine). */
 void hcloud_ssh_keys_release(struct hcloud_ssh_keys *l);
+/* Free what a server type owns and zero it (NULL and zeroed structs are fine). */
 void hcloud_server_type_release(struct hcloud_server_type *t);
+/* Free what a server type list owns and zero it (NULL and zeroed structs are fine). */
 void hcloud_server_types_release(struct hcloud_server_types *l);
+/* Free what a location owns and zero it (NULL and zeroed structs are fine). */
 void hcloud_location_release(struct hcloud_location *l);
+/* Free what a location list owns and zero it (NULL and zeroed structs are fine). */
 void hcloud_locations_release(struct hcloud_locations *l);
+/* Free what a datacenter owns and zero it (NULL and zeroed structs are fine). */
 void hcloud_datacenter_release(struct hcloud_datacenter *d);
+/* Free what a datacenter list owns and zero it (NULL and zeroed structs are fine). */
 void hcloud_datacenters_release(struct hcloud_datacenters *l);
+/* Free what a price list owns and zero it (NULL and zeroed structs are fine). */
 void hcloud_pricing_release(struct hcloud_pricing *p);
 
 /* The price entry of location in t, or NULL. */

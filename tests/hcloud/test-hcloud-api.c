@@ -6,6 +6,7 @@
  * on what was sent (the simulator's request log), not only on what came back.
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -821,6 +822,65 @@ static void test_labels_and_more(void)
 	hcloud_free(c);
 }
 
+struct vol_job {
+	struct hcloud_volume_created vc;
+	struct burst_error err;
+	int rc;
+};
+
+static void *create_volume_thread(void *data)
+{
+	struct vol_job *job = data;
+	struct hcloud *c = client();
+	struct hcloud_volume_opts vo = { .name = "thread-vol", .size = 10, .location = "hel1",
+					 .format = "ext4" };
+
+	job->rc = hcloud_volume_create(c, &vo, &job->vc, &job->err);
+	if (!job->rc)
+		job->rc = hcloud_volume_wait_created(c, &job->vc, burst_now_ms() + 10000, NULL,
+						     NULL, &job->err);
+	hcloud_free(c);
+	return NULL;
+}
+
+/* The pipeline creates the volume on a second thread with its own client. */
+static void test_two_threads(void)
+{
+	struct burst_error err = BURST_ERROR_INIT;
+	struct hcloud *c = client();
+	struct vol_job job;
+	struct hcloud_server_opts o = { .name = "thread-srv", .server_type = "cpx11",
+					.image = "ubuntu-24.04", .location = "hel1" };
+	struct hcloud_server_created cr = { 0 };
+	struct hcloud_action a = { 0 };
+	pthread_t t;
+
+	memset(&job, 0, sizeof(job));
+	burst_error_init(&job.err);
+	if (pthread_create(&t, NULL, create_volume_thread, &job))
+		bail_out("pthread_create failed");
+	OK_CALL(hcloud_server_create(c, &o, &cr, &err), "server create on the main thread");
+	OK_CALL(hcloud_server_wait_created(c, &cr, burst_now_ms() + 10000, NULL, NULL, &err),
+		"server running");
+	pthread_join(t, NULL);
+	if (!ok(job.rc == 0, "volume created on a second thread"))
+		diag("  error: %s", job.err.message ? job.err.message : "(none)");
+	OK_CALL(hcloud_volume_attach(c, job.vc.volume.id, cr.server.id, &a, &err),
+		"attach the thread's volume to the server");
+	OK_CALL(hcloud_actions_wait(c, &a.id, 1, burst_now_ms() + 10000, NULL, NULL, &err),
+		"attach done");
+	hcloud_action_release(&a);
+	OK_CALL(hcloud_server_delete(c, cr.server.id, &a, &err), "delete thread-srv");
+	OK_CALL(hcloud_actions_wait(c, &a.id, 1, burst_now_ms() + 10000, NULL, NULL, &err),
+		"server delete done (volume detached)");
+	OK_CALL(hcloud_volume_delete(c, job.vc.volume.id, &err), "delete thread-vol");
+	hcloud_action_release(&a);
+	hcloud_server_created_release(&cr);
+	hcloud_volume_created_release(&job.vc);
+	burst_error_release(&job.err);
+	hcloud_free(c);
+}
+
 static void test_trace(void)
 {
 	struct burst_error err = BURST_ERROR_INIT;
@@ -901,6 +961,7 @@ int main(void)
 	test_no_duplicate();
 	test_waiter();
 	test_labels_and_more();
+	test_two_threads();
 	test_trace();
 	burst_redact_clear();
 	curl_global_cleanup();
