@@ -696,6 +696,13 @@ int proc_run_all(struct child_process **cps, size_t n, struct burst_error *err)
 	if (!n)
 		return 0;
 	signals_install();
+	{
+		/* Signals caught between runs are recorded already; not forwarded. */
+		unsigned char junk[64];
+
+		while (read(sig_pipe[0], junk, sizeof(junk)) > 0)
+			;
+	}
 	uv_loop_init(&g.loop);
 	g.children = xcalloc(n, sizeof(*g.children));
 	g.n = n;

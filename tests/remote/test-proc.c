@@ -294,6 +294,21 @@ static void test_interrupt(void)
 	   "on_interrupt replaces forwarding (calls %d, status %d)", interrupt_calls, cp.exit_code);
 	child_process_release(&cp);
 	proc_clear_interrupted();
+
+	/* Between runs with proc_catch_signals(true): recorded, not fatal, not forwarded later. */
+	proc_catch_signals(true);
+	raise(SIGINT);
+	ok(proc_interrupted() == SIGINT, "SIGINT between runs recorded while catching");
+	interrupt_calls = 0;
+	sh(&cp, "exit 5");
+	cp.on_interrupt = on_int;
+	proc_run(&cp, &err);
+	ok(cp.exit_code == 5 && interrupt_calls == 0, "an old interrupt is not replayed to a new child");
+	child_process_release(&cp);
+	proc_catch_signals(false);
+	sigaction(SIGINT, NULL, &now);
+	ok(now.sa_handler == SIG_DFL, "catching off restores the disposition");
+	proc_clear_interrupted();
 	sigaction(SIGPIPE, NULL, &old);
 	ok(old.sa_handler == SIG_IGN, "SIGPIPE ignored");
 	burst_error_release(&err);
