@@ -3,13 +3,10 @@
  * provisioning, mount || sync, the remote cargo, fetch, records.
  */
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,8 +29,6 @@
 #define LOCK_TIMEOUT_MS (15 * 60 * 1000)
 /* How long a warm server may take to answer ssh once the API says running. */
 #define WARM_SSH_DEADLINE_MS (60 * 1000)
-/* Keep this much of the remote output for the missing-env-var hint. */
-#define OUTPUT_TAIL_MAX (256 * 1024)
 
 /* ---- the lease heartbeat ------------------------------------------------ */
 

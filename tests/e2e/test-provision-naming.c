@@ -5,6 +5,7 @@
 
 #include "burst/hcloud.h"
 #include "burst/provision.h"
+#include "burst/strvec.h"
 #include "tap.h"
 
 /* Hetzner's volume name rule: [A-Za-z0-9._-], alnum at both ends, <= 64. */
@@ -82,5 +83,26 @@ int main(void)
 	provision_labels(&l, "server", "abcdef012345", NULL);
 	is_str(hcloud_labels_get(&l, "project"), NULL, "no project label on the server");
 	hcloud_labels_release(&l);
+
+	{
+		struct strvec regions = STRVEC_INIT, order = STRVEC_INIT;
+
+		strvec_push(&regions, "hel1");
+		strvec_push(&regions, "fsn1");
+		strvec_push(&regions, "nbg1");
+		provision_location_order("fsn1", &regions, &order);
+		is_int(order.nr, 3, "no duplicates in the location order");
+		is_str(order.v[0], "fsn1", "the volume's location first");
+		is_str(order.v[1], "hel1", "then the configured regions in order");
+		is_str(order.v[2], "nbg1", "...");
+		strvec_clear(&order);
+		provision_location_order(NULL, &regions, &order);
+		is_str(order.v[0], "hel1", "without a volume: the regions");
+		strvec_clear(&order);
+		strvec_clear(&regions);
+	}
+	n = provision_device_path(4711);
+	is_str(n, "/dev/disk/by-id/scsi-0HC_Volume_4711", "the volume's device path");
+	free(n);
 	return done_testing();
 }
