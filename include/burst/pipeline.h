@@ -21,9 +21,13 @@
 struct burst_ctx;
 
 /*
- * Run one of the run verbs described by ctx; returns the process exit code:
- * the remote cargo's status unchanged, 130 after Ctrl-C, or one of the
- * reserved codes of error.h after printing the error.
+ * Run one of the run verbs described by ctx (the exec of the run verbs'
+ * table entries).  Returns the process exit code: the remote cargo's
+ * status unchanged (0, 1, 101, ...), or 130 after Ctrl-C (the remote cargo
+ * is stopped, the run recorded as interrupted, the reapers armed); or -1
+ * with ctx->err filled when the tool itself failed (API, ssh, state...),
+ * which main prints and turns into the error's reserved exit code.  Uses
+ * ctx->api and ctx->state from the prepare hooks, or opens its own.
  */
 int pipeline_run(struct burst_ctx *ctx);
 
