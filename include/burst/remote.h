@@ -210,6 +210,21 @@ int remote_rsync_push(const struct remote_host *h, const char *local_dir,
 		      const char *remote_dir, const struct sync_filters *f,
 		      struct sync_stats *stats, struct burst_error *err);
 /*
+ * The two halves of remote_rsync_push(), to run the push concurrently with
+ * other children (proc_run_all): prepare computes the rules into *rules
+ * (which must live until the child has run: it is rsync's stdin) and fills
+ * cp (argv, stdin, captured output; the caller may add a timeout); finish
+ * checks cp's status (0 and 24 "vanished files" are success) and fills stats.
+ */
+int remote_rsync_push_prepare(const struct remote_host *h, const char *local_dir,
+			      const char *remote_dir, const struct sync_filters *f,
+			      struct strbuf *rules, struct child_process *cp,
+			      struct burst_error *err);
+/* Check the status of a prepared push after it ran; -1 + err on failure. */
+int remote_rsync_push_finish(const struct remote_host *h, const char *local_dir,
+			     const char *remote_dir, const struct child_process *cp,
+			     struct sync_stats *stats, struct burst_error *err);
+/*
  * Pull remote_paths (NULL-terminated; files or directories, directories
  * recursively) into local_dir (created when missing), keeping modes and
  * times.  stats may be NULL.

@@ -366,47 +366,68 @@ static int rsync_failed(const struct child_process *cp, const char *what,
 	return -1;
 }
 
+int remote_rsync_push_prepare(const struct remote_host *h, const char *local_dir,
+			      const char *remote_dir, const struct sync_filters *f,
+			      struct strbuf *rules, struct child_process *cp,
+			      struct burst_error *err)
+{
+	struct strbuf rpath = STRBUF_INIT;
+
+	if (remote_sync_rules(local_dir, f, rules, err) < 0)
+		return -1;
+	log_trace("remote", "sync rules:\n%s", rules->buf);
+	rsync_common(h, cp);
+	strvec_push(&cp->args, "--delete");
+	strvec_push(&cp->args, "--filter=. -");
+	/* Create the destination first, with any rsync version on the server. */
+	strbuf_addstr(&rpath, "mkdir -p ");
+	remote_shell_quote(&rpath, remote_dir);
+	strbuf_addstr(&rpath, " && rsync");
+	strvec_pushf(&cp->args, "--rsync-path=%s", rpath.buf);
+	strvec_pushf(&cp->args, "%s/", local_dir);
+	strvec_pushf(&cp->args, "%s:%s/", remote_dest(h), remote_dir);
+	cp->in = PROC_IO_BUFFER;
+	cp->in_buf = rules->buf;
+	cp->in_len = rules->len;
+	strbuf_release(&rpath);
+	return 0;
+}
+
+int remote_rsync_push_finish(const struct remote_host *h, const char *local_dir,
+			     const char *remote_dir, const struct child_process *cp,
+			     struct sync_stats *stats, struct burst_error *err)
+{
+	if (cp->exit_code == 24) {
+		log_warn("remote", "some files vanished while syncing '%s'", local_dir);
+	} else if (cp->exit_code != 0) {
+		char *what = xstrfmt("syncing '%s' to '%s:%s'", local_dir, remote_dest(h),
+				     remote_dir);
+
+		rsync_failed(cp, what, err);
+		free(what);
+		return -1;
+	}
+	parse_stats(cp, stats);
+	return 0;
+}
+
 int remote_rsync_push(const struct remote_host *h, const char *local_dir,
 		      const char *remote_dir, const struct sync_filters *f,
 		      struct sync_stats *stats, struct burst_error *err)
 {
 	struct child_process cp = CHILD_PROCESS_INIT;
-	struct strbuf rules = STRBUF_INIT, rpath = STRBUF_INIT;
-	char *what = xstrfmt("syncing '%s' to '%s:%s'", local_dir, remote_dest(h), remote_dir);
+	struct strbuf rules = STRBUF_INIT;
 	int ret = -1;
 
-	if (remote_sync_rules(local_dir, f, &rules, err) < 0)
+	if (remote_rsync_push_prepare(h, local_dir, remote_dir, f, &rules, &cp, err) < 0)
 		goto out;
-	log_trace("remote", "sync rules:\n%s", rules.buf);
-	rsync_common(h, &cp);
-	strvec_push(&cp.args, "--delete");
-	strvec_push(&cp.args, "--filter=. -");
-	/* Create the destination first, with any rsync version on the server. */
-	strbuf_addstr(&rpath, "mkdir -p ");
-	remote_shell_quote(&rpath, remote_dir);
-	strbuf_addstr(&rpath, " && rsync");
-	strvec_pushf(&cp.args, "--rsync-path=%s", rpath.buf);
-	strvec_pushf(&cp.args, "%s/", local_dir);
-	strvec_pushf(&cp.args, "%s:%s/", remote_dest(h), remote_dir);
-	cp.in = PROC_IO_BUFFER;
-	cp.in_buf = rules.buf;
-	cp.in_len = rules.len;
 	if (proc_run(&cp, err) < 0) {
-		burst_error_prefix(err, "%s", what);
+		burst_error_prefix(err, "syncing '%s'", local_dir);
 		goto out;
 	}
-	if (cp.exit_code == 24) {
-		log_warn("remote", "some files vanished while syncing '%s'", local_dir);
-	} else if (cp.exit_code != 0) {
-		rsync_failed(&cp, what, err);
-		goto out;
-	}
-	parse_stats(&cp, stats);
-	ret = 0;
+	ret = remote_rsync_push_finish(h, local_dir, remote_dir, &cp, stats, err);
 out:
-	free(what);
 	strbuf_release(&rules);
-	strbuf_release(&rpath);
 	child_process_release(&cp);
 	return ret;
 }

@@ -648,6 +648,32 @@ static void test_rsync(void)
 	free(cmd);
 	is_int(st.files_transferred, 0, "nothing transferred when nothing changed");
 
+	/* The pipeline's way: push and a remote command at the same time. */
+	{
+		struct child_process sync = CHILD_PROCESS_INIT, other = CHILD_PROCESS_INIT;
+		struct child_process *both[] = { &other, &sync };
+		struct strbuf rules = STRBUF_INIT;
+		char *p = xstrfmt("%s/new.rs", proj);
+		uint64_t t0;
+		int r;
+
+		write_file(p, "new", 0644);
+		free(p);
+		remote_command_prepare(&H, "sleep 1; echo mounted", 0, &other);
+		other.in = PROC_IO_NULL;
+		other.out = PROC_IO_CAPTURE;
+		r = remote_rsync_push_prepare(&H, proj, dst, &f, &rules, &sync, &err);
+		t0 = burst_now_ms();
+		ok(r == 0 && proc_run_all(both, 2, &err) == 0, "push and remote command run together");
+		memset(&st, 0, sizeof(st));
+		ok(remote_rsync_push_finish(&H, proj, dst, &sync, &st, &err) == 0 &&
+		   st.files_transferred == 1 && !strcmp(other.out_buf.buf, "mounted\n"),
+		   "both results (%llu ms)", (unsigned long long)(burst_now_ms() - t0));
+		child_process_release(&sync);
+		child_process_release(&other);
+		strbuf_release(&rules);
+	}
+
 	strbuf_release(&got);
 	strbuf_release(&expect);
 	strbuf_release(&gitlist);
