@@ -528,6 +528,7 @@ class Machine:
         self.dir = os.path.join(STATE_DIR, "servers", str(server["id"]))
         self.proc = None
         self.ns = None
+        self.ns_fd = None
 
     def prepare(self, keys):
         d = self.dir
@@ -620,14 +621,13 @@ class Machine:
             if self.proc.poll() is not None:
                 raise RuntimeError("sshd for server %d exited with %d (see %s)" % (
                     self.server["id"], self.proc.returncode, os.path.join(self.dir, "sshd.log")))
-            ns = mnt_ns(self.proc.pid)
-            if ns and ns != mnt_ns(os.getpid()):
-                self.ns = ns
+            self._pin_ns()
             s = socket.socket()
             s.settimeout(0.5)
             try:
                 s.connect((ip, 22))
                 s.close()
+                self._pin_ns()
                 log("server %d: sshd pid %d on %s:22 ns %s", self.server["id"], self.proc.pid, ip, self.ns)
                 return
             except OSError:
@@ -635,6 +635,27 @@ class Machine:
                 time.sleep(0.02)
         self.stop()
         raise RuntimeError("sshd for server %d did not come up" % self.server["id"])
+
+    def _pin_ns(self):
+        """Remember the server's mount namespace and hold it open: while we hold
+        an fd, its inode number cannot be reused by another new namespace (the
+        kernel hands out the lowest free one), so killing "every process in
+        namespace N" can never hit another simulator's server."""
+        if self.ns_fd is not None or self.proc is None:
+            return
+        ns = mnt_ns(self.proc.pid)
+        if not ns or ns == mnt_ns(os.getpid()):
+            return
+        try:
+            fd = os.open("/proc/%d/ns/mnt" % self.proc.pid, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return
+        pinned = os.readlink("/proc/self/fd/%d" % fd)
+        if pinned != ns:
+            os.close(fd)
+            return
+        self.ns_fd = fd
+        self.ns = pinned
 
     def nsexec(self, shell):
         if not self.proc or self.proc.poll() is not None:
@@ -645,9 +666,9 @@ class Machine:
     def stop(self):
         if self.proc is None:
             return
-        ns = self.ns or mnt_ns(self.proc.pid)
-        if ns and ns != mnt_ns(os.getpid()):
-            kill_namespace(ns)
+        self._pin_ns()
+        if self.ns_fd is not None:
+            kill_namespace(self.ns)
         try:
             self.proc.kill()
         except OSError:
@@ -659,6 +680,9 @@ class Machine:
         log("server %d: machine stopped", self.server["id"])
         self.proc = None
         self.ns = None
+        if self.ns_fd is not None:
+            os.close(self.ns_fd)     # now the namespace and its mounts can go
+            self.ns_fd = None
 
     def running(self):
         return self.proc is not None and self.proc.poll() is None

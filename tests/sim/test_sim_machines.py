@@ -235,8 +235,10 @@ def main():
         t.ok(leak is None, "simulator shutdown left no sshd or loop device" + (": " + leak if leak else ""))
         t.is_(ip_claims(ips), [], "address claims released")
         t.is_(mounts_mentioning(sim.state_dir or "/nonexistent"), [], "no mount of the simulator left")
-        if sim.state_dir:
+        if sim.state_dir and not os.environ.get("BURST_KEEP_SIM"):
             shutil.rmtree(sim.state_dir, ignore_errors=True)
+        elif sim.state_dir:
+            t.diag("state kept in %s" % sim.state_dir)
 
         # crash path: SIGTERM with a running server and an attached volume
         sim2 = Simulator(machines="real", config=FAST, keep_state=True)
