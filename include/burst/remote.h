@@ -53,9 +53,11 @@ void remote_host_init(struct remote_host *h);
 /* Free the strings. */
 void remote_host_release(struct remote_host *h);
 /*
- * Set control_path to <dir>/<8 hex digits of a hash of user@host:port>,
- * short enough for sun_path (108 bytes); dir is created 0700.  -1 + err
- * when dir cannot be created or the path would be too long.
+ * Set control_path to <dir>/<8 hex digits of a hash of user@host:port and
+ * the key pinned for it in h->known_hosts>, short enough for sun_path (108
+ * bytes); dir is created 0700.  Call it after pinning: a new server that
+ * reuses an IP then never reaches a master left over from the old one.
+ * -1 + err when dir cannot be created or the path would be too long.
  */
 int remote_host_set_control_dir(struct remote_host *h, const char *dir,
 				struct burst_error *err);

@@ -93,7 +93,35 @@ int remote_host_set_control_dir(struct remote_host *h, const char *dir,
 		return burst_error_set(err, BURST_EXIT_INTERNAL,
 				       "cannot create directory '%s': %s", dir, strerror(errno));
 	id = xstrfmt("%s@%s:%d", h->user ? h->user : "", remote_dest(h), host_port(h));
-	sha256_hex(id, strlen(id), hex, 8);
+	{
+		/*
+		 * With the pinned key in the hash, a new server that reuses an
+		 * IP never talks to a master left over from the old one.
+		 */
+		struct strbuf sb = STRBUF_INIT, kh = STRBUF_INIT;
+		char *token = host_port(h) == 22 ? xstrdup(remote_dest(h))
+						 : xstrfmt("[%s]:%d", remote_dest(h), host_port(h));
+
+		strbuf_addstr(&sb, id);
+		strbuf_set_max(&kh, 16 * 1024 * 1024);
+		if (h->known_hosts && strbuf_read_file(&kh, h->known_hosts) == 0) {
+			for (const char *p = kh.buf; *p;) {
+				const char *nl = strchr(p, '\n');
+				size_t len = nl ? (size_t)(nl - p) : strlen(p);
+				size_t tl = strlen(token);
+
+				if (len > tl && !strncmp(p, token, tl) && p[tl] == ' ') {
+					strbuf_addch(&sb, '\n');
+					strbuf_add(&sb, p, len);
+				}
+				p += len + (nl ? 1 : 0);
+			}
+		}
+		sha256_hex(sb.buf, sb.len, hex, 8);
+		free(token);
+		strbuf_release(&sb);
+		strbuf_release(&kh);
+	}
 	free(id);
 	free(h->control_path);
 	h->control_path = xstrfmt("%s/%s", dir, hex);

@@ -358,8 +358,22 @@ static void test_wrong_key(void)
 	bad.port = port;
 	bad.identity_file = xstrdup(H.identity_file);
 	bad.known_hosts = path_in("state/known_hosts.bad");
-	remote_host_set_control_dir(&bad, cdir, &err);
 	remote_known_hosts_pin(bad.known_hosts, "127.0.0.1", port, pub, &err);
+	remote_host_set_control_dir(&bad, cdir, &err);
+	{
+		struct remote_host same = REMOTE_HOST_INIT;
+
+		same.user = xstrdup("root");
+		same.host = xstrdup("127.0.0.1");
+		same.port = port;
+		same.known_hosts = xstrdup(H.known_hosts);
+		remote_host_set_control_dir(&same, cdir, &err);
+		ok(same.control_path && bad.control_path &&
+		   strcmp(same.control_path, bad.control_path) &&
+		   strlen(bad.control_path) < 100,
+		   "another pinned key for the same address gets another control path");
+		remote_host_release(&same);
+	}
 	t0 = burst_now_ms();
 	r = remote_wait_ready(&bad, 20000, NULL, NULL, &err);
 	ok(r < 0 && err.exit_code == BURST_EXIT_REMOTE, "a host key that does not match is refused");
