@@ -516,8 +516,9 @@ typedef void (*hcloud_progress_fn)(const struct hcloud_actions *actions, void *d
  * Wait until every action in ids has finished, polling all still-running ones
  * with one request per poll (interval from hcloud_set_poll, doubling to the
  * cap).  deadline_ms is an absolute burst_now_ms() time, 0 = none.  Fails if
- * an action ends in error (naming its command and error code) or when the
- * deadline passes (naming the actions still running).  progress may be NULL.
+ * an action ends in error (naming its command; api_code is the action's error
+ * code, e.g. "action_failed") or when the deadline passes (naming the actions
+ * still running; api_code "timeout", set locally).  progress may be NULL.
  */
 int hcloud_actions_wait(struct hcloud *c, const int64_t *ids, size_t n,
 			uint64_t deadline_ms, hcloud_progress_fn progress, void *data,

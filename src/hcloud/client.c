@@ -459,8 +459,14 @@ static void pace(struct hcloud *c)
 	/* Reset is in whole seconds: "now" may still be up to a second short. */
 	if (until == 0)
 		until = 1;
-	/* Spread the remaining budget over the time to the reset. */
-	ms = (uint64_t)until * 1000 / (uint64_t)(rem + 1);
+	if (limit <= rem)
+		return;
+	/*
+	 * The bucket refills (limit - rem) tokens by the reset: sleeping one
+	 * refill interval per request keeps Remaining from falling further
+	 * (about 1 s at Hetzner's default of 3600/h).
+	 */
+	ms = (uint64_t)until * 1000 / (uint64_t)(limit - rem);
 	if (ms > c->retry.rate_limit_cap_ms)
 		ms = c->retry.rate_limit_cap_ms;
 	if (!ms)
