@@ -3,8 +3,9 @@
  * short-lived server and snapshot it (image.h), or delete abandoned bake
  * servers.
  *
- * It opens the state and the API client itself when no prepare hook did,
- * like the run pipeline, and works outside a cargo project (the project
+ * It opens the state and the API client itself (after parsing, so that
+ * --help needs no token) unless a prepare hook did, re-arms missing reapers
+ * like every invocation, and works outside a cargo project (the project
  * layer of the config is read when there is one).
  */
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include "burst/image.h"
 #include "burst/log.h"
 #include "burst/proc.h"
+#include "burst/reaper.h"
 #include "burst/state.h"
 #include "burst/ui.h"
 
@@ -211,6 +213,7 @@ static int image_exec(struct burst_ctx *ctx)
 	struct hcloud *own_api = NULL;
 	struct burst_state *st = ctx->state;
 	struct hcloud *api = ctx->api;
+	struct burst_error e = BURST_ERROR_INIT;
 	int ret = -1;
 
 	if (parse_args(ctx, &a) < 0)
@@ -231,6 +234,10 @@ static int image_exec(struct burst_ctx *ctx)
 		if (state_open(NULL, &own_state, &ctx->err) < 0)
 			goto out;
 		st = own_state;
+		/* like every invocation: re-arm reapers that are missing (no API call) */
+		if (reaper_arm_all(st, NULL, &e) < 0)
+			log_warn("image", "re-arming the reapers: %s", e.message);
+		burst_error_release(&e);
 	}
 	if (!strcmp(a.sub, "build"))
 		ret = do_build(ctx, &a, api, st);

@@ -1,0 +1,354 @@
+#!/usr/bin/env python3
+"""cargo burst image build against the simulator (real sshd per server).
+
+Bakes: labels of the bake server and of the snapshot, the user data sent,
+location fallback, the bake server gone afterwards, the state records,
+retention (newest 2 of ours kept; an unlabelled snapshot and another
+owner's never touched), a following `cargo burst build` created from the
+new image, Ctrl-C leaving nothing behind, a timeout showing the bake log's
+last lines, --keep-on-failure, and a bake killed with -9 swept once its
+deadline has passed (not before).
+"""
+
+import os
+import re
+import shutil
+import signal
+import sqlite3
+import sys
+import time
+
+SOURCE_ROOT = os.environ.get("BURST_SOURCE_ROOT",
+                             os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+sys.path.insert(0, os.path.join(SOURCE_ROOT, "tests", "e2e"))
+
+from e2elib import Tap, World, cargo_path, new_sim  # noqa: E402
+from simharness import real_machines_unavailable  # noqa: E402
+
+BAKE_LOG = "/var/log/cargo-burst-bake.log"
+OTHER_OWNER = "ffffffffffff"
+
+
+def skip_all(reason):
+    # meson's TAP protocol counts exit 77 as an error: skip with exit 0
+    print("1..0 # SKIP %s" % reason, flush=True)
+    sys.exit(0)
+
+
+def check_prereqs():
+    why = real_machines_unavailable()
+    if why:
+        skip_all(why)
+    for prog in ("ssh", "rsync", "ssh-keygen", "sqlite3"):
+        if prog != "sqlite3" and not shutil.which(prog):
+            skip_all("%s is not installed" % prog)
+    if not os.environ.get("CARGO_BURST") or not os.path.exists(os.environ["CARGO_BURST"]):
+        skip_all("CARGO_BURST does not name the built binary")
+    if not cargo_path():
+        skip_all("cargo is not installed")
+
+
+def write_config(w):
+    with open(os.path.join(w.config_dir, "config.toml"), "w") as f:
+        f.write('ssh_key_path = "%s"\n' % w.key)
+        f.write("keep_alive_secs = 600\nvolume_keep_alive_secs = 3600\nvolume_gb = 10\n")
+        f.write("[hetzner]\n")
+        f.write('regions = ["fsn1", "nbg1"]\n')
+        f.write('server_type = "cpx11"\n')
+        f.write('image_server_type = "cx22"\n')
+        f.write("snapshot_keep = 2\n")
+
+
+ENV = {"CARGO_BURST_BAKE_POLL_MS": "100"}
+
+
+def images(sim):
+    st, body, _ = sim.api("GET", "/images?type=snapshot&per_page=50")
+    return body["images"] if st == 200 else []
+
+
+def ours(sim, owner):
+    return [i for i in images(sim)
+            if i["labels"].get("role") == "image" and i["labels"].get("owner") == owner]
+
+
+def bake_servers(w):
+    return [s for s in w.servers() if s["labels"].get("role") == "bake"]
+
+
+def wait_until(pred, timeout, step=0.1):
+    end = time.time() + timeout
+    while time.time() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    return pred()
+
+
+def posts(sim, path_re):
+    return [r for r in sim.requests()
+            if r["method"] == "POST" and re.fullmatch(path_re, r["path"])]
+
+
+def db(w):
+    return sqlite3.connect(os.path.join(w.state_dir, "state.db"), timeout=10)
+
+
+def bake(w, *extra, env=None, timeout=120):
+    e = dict(ENV)
+    e.update(env or {})
+    return w.burst(["image", "build"] + list(extra), cwd=w.work, env=e, timeout=timeout)
+
+
+def test_first_bake(tap, sim, w):
+    """A bake: what was sent, what came out, what was recorded."""
+    sim.reset_requests()
+    t0 = int(time.time())
+    r = bake(w, "--description", "bake one")
+    if not tap.is_(r.code, 0, "bake 1 succeeds"):
+        tap.diag(repr(r))
+    creates = posts(sim, r"/v1/servers")
+    tap.is_(len(creates), 1, "one server create")
+    body = creates[0]["body"] if creates else {}
+    labels = body.get("labels", {})
+    tap.ok(re.fullmatch(r"cargo-burst-bake-\d{8}-\d{6}", body.get("name", "")) is not None,
+           "bake server name cargo-burst-bake-<timestamp>: %s" % body.get("name"))
+    tap.ok(body.get("server_type") == "cx22" and body.get("image") == "ubuntu-24.04" and
+           body.get("location") == "fsn1",
+           "cx22 (image_server_type) from ubuntu-24.04 in the first location")
+    owner = labels.get("owner", "")
+    tap.ok(labels.get("managed-by") == "cargo-burst" and labels.get("role") == "bake" and
+           re.fullmatch(r"[0-9a-f]{12}", owner) is not None,
+           "bake server labels managed-by, owner, role=bake: %s" % labels)
+    deadline = int(labels.get("deadline", "0"))
+    tap.ok(t0 + 1800 <= deadline <= int(time.time()) + 1800 + 1800 + 5,
+           "deadline label = start + timeout + snapshot allowance (%d)" % deadline)
+    ud = body.get("user_data") or ""
+    with open(os.path.join(SOURCE_ROOT, "image", "user-data.yaml")) as f:
+        embedded = f.read()
+    if not tap.ok(ud.startswith(embedded) and
+                  "\nssh_keys:\n  ed25519_private: |\n" in ud[len(embedded) - 1:],
+                  "user data = the embedded cloud-config + a pinned host key"):
+        tap.diag(ud[len(embedded) - 200:len(embedded) + 200])
+    tap.ok(len(body.get("ssh_keys") or []) == 1, "the user's ssh key is passed")
+
+    snaps = posts(sim, r"/v1/servers/\d+/actions/create_image")
+    tap.is_(len(snaps), 1, "one create_image")
+    sb = snaps[0]["body"] if snaps else {}
+    sl = sb.get("labels", {})
+    tap.ok(sb.get("type") == "snapshot" and sb.get("description") == "bake one",
+           "snapshot type and --description")
+    tap.ok(sl.get("managed-by") == "cargo-burst" and sl.get("role") == "image" and
+           sl.get("owner") == owner and sl.get("version") == "0.1.0" and
+           re.fullmatch(r"\d{8}T\d{6}Z", sl.get("baked", "")) is not None and
+           sl.get("format", "").isdigit(),
+           "snapshot labels managed-by, owner, role=image, version, baked, format: %s" % sl)
+    mine = ours(sim, owner)
+    tap.ok(len(mine) == 1 and mine[0]["status"] == "available" and
+           mine[0]["description"] == "bake one", "the image is available")
+    tap.is_(bake_servers(w), [], "the bake server is gone afterwards")
+    tap.ok("Finished" in r.err and "image" in r.err, "the bake says it finished")
+
+    image_id = mine[0]["id"] if mine else 0
+    with db(w) as c:
+        row = c.execute("SELECT hcloud_id, version, labels FROM image").fetchone()
+        tap.ok(row is not None and row[0] == image_id and row[1] == "0.1.0" and
+               '"role":"image"' in (row[2] or ""), "the state records the image: %r" % (row,))
+        ev = c.execute("SELECT kind, resource_kind, reason FROM events ORDER BY id").fetchall()
+        tap.ok(("provisioned", "bake", None) in ev and ("terminated", "bake", "done") in ev and
+               ("provisioned", "image", None) in ev, "events: bake provisioned/terminated, "
+               "image provisioned: %r" % ev)
+        it = c.execute("SELECT kind, state FROM intents WHERE kind IN ('server','image')"
+                       " ORDER BY id").fetchall()
+        tap.ok(it == [("server", "done"), ("image", "done")], "intents done: %r" % it)
+        rp = c.execute("SELECT count(*) FROM reapers WHERE kind='bake'").fetchone()[0]
+        tap.is_(rp, 0, "no bake reaper record is left")
+    return owner, image_id
+
+
+def test_fallback_and_retention(tap, sim, w, owner, first_id):
+    # sold out in the first location: the bake goes to the second
+    sim.configure({"sold_out": [{"location": "fsn1", "server_type": "cx22"}]})
+    sim.reset_requests()
+    r = bake(w, "--description", "bake two")
+    sim.configure({"sold_out": []})
+    if not tap.is_(r.code, 0, "bake 2 succeeds with fsn1 sold out"):
+        tap.diag(repr(r))
+    locs = [c["body"].get("location") for c in posts(sim, r"/v1/servers")]
+    tap.is_(locs, ["fsn1", "nbg1"], "fell back from fsn1 to nbg1")
+    tap.ok("Sold out" in r.err, "the fallback is shown")
+    ids = sorted(i["id"] for i in ours(sim, owner))
+    tap.is_(len(ids), 2, "two images of ours after two bakes")
+
+    r = bake(w, "--description", "bake three")
+    if not tap.is_(r.code, 0, "bake 3 succeeds"):
+        tap.diag(repr(r))
+    mine = ours(sim, owner)
+    descs = sorted(i["description"] for i in mine)
+    tap.is_(descs, ["bake three", "bake two"], "retention kept the newest 2 of ours")
+    tap.ok(first_id not in [i["id"] for i in mine], "the oldest image was deleted")
+    tap.ok("Deleted" in r.err, "the deletion is shown")
+    others = [i for i in images(sim) if i["labels"].get("owner") != owner]
+    tap.ok(sorted(i["description"] for i in others) == ["other owner", "unlabelled"],
+           "the unlabelled snapshot and another owner's are untouched")
+    with db(w) as c:
+        n = c.execute("SELECT count(*) FROM events WHERE kind='terminated' AND "
+                      "resource_kind='image' AND reason='retention'").fetchone()[0]
+    tap.is_(n, 1, "the retention delete is recorded")
+    tap.is_(bake_servers(w), [], "no bake server is left")
+    newest = max(mine, key=lambda i: (i["created"], i["id"]))
+    return newest["id"]
+
+
+def test_build_uses_image(tap, sim, w, image_id):
+    hello = w.fixture("hello")
+    sim.reset_requests()
+    r = w.burst(["build"], cwd=hello, timeout=240)
+    if r.code == 70 and "no prepare hook provides it" in r.err:
+        # the run verbs are not wired to an API client yet (cli/pipeline)
+        reason = "the run verbs have no API prepare hook yet: %s" % r.err.strip()
+        tap.ok(True, "cargo burst build after the bake # SKIP %s" % reason)
+        tap.ok(True, "the build server is created from the new image # SKIP %s" % reason)
+        return
+    if not tap.is_(r.code, 0, "cargo burst build after the bake succeeds"):
+        tap.diag(repr(r))
+    creates = posts(sim, r"/v1/servers")
+    tap.ok(len(creates) == 1 and str(creates[0]["body"].get("image")) == str(image_id),
+           "the build server is created from the new image %s: %s" %
+           (image_id, [c["body"].get("image") for c in creates]))
+    for s in w.servers():
+        w.delete_server(s["id"])
+
+
+def test_interrupt(tap, sim, w, owner):
+    sim.configure({"durations": {"bake": 600}})
+    before = sorted(i["id"] for i in ours(sim, owner))
+    p = w.start(["image", "build"], cwd=w.work, env=ENV)
+    try:
+        up = wait_until(lambda: [s for s in bake_servers(w) if s["status"] == "running"], 60)
+        tap.ok(bool(up), "the bake server is running")
+        time.sleep(0.5)
+        os.kill(p.pid, signal.SIGINT)
+        try:
+            out, err = p.communicate(timeout=90)
+        except Exception:
+            os.killpg(p.pid, signal.SIGKILL)
+            out, err = p.communicate()
+        tap.is_(p.returncode, 130, "Ctrl-C exits 130")
+        tap.ok("interrupted" in err, "and says so")
+        gone = wait_until(lambda: not bake_servers(w), 20)
+        tap.ok(gone, "the bake server was deleted")
+        tap.is_(sorted(i["id"] for i in ours(sim, owner)), before, "no image was added")
+        with db(w) as c:
+            n = c.execute("SELECT count(*) FROM events WHERE kind='terminated' AND "
+                          "resource_kind='bake' AND reason='interrupted'").fetchone()[0]
+        tap.is_(n, 1, "the interrupted bake is recorded")
+        if p.returncode != 130:
+            tap.diag(err)
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+
+
+def test_timeout_log(tap, sim, w):
+    sim.configure({"durations": {"bake": 600}})
+    made_log = False
+    if not os.path.exists(BAKE_LOG):
+        with open(BAKE_LOG, "w") as f:
+            for i in range(60):
+                f.write("2026-11-22T00:00:%02dZ bake step %d\n" % (i, i))
+            f.write("2026-11-22T00:01:00Z ERROR: line 42: the last step failed\n")
+        made_log = True
+    try:
+        sim.reset_requests()
+        r = bake(w, "--timeout", "3")
+        tap.is_(r.code, 76, "a bake that does not power off fails (76)")
+        tap.ok("did not power off" in r.err, "the timeout is named")
+        if made_log:
+            tap.ok("| 2026-11-22T00:01:00Z ERROR: line 42" in r.err and
+                   "bake step 21" in r.err and "bake step 20\n" not in r.err,
+                   "the bake log's last 40 lines are shown") or tap.diag(r.err)
+        else:
+            tap.ok("cargo-burst-bake.log" in r.err, "the bake log is mentioned")
+        if r.code != 76:
+            tap.diag(repr(r))
+        tap.ok(wait_until(lambda: not bake_servers(w), 20), "the failed bake server is deleted")
+        with db(w) as c:
+            n = c.execute("SELECT count(*) FROM events WHERE kind='terminated' AND "
+                          "resource_kind='bake' AND reason='failed'").fetchone()[0]
+        tap.is_(n, 1, "the failed bake is recorded")
+    finally:
+        if made_log:
+            os.unlink(BAKE_LOG)
+
+
+def test_keep_on_failure(tap, sim, w):
+    r = bake(w, "--timeout", "2", "--keep-on-failure")
+    tap.is_(r.code, 76, "--keep-on-failure: the bake still fails")
+    kept = bake_servers(w)
+    tap.is_(len(kept), 1, "the failed bake server is kept")
+    tap.ok("is kept" in r.err, "and the user is told how to reach it")
+    if kept:
+        dl = int(kept[0]["labels"].get("deadline", "0"))
+        tap.ok(dl >= time.time() + 5 * 3600, "its deadline was pushed out by hours")
+        s = w.burst(["image", "sweep"], cwd=w.work, env=ENV)
+        tap.ok(s.code == 0 and len(bake_servers(w)) == 1, "a sweep before the deadline keeps it")
+        s = w.burst(["image", "sweep"], cwd=w.work,
+                    env=dict(ENV, BURST_STATE_NOW=str(dl + 1)))
+        tap.ok(s.code == 0 and wait_until(lambda: not bake_servers(w), 20),
+               "a sweep after the deadline deletes it")
+
+
+def test_kill9(tap, sim, w):
+    p = w.start(["image", "build", "--timeout", "5"], cwd=w.work, env=ENV)
+    try:
+        up = wait_until(lambda: [s for s in bake_servers(w) if s["status"] == "running"], 60)
+        tap.ok(bool(up), "the bake server of the doomed bake is running")
+        os.killpg(p.pid, signal.SIGKILL)
+        p.communicate()
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+    left = bake_servers(w)
+    tap.is_(len(left), 1, "kill -9 leaves the bake server behind")
+    if not left:
+        return
+    dl = int(left[0]["labels"]["deadline"])
+    s = w.burst(["image", "sweep"], cwd=w.work, env=ENV)
+    tap.ok(s.code == 0 and len(bake_servers(w)) == 1,
+           "before its deadline the sweep leaves it alone")
+    s = w.burst(["image", "sweep"], cwd=w.work, env=dict(ENV, BURST_STATE_NOW=str(dl)))
+    tap.ok(s.code == 0 and "abandoned" in s.err and wait_until(lambda: not bake_servers(w), 20),
+           "past its deadline it is swept")
+    with db(w) as c:
+        n = c.execute("SELECT count(*) FROM events WHERE kind='terminated' AND "
+                      "resource_kind='bake' AND reason='reap'").fetchone()[0]
+    tap.ok(n >= 1, "the sweep is recorded")
+
+
+def main():
+    check_prereqs()
+    tap = Tap()
+    cfg = {"durations": {"bake": 1.0, "image_create": 0.3}}
+    with new_sim(cfg) as sim:
+        sim.seed_image(labels={}, description="unlabelled")
+        sim.seed_image(labels={"managed-by": "cargo-burst", "role": "image",
+                               "owner": OTHER_OWNER}, description="other owner")
+        with World(tap, sim) as w:
+            write_config(w)
+            owner, first = test_first_bake(tap, sim, w)
+            newest = test_fallback_and_retention(tap, sim, w, owner, first)
+            test_build_uses_image(tap, sim, w, newest)
+            test_interrupt(tap, sim, w, owner)
+            test_timeout_log(tap, sim, w)
+            test_keep_on_failure(tap, sim, w)
+            test_kill9(tap, sim, w)
+            tap.is_(bake_servers(w), [], "no bake server is left at the end")
+    return tap.done()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
