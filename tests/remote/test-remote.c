@@ -310,7 +310,7 @@ static int remote_status(const char *cmdline, struct strbuf *out)
 		strbuf_addbuf(out, &cp.out_buf);
 	}
 	code = cp.exit_code;
-	if (code == 255)
+	if (code == 255 && cp.err_buf.len)
 		diag("ssh stderr: %s", cp.err_buf.buf);
 	child_process_release(&cp);
 	burst_error_release(&err);
