@@ -300,7 +300,7 @@ class Tap:
 
     def skip_all(self, reason):
         print("1..0 # SKIP %s" % reason, flush=True)
-        sys.exit(77)
+        sys.exit(0)  # meson TAP: the "1..0 # SKIP" plan marks it skipped
 
     def bail(self, reason):
         print("Bail out! %s" % reason, flush=True)
