@@ -1,6 +1,7 @@
 #!/bin/sh
 # test-mount.sh - the volume mount/umount scripts on loop devices inside a
 # private mount namespace (the host's mounts are never touched).
+# Skips print "1..0 # SKIP reason" and exit 0 (meson TAP counts 77 as an error).
 #   test-mount.sh <remote-script binary>
 set -u
 gen=$1
@@ -48,17 +49,17 @@ fi
 
 if [ "$(id -u)" != 0 ]; then
 	echo "1..0 # SKIP needs root (loop devices, mount namespace)"
-	exit 77
+	exit 0
 fi
 for p in unshare losetup mkfs.ext4 truncate awk; do
 	if ! command -v "$p" >/dev/null 2>&1; then
 		echo "1..0 # SKIP needs $p"
-		exit 77
+		exit 0
 	fi
 done
 if ! unshare --mount --propagation private true 2>/dev/null; then
 	echo "1..0 # SKIP cannot create a mount namespace here"
-	exit 77
+	exit 0
 fi
 
 tmp=$(mktemp -d /tmp/burst-mount-XXXXXX)
@@ -76,7 +77,7 @@ if ! mkfs.ext4 -q -F "$tmp/a.img" || ! mkfs.ext4 -q -F "$tmp/b.img"; then
 	exit 1
 fi
 attach() {
-	l=$(losetup -f --show "$1") || { echo "1..0 # SKIP no free loop device"; exit 77; }
+	l=$(losetup -f --show "$1") || { echo "1..0 # SKIP no free loop device"; exit 0; }
 	loops="$loops $l"
 }
 attach "$tmp/a.img"; l_a=$l
