@@ -1,0 +1,217 @@
+/*
+ * test-remote-unit.c - the parts of the remote module that need no sshd
+ * and no root: the ssh command line, the sync rules, cloud-config, quoting
+ * (property test through the local /bin/sh), control path limits.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "burst/remote.h"
+#include "tap.h"
+
+static char tmp[] = "/tmp/burst-ru-XXXXXX";
+
+static void cleanup(void)
+{
+	char *cmd = xstrfmt("rm -rf '%s'", tmp);
+
+	if (system(cmd) != 0)
+		fprintf(stderr, "# cleanup failed\n");
+	free(cmd);
+}
+
+static void write_file(const char *rel, const char *text)
+{
+	char *path = xstrfmt("%s/%s", tmp, rel), *dir = xstrdup(path), *cmd;
+	FILE *f;
+
+	*strrchr(dir, '/') = '\0';
+	cmd = xstrfmt("mkdir -p '%s'", dir);
+	if (system(cmd) != 0)
+		bail_out("mkdir");
+	f = fopen(path, "w");
+	if (!f)
+		bail_out("fopen");
+	fputs(text, f);
+	fclose(f);
+	free(cmd);
+	free(dir);
+	free(path);
+}
+
+static void test_ssh_argv(void)
+{
+	struct remote_host h = REMOTE_HOST_INIT;
+	struct strvec argv = STRVEC_INIT;
+	struct strbuf joined = STRBUF_INIT;
+
+	h.user = xstrdup("root");
+	h.host = xstrdup("10.0.0.7");
+	h.port = 2222;
+	h.identity_file = xstrdup("/home/u/.ssh/id_ed25519");
+	h.known_hosts = xstrdup("/state dir/known_hosts");
+	h.control_path = xstrdup("/s/ssh/abcd1234");
+	h.persist_secs = 300;
+	unsetenv("CARGO_BURST_SSH");
+	remote_ssh_argv(&h, &argv);
+	for (size_t i = 0; i < argv.nr; i++)
+		strbuf_addf(&joined, "%s|", argv.v[i]);
+	ok(!strncmp(joined.buf, "ssh|", 4), "program is ssh by default");
+	ok(strstr(joined.buf, "|-F|/dev/null|") != NULL, "user config ignored (-F /dev/null)");
+	ok(strstr(joined.buf, "|StrictHostKeyChecking=yes|") &&
+	   !strstr(joined.buf, "StrictHostKeyChecking=no") && !strstr(joined.buf, "accept-new"),
+	   "strict host key checking, never no/accept-new");
+	ok(strstr(joined.buf, "|UserKnownHostsFile=\"/state dir/known_hosts\"|") &&
+	   strstr(joined.buf, "|GlobalKnownHostsFile=/dev/null|") &&
+	   strstr(joined.buf, "|UpdateHostKeys=no|"), "only the tool's known_hosts, quoted");
+	ok(strstr(joined.buf, "|BatchMode=yes|") && strstr(joined.buf, "|IdentitiesOnly=yes|") &&
+	   strstr(joined.buf, "|-i|/home/u/.ssh/id_ed25519|") && strstr(joined.buf, "|-p|2222|") &&
+	   strstr(joined.buf, "|-l|root|"), "batch mode, identity, port, user");
+	ok(strstr(joined.buf, "|ControlMaster=auto|") && strstr(joined.buf, "|ControlPath=/s/ssh/abcd1234|") &&
+	   strstr(joined.buf, "|ControlPersist=300|"), "master options");
+	ok(strstr(joined.buf, "|LogLevel=ERROR|") && strstr(joined.buf, "|ConnectTimeout=10|") &&
+	   strstr(joined.buf, "|ServerAliveInterval=15|"), "log level, timeouts");
+	ok(has_suffix(joined.buf, "|-T|--|10.0.0.7|"), "ends with -T -- host: %s", joined.buf);
+
+	strvec_clear(&argv);
+	setenv("CARGO_BURST_SSH", "/opt/my-ssh", 1);
+	remote_ssh_base_argv(&h, &argv);
+	is_str(argv.v[0], "/opt/my-ssh", "CARGO_BURST_SSH overrides the program");
+	ok(strcmp(argv.v[argv.nr - 1], "10.0.0.7") != 0, "base argv has no destination");
+	unsetenv("CARGO_BURST_SSH");
+	setenv("CARGO_BURST_RSYNC", "/opt/my-rsync", 1);
+	is_str(proc_rsync_program(), "/opt/my-rsync", "CARGO_BURST_RSYNC overrides rsync");
+	unsetenv("CARGO_BURST_RSYNC");
+	is_str(proc_rsync_program(), "rsync", "rsync by default");
+
+	{
+		struct burst_error err = BURST_ERROR_INIT;
+		char *dir = xstrfmt("%s/%0100d", tmp, 0);
+
+		ok(remote_host_set_control_dir(&h, dir, &err) < 0 && err.message &&
+		   strstr(err.message, "too long"), "an over-long control path is refused");
+		burst_error_release(&err);
+		free(dir);
+		dir = xstrfmt("%s/ssh", tmp);
+		ok(remote_host_set_control_dir(&h, dir, &err) == 0 &&
+		   strlen(h.control_path) == strlen(dir) + 9, "control path <dir>/<8 hex>");
+		free(dir);
+	}
+	strvec_clear(&argv);
+	strbuf_release(&joined);
+	remote_host_release(&h);
+}
+
+static void test_rules(void)
+{
+	static const char *const unexclude[] = { ".git/", NULL };
+	static const char *const extra[] = { "data/", NULL };
+	struct sync_filters f = { unexclude, extra, false };
+	struct burst_error err = BURST_ERROR_INIT;
+	struct strbuf rules = STRBUF_INIT;
+	char *root = xstrfmt("%s/proj", tmp);
+	const char *want =
+		"- data/\n"
+		"- target/\n- node_modules/\n- .direnv/\n- .vscode/\n- .idea/\n- *.swp\n- .DS_Store\n"
+		"+ .git/\n"
+		/* a/b/.gitignore first (deepest), last line first */
+		"+ /a/b/x.log\n+ /a/b/**/x.log\n"
+		/* a/.gitignore */
+		"- /a/c/*.o\n- /a/gen/\n- /a/**/gen/\n"
+		/* root .gitignore, last line first */
+		"- /z/**/q\n- /z/q\n- /**/deep\n- /deep\n+ keep.log\n- /build/\n- *.log\n";
+
+	write_file("proj/.gitignore", "# comment\n*.log\n/build/\n!keep.log\n\n**/deep\nz/**/q   \n");
+	write_file("proj/a/.gitignore", "gen/\nc/*.o\n");
+	write_file("proj/a/b/.gitignore", "!x.log\r\n");
+	write_file("proj/target/.gitignore", "never-read\n");
+	write_file("proj/data/.gitignore", "never-read-either\n");
+	ok(remote_sync_rules(root, &f, &rules, &err) == 0, "rules computed");
+	is_str(rules.buf, want, "defaults minus unexclude, extras, .gitignore translated in git's precedence");
+	strbuf_reset(&rules);
+	f.no_gitignore = true;
+	remote_sync_rules(root, &f, &rules, &err);
+	ok(!strstr(rules.buf, "/build/"), "no_gitignore leaves .gitignore out");
+	strbuf_release(&rules);
+	free(root);
+	burst_error_release(&err);
+}
+
+static void test_quoting_local(void)
+{
+	unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid();
+	struct strbuf cmd = STRBUF_INIT, want = STRBUF_INIT, word = STRBUF_INIT;
+	int bad = 0;
+
+	if (getenv("BURST_QUOTE_SEED"))
+		seed = (unsigned)strtoul(getenv("BURST_QUOTE_SEED"), NULL, 10);
+	srand(seed);
+	for (int batch = 0; batch < 50 && !bad; batch++) {
+		struct child_process cp = CHILD_PROCESS_INIT;
+		struct burst_error err = BURST_ERROR_INIT;
+
+		strbuf_reset(&cmd);
+		strbuf_reset(&want);
+		strbuf_addstr(&cmd, "printf '%s\\0'");
+		for (int i = 0; i < 20; i++) {
+			int len = rand() % 24;
+
+			strbuf_reset(&word);
+			for (int k = 0; k < len; k++)
+				strbuf_addch(&word, 1 + rand() % 255);
+			strbuf_addch(&cmd, ' ');
+			remote_shell_quote(&cmd, word.buf);
+			strbuf_add(&want, word.buf, word.len);
+			strbuf_addch(&want, '\0');
+		}
+		strvec_push(&cp.args, "/bin/sh");
+		strvec_push(&cp.args, "-c");
+		strvec_push(&cp.args, cmd.buf);
+		cp.out = PROC_IO_CAPTURE;
+		proc_run(&cp, &err);
+		if (cp.out_buf.len != want.len || memcmp(cp.out_buf.buf, want.buf, want.len))
+			bad++;
+		child_process_release(&cp);
+		burst_error_release(&err);
+	}
+	ok(!bad, "1000 random byte strings round-trip through /bin/sh -c (seed %u)", seed);
+	strbuf_release(&cmd);
+	strbuf_release(&want);
+	strbuf_release(&word);
+}
+
+static void test_cloud_config(void)
+{
+	struct strbuf out = STRBUF_INIT;
+	char *big = xcalloc(40000, 1);
+
+	ok(remote_cloud_config("-----BEGIN OPENSSH PRIVATE KEY-----\nAAA\nBBB\n-----END OPENSSH PRIVATE KEY-----\n",
+			       "ssh-ed25519 AAAAC3 cargo-burst", &out) == 0, "cloud-config");
+	is_str(out.buf,
+	       "#cloud-config\nssh_keys:\n  ed25519_private: |\n"
+	       "    -----BEGIN OPENSSH PRIVATE KEY-----\n    AAA\n    BBB\n"
+	       "    -----END OPENSSH PRIVATE KEY-----\n"
+	       "  ed25519_public: ssh-ed25519 AAAAC3 cargo-burst\n", "exact format");
+	memset(big, 'A', 39999);
+	strbuf_reset(&out);
+	ok(remote_cloud_config(big, "x y", &out) < 0 && out.len == 0, "over 32 KiB refused");
+	free(big);
+	strbuf_release(&out);
+}
+
+int main(void)
+{
+	if (!mkdtemp(tmp))
+		bail_out("mkdtemp");
+	atexit(cleanup);
+	alarm(120);
+	plan_lazy();
+	test_ssh_argv();
+	test_rules();
+	test_quoting_local();
+	test_cloud_config();
+	return done_testing();
+}
