@@ -56,6 +56,99 @@ static int post_action(struct hcloud *c, const char *path, const char *body,
 	return 0;
 }
 
+struct find_action {
+	const char *command;
+	struct hcloud_action *out;
+	bool found;
+};
+
+static int match_action(const cJSON *item, void *data)
+{
+	struct find_action *f = data;
+	const char *cmd = hc_str(item, "command");
+
+	if (!f->found && cmd && !strcmp(cmd, f->command)) {
+		hc_decode_action(item, f->out);
+		f->found = true;
+	}
+	return 0;
+}
+
+/*
+ * After an ambiguous POST of an action: is an action `command` running on
+ * /<kind>s/<id>?  1 = yes (in *out), 0 = no, -1 = error.
+ */
+static int running_action(struct hcloud *c, const char *kind, int64_t id,
+			  const char *command, struct hcloud_action *out,
+			  struct burst_error *err)
+{
+	char *path = xstrfmt("/%ss/%lld/actions?status=running", kind, (long long)id);
+	char *what = xstrfmt("checking the actions of %s %lld", kind, (long long)id);
+	struct find_action f = { command, out, false };
+	int ret = hc_list(c, path, "actions", match_action, &f, what, err);
+
+	free(what);
+	free(path);
+	return ret < 0 ? -1 : f.found;
+}
+
+/*
+ * POST a volume action that must not be sent twice blindly: after a lost
+ * reply, return the running action if there is one, success (action id 0)
+ * if the volume already is where we want it, and only otherwise resend.
+ */
+static int volume_action_once(struct hcloud *c, int64_t id, const char *name,
+			      const char *command, const char *body, int64_t want_server,
+			      const char *what, struct hcloud_action *action,
+			      struct burst_error *err)
+{
+	char *path = xstrfmt("/volumes/%lld/actions/%s", (long long)id, name);
+	struct hcloud_action tmp_action = { 0 };
+	struct hcloud_action *a = action ? action : &tmp_action;
+	int ret = -1;
+
+	for (unsigned n = 0; n < 3; n++) {
+		struct hc_response r;
+		struct hcloud_volume v = { 0 };
+		bool ambiguous = false;
+		const cJSON *obj;
+		int found;
+
+		if (hc_request(c, "POST", path, body, HC_NO_RETRY_AMBIGUOUS, what, &r,
+			       &ambiguous, err) == 0) {
+			obj = cJSON_GetObjectItemCaseSensitive(r.json, "action");
+			hcloud_action_release(a);
+			hc_decode_action(obj, a);
+			hc_response_release(&r);
+			ret = 0;
+			break;
+		}
+		if (!ambiguous)
+			break;
+		log_debug("hcloud", "%s: %s; checking before resending", what,
+			  err && err->message ? err->message : "no reply");
+		hcloud_action_release(a);
+		found = running_action(c, "volume", id, command, a, err);
+		if (found) {
+			ret = found > 0 ? 0 : -1;
+			break;
+		}
+		if (hcloud_volume_get(c, id, &v, err) < 0)
+			break;
+		if (v.server == want_server) {
+			hcloud_volume_release(&v);
+			ret = 0; /* done already: a->id stays 0 */
+			break;
+		}
+		hcloud_volume_release(&v);
+	}
+	if (!ret)
+		burst_error_release(err);
+	hcloud_action_release(&tmp_action);
+	free(path);
+	return ret;
+}
+
 static char *labels_body(const struct hcloud_labels *l)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -347,6 +440,44 @@ int hcloud_server_poweron(struct hcloud *c, int64_t id, struct hcloud_action *ac
 	return server_action(c, id, "poweron", "powering on", action, err);
 }
 
+/*
+ * After an ambiguous create_image: the image it made, if any.  1 = found
+ * (image and, when still running, action filled), 0 = not made, -1 = error.
+ */
+static int find_made_image(struct hcloud *c, int64_t server, time_t since,
+			   struct hcloud_image *image, struct hcloud_action *action,
+			   struct burst_error *err)
+{
+	struct hcloud_images imgs = { 0 };
+	int found = running_action(c, "server", server, "create_image", action, err);
+
+	if (found < 0)
+		return -1;
+	if (found) {
+		for (size_t i = 0; i < action->nr_resources; i++)
+			if (action->resources[i].type &&
+			    !strcmp(action->resources[i].type, "image"))
+				return hcloud_image_get(c, action->resources[i].id, image, err) < 0
+					? -1 : 1;
+	}
+	if (hcloud_images_list(c, "snapshot", NULL, "created:desc", &imgs, err) < 0)
+		return -1;
+	found = 0;
+	for (size_t i = 0; i < imgs.nr && !found; i++) {
+		struct hcloud_image *im = &imgs.v[i];
+
+		if (im->created_from == server && im->created >= since &&
+		    (!im->status || strcmp(im->status, "unavailable"))) {
+			hcloud_image_release(image);
+			*image = *im;
+			memset(im, 0, sizeof(*im));
+			found = 1;
+		}
+	}
+	hcloud_images_release(&imgs);
+	return found;
+}
+
 int hcloud_server_create_image(struct hcloud *c, int64_t id, const char *description,
 			       const struct hcloud_labels *labels,
 			       struct hcloud_image *image, struct hcloud_action *action,
@@ -355,10 +486,14 @@ int hcloud_server_create_image(struct hcloud *c, int64_t id, const char *descrip
 	char *path = xstrfmt("/servers/%lld/actions/create_image", (long long)id);
 	char *what = xstrfmt("creating an image of server %lld", (long long)id);
 	cJSON *b = cJSON_CreateObject();
+	struct hcloud_image tmp_image = { 0 };
+	struct hcloud_action tmp_action = { 0 };
+	struct hcloud_image *img = image ? image : &tmp_image;
+	struct hcloud_action *act = action ? action : &tmp_action;
+	/* Allow for clock skew between us and the API when matching "created". */
+	time_t since = (time_t)burst_wall_time() - 300;
 	char *body;
-	struct hc_response r;
-	const cJSON *obj;
-	int ret;
+	int ret = -1;
 
 	cJSON_AddStringToObject(b, "type", "snapshot");
 	if (description)
@@ -367,19 +502,42 @@ int hcloud_server_create_image(struct hcloud *c, int64_t id, const char *descrip
 		hc_labels_to_json(b, labels);
 	body = cJSON_PrintUnformatted(b);
 	cJSON_Delete(b);
-	ret = request_object(c, "POST", path, body, "image", what, &r, &obj, err);
-	if (!ret) {
-		if (image) {
-			hcloud_image_release(image);
-			hc_decode_image(obj, image);
+	hcloud_image_release(img);
+	hcloud_action_release(act);
+	/* Never two snapshots: after a lost reply, look for the one it made. */
+	for (unsigned n = 0; n < 3; n++) {
+		struct hc_response r;
+		const cJSON *obj;
+		bool ambiguous = false;
+		int found;
+
+		if (hc_request(c, "POST", path, body, HC_NO_RETRY_AMBIGUOUS, what, &r,
+			       &ambiguous, err) == 0) {
+			obj = cJSON_GetObjectItemCaseSensitive(r.json, "image");
+			if (!cJSON_IsObject(obj)) {
+				hc_response_release(&r);
+				burst_error_set(err, BURST_EXIT_API,
+						"%s: the API response has no 'image' object", what);
+				break;
+			}
+			hc_decode_image(obj, img);
+			hc_decode_action(cJSON_GetObjectItemCaseSensitive(r.json, "action"), act);
+			hc_response_release(&r);
+			ret = 0;
+			break;
 		}
-		if (action) {
-			hcloud_action_release(action);
-			hc_decode_action(cJSON_GetObjectItemCaseSensitive(r.json, "action"),
-					 action);
+		if (!ambiguous)
+			break;
+		found = find_made_image(c, id, since, img, act, err);
+		if (found) {
+			ret = found > 0 ? 0 : -1;
+			break;
 		}
-		hc_response_release(&r);
 	}
+	if (!ret)
+		burst_error_release(err);
+	hcloud_image_release(&tmp_image);
+	hcloud_action_release(&tmp_action);
 	free(body);
 	free(what);
 	free(path);
@@ -561,27 +719,25 @@ int hcloud_volume_delete(struct hcloud *c, int64_t id, struct burst_error *err)
 int hcloud_volume_attach(struct hcloud *c, int64_t id, int64_t server,
 			 struct hcloud_action *action, struct burst_error *err)
 {
-	char *path = xstrfmt("/volumes/%lld/actions/attach", (long long)id);
 	char *what = xstrfmt("attaching volume %lld to server %lld", (long long)id,
 			     (long long)server);
 	char *body = xstrfmt("{\"server\":%lld,\"automount\":false}", (long long)server);
-	int ret = post_action(c, path, body, what, action, err);
+	int ret = volume_action_once(c, id, "attach", "attach_volume", body, server, what,
+				     action, err);
 
 	free(body);
 	free(what);
-	free(path);
 	return ret;
 }
 
 int hcloud_volume_detach(struct hcloud *c, int64_t id, struct hcloud_action *action,
 			 struct burst_error *err)
 {
-	char *path = xstrfmt("/volumes/%lld/actions/detach", (long long)id);
 	char *what = xstrfmt("detaching volume %lld", (long long)id);
-	int ret = post_action(c, path, NULL, what, action, err);
+	int ret = volume_action_once(c, id, "detach", "detach_volume", NULL, 0, what,
+				     action, err);
 
 	free(what);
-	free(path);
 	return ret;
 }
 

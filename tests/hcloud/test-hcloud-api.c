@@ -558,6 +558,62 @@ static void test_no_duplicate(void)
 		OK_CALL(hcloud_volumes_list(c, "dup-vol", NULL, &vl, &err), "list volume by name");
 		is_int(vl.nr, 1, "one volume");
 		hcloud_volumes_release(&vl);
+		/* Attach and create_image whose replies are lost are not resent blindly. */
+		{
+			struct hcloud_server_opts o = { .name = "dup-img", .server_type = "cpx11",
+							.image = "ubuntu-24.04", .location = "fsn1" };
+			struct hcloud_server_created cr = { 0 };
+			struct hcloud_action a = { 0 };
+			struct hcloud_image img = { 0 };
+			struct hcloud_images il = { 0 };
+			struct hcloud_volume v = { 0 };
+			int n_made = 0;
+
+			OK_CALL(hcloud_server_create(c, &o, &cr, &err), "create dup-img");
+			OK_CALL(hcloud_server_wait_created(c, &cr, burst_now_ms() + 10000, NULL, NULL,
+							   &err), "dup-img running");
+			sim_config("{\"faults\": [{\"method\": \"POST\", \"path\": \"/volumes/\\\\d+/actions/attach\","
+				   " \"times\": 1, \"apply\": true, \"drop\": true}]}");
+			sim_reset_log();
+			OK_CALL(hcloud_volume_attach(c, vc.volume.id, cr.server.id, &a, &err),
+				"attach after a lost reply");
+			log = sim_log();
+			is_int(count_log(log, "POST", NULL, 0), 1, "attach POSTed once");
+			cJSON_Delete(log);
+			if (a.id)
+				OK_CALL(hcloud_actions_wait(c, &a.id, 1, burst_now_ms() + 10000, NULL, NULL,
+							    &err), "recovered attach action done");
+			OK_CALL(hcloud_volume_get(c, vc.volume.id, &v, &err), "get attached volume");
+			is_int(v.server, cr.server.id, "volume attached");
+			hcloud_volume_release(&v);
+			hcloud_action_release(&a);
+
+			sim_config("{\"faults\": [{\"method\": \"POST\", \"path\": \"/servers/\\\\d+/actions/create_image\","
+				   " \"times\": 1, \"apply\": true, \"status\": 504, \"code\": \"timeout\"}]}");
+			sim_reset_log();
+			OK_CALL(hcloud_server_create_image(c, cr.server.id, "dup", NULL, &img, &a, &err),
+				"create_image after a lost reply");
+			ok(img.id > 0, "the image it made is returned");
+			log = sim_log();
+			is_int(count_log(log, "POST", NULL, 0), 1, "create_image POSTed once");
+			cJSON_Delete(log);
+			OK_CALL(hcloud_images_list(c, "snapshot", NULL, NULL, &il, &err), "list snapshots");
+			for (size_t i = 0; i < il.nr; i++)
+				n_made += il.v[i].created_from == cr.server.id;
+			is_int(n_made, 1, "exactly one snapshot of dup-img");
+			hcloud_images_release(&il);
+			sim_config("{\"faults\": []}");
+			OK_CALL(hcloud_image_wait_available(c, img.id, burst_now_ms() + 10000, &err),
+				"recovered image becomes available");
+			OK_CALL(hcloud_image_delete(c, img.id, &err), "delete the image");
+			hcloud_image_release(&img);
+			hcloud_action_release(&a);
+			OK_CALL(hcloud_server_delete(c, cr.server.id, &a, &err), "delete dup-img");
+			OK_CALL(hcloud_actions_wait(c, &a.id, 1, burst_now_ms() + 10000, NULL, NULL, &err),
+				"dup-img gone, volume detached");
+			hcloud_action_release(&a);
+			hcloud_server_created_release(&cr);
+		}
 		OK_CALL(hcloud_volume_delete(c, vc.volume.id, &err), "delete volume");
 		hcloud_volume_created_release(&vc);
 	}
