@@ -149,6 +149,7 @@ static int do_build(struct burst_ctx *ctx, const struct image_args *a, struct hc
 	struct image_bake_result r = { 0 };
 	char dur[32];
 	uint64_t t0 = burst_now_ms();
+	bool intr;
 	int ret;
 
 	o.api = api;
@@ -171,6 +172,7 @@ static int do_build(struct burst_ctx *ctx, const struct image_args *a, struct hc
 	proc_catch_signals(true);
 	ret = image_bake(&o, &r, &ctx->err);
 	proc_catch_signals(false);
+	intr = ret < 0 && (ctx->err.exit_code == BURST_EXIT_INTERRUPTED || proc_interrupted());
 	if (ret == 0) {
 		ui_status("Finished", "image %lld '%s' in %s%s", (long long)r.image_id,
 			  r.description, ui_duration(dur, sizeof(dur), burst_now_ms() - t0),
@@ -178,13 +180,13 @@ static int do_build(struct burst_ctx *ctx, const struct image_args *a, struct hc
 	} else {
 		if (r.log_tail && *r.log_tail)
 			print_log_tail(r.log_tail, r.server_name);
-		else if (r.server_name && ctx->err.exit_code != BURST_EXIT_INTERRUPTED)
+		else if (r.server_name && !intr)
 			ui_note("the bake log (%s) could not be read", IMAGE_BAKE_LOG);
 		if (r.server_kept)
 			ui_note("bake server '%s' is kept for a look: ssh %s@%s (it is "
 				"deleted by a sweep in a few hours)", r.server_name,
 				cfg->ssh_user ? cfg->ssh_user : "root", r.server_ip);
-		if (ctx->err.exit_code == BURST_EXIT_INTERRUPTED) {
+		if (intr) {
 			burst_error_release(&ctx->err);
 			ui_warn("interrupted: the bake was stopped%s",
 				r.server_name ? " and its server deleted" : "");

@@ -761,8 +761,7 @@ static void settle_failed_server(struct bake *b, bool interrupted_now)
 			log_warn(MOD, "extending the bake server's deadline: %s", e.message);
 			burst_error_release(&e);
 		}
-		state_reaper_set_deadline(o->state, IMAGE_REAPER_KIND, key, until, &e);
-		burst_error_release(&e);
+		/* no process bakes it any more: the label's deadline is the word */
 		state_reaper_remove(o->state, IMAGE_REAPER_KIND, key, true, &e);
 		burst_error_release(&e);
 		hcloud_labels_release(&l);
