@@ -68,9 +68,10 @@ enum proc_io {
 
 /*
  * A line of a child's output: line[len] == '\0', without its terminator
- * ("\n", "\r\n" or a bare "\r"; empty segments between two '\r' are not
- * delivered).  A line longer than PROC_LINE_MAX is delivered in pieces.
- * The line is only valid during the call.
+ * ("\n", "\r\n" or a bare "\r", which gives PROC_LINE_PROGRESS).  No
+ * artifacts: empty segments between two '\r' are not delivered, nor is the
+ * empty line a "\n" right after a progress line would make.  A line longer
+ * than PROC_LINE_MAX is delivered in pieces.  Valid only during the call.
  */
 typedef void (*proc_line_fn)(const char *line, size_t len, unsigned flags,
 			     void *data);

@@ -261,7 +261,7 @@ struct proc_stream {
 	enum proc_io mode;
 	struct strbuf partial;
 	bool pending_cr; /* the partial line ended with '\r' */
-	bool swallow_lf; /* a '\r' line was delivered; drop a following '\n' */
+	bool after_progress; /* the last line delivered was a '\r' line */
 	char readbuf[65536];
 };
 
@@ -309,10 +309,23 @@ static void deliver(struct proc_stream *s, const char *line, size_t len, unsigne
 	free(copy);
 }
 
+/*
+ * Deliver the pending line.  Empty '\r' segments are dropped, and so is the
+ * empty line that a "\n" or "\r\n" right after a progress line would make
+ * ("x\r\n" split across reads, "x\r\r\n"): no blank-line artifacts.
+ */
 static void flush_partial(struct proc_stream *s, unsigned flags)
 {
-	if (s->partial.len || !(flags & (PROC_LINE_PROGRESS | PROC_LINE_PARTIAL)))
-		deliver(s, s->partial.buf, s->partial.len, flags);
+	bool empty = s->partial.len == 0;
+
+	if (empty && (flags & (PROC_LINE_PROGRESS | PROC_LINE_PARTIAL)))
+		return;
+	if (empty && s->after_progress) {
+		s->after_progress = false;
+		return;
+	}
+	deliver(s, s->partial.buf, s->partial.len, flags);
+	s->after_progress = (flags & PROC_LINE_PROGRESS) != 0;
 	strbuf_reset(&s->partial);
 }
 
@@ -321,11 +334,6 @@ static void split_lines(struct proc_stream *s, const char *buf, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		char ch = buf[i];
 
-		if (s->swallow_lf) {
-			s->swallow_lf = false;
-			if (ch == '\n')
-				continue;
-		}
 		if (s->pending_cr) {
 			s->pending_cr = false;
 			if (ch == '\n') {
@@ -348,7 +356,6 @@ static void split_lines(struct proc_stream *s, const char *buf, size_t n)
 	if (s->pending_cr) {
 		s->pending_cr = false;
 		flush_partial(s, PROC_LINE_PROGRESS);
-		s->swallow_lf = true;
 	}
 }
 

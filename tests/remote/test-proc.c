@@ -65,7 +65,7 @@ static void test_lines(void)
 	struct burst_error err = BURST_ERROR_INIT;
 	struct lines lo = { STRBUF_INIT, 0 }, le = { STRBUF_INIT, 0 };
 
-	sh(&cp, "printf 'a\\nb\\r\\nc\\rd\\r\\re\\n\\nf\\r'; sleep 0.1; printf '\\ng'; "
+	sh(&cp, "printf 'a\\nb\\r\\nc\\rd\\r\\re\\n\\nf\\r'; sleep 0.1; printf '\\nh\\r\\r\\nj\\r\\n\\ng'; "
 		"printf 'err1\\nerr2' >&2");
 	cp.out = PROC_IO_LINES;
 	cp.err = PROC_IO_LINES;
@@ -83,7 +83,7 @@ static void test_lines(void)
 	 * the same collector here, in their own order.
 	 */
 	{
-		const char *want_out[] = { "0:a", "0:b", "1:c", "1:d", "0:e", "0:", "1:f", "2:g" };
+		const char *want_out[] = { "0:a", "0:b", "1:c", "1:d", "0:e", "0:", "1:f", "1:h", "0:j", "0:", "2:g" };
 		struct strbuf only_out = STRBUF_INIT;
 		const char *p = lo.all.buf;
 
