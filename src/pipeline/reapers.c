@@ -1,11 +1,23 @@
 /* reapers.c - leave reapers behind after every run (see reaper.h). */
 #include "burst/log.h"
+#include "burst/reaper.h"
 
 #include "pipeline-int.h"
 
 void pipeline_arm_reapers(struct run *r)
 {
-	/* TODO: call the lifecycle module's re-arm function once it exists. */
-	log_debug("pipeline", "reapers: server row %lld, project %s",
-		  (long long)r->srv.row_id, r->hash);
+	struct burst_error err = BURST_ERROR_INIT;
+	int started = 0;
+
+	/*
+	 * The deadlines were moved in the state just before; a live reaper
+	 * re-reads them, a missing one (first run, kill -9, reboot) is started.
+	 * Also after failures and Ctrl-C: whatever exists must not outlive its
+	 * deadline.  No API call.
+	 */
+	if (reaper_arm_all(r->st, &started, &err) < 0)
+		log_warn("pipeline", "arming the reapers: %s", err.message);
+	else if (started)
+		log_debug("pipeline", "armed %d reaper(s)", started);
+	burst_error_release(&err);
 }

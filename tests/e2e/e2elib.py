@@ -26,6 +26,7 @@ SOURCE_ROOT = os.environ.get("BURST_SOURCE_ROOT",
                              os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 sys.path.insert(0, os.path.join(SOURCE_ROOT, "tests", "sim"))
 
+import simharness  # noqa: E402
 from simharness import Simulator, Tap  # noqa: E402,F401
 
 FIXTURES = os.path.join(SOURCE_ROOT, "tests", "fixtures")
@@ -34,9 +35,12 @@ IMAGE_LABELS = {"managed-by": "cargo-burst", "role": "image", "version": "test"}
 
 def need_root_and_tools(tap):
     """Skip the whole test unless it can run real machines."""
+    why = getattr(simharness, "real_machines_unavailable", lambda: None)()
+    if why:
+        tap.skip_all(why)
     if os.geteuid() != 0:
         tap.skip_all("needs root (namespaces, loop devices, sshd on port 22)")
-    for prog in ("ssh", "rsync", "ssh-keygen", "/usr/sbin/sshd", "unshare", "losetup"):
+    for prog in ("ssh", "rsync", "ssh-keygen", "/usr/sbin/sshd", "unshare", "nsenter", "losetup"):
         if not shutil.which(prog) and not os.path.exists(prog):
             tap.skip_all("%s is not installed" % prog)
     if not os.environ.get("CARGO_BURST") or not os.path.exists(os.environ["CARGO_BURST"]):
