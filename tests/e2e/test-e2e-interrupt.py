@@ -26,6 +26,40 @@ def alive(pid):
         return False
 
 
+def reapers_of(w):
+    """Live reaper processes of this test's state directory."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                cmd = f.read().split(b"\0")
+        except OSError:
+            continue
+        if any(a.startswith(b"__reap-") for a in cmd) and \
+                any(a.startswith(w.state_dir.encode()) for a in cmd) and alive(int(d)):
+            out.append(cmd[1].decode())
+    return out
+
+
+def kill_reapers(w):
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                cmd = f.read().split(b"\0")
+        except OSError:
+            continue
+        if any(a.startswith(b"__reap-") for a in cmd) and \
+                any(a.startswith(w.state_dir.encode()) for a in cmd):
+            try:
+                os.kill(int(d), signal.SIGKILL)
+            except OSError:
+                pass
+
+
 def main():
     tap = Tap()
     need_root_and_tools(tap)
@@ -43,6 +77,7 @@ def run_all(tap, sim, w):
         tap.diag(repr(r))
 
     # --- Ctrl-C while the remote program sleeps
+    kill_reapers(w)
     pidfile = os.path.join(w.dir, "sleeper.pid")
     p = w.start(["run", "--", "sleep", "120", pidfile], cwd=hello)
     deadline = time.time() + 120
@@ -84,6 +119,10 @@ def run_all(tap, sim, w):
     except sqlite3.Error as e:
         tap.diag("state db: %s" % e)
     tap.is_(row, ("run", 1, 0), "the run is recorded as interrupted")
+    time.sleep(0.5)
+    reapers = reapers_of(w)
+    tap.ok("__reap-server" in reapers and "__reap-volume" in reapers,
+           "after Ctrl-C the server and volume reapers are armed (%s)" % reapers)
 
     r = w.burst(["run", "--", "exit", "0"], cwd=hello)
     tap.is_(r.code, 0, "the next run works")
