@@ -43,6 +43,15 @@ struct walk {
 	struct rule_block *blocks;
 	size_t nr, alloc;
 	unsigned dirs;
+	/*
+	 * Plain names ignored by the .gitignore files of the current directory
+	 * and its ancestors ("<dir>\t<name>" anchored at dir, or "*\t<name>" at
+	 * any depth), so that big ignored trees are not walked; only used while
+	 * no "!" rule is in scope (a negation could re-include a directory).
+	 */
+	struct strvec ignored;
+	size_t negations;
+	const char *const *unexclude;
 };
 
 /*
@@ -131,12 +140,74 @@ static void translate_gitignore(const char *dir, const struct strbuf *text,
 	strvec_clear(&lines);
 }
 
-static bool skip_dir(const struct walk *w, const char *name)
+static bool skip_dir(const struct walk *w, const char *dir, const char *name)
 {
 	for (size_t i = 0; i < w->skip.nr; i++)
 		if (!fnmatch(w->skip.v[i], name, FNM_PERIOD))
 			return true;
+	if (w->negations)
+		return false;
+	for (size_t i = 0; w->unexclude && w->unexclude[i]; i++) {
+		char *u = xstrdup(w->unexclude[i]);
+		size_t n = strlen(u);
+		bool hit;
+
+		if (n && u[n - 1] == '/')
+			u[n - 1] = '\0';
+		hit = !fnmatch(u, name, FNM_PERIOD) || strchr(u, '/');
+		free(u);
+		if (hit)
+			return false;
+	}
+	for (size_t i = 0; i < w->ignored.nr; i++) {
+		const char *e = w->ignored.v[i], *tab = strchr(e, '\t');
+
+		if (strcmp(tab + 1, name))
+			continue;
+		if (!strncmp(e, "*\t", 2) ||
+		    ((size_t)(tab - e) == strlen(dir) && !strncmp(e, dir, strlen(dir))))
+			return true;
+	}
 	return false;
+}
+
+/* Record the plain names a .gitignore in dir ignores (see struct walk). */
+static void note_ignored(struct walk *w, const char *dir, const struct strbuf *text)
+{
+	const char *p = text->buf, *end = text->buf + text->len;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		char *line = xstrndup(p, len);
+		size_t n = strlen(line);
+		char *name = line;
+		bool anchored = false;
+
+		p += len + (nl ? 1 : 0);
+		while (n && (line[n - 1] == '\r' || line[n - 1] == ' '))
+			line[--n] = '\0';
+		if (!n || line[0] == '#' || strpbrk(line, "*?[\\")) {
+			if (n && line[0] == '!')
+				w->negations++;
+			free(line);
+			continue;
+		}
+		if (line[0] == '!') {
+			w->negations++;
+			free(line);
+			continue;
+		}
+		if (n && name[n - 1] == '/')
+			name[--n] = '\0';
+		if (*name == '/') {
+			anchored = true;
+			name++;
+		}
+		if (*name && !strchr(name, '/'))
+			strvec_pushf(&w->ignored, "%s\t%s", anchored ? dir : "*", name);
+		free(line);
+	}
 }
 
 static int walk_dir(struct walk *w, const char *root, const char *rel, unsigned depth,
@@ -144,6 +215,8 @@ static int walk_dir(struct walk *w, const char *root, const char *rel, unsigned 
 {
 	char *path = *rel ? xstrfmt("%s/%s", root, rel) : xstrdup(root);
 	char *gi = xstrfmt("%s/.gitignore", path);
+	char *reldir = *rel ? xstrfmt("%s/", rel) : xstrdup("");
+	size_t saved_ignored = w->ignored.nr, saved_negations = w->negations;
 	struct strbuf text = STRBUF_INIT;
 	DIR *d = NULL;
 	struct dirent *de;
@@ -158,14 +231,13 @@ static int walk_dir(struct walk *w, const char *root, const char *rel, unsigned 
 	strbuf_set_max(&text, GITIGNORE_MAX);
 	if (strbuf_read_file(&text, gi) == 0) {
 		struct strbuf rules = STRBUF_INIT;
-		char *dir = *rel ? xstrfmt("%s/", rel) : xstrdup("");
 
-		translate_gitignore(dir, &text, &rules);
+		translate_gitignore(reldir, &text, &rules);
+		note_ignored(w, reldir, &text);
 		ALLOC_GROW(w->blocks, w->nr + 1, w->alloc);
 		w->blocks[w->nr].depth = depth;
 		w->blocks[w->nr].rules = strbuf_detach(&rules, NULL);
 		w->nr++;
-		free(dir);
 	} else if (errno != ENOENT && errno != ENOTDIR) {
 		log_warn("remote", "cannot read '%s': %s", gi, strerror(errno));
 	}
@@ -189,7 +261,7 @@ static int walk_dir(struct walk *w, const char *root, const char *rel, unsigned 
 			is_dir = !lstat(full, &st) && S_ISDIR(st.st_mode);
 			free(full);
 		}
-		if (!is_dir || skip_dir(w, de->d_name))
+		if (!is_dir || skip_dir(w, reldir, de->d_name))
 			continue;
 		sub = *rel ? xstrfmt("%s/%s", rel, de->d_name) : xstrdup(de->d_name);
 		if (walk_dir(w, root, sub, depth + 1, err) < 0) {
@@ -200,6 +272,10 @@ static int walk_dir(struct walk *w, const char *root, const char *rel, unsigned 
 	}
 	ret = 0;
 out:
+	while (w->ignored.nr > saved_ignored)
+		strvec_pop(&w->ignored);
+	w->negations = saved_negations;
+	free(reldir);
 	if (d)
 		closedir(d);
 	strbuf_release(&text);
@@ -240,8 +316,10 @@ int remote_sync_rules(const char *local_dir, const struct sync_filters *f,
 
 	memset(&w, 0, sizeof(w));
 	strvec_init(&w.skip);
+	strvec_init(&w.ignored);
 	if (!f)
 		f = &none;
+	w.unexclude = f->unexclude;
 	for (size_t i = 0; f->extra_excludes && f->extra_excludes[i]; i++) {
 		strbuf_addf(out, "- %s\n", f->extra_excludes[i]);
 		add_skip(&w, f->extra_excludes[i]);
@@ -275,6 +353,7 @@ out:
 		free(w.blocks[i].rules);
 	free(w.blocks);
 	strvec_clear(&w.skip);
+	strvec_clear(&w.ignored);
 	return ret;
 }
 

@@ -135,6 +135,24 @@ static void test_rules(void)
 	f.no_gitignore = true;
 	remote_sync_rules(root, &f, &rules, &err);
 	ok(!strstr(rules.buf, "/build/"), "no_gitignore leaves .gitignore out");
+
+	/* Ignored trees are not walked (no negation in scope), others are. */
+	write_file("p2/.gitignore", "bigdata/\n/out\n");
+	write_file("p2/bigdata/.gitignore", "inner-rule\n");
+	write_file("p2/out/.gitignore", "inner2\n");
+	write_file("p2/sub/out/.gitignore", "walked\n");
+	write_file("p2/sub/bigdata/x/.gitignore", "inner3\n");
+	free(root);
+	root = xstrfmt("%s/p2", tmp);
+	strbuf_reset(&rules);
+	ok(remote_sync_rules(root, NULL, &rules, &err) == 0, "rules of p2");
+	ok(strstr(rules.buf, "- /sub/out/walked\n") && !strstr(rules.buf, "inner"),
+	   "ignored directories are not searched for .gitignore files");
+	write_file("p2/sub/.gitignore", "!keep\n");
+	strbuf_reset(&rules);
+	remote_sync_rules(root, NULL, &rules, &err);
+	ok(strstr(rules.buf, "inner3") && !strstr(rules.buf, "inner-rule"),
+	   "below a negation they are (git could re-include there)");
 	strbuf_release(&rules);
 	free(root);
 	burst_error_release(&err);
