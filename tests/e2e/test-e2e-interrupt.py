@@ -127,6 +127,37 @@ def run_all(tap, sim, w):
     r = w.burst(["run", "--", "exit", "0"], cwd=hello)
     tap.is_(r.code, 0, "the next run works")
 
+    # --- Ctrl-C in the middle of a build (its build script sleeps)
+    slow = w.fixture("slowbuild")
+    pidfile = os.path.join(w.dir, "buildscript.pid")
+    p = w.start(["build", "--env", "SLOWBUILD_PIDFILE=" + pidfile], cwd=slow)
+    deadline = time.time() + 120
+    while time.time() < deadline and not os.path.exists(pidfile) and p.poll() is None:
+        time.sleep(0.1)
+    bs_pid = 0
+    try:
+        with open(pidfile) as f:
+            bs_pid = int(f.read().strip() or 0)
+    except (OSError, ValueError):
+        pass
+    tap.ok(bs_pid > 0 and alive(bs_pid), "the build script runs (pid %d)" % bs_pid)
+    os.kill(p.pid, signal.SIGINT)
+    try:
+        out, err = p.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        out, err = p.communicate()
+    tap.is_(p.returncode, 130, "Ctrl-C mid-build exits 130")
+    gone = False
+    for _ in range(100):
+        if not bs_pid or not alive(bs_pid):
+            gone = True
+            break
+        time.sleep(0.1)
+    tap.ok(bs_pid and gone, "the remote build was stopped")
+    tap.ok(not os.path.exists(os.path.join(slow, "target", "debug", "slowbuild")),
+           "nothing was fetched")
+
     # --- a host key that does not match the pinned one is refused
     kill_env_holders("HOME=" + w.home, w.dir)  # no persisted master may bypass the check
     kh = os.path.join(w.state_dir, "known_hosts")
