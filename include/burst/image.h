@@ -16,9 +16,12 @@
  *
  * Crash safety: an intent row is written before the create; while the bake
  * runs this process holds the state reaper record ("bake", "<hcloud id>")
- * with the bake's deadline.  A bake whose process died (kill -9) is found
- * by image_bake_sweep() once its deadline label has passed (the lifecycle
- * module's orphan sweep and every `cargo burst image` invocation call it).
+ * with the bake's deadline, and a detached watcher (`cargo-burst burst
+ * image __watch-bake <id>`, image_bake_watch()) waits for the bake process
+ * to end: when it ended without deleting the server (kill -9, a crash),
+ * the watcher deletes the server once its deadline label has passed.
+ * image_bake_sweep() does the same for every abandoned bake of ours (each
+ * `cargo burst image build` and `cargo burst image sweep` runs it).
  *
  * Interrupts: the bake polls proc_interrupted() (proc_catch_signals(true)
  * must be on); after SIGINT/SIGTERM it deletes the bake server (and a
@@ -99,6 +102,16 @@ int image_retention_apply(struct hcloud *api, struct burst_state *st, const char
 int image_bake_sweep(struct hcloud *api, struct burst_state *st, const char *owner_id,
 		     int64_t now, size_t *deleted, struct burst_error *err);
 
+/*
+ * The bake watcher: wait until no live process holds the reaper record of
+ * bake server hcloud_id (checked every second, no API call), then look the
+ * server up: gone -> done; ours (role=bake, owner) -> wait for its deadline
+ * label and delete it (reason "reap").  Returns 0 when nothing is left to
+ * do, -1 with err when the server could not be deleted.
+ */
+int image_bake_watch(struct hcloud *api, struct burst_state *st, int64_t hcloud_id,
+		     struct burst_error *err);
+
 /* What a bake needs (all borrowed). */
 struct image_bake_opts {
 	struct hcloud *api;
@@ -108,6 +121,8 @@ struct image_bake_opts {
 	const char *description;        /* NULL = image_default_description() */
 	bool keep_on_failure;           /* keep the bake server after a failure */
 	int64_t timeout_secs;           /* bound on the wait for power-off */
+	int64_t snapshot_secs;          /* bound on the snapshot (0 = IMAGE_SNAPSHOT_SECS) */
+	const char *watcher_exe;        /* cargo-burst, to start the bake watcher; NULL = none */
 	int64_t snapshot_keep;          /* retention: newest N of ours (>= 1) */
 	uint64_t poll_ms;               /* status poll interval (0 = 2000) */
 	const char *ssh_key_path;       /* the user's private key */

@@ -8,9 +8,11 @@
  * like every invocation, and works outside a cargo project (the project
  * layer of the config is read when there is one).
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "burst/cli.h"
 #include "burst/config.h"
@@ -34,6 +36,8 @@ static const char image_help[] =
 	"                               image_server_type)\n"
 	"        --description TEXT     The snapshot's description\n"
 	"        --timeout SECONDS      How long the bake may take (default 1800)\n"
+	"        --snapshot-timeout SECONDS\n"
+	"                               How long the snapshot may take (default 1800)\n"
 	"        --keep-on-failure      Keep the bake server when the bake fails\n"
 	"                               (for a look at " IMAGE_BAKE_LOG ")\n"
 	"    -h, --help                 Print help\n\n"
@@ -46,6 +50,8 @@ struct image_args {
 	const char *server_type;
 	const char *description;
 	int64_t timeout_secs;
+	int64_t snapshot_secs;
+	int64_t watch_id;     /* __watch-bake: the bake server */
 	bool keep_on_failure;
 	bool help;
 };
@@ -53,6 +59,7 @@ struct image_args {
 static int parse_args(struct burst_ctx *ctx, struct image_args *a)
 {
 	a->timeout_secs = IMAGE_BAKE_TIMEOUT_SECS;
+	a->snapshot_secs = IMAGE_SNAPSHOT_SECS;
 	for (int i = 0; i < ctx->argc; i++) {
 		const char *arg = ctx->argv[i], *v = NULL;
 		const char *opt = NULL;
@@ -66,7 +73,7 @@ static int parse_args(struct burst_ctx *ctx, struct image_args *a)
 			continue;
 		}
 		if (!strcmp(arg, "--server-type") || !strcmp(arg, "--description") ||
-		    !strcmp(arg, "--timeout")) {
+		    !strcmp(arg, "--timeout") || !strcmp(arg, "--snapshot-timeout")) {
 			opt = arg;
 			if (i + 1 >= ctx->argc)
 				return burst_error_set(&ctx->err, BURST_EXIT_USAGE,
@@ -78,16 +85,24 @@ static int parse_args(struct burst_ctx *ctx, struct image_args *a)
 			opt = "--description";
 		} else if (skip_prefix(arg, "--timeout=", &v)) {
 			opt = "--timeout";
+		} else if (skip_prefix(arg, "--snapshot-timeout=", &v)) {
+			opt = "--snapshot-timeout";
 		}
 		if (opt && !strcmp(opt, "--server-type")) {
 			a->server_type = v;
 		} else if (opt && !strcmp(opt, "--description")) {
 			a->description = v;
 		} else if (opt) {
-			if (parse_int64(v, 1, 24 * 3600, &a->timeout_secs) < 0)
+			int64_t *dst = !strcmp(opt, "--timeout") ? &a->timeout_secs
+								 : &a->snapshot_secs;
+
+			if (parse_int64(v, 1, 24 * 3600, dst) < 0)
 				return burst_error_set(&ctx->err, BURST_EXIT_USAGE,
-						       "invalid value '%s' for '--timeout': "
-						       "expected seconds (1..86400)", v);
+						       "invalid value '%s' for '%s': "
+						       "expected seconds (1..86400)", v, opt);
+		} else if (a->sub && !strcmp(a->sub, "__watch-bake") && !a->watch_id &&
+			   parse_int64(arg, 1, INT64_MAX, &a->watch_id) == 0) {
+			continue;
 		} else if (arg[0] == '-' || a->sub) {
 			burst_error_set(&ctx->err, BURST_EXIT_USAGE, "unexpected argument '%s'",
 					arg);
@@ -104,6 +119,12 @@ static int parse_args(struct burst_ctx *ctx, struct image_args *a)
 		burst_error_hint(&ctx->err, "usage: cargo burst image build [OPTIONS]");
 		return -1;
 	}
+	if (!strcmp(a->sub, "__watch-bake")) {
+		if (!a->watch_id)
+			return burst_error_set(&ctx->err, BURST_EXIT_USAGE,
+					       "__watch-bake needs a server id");
+		return 0;
+	}
 	if (strcmp(a->sub, "build") && strcmp(a->sub, "sweep")) {
 		burst_error_set(&ctx->err, BURST_EXIT_USAGE, "no such image subcommand: `%s`",
 				a->sub);
@@ -112,7 +133,8 @@ static int parse_args(struct burst_ctx *ctx, struct image_args *a)
 	}
 	if (!strcmp(a->sub, "sweep") && (a->server_type || a->description ||
 					 a->keep_on_failure ||
-					 a->timeout_secs != IMAGE_BAKE_TIMEOUT_SECS))
+					 a->timeout_secs != IMAGE_BAKE_TIMEOUT_SECS ||
+					 a->snapshot_secs != IMAGE_SNAPSHOT_SECS))
 		return burst_error_set(&ctx->err, BURST_EXIT_USAGE,
 				       "`image sweep` takes no options");
 	return 0;
@@ -146,11 +168,18 @@ static int do_build(struct burst_ctx *ctx, const struct image_args *a, struct hc
 {
 	const struct burst_config *cfg = ctx->config;
 	struct image_bake_opts o = { 0 };
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	struct image_bake_result r = { 0 };
 	char dur[32];
 	uint64_t t0 = burst_now_ms();
 	bool intr;
 	int ret;
+
+	if (n <= 0)
+		return burst_error_set(&ctx->err, BURST_EXIT_INTERNAL, "cannot find the running "
+				       "executable (/proc/self/exe)");
+	exe[n] = '\0';
 
 	o.api = api;
 	o.state = st;
@@ -159,6 +188,8 @@ static int do_build(struct burst_ctx *ctx, const struct image_args *a, struct hc
 	o.description = a->description;
 	o.keep_on_failure = a->keep_on_failure;
 	o.timeout_secs = a->timeout_secs;
+	o.snapshot_secs = a->snapshot_secs;
+	o.watcher_exe = exe;
 	o.snapshot_keep = cfg->snapshot_keep;
 	o.poll_ms = poll_ms();
 	o.ssh_key_path = cfg->ssh_key_path;
@@ -236,15 +267,20 @@ static int image_exec(struct burst_ctx *ctx)
 		if (state_open(NULL, &own_state, &ctx->err) < 0)
 			goto out;
 		st = own_state;
+		if (a.watch_id)
+			goto run;
 		/* like every invocation: re-arm reapers that are missing (no API call) */
 		if (reaper_arm_all(st, NULL, &e) < 0)
 			log_warn("image", "re-arming the reapers: %s", e.message);
 		burst_error_release(&e);
 	}
+run:
 	if (!strcmp(a.sub, "build"))
 		ret = do_build(ctx, &a, api, st);
-	else
+	else if (!strcmp(a.sub, "sweep"))
 		ret = do_sweep(ctx, api, st);
+	else
+		ret = image_bake_watch(api, st, a.watch_id, &ctx->err);
 out:
 	hcloud_free(own_api);
 	state_close(own_state);
@@ -254,7 +290,7 @@ out:
 const struct burst_cmd cmd_image = {
 	"image", "Bake the build image the servers start from",
 	"cargo burst image build [--server-type TYPE] [--description TEXT] "
-	"[--timeout SECONDS] [--keep-on-failure]\n"
+	"[--timeout SECONDS] [--snapshot-timeout SECONDS] [--keep-on-failure]\n"
 	"       cargo burst image sweep",
 	image_help, CMD_CONFIG | CMD_WORKSPACE_OPT, image_exec,
 };

@@ -3,9 +3,11 @@
  * snapshot, retention and the sweep of abandoned bakes (see image.h).
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -368,6 +370,11 @@ struct bake {
 	int64_t creating_image; /* a snapshot still being created */
 };
 
+static int64_t snapshot_secs(const struct image_bake_opts *o)
+{
+	return o->snapshot_secs > 0 ? o->snapshot_secs : IMAGE_SNAPSHOT_SECS;
+}
+
 static bool sold_out(const struct burst_error *err)
 {
 	return err->api_code && (!strcmp(err->api_code, "resource_unavailable") ||
@@ -638,7 +645,7 @@ static int snapshot(struct bake *b, struct burst_error *err)
 	struct hcloud_image im = { 0 };
 	struct burst_error ignore = BURST_ERROR_INIT;
 	struct state_image rec = { 0 };
-	uint64_t t0 = burst_now_ms(), end = t0 + (uint64_t)IMAGE_SNAPSHOT_SECS * 1000;
+	uint64_t t0 = burst_now_ms(), end = t0 + (uint64_t)snapshot_secs(o) * 1000;
 	uint64_t poll = o->poll_ms ? o->poll_ms : 2000, next_poll = t0;
 	int64_t now = state_now(), intent = 0;
 	char *labels_json = NULL;
@@ -783,6 +790,111 @@ static void settle_failed_server(struct bake *b, bool interrupted_now)
 	b->server_up = false;
 }
 
+/*
+ * Start the detached watcher of this bake: it outlives a kill -9 of this
+ * process and deletes the server after its deadline (best effort).
+ */
+static void start_watcher(struct bake *b)
+{
+	struct burst_error e = BURST_ERROR_INIT;
+	char *dir = xstrfmt("%s/reapers", state_dir(b->o->state));
+	char *log = xstrfmt("%s/bake-%lld.log", dir, (long long)b->r->server_id);
+	char *id = xstrfmt("%lld", (long long)b->r->server_id);
+	const char *argv[] = { b->o->watcher_exe, "burst", "image", "__watch-bake", id, NULL };
+	pid_t pid = 0;
+
+	if (!b->o->watcher_exe)
+		goto out;
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		log_warn(MOD, "cannot create '%s': %s", dir, strerror(errno));
+		goto out;
+	}
+	if (proc_spawn_detached(argv, NULL, log, &pid, &e) < 0)
+		log_warn(MOD, "cannot start the bake watcher: %s", e.message);
+	else
+		log_debug(MOD, "bake watcher pid %d, log %s", (int)pid, log);
+out:
+	burst_error_release(&e);
+	free(dir);
+	free(log);
+	free(id);
+}
+
+/* Sleep secs seconds, at least 1 and at most 60 (then look again). */
+static void watch_sleep(int64_t secs)
+{
+	if (secs < 1)
+		secs = 1;
+	if (secs > 60)
+		secs = 60;
+	sleep_ms((uint64_t)secs * 1000);
+}
+
+int image_bake_watch(struct hcloud *api, struct burst_state *st, int64_t hcloud_id,
+		     struct burst_error *err)
+{
+	char *key = reaper_key(hcloud_id);
+	const char *owner = state_owner_id(st);
+	int failures = 0, ret = -1;
+
+	for (;;) {
+		struct hcloud_server s = { 0 };
+		const char *d, *own, *role;
+		int64_t deadline, now;
+
+		/* cheap while the bake runs: the database only */
+		if (state_reaper_alive(st, IMAGE_REAPER_KIND, key)) {
+			sleep_ms(1000);
+			continue;
+		}
+		if (hcloud_server_get(api, hcloud_id, &s, err) < 0) {
+			if (err->api_code && !strcmp(err->api_code, "not_found")) {
+				burst_error_release(err);
+				log_info(MOD, "bake server %lld is gone", (long long)hcloud_id);
+				ret = 0;
+				goto out;
+			}
+			if (++failures >= 100)
+				goto out;
+			log_warn(MOD, "looking at bake server %lld: %s", (long long)hcloud_id,
+				 err->message);
+			burst_error_release(err);
+			watch_sleep(30);
+			continue;
+		}
+		failures = 0;
+		d = hcloud_labels_get(&s.labels, "deadline");
+		own = hcloud_labels_get(&s.labels, "owner");
+		role = hcloud_labels_get(&s.labels, "role");
+		if (!own || strcmp(own, owner) || !role || strcmp(role, "bake") || !d ||
+		    parse_int64(d, 0, INT64_MAX, &deadline) < 0) {
+			log_warn(MOD, "server %lld is not a bake server of ours: leaving it alone",
+				 (long long)hcloud_id);
+			hcloud_server_release(&s);
+			ret = 0;
+			goto out;
+		}
+		now = state_now();
+		if (now < deadline || (s.status && !strcmp(s.status, "deleting"))) {
+			hcloud_server_release(&s);
+			watch_sleep(deadline - now);
+			continue;
+		}
+		log_info(MOD, "bake server '%s' outlived its bake and its deadline: deleting it",
+			 s.name);
+		ret = delete_bake_server(api, st, hcloud_id, s.name, "reap", err);
+		hcloud_server_release(&s);
+		if (ret == 0 || ++failures >= 100)
+			goto out;
+		log_warn(MOD, "%s", err->message);
+		burst_error_release(err);
+		watch_sleep(30);
+	}
+out:
+	free(key);
+	return ret;
+}
+
 int image_bake(const struct image_bake_opts *o, struct image_bake_result *r,
 	       struct burst_error *err)
 {
@@ -829,12 +941,13 @@ int image_bake(const struct image_bake_opts *o, struct image_bake_result *r,
 		burst_error_set(err, BURST_EXIT_INTERNAL, "the bake's user_data exceeds 32 KiB");
 		goto out;
 	}
-	b.deadline = state_now() + o->timeout_secs + IMAGE_SNAPSHOT_SECS;
+	b.deadline = state_now() + o->timeout_secs + snapshot_secs(o);
 
 	if (create_server(&b, user_data.buf, key_id, &sc, err) < 0)
 		goto out;
 	if (adopt_server(&b, &sc.server, host_pub, err) < 0)
 		goto fail;
+	start_watcher(&b);
 	if (hcloud_server_wait_created(o->api, &sc, burst_now_ms() + ACTION_DEADLINE_MS,
 				       create_progress, &b, err) < 0) {
 		burst_error_prefix(err, "starting bake server '%s'", r->server_name);

@@ -6,8 +6,8 @@ location fallback, the bake server gone afterwards, the state records,
 retention (newest 2 of ours kept; an unlabelled snapshot and another
 owner's never touched), a following `cargo burst build` created from the
 new image, Ctrl-C leaving nothing behind, a timeout showing the bake log's
-last lines, --keep-on-failure, and a bake killed with -9 swept once its
-deadline has passed (not before).
+last lines, --keep-on-failure and `image sweep`, and a bake killed with -9
+deleted by its detached watcher once its deadline has passed (not before).
 """
 
 import os
@@ -148,6 +148,7 @@ def test_first_bake(tap, sim, w):
     tap.ok(len(mine) == 1 and mine[0]["status"] == "available" and
            mine[0]["description"] == "bake one", "the image is available")
     tap.is_(bake_servers(w), [], "the bake server is gone afterwards")
+    tap.ok(wait_until(lambda: not watchers(w), 10), "its watcher exited with it")
     tap.ok("Finished" in r.err and "image" in r.err, "the bake says it finished")
 
     image_id = mine[0]["id"] if mine else 0
@@ -301,11 +302,35 @@ def test_keep_on_failure(tap, sim, w):
                "a sweep after the deadline deletes it")
 
 
+def watchers(w, sid=None):
+    """Bake watcher processes of this test's world (of server sid)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                cmd = f.read().split(b"\0")
+            with open("/proc/%s/environ" % d, "rb") as f:
+                env = f.read().split(b"\0")
+        except OSError:
+            continue
+        if b"__watch-bake" in cmd and ("HOME=" + w.home).encode() in env and \
+                (sid is None or str(sid).encode() in cmd):
+            out.append(int(d))
+    return out
+
+
 def test_kill9(tap, sim, w):
-    p = w.start(["image", "build", "--timeout", "5"], cwd=w.work, env=ENV)
+    sim.configure({"durations": {"bake": 600}})
+    t0 = time.time()
+    p = w.start(["image", "build", "--timeout", "2", "--snapshot-timeout", "8"], cwd=w.work,
+                env=ENV)
     try:
         up = wait_until(lambda: [s for s in bake_servers(w) if s["status"] == "running"], 60)
         tap.ok(bool(up), "the bake server of the doomed bake is running")
+        sid = up[0]["id"] if up else 0
+        tap.ok(len(watchers(w, sid)) == 1, "a detached bake watcher runs")
         os.killpg(p.pid, signal.SIGKILL)
         p.communicate()
     finally:
@@ -313,20 +338,23 @@ def test_kill9(tap, sim, w):
             os.killpg(p.pid, signal.SIGKILL)
             p.wait()
     left = bake_servers(w)
-    tap.is_(len(left), 1, "kill -9 leaves the bake server behind")
+    tap.is_(len(left), 1, "kill -9 leaves the bake server behind for now")
     if not left:
         return
     dl = int(left[0]["labels"]["deadline"])
+    tap.ok(t0 + 10 - 2 <= dl <= time.time() + 10 + 2, "its deadline is start + 2 s + 8 s")
     s = w.burst(["image", "sweep"], cwd=w.work, env=ENV)
-    tap.ok(s.code == 0 and len(bake_servers(w)) == 1,
-           "before its deadline the sweep leaves it alone")
-    s = w.burst(["image", "sweep"], cwd=w.work, env=dict(ENV, BURST_STATE_NOW=str(dl)))
-    tap.ok(s.code == 0 and "abandoned" in s.err and wait_until(lambda: not bake_servers(w), 20),
-           "past its deadline it is swept")
+    tap.ok(s.code == 0 and (time.time() >= dl or len(bake_servers(w)) == 1),
+           "before its deadline a sweep leaves it alone")
+    gone = wait_until(lambda: not bake_servers(w), max(0, dl - time.time()) + 30, step=0.2)
+    t_gone = time.time()
+    tap.ok(gone, "the watcher deleted it after the bake was killed")
+    tap.ok(t_gone >= dl - 1, "not before its deadline (%.1f s after it)" % (t_gone - dl))
+    tap.ok(wait_until(lambda: not watchers(w, sid), 10), "the watcher has exited")
     with db(w) as c:
         n = c.execute("SELECT count(*) FROM events WHERE kind='terminated' AND "
                       "resource_kind='bake' AND reason='reap'").fetchone()[0]
-    tap.ok(n >= 1, "the sweep is recorded")
+    tap.ok(n >= 1, "the reap is recorded")
 
 
 def main():
