@@ -59,9 +59,10 @@ static void cleanup(void)
 	}
 	if (system("pkill -f 'sleep 100[.]4711' 2>/dev/null; true") != 0)
 		fprintf(stderr, "# pkill failed\n");
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
+	/* A dying sshd may still write its log: retry once. */
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' || { sleep 1; rm -rf '%s'; }", tmp, tmp);
 	if (tmp[strlen(tmp) - 1] != 'X' && system(cmd) != 0)
-		fprintf(stderr, "# cleanup failed\n");
+		fprintf(stderr, "# cleanup of %s failed\n", tmp);
 }
 
 static void on_fatal(int sig)
