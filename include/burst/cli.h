@@ -178,6 +178,8 @@ const char *cli_suggest_command(const char *name);
 void cli_print_help(void);
 /* Print a command's usage and help to stdout. */
 void cli_print_command_help(const struct burst_cmd *cmd);
+/* The global options in help layout (doc.h reads them for completions). */
+extern const char cli_global_options_help[];
 
 /* Run the tool: route argv to a command, return the process exit code. */
 int burst_cli_main(int argc, char **argv);
@@ -199,5 +201,7 @@ extern const struct burst_cmd cmd_reap_server;
 extern const struct burst_cmd cmd_reap_volume;
 extern const struct burst_cmd cmd_reap_watch;
 extern const struct burst_cmd cmd_image;
+extern const struct burst_cmd cmd_completions;
+extern const struct burst_cmd cmd_man;
 
 #endif

@@ -29,6 +29,13 @@ const char *cli_suggest_command(const char *name)
 	return burst_closest(name, names, n);
 }
 
+const char cli_global_options_help[] =
+	"    -q, --quiet          No status output (also passed to cargo)\n"
+	"    -v, --verbose        More output; -vv also shows debug logs\n"
+	"        --color <WHEN>   Colouring: auto, always, never\n"
+	"    -h, --help           Print help\n"
+	"    -V, --version        Print version\n";
+
 void cli_print_help(void)
 {
 	printf("cargo-burst %s\n"
@@ -41,12 +48,7 @@ void cli_print_help(void)
 		if (!(c->flags & CMD_HIDDEN))
 			printf("    %-10s %s\n", c->name, c->summary);
 	}
-	printf("\nOptions:\n"
-	       "    -q, --quiet          No status output (also passed to cargo)\n"
-	       "    -v, --verbose        More output; -vv also shows debug logs\n"
-	       "        --color <WHEN>   Colouring: auto, always, never\n"
-	       "    -h, --help           Print help\n"
-	       "    -V, --version        Print version\n\n"
+	printf("\nOptions:\n%s\n"
 	       "Configuration: ~/.config/cargo-burst/config.toml (global), "
 	       "<workspace>/.config/cargo-burst.toml\n"
 	       "(project), HCLOUD_TOKEN, HCLOUD_TOKEN_FILE, HCLOUD_ENDPOINT; "
@@ -56,7 +58,7 @@ void cli_print_help(void)
 	       "73 local state, 76 ssh/sync, 78 configuration, 130 "
 	       "interrupted.\n\n"
 	       "See 'cargo burst help <command>' for more information on a "
-	       "command.\n");
+	       "command.\n", cli_global_options_help);
 }
 
 void cli_print_command_help(const struct burst_cmd *cmd)

@@ -29,12 +29,15 @@ const struct burst_cmd *const burst_commands[] = {
 	&cmd_audit,
 	&cmd_down,
 	&cmd_config,
+	&cmd_completions,
 	&cmd_help,
 	&cmd_version,
 	/* hidden: the reapers (src/cmd/reaper.c) */
 	&cmd_reap_server,
 	&cmd_reap_volume,
 	&cmd_reap_watch,
+	/* hidden: the manual page for the build (src/cmd/completions.c) */
+	&cmd_man,
 	NULL
 };
 

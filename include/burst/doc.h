@@ -1,0 +1,116 @@
+/*
+ * doc.h - shell completions and the manual page, generated from the command
+ * table at run time, so they never drift from the code.
+ *
+ * Nothing here keeps a list of verbs or flags.  Everything is read from the
+ * table (burst_commands[], cli.h) and the config key table (config_keys[],
+ * config.h):
+ *
+ *  - the verbs: every entry without CMD_HIDDEN, in table order;
+ *  - a verb's options: the option lines of its help text, which all follow
+ *    cargo's help layout (an indent, an optional short flag, the long flag,
+ *    an optional value placeholder, two or more spaces, the description,
+ *    continuation lines indented further):
+ *
+ *        -y, --yes                  Do not ask before costly steps
+ *            --keep-alive SECONDS   Idle time before the server is deleted
+ *            --color <WHEN>         Colouring: auto, always, never
+ *            --rate EUR_PER_HOUR    Server price per hour (default: live
+ *                                   prices from the API)
+ *
+ *    A placeholder written <a|b|c> lists its values; WHEN means auto, always,
+ *    never; a placeholder naming a FILE, PATH or DIR completes file names,
+ *    one starting with VAR environment variable names.  A
+ *    description containing "repeatable" marks a flag that may be given more
+ *    than once;
+ *  - a verb's first argument: from its usage line(s), the literal word after
+ *    the verb ("cargo burst image build ..." gives "build"), or the
+ *    alternatives of <a|b|c>; a single [COMMAND] means the verbs (not after
+ *    -- nor repeated: `ssh [--] [COMMAND]...` takes a command line);
+ *  - the global options: cli_global_options_help (cli.h), in the same layout.
+ *
+ * So a new verb gets completion and a man page section by being in the
+ * table with its flags in its help text, and by nothing else.
+ */
+#ifndef BURST_DOC_H
+#define BURST_DOC_H
+
+#include "burst/cli.h"
+#include "burst/error.h"
+#include "burst/strbuf.h"
+#include "burst/strvec.h"
+#include "burst/util.h"
+
+/* How the value of an option completes. */
+enum doc_value {
+	DOC_VALUE_NONE = 0, /* a switch: no value */
+	DOC_VALUE_ANY,      /* free text: nothing to complete */
+	DOC_VALUE_CHOICE,   /* one of doc_opt.choices */
+	DOC_VALUE_FILE,     /* a file name */
+	DOC_VALUE_DIR,      /* a directory name */
+	DOC_VALUE_ENV,      /* an environment variable name (VAR...) */
+};
+
+/* One option parsed from a help text. */
+struct doc_opt {
+	char short_name;      /* 'y' for -y, or 0 */
+	char *long_name;      /* "--yes", or NULL */
+	char *arg;            /* "SECONDS" (<> removed), or NULL for a switch */
+	char *help;           /* the description, continuation lines joined */
+	enum doc_value value; /* how the value completes */
+	struct strvec choices; /* DOC_VALUE_CHOICE: the values */
+	bool repeatable;      /* may be given more than once */
+};
+
+/* The options of one help text, in order, each flag once. */
+struct doc_opts {
+	struct doc_opt *v;
+	size_t nr, alloc;
+};
+
+/* Initialise an empty option list. */
+void doc_opts_init(struct doc_opts *opts);
+/* Free everything; opts is empty and reusable. */
+void doc_opts_release(struct doc_opts *opts);
+/* Append the options found in help (NULL or "" adds none). */
+void doc_opts_parse(struct doc_opts *opts, const char *help);
+
+/*
+ * Parse one help line as an option line: fills o (doc_opt_release() it)
+ * and returns the column where the description starts (> 0), or 0 when
+ * the line is not an option line (o untouched).
+ */
+size_t doc_opt_parse_line(struct doc_opt *o, const char *line, size_t len);
+/* Free the strings of one option. */
+void doc_opt_release(struct doc_opt *o);
+
+/*
+ * The arguments of a verb, from its usage lines (option groups such as
+ * [--timeout SECONDS] and [OPTIONS] skipped): literal sub-verbs and <a|b>
+ * alternatives in first position are appended to words; *verbs is set when
+ * the first argument is a COMMAND (complete the verbs); *free_args when any
+ * other argument appears ([CARGO ARGS]..., FILE): complete file names.
+ */
+void doc_cmd_positionals(const struct burst_cmd *cmd, struct strvec *words,
+			 bool *verbs, bool *free_args);
+
+/* Is the verb listed (not CMD_HIDDEN)? */
+bool doc_cmd_visible(const struct burst_cmd *cmd);
+
+/* Append the bash completion script (completes cargo-burst and cargo burst). */
+void doc_completion_bash(struct strbuf *out);
+/* Append the zsh completion script (#compdef cargo-burst; _cargo-burst). */
+void doc_completion_zsh(struct strbuf *out);
+/* Append the fish completion script (cargo-burst, and cargo burst). */
+void doc_completion_fish(struct strbuf *out);
+/*
+ * Append the completion script for shell ("bash", "zsh", "fish"); -1 with
+ * a usage error naming the shells when it is none of them.
+ */
+int doc_completion(const char *shell, struct strbuf *out,
+		   struct burst_error *err);
+
+/* Append the manual page cargo-burst(1) in roff (man macros). */
+void doc_man_page(struct strbuf *out);
+
+#endif
