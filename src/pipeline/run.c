@@ -336,16 +336,24 @@ static void mark_server_gone(struct run *r, const struct state_server *row, cons
  * it), 0 not usable (provision anew), -1 error.  Makes no API call unless
  * ssh fails.
  */
-static int try_warm(struct run *r, struct burst_error *err)
+static int try_warm(struct run *r, bool under_lock, struct burst_error *err)
 {
 	struct state_server row = { 0 };
 	struct hcloud_server hs = { 0 };
+	bool half_done;
 	int found, rc, ret = -1;
 
 	found = state_server_current(r->st, &row, err);
 	if (found < 0)
 		goto out;
-	if (!found || row.status != STATE_SERVER_READY || !row.ip || !row.hcloud_id) {
+	/*
+	 * A row still `provisioning` while we hold the lock was left by a run
+	 * that failed or died after the create: use it if it answers, else
+	 * leave it to its reaper.
+	 */
+	half_done = found && row.status == STATE_SERVER_PROVISIONING && under_lock;
+	if (!found || (row.status != STATE_SERVER_READY && !half_done) || !row.ip ||
+	    !row.hcloud_id) {
 		ret = 0;
 		goto out;
 	}
@@ -366,6 +374,11 @@ static int try_warm(struct run *r, struct burst_error *err)
 			goto out; /* never retried, never replaced: a human must look */
 		log_debug(MOD, "warm connection failed: %s", err->message);
 		burst_error_release(err);
+		if (half_done) {
+			ui_verbose("Skipping", "server '%s': it never became ready", row.name);
+			ret = 0;
+			goto out;
+		}
 		/* only now ask the API what happened to the server */
 		if (hcloud_server_get(r->api, row.hcloud_id, &hs, err) < 0) {
 			if (err->api_code && !strcmp(err->api_code, "not_found")) {
@@ -388,6 +401,8 @@ static int try_warm(struct run *r, struct burst_error *err)
 				      err) < 0)
 			goto out;
 	}
+	if (half_done && state_server_set_status(r->st, row.id, STATE_SERVER_READY, err) < 0)
+		goto out;
 	r->srv.row_id = row.id;
 	r->srv.hcloud_id = row.hcloud_id;
 	r->srv.name = xstrdup(row.name);
@@ -466,7 +481,7 @@ static int acquire_server(struct run *r, struct burst_error *err)
 	struct provision_opts o;
 	int rc, warm;
 
-	warm = try_warm(r, err);
+	warm = try_warm(r, false, err);
 	if (warm < 0)
 		return -1;
 	if (warm)
@@ -476,7 +491,7 @@ static int acquire_server(struct run *r, struct burst_error *err)
 	if (rc != 0)
 		return -1;
 	/* someone may have provisioned while we waited for the lock */
-	warm = try_warm(r, err);
+	warm = try_warm(r, true, err);
 	if (warm != 0) {
 		state_unlock_provision(r->st);
 		return warm < 0 ? -1 : ensure_volume(r, err);
