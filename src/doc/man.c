@@ -309,6 +309,9 @@ static const struct {
 	{ "NO_COLOR", "When set and not empty: no colour, unless "
 	  "CARGO_TERM_COLOR or --color ask for it." },
 	{ "CARGO", "The cargo that runs the tool; it locates the workspace." },
+	{ "CARGO_BUILD_TARGET", "Forwarded to the remote cargo (unless --env "
+	  "or forward_env set it), so the artifacts are fetched from the "
+	  "target's directory." },
 	{ "XDG_CONFIG_HOME", "Where the global configuration file is "
 	  "(default ~/.config)." },
 	{ "XDG_STATE_HOME", "Where the state database and the reaper logs are "
