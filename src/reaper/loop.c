@@ -167,7 +167,8 @@ int reaper_run_server(struct burst_state *st, struct hcloud *api,
 	burst_error_release(&e);
 	for (;;) {
 		struct state_delete_decision d;
-		bool gone = false;
+		bool gone = false, locked;
+		unsigned dflags;
 		int64_t now;
 		int rc;
 
@@ -193,7 +194,34 @@ int reaper_run_server(struct burst_state *st, struct hcloud *api,
 				sleep_wall(row.deadline - now);
 				continue;
 			}
-			if (state_server_try_begin_delete(st, row_id, now, 0, &d, err) < 0)
+			/*
+			 * A row still `provisioning` is protected by a grace period in
+			 * the state, for the run that is creating it.  Provisioning
+			 * holds the provisioning lock throughout: when we get the lock,
+			 * no such run exists (it crashed or was killed), and the row's
+			 * own deadline is the one that counts.
+			 */
+			dflags = 0;
+			locked = false;
+			if (row.status == STATE_SERVER_PROVISIONING) {
+				if (state_lock_provision(st, 0, &e) != 0) {
+					burst_error_release(&e);
+					if (!said_leased)
+						log_info(MOD, "server '%s' is being provisioned; waiting",
+							 row.name ? row.name : res);
+					said_leased = true;
+					sleep_wall(LEASED_RECHECK_SECS);
+					continue;
+				}
+				locked = true;
+				dflags = STATE_DELETE_IGNORE_DEADLINE;
+				log_info(MOD, "server '%s' was left `provisioning` by a run that is "
+					 "gone", row.name ? row.name : res);
+			}
+			rc = state_server_try_begin_delete(st, row_id, now, dflags, &d, err);
+			if (locked)
+				state_unlock_provision(st);
+			if (rc < 0)
 				goto out;
 			if (d.reason == STATE_KEEP_LEASED) {
 				if (!said_leased)
@@ -204,6 +232,8 @@ int reaper_run_server(struct burst_state *st, struct hcloud *api,
 				continue;
 			}
 			said_leased = false;
+			if (d.reason == STATE_KEEP_NOT_DUE)
+				sleep_wall(d.deadline - now); /* the state knows a later deadline */
 			if (d.reason != STATE_DELETE_NOW)
 				continue; /* re-read: moved, no_reap or gone */
 			log_info(MOD, "deadline passed: deleting server '%s' (%lld)", row.name,
@@ -310,6 +340,8 @@ int reaper_run_volume(struct burst_state *st, struct hcloud *api,
 				continue;
 			}
 			said_leased = false;
+			if (d.reason == STATE_KEEP_NOT_DUE)
+				sleep_wall(d.deadline - now);
 			if (d.reason == STATE_DELETE_NOW)
 				log_info(MOD, "deadline passed: deleting volume '%s' (%lld)",
 					 p.volume_name ? p.volume_name : "?",
