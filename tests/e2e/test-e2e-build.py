@@ -112,6 +112,14 @@ def run_all(tap, sim, w):
     tap.ok("Compiling" not in r.err, "warm build recompiles nothing")
     tap.ok("warm" in r.err, "warm run says so")
 
+    # --- profiles and --no-fetch
+    rel = os.path.join(hello, "target", "release", "hello")
+    r = w.burst(["build", "--no-fetch", "--release"], cwd=hello)
+    tap.ok(r.code == 0 and not os.path.exists(rel), "--no-fetch fetches nothing")
+    r = w.burst(["build", "--release"], cwd=hello)
+    tap.ok(r.code == 0 and os.path.exists(rel) and "Compiling" not in r.err,
+           "--release fetches target/release (built by the run before)")
+
     # --- run: exit codes pass through, stdout/stderr separate
     r = w.burst(["run", "--", "exit", "0"], cwd=hello)
     tap.is_(r.code, 0, "run exit 0")
