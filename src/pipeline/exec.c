@@ -2,8 +2,12 @@
  * exec.c - the remote part of a run: mount || sync, the remote cargo with
  * live output and Ctrl-C, and the fetch of artifacts.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -15,6 +19,7 @@
 #include "burst/proc.h"
 #include "burst/provision.h"
 #include "burst/remote.h"
+#include "burst/state.h"
 #include "burst/ui.h"
 
 #include "pipeline-int.h"
@@ -129,6 +134,44 @@ static char *last_line(const struct strbuf *sb)
 	return xstrndup(start, (size_t)(end - start));
 }
 
+/*
+ * Runs of the same project on this machine sync into the same directory and
+ * mount the same volume: one at a time (a flock on a file in the state
+ * dir; the kernel drops it if we die).  Returns the descriptor, or -1 with
+ * err (only when interrupted while waiting; a lock file that cannot be
+ * made just means no lock).
+ */
+static int project_lock(struct run *r, struct burst_error *err)
+{
+	char *dir = xstrfmt("%s/locks", state_dir(r->st));
+	char *path = xstrfmt("%s/%s.sync", dir, r->hash);
+	bool said = false;
+	int fd;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		log_debug(MOD, "cannot create %s: %s", dir, strerror(errno));
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	free(dir);
+	free(path);
+	if (fd < 0)
+		return -2;
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno != EWOULDBLOCK && errno != EINTR) {
+			close(fd);
+			return -2;
+		}
+		if (!said)
+			ui_status("Blocking", "waiting for another run of this project to sync");
+		said = true;
+		if (proc_interrupted()) {
+			close(fd);
+			return burst_error_set(err, BURST_EXIT_INTERRUPTED, "interrupted");
+		}
+		usleep(100 * 1000);
+	}
+	return fd;
+}
+
 int pipeline_sync_and_mount(struct run *r, struct burst_error *err)
 {
 	struct child_process mount = CHILD_PROCESS_INIT, sync = CHILD_PROCESS_INIT;
@@ -137,8 +180,11 @@ int pipeline_sync_and_mount(struct run *r, struct burst_error *err)
 	char *src = pipeline_remote_src_dir(r->hash);
 	char *mnt = pipeline_remote_cache_dir(r->hash);
 	char *dev = provision_device_path(r->vol.hcloud_id);
-	int ret = -1;
+	int ret = -1, lock;
 
+	lock = project_lock(r, err);
+	if (lock == -1)
+		goto out;
 	remote_mount_script(dev, mnt, r->cfg->ssh_user, &script);
 	strbuf_addstr(&cmd, "sh -c ");
 	remote_shell_quote(&cmd, script.buf);
@@ -189,6 +235,8 @@ int pipeline_sync_and_mount(struct run *r, struct burst_error *err)
 		   (unsigned long long)stat_number(sync.out_buf.buf, "Total bytes sent:"));
 	ret = 0;
 out:
+	if (lock >= 0)
+		close(lock); /* releases the flock */
 	child_process_release(&mount);
 	child_process_release(&sync);
 	strbuf_release(&script);
