@@ -14,12 +14,13 @@
  * labelled managed-by=cargo-burst, role=image and owner=<this owner>, delete
  * older ones of ours, never touch anything else.
  *
- * Crash safety: an intent row is written before the create; while the bake
- * runs this process holds the state reaper record ("bake", "<hcloud id>")
- * with the bake's deadline, and a detached watcher (`cargo-burst burst
- * image __watch-bake <id>`, image_bake_watch()) waits for the bake process
- * to end: when it ended without deleting the server (kill -9, a crash),
- * the watcher deletes the server once its deadline label has passed.
+ * Crash safety: before the create this process claims the state reaper
+ * record ("bake", <server name>) with the bake's deadline, starts a
+ * detached watcher (`cargo-burst burst image __watch-bake <name>`,
+ * image_bake_watch()) and writes an intent row.  The watcher waits for the
+ * bake process to end: when it ended without deleting the server (kill -9,
+ * a crash, even during the create call), the watcher deletes the server
+ * once its deadline label has passed.
  * image_bake_sweep() does the same for every abandoned bake of ours (each
  * `cargo burst image build` and `cargo burst image sweep` runs it).
  *
@@ -104,12 +105,12 @@ int image_bake_sweep(struct hcloud *api, struct burst_state *st, const char *own
 
 /*
  * The bake watcher: wait until no live process holds the reaper record of
- * bake server hcloud_id (checked every second, no API call), then look the
- * server up: gone -> done; ours (role=bake, owner) -> wait for its deadline
- * label and delete it (reason "reap").  Returns 0 when nothing is left to
- * do, -1 with err when the server could not be deleted.
+ * the bake server `name` (checked every second, no API call), then look
+ * the server up by name: none -> done; ours (role=bake, owner) -> wait for
+ * its deadline label and delete it (reason "reap").  Returns 0 when
+ * nothing is left to do, -1 with err when the server could not be deleted.
  */
-int image_bake_watch(struct hcloud *api, struct burst_state *st, int64_t hcloud_id,
+int image_bake_watch(struct hcloud *api, struct burst_state *st, const char *name,
 		     struct burst_error *err);
 
 /* What a bake needs (all borrowed). */

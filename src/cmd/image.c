@@ -51,7 +51,7 @@ struct image_args {
 	const char *description;
 	int64_t timeout_secs;
 	int64_t snapshot_secs;
-	int64_t watch_id;     /* __watch-bake: the bake server */
+	const char *watch_name; /* __watch-bake: the bake server's name */
 	bool keep_on_failure;
 	bool help;
 };
@@ -100,9 +100,9 @@ static int parse_args(struct burst_ctx *ctx, struct image_args *a)
 				return burst_error_set(&ctx->err, BURST_EXIT_USAGE,
 						       "invalid value '%s' for '%s': "
 						       "expected seconds (1..86400)", v, opt);
-		} else if (a->sub && !strcmp(a->sub, "__watch-bake") && !a->watch_id &&
-			   parse_int64(arg, 1, INT64_MAX, &a->watch_id) == 0) {
-			continue;
+		} else if (a->sub && !strcmp(a->sub, "__watch-bake") && !a->watch_name &&
+			   skip_prefix(arg, "cargo-burst-bake-", &v)) {
+			a->watch_name = arg;
 		} else if (arg[0] == '-' || a->sub) {
 			burst_error_set(&ctx->err, BURST_EXIT_USAGE, "unexpected argument '%s'",
 					arg);
@@ -120,9 +120,9 @@ static int parse_args(struct burst_ctx *ctx, struct image_args *a)
 		return -1;
 	}
 	if (!strcmp(a->sub, "__watch-bake")) {
-		if (!a->watch_id)
+		if (!a->watch_name)
 			return burst_error_set(&ctx->err, BURST_EXIT_USAGE,
-					       "__watch-bake needs a server id");
+					       "__watch-bake needs a bake server name");
 		return 0;
 	}
 	if (strcmp(a->sub, "build") && strcmp(a->sub, "sweep")) {
@@ -211,7 +211,7 @@ static int do_build(struct burst_ctx *ctx, const struct image_args *a, struct hc
 	} else {
 		if (r.log_tail && *r.log_tail)
 			print_log_tail(r.log_tail, r.server_name);
-		else if (r.server_name && !intr)
+		else if (r.server_id && !intr)
 			ui_note("the bake log (%s) could not be read", IMAGE_BAKE_LOG);
 		if (r.server_kept)
 			ui_note("bake server '%s' is kept for a look: ssh %s@%s (it is "
@@ -220,7 +220,7 @@ static int do_build(struct burst_ctx *ctx, const struct image_args *a, struct hc
 		if (intr) {
 			burst_error_release(&ctx->err);
 			ui_warn("interrupted: the bake was stopped%s",
-				r.server_name ? " and its server deleted" : "");
+				r.server_id ? " and its server deleted" : "");
 			ret = BURST_EXIT_INTERRUPTED;
 		}
 	}
@@ -267,7 +267,7 @@ static int image_exec(struct burst_ctx *ctx)
 		if (state_open(NULL, &own_state, &ctx->err) < 0)
 			goto out;
 		st = own_state;
-		if (a.watch_id)
+		if (a.watch_name)
 			goto run;
 		/* like every invocation: re-arm reapers that are missing (no API call) */
 		if (reaper_arm_all(st, NULL, &e) < 0)
@@ -280,7 +280,7 @@ run:
 	else if (!strcmp(a.sub, "sweep"))
 		ret = do_sweep(ctx, api, st);
 	else
-		ret = image_bake_watch(api, st, a.watch_id, &ctx->err);
+		ret = image_bake_watch(api, st, a.watch_name, &ctx->err);
 out:
 	hcloud_free(own_api);
 	state_close(own_state);

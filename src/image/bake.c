@@ -249,21 +249,16 @@ out:
 
 /* ---- deleting a bake server ----------------------------------------------- */
 
-static char *reaper_key(int64_t hcloud_id)
-{
-	return xstrfmt("%lld", (long long)hcloud_id);
-}
-
 /*
  * Delete a bake server and wait (bounded) until it is gone; forget its
- * reaper record and record the termination.  Already gone counts as done.
+ * reaper record (keyed by the server's name) and record the termination.
+ * Already gone counts as done.
  */
 static int delete_bake_server(struct hcloud *api, struct burst_state *st, int64_t id,
 			      const char *name, const char *reason, struct burst_error *err)
 {
 	struct hcloud_action act = { 0 };
 	struct burst_error e = BURST_ERROR_INIT;
-	char *key = reaper_key(id);
 	int ret = -1;
 
 	if (hcloud_server_delete(api, id, &act, err) < 0) {
@@ -279,14 +274,13 @@ static int delete_bake_server(struct hcloud *api, struct burst_state *st, int64_
 		burst_error_release(&e);
 	}
 	add_event(st, "terminated", "bake", id, name, reason, NULL);
-	state_reaper_remove(st, IMAGE_REAPER_KIND, key, true, &e);
+	state_reaper_remove(st, IMAGE_REAPER_KIND, name, true, &e);
 	burst_error_release(&e);
 	ret = 0;
 out:
 	if (ret < 0)
 		burst_error_prefix(err, "deleting bake server '%s'", name);
 	hcloud_action_release(&act);
-	free(key);
 	return ret;
 }
 
@@ -308,7 +302,6 @@ int image_bake_sweep(struct hcloud *api, struct burst_state *st, const char *own
 		const struct hcloud_server *s = &srvs.v[i];
 		const char *d = hcloud_labels_get(&s->labels, "deadline");
 		const char *own = hcloud_labels_get(&s->labels, "owner");
-		char *key;
 		int64_t deadline;
 		bool alive;
 
@@ -323,9 +316,7 @@ int image_bake_sweep(struct hcloud *api, struct burst_state *st, const char *own
 		}
 		if (deadline > now)
 			continue;
-		key = reaper_key(s->id);
-		alive = state_reaper_alive(st, IMAGE_REAPER_KIND, key);
-		free(key);
+		alive = s->name && state_reaper_alive(st, IMAGE_REAPER_KIND, s->name);
 		if (alive)
 			continue;
 		ui_status("Deleting", "abandoned bake server '%s' (its deadline passed)", s->name);
@@ -366,6 +357,8 @@ struct bake {
 	struct remote_host host;
 	int64_t deadline;      /* reap deadline (label and reaper record) */
 	uint64_t t0;
+	char *name;            /* the bake server's name (key of the reaper record) */
+	bool claimed;          /* this process holds the reaper record */
 	bool server_up;        /* the bake server exists (ours to delete) */
 	int64_t creating_image; /* a snapshot still being created */
 };
@@ -468,7 +461,8 @@ static int create_server(struct bake *b, const char *user_data, int64_t key_id,
 	struct hcloud_labels labels = HCLOUD_LABELS_INIT;
 	struct hcloud_server_opts so = { 0 };
 	struct burst_error ignore = BURST_ERROR_INIT;
-	char *name = image_bake_name(state_now()), *labels_json, *key_ref;
+	const char *name = b->name;
+	char *labels_json, *key_ref;
 	const char *key_refs[1];
 	int64_t intent = 0;
 	int ret = -1;
@@ -520,7 +514,6 @@ out:
 	hcloud_labels_release(&labels);
 	free(labels_json);
 	free(key_ref);
-	free(name);
 	return ret;
 }
 
@@ -529,23 +522,17 @@ static int adopt_server(struct bake *b, const struct hcloud_server *s, const cha
 			struct burst_error *err)
 {
 	const struct image_bake_opts *o = b->o;
-	struct burst_error ignore = BURST_ERROR_INIT;
-	char *key = reaper_key(s->id), *details;
-	bool claimed = false;
+	char *details;
 
 	b->server_up = true;
 	b->r->server_id = s->id;
-	b->r->server_name = xstrdup(s->name);
+	free(b->r->server_name);
+	b->r->server_name = xstrdup(s->name ? s->name : b->name);
 	b->r->server_ip = xstrdup(s->ipv4);
-	if (state_reaper_claim(o->state, IMAGE_REAPER_KIND, key, b->deadline, NULL, &claimed,
-			       &ignore) < 0)
-		log_warn(MOD, "recording the bake's deadline: %s", ignore.message);
-	burst_error_release(&ignore);
 	details = xstrfmt("{\"location\":\"%s\",\"server_type\":\"%s\",\"deadline\":%lld}",
 			  s->location ? s->location : "", o->server_type, (long long)b->deadline);
 	add_event(o->state, "provisioned", "bake", s->id, s->name, NULL, details);
 	free(details);
-	free(key);
 	if (!s->ipv4)
 		return burst_error_set(err, BURST_EXIT_API, "bake server '%s' has no public "
 				       "IPv4 address", s->name);
@@ -760,8 +747,6 @@ static void settle_failed_server(struct bake *b, bool interrupted_now)
 	if (o->keep_on_failure && !interrupted_now) {
 		struct hcloud_labels l = HCLOUD_LABELS_INIT;
 		int64_t until = state_now() + KEEP_SECS;
-		char *key = reaper_key(b->r->server_id);
-
 		/* a later sweep may delete it, but not before someone could look */
 		image_bake_labels(&l, b->owner, until);
 		if (hcloud_server_set_labels(o->api, b->r->server_id, &l, &e) < 0) {
@@ -769,10 +754,10 @@ static void settle_failed_server(struct bake *b, bool interrupted_now)
 			burst_error_release(&e);
 		}
 		/* no process bakes it any more: the label's deadline is the word */
-		state_reaper_remove(o->state, IMAGE_REAPER_KIND, key, true, &e);
+		state_reaper_remove(o->state, IMAGE_REAPER_KIND, b->name, true, &e);
 		burst_error_release(&e);
+		b->claimed = false;
 		hcloud_labels_release(&l);
-		free(key);
 		b->r->server_kept = true;
 		return;
 	}
@@ -791,16 +776,17 @@ static void settle_failed_server(struct bake *b, bool interrupted_now)
 }
 
 /*
- * Start the detached watcher of this bake: it outlives a kill -9 of this
- * process and deletes the server after its deadline (best effort).
+ * Start the detached watcher of this bake (before the create, so that even
+ * a kill -9 during the create call is covered): it outlives this process
+ * and deletes the server after its deadline (best effort).
  */
 static void start_watcher(struct bake *b)
 {
 	struct burst_error e = BURST_ERROR_INIT;
 	char *dir = xstrfmt("%s/reapers", state_dir(b->o->state));
-	char *log = xstrfmt("%s/bake-%lld.log", dir, (long long)b->r->server_id);
-	char *id = xstrfmt("%lld", (long long)b->r->server_id);
-	const char *argv[] = { b->o->watcher_exe, "burst", "image", "__watch-bake", id, NULL };
+	char *log = xstrfmt("%s/%s.log", dir, b->name);
+	const char *argv[] = { b->o->watcher_exe, "burst", "image", "__watch-bake", b->name,
+			       NULL };
 	pid_t pid = 0;
 
 	if (!b->o->watcher_exe)
@@ -817,7 +803,6 @@ out:
 	burst_error_release(&e);
 	free(dir);
 	free(log);
-	free(id);
 }
 
 /* Sleep secs seconds, at least 1 and at most 60 (then look again). */
@@ -830,60 +815,60 @@ static void watch_sleep(int64_t secs)
 	sleep_ms((uint64_t)secs * 1000);
 }
 
-int image_bake_watch(struct hcloud *api, struct burst_state *st, int64_t hcloud_id,
+int image_bake_watch(struct hcloud *api, struct burst_state *st, const char *name,
 		     struct burst_error *err)
 {
-	char *key = reaper_key(hcloud_id);
 	const char *owner = state_owner_id(st);
 	int failures = 0, ret = -1;
 
 	for (;;) {
-		struct hcloud_server s = { 0 };
+		struct hcloud_servers sl = { 0 };
+		const struct hcloud_server *s;
 		const char *d, *own, *role;
 		int64_t deadline, now;
 
 		/* cheap while the bake runs: the database only */
-		if (state_reaper_alive(st, IMAGE_REAPER_KIND, key)) {
+		if (state_reaper_alive(st, IMAGE_REAPER_KIND, name)) {
 			sleep_ms(1000);
 			continue;
 		}
-		if (hcloud_server_get(api, hcloud_id, &s, err) < 0) {
-			if (err->api_code && !strcmp(err->api_code, "not_found")) {
-				burst_error_release(err);
-				log_info(MOD, "bake server %lld is gone", (long long)hcloud_id);
-				ret = 0;
-				goto out;
-			}
+		if (hcloud_servers_list(api, name, NULL, &sl, err) < 0) {
 			if (++failures >= 100)
 				goto out;
-			log_warn(MOD, "looking at bake server %lld: %s", (long long)hcloud_id,
-				 err->message);
+			log_warn(MOD, "looking for bake server '%s': %s", name, err->message);
 			burst_error_release(err);
 			watch_sleep(30);
 			continue;
 		}
 		failures = 0;
-		d = hcloud_labels_get(&s.labels, "deadline");
-		own = hcloud_labels_get(&s.labels, "owner");
-		role = hcloud_labels_get(&s.labels, "role");
+		if (!sl.nr) {
+			log_info(MOD, "bake server '%s' is gone (or was never created)", name);
+			hcloud_servers_release(&sl);
+			ret = 0;
+			goto out;
+		}
+		s = &sl.v[0];
+		d = hcloud_labels_get(&s->labels, "deadline");
+		own = hcloud_labels_get(&s->labels, "owner");
+		role = hcloud_labels_get(&s->labels, "role");
 		if (!own || strcmp(own, owner) || !role || strcmp(role, "bake") || !d ||
 		    parse_int64(d, 0, INT64_MAX, &deadline) < 0) {
-			log_warn(MOD, "server %lld is not a bake server of ours: leaving it alone",
-				 (long long)hcloud_id);
-			hcloud_server_release(&s);
+			log_warn(MOD, "server '%s' is not a bake server of ours: leaving it alone",
+				 name);
+			hcloud_servers_release(&sl);
 			ret = 0;
 			goto out;
 		}
 		now = state_now();
-		if (now < deadline || (s.status && !strcmp(s.status, "deleting"))) {
-			hcloud_server_release(&s);
+		if (now < deadline || (s->status && !strcmp(s->status, "deleting"))) {
+			hcloud_servers_release(&sl);
 			watch_sleep(deadline - now);
 			continue;
 		}
 		log_info(MOD, "bake server '%s' outlived its bake and its deadline: deleting it",
-			 s.name);
-		ret = delete_bake_server(api, st, hcloud_id, s.name, "reap", err);
-		hcloud_server_release(&s);
+			 name);
+		ret = delete_bake_server(api, st, s->id, name, "reap", err);
+		hcloud_servers_release(&sl);
 		if (ret == 0 || ++failures >= 100)
 			goto out;
 		log_warn(MOD, "%s", err->message);
@@ -891,7 +876,6 @@ int image_bake_watch(struct hcloud *api, struct burst_state *st, int64_t hcloud_
 		watch_sleep(30);
 	}
 out:
-	free(key);
 	return ret;
 }
 
@@ -942,12 +926,18 @@ int image_bake(const struct image_bake_opts *o, struct image_bake_result *r,
 		goto out;
 	}
 	b.deadline = state_now() + o->timeout_secs + snapshot_secs(o);
+	b.name = image_bake_name(state_now());
+	r->server_name = xstrdup(b.name);
 
+	/* the bake's record (and its watcher) exist before the server does */
+	if (state_reaper_claim(o->state, IMAGE_REAPER_KIND, b.name, b.deadline, NULL, &b.claimed,
+			       err) < 0)
+		goto out;
+	start_watcher(&b);
 	if (create_server(&b, user_data.buf, key_id, &sc, err) < 0)
 		goto out;
 	if (adopt_server(&b, &sc.server, host_pub, err) < 0)
 		goto fail;
-	start_watcher(&b);
 	if (hcloud_server_wait_created(o->api, &sc, burst_now_ms() + ACTION_DEADLINE_MS,
 				       create_progress, &b, err) < 0) {
 		burst_error_prefix(err, "starting bake server '%s'", r->server_name);
@@ -986,6 +976,11 @@ fail:
 		settle_failed_server(&b, intr);
 	}
 out:
+	/* no server (never created, or deleted): the watcher may go */
+	if (b.claimed && !b.server_up && !r->server_kept) {
+		state_reaper_remove(o->state, IMAGE_REAPER_KIND, b.name, true, &e);
+		burst_error_release(&e);
+	}
 	if (r->server_ip && !b.server_up) {
 		remote_known_hosts_forget(b.known_hosts, r->server_ip,
 					  b.host.port ? b.host.port : 22, &e);
@@ -996,6 +991,7 @@ out:
 	remote_host_release(&b.host);
 	burst_error_release(&e);
 	free(b.known_hosts);
+	free(b.name);
 	free(host_priv);
 	free(host_pub);
 	free(scratch);

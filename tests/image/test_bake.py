@@ -7,7 +7,8 @@ retention (newest 2 of ours kept; an unlabelled snapshot and another
 owner's never touched), a following `cargo burst build` created from the
 new image, Ctrl-C leaving nothing behind, a timeout showing the bake log's
 last lines, --keep-on-failure and `image sweep`, and a bake killed with -9
-deleted by its detached watcher once its deadline has passed (not before).
+deleted by its detached watcher once its deadline has passed (not before),
+also when it was killed during the create call.
 """
 
 import os
@@ -303,7 +304,7 @@ def test_keep_on_failure(tap, sim, w):
 
 
 def watchers(w, sid=None):
-    """Bake watcher processes of this test's world (of server sid)."""
+    """Bake watcher processes of this test's world (of the server named sid)."""
     out = []
     for d in os.listdir("/proc"):
         if not d.isdigit():
@@ -329,7 +330,7 @@ def test_kill9(tap, sim, w):
     try:
         up = wait_until(lambda: [s for s in bake_servers(w) if s["status"] == "running"], 60)
         tap.ok(bool(up), "the bake server of the doomed bake is running")
-        sid = up[0]["id"] if up else 0
+        sid = up[0]["name"] if up else "none"
         tap.ok(len(watchers(w, sid)) == 1, "a detached bake watcher runs")
         os.killpg(p.pid, signal.SIGKILL)
         p.communicate()
@@ -357,6 +358,38 @@ def test_kill9(tap, sim, w):
     tap.ok(n >= 1, "the reap is recorded")
 
 
+def test_kill9_during_create(tap, sim, w):
+    """Killed while the create call is in flight: the watcher still covers it."""
+    sim.configure({"durations": {"bake": 600},
+                   "faults": [{"method": "POST", "path": "/servers", "apply": True,
+                               "delay": 3, "times": 1}]})
+    sim.reset_requests()
+    t0 = time.time()
+    p = w.start(["image", "build", "--timeout", "2", "--snapshot-timeout", "4"], cwd=w.work,
+                env=ENV)
+    try:
+        sent = wait_until(lambda: posts(sim, r"/v1/servers"), 30)
+        tap.ok(bool(sent), "the create call is in flight")
+        os.killpg(p.pid, signal.SIGKILL)
+        p.communicate()
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+    name = sent[0]["body"]["name"] if sent else "none"
+    made = wait_until(lambda: [s for s in bake_servers(w) if s["name"] == name], 10)
+    tap.ok(bool(made), "the server was created after the tool died")
+    tap.ok(len(watchers(w, name)) == 1, "its watcher outlived the tool")
+    dl = int(made[0]["labels"]["deadline"]) if made else int(t0 + 6)
+    gone = wait_until(lambda: not [s for s in bake_servers(w) if s["name"] == name],
+                      max(0, dl - time.time()) + 30, step=0.2)
+    t_gone = time.time()
+    tap.ok(gone and t_gone >= dl - 1, "deleted after its deadline (%.1f s after it)" %
+           (t_gone - dl))
+    tap.ok(wait_until(lambda: not watchers(w, name), 10), "the watcher has exited")
+    sim.configure({"faults": []})
+
+
 def main():
     check_prereqs()
     tap = Tap()
@@ -374,6 +407,7 @@ def main():
             test_timeout_log(tap, sim, w)
             test_keep_on_failure(tap, sim, w)
             test_kill9(tap, sim, w)
+            test_kill9_during_create(tap, sim, w)
             tap.is_(bake_servers(w), [], "no bake server is left at the end")
     return tap.done()
 

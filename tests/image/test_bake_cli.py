@@ -59,7 +59,8 @@ def main():
             (["build", "--bogus"], "unexpected argument '--bogus'"),
             (["build", "extra"], "unexpected argument 'extra'"),
             (["sweep", "--timeout", "5"], "takes no options"),
-            (["__watch-bake"], "needs a server id"),
+            (["__watch-bake"], "needs a bake server name"),
+            (["__watch-bake", "1234"], "unexpected argument '1234'"),
         ]
         for args, want in cases:
             r = run(args)
