@@ -14,8 +14,12 @@
 #include "burst/state.h"
 #include "burst/ui.h"
 
-/* The live net hourly price of the server type in use (or configured); -1 if unknown. */
-static double live_rate(struct burst_ctx *ctx)
+/*
+ * Live net prices from GET /pricing: the hourly price of the server type in
+ * use (or configured) in its location, the volume GB-month price and the
+ * currency (copied into cur).  Returns false when nothing could be had.
+ */
+static bool live_prices(struct burst_ctx *ctx, struct state_prices *out, char cur[8])
 {
 	struct burst_error e = BURST_ERROR_INIT;
 	struct hcloud_pricing p = { 0 };
@@ -23,6 +27,7 @@ static double live_rate(struct burst_ctx *ctx)
 	struct hcloud *api = NULL;
 	const char *type = ctx->config->server_type, *loc = NULL;
 	double rate = -1;
+	bool ok = false;
 
 	if (state_server_current(ctx->state, &s, &e) == 1) {
 		if (s.server_type)
@@ -52,18 +57,26 @@ static double live_rate(struct burst_ctx *ctx)
 		ui_warn("no live price for server type '%s'", type ? type : "?");
 	else
 		log_debug("audit", "live price of %s in %s: %.4f/h net", type, loc ? loc : "?", rate);
+	out->server_per_hour = rate;
+	out->volume_per_gb_month = p.volume_gb_month.monthly_net_d > 0 ?
+		p.volume_gb_month.monthly_net_d : -1;
+	snprintf(cur, 8, "%s", p.currency ? p.currency : "EUR");
+	out->currency = cur;
+	ok = rate >= 0;
 out:
 	hcloud_pricing_release(&p);
 	hcloud_free(api);
 	state_server_release(&s);
 	burst_error_release(&e);
-	return rate;
+	return ok;
 }
 
 static int exec_audit(struct burst_ctx *ctx)
 {
+	struct state_prices prices = { -1, -1, NULL };
+	char cur[8];
 	double rate = -1;
-	bool json = false, have_rate = false;
+	bool json = false, have_rate = false, live = false;
 
 	for (int i = 0; i < ctx->argc; i++) {
 		const char *a = ctx->argv[i], *v = NULL;
@@ -97,9 +110,17 @@ static int exec_audit(struct burst_ctx *ctx)
 		}
 	}
 	if (!have_rate && ctx->config->token)
-		rate = live_rate(ctx);
+		live = live_prices(ctx, &prices, cur);
+	if (live) {
+		if (state_print_audit_priced(ctx->state, stdout, &prices, json, &ctx->err) < 0)
+			return -1;
+		if (!json)
+			printf("(live net prices from the API; pass --rate to use your own)\n");
+		return 0;
+	}
 	if (state_print_audit(ctx->state, stdout, rate, json, &ctx->err) < 0)
 		return -1;
+	fflush(stdout);
 	if (rate < 0 && !json)
 		ui_note("no server price: pass --rate EUR_PER_HOUR, or configure an API token "
 			"(HCLOUD_TOKEN) for live prices");

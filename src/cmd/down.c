@@ -40,6 +40,7 @@ static int exec_down(struct burst_ctx *ctx)
 	/* what was deleted before a failure is still worth saying */
 	if (report.len)
 		fputs(report.buf, stdout);
+	fflush(stdout);
 	if (ret == 0 && !deleted && !report.len)
 		printf("Nothing to delete: no server%s of ours exists\n",
 		       flags & REAPER_DOWN_VOLUMES ? " or volume" : "");

@@ -114,3 +114,20 @@ def find_key(doc, key):
             if r is not None:
                 return r
     return None
+
+
+SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:", "UndefinedBehaviorSanitizer")
+
+
+def check_reaper_logs(tap, w):
+    """One TAP line: the reapers' logs hold no sanitizer report and no crash."""
+    bad = []
+    d = os.path.join(w.state_dir, "reapers")
+    if os.path.isdir(d):
+        for name in sorted(os.listdir(d)):
+            with open(os.path.join(d, name), errors="replace") as f:
+                text = f.read()
+            if any(m in text for m in SANITIZER_MARKS):
+                bad.append(name)
+                tap.diag(text[-3000:])
+    return tap.ok(not bad, "reaper logs are clean (no sanitizer report): %s" % (bad or "ok"))

@@ -30,7 +30,7 @@ def create(sim, path, body):
 def main():
     lclib.need_real_world()
     tap = Tap()
-    tap.plan(16)
+    tap.plan(17)
     with new_sim() as sim:
         seed(sim)
         foreign = [
@@ -111,6 +111,7 @@ def main():
             tap.is_(touched, [], "nothing of theirs was ever detached or deleted")
             r = w.burst(["status"], cwd=projects[0])
             tap.ok(r.code == 0 and "server      none" in r.out, "status: no server after down")
+            lclib.check_reaper_logs(tap, w)
     return tap.done()
 
 

@@ -43,7 +43,7 @@ def main():
                "during cargo"]
     if os.environ.get("LC_WINDOWS"):  # debugging: a subset, e.g. "2,3"
         windows = [windows[int(x)] for x in os.environ["LC_WINDOWS"].split(",")]
-    tap.plan(2 * len(windows))
+    tap.plan(2 * len(windows) + 1)
     with new_sim() as sim:
         seed(sim)
         cfg = {"keep_alive_secs": KEEP, "volume_keep_alive_secs": KEEP,
@@ -103,6 +103,7 @@ def main():
                 # the next window starts from a state that is settled
                 wait_for(lambda: (lclib.status_json(w, ws)[0] or {}).get("server", 1) is None,
                          20, 0.5)
+            lclib.check_reaper_logs(tap, w)
     return tap.done()
 
 

@@ -20,7 +20,7 @@ KEEP = 8
 def main():
     lclib.need_real_world()
     tap = Tap()
-    tap.plan(24)
+    tap.plan(28)
     with new_sim() as sim:
         seed(sim)
         with World(tap, sim, config={"keep_alive_secs": KEEP, "billing_hour_hold": False}) as w:
@@ -36,6 +36,10 @@ def main():
             tap.ok(reaper.get("alive") is True and reaper.get("pid"),
                    "status --json: the server has a live reaper")
             p1 = reaper.get("pid") or 0
+            svc = (st or {}).get("services")
+            tap.ok(isinstance(svc, dict) and set(svc) == {"postgresql", "mysql", "redis"} and
+                   set(svc.values()) <= {"up", "down"},
+                   "status --json: database services checked over the open ssh master (%r)" % svc)
             d1 = srv.get("deadline") or 0
             tap.ok(abs(d1 - (t1 + KEEP)) < 5, "deadline is last activity + keep-alive (%s vs %.0f)"
                    % (d1, t1 + KEEP))
@@ -87,6 +91,9 @@ def main():
             tap.ok(terms.get("reap") == 1, "audit counts one termination by reap (%r)" % terms)
             r = w.burst(["audit"], cwd=ws)
             tap.ok(r.code == 0 and "reap 1" in r.out, "audit (human) shows the reap")
+            tap.ok("live net prices" in r.out and "for a price" not in r.out and "no server price" not in r.err,
+                   "audit without --rate uses live prices from the API")
+            tap.ok(("GET", "/v1/pricing") in w.api_calls(), "audit asked the pricing endpoint")
             st, _ = status_json(w, ws)
             tap.ok(st is not None and st.get("server") is None, "status: no server any more")
 
@@ -121,6 +128,7 @@ def main():
             r = w.burst(["down"], cwd=ws)
             tap.ok(r.code == 0 and "Nothing to delete" in r.out and not w.volumes(),
                    "down with nothing left says so")
+            lclib.check_reaper_logs(tap, w)
     return tap.done()
 
 

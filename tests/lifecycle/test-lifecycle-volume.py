@@ -35,7 +35,7 @@ def mounted_in_server(sim, server_id, path):
 def main():
     lclib.need_real_world()
     tap = Tap()
-    tap.plan(17)
+    tap.plan(18)
     with new_sim() as sim:
         seed(sim)
         cfg = {"keep_alive_secs": 600, "volume_keep_alive_secs": VKEEP,
@@ -109,6 +109,7 @@ def main():
                                         "terminations") or {}).get("reap") == 1, 15, 1),
                 "audit: one server reaped")
             w.burst(["down", "--with-volumes"], cwd=ws)
+            lclib.check_reaper_logs(tap, w)
     return tap.done()
 
 
