@@ -218,10 +218,13 @@ int config_require_token(const struct burst_config *cfg, struct burst_error *err
 bool config_env_name_valid(const char *name);
 /* Is name one that is never forwarded (PATH, HOME, CARGO_TARGET_DIR, ...)? */
 bool config_env_name_refused(const char *name);
+/* Is name one that holds the API token (HCLOUD_TOKEN, HCLOUD_TOKEN_FILE)? */
+bool config_env_name_secret(const char *name);
 /*
  * The NAME=value entries to set remotely, appended to out: explicit values
  * as given, other names with their local value; names unset locally are
- * appended to missing (may be NULL).
+ * appended to missing (may be NULL).  A value that contains the API token
+ * is never forwarded (warned about instead): the token stays local.
  */
 void config_env_resolve(const struct burst_config *cfg, struct strvec *out,
 			struct strvec *missing);

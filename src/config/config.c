@@ -10,6 +10,7 @@
 
 #include "burst/config.h"
 #include "burst/log.h"
+#include "burst/ui.h"
 #include "burst/toml.h"
 
 /* Config files and token files larger than this are refused. */
@@ -157,6 +158,11 @@ bool config_env_name_valid(const char *name)
 	return true;
 }
 
+bool config_env_name_secret(const char *name)
+{
+	return !strcmp(name, "HCLOUD_TOKEN") || !strcmp(name, "HCLOUD_TOKEN_FILE");
+}
+
 bool config_env_name_refused(const char *name)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(refused_env); i++)
@@ -287,6 +293,13 @@ static int env_entry(struct burst_config *cfg, const char *entry,
 		burst_error_hint(err, "names match [A-Za-z_][A-Za-z0-9_]*%s",
 				 with_value ? "; use VAR or VAR=VALUE" : "");
 		ret = -1;
+		goto out;
+	}
+	if (config_env_name_secret(name)) {
+		strvec_pushf(&cfg->warnings,
+			     "not forwarding `%s` (%s): the Hetzner API token "
+			     "never leaves this machine", name,
+			     where(o, buf, sizeof(buf)));
 		goto out;
 	}
 	if (config_env_name_refused(name)) {
@@ -1019,6 +1032,13 @@ void config_env_resolve(const struct burst_config *cfg, struct strvec *out,
 		const struct config_env *e = &cfg->forward_env[i];
 		const char *v = e->value ? e->value : getenv(e->name);
 
+		/* The token must never reach the server, under any name. */
+		if (v && cfg->token && *cfg->token && strstr(v, cfg->token)) {
+			ui_warn("not forwarding `%s`: its value contains the "
+				"Hetzner API token, which never leaves this "
+				"machine", e->name);
+			continue;
+		}
 		if (v)
 			strvec_setenv(out, e->name, v);
 		else if (missing)

@@ -257,6 +257,35 @@ static void test_lists_and_refused(void)
 		ok(config_env_name_refused(names[i]), "%s is refused", names[i]);
 	}
 	ok(!config_env_name_refused("RUST_LOG"), "RUST_LOG is not refused");
+	ok(config_env_name_secret("HCLOUD_TOKEN") &&
+	   config_env_name_secret("HCLOUD_TOKEN_FILE") &&
+	   !config_env_name_secret("HCLOUD_ENDPOINT"),
+	   "the token's variables are secret names");
+
+	/* The token never leaves the machine, under its name or another. */
+	config_init(&cfg);
+	strvec_clear(&cli_env);
+	strvec_push(&cli_env, "HCLOUD_TOKEN");
+	strvec_push(&cli_env, "SMUGGLED=prefix-tok3n-s3cret-suffix");
+	strvec_push(&cli_env, "HARMLESS=1");
+	ok(config_apply_cli(&cfg, &o, &err) == 0, "--env with the token's name");
+	ok(cfg.warnings.nr >= 1 &&
+	   strstr(cfg.warnings.v[cfg.warnings.nr - 1], "`HCLOUD_TOKEN`") &&
+	   strstr(cfg.warnings.v[cfg.warnings.nr - 1], "never leaves"),
+	   "HCLOUD_TOKEN is refused with a warning");
+	cfg.token = xstrdup("tok3n-s3cret");
+	{
+		struct strvec env = STRVEC_INIT;
+
+		config_env_resolve(&cfg, &env, NULL);
+		ok(env.nr == 1 && !strcmp(env.v[0], "HARMLESS=1"),
+		   "a value containing the token is withheld (%zu forwarded)",
+		   env.nr);
+		strvec_clear(&env);
+	}
+	config_release(&cfg);
+	strvec_clear(&cli_env);
+	burst_error_release(&err);
 	ok(config_env_name_valid("_a1") && config_env_name_valid("A"),
 	   "valid env names");
 	ok(!config_env_name_valid("") && !config_env_name_valid("1A") &&
