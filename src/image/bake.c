@@ -33,6 +33,8 @@
 #define POLL_ERRORS_MAX 10
 /* A kept (failed) bake server is swept this long after the failure. */
 #define KEEP_SECS (6 * 3600)
+/* How long a watcher looks for the server of a baker that died in its create. */
+#define WATCH_CREATE_GRACE_SECS 120
 /* Output of the remote commands. */
 #define REMOTE_OUTPUT_MAX (64 * 1024)
 /* Where the bake's progress is (written by the image's provision script). */
@@ -815,10 +817,40 @@ static void watch_sleep(int64_t secs)
 	sleep_ms((uint64_t)secs * 1000);
 }
 
+/*
+ * Settle the pending server intent of the bake `name` for a baker that
+ * died: done with hcloud_id, or failed when hcloud_id is 0.  (A pending
+ * intent would otherwise be reconciled by the lifecycle module, which
+ * knows nothing about bakes.)
+ */
+static void settle_dead_intent(struct burst_state *st, const char *name, int64_t hcloud_id)
+{
+	struct state_intent *v = NULL;
+	struct burst_error e = BURST_ERROR_INIT;
+	size_t n = 0;
+
+	if (state_intents_pending(st, &v, &n, &e) < 0)
+		log_warn(MOD, "reading the intents: %s", e.message);
+	burst_error_release(&e);
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].kind != STATE_INTENT_SERVER || !v[i].name || strcmp(v[i].name, name))
+			continue;
+		if (hcloud_id)
+			state_intent_done(st, v[i].id, hcloud_id, &e);
+		else
+			state_intent_failed(st, v[i].id, "the bake died; never created", &e);
+		burst_error_release(&e);
+	}
+	state_intents_free(v, n);
+}
+
 int image_bake_watch(struct hcloud *api, struct burst_state *st, const char *name,
 		     struct burst_error *err)
 {
 	const char *owner = state_owner_id(st);
+	struct state_reaper rec = { 0 };
+	struct burst_error e = BURST_ERROR_INIT;
+	int64_t grace_end = 0;
 	int failures = 0, ret = -1;
 
 	for (;;) {
@@ -842,12 +874,31 @@ int image_bake_watch(struct hcloud *api, struct burst_state *st, const char *nam
 		}
 		failures = 0;
 		if (!sl.nr) {
-			log_info(MOD, "bake server '%s' is gone (or was never created)", name);
 			hcloud_servers_release(&sl);
+			/*
+			 * The baker removes its record when it ends normally.  A
+			 * record left by a dead baker: a create it sent may still
+			 * land, so look again for a while.
+			 */
+			state_reaper_release(&rec);
+			if (state_reaper_get(st, IMAGE_REAPER_KIND, name, &rec, &e) == 1) {
+				now = state_now();
+				if (!grace_end)
+					grace_end = now + WATCH_CREATE_GRACE_SECS;
+				if (now < grace_end) {
+					watch_sleep(5);
+					continue;
+				}
+				settle_dead_intent(st, name, 0);
+				state_reaper_remove(st, IMAGE_REAPER_KIND, name, true, &e);
+			}
+			burst_error_release(&e);
+			log_info(MOD, "bake server '%s' is gone (or was never created)", name);
 			ret = 0;
 			goto out;
 		}
 		s = &sl.v[0];
+		settle_dead_intent(st, name, s->id);
 		d = hcloud_labels_get(&s->labels, "deadline");
 		own = hcloud_labels_get(&s->labels, "owner");
 		role = hcloud_labels_get(&s->labels, "role");
@@ -876,6 +927,8 @@ int image_bake_watch(struct hcloud *api, struct burst_state *st, const char *nam
 		watch_sleep(30);
 	}
 out:
+	state_reaper_release(&rec);
+	burst_error_release(&e);
 	return ret;
 }
 

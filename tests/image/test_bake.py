@@ -380,6 +380,15 @@ def test_kill9_during_create(tap, sim, w):
     made = wait_until(lambda: [s for s in bake_servers(w) if s["name"] == name], 10)
     tap.ok(bool(made), "the server was created after the tool died")
     tap.ok(len(watchers(w, name)) == 1, "its watcher outlived the tool")
+
+    def intent_state():
+        with db(w) as c:
+            row = c.execute("SELECT state, hcloud_id FROM intents WHERE name=?",
+                            (name,)).fetchone()
+        return row if row and row[0] != "pending" else None
+    st = wait_until(intent_state, 10)
+    tap.ok(st is not None and st[0] == "done" and made and st[1] == made[0]["id"],
+           "the watcher settled the create's intent: %r" % (st,))
     dl = int(made[0]["labels"]["deadline"]) if made else int(t0 + 6)
     gone = wait_until(lambda: not [s for s in bake_servers(w) if s["name"] == name],
                       max(0, dl - time.time()) + 30, step=0.2)
