@@ -86,8 +86,8 @@ static int delete_failed(struct burst_state *st, const char *kind, const char *r
 	bool human = reaper_error_needs_human(e);
 	struct state_event ev = { 0 };
 
-	log_error(MOD, "deleting %s %s failed: %s%s%s", kind, res, e->message,
-		  e->api_code ? " (" : "", e->api_code ? e->api_code : "");
+	log_error(MOD, "deleting the %s of %s %s failed: %s", kind,
+		  !strcmp(kind, "server") ? "row" : "project", res, e->message);
 	if (e->api_code)
 		log_error(MOD, "  Hetzner says: %s: %s", e->api_code,
 			  e->api_message ? e->api_message : "");
