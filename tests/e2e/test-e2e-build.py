@@ -120,6 +120,10 @@ def run_all(tap, sim, w):
     tap.ok(r.code == 0 and os.path.exists(rel) and "Compiling" not in r.err,
            "--release fetches target/release (built by the run before)")
 
+    # --- clippy with an inner -- (cargo's arguments verbatim)
+    r = w.burst(["clippy", "--all-targets", "--", "-D", "warnings"], cwd=hello)
+    tap.ok(r.code == 0 and "Checking hello" in r.err, "clippy --all-targets -- -D warnings")
+
     # --- run: exit codes pass through, stdout/stderr separate
     r = w.burst(["run", "--", "exit", "0"], cwd=hello)
     tap.is_(r.code, 0, "run exit 0")
