@@ -124,6 +124,15 @@ def run_all(tap, sim, w):
     r = w.burst(["clippy", "--all-targets", "--", "-D", "warnings"], cwd=hello)
     tap.ok(r.code == 0 and "Checking hello" in r.err, "clippy --all-targets -- -D warnings")
 
+    # --- +toolchain selects the server's rustup toolchain
+    if os.path.isdir(os.path.join(os.environ.get("RUSTUP_HOME", "/root/.rustup"), "toolchains")) and \
+            any(t.startswith("nightly") for t in os.listdir(
+                os.path.join(os.environ.get("RUSTUP_HOME", "/root/.rustup"), "toolchains"))):
+        r = w.burst(["+nightly", "run", "-q", "--", "env", "RUSTUP_TOOLCHAIN"], cwd=hello)
+        tap.ok(r.code == 0 and "RUSTUP_TOOLCHAIN=nightly" in r.out, "+nightly runs the nightly cargo")
+    else:
+        tap.ok(True, "# SKIP no nightly toolchain installed")
+
     # --- run: exit codes pass through, stdout/stderr separate
     r = w.burst(["run", "--", "exit", "0"], cwd=hello)
     tap.is_(r.code, 0, "run exit 0")
