@@ -111,6 +111,11 @@ def run_all(tap, sim, w):
         tap.diag(calls)
     tap.ok("Compiling" not in r.err, "warm build recompiles nothing")
     tap.ok("warm" in r.err, "warm run says so")
+    # with the API down, a warm run does not notice
+    sim.configure({"faults": [{"path": ".*", "times": 0, "status": 503}]})
+    r = w.burst(["build"], cwd=hello)
+    sim.configure({"faults": []})
+    tap.is_(r.code, 0, "a warm build works while the API answers 503 to everything")
 
     # --- profiles and --no-fetch
     rel = os.path.join(hello, "target", "release", "hello")
