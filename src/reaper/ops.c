@@ -36,7 +36,7 @@ bool reaper_error_not_found(const struct burst_error *err)
 bool reaper_error_needs_human(const struct burst_error *err)
 {
 	static const char *const codes[] = { "unauthorized", "forbidden", "protected",
-					     "token_readonly", "maintenance" };
+					     "token_readonly", "maintenance", "not_ours" };
 
 	if (err->exit_code == BURST_EXIT_CONFIG)
 		return true;
@@ -182,6 +182,8 @@ int reaper_delete_volume(struct reaper_ops *o, int64_t hcloud_id, bool *gone_bef
 		burst_error_set(err, BURST_EXIT_API, "volume %lld ('%s') does not carry our "
 				"labels (managed-by=cargo-burst, owner=%s): not deleting it",
 				(long long)hcloud_id, v.name ? v.name : "?", o->owner);
+		free(err->api_code);
+		err->api_code = xstrdup("not_ours"); /* a human must look */
 		goto out;
 	}
 	if (v.server) {
@@ -233,6 +235,8 @@ int reaper_delete_server(struct reaper_ops *o, int64_t hcloud_id, bool *gone_bef
 		burst_error_set(err, BURST_EXIT_API, "server %lld ('%s') does not carry our "
 				"labels (managed-by=cargo-burst, owner=%s): not deleting it",
 				(long long)hcloud_id, s.name ? s.name : "?", o->owner);
+		free(err->api_code);
+		err->api_code = xstrdup("not_ours"); /* a human must look */
 		goto out;
 	}
 	running = s.status && !strcmp(s.status, "running") && s.ipv4;
