@@ -29,34 +29,17 @@
 
 /* ---- mount || sync ------------------------------------------------------ */
 
-/* Quote one word for rsync's -e splitting: '...' with ' doubled. */
-static void rsync_e_quote(struct strbuf *out, const char *arg)
-{
-	if (*arg && !strpbrk(arg, " \t'\"")) {
-		strbuf_addstr(out, arg);
-		return;
-	}
-	strbuf_addch(out, '\'');
-	for (const char *p = arg; *p; p++) {
-		if (*p == '\'')
-			strbuf_addch(out, '\'');
-		strbuf_addch(out, *p);
-	}
-	strbuf_addch(out, '\'');
-}
-
 /*
- * The rsync push as a child (so it can run next to the mount in one
- * proc_run_all): the same options and rules as remote_rsync_push().
- * rules must outlive the child (it is fed to rsync's stdin).
+ * The rsync push as a child (so it runs next to the mount in one
+ * proc_run_all), with the configured excludes plus the answered large
+ * directories.  rules must outlive the child (it is rsync's stdin).
  */
 static int prepare_rsync(struct run *r, const char *remote_dir, struct strbuf *rules,
 			 struct child_process *cp, struct burst_error *err)
 {
 	struct sync_filters f = { 0 };
-	struct strvec extra = STRVEC_INIT, ssh = STRVEC_INIT;
-	struct strbuf e = STRBUF_INIT, rpath = STRBUF_INIT;
-	int ret = -1;
+	struct strvec extra = STRVEC_INIT;
+	int ret;
 
 	for (size_t i = 0; i < r->cfg->extra_excludes.items.nr; i++)
 		strvec_push(&extra, r->cfg->extra_excludes.items.v[i]);
@@ -64,61 +47,9 @@ static int prepare_rsync(struct run *r, const char *remote_dir, struct strbuf *r
 		strvec_push(&extra, r->excludes.v[i]);
 	f.extra_excludes = (const char *const *)extra.v;
 	f.unexclude = (const char *const *)r->cfg->unexclude.items.v;
-	if (remote_sync_rules(r->root, &f, rules, err) < 0)
-		goto out;
-	log_trace(MOD, "sync rules:\n%s", rules->buf);
-	remote_ssh_base_argv(&r->host, &ssh);
-	for (size_t i = 0; i < ssh.nr; i++) {
-		if (i)
-			strbuf_addch(&e, ' ');
-		rsync_e_quote(&e, ssh.v[i]);
-	}
-	strbuf_addstr(&rpath, "mkdir -p ");
-	remote_shell_quote(&rpath, remote_dir);
-	strbuf_addstr(&rpath, " && rsync");
-	strvec_push(&cp->args, proc_rsync_program());
-	strvec_push(&cp->args, "-a");
-	strvec_push(&cp->args, "-z");
-	strvec_push(&cp->args, "--delete");
-	strvec_push(&cp->args, "--no-owner");
-	strvec_push(&cp->args, "--no-group");
-	strvec_push(&cp->args, "--stats");
-	strvec_push(&cp->args, "--no-human-readable");
-	strvec_push(&cp->args, "-e");
-	strvec_push(&cp->args, e.buf);
-	strvec_push(&cp->args, "--filter=. -");
-	strvec_pushf(&cp->args, "--rsync-path=%s", rpath.buf);
-	strvec_pushf(&cp->args, "%s/", r->root);
-	strvec_pushf(&cp->args, "%s:%s/", r->host.host, remote_dir);
-	cp->in = PROC_IO_BUFFER;
-	cp->in_buf = rules->buf;
-	cp->in_len = rules->len;
-	cp->out = PROC_IO_CAPTURE;
-	cp->err = PROC_IO_CAPTURE;
-	cp->capture_max = 1024 * 1024;
-	ret = 0;
-out:
+	ret = remote_rsync_push_prepare(&r->host, r->root, remote_dir, &f, rules, cp, err);
 	strvec_clear(&extra);
-	strvec_clear(&ssh);
-	strbuf_release(&e);
-	strbuf_release(&rpath);
 	return ret;
-}
-
-/* A number after label in rsync's --stats output. */
-static uint64_t stat_number(const char *text, const char *label)
-{
-	const char *p = strstr(text, label);
-	uint64_t v = 0;
-
-	if (!p)
-		return 0;
-	for (p += strlen(label); *p == ' '; p++)
-		;
-	for (; (*p >= '0' && *p <= '9') || *p == ','; p++)
-		if (*p != ',')
-			v = v * 10 + (uint64_t)(*p - '0');
-	return v;
 }
 
 /* The last non-empty line of captured output (allocated), or "". */
@@ -177,6 +108,7 @@ int pipeline_sync_and_mount(struct run *r, struct burst_error *err)
 	struct child_process mount = CHILD_PROCESS_INIT, sync = CHILD_PROCESS_INIT;
 	struct child_process *both[2] = { &mount, &sync };
 	struct strbuf script = STRBUF_INIT, cmd = STRBUF_INIT, rules = STRBUF_INIT;
+	struct sync_stats stats = { 0 };
 	char *src = pipeline_remote_src_dir(r->hash);
 	char *mnt = pipeline_remote_cache_dir(r->hash);
 	char *dev = provision_device_path(r->vol.hcloud_id);
@@ -219,20 +151,10 @@ int pipeline_sync_and_mount(struct run *r, struct burst_error *err)
 		strbuf_release(&why);
 		goto out;
 	}
-	if (sync.exit_code != 0 && sync.exit_code != 24) {
-		struct strbuf why = STRBUF_INIT;
-		char *line = last_line(&sync.err_buf);
-
-		proc_describe_status(&sync, &why);
-		burst_error_set(err, BURST_EXIT_REMOTE, "syncing '%s' to '%s' failed: rsync %s%s%s",
-				r->root, r->srv.name, why.buf, *line ? ": " : "", line);
-		strbuf_release(&why);
-		free(line);
+	if (remote_rsync_push_finish(&r->host, r->root, src, &sync, &stats, err) < 0)
 		goto out;
-	}
 	ui_verbose("Synced", "%llu files, %llu bytes sent",
-		   (unsigned long long)stat_number(sync.out_buf.buf, "Number of files:"),
-		   (unsigned long long)stat_number(sync.out_buf.buf, "Total bytes sent:"));
+		   (unsigned long long)stats.files, (unsigned long long)stats.bytes_sent);
 	ret = 0;
 out:
 	if (lock >= 0)
