@@ -39,6 +39,12 @@ int pipeline_run(struct burst_ctx *ctx);
 char *pipeline_remote_src_dir(const char *project_hash);
 /* The volume mount point of a project: /mnt/cache/<hash> (allocated). */
 char *pipeline_remote_cache_dir(const char *project_hash);
+/*
+ * Where runs keep their ssh ControlMaster sockets, so other commands can
+ * reach a master a run left: <state dir>/cm, or a short /tmp path when
+ * that would not fit in sun_path (allocated).
+ */
+char *pipeline_control_dir(const char *state_dir);
 
 /* Everything the remote command line is built from. */
 struct pipeline_cmd {

@@ -7,9 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "burst/pipeline.h"
 #include "burst/remote.h"
+#include "burst/sha256.h"
 #include "burst/toml.h"
 #include "burst/ui.h"
 
@@ -21,6 +23,16 @@ char *pipeline_remote_src_dir(const char *project_hash)
 char *pipeline_remote_cache_dir(const char *project_hash)
 {
 	return xstrfmt("%s/%s", PIPELINE_CACHE_BASE, project_hash);
+}
+
+char *pipeline_control_dir(const char *state_dir)
+{
+	char hex[13];
+
+	if (strlen(state_dir) + strlen("/cm/") + 8 < 100)
+		return xstrfmt("%s/cm", state_dir);
+	sha256_hex(state_dir, strlen(state_dir), hex, 12);
+	return xstrfmt("/tmp/cargo-burst-%u-%s", (unsigned)getuid(), hex);
 }
 
 /* Append one shell word, quoted by the remote module's rules. */

@@ -18,7 +18,6 @@
 #include "burst/proc.h"
 #include "burst/provision.h"
 #include "burst/remote.h"
-#include "burst/sha256.h"
 #include "burst/state.h"
 #include "burst/ui.h"
 
@@ -176,17 +175,6 @@ static void resolve_env(struct run *r)
 		ui_warn("`%s` is not set here, so it is not forwarded (use --env %s=VALUE "
 			"to give it a value)", missing.v[i], missing.v[i]);
 	strvec_clear(&missing);
-}
-
-/* Where ssh keeps its master sockets: short enough for sun_path. */
-static char *control_dir(const char *state_dir)
-{
-	char hex[13];
-
-	if (strlen(state_dir) + strlen("/cm/") + 8 < 100)
-		return xstrfmt("%s/cm", state_dir);
-	sha256_hex(state_dir, strlen(state_dir), hex, 12);
-	return xstrfmt("/tmp/cargo-burst-%u-%s", (unsigned)getuid(), hex);
 }
 
 /* ---- the large-directory question -------------------------------------- */
@@ -714,7 +702,7 @@ static int run_pipeline(struct run *r, struct burst_error *err)
 	r->keep_alive = r->ctx->run.keep_alive_secs >= 0 ? r->ctx->run.keep_alive_secs
 							  : r->cfg->keep_alive_secs;
 	r->known_hosts = xstrfmt("%s/known_hosts", state_dir(r->st));
-	r->control_dir = control_dir(state_dir(r->st));
+	r->control_dir = pipeline_control_dir(state_dir(r->st));
 	r->scratch_dir = xstrfmt("%s/keys", state_dir(r->st));
 	r->pid_file = xstrfmt("%s/%s/cargo-%ld.pid", PIPELINE_REMOTE_BASE, r->hash, (long)getpid());
 	r->host.user = xstrdup(r->cfg->ssh_user ? r->cfg->ssh_user : "root");

@@ -116,6 +116,20 @@ static void test_profile_and_target(void)
 	const char *tgt_eq[] = { "--target=specs/my-target.json" };
 	char *t;
 
+	t = pipeline_control_dir("/home/me/.local/state/cargo-burst");
+	is_str(t, "/home/me/.local/state/cargo-burst/cm", "control dir under the state dir");
+	free(t);
+	{
+		char longdir[200];
+
+		memset(longdir, 'x', sizeof(longdir) - 1);
+		longdir[0] = '/';
+		longdir[sizeof(longdir) - 1] = '\0';
+		t = pipeline_control_dir(longdir);
+		ok(t && strlen(t) < 60 && !strncmp(t, "/tmp/cargo-burst-", 17),
+		   "a short control dir for a long state dir: %s", t ? t : "(null)");
+		free(t);
+	}
 	is_str(pipeline_profile_dir("build", NULL, 0), "debug", "default debug");
 	is_str(pipeline_profile_dir("build", rel, 1), "release", "--release");
 	is_str(pipeline_profile_dir("build", r, 1), "release", "-r");
