@@ -280,8 +280,14 @@ int reaper_prepare_state(struct burst_ctx *ctx, struct burst_error *err)
 	if (state_open(NULL, &own_state, err) < 0)
 		return -1;
 	ctx->state = own_state;
-	if ((ctx->cmd->flags & CMD_RUN) && !have_usable_server(ctx->state))
+	if ((ctx->cmd->flags & CMD_RUN) && !have_usable_server(ctx->state)) {
 		before_cold_run(ctx);
+	} else if ((ctx->cmd->flags & CMD_RUN) && ctx->api &&
+		   reaper_reconcile_intents(ctx->api, ctx->state, ctx->config, &e) < 0) {
+		/* warm: an API call only when a create was left unfinished */
+		log_warn(MOD, "reconciling unfinished creates: %s", e.message);
+		burst_error_release(&e);
+	}
 	/* `down` deletes instead; everything else re-arms what is missing */
 	if (strcmp(ctx->cmd->name, "down") &&
 	    reaper_arm_all(ctx->state, &started, &e) < 0)
