@@ -13,6 +13,7 @@
 #include "burst/log.h"
 #include "burst/proc.h"
 #include "burst/provision.h"
+#include "burst/sha256.h"
 #include "burst/remote.h"
 #include "burst/state.h"
 #include "burst/strbuf.h"
@@ -313,15 +314,25 @@ out:
 	return ret;
 }
 
-/* A name for a new volume of the project that no volume of it uses yet. */
+/*
+ * A name for a new volume of the project that no volume of it uses yet.
+ * Volume names are unique per Hetzner project (account), and two machines
+ * of one user can have a workspace at the same path: the hash in the name
+ * covers the owner too, while the `project` label stays the path's hash.
+ */
 static char *new_volume_name(const struct provision_opts *o, const char *location,
 			     const struct strvec *taken)
 {
-	char *name = provision_volume_name(o->workspace_root, o->project_hash, NULL);
+	char hash[PROVISION_HASH_LEN + 1];
+	char *key = xstrfmt("%s/%s", o->owner_id, o->project_hash);
+	char *name;
 
+	sha256_hex(key, strlen(key), hash, PROVISION_HASH_LEN);
+	free(key);
+	name = provision_volume_name(o->workspace_root, hash, NULL);
 	if (strvec_find(taken, name) >= 0) {
 		free(name);
-		name = provision_volume_name(o->workspace_root, o->project_hash, location);
+		name = provision_volume_name(o->workspace_root, hash, location);
 	}
 	return name;
 }
