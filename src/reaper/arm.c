@@ -16,6 +16,7 @@
 #include "burst/proc.h"
 #include "burst/reaper.h"
 #include "burst/state.h"
+#include "burst/ui.h"
 
 #include "reaper-int.h"
 
@@ -270,6 +271,35 @@ static void before_cold_run(struct burst_ctx *ctx)
 	burst_error_release(&e);
 }
 
+/*
+ * A corrupt database was moved aside and a fresh one created: rebuild the
+ * live state from the labels of our resources (any verb, when a token is
+ * configured), so that status shows them and their reapers are armed.
+ */
+static void rebuild_from_labels(struct burst_ctx *ctx)
+{
+	struct burst_error e = BURST_ERROR_INIT;
+	struct reaper_sweep_result res;
+	struct hcloud *api = ctx->api;
+
+	if (!api && ctx->config && ctx->config->token)
+		api = hcloud_new(ctx->config->endpoint, ctx->config->token, &e);
+	if (!api) {
+		log_debug(MOD, "state reset: no API client to rebuild it from labels");
+		goto out;
+	}
+	memset(&res, 0, sizeof(res));
+	if (reaper_sweep(api, ctx->state, ctx->config, REAPER_SWEEP_ADOPT, &res, NULL, &e) < 0)
+		log_warn(MOD, "rebuilding the state from labels: %s", e.message);
+	else if (res.servers_adopted || res.volumes_adopted)
+		ui_note("rebuilt the state from the labels of %d server(s) and %d volume(s) of ours",
+			res.servers_adopted, res.volumes_adopted);
+out:
+	if (api != ctx->api)
+		hcloud_free(api);
+	burst_error_release(&e);
+}
+
 int reaper_prepare_state(struct burst_ctx *ctx, struct burst_error *err)
 {
 	struct burst_error e = BURST_ERROR_INIT;
@@ -280,6 +310,8 @@ int reaper_prepare_state(struct burst_ctx *ctx, struct burst_error *err)
 	if (state_open(NULL, &own_state, err) < 0)
 		return -1;
 	ctx->state = own_state;
+	if (state_was_reset(ctx->state))
+		rebuild_from_labels(ctx);
 	if ((ctx->cmd->flags & CMD_RUN) && !have_usable_server(ctx->state)) {
 		before_cold_run(ctx);
 	} else if ((ctx->cmd->flags & CMD_RUN) && ctx->api &&

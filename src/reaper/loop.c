@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "burst/config.h"
@@ -65,6 +66,40 @@ static void sleep_wall(int64_t secs)
 			break;
 	}
 	woken = 0;
+}
+
+/*
+ * The identity of the database file this reaper works on.  When state.db
+ * was deleted or moved aside (corrupt) and a new one created, the new
+ * state has its own reapers; an old one must not act on stale deadlines
+ * and leases (a run in the new state holds no lease in the old one).
+ */
+struct db_id {
+	dev_t dev;
+	ino_t ino;
+};
+
+static void db_id_get(struct burst_state *st, struct db_id *id)
+{
+	struct stat sb;
+
+	memset(id, 0, sizeof(*id));
+	if (stat(state_db_path(st), &sb) == 0) {
+		id->dev = sb.st_dev;
+		id->ino = sb.st_ino;
+	}
+}
+
+static bool db_replaced(struct burst_state *st, const struct db_id *at_start)
+{
+	struct db_id now;
+
+	db_id_get(st, &now);
+	if (now.dev == at_start->dev && now.ino == at_start->ino)
+		return false;
+	log_info(MOD, "the state database %s was replaced; its own reapers take over",
+		 state_db_path(st));
+	return true;
 }
 
 static void ops_init(struct reaper_ops *o, struct burst_state *st, struct hcloud *api,
@@ -142,9 +177,11 @@ int reaper_run_server(struct burst_state *st, struct hcloud *api,
 	char res[32], *log;
 	int64_t backoff = RETRY_FIRST_SECS;
 	bool claimed = false, said_leased = false;
+	struct db_id dbid;
 	int found, ret = -1;
 
 	ops_init(&o, st, api, cfg, "reap");
+	db_id_get(st, &dbid);
 	snprintf(res, sizeof(res), "%lld", (long long)row_id);
 	log = reaper_log_path(st, "server", res);
 	found = state_server_get(st, row_id, &row, err);
@@ -172,6 +209,10 @@ int reaper_run_server(struct burst_state *st, struct hcloud *api,
 		int64_t now;
 		int rc;
 
+		if (db_replaced(st, &dbid)) {
+			ret = 0;
+			goto out;
+		}
 		state_server_release(&row);
 		found = state_server_get(st, row_id, &row, err);
 		if (found < 0)
@@ -286,9 +327,11 @@ int reaper_run_volume(struct burst_state *st, struct hcloud *api,
 	char *log;
 	int64_t backoff = RETRY_FIRST_SECS;
 	bool claimed = false, said_leased = false;
+	struct db_id dbid;
 	int found, ret = -1;
 
 	ops_init(&o, st, api, cfg, "reap");
+	db_id_get(st, &dbid);
 	log = reaper_log_path(st, "volume", project);
 	found = state_project_get(st, project, &p, err);
 	if (found <= 0) {
@@ -314,6 +357,10 @@ int reaper_run_volume(struct burst_state *st, struct hcloud *api,
 		int64_t now;
 		int rc;
 
+		if (db_replaced(st, &dbid)) {
+			ret = 0;
+			goto out;
+		}
 		state_project_release(&p);
 		found = state_project_get(st, project, &p, err);
 		if (found < 0)

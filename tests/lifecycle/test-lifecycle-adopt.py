@@ -30,7 +30,7 @@ def create(sim, path, body):
 def main():
     lclib.need_real_world()
     tap = Tap()
-    tap.plan(17)
+    tap.plan(20)
     with new_sim() as sim:
         seed(sim)
         foreign = [
@@ -96,6 +96,23 @@ def main():
             tap.is_(len(vols), 3, "all three volumes were adopted")
             tap.ok(all((p.get("reaper") or {}).get("alive") for p in vols),
                    "each adopted volume has a reaper")
+
+            # a corrupt database is moved aside; any verb rebuilds the state from labels
+            for sfx in ("-wal", "-shm"):
+                try:
+                    os.unlink(os.path.join(w.state_dir, "state.db" + sfx))
+                except FileNotFoundError:
+                    pass
+            with open(os.path.join(w.state_dir, "state.db"), "wb") as f:
+                f.write(b"this is not a database " * 400)
+            st, r = status_json(w, projects[2])
+            tap.ok("corrupt" in r.err or "moved" in r.err, "status says the database was moved aside")
+            srv = (st or {}).get("server") or {}
+            tap.ok(srv.get("id") == mine_s[0]["id"], "status shows the server rebuilt from labels")
+            tap.is_(len([p for p in (st or {}).get("projects", []) if p.get("volume")]), 3,
+                    "and the three volumes")
+            if srv.get("id") != mine_s[0]["id"]:
+                tap.diag(repr(r))
 
             # down deletes ours, lists them, and nothing else
             r = w.burst(["down", "--with-volumes"], cwd=projects[0])
