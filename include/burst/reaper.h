@@ -27,6 +27,23 @@
  * Only resources labelled managed-by=cargo-burst and owner=<our owner id>
  * are ever touched; everything else is left alone (reapers, sweeps, down).
  *
+ * When things happen (all through the dispatcher's CMD_STATE prepare hook,
+ * reaper_prepare_state(), unless noted):
+ *  - every invocation with CMD_STATE re-arms missing reapers (no API call);
+ *  - a run verb without a usable server (a cold run) first starts a
+ *    detached watcher (`__reap-watch PID:START`) that outlives a kill -9 of
+ *    the run: when the run is gone it reconciles the run's unfinished
+ *    intents and arms every reaper; then it reconciles leftover intents and
+ *    sweeps by label, adopting what a lost database forgot, so no second
+ *    server is created;
+ *  - a warm run reconciles intents only when one is pending (else no call);
+ *  - after a corrupt database was moved aside, any verb (with a token)
+ *    rebuilds the live state from labels;
+ *  - `down` reconciles, deletes, and sweeps with REAPER_SWEEP_DELETE_NOW;
+ *  - the pipeline calls reaper_arm_all() after every run.
+ * A reaper whose database file was replaced (deleted, moved aside) exits:
+ * the new database has its own reapers.
+ *
  * Return convention: 0 on success, -1 with err filled.
  */
 #ifndef BURST_REAPER_H

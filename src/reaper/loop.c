@@ -431,6 +431,9 @@ int reaper_run_watch(struct burst_state *st, struct hcloud *api,
 	uint64_t give_up = burst_now_ms() + 24ull * 3600 * 1000;
 	int started = 0;
 
+	if (pid <= 0)
+		return burst_error_set(err, BURST_EXIT_USAGE, "the watcher needs PID:START");
+
 	/* a run lasts as long as cargo does; poll its pid (no CPU to speak of) */
 	while (state_pid_alive(pid, start) && burst_now_ms() < give_up) {
 		struct timespec ts = { 1, 0 };
