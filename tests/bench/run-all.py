@@ -1,0 +1,182 @@
+#!/usr/bin/env python3
+"""run-all.py - run every benchmark and write the latest figures into BENCHMARKS.md.
+
+    python3 tests/bench/run-all.py [BUILD_DIR]      (default: build)
+    python3 tests/bench/run-all.py --no-run [BUILD_DIR]
+
+Runs `meson test -C BUILD_DIR --benchmark --suite bench` (needs root for the
+simulator's real machines; the benchmarks that cannot run are skipped), then
+reads BUILD_DIR/bench-results/*.json and the library-level audit benchmark's
+output, and replaces the table between the markers in BENCHMARKS.md (at the
+top of the source tree) with the figures and the machine they ran on.
+With --no-run it only rewrites the table from the results already there.
+Exit status: that of `meson test` (0 unless a figure could not be measured).
+"""
+
+import glob
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, HERE)
+
+BEGIN = "<!-- bench:begin (written by tests/bench/run-all.py) -->"
+END = "<!-- bench:end -->"
+ORDER = ["warm", "cold", "sync", "state"]
+TITLES = {"1": "1. Warm overhead", "2": "2. Round trips", "3": "3. Cold critical path",
+          "4": "4. Sync (20,000 files, 200 MB)", "5": "5. State at scale", "6": "6. Footprint"}
+
+
+def machine():
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {"nproc": os.cpu_count(), "cpu": cpu, "kernel": os.uname().release,
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+
+
+def git_rev():
+    try:
+        r = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
+                           capture_output=True, text=True, timeout=10)
+        return r.stdout.strip() or "unknown"
+    except Exception:
+        return "unknown"
+
+
+def fmt(v):
+    if v is None:
+        return "n/a"
+    if isinstance(v, float):
+        if abs(v) >= 100:
+            return "%.0f" % v
+        if abs(v) >= 10:
+            return "%.1f" % v
+        return "%.3g" % v
+    return str(v)
+
+
+def audit_1m_rows(build):
+    """Figures of the library-level benchmark state-audit-1m from meson's log."""
+    rows = []
+    for name in ("benchmarklog.json", "testlog.json"):
+        path = os.path.join(build, "meson-logs", name)
+        if not os.path.exists(path):
+            continue
+        with open(path) as f:
+            for line in f:
+                try:
+                    t = json.loads(line)
+                except ValueError:
+                    continue
+                if t.get("name") != "state-audit-1m":
+                    continue
+                m = re.search(r"audit over (\d+) runs: ([0-9.]+) s wall", t.get("stdout", ""))
+                if m:
+                    v = float(m.group(2))
+                    rows = [{"item": "5", "name": "state_audit_query over %s runs (library, in-process)"
+                             % m.group(1), "value": v, "unit": "s", "target": "< 2",
+                             "met": v < 2, "detail": "tests/state/test-state-audit-1m.c"}]
+        if rows:
+            break
+    return rows
+
+
+def table(build):
+    rows, runs = [], []
+    for bench in ORDER:
+        path = os.path.join(build, "bench-results", "%s.json" % bench)
+        if not os.path.exists(path):
+            runs.append("%s: no results (skipped or not run)" % bench)
+            continue
+        with open(path) as f:
+            data = json.load(f)
+        runs.append("%s: %.0f s" % (bench, data.get("seconds", 0)))
+        rows += data["rows"]
+    rows += audit_1m_rows(build)
+    m = machine()
+    out = [BEGIN, "",
+           "Latest run: %s, commit %s, on %d cores (%s), Linux %s; build type of `%s`: %s." % (
+               m["date"], git_rev(), m["nproc"], m["cpu"], m["kernel"], os.path.basename(build),
+               buildtype(build)),
+           "Benchmark wall times: %s." % "; ".join(runs), ""]
+    for item in sorted(TITLES):
+        its = [r for r in rows if str(r.get("item")) == item]
+        if not its:
+            continue
+        out += ["**%s**" % TITLES[item], "",
+                "| figure | value | target | met |", "|---|---|---|---|"]
+        for r in its:
+            met = "" if r.get("met") is None else ("yes" if r["met"] else "**no**")
+            if r.get("unit") == "x" and r.get("value") is not None:
+                val = "%.2f x" % r["value"]
+            else:
+                val = "%s %s" % (fmt(r.get("value")), r.get("unit") or "")
+            name = r["name"] + (" (%s)" % r["detail"] if r.get("detail") else "")
+            out.append("| %s | %s | %s | %s |" % (name.replace("|", "/"), val.strip(),
+                                                  r.get("target") or "", met))
+        out.append("")
+    out.append(END)
+    return "\n".join(out)
+
+
+def buildtype(build):
+    try:
+        with open(os.path.join(build, "meson-info", "intro-buildoptions.json")) as f:
+            for o in json.load(f):
+                if o.get("name") == "buildtype":
+                    return o.get("value")
+    except (OSError, ValueError):
+        pass
+    return "unknown"
+
+
+def write_md(build):
+    md = os.path.join(ROOT, "BENCHMARKS.md")
+    body = table(build)
+    if os.path.exists(md):
+        with open(md) as f:
+            text = f.read()
+    else:
+        text = "# Benchmarks\n\n%s\n%s\n" % (BEGIN, END)
+    if BEGIN in text and END in text:
+        text = text[:text.index(BEGIN)] + body + text[text.index(END) + len(END):]
+    else:
+        text = text.rstrip("\n") + "\n\n" + body + "\n"
+    tmp = md + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.rename(tmp, md)
+    print("run-all: wrote %s" % md, flush=True)
+
+
+def main(argv):
+    run = "--no-run" not in argv
+    args = [a for a in argv if a != "--no-run"]
+    build = os.path.abspath(args[0] if args else os.path.join(ROOT, "build"))
+    if not os.path.isdir(build):
+        print("run-all: %s is not a meson build directory" % build, file=sys.stderr)
+        return 2
+    code = 0
+    if run:
+        for old in glob.glob(os.path.join(build, "bench-results", "*.json")):
+            os.unlink(old)
+        code = subprocess.call(["meson", "test", "-C", build, "--benchmark", "--suite", "bench",
+                                "--print-errorlogs"])
+    write_md(build)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
