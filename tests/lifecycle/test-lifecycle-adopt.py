@@ -30,7 +30,7 @@ def create(sim, path, body):
 def main():
     lclib.need_real_world()
     tap = Tap()
-    tap.plan(20)
+    tap.plan(22)
     with new_sim() as sim:
         seed(sim)
         foreign = [
@@ -113,6 +113,28 @@ def main():
                     "and the three volumes")
             if srv.get("id") != mine_s[0]["id"]:
                 tap.diag(repr(r))
+
+            # down refuses while a run uses the server
+            marks = os.path.join(w.dir, "marks")
+            os.makedirs(marks)
+            wrap = os.path.join(w.dir, "ssh-slow")
+            with open(wrap, "w") as f:
+                f.write('#!/bin/sh\ncase "$*" in *cargo\\ *) : > "$LC_MARK_DIR/cargo"; sleep 3;; esac\n'
+                        'exec ssh "$@"\n')
+            os.chmod(wrap, 0o700)
+            p = w.start(["check"], cwd=projects[0], env={"CARGO_BURST_SSH": wrap,
+                                                          "LC_MARK_DIR": marks})
+            try:
+                wait_for(lambda: os.path.exists(os.path.join(marks, "cargo")) or
+                         p.poll() is not None, 60, 0.05)
+                r = w.burst(["down"], cwd=projects[1])
+                tap.ok(r.code == 73 and "in use" in r.err, "down refuses while a run is in progress")
+                if r.code != 73:
+                    tap.diag(repr(r))
+            finally:
+                out, err = p.communicate(timeout=120)
+            tap.ok(p.returncode == 0 and len(lclib.ours(w.servers(), owner)) == 1,
+                   "the run finished undisturbed")
 
             # down deletes ours, lists them, and nothing else
             r = w.burst(["down", "--with-volumes"], cwd=projects[0])
