@@ -28,6 +28,7 @@ sys.path.insert(0, HERE)
 BEGIN = "<!-- bench:begin (written by tests/bench/run-all.py) -->"
 END = "<!-- bench:end -->"
 ORDER = ["warm", "cold", "sync", "state"]
+LATEST = [0.0]  # when the newest result was written
 TITLES = {"1": "1. Warm overhead", "2": "2. Round trips", "3": "3. Cold critical path",
           "4": "4. Sync (20,000 files, 200 MB)", "5": "5. State at scale", "6": "6. Footprint"}
 
@@ -93,7 +94,7 @@ def audit_1m_rows(build):
     return rows
 
 
-def table(build):
+def collect(build):
     rows, runs = [], []
     for bench in ORDER:
         path = os.path.join(build, "bench-results", "%s.json" % bench)
@@ -103,14 +104,48 @@ def table(build):
         with open(path) as f:
             data = json.load(f)
         runs.append("%s: %.0f s" % (bench, data.get("seconds", 0)))
+        LATEST[0] = max(LATEST[0], data.get("finished", 0))
         rows += data["rows"]
     rows += audit_1m_rows(build)
+    return rows, runs
+
+
+def value_text(r):
+    if r.get("unit") == "x" and r.get("value") is not None:
+        return "%.2f x" % r["value"]
+    return ("%s %s" % (fmt(r.get("value")), r.get("unit") or "")).strip()
+
+
+def met_text(r):
+    return "" if r.get("met") is None else ("yes" if r["met"] else "**no**")
+
+
+def header(build, runs):
     m = machine()
-    out = [BEGIN, "",
-           "Latest run: %s, commit %s, on %d cores (%s), Linux %s; build type of `%s`: %s." % (
-               m["date"], git_rev(), m["nproc"], m["cpu"], m["kernel"], os.path.basename(build),
-               buildtype(build)),
-           "Benchmark wall times: %s." % "; ".join(runs), ""]
+    if LATEST[0]:
+        m["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(LATEST[0]))
+    return ["Latest run: %s, commit %s, on %d cores (%s), Linux %s; build type of `%s`: %s." % (
+        m["date"], git_rev(), m["nproc"], m["cpu"], m["kernel"], os.path.basename(build),
+        buildtype(build)), "Benchmark wall times: %s." % "; ".join(runs), ""]
+
+
+def summary(build):
+    """The short table for doc/performance.md: the figures that have a target."""
+    rows, runs = collect(build)
+    out = [BEGIN, ""] + header(build, runs)[:1] + ["",
+           "| # | figure | value | target | met |", "|---|---|---|---|---|"]
+    for r in sorted(rows, key=lambda r: str(r.get("item"))):
+        if r.get("target") is None:
+            continue
+        out.append("| %s | %s | %s | %s | %s |" % (r["item"], r["name"].replace("|", "/"),
+                                                   value_text(r), r["target"], met_text(r)))
+    out += ["", END]
+    return "\n".join(out)
+
+
+def table(build):
+    rows, runs = collect(build)
+    out = [BEGIN, ""] + header(build, runs)
     for item in sorted(TITLES):
         its = [r for r in rows if str(r.get("item")) == item]
         if not its:
@@ -118,14 +153,9 @@ def table(build):
         out += ["**%s**" % TITLES[item], "",
                 "| figure | value | target | met |", "|---|---|---|---|"]
         for r in its:
-            met = "" if r.get("met") is None else ("yes" if r["met"] else "**no**")
-            if r.get("unit") == "x" and r.get("value") is not None:
-                val = "%.2f x" % r["value"]
-            else:
-                val = "%s %s" % (fmt(r.get("value")), r.get("unit") or "")
             name = r["name"] + (" (%s)" % r["detail"] if r.get("detail") else "")
-            out.append("| %s | %s | %s | %s |" % (name.replace("|", "/"), val.strip(),
-                                                  r.get("target") or "", met))
+            out.append("| %s | %s | %s | %s |" % (name.replace("|", "/"), value_text(r),
+                                                  r.get("target") or "", met_text(r)))
         out.append("")
     out.append(END)
     return "\n".join(out)
@@ -142,14 +172,12 @@ def buildtype(build):
     return "unknown"
 
 
-def write_md(build):
-    md = os.path.join(ROOT, "BENCHMARKS.md")
-    body = table(build)
+def write_md(md, body, title):
     if os.path.exists(md):
         with open(md) as f:
             text = f.read()
     else:
-        text = "# Benchmarks\n\n%s\n%s\n" % (BEGIN, END)
+        text = "# %s\n\n%s\n%s\n" % (title, BEGIN, END)
     if BEGIN in text and END in text:
         text = text[:text.index(BEGIN)] + body + text[text.index(END) + len(END):]
     else:
@@ -174,7 +202,8 @@ def main(argv):
             os.unlink(old)
         code = subprocess.call(["meson", "test", "-C", build, "--benchmark", "--suite", "bench",
                                 "--print-errorlogs"])
-    write_md(build)
+    write_md(os.path.join(ROOT, "BENCHMARKS.md"), table(build), "Benchmarks")
+    write_md(os.path.join(ROOT, "doc", "performance.md"), summary(build), "Performance")
     return code
 
 
