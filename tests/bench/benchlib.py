@@ -40,10 +40,18 @@ def median(xs):
     return statistics.median(xs) if xs else None
 
 
+def _exit_on_signal(signum, frame):
+    raise SystemExit(128 + signum)
+
+
 class Report:
     """Collects the figures of one benchmark and prints them as TAP."""
 
     def __init__(self, bench):
+        # meson's timeout sends SIGTERM: unwind through the with/finally
+        # blocks so that the simulator, the world and temp dirs are cleaned up.
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, _exit_on_signal)
         self.bench = bench
         self.tap = Tap()
         self.rows = []
