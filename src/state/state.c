@@ -407,15 +407,25 @@ static int open_db(struct burst_state *st, struct burst_error *err)
 				(long long)ver, STATE_SCHEMA_VERSION, st->path);
 		return -1;
 	}
-	{
+	/*
+	 * Switching a new database to WAL needs an exclusive lock, and SQLite
+	 * may answer SQLITE_BUSY without calling the busy handler when several
+	 * processes create the database at once: retry within the timeout.
+	 */
+	for (uint64_t until = burst_now_ms() + BUSY_TIMEOUT_MS;;) {
 		sqlite3_stmt *s = NULL;
 
 		rc = sqlite3_prepare_v2(st->db, "PRAGMA journal_mode=WAL", -1, &s, NULL);
 		if (rc == SQLITE_OK)
 			rc = sqlite3_step(s);
 		sqlite3_finalize(s);
-		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+			break;
+		if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
 			goto fail;
+		if (burst_now_ms() >= until)
+			goto fail;
+		sqlite3_sleep(10);
 	}
 	if (sqlite3_exec(st->db, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
 			 " PRAGMA mmap_size=268435456",
