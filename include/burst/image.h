@@ -97,7 +97,8 @@ int image_retention_apply(struct hcloud *api, struct burst_state *st, const char
 
 /*
  * Delete the bake servers of owner_id whose deadline label is at or before
- * now and that no live process is baking (state reaper record), recording
+ * now (INT64_MAX: whatever their deadline, as `down` does) and that no live
+ * process is baking (state reaper record), recording
  * "terminated" (reason "reap") events.  *deleted counts them (may be NULL).
  */
 int image_bake_sweep(struct hcloud *api, struct burst_state *st, const char *owner_id,

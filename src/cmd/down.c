@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "burst/cli.h"
+#include "burst/image.h"
 #include "burst/reaper.h"
 #include "burst/state.h"
 #include "burst/strbuf.h"
@@ -37,6 +38,21 @@ static int exec_down(struct burst_ctx *ctx)
 	}
 	ret = reaper_down(ctx->state, ctx->api, ctx->config, flags, &report, &deleted,
 			  &ctx->err);
+	/*
+	 * Bake servers whose `image build` is gone (killed, crashed) go now
+	 * rather than at their deadline; a bake still running is left alone.
+	 */
+	if (ret == 0) {
+		size_t bakes = 0;
+
+		ret = image_bake_sweep(ctx->api, ctx->state, state_owner_id(ctx->state),
+				       INT64_MAX, &bakes, &ctx->err);
+		if (bakes) {
+			strbuf_addf(&report, "Deleted %zu abandoned bake server%s\n", bakes,
+				    bakes == 1 ? "" : "s");
+			deleted += (int)bakes;
+		}
+	}
 	/* what was deleted before a failure is still worth saying */
 	if (report.len)
 		fputs(report.buf, stdout);

@@ -321,7 +321,8 @@ int image_bake_sweep(struct hcloud *api, struct burst_state *st, const char *own
 		alive = s->name && state_reaper_alive(st, IMAGE_REAPER_KIND, s->name);
 		if (alive)
 			continue;
-		ui_status("Deleting", "abandoned bake server '%s' (its deadline passed)", s->name);
+		ui_status("Deleting", "abandoned bake server '%s' (%s)", s->name,
+			  now == INT64_MAX ? "no bake is running on it" : "its deadline passed");
 		if (delete_bake_server(api, st, s->id, s->name, "reap", &e) < 0) {
 			burst_error_move(err, &e);
 			ret = -1;

@@ -399,6 +399,34 @@ def test_kill9_during_create(tap, sim, w):
     sim.configure({"faults": []})
 
 
+def test_down_abandoned(tap, sim, w):
+    """`down` leaves a live bake alone and deletes an abandoned one at once,
+    long before its deadline (the tool and its watcher both gone, as after a
+    reboot)."""
+    sim.configure({"durations": {"bake": 600}})
+    p = w.start(["image", "build", "--timeout", "900"], cwd=w.work, env=ENV)
+    try:
+        up = wait_until(lambda: [s for s in bake_servers(w) if s["status"] == "running"], 60)
+        tap.ok(bool(up), "a long bake is running")
+        sid = up[0]["name"] if up else "none"
+        d = w.burst(["down"], cwd=w.work, env=ENV)
+        tap.ok(d.code == 0 and len(bake_servers(w)) == 1,
+               "down leaves a bake whose tool is alive: %r" % (d,))
+        os.killpg(p.pid, signal.SIGKILL)
+        p.communicate()
+        for pid in watchers(w, sid):
+            os.kill(pid, signal.SIGKILL)
+        tap.ok(wait_until(lambda: not watchers(w, sid), 10), "tool and watcher are gone")
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+    d = w.burst(["down"], cwd=w.work, env=ENV)
+    tap.ok(d.code == 0 and "abandoned bake server" in d.out,
+           "down reports the abandoned bake: %r" % (d,))
+    tap.is_(bake_servers(w), [], "and it is gone, long before its deadline")
+
+
 def main():
     check_prereqs()
     tap = Tap()
@@ -417,6 +445,7 @@ def main():
             test_keep_on_failure(tap, sim, w)
             test_kill9(tap, sim, w)
             test_kill9_during_create(tap, sim, w)
+            test_down_abandoned(tap, sim, w)
             tap.is_(bake_servers(w), [], "no bake server is left at the end")
     return tap.done()
 
