@@ -130,7 +130,7 @@ def header(build, runs):
 
 
 def summary(build):
-    """The short table for doc/performance.md: the figures that have a target."""
+    """The short table for README.md's Performance section: the figures with a target."""
     rows, runs = collect(build)
     out = [BEGIN, ""] + header(build, runs)[:1] + ["",
            "| # | figure | value | target | met |", "|---|---|---|---|---|"]
@@ -202,8 +202,13 @@ def main(argv):
             os.unlink(old)
         code = subprocess.call(["meson", "test", "-C", build, "--benchmark", "--suite", "bench",
                                 "--print-errorlogs"])
+    rows, _ = collect(build)
+    if not rows:
+        print("run-all: no benchmark results in %s/bench-results: tables left as they are"
+              % build, file=sys.stderr)
+        return code or 1
     write_md(os.path.join(ROOT, "BENCHMARKS.md"), table(build), "Benchmarks")
-    write_md(os.path.join(ROOT, "doc", "performance.md"), summary(build), "Performance")
+    write_md(os.path.join(ROOT, "README.md"), summary(build), "cargo-burst")
     return code
 
 
