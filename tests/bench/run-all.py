@@ -51,8 +51,20 @@ def git_rev():
     try:
         r = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
                            capture_output=True, text=True, timeout=10)
-        return r.stdout.strip() or "unknown"
+        rev = r.stdout.strip() or "unknown"
+        d = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True, timeout=10)
+        return rev + ("+changes" if d.stdout.strip() else "")
     except Exception:
+        return "unknown"
+
+
+def measured_rev(build):
+    """The commit the results were measured at (recorded by the run)."""
+    try:
+        with open(os.path.join(build, "bench-results", "commit")) as f:
+            return f.read().strip() or "unknown"
+    except OSError:
         return "unknown"
 
 
@@ -125,7 +137,7 @@ def header(build, runs):
     if LATEST[0]:
         m["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(LATEST[0]))
     return ["Latest run: %s, commit %s, on %d cores (%s), Linux %s; build type of `%s`: %s." % (
-        m["date"], git_rev(), m["nproc"], m["cpu"], m["kernel"], os.path.basename(build),
+        m["date"], measured_rev(build), m["nproc"], m["cpu"], m["kernel"], os.path.basename(build),
         buildtype(build)), "Benchmark wall times: %s." % "; ".join(runs), ""]
 
 
@@ -200,6 +212,9 @@ def main(argv):
     if run:
         for old in glob.glob(os.path.join(build, "bench-results", "*.json")):
             os.unlink(old)
+        os.makedirs(os.path.join(build, "bench-results"), exist_ok=True)
+        with open(os.path.join(build, "bench-results", "commit"), "w") as f:
+            f.write(git_rev() + "\n")
         code = subprocess.call(["meson", "test", "-C", build, "--benchmark", "--suite", "bench",
                                 "--print-errorlogs"])
     rows, _ = collect(build)
