@@ -53,6 +53,9 @@ enum burst_cmd_flags {
 	CMD_HIDDEN = 1 << 8,    /* not listed by --help (reaper entry points) */
 	CMD_WORKSPACE_OPT = 1 << 9, /* like CMD_WORKSPACE, but outside a
 				       project workspace_root stays NULL */
+	CMD_RUN_FORWARD = 1 << 12, /* run verb that accepts -L/--forward (run) */
+	CMD_RUN_SHELL = 1 << 13,   /* `ssh`: --no-sync; the rest is a command,
+				      -q/-v are not forwarded to it */
 };
 
 /* The run verbs need everything. */
@@ -76,7 +79,9 @@ struct burst_cmd {
  *
  *  - tool flags come first: --keep-alive SECONDS, --no-reap, --no-fetch
  *    (build, bench), -y/--yes, --env VAR[=VALUE] (repeatable, also
- *    --env=VAR), for test --no-doctests and --cargo-test, -h/--help;
+ *    --env=VAR), for test --no-doctests and --cargo-test, -h/--help,
+ *    --host USER@MACHINE[:PORT], for run -L/--forward LOCAL[:REMOTE]
+ *    (repeatable), for ssh --no-sync;
  *  - -q/--quiet and -v/--verbose (also -vv) are tool flags that are also
  *    forwarded to cargo: they are put first in cargo_args, in order, after
  *    the ones given before the verb;
@@ -100,6 +105,9 @@ struct run_args {
 	int verbose;              /* number of -v (global ones included) */
 	struct strvec env;        /* --env values as given: VAR or VAR=VALUE */
 	struct strvec cargo_args; /* what follows `cargo <verb>` remotely */
+	char *host;               /* --host user@machine[:port], or NULL */
+	struct strvec forwards;   /* run: -L/--forward LOCAL[:REMOTE] as given */
+	bool no_sync;             /* ssh: --no-sync */
 };
 
 /* Initialise empty run arguments (keep_alive_secs = -1). */
@@ -203,5 +211,6 @@ extern const struct burst_cmd cmd_reap_watch;
 extern const struct burst_cmd cmd_image;
 extern const struct burst_cmd cmd_completions;
 extern const struct burst_cmd cmd_man;
+extern const struct burst_cmd cmd_ssh;
 
 #endif

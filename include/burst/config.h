@@ -73,6 +73,7 @@ enum config_key_id {
 	CONFIG_FORWARD_ENV,
 	CONFIG_EXTRA_EXCLUDES,
 	CONFIG_UNEXCLUDE,
+	CONFIG_HOST,
 	CONFIG_KEY_COUNT
 };
 
@@ -147,6 +148,7 @@ struct burst_config {
 	size_t forward_env_nr, forward_env_alloc;
 	struct config_list extra_excludes;
 	struct config_list unexclude;
+	char *host;               /* bring your own host "user@machine[:port]", or NULL */
 
 	enum config_source source[CONFIG_KEY_COUNT]; /* of scalar keys */
 	char *global_path;        /* the global file looked at */

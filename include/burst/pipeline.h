@@ -14,11 +14,13 @@
 #ifndef BURST_PIPELINE_H
 #define BURST_PIPELINE_H
 
+#include "burst/error.h"
 #include "burst/strbuf.h"
 #include "burst/strvec.h"
 #include "burst/util.h"
 
 struct burst_ctx;
+struct remote_host;
 
 /*
  * Run one of the run verbs described by ctx (the exec of the run verbs'
@@ -46,6 +48,62 @@ char *pipeline_remote_cache_dir(const char *project_hash);
  */
 char *pipeline_control_dir(const char *state_dir);
 
+/*
+ * ---- bring your own host ----
+ * `--host USER@MACHINE[:PORT]` (run verbs, ssh) or `host = "..."` in the
+ * config runs the same pipeline on an existing ssh machine: no API call, no
+ * token, no reapers, no volume.  The project lives in
+ * ~/.cache/cargo-burst/<hash>/{src,target,sccache} on that machine; ssh
+ * checks its host key against the user's ~/.ssh/known_hosts and the tool's
+ * file (strictly), with the user's key.
+ */
+#define PIPELINE_BYO_BASE ".cache/cargo-burst"
+
+/* The BYO host of this invocation: --host, else config `host`, else NULL. */
+const char *pipeline_byo_host(const struct burst_ctx *ctx);
+/*
+ * Parse "[user@]machine[:port]" ("[v6addr]:port" too) into h->user (only
+ * when given), h->host and h->port (0 when not given).  -1 with a usage
+ * error naming spec when it is malformed.
+ */
+int pipeline_parse_host(const char *spec, struct remote_host *h,
+			struct burst_error *err);
+/* The home-relative base dir of a project on a BYO host (allocated). */
+char *pipeline_byo_base_dir(const char *project_hash);
+
+/*
+ * Parse a --forward value "LOCAL[:REMOTE]" (ports 1..65535; REMOTE defaults
+ * to LOCAL); -1 with a usage error otherwise.
+ */
+int pipeline_parse_forward(const char *spec, int *local, int *remote,
+			   struct burst_error *err);
+/*
+ * Is 127.0.0.1:port free to listen on?  0 when it is; -1 with an error
+ * naming the port (and the process holding it, when /proc tells) when not.
+ */
+int pipeline_check_local_port(int port, struct burst_error *err);
+
+/*
+ * The toolchain pinned by <root>/rust-toolchain.toml or <root>/rust-toolchain
+ * ([toolchain] channel = "...", or a plain first line), or NULL (allocated).
+ */
+char *pipeline_toolchain_file(const char *root);
+/*
+ * Does `rustup toolchain list` output list the toolchain name ("stable"
+ * matches "stable-x86_64-unknown-linux-gnu (default)")?
+ */
+bool pipeline_toolchain_listed(const char *list, const char *name);
+/* The marker line the remote wrapper prints `rustc -V` after (stderr). */
+#define PIPELINE_RUSTC_MARKER "cargo-burst-rustc: "
+
+/*
+ * `cargo burst ssh` (the exec of its table entry): a shell or a command on
+ * the build server in the project's synced source dir, with the runs'
+ * environment; provisions and syncs first like a run.  Returns the remote
+ * command's exit status, or -1 with ctx->err filled.
+ */
+int pipeline_shell(struct burst_ctx *ctx);
+
 /* Everything the remote command line is built from. */
 struct pipeline_cmd {
 	const char *verb;         /* build, test, check, clippy, bench, run */
@@ -58,6 +116,10 @@ struct pipeline_cmd {
 	bool cargo_test;          /* test: --cargo-test (plain cargo test) */
 	bool has_lib;             /* the workspace has a library target */
 	bool color;               /* the local terminal shows colour */
+	const char *byo_base;     /* BYO host: home-relative base dir, or NULL */
+	bool install_toolchain;   /* `rustup toolchain install` first */
+	const char *const *shell; /* ssh: the command words (NULL = a shell) */
+	size_t nshell;
 };
 
 /*
@@ -150,6 +212,8 @@ struct pipeline_summary {
 	bool no_reap;
 	const char *volume_name;   /* the project's volume, or NULL */
 	int64_t volume_deadline;   /* UNIX time, 0 = unknown */
+	const char *host;          /* BYO host shown as "on HOST", or NULL */
+	const char *rustc;         /* the remote `rustc -V`, or NULL */
 };
 
 /*

@@ -44,9 +44,11 @@ struct remote_host {
 	char *control_path;  /* ControlMaster socket (< 100 bytes), or NULL = no master */
 	int persist_secs;    /* ControlPersist; 0 = 60 */
 	int connect_timeout_secs; /* ConnectTimeout; 0 = 10 */
+	char *user_known_hosts; /* a machine of the user's (BYO host): their
+				   known_hosts, checked too; NULL = only ours */
 };
 
-#define REMOTE_HOST_INIT { NULL, NULL, 0, NULL, NULL, NULL, 0, 0 }
+#define REMOTE_HOST_INIT { NULL, NULL, 0, NULL, NULL, NULL, 0, 0, NULL }
 
 /* Initialise an empty host (same as REMOTE_HOST_INIT). */
 void remote_host_init(struct remote_host *h);

@@ -8,6 +8,7 @@
 #include "burst/cli.h"
 #include "burst/config.h"
 #include "burst/log.h"
+#include "burst/pipeline.h"
 #include "burst/ui.h"
 
 const struct burst_cmd *cli_find_command(const char *name)
@@ -98,6 +99,7 @@ static int prepare_config(struct burst_ctx *ctx)
 static int dispatch(struct burst_ctx *ctx)
 {
 	const struct burst_cmd *cmd = ctx->cmd;
+	unsigned flags = cmd->flags;
 	size_t prepared = 0;
 	int ret = -1;
 
@@ -129,20 +131,23 @@ static int dispatch(struct burst_ctx *ctx)
 	}
 	if ((cmd->flags & (CMD_CONFIG | CMD_API)) && prepare_config(ctx) < 0)
 		return -1;
-	if ((cmd->flags & CMD_API) &&
+	/* a bring-your-own host (pipeline.h): no API, no token, no reapers */
+	if ((flags & CMD_RUN) && pipeline_byo_host(ctx))
+		flags &= ~(unsigned)(CMD_API | CMD_STATE);
+	if ((flags & CMD_API) &&
 	    config_require_token(ctx->config, &ctx->err) < 0)
 		return -1;
 	for (; burst_prepare_hooks[prepared].flag; prepared++) {
 		const struct burst_prepare_hook *h = &burst_prepare_hooks[prepared];
 
-		if ((cmd->flags & h->flag) && h->prepare(ctx, &ctx->err) < 0)
+		if ((flags & h->flag) && h->prepare(ctx, &ctx->err) < 0)
 			goto out;
 	}
-	if (((cmd->flags & CMD_API) && !ctx->api) ||
-	    ((cmd->flags & CMD_STATE) && !ctx->state)) {
+	if (((flags & CMD_API) && !ctx->api) ||
+	    ((flags & CMD_STATE) && !ctx->state)) {
 		burst_error_set(&ctx->err, BURST_EXIT_INTERNAL,
 				"%s needs %s, but no prepare hook provides it",
-				cmd->name, !ctx->api && (cmd->flags & CMD_API) ?
+				cmd->name, !ctx->api && (flags & CMD_API) ?
 				"the API client" : "the state database");
 		goto out;
 	}
@@ -154,7 +159,7 @@ out:
 	while (prepared-- > 0) {
 		const struct burst_prepare_hook *h = &burst_prepare_hooks[prepared];
 
-		if ((cmd->flags & h->flag) && h->release)
+		if ((flags & h->flag) && h->release)
 			h->release(ctx);
 	}
 	return ret;

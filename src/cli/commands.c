@@ -23,6 +23,7 @@ const struct burst_cmd *const burst_commands[] = {
 	&cmd_clippy,
 	&cmd_bench,
 	&cmd_run,
+	&cmd_ssh,
 	/* lifecycle and bookkeeping */
 	&cmd_image,
 	&cmd_status,

@@ -21,7 +21,14 @@
 	"        --no-doctests          Do not run doctests after nextest\n" \
 	"        --cargo-test           Use cargo test instead of nextest\n"
 
+#define RUN_OPTIONS_HOST \
+	"        --host USER@MACHINE[:PORT]   Use this ssh machine, not a Hetzner server\n"
+
+#define RUN_OPTIONS_FORWARD \
+	"    -L, --forward LOCAL[:REMOTE]   Forward localhost:LOCAL to the server's port\n"
+
 #define RUN_OPTIONS_TAIL \
+	RUN_OPTIONS_HOST \
 	"    -y, --yes                  Do not ask before costly steps\n" \
 	"        --env VAR[=VALUE]      Forward VAR (with a value: set it)\n" \
 	"    -q, --quiet                Less output (also passed to cargo)\n" \
@@ -64,5 +71,6 @@ const struct burst_cmd cmd_bench = {
 
 const struct burst_cmd cmd_run = {
 	"run", "Build and run a binary on the server", RUN_USAGE("run"),
-	RUN_OPTIONS_HEAD RUN_OPTIONS_TAIL, CMD_RUN_VERB, pipeline_run,
+	RUN_OPTIONS_HEAD RUN_OPTIONS_FORWARD RUN_OPTIONS_TAIL,
+	CMD_RUN_VERB | CMD_RUN_FORWARD, pipeline_run,
 };

@@ -4,6 +4,8 @@
 
 #include "burst/cli.h"
 #include "burst/config.h"
+#include "burst/pipeline.h"
+#include "burst/remote.h"
 
 /* The widest --keep-alive accepted (a week); config has the same bound. */
 #define KEEP_ALIVE_MAX (7 * 24 * 3600)
@@ -14,6 +16,7 @@ void run_args_init(struct run_args *ra)
 	ra->keep_alive_secs = -1;
 	strvec_init(&ra->env);
 	strvec_init(&ra->cargo_args);
+	strvec_init(&ra->forwards);
 }
 
 void run_args_release(struct run_args *ra)
@@ -21,6 +24,8 @@ void run_args_release(struct run_args *ra)
 	free(ra->toolchain);
 	strvec_clear(&ra->env);
 	strvec_clear(&ra->cargo_args);
+	free(ra->host);
+	strvec_clear(&ra->forwards);
 	run_args_init(ra);
 }
 
@@ -124,11 +129,62 @@ static int keep_alive_value(struct run_args *ra, const char *value,
 	return 0;
 }
 
+/* "-L VALUE" or "-LVALUE": like match_valued() for a short flag. */
+static int match_short_valued(char c, int argc, char **argv, int *i,
+			      const char **value)
+{
+	const char *arg = argv[*i];
+
+	if (arg[0] != '-' || arg[1] != c)
+		return 0;
+	if (arg[2]) {
+		*value = arg + 2;
+		return 1;
+	}
+	if (*i + 1 >= argc)
+		return -1;
+	*value = argv[++*i];
+	return 1;
+}
+
+static int host_value(struct run_args *ra, const char *value,
+		      struct burst_error *err)
+{
+	struct remote_host h = REMOTE_HOST_INIT;
+	int ret;
+
+	if (ra->host)
+		return burst_error_set(err, BURST_EXIT_USAGE,
+				       "'--host' given twice ('%s' and '%s')",
+				       ra->host, value);
+	ret = pipeline_parse_host(value, &h, err);
+	remote_host_release(&h);
+	if (ret < 0)
+		return -1;
+	ra->host = xstrdup(value);
+	return 0;
+}
+
+static int forward_value(struct run_args *ra, const char *value,
+			 struct burst_error *err)
+{
+	int local, remote;
+
+	if (pipeline_parse_forward(value, &local, &remote, err) < 0)
+		return -1;
+	strvec_push(&ra->forwards, value);
+	return 0;
+}
+
 static int missing_value(const char *flag, struct burst_error *err)
 {
 	burst_error_set(err, BURST_EXIT_USAGE, "'%s' needs a value", flag);
 	if (!strcmp(flag, "--env"))
 		burst_error_hint(err, "use --env VAR or --env VAR=VALUE");
+	else if (!strcmp(flag, "--host"))
+		burst_error_hint(err, "use --host USER@MACHINE[:PORT]");
+	else if (!strcmp(flag, "--forward"))
+		burst_error_hint(err, "use --forward LOCAL[:REMOTE] (or -L LOCAL[:REMOTE])");
 	else
 		burst_error_hint(err, "use --keep-alive SECONDS");
 	return -1;
@@ -145,6 +201,11 @@ static int foreign_flag(const struct burst_cmd *cmd, const char *arg,
 	else if ((!strcmp(arg, "--no-doctests") ||
 		  !strcmp(arg, "--cargo-test")) && !(cmd->flags & CMD_RUN_TEST))
 		owners = "test";
+	else if ((!strcmp(arg, "-L") || !strncmp(arg, "--forward", 9)) &&
+		 !(cmd->flags & CMD_RUN_FORWARD))
+		owners = "run";
+	else if (!strcmp(arg, "--no-sync") && !(cmd->flags & CMD_RUN_SHELL))
+		owners = "ssh";
 	if (!owners)
 		return 0;
 	burst_error_set(err, BURST_EXIT_USAGE,
@@ -212,6 +273,24 @@ int run_args_parse(struct run_args *ra, const struct burst_cmd *cmd,
 			}
 			if (env_value(ra, value, err) < 0)
 				goto out;
+		} else if ((m = match_valued("--host", argc, argv, &i, &value)) != 0) {
+			if (m < 0) {
+				missing_value("--host", err);
+				goto out;
+			}
+			if (host_value(ra, value, err) < 0)
+				goto out;
+		} else if ((cmd->flags & CMD_RUN_FORWARD) &&
+			   ((m = match_valued("--forward", argc, argv, &i, &value)) != 0 ||
+			    (m = match_short_valued('L', argc, argv, &i, &value)) != 0)) {
+			if (m < 0) {
+				missing_value("--forward", err);
+				goto out;
+			}
+			if (forward_value(ra, value, err) < 0)
+				goto out;
+		} else if (!strcmp(arg, "--no-sync") && (cmd->flags & CMD_RUN_SHELL)) {
+			ra->no_sync = true;
 		} else if (foreign_flag(cmd, arg, err) < 0) {
 			goto out;
 		} else {
@@ -220,7 +299,9 @@ int run_args_parse(struct run_args *ra, const struct burst_cmd *cmd,
 	}
 	if (i < argc && !strcmp(argv[i], "--"))
 		i++;
-	strvec_pushv(&ra->cargo_args, (const char *const *)forwarded.v);
+	/* ssh runs a command, not cargo: -q/-v are ours alone */
+	if (!(cmd->flags & CMD_RUN_SHELL))
+		strvec_pushv(&ra->cargo_args, (const char *const *)forwarded.v);
 	for (; i < argc; i++)
 		strvec_push(&ra->cargo_args, argv[i]);
 	ret = 0;

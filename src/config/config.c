@@ -74,6 +74,9 @@ const struct config_key config_keys[CONFIG_KEY_COUNT] = {
 	  0, "[]", "More rsync exclude patterns for the sync (additive).", 0 },
 	{ CONFIG_UNEXCLUDE, NULL, "unexclude", NULL, CONFIG_T_LIST, 0, 0, "[]",
 	  "Patterns to sync even though they are excluded (additive).", 0 },
+	{ CONFIG_HOST, NULL, "host", NULL, CONFIG_T_STRING, 0, 0, NULL,
+	  "Run on this existing ssh machine (\"user@machine[:port]\"; "
+	  "--host overrides it) instead of a Hetzner server.", 0 },
 };
 
 static const size_t field_offset[CONFIG_KEY_COUNT] = {
@@ -99,6 +102,7 @@ static const size_t field_offset[CONFIG_KEY_COUNT] = {
 	[CONFIG_FORWARD_ENV] = offsetof(struct burst_config, forward_env),
 	[CONFIG_EXTRA_EXCLUDES] = offsetof(struct burst_config, extra_excludes),
 	[CONFIG_UNEXCLUDE] = offsetof(struct burst_config, unexclude),
+	[CONFIG_HOST] = offsetof(struct burst_config, host),
 };
 
 #define FIELD(cfg, id, type) ((type *)((char *)(cfg) + field_offset[id]))
@@ -370,6 +374,7 @@ void config_release(struct burst_config *cfg)
 	free(cfg->ssh_key_path);
 	free(cfg->ssh_pub_key_path);
 	free(cfg->ssh_user);
+	free(cfg->host);
 	env_clear(cfg);
 	list_clear(&cfg->extra_excludes);
 	list_clear(&cfg->unexclude);

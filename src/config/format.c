@@ -122,6 +122,12 @@ static void format_key(const struct burst_config *cfg, enum config_key_id id,
 		break;
 	case CONFIG_SSH_KEY_PATH: add_quoted(out, cfg->ssh_key_path); break;
 	case CONFIG_SSH_USER: add_quoted(out, cfg->ssh_user); break;
+	case CONFIG_HOST:
+		if (cfg->host)
+			add_quoted(out, cfg->host);
+		else
+			strbuf_addstr(out, "not set");
+		break;
 	case CONFIG_BILLING_HOUR_HOLD:
 		strbuf_addstr(out, cfg->billing_hour_hold ? "true" : "false");
 		break;
@@ -237,6 +243,12 @@ static cJSON *json_key(const struct burst_config *cfg, enum config_key_id id)
 		break;
 	case CONFIG_SSH_USER:
 		cJSON_AddStringToObject(o, "value", cfg->ssh_user);
+		break;
+	case CONFIG_HOST:
+		if (cfg->host)
+			cJSON_AddStringToObject(o, "value", cfg->host);
+		else
+			cJSON_AddNullToObject(o, "value");
 		break;
 	case CONFIG_BILLING_HOUR_HOLD:
 		cJSON_AddBoolToObject(o, "value", cfg->billing_hour_hold);

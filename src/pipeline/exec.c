@@ -103,7 +103,49 @@ static int project_lock(struct run *r, struct burst_error *err)
 	return fd;
 }
 
-int pipeline_sync_and_mount(struct run *r, struct burst_error *err)
+/* BYO host or --no-sync: the rsync alone, or nothing. */
+static int sync_only(struct run *r, struct burst_error *err)
+{
+	struct child_process sync = CHILD_PROCESS_INIT;
+	struct strbuf rules = STRBUF_INIT;
+	struct sync_stats stats = { 0 };
+	char *src = pipeline_run_src_dir(r);
+	int ret = -1, lock = -2;
+
+	if (r->ctx->run.no_sync) {
+		ui_verbose("Skipping", "the sync (--no-sync): %s:%s is as the last run left it",
+			   r->srv.name, src);
+		ret = 0;
+		goto out;
+	}
+	lock = project_lock(r, err);
+	if (lock == -1)
+		goto out;
+	if (prepare_rsync(r, src, &rules, &sync, err) < 0)
+		goto out;
+	ui_status("Syncing", "%s to %s:%s", r->root, r->srv.name, src);
+	if (proc_run(&sync, err) < 0)
+		goto out;
+	if (proc_interrupted()) {
+		r->interrupted = true;
+		ret = 0;
+		goto out;
+	}
+	if (remote_rsync_push_finish(&r->host, r->root, src, &sync, &stats, err) < 0)
+		goto out;
+	ui_verbose("Synced", "%llu files, %llu bytes sent",
+		   (unsigned long long)stats.files, (unsigned long long)stats.bytes_sent);
+	ret = 0;
+out:
+	if (lock >= 0)
+		close(lock);
+	child_process_release(&sync);
+	strbuf_release(&rules);
+	free(src);
+	return ret;
+}
+
+static int mount_and_sync(struct run *r, struct burst_error *err)
 {
 	struct child_process mount = CHILD_PROCESS_INIT, sync = CHILD_PROCESS_INIT;
 	struct child_process *both[2] = { &mount, &sync };
@@ -126,12 +168,19 @@ int pipeline_sync_and_mount(struct run *r, struct burst_error *err)
 	mount.err = PROC_IO_CAPTURE;
 	mount.capture_max = 256 * 1024;
 	mount.timeout_ms = 120000;
-	if (prepare_rsync(r, src, &rules, &sync, err) < 0)
-		goto out;
-	ui_status("Syncing", "%s to %s:%s (mounting the volume meanwhile)", r->root,
-		  r->srv.name, src);
-	if (proc_run_all(both, 2, err) < 0)
-		goto out;
+	if (r->ctx->run.no_sync) {
+		/* the volume still holds target/: mount it, sync nothing */
+		ui_status("Mounting", "the project's volume (--no-sync: no sync)");
+		if (proc_run(&mount, err) < 0)
+			goto out;
+	} else {
+		if (prepare_rsync(r, src, &rules, &sync, err) < 0)
+			goto out;
+		ui_status("Syncing", "%s to %s:%s (mounting the volume meanwhile)", r->root,
+			  r->srv.name, src);
+		if (proc_run_all(both, 2, err) < 0)
+			goto out;
+	}
 	if (proc_interrupted()) {
 		r->interrupted = true;
 		ret = 0;
@@ -151,10 +200,13 @@ int pipeline_sync_and_mount(struct run *r, struct burst_error *err)
 		strbuf_release(&why);
 		goto out;
 	}
-	if (remote_rsync_push_finish(&r->host, r->root, src, &sync, &stats, err) < 0)
-		goto out;
-	ui_verbose("Synced", "%llu files, %llu bytes sent",
-		   (unsigned long long)stats.files, (unsigned long long)stats.bytes_sent);
+	if (!r->ctx->run.no_sync) {
+		if (remote_rsync_push_finish(&r->host, r->root, src, &sync, &stats, err) < 0)
+			goto out;
+		ui_verbose("Synced", "%llu files, %llu bytes sent",
+			   (unsigned long long)stats.files,
+			   (unsigned long long)stats.bytes_sent);
+	}
 	ret = 0;
 out:
 	if (lock >= 0)
@@ -168,6 +220,11 @@ out:
 	free(mnt);
 	free(dev);
 	return ret;
+}
+
+int pipeline_sync_and_mount(struct run *r, struct burst_error *err)
+{
+	return r->byo ? sync_only(r, err) : mount_and_sync(r, err);
 }
 
 /* ---- the remote cargo ---------------------------------------------------- */
@@ -202,7 +259,88 @@ static void cargo_stdout(const char *line, size_t len, unsigned flags, void *dat
 
 static void cargo_stderr(const char *line, size_t len, unsigned flags, void *data)
 {
+	struct run *r = data;
+	size_t ml = strlen(PIPELINE_RUSTC_MARKER);
+
+	/* the wrapper's `rustc -V` line is for the summary, not the terminal */
+	if (!r->rustc && !(flags & PROC_LINE_PARTIAL) && len > ml && len < 512 &&
+	    !memcmp(line, PIPELINE_RUSTC_MARKER, ml)) {
+		r->rustc = xstrndup(line + ml, len - ml);
+		return;
+	}
 	emit_line(stderr, data, line, len, flags);
+}
+
+/* ---- port forwarding (run -L) ---------------------------------------------- */
+
+/* ssh -O forward|cancel -L 127.0.0.1:LOCAL:127.0.0.1:REMOTE over the master. */
+static int forward_ctl(struct run *r, const char *op, int local, int remote,
+		       struct burst_error *err)
+{
+	struct child_process cp = CHILD_PROCESS_INIT;
+	int ret = -1;
+
+	remote_ssh_base_argv(&r->host, &cp.args);
+	strvec_push(&cp.args, "-O");
+	strvec_push(&cp.args, op);
+	strvec_push(&cp.args, "-L");
+	strvec_pushf(&cp.args, "127.0.0.1:%d:127.0.0.1:%d", local, remote);
+	strvec_push(&cp.args, "--");
+	strvec_push(&cp.args, r->host.host);
+	cp.in = PROC_IO_NULL;
+	cp.out = PROC_IO_CAPTURE;
+	cp.err = PROC_IO_CAPTURE;
+	cp.capture_max = 64 * 1024;
+	cp.timeout_ms = 15000;
+	if (proc_run(&cp, err) < 0)
+		goto out;
+	if (cp.exit_code != 0) {
+		char *why = last_line(&cp.err_buf);
+
+		burst_error_set(err, BURST_EXIT_REMOTE,
+				"forwarding local port %d to port %d on '%s' failed%s%s", local,
+				remote, r->srv.name, *why ? ": " : "", why);
+		free(why);
+		goto out;
+	}
+	ret = 0;
+out:
+	child_process_release(&cp);
+	return ret;
+}
+
+/* Cancel the forwards set up so far (the first nr of r->ctx->run.forwards). */
+static void stop_forwards(struct run *r, size_t nr)
+{
+	for (size_t i = 0; i < nr; i++) {
+		struct burst_error e = BURST_ERROR_INIT;
+		int local, remote;
+
+		if (pipeline_parse_forward(r->ctx->run.forwards.v[i], &local, &remote, &e) == 0 &&
+		    forward_ctl(r, "cancel", local, remote, &e) < 0)
+			log_debug(MOD, "cancelling the forward of port %d: %s", local, e.message);
+		burst_error_release(&e);
+	}
+}
+
+/* Set up every -L; on failure the ones already set up are cancelled. */
+static int start_forwards(struct run *r, struct burst_error *err)
+{
+	const struct strvec *fw = &r->ctx->run.forwards;
+
+	for (size_t i = 0; i < fw->nr; i++) {
+		int local, remote;
+
+		if (pipeline_parse_forward(fw->v[i], &local, &remote, err) < 0 ||
+		    pipeline_check_local_port(local, err) < 0 ||
+		    forward_ctl(r, "forward", local, remote, err) < 0) {
+			stop_forwards(r, i);
+			return -1;
+		}
+		ui_status("Forwarding", "localhost:%d to port %d on '%s'", local, remote,
+			  r->srv.name);
+	}
+	return 0;
 }
 
 /* Ctrl-C: stop the remote cargo's whole process group, harder each time. */
@@ -233,7 +371,7 @@ int pipeline_remote_cargo(struct run *r, struct burst_error *err)
 	struct pipeline_cmd c = { 0 };
 	struct strbuf wrapped = STRBUF_INIT;
 	char *line;
-	int ret = -1;
+	int ret = -1, rc;
 
 	c.verb = r->verb;
 	c.toolchain = r->ctx->run.toolchain ? r->ctx->run.toolchain : r->ctx->toolchain;
@@ -245,6 +383,9 @@ int pipeline_remote_cargo(struct run *r, struct burst_error *err)
 	c.cargo_test = r->ctx->run.cargo_test;
 	c.has_lib = r->has_lib;
 	c.color = ui_color();
+	c.byo_base = r->byo ? r->byo_base : NULL;
+	pipeline_check_toolchain(r);
+	c.install_toolchain = r->install_toolchain;
 	line = pipeline_remote_command(&c);
 	remote_wrap_pidfile(&wrapped, r->pid_file, line);
 	free(line);
@@ -261,8 +402,12 @@ int pipeline_remote_cargo(struct run *r, struct burst_error *err)
 	/* the terminal's Ctrl-C must not kill ssh before the remote cargo */
 	cp.own_session = true;
 	cp.on_interrupt = cargo_interrupt;
+	if (start_forwards(r, err) < 0)
+		goto out;
 	ui_status("Running", "`cargo %s` on '%s'", r->verb, r->srv.name);
-	if (proc_run(&cp, err) < 0)
+	rc = proc_run(&cp, err);
+	stop_forwards(r, r->ctx->run.forwards.nr);
+	if (rc < 0)
 		goto out;
 	if (proc_interrupted())
 		r->interrupted = true;
@@ -277,6 +422,61 @@ int pipeline_remote_cargo(struct run *r, struct burst_error *err)
 	}
 	ret = 0;
 out:
+	strbuf_release(&wrapped);
+	child_process_release(&cp);
+	return ret;
+}
+
+/* ---- cargo burst ssh ------------------------------------------------------- */
+
+int pipeline_remote_shell(struct run *r, struct burst_error *err)
+{
+	struct child_process cp = CHILD_PROCESS_INIT;
+	struct pipeline_cmd c = { 0 };
+	struct strbuf wrapped = STRBUF_INIT;
+	const struct strvec *words = &r->ctx->run.cargo_args;
+	bool tty = !words->nr && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+	char *line, *src = pipeline_run_src_dir(r);
+	int ret = -1;
+
+	c.verb = "ssh";
+	c.toolchain = r->ctx->run.toolchain ? r->ctx->run.toolchain : r->ctx->toolchain;
+	c.env = &r->env;
+	c.project_hash = r->hash;
+	c.color = ui_color();
+	c.byo_base = r->byo ? r->byo_base : NULL;
+	c.shell = (const char *const *)(words->nr ? words->v : NULL);
+	c.nshell = words->nr;
+	if (!c.shell) {
+		static const char *const none[] = { NULL };
+
+		c.shell = none; /* a shell, not a command */
+	}
+	line = pipeline_remote_command(&c);
+	remote_wrap_pidfile(&wrapped, r->pid_file, line);
+	free(line);
+	log_debug(MOD, "remote shell command: %s", wrapped.buf);
+	remote_command_prepare(&r->host, wrapped.buf, tty ? REMOTE_TTY : 0, &cp);
+	cp.in = PROC_IO_INHERIT;
+	cp.out = PROC_IO_INHERIT;
+	cp.err = PROC_IO_INHERIT;
+	if (words->nr)
+		ui_status("Running", "`%s` on '%s' in %s", words->v[0], r->srv.name, src);
+	else
+		ui_status("Opening", "a shell on '%s' in %s (exit to leave)", r->srv.name, src);
+	if (proc_run(&cp, err) < 0)
+		goto out;
+	if (proc_interrupted())
+		r->interrupted = true;
+	r->exit_code = proc_status_code(&cp);
+	if (!r->interrupted && cp.exit_code == 255 && !words->nr) {
+		burst_error_set(err, BURST_EXIT_REMOTE, "the ssh connection to '%s' failed",
+				r->srv.name);
+		goto out;
+	}
+	ret = 0;
+out:
+	free(src);
 	strbuf_release(&wrapped);
 	child_process_release(&cp);
 	return ret;
@@ -329,7 +529,7 @@ static int fetch_build(struct run *r, struct burst_error *err)
 	triple = pipeline_target_triple(args, nargs, env_target, r->root);
 	profile = pipeline_profile_dir(r->verb, args, nargs);
 	adir = pipeline_artifact_dir(triple, profile);
-	cache = pipeline_remote_cache_dir(r->hash);
+	cache = pipeline_run_cache_dir(r);
 #if !(defined(__linux__) && defined(__x86_64__))
 	if (!triple)
 		ui_warn("the server builds for x86_64 Linux and this machine is not one: "
@@ -376,7 +576,7 @@ out:
 static int fetch_criterion(struct run *r, struct burst_error *err)
 {
 	struct strbuf cmd = STRBUF_INIT, out = STRBUF_INIT;
-	char *cache = pipeline_remote_cache_dir(r->hash);
+	char *cache = pipeline_run_cache_dir(r);
 	char *dir = xstrfmt("%s/target/criterion", cache);
 	const char *paths[2] = { dir, NULL };
 	int ret = -1;

@@ -67,7 +67,26 @@ struct run {
 	bool interrupted;
 	bool cargo_started;
 	struct strbuf tail; /* the end of the remote output */
+
+	/* extras (pipeline.h) */
+	bool byo;           /* a bring-your-own host: no API, volume, reapers */
+	char *byo_base;     /* its home-relative project dir */
+	char *display;      /* "user@machine:port" for messages (BYO) */
+	bool shell;         /* `cargo burst ssh` */
+	char *rustc;        /* the remote `rustc -V` for the summary */
+	bool install_toolchain;
 };
+
+/* The remote dir holding target/ and sccache/ (allocated). */
+char *pipeline_run_cache_dir(const struct run *r);
+/* The remote source dir of the run (allocated). */
+char *pipeline_run_src_dir(const struct run *r);
+/* Connect to the BYO host (r->host filled from the spec). */
+int pipeline_byo_connect(struct run *r, const char *spec, struct burst_error *err);
+/* Run the remote shell or command of `cargo burst ssh`; sets r->exit_code. */
+int pipeline_remote_shell(struct run *r, struct burst_error *err);
+/* Before the remote cargo: is the pinned toolchain on the server? */
+void pipeline_check_toolchain(struct run *r);
 
 /* Mount the volume and rsync the workspace, concurrently. */
 int pipeline_sync_and_mount(struct run *r, struct burst_error *err);

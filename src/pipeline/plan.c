@@ -72,23 +72,43 @@ static unsigned hash_bits(const char *hash)
 	return v & 0xffff;
 }
 
+/*
+ * Append " NAME=<dir>" (NAME may be NULL for a bare dir word): an absolute
+ * dir quoted, a home-relative one (BYO host) as "$HOME"/<quoted>.
+ */
+static void add_dir_word(struct strbuf *sb, const char *name, const char *dir)
+{
+	if (sb->len && sb->buf[sb->len - 1] != ' ' && sb->buf[sb->len - 1] != '\n')
+		strbuf_addch(sb, ' ');
+	if (name)
+		strbuf_addf(sb, "%s=", name);
+	if (dir[0] != '/')
+		strbuf_addstr(sb, "\"$HOME\"/");
+	remote_shell_quote(sb, dir);
+}
+
 char *pipeline_remote_command(const struct pipeline_cmd *cmd)
 {
 	struct strbuf sb = STRBUF_INIT;
-	char *src = pipeline_remote_src_dir(cmd->project_hash);
-	char *cache = pipeline_remote_cache_dir(cmd->project_hash);
-	char *v;
+	char *src, *cache, *v;
 	bool is_test = !strcmp(cmd->verb, "test");
 	bool is_bench = !strcmp(cmd->verb, "bench");
 
+	if (cmd->byo_base) {
+		src = xstrfmt("%s/src", cmd->byo_base);
+		cache = xstrdup(cmd->byo_base);
+	} else {
+		src = pipeline_remote_src_dir(cmd->project_hash);
+		cache = pipeline_remote_cache_dir(cmd->project_hash);
+	}
 	strbuf_addstr(&sb, "export PATH=\"$HOME/.cargo/bin:$HOME/.local/bin:/usr/local/cargo/bin:$PATH\"; ");
-	v = xstrfmt("CARGO_TARGET_DIR=%s/target", cache);
 	strbuf_addstr(&sb, "export");
-	add_word(&sb, v);
+	v = xstrfmt("%s/target", cache);
+	add_dir_word(&sb, "CARGO_TARGET_DIR", v);
 	free(v);
-	v = xstrfmt("SCCACHE_DIR=%s/sccache", cache);
 	strbuf_addstr(&sb, "; export");
-	add_word(&sb, v);
+	v = xstrfmt("%s/sccache", cache);
+	add_dir_word(&sb, "SCCACHE_DIR", v);
 	free(v);
 	/* One sccache server per project: SCCACHE_DIR is read at its start. */
 	strbuf_addf(&sb, "; export SCCACHE_SERVER_PORT=%u",
@@ -99,8 +119,14 @@ char *pipeline_remote_command(const struct pipeline_cmd *cmd)
 		strbuf_addstr(&sb, "; export");
 		add_word(&sb, cmd->env->v[i]);
 	}
+	if (cmd->shell && cmd->toolchain && *cmd->toolchain) {
+		strbuf_addstr(&sb, "; export");
+		v = xstrfmt("RUSTUP_TOOLCHAIN=%s", cmd->toolchain);
+		add_word(&sb, v);
+		free(v);
+	}
 	strbuf_addstr(&sb, "; cd");
-	add_word(&sb, src);
+	add_dir_word(&sb, NULL, src);
 	strbuf_addstr(&sb, " || exit 76; ");
 	/*
 	 * sccache forks a server that would keep the ssh session open through
@@ -112,6 +138,32 @@ char *pipeline_remote_command(const struct pipeline_cmd *cmd)
 		      "export RUSTC_WRAPPER=sccache; "
 		      "setsid sccache --start-server </dev/null >/dev/null 2>&1 || "
 		      "unset RUSTC_WRAPPER; fi; ");
+	/* a pinned toolchain that is not on the server yet (rustup >= 1.28
+	   no longer installs it on first use by itself) */
+	if (cmd->install_toolchain) {
+		strbuf_addstr(&sb, "rustup toolchain install");
+		if (cmd->toolchain && *cmd->toolchain)
+			add_word(&sb, cmd->toolchain);
+		strbuf_addstr(&sb, " >&2 || exit $?; ");
+	}
+	if (cmd->shell) {
+		if (!cmd->nshell)
+			strbuf_addstr(&sb, "exec \"${SHELL:-/bin/sh}\" -i");
+		else if (cmd->nshell == 1)
+			strbuf_addstr(&sb, cmd->shell[0]); /* a command line, as ssh runs it */
+		else
+			for (size_t i = 0; i < cmd->nshell; i++)
+				add_word(&sb, cmd->shell[i]);
+		goto out;
+	}
+	/* the toolchain for the summary, in the same round trip */
+	strbuf_addstr(&sb, "v=$(rustc");
+	if (cmd->toolchain && *cmd->toolchain) {
+		v = xstrfmt("+%s", cmd->toolchain);
+		add_word(&sb, v);
+		free(v);
+	}
+	strbuf_addstr(&sb, " -V 2>/dev/null) && echo \"" PIPELINE_RUSTC_MARKER "$v\" >&2; ");
 	if (is_test || is_bench)
 		strbuf_addstr(&sb,
 			      "if [ -x /usr/local/bin/cargo-burst-wait-db ]; then "
@@ -145,6 +197,7 @@ char *pipeline_remote_command(const struct pipeline_cmd *cmd)
 		add_word(&sb, cmd->verb);
 		add_args(&sb, cmd);
 	}
+out:
 	free(src);
 	free(cache);
 	return strbuf_detach(&sb, NULL);
@@ -451,6 +504,10 @@ void pipeline_summary_format(struct strbuf *out, const struct pipeline_summary *
 	strbuf_addch(out, ')');
 	if (!s->success && !s->interrupted && s->exit_code)
 		strbuf_addf(out, ", exit code %d", s->exit_code);
+	if (s->host)
+		strbuf_addf(out, "; on %s", s->host);
+	if (s->rustc)
+		strbuf_addf(out, "; %s", s->rustc);
 	if (s->server_name) {
 		strbuf_addf(out, "; server '%s' ", s->server_name);
 		if (s->no_reap)

@@ -529,6 +529,9 @@ static void run_release(struct run *r)
 	free(r->scratch_dir);
 	free(r->known_hosts);
 	free(r->pid_file);
+	free(r->byo_base);
+	free(r->display);
+	free(r->rustc);
 	hcloud_free(r->own_api);
 	state_close(r->own_state);
 }
@@ -568,7 +571,8 @@ static void run_records(struct run *r)
 			log_warn(MOD, "recording the volume's deadline: %s", e.message);
 		burst_error_release(&e);
 	}
-	pipeline_arm_reapers(r);
+	if (!r->byo)
+		pipeline_arm_reapers(r);
 	heartbeat_stop(&r->hb);
 	if (r->lease_id) {
 		state_lease_release(r->st, r->lease_id, &e);
@@ -606,6 +610,8 @@ static void print_summary(struct run *r)
 		s.volume_deadline = proj.volume_deadline;
 	}
 	burst_error_release(&e);
+	s.host = r->byo ? r->display : NULL;
+	s.rustc = r->rustc;
 	pipeline_summary_format(&line, &s);
 	if (s.success)
 		ui_status("Finished", "%s", line.buf);
@@ -704,9 +710,15 @@ static int run_pipeline(struct run *r, struct burst_error *err)
 	r->known_hosts = xstrfmt("%s/known_hosts", state_dir(r->st));
 	r->control_dir = pipeline_control_dir(state_dir(r->st));
 	r->scratch_dir = xstrfmt("%s/keys", state_dir(r->st));
-	r->pid_file = xstrfmt("%s/%s/cargo-%ld.pid", PIPELINE_REMOTE_BASE, r->hash, (long)getpid());
-	r->host.user = xstrdup(r->cfg->ssh_user ? r->cfg->ssh_user : "root");
-	r->host.port = (int)r->cfg->ssh_port;
+	if (r->byo) {
+		r->byo_base = pipeline_byo_base_dir(r->hash);
+		r->pid_file = xstrfmt("%s/cargo-%ld.pid", r->byo_base, (long)getpid());
+	} else {
+		r->pid_file = xstrfmt("%s/%s/cargo-%ld.pid", PIPELINE_REMOTE_BASE, r->hash,
+				      (long)getpid());
+		r->host.user = xstrdup(r->cfg->ssh_user ? r->cfg->ssh_user : "root");
+		r->host.port = (int)r->cfg->ssh_port;
+	}
 	r->host.identity_file = xstrdup(r->cfg->ssh_key_path);
 	r->host.known_hosts = xstrdup(r->known_hosts);
 	r->host.persist_secs = MASTER_PERSIST_SECS;
@@ -719,12 +731,21 @@ static int run_pipeline(struct run *r, struct burst_error *err)
 
 	if (state_run_begin(r->st, r->verb, r->hash, &r->run_id, err) < 0)
 		goto out;
-	if (take_lease(r, err) < 0)
-		goto out;
-	heartbeat_start(&r->hb, state_dir(r->st), r->lease_id);
+	/* a BYO host has no server or volume a reaper could take away */
+	if (!r->byo) {
+		if (take_lease(r, err) < 0)
+			goto out;
+		heartbeat_start(&r->hb, state_dir(r->st), r->lease_id);
+	}
 
 	t = burst_now_ms();
-	if (acquire_server(r, err) < 0) {
+	if (r->byo) {
+		ui_status("Connecting", "to %s", pipeline_byo_host(r->ctx));
+		if (pipeline_byo_connect(r, pipeline_byo_host(r->ctx), err) < 0) {
+			r->provision_ms = burst_now_ms() - t;
+			goto out;
+		}
+	} else if (acquire_server(r, err) < 0) {
 		r->provision_ms = burst_now_ms() - t;
 		goto out;
 	}
@@ -749,13 +770,13 @@ static int run_pipeline(struct run *r, struct burst_error *err)
 
 	t = burst_now_ms();
 	r->cargo_started = true;
-	if (pipeline_remote_cargo(r, err) < 0) {
+	if ((r->shell ? pipeline_remote_shell(r, err) : pipeline_remote_cargo(r, err)) < 0) {
 		r->cargo_ms = burst_now_ms() - t;
 		goto out;
 	}
 	r->cargo_ms = burst_now_ms() - t;
 
-	if (r->exit_code == 0 && !r->interrupted) {
+	if (r->exit_code == 0 && !r->interrupted && !r->shell) {
 		t = burst_now_ms();
 		if (pipeline_fetch(r, err) < 0) {
 			r->fetch_ms = burst_now_ms() - t;
@@ -784,7 +805,7 @@ static int open_resources(struct run *r, struct burst_error *err)
 			return -1;
 		r->st = r->own_state;
 	}
-	if (!r->api) {
+	if (!r->api && !r->byo) {
 		if (config_require_token(r->cfg, err) < 0)
 			return -1;
 		r->own_api = hcloud_new(r->cfg->endpoint, r->cfg->token, err);
@@ -795,12 +816,14 @@ static int open_resources(struct run *r, struct burst_error *err)
 	return 0;
 }
 
-int pipeline_run(struct burst_ctx *ctx)
+static int run_or_shell(struct burst_ctx *ctx, bool shell)
 {
 	struct run r;
 	int ret;
 
 	run_init(&r, ctx);
+	r.shell = shell;
+	r.byo = pipeline_byo_host(ctx) != NULL;
 	r.t0 = burst_now_ms();
 	if (open_resources(&r, &ctx->err) < 0) {
 		run_release(&r);
@@ -818,9 +841,11 @@ int pipeline_run(struct burst_ctx *ctx)
 		print_summary(&r);
 		ret = BURST_EXIT_INTERRUPTED;
 	} else if (ret < 0) {
-		if (r.srv.name)
+		if (r.srv.name && !r.byo)
 			ui_note("server '%s' stays up until its reaper deletes it (or run "
 				"`cargo burst down`)", r.srv.name);
+	} else if (r.shell) {
+		ret = r.exit_code;
 	} else {
 		if (r.exit_code != 0)
 			env_hints(&r);
@@ -831,4 +856,14 @@ int pipeline_run(struct burst_ctx *ctx)
 	proc_clear_interrupted();
 	run_release(&r);
 	return ret;
+}
+
+int pipeline_run(struct burst_ctx *ctx)
+{
+	return run_or_shell(ctx, false);
+}
+
+int pipeline_shell(struct burst_ctx *ctx)
+{
+	return run_or_shell(ctx, true);
 }

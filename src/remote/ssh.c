@@ -33,6 +33,7 @@ void remote_host_release(struct remote_host *h)
 	FREE_AND_NULL(h->identity_file);
 	FREE_AND_NULL(h->known_hosts);
 	FREE_AND_NULL(h->control_path);
+	FREE_AND_NULL(h->user_known_hosts);
 }
 
 int remote_mkdir_p(const char *dir, unsigned mode)
@@ -176,7 +177,14 @@ static void ssh_base(const struct remote_host *h, const char *const *extra,
 	}
 	push_opt(argv, "BatchMode", "yes");
 	push_opt(argv, "StrictHostKeyChecking", "yes");
-	push_opt(argv, "UserKnownHostsFile", h->known_hosts);
+	if (h->user_known_hosts) {
+		/* both files, each quoted (ssh splits the value into words) */
+		strvec_push(argv, "-o");
+		strvec_pushf(argv, "UserKnownHostsFile=\"%s\" \"%s\"", h->user_known_hosts,
+			     h->known_hosts);
+	} else {
+		push_opt(argv, "UserKnownHostsFile", h->known_hosts);
+	}
 	push_opt(argv, "GlobalKnownHostsFile", "/dev/null");
 	push_opt(argv, "UpdateHostKeys", "no");
 	push_opt(argv, "CheckHostIP", "no");

@@ -256,3 +256,124 @@ def new_sim(config=None):
 
 def seed(sim):
     return sim.seed_image(labels=IMAGE_LABELS, description="cargo-burst test image")
+
+
+# ---- a plain sshd for the bring-your-own-host tests ------------------------
+
+def free_port():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class PlainSshd:
+    """A private sshd on 127.0.0.1:<random port> that lets the world's key in
+    as root, for `--host root@127.0.0.1:PORT`.  It runs in a mount namespace
+    of its own where ~/.cache is a temporary directory (self.cache), so the
+    tool's per-project directory never lands in the real /root/.cache.
+    stop() kills sshd and every process left in its namespace.
+
+        with PlainSshd(w) as sshd:
+            w.trust(sshd)                 # its key into ~/.ssh/known_hosts
+            w.burst(["build", "--host", sshd.spec], cwd=ws)
+    """
+
+    def __init__(self, world):
+        self.world = world
+        self.dir = os.path.join(world.dir, "sshd")
+        self.cache = os.path.join(self.dir, "cache")
+        self.port = free_port()
+        self.proc = None
+        self.spec = "root@127.0.0.1:%d" % self.port
+        self.home = os.path.expanduser("~root")
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    def start(self):
+        os.makedirs(self.cache)
+        os.makedirs("/run/sshd", exist_ok=True)
+        hostkey = os.path.join(self.dir, "hostkey")
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "byoh", "-f", hostkey],
+                       check=True, timeout=30)
+        with open(hostkey + ".pub") as f:
+            self.host_pub = " ".join(f.read().split()[:2])
+        ak = os.path.join(self.dir, "authorized_keys")
+        shutil.copy(self.world.key + ".pub", ak)
+        cfg = os.path.join(self.dir, "sshd_config")
+        with open(cfg, "w") as f:
+            f.write("Port %d\nListenAddress 127.0.0.1\nHostKey %s\nPidFile none\n"
+                    "AuthorizedKeysFile %s\nStrictModes no\nUsePAM no\n"
+                    "PermitRootLogin prohibit-password\nPasswordAuthentication no\n"
+                    "KbdInteractiveAuthentication no\nLogLevel VERBOSE\n"
+                    "AllowTcpForwarding yes\nMaxSessions 50\nMaxStartups 50\n"
+                    "Subsystem sftp internal-sftp\n" % (self.port, hostkey, ak))
+        os.makedirs(os.path.join(self.home, ".cache"), exist_ok=True)
+        script = 'mount --bind "$1" "$2" && exec /usr/sbin/sshd -D -e -f "$3"'
+        self.log = open(os.path.join(self.dir, "sshd.log"), "w")
+        self.proc = subprocess.Popen(
+            ["unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", script, "sh",
+             self.cache, os.path.join(self.home, ".cache"), cfg],
+            stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log, start_new_session=True)
+        import socket
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                break
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        with open(os.path.join(self.dir, "sshd.log")) as f:
+            raise RuntimeError("the plain sshd did not start: %s" % f.read())
+
+    def known_hosts_line(self):
+        return "[127.0.0.1]:%d %s\n" % (self.port, self.host_pub)
+
+    def trust(self):
+        """Add the host key to the world's ~/.ssh/known_hosts (as a user would)."""
+        with open(os.path.join(self.world.home, ".ssh", "known_hosts"), "a") as f:
+            f.write(self.known_hosts_line())
+
+    def project_dir(self):
+        """The one per-project directory the tool made on this host, or None."""
+        base = os.path.join(self.cache, "cargo-burst")
+        dirs = sorted(os.listdir(base)) if os.path.isdir(base) else []
+        return os.path.join(base, dirs[0]) if len(dirs) == 1 else None
+
+    def stop(self):
+        if not self.proc:
+            return
+        try:
+            ns = os.readlink("/proc/%d/ns/mnt" % self.proc.pid)
+        except OSError:
+            ns = None
+        victims = []
+        if ns and ns != os.readlink("/proc/self/ns/mnt"):
+            for d in os.listdir("/proc"):
+                if d.isdigit():
+                    try:
+                        if os.readlink("/proc/%s/ns/mnt" % d) == ns:
+                            victims.append(int(d))
+                    except OSError:
+                        pass
+        for pid in victims + [self.proc.pid]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        self.log.close()
+        self.proc = None

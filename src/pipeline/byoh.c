@@ -1,0 +1,398 @@
+/*
+ * byoh.c - the extras of a run: bring-your-own host parsing, port
+ * forwarding checks and the pinned toolchain file.
+ */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "burst/cli.h"
+#include "burst/config.h"
+#include "burst/log.h"
+#include "burst/pipeline.h"
+#include "burst/proc.h"
+#include "burst/remote.h"
+#include "burst/toml.h"
+#include "burst/ui.h"
+
+#include "pipeline-int.h"
+
+const char *pipeline_byo_host(const struct burst_ctx *ctx)
+{
+	if (ctx->run.host && *ctx->run.host)
+		return ctx->run.host;
+	if (ctx->config && ctx->config->host && *ctx->config->host)
+		return ctx->config->host;
+	return NULL;
+}
+
+static int bad_host(const char *spec, const char *why, struct burst_error *err)
+{
+	burst_error_set(err, BURST_EXIT_USAGE, "invalid host '%s': %s", spec, why);
+	burst_error_hint(err, "use USER@MACHINE[:PORT], e.g. root@build.example.com:2222");
+	return -1;
+}
+
+int pipeline_parse_host(const char *spec, struct remote_host *h,
+			struct burst_error *err)
+{
+	const char *at = strchr(spec, '@'), *name = at ? at + 1 : spec, *end, *colon;
+	int64_t port = 0;
+
+	if (at && at == spec)
+		return bad_host(spec, "empty user name", err);
+	if (at && strchr(name, '@'))
+		return bad_host(spec, "more than one '@'", err);
+	if (*name == '[') {
+		end = strchr(name, ']');
+		if (!end || end == name + 1)
+			return bad_host(spec, "unterminated '[' address", err);
+		colon = end[1] == ':' ? end + 1 : NULL;
+		if (end[1] && !colon)
+			return bad_host(spec, "text after ']'", err);
+		name++;
+	} else {
+		colon = strchr(name, ':');
+		if (colon && strchr(colon + 1, ':'))
+			return bad_host(spec, "write an IPv6 address as [ADDRESS]:PORT", err);
+		end = colon ? colon : name + strlen(name);
+	}
+	if (end == name)
+		return bad_host(spec, "empty machine name", err);
+	for (const char *p = name; p < end; p++)
+		if (*p <= ' ' || *p == '/' || *p == '\'' || *p == '"' || *p == '\\')
+			return bad_host(spec, "unexpected character in the machine name", err);
+	if (spec[0] == '-')
+		return bad_host(spec, "it must not start with '-'", err);
+	if (colon && parse_int64(colon + 1, 1, 65535, &port) < 0)
+		return bad_host(spec, "the port must be a number from 1 to 65535", err);
+	free(h->host);
+	h->host = xstrndup(name, (size_t)(end - name));
+	if (at) {
+		free(h->user);
+		h->user = xstrndup(spec, (size_t)(at - spec));
+	}
+	h->port = (int)port;
+	return 0;
+}
+
+char *pipeline_byo_base_dir(const char *project_hash)
+{
+	return xstrfmt("%s/%s", PIPELINE_BYO_BASE, project_hash);
+}
+
+int pipeline_parse_forward(const char *spec, int *local, int *remote,
+			   struct burst_error *err)
+{
+	const char *colon = strchr(spec, ':');
+	char *left = xstrndup(spec, colon ? (size_t)(colon - spec) : strlen(spec));
+	int64_t l = 0, r = 0;
+	int ret = 0;
+
+	if (parse_int64(left, 1, 65535, &l) < 0 ||
+	    (colon && parse_int64(colon + 1, 1, 65535, &r) < 0)) {
+		burst_error_set(err, BURST_EXIT_USAGE,
+				"invalid value '%s' for '--forward': expected LOCAL[:REMOTE] "
+				"ports from 1 to 65535", spec);
+		burst_error_hint(err, "-L 8080 forwards localhost:8080 to port 8080 on the "
+				 "server; -L 9000:8080 forwards localhost:9000 to it");
+		ret = -1;
+	}
+	*local = (int)l;
+	*remote = colon ? (int)r : (int)l;
+	free(left);
+	return ret;
+}
+
+/* The socket inode listening on 127.0.0.1/0.0.0.0:port, from /proc/net/tcp. */
+static unsigned long listening_inode(int port)
+{
+	FILE *f = fopen("/proc/net/tcp", "r");
+	char line[512];
+	unsigned long found = 0;
+
+	if (!f)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f)) {
+		unsigned addr, lport, state;
+		unsigned long inode;
+
+		if (sscanf(line, " %*d: %8X:%4X %*8X:%*4X %2X %*s %*s %*s %*s %*s %lu",
+			   &addr, &lport, &state, &inode) != 4)
+			continue;
+		if ((int)lport == port && state == 0x0A) /* LISTEN */
+			found = inode;
+	}
+	fclose(f);
+	return found;
+}
+
+/* "name (pid N)" of a process holding the socket inode (allocated), or NULL. */
+static char *socket_owner(unsigned long inode)
+{
+	DIR *proc = opendir("/proc");
+	struct dirent *de;
+	char want[64], *ret = NULL;
+
+	if (!proc)
+		return NULL;
+	snprintf(want, sizeof(want), "socket:[%lu]", inode);
+	while (!ret && (de = readdir(proc))) {
+		char path[600], link[128];
+		DIR *fds;
+		struct dirent *fd;
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/fd", de->d_name);
+		fds = opendir(path);
+		if (!fds)
+			continue;
+		while (!ret && (fd = readdir(fds))) {
+			ssize_t n;
+
+			snprintf(path, sizeof(path), "/proc/%s/fd/%s", de->d_name, fd->d_name);
+			n = readlink(path, link, sizeof(link) - 1);
+			if (n <= 0)
+				continue;
+			link[n] = '\0';
+			if (!strcmp(link, want)) {
+				struct strbuf comm = STRBUF_INIT;
+
+				snprintf(path, sizeof(path), "/proc/%s/comm", de->d_name);
+				strbuf_set_max(&comm, 256);
+				if (strbuf_read_file(&comm, path) < 0)
+					strbuf_addstr(&comm, "?");
+				strbuf_trim(&comm);
+				ret = xstrfmt("'%s' (pid %s)", comm.buf, de->d_name);
+				strbuf_release(&comm);
+			}
+		}
+		closedir(fds);
+	}
+	closedir(proc);
+	return ret;
+}
+
+int pipeline_check_local_port(int port, struct burst_error *err)
+{
+	struct sockaddr_in sa;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), e;
+	unsigned long inode;
+	char *owner = NULL;
+
+	if (fd < 0)
+		return burst_error_set(err, BURST_EXIT_INTERNAL, "socket: %s", strerror(errno));
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		close(fd);
+		return 0;
+	}
+	e = errno;
+	close(fd);
+	inode = e == EADDRINUSE ? listening_inode(port) : 0;
+	if (inode)
+		owner = socket_owner(inode);
+	burst_error_set(err, BURST_EXIT_USAGE,
+			"cannot forward local port %d: %s%s%s", port,
+			e == EADDRINUSE ? "it is already in use" : strerror(e),
+			owner ? " by " : "", owner ? owner : "");
+	burst_error_hint(err, "stop that program or pick another local port: "
+			 "-L OTHER:%d", port);
+	free(owner);
+	return -1;
+}
+
+/* A toolchain name as rustup accepts it (no path, no shell meta). */
+static bool toolchain_name_ok(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '.' || *s == '-' || *s == '_'))
+			return false;
+	return true;
+}
+
+/* The channel of a TOML toolchain file, or NULL (allocated). */
+static char *toml_channel(const struct strbuf *text)
+{
+	struct toml_value *root = toml_parse(text->buf, text->len, NULL);
+	const struct toml_value *tc, *ch;
+	char *ret = NULL;
+
+	if (!root)
+		return NULL;
+	tc = toml_table_get(root, "toolchain");
+	ch = tc && toml_value_type(tc) == TOML_TABLE ? toml_table_get(tc, "channel") : NULL;
+	if (ch && toml_value_type(ch) == TOML_STRING)
+		ret = xstrdup(toml_string(ch, NULL));
+	toml_free(root);
+	return ret;
+}
+
+char *pipeline_toolchain_file(const char *root)
+{
+	static const char *const names[] = { "rust-toolchain.toml", "rust-toolchain" };
+	struct strbuf text = STRBUF_INIT;
+	char *ret = NULL;
+
+	for (size_t i = 0; i < ARRAY_SIZE(names) && !ret; i++) {
+		char *path = xstrfmt("%s/%s", root, names[i]);
+
+		strbuf_reset(&text);
+		strbuf_set_max(&text, 64 * 1024);
+		if (strbuf_read_file(&text, path) == 0) {
+			if (strstr(text.buf, "[toolchain]")) {
+				ret = toml_channel(&text);
+			} else {
+				strbuf_trim(&text);
+				if (!strchr(text.buf, '\n'))
+					ret = xstrdup(text.buf);
+			}
+			if (ret && !toolchain_name_ok(ret))
+				FREE_AND_NULL(ret);
+		}
+		free(path);
+	}
+	strbuf_release(&text);
+	return ret;
+}
+
+bool pipeline_toolchain_listed(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = list; p && *p;) {
+		const char *nl = strchr(p, '\n'), *end = p;
+
+		while (*end && *end != ' ' && *end != '\n')
+			end++;
+		if ((size_t)(end - p) == n && !strncmp(p, name, n))
+			return true;
+		/* "<name>-<arch>-<vendor>-<os>...": the rest is a host triple */
+		if ((size_t)(end - p) > n + 1 && !strncmp(p, name, n) && p[n] == '-') {
+			const char *rest = p + n + 1;
+			int dashes = 0;
+
+			for (const char *q = rest; q < end; q++)
+				dashes += *q == '-';
+			if (dashes >= 2 && !(rest[0] >= '0' && rest[0] <= '9'))
+				return true;
+		}
+		p = nl ? nl + 1 : NULL;
+	}
+	return false;
+}
+
+/* ---- the run's side --------------------------------------------------- */
+
+char *pipeline_run_cache_dir(const struct run *r)
+{
+	return r->byo ? xstrdup(r->byo_base) : pipeline_remote_cache_dir(r->hash);
+}
+
+char *pipeline_run_src_dir(const struct run *r)
+{
+	return r->byo ? xstrfmt("%s/src", r->byo_base) : pipeline_remote_src_dir(r->hash);
+}
+
+/* The local user's name (allocated), for a BYO host without "user@". */
+static char *local_user(void)
+{
+	struct passwd *pw = getpwuid(getuid());
+	const char *u = getenv("USER");
+
+	if (pw && pw->pw_name && *pw->pw_name)
+		return xstrdup(pw->pw_name);
+	return xstrdup(u && *u ? u : "root");
+}
+
+int pipeline_byo_connect(struct run *r, const char *spec, struct burst_error *err)
+{
+	struct remote_host *h = &r->host;
+	const char *home = getenv("HOME");
+	int port;
+
+	free(h->user);
+	h->user = NULL;
+	if (pipeline_parse_host(spec, h, err) < 0)
+		return -1;
+	/* what the spec leaves out: ssh_user / ssh_port when configured, else ssh's defaults */
+	if (!h->user)
+		h->user = r->cfg->source[CONFIG_SSH_USER] != CONFIG_SRC_DEFAULT && r->cfg->ssh_user
+				  ? xstrdup(r->cfg->ssh_user) : local_user();
+	if (!h->port)
+		h->port = r->cfg->source[CONFIG_SSH_PORT] != CONFIG_SRC_DEFAULT ? (int)r->cfg->ssh_port
+									       : 22;
+	port = h->port;
+	if (home && *home)
+		h->user_known_hosts = xstrfmt("%s/.ssh/known_hosts", home);
+	r->display = port == 22 ? xstrfmt("%s@%s", h->user, h->host)
+				: xstrfmt("%s@%s:%d", h->user, h->host, port);
+	r->srv.name = xstrdup(r->display);
+	r->srv.ip = xstrdup(h->host);
+	if (remote_host_set_control_dir(h, r->control_dir, err) < 0)
+		return -1;
+	if (remote_master_check(h))
+		return 0;
+	if (remote_master_start(h, err) == 0)
+		return 0;
+	if (err->message && strstr(err->message, "host key")) {
+		char *p = port == 22 ? xstrdup("") : xstrfmt("-p %d ", port);
+
+		burst_error_release(err);
+		burst_error_set(err, BURST_EXIT_REMOTE,
+				"the host key of '%s' is not in ~/.ssh/known_hosts (nor in '%s'), "
+				"or it does not match the one there", r->display, h->known_hosts);
+		burst_error_hint(err, "check the key and add it once: `ssh-keyscan %s%s >> "
+				 "~/.ssh/known_hosts`, or connect once with `ssh %s%s@%s`",
+				 p, h->host, p, h->user, h->host);
+		free(p);
+	}
+	return -1;
+}
+
+void pipeline_check_toolchain(struct run *r)
+{
+	struct child_process cp = CHILD_PROCESS_INIT;
+	struct burst_error err = BURST_ERROR_INIT;
+	const char *cli_tc = r->ctx->run.toolchain ? r->ctx->run.toolchain : r->ctx->toolchain;
+	char *file_tc = cli_tc ? NULL : pipeline_toolchain_file(r->root);
+	const char *tc = cli_tc ? cli_tc : file_tc;
+
+	if (!tc)
+		goto out;
+	cp.in = PROC_IO_NULL;
+	cp.out = PROC_IO_CAPTURE;
+	cp.err = PROC_IO_CAPTURE;
+	cp.capture_max = 256 * 1024;
+	cp.timeout_ms = 30000;
+	if (remote_run(&r->host,
+		       "PATH=\"$HOME/.cargo/bin:/usr/local/cargo/bin:$PATH\" rustup toolchain list",
+		       &cp, &err) < 0 || cp.exit_code != 0) {
+		log_debug("pipeline", "rustup toolchain list: %s",
+			  err.message ? err.message : cp.err_buf.buf);
+		goto out;
+	}
+	if (pipeline_toolchain_listed(cp.out_buf.buf, tc))
+		goto out;
+	ui_status("Installing", "toolchain %s on the server%s", tc,
+		  file_tc ? " (pinned by rust-toolchain)" : "");
+	r->install_toolchain = true;
+out:
+	burst_error_release(&err);
+	child_process_release(&cp);
+	free(file_tc);
+}

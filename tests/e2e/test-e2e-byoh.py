@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""End-to-end: bring your own host.  The whole pipeline (build with artifact
+fetch, run with exit codes, test) against a plain sshd through --host and
+through `host = ...` in the config, with zero API calls (the simulator's
+request log stays empty), no token, no reapers; the project's directory on
+the host; an unknown host key is refused with the way to add it.
+"""
+
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from e2elib import PlainSshd, Simulator, Tap, World, need_root_and_tools  # noqa: E402
+
+
+def main():
+    tap = Tap()
+    need_root_and_tools(tap)
+    with Simulator(machines="none") as sim:
+        with World(tap, sim) as w:
+            with PlainSshd(w) as sshd:
+                run_all(tap, sim, w, sshd)
+    return tap.done()
+
+
+def reapers_of(w):
+    """cargo-burst processes of this world still running (reapers, watchers)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/environ" % d, "rb") as f:
+                env = f.read()
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if ("HOME=" + w.home).encode() in env and "cargo-burst" in cmd:
+            out.append(cmd)
+    return out
+
+
+def run_all(tap, sim, w, sshd):
+    hello = w.fixture("hello")
+    spec = sshd.spec
+
+    # an unknown host key: refused, with the way to add it
+    r = w.burst(["build", "--host", spec], cwd=hello, timeout=120)
+    tap.is_(r.code, 76, "an unknown host key is an ssh error (76)")
+    tap.ok("ssh-keyscan -p %d 127.0.0.1" % sshd.port in r.err and "known_hosts" in r.err,
+           "the error tells how to add the host key")
+    if r.code != 76:
+        tap.diag(repr(r))
+
+    sshd.trust()
+    # build: the pipeline through the user's known_hosts and key, no token
+    env = {"HCLOUD_TOKEN": ""}
+    r = w.burst(["build", "--host", spec], cwd=hello, env=env, timeout=240)
+    if not tap.is_(r.code, 0, "build --host succeeds without a token"):
+        tap.diag(repr(r))
+    tap.ok("Syncing" in r.err and spec in r.err, "it syncs to the given host")
+    tap.ok("on " + spec in r.err, "the summary names the host")
+    exe = os.path.join(hello, "target", "debug", "hello")
+    tap.ok(os.access(exe, os.X_OK), "the artifact was fetched")
+    if os.access(exe, os.X_OK):
+        out = subprocess.run([exe, "exit", "0"], capture_output=True, text=True, timeout=30)
+        tap.is_(out.stdout.strip(), "exiting with 0", "the fetched binary runs here")
+    else:
+        tap.ok(False, "the fetched binary runs here")
+    proj = sshd.project_dir()
+    tap.ok(proj and os.path.exists(os.path.join(proj, "src", "Cargo.toml")),
+           "the source lives in ~/.cache/cargo-burst/<hash>/src on the host")
+    tap.ok(proj and os.path.isdir(os.path.join(proj, "target", "debug")),
+           "CARGO_TARGET_DIR is ~/.cache/cargo-burst/<hash>/target on the host")
+    tap.ok(not os.path.exists(os.path.join(proj or "/nonexistent", "src", "target")),
+           "the local target/ is not synced")
+
+    # run: output streamed, exit code passed through
+    r = w.burst(["run", "--host", spec, "--", "exit", "3"], cwd=hello, env=env)
+    tap.is_(r.code, 3, "run --host passes the exit code through")
+    tap.ok("exiting with 3" in r.out, "the program's output is streamed")
+
+    # test
+    r = w.burst(["test", "--host", spec, "--cargo-test"], cwd=hello, env=env)
+    if not tap.is_(r.code, 0, "test --host passes"):
+        tap.diag(repr(r))
+
+    # host = ... in the project config
+    os.makedirs(os.path.join(hello, ".config"), exist_ok=True)
+    with open(os.path.join(hello, ".config", "cargo-burst.toml"), "w") as f:
+        f.write('host = "%s"\n' % spec)
+    r = w.burst(["run", "--", "exit", "0"], cwd=hello, env=env)
+    if not tap.is_(r.code, 0, "host = ... in the project config is used"):
+        tap.diag(repr(r))
+    tap.ok("on " + spec in r.err, "... on that host")
+    r = w.burst(["config"], cwd=hello, env=env)
+    tap.ok('host = "%s"' % spec in r.out, "`cargo burst config` shows the host")
+
+    # a bad --host is a usage error
+    r = w.burst(["build", "--host", "root@:22"], cwd=hello, env=env)
+    tap.is_(r.code, 64, "a malformed --host is a usage error")
+
+    tap.is_(sim.requests(), [], "no API call at all")
+    tap.is_(w.servers(), [], "no server was created")
+    tap.is_(reapers_of(w), [], "no reaper or watcher is left running")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
