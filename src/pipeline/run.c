@@ -729,6 +729,14 @@ static int run_pipeline(struct run *r, struct burst_error *err)
 		local_metadata(r);
 	large_dirs_question(r);
 
+	/* a taken local port for -L fails before any server is touched */
+	for (size_t i = 0; i < r->ctx->run.forwards.nr; i++) {
+		int local, remote;
+
+		if (pipeline_parse_forward(r->ctx->run.forwards.v[i], &local, &remote, err) < 0 ||
+		    pipeline_check_local_port(local, err) < 0)
+			goto out;
+	}
 	if (state_run_begin(r->st, r->verb, r->hash, &r->run_id, err) < 0)
 		goto out;
 	/* a BYO host has no server or volume a reaper could take away */
