@@ -79,7 +79,8 @@ struct burst_cmd {
  *
  *  - tool flags come first: --keep-alive SECONDS, --no-reap, --no-fetch
  *    (build, bench), -y/--yes, --env VAR[=VALUE] (repeatable, also
- *    --env=VAR), for test --no-doctests and --cargo-test, -h/--help,
+ *    --env=VAR), for test --no-doctests, --cargo-test, --shards N and
+ *    --junit PATH, -h/--help,
  *    --host USER@MACHINE[:PORT], for run -L/--forward LOCAL[:REMOTE]
  *    (repeatable), for ssh --no-sync;
  *  - -q/--quiet and -v/--verbose (also -vv) are tool flags that are also
@@ -108,6 +109,8 @@ struct run_args {
 	char *host;               /* --host user@machine[:port], or NULL */
 	struct strvec forwards;   /* run: -L/--forward LOCAL[:REMOTE] as given */
 	bool no_sync;             /* ssh: --no-sync */
+	int shards;               /* test: --shards N (0 = not given) */
+	char *junit;              /* test: --junit PATH (merged JUnit), or NULL */
 };
 
 /* Initialise empty run arguments (keep_alive_secs = -1). */

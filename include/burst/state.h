@@ -166,7 +166,12 @@ int state_server_update(struct burst_state *st, const struct state_server *srv, 
 /* Set only the status of row id. */
 int state_server_set_status(struct burst_state *st, int64_t id, enum state_server_status status,
 			    struct burst_error *err);
-/* The newest server not `deleted` (any other status): 1, 0 none, -1. */
+/*
+ * The extra servers of `cargo burst test --shards` carry this name prefix:
+ * they are reaped like any server row but are never the current server.
+ */
+#define STATE_SHARD_NAME_PREFIX "cargo-burst-shard-"
+/* The newest server not `deleted` (any other status), shards excepted: 1, 0 none, -1. */
 int state_server_current(struct burst_state *st, struct state_server *out, struct burst_error *err);
 /* Look a server row up by row id: 1, 0, -1. */
 int state_server_get(struct burst_state *st, int64_t id, struct state_server *out, struct burst_error *err);

@@ -6,6 +6,7 @@
 #include "burst/config.h"
 #include "burst/pipeline.h"
 #include "burst/remote.h"
+#include "burst/shard.h"
 
 /* The widest --keep-alive accepted (a week); config has the same bound. */
 #define KEEP_ALIVE_MAX (7 * 24 * 3600)
@@ -26,6 +27,7 @@ void run_args_release(struct run_args *ra)
 	strvec_clear(&ra->cargo_args);
 	free(ra->host);
 	strvec_clear(&ra->forwards);
+	free(ra->junit);
 	run_args_init(ra);
 }
 
@@ -176,6 +178,22 @@ static int forward_value(struct run_args *ra, const char *value,
 	return 0;
 }
 
+/* test --shards N: 1 to SHARD_MAX servers. */
+static int shards_value(struct run_args *ra, const char *value,
+			struct burst_error *err)
+{
+	int64_t n;
+
+	if (parse_int64(value, 1, SHARD_MAX, &n) < 0) {
+		burst_error_set(err, BURST_EXIT_USAGE,
+				"invalid value '%s' for '--shards': expected a "
+				"number of servers from 1 to %d", value, SHARD_MAX);
+		return -1;
+	}
+	ra->shards = (int)n;
+	return 0;
+}
+
 static int missing_value(const char *flag, struct burst_error *err)
 {
 	burst_error_set(err, BURST_EXIT_USAGE, "'%s' needs a value", flag);
@@ -183,6 +201,10 @@ static int missing_value(const char *flag, struct burst_error *err)
 		burst_error_hint(err, "use --env VAR or --env VAR=VALUE");
 	else if (!strcmp(flag, "--host"))
 		burst_error_hint(err, "use --host USER@MACHINE[:PORT]");
+	else if (!strcmp(flag, "--shards"))
+		burst_error_hint(err, "use --shards N (the number of servers)");
+	else if (!strcmp(flag, "--junit"))
+		burst_error_hint(err, "use --junit PATH (the merged JUnit file)");
 	else if (!strcmp(flag, "--forward"))
 		burst_error_hint(err, "use --forward LOCAL[:REMOTE] (or -L LOCAL[:REMOTE])");
 	else
@@ -199,7 +221,8 @@ static int foreign_flag(const struct burst_cmd *cmd, const char *arg,
 	if (!strcmp(arg, "--no-fetch") && !(cmd->flags & CMD_RUN_FETCH))
 		owners = "build and bench";
 	else if ((!strcmp(arg, "--no-doctests") ||
-		  !strcmp(arg, "--cargo-test")) && !(cmd->flags & CMD_RUN_TEST))
+		  !strcmp(arg, "--cargo-test") || !strncmp(arg, "--shards", 8) ||
+		  !strncmp(arg, "--junit", 7)) && !(cmd->flags & CMD_RUN_TEST))
 		owners = "test";
 	else if ((!strcmp(arg, "-L") || !strncmp(arg, "--forward", 9)) &&
 		 !(cmd->flags & CMD_RUN_FORWARD))
@@ -289,6 +312,22 @@ int run_args_parse(struct run_args *ra, const struct burst_cmd *cmd,
 			}
 			if (forward_value(ra, value, err) < 0)
 				goto out;
+		} else if ((cmd->flags & CMD_RUN_TEST) &&
+			   (m = match_valued("--shards", argc, argv, &i, &value)) != 0) {
+			if (m < 0) {
+				missing_value("--shards", err);
+				goto out;
+			}
+			if (shards_value(ra, value, err) < 0)
+				goto out;
+		} else if ((cmd->flags & CMD_RUN_TEST) &&
+			   (m = match_valued("--junit", argc, argv, &i, &value)) != 0) {
+			if (m < 0 || !*value) {
+				missing_value("--junit", err);
+				goto out;
+			}
+			free(ra->junit);
+			ra->junit = xstrdup(value);
 		} else if (!strcmp(arg, "--no-sync") && (cmd->flags & CMD_RUN_SHELL)) {
 			ra->no_sync = true;
 		} else if (foreign_flag(cmd, arg, err) < 0) {

@@ -88,6 +88,8 @@ int pipeline_remote_shell(struct run *r, struct burst_error *err);
 /* Before the remote cargo: is the pinned toolchain on the server? */
 void pipeline_check_toolchain(struct run *r);
 
+/* test --shards N: archive, extra servers, partitioned runs (shard.c). */
+int pipeline_shard_test(struct run *r, struct burst_error *err);
 /* Mount the volume and rsync the workspace, concurrently. */
 int pipeline_sync_and_mount(struct run *r, struct burst_error *err);
 /* Run the remote cargo, streaming; sets r->exit_code / r->interrupted. */

@@ -309,6 +309,43 @@ static int sweep(struct hcloud *api, struct burst_state *st, const struct burst_
 			res->skipped++;
 		}
 	}
+	/*
+	 * Extra servers of `test --shards` (role=shard) that the state does
+	 * not know are never adopted: deleted once past the grace period
+	 * (their run may still be recording them), at once by `down`.
+	 */
+	free(sel);
+	sel = selector(st, "shard");
+	hcloud_servers_release(&sl);
+	memset(&sl, 0, sizeof(sl));
+	if (hcloud_servers_list(api, NULL, sel, &sl, err) < 0)
+		goto out;
+	for (size_t i = 0; i < sl.nr; i++) {
+		const struct hcloud_server *s = &sl.v[i];
+		struct state_server known = { 0 };
+		bool gone;
+		int found;
+
+		if (!reaper_labels_ours(&s->labels, o.owner))
+			continue;
+		if (s->status && !strcmp(s->status, "deleting"))
+			continue;
+		found = state_server_by_hcloud_id(st, s->id, &known, err);
+		state_server_release(&known);
+		if (found < 0)
+			goto out;
+		if (found && known.status != STATE_SERVER_DELETED)
+			continue;
+		if (!(flags & REAPER_SWEEP_DELETE_NOW) &&
+		    !(s->created && now - (int64_t)s->created >= REAPER_ORPHAN_GRACE_SECS)) {
+			res->skipped++;
+			continue;
+		}
+		if (reaper_delete_server(&o, s->id, &gone, err) < 0)
+			goto out;
+		reaper_record_server_gone(&o, 0, s->id, s->name, s->ipv4);
+		res->servers_deleted++;
+	}
 	free(sel);
 	sel = selector(st, "volume");
 	if (hcloud_volumes_list(api, NULL, sel, &vl, err) < 0)

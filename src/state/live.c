@@ -245,8 +245,9 @@ out:
 
 int state_server_current(struct burst_state *st, struct state_server *out, struct burst_error *err)
 {
-	return server_query_one(st, "WHERE status != 'deleted' ORDER BY id DESC LIMIT 1", 0, out,
-				err);
+	return server_query_one(st, "WHERE status != 'deleted' AND (name IS NULL OR name NOT "
+				"LIKE '" STATE_SHARD_NAME_PREFIX "%') ORDER BY id DESC LIMIT 1", 0,
+				out, err);
 }
 
 int state_server_get(struct burst_state *st, int64_t id, struct state_server *out,

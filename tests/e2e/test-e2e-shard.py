@@ -1,0 +1,222 @@
+#!/usr/bin/env python3
+"""End-to-end: `cargo burst test --shards 3` (issue 8, item 3).
+
+A generated crate with 12 quick tests (8 unit tests, 4 in a second
+integration test binary) runs on three servers: the main one (cold, with the
+volume) builds the nextest archive, two extra servers (role=shard) run their
+partitions.  nextest itself cannot be installed here, so the test double in
+tests/fixtures/nextest-standin/ is put on every simulated server's PATH
+(~/.local/bin) as soon as the server's home directory appears.
+
+Checked: three server creates; every test ran exactly once across the
+shards (from the "[K/3]" prefixed output); the combined summary; exit 0;
+the merged JUnit file parses and holds every test once; the extra servers
+are deleted after the run; a failing test gives exit 100 and its name in the
+summary; Ctrl-C mid-run exits 130 and leaves no extra server behind.
+"""
+
+import collections
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import xml.etree.ElementTree as ET
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from e2elib import SOURCE_ROOT, Tap, World, need_root_and_tools, new_sim, seed  # noqa: E402
+
+STANDIN = os.path.join(SOURCE_ROOT, "tests", "fixtures", "nextest-standin", "cargo-nextest")
+UNIT = ["tests::unit_%d" % i for i in range(8)]
+EXTRA = ["extra_%d" % i for i in range(4)]
+EXPECTED = {("sharded", n) for n in UNIT} | {("sharded::extra", n) for n in EXTRA}
+PASS_RE = re.compile(r"^\[(\d+)/(\d+)\] +(PASS|FAIL) \[ *[0-9.]+s\] (\S+) (\S+)$")
+SHARD_PREFIX = "cargo-burst-shard-"
+
+
+class StandinInstaller:
+    """Copy the nextest stand-in into every simulated server's ~/.local/bin."""
+
+    def __init__(self, sim):
+        self.root = os.path.join(sim.state_dir, "servers")
+        self.done = set()
+        self.stop_flag = threading.Event()
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+
+    def loop(self):
+        while not self.stop_flag.is_set():
+            try:
+                ids = os.listdir(self.root)
+            except OSError:
+                ids = []
+            for sid in ids:
+                home = os.path.join(self.root, sid, "home")
+                if sid in self.done or not os.path.isdir(home):
+                    continue
+                dest = os.path.join(home, ".local", "bin")
+                try:
+                    os.makedirs(dest, exist_ok=True)
+                    shutil.copy2(STANDIN, os.path.join(dest, "cargo-nextest"))
+                    self.done.add(sid)
+                except OSError:
+                    pass
+            time.sleep(0.02)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop_flag.set()
+        self.thread.join(timeout=5)
+        return False
+
+
+def write_crate(path):
+    os.makedirs(os.path.join(path, "src"))
+    os.makedirs(os.path.join(path, "tests"))
+    with open(os.path.join(path, "Cargo.toml"), "w") as f:
+        f.write('[package]\nname = "sharded"\nversion = "0.1.0"\nedition = "2021"\n'
+                'publish = false\n\n[dependencies]\n')
+    check = ("fn check(name: &str) {\n"
+             "    if let Ok(s) = std::env::var(\"SHARD_SLEEP\") {\n"
+             "        std::thread::sleep(std::time::Duration::from_secs(s.parse().unwrap_or(0)));\n"
+             "    }\n"
+             "    if std::env::var(\"SHARD_FAIL\").map(|v| v == name).unwrap_or(false) {\n"
+             "        panic!(\"asked to fail: {}\", name);\n"
+             "    }\n"
+             "}\n")
+    lib = ["pub fn add(a: u32, b: u32) -> u32 { a + b }", "", "#[cfg(test)]", check,
+           "#[cfg(test)]", "mod tests {", "    use super::*;"]
+    for i in range(8):
+        lib.append("    #[test]\n    fn unit_%d() { check(\"unit_%d\"); assert_eq!(add(%d, 1), %d); }"
+                   % (i, i, i, i + 1))
+    lib.append("}")
+    with open(os.path.join(path, "src", "lib.rs"), "w") as f:
+        f.write("\n".join(lib) + "\n")
+    it = [check]
+    for i in range(4):
+        it.append("#[test]\nfn extra_%d() { check(\"extra_%d\"); assert_eq!(sharded::add(%d, 2), %d); }"
+                  % (i, i, i, i + 2))
+    with open(os.path.join(path, "tests", "extra.rs"), "w") as f:
+        f.write("\n".join(it) + "\n")
+
+
+def results_of(text):
+    """(shard, status, binary id, test) of every prefixed PASS/FAIL line."""
+    out = []
+    for line in text.splitlines():
+        m = PASS_RE.match(line.strip())
+        if m:
+            out.append((int(m.group(1)), m.group(3), m.group(4), m.group(5)))
+    return out
+
+
+def server_creates(sim):
+    return sum(1 for r in sim.requests() if r["method"] == "POST" and r["path"].endswith("/servers"))
+
+
+def shard_servers(w):
+    return [s["name"] for s in w.servers() if s["name"].startswith(SHARD_PREFIX)]
+
+
+def wait_no_shards(w, secs):
+    deadline = time.time() + secs
+    while time.time() < deadline:
+        if not shard_servers(w):
+            return True
+        time.sleep(0.5)
+    return not shard_servers(w)
+
+
+def main():
+    tap = Tap()
+    need_root_and_tools(tap)
+    with new_sim() as sim:
+        seed(sim)
+        with World(tap, sim) as w, StandinInstaller(sim):
+            run_all(tap, sim, w)
+    return tap.done()
+
+
+def run_all(tap, sim, w):
+    ws = os.path.join(w.work, "sharded")
+    write_crate(ws)
+    junit = os.path.join(w.dir, "junit.xml")
+
+    # --- a passing run on three servers (cold main server)
+    sim.reset_requests()
+    r = w.burst(["test", "--shards", "3", "--junit", junit], cwd=ws, timeout=480)
+    if not tap.is_(r.code, 0, "--shards 3 passes"):
+        tap.diag(repr(r))
+    tap.is_(server_creates(sim), 3, "three servers were created (main + 2 shards)")
+    res = results_of(r.out + r.err)
+    seen = collections.Counter((b, t) for _, _, b, t in res)
+    tap.is_(set(seen), EXPECTED, "every test ran")
+    tap.ok(all(c == 1 for c in seen.values()) and len(res) == 12,
+           "each test ran exactly once across the shards (%d results)" % len(res))
+    tap.is_(sorted({k for k, _, _, _ in res}), [1, 2, 3], "all three shards ran tests")
+    tap.ok(re.search(r"Summary +12 tests run on 3 servers: 12 passed, 0 failed, 0 skipped", r.err),
+           "one combined summary with the right numbers")
+    try:
+        root = ET.parse(junit).getroot()
+        cases = collections.Counter((c.get("classname"), c.get("name")) for c in root.iter("testcase"))
+        tap.ok(root.tag == "testsuites" and set(cases) == EXPECTED and
+               all(v == 1 for v in cases.values()),
+               "the merged JUnit file parses and holds every test once (%d cases)" % sum(cases.values()))
+    except (OSError, ET.ParseError) as e:
+        tap.ok(False, "the merged JUnit file parses: %s" % e)
+    tap.ok(wait_no_shards(w, 60), "no extra server remains after the run (%s)" % shard_servers(w))
+    tap.is_(len(w.servers()), 1, "the main server stays for the next run")
+
+    # --- a failing test in one shard (warm main server)
+    sim.reset_requests()
+    r = w.burst(["test", "--shards", "3", "--env", "SHARD_FAIL=extra_2"], cwd=ws, timeout=480)
+    if not tap.is_(r.code, 100, "a failing test gives nextest's status 100"):
+        tap.diag(repr(r))
+    tap.is_(server_creates(sim), 2, "a warm run creates only the two extra servers")
+    tap.ok(re.search(r"Summary +12 tests run on 3 servers: 11 passed, 1 failed, 0 skipped", r.err),
+           "the combined summary counts the failure")
+    tap.ok(re.search(r"FAIL +sharded::extra extra_2 \[shard \d/3\]", r.err),
+           "the summary names the failing test")
+    tap.ok(wait_no_shards(w, 60), "no extra server remains after a failed run")
+
+    # --- Ctrl-C while the shards run
+    p = w.start(["test", "--shards", "3", "--env", "SHARD_SLEEP=60"], cwd=ws)
+    lines = []
+
+    def reader(stream):
+        for line in stream:
+            lines.append(line)
+
+    threads = [threading.Thread(target=reader, args=(s,), daemon=True) for s in (p.stdout, p.stderr)]
+    for t in threads:
+        t.start()
+    deadline = time.time() + 300
+    started = False
+    while time.time() < deadline and p.poll() is None:
+        if sum(1 for line in list(lines) if re.match(r"^\[\d/3\] +Starting", line)) >= 3:
+            started = True
+            break
+        time.sleep(0.2)
+    tap.ok(started, "all three shards started their tests")
+    time.sleep(1)
+    os.kill(p.pid, signal.SIGINT)
+    try:
+        p.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+    for t in threads:
+        t.join(timeout=5)
+    if not tap.is_(p.returncode, 130, "Ctrl-C exits 130"):
+        tap.diag("".join(lines[-40:]))
+    tap.ok(not any(PASS_RE.match(line.strip()) for line in lines), "no test ran to its end")
+    tap.ok(wait_no_shards(w, 90), "no extra server remains after Ctrl-C (%s)" % shard_servers(w))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
