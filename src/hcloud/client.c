@@ -1,5 +1,6 @@
 /*
- * client.c - transport of the Hetzner Cloud client: one CURL easy handle,
+ * client.c - transport of the Hetzner Cloud client: one CURL easy handle
+ * (made at the first request, when libcurl is loaded: curl-load.c),
  * retries with backoff, rate-limit pacing, error values, pagination, trace.
  */
 #include <errno.h>
@@ -14,14 +15,6 @@
 #include "hcloud-internal.h"
 
 #define TRACE_MAX 4096
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc;
-
-static void curl_init_once(void)
-{
-	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 void hc_sleep_ms(uint64_t ms)
 {
@@ -108,19 +101,8 @@ struct hcloud *hcloud_new(const char *endpoint, const char *token,
 			return NULL;
 		}
 	}
-	pthread_once(&curl_once, curl_init_once);
-	if (curl_init_rc != CURLE_OK) {
-		burst_error_set(err, BURST_EXIT_INTERNAL, "initialising libcurl: %s",
-				curl_easy_strerror(curl_init_rc));
-		return NULL;
-	}
+	/* libcurl itself is loaded by the first request (curl_ready()). */
 	c = xcalloc(1, sizeof(*c));
-	c->curl = curl_easy_init();
-	if (!c->curl) {
-		free(c);
-		burst_error_set(err, BURST_EXIT_INTERNAL, "initialising libcurl failed");
-		return NULL;
-	}
 	len = strlen(endpoint);
 	while (len && endpoint[len - 1] == '/')
 		len--;
@@ -141,7 +123,8 @@ void hcloud_free(struct hcloud *c)
 {
 	if (!c)
 		return;
-	curl_easy_cleanup(c->curl);
+	if (c->curl)
+		c->fn->easy_cleanup(c->curl);
 	free(c->base);
 	free(c->host);
 	if (c->auth) {
@@ -489,6 +472,7 @@ static enum hc_outcome attempt(struct hcloud *c, const char *method, const char 
 			       struct hc_response *resp, uint64_t *wait_ms,
 			       struct burst_error *err)
 {
+	const struct hc_curl_api *fn = c->fn;
 	struct attempt a = { STRBUF_INIT, NULL, -1, -1, 0 };
 	struct curl_slist *headers = NULL;
 	char errbuf[CURL_ERROR_SIZE];
@@ -503,53 +487,53 @@ static enum hc_outcome attempt(struct hcloud *c, const char *method, const char 
 	*wait_ms = 0;
 	strbuf_set_max(&a.body, HC_MAX_BODY);
 	errbuf[0] = '\0';
-	headers = curl_slist_append(headers, c->auth);
-	headers = curl_slist_append(headers, ua);
-	headers = curl_slist_append(headers, "Accept: application/json");
+	headers = fn->slist_append(headers, c->auth);
+	headers = fn->slist_append(headers, ua);
+	headers = fn->slist_append(headers, "Accept: application/json");
 	if (body)
-		headers = curl_slist_append(headers, "Content-Type: application/json");
+		headers = fn->slist_append(headers, "Content-Type: application/json");
 	/* No "Expect: 100-continue" round trip on larger bodies. */
-	headers = curl_slist_append(headers, "Expect:");
+	headers = fn->slist_append(headers, "Expect:");
 
-	curl_easy_reset(c->curl);
-	curl_easy_setopt(c->curl, CURLOPT_URL, url);
-	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
+	fn->easy_reset(c->curl);
+	fn->easy_setopt(c->curl, CURLOPT_URL, url);
+	fn->easy_setopt(c->curl, CURLOPT_HTTPHEADER, headers);
+	fn->easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
 	if (body) {
-		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+		fn->easy_setopt(c->curl, CURLOPT_POSTFIELDS, body);
+		fn->easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
 	} else if (!strcmp(method, "POST")) {
-		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, "");
-		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE, 0L);
+		fn->easy_setopt(c->curl, CURLOPT_POSTFIELDS, "");
+		fn->easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE, 0L);
 	}
-	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, write_cb);
-	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &a);
-	curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, header_cb);
-	curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, &a);
-	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, c->connect_ms);
-	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, c->request_ms);
-	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c->curl, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYHOST, 2L);
-	curl_easy_setopt(c->curl, CURLOPT_ACCEPT_ENCODING, "");
+	fn->easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, write_cb);
+	fn->easy_setopt(c->curl, CURLOPT_WRITEDATA, &a);
+	fn->easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, header_cb);
+	fn->easy_setopt(c->curl, CURLOPT_HEADERDATA, &a);
+	fn->easy_setopt(c->curl, CURLOPT_ERRORBUFFER, errbuf);
+	fn->easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, c->connect_ms);
+	fn->easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, c->request_ms);
+	fn->easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+	fn->easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	fn->easy_setopt(c->curl, CURLOPT_FOLLOWLOCATION, 0L);
+	fn->easy_setopt(c->curl, CURLOPT_SSL_VERIFYPEER, 1L);
+	fn->easy_setopt(c->curl, CURLOPT_SSL_VERIFYHOST, 2L);
+	fn->easy_setopt(c->curl, CURLOPT_ACCEPT_ENCODING, "");
 	/*
 	 * libcurl silently resends a request whose reused connection died
 	 * before any reply byte; for a POST that may already have been applied
 	 * that is a blind retry.  POSTs therefore get a fresh connection.
 	 */
 	if (!strcmp(method, "POST"))
-		curl_easy_setopt(c->curl, CURLOPT_FRESH_CONNECT, 1L);
+		fn->easy_setopt(c->curl, CURLOPT_FRESH_CONNECT, 1L);
 
 	c->stats.requests++;
 	t0 = burst_now_ms();
-	rc = curl_easy_perform(c->curl);
+	rc = fn->easy_perform(c->curl);
 	if (rc == CURLE_OK)
-		curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
+		fn->easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
 	log_trace("hcloud", "%s %s -> %ld%s%s (%llu ms)", method, url, status,
-		  rc != CURLE_OK ? " " : "", rc != CURLE_OK ? curl_easy_strerror(rc) : "",
+		  rc != CURLE_OK ? " " : "", rc != CURLE_OK ? fn->easy_strerror(rc) : "",
 		  (unsigned long long)(burst_now_ms() - t0));
 	if (body)
 		trace_body("request", body, strlen(body));
@@ -571,7 +555,7 @@ static enum hc_outcome attempt(struct hcloud *c, const char *method, const char 
 			goto out;
 		}
 		burst_error_set(err, BURST_EXIT_API, "%s: cannot talk to %s: %s", what,
-				c->host, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+				c->host, errbuf[0] ? errbuf : fn->easy_strerror(rc));
 		burst_error_hint(err, "check the network connection and HCLOUD_ENDPOINT (%s)",
 				 c->base);
 		/* A connect failure never reached the server. */
@@ -623,7 +607,7 @@ static enum hc_outcome attempt(struct hcloud *c, const char *method, const char 
 	}
 out:
 	cJSON_Delete(json);
-	curl_slist_free_all(headers);
+	fn->slist_free_all(headers);
 	free(ua);
 	free(a.correlation_id);
 	strbuf_release(&a.body);
@@ -637,6 +621,31 @@ void hc_response_release(struct hc_response *r)
 	cJSON_Delete(r->json);
 	r->json = NULL;
 	r->status = 0;
+}
+
+/*
+ * Load libcurl and make the client's easy handle, at the first request:
+ * a client that never sends anything (a warm run) costs no libcurl.
+ */
+static int curl_ready(struct hcloud *c, const char *what, struct burst_error *err)
+{
+	struct burst_error e = BURST_ERROR_INIT;
+
+	if (c->curl)
+		return 0;
+	if (!c->fn)
+		c->fn = hc_curl_load(&e);
+	if (c->fn)
+		c->curl = c->fn->easy_init();
+	if (!c->curl && c->fn)
+		burst_error_set(&e, BURST_EXIT_INTERNAL, "initialising libcurl failed");
+	if (c->curl)
+		return 0;
+	burst_error_set(err, e.exit_code, "%s: %s", what, e.message);
+	if (e.hint)
+		burst_error_hint(err, "%s", e.hint);
+	burst_error_release(&e);
+	return -1;
 }
 
 int hc_request(struct hcloud *c, const char *method, const char *path,
@@ -653,6 +662,10 @@ int hc_request(struct hcloud *c, const char *method, const char *path,
 		*ambiguous = false;
 	resp->status = 0;
 	resp->json = NULL;
+	if (curl_ready(c, what, err) < 0) {
+		free(url);
+		return -1;
+	}
 	for (unsigned n = 0;; n++) {
 		uint64_t delay;
 

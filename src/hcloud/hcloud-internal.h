@@ -12,8 +12,41 @@
 
 #define HC_MAX_BODY (32u << 20) /* largest response body accepted */
 
+/* ---- libcurl, loaded at the first request (curl-load.c) ----------------- */
+
+/*
+ * The libcurl functions the client uses.  Nothing links libcurl (meson uses
+ * its headers only): hc_curl_load() dlopen()s libcurl.so.4 and resolves
+ * them, so a process that never sends a request (a warm run, a sleeping
+ * reaper) never maps libcurl and its thirty dependencies.
+ */
+struct hc_curl_api {
+	CURLcode (*global_init)(long flags);
+	CURL *(*easy_init)(void);
+	void (*easy_cleanup)(CURL *h);
+	void (*easy_reset)(CURL *h);
+	CURLcode (*easy_setopt)(CURL *h, CURLoption opt, ...);
+	CURLcode (*easy_perform)(CURL *h);
+	CURLcode (*easy_getinfo)(CURL *h, CURLINFO info, ...);
+	const char *(*easy_strerror)(CURLcode rc);
+	struct curl_slist *(*slist_append)(struct curl_slist *l, const char *s);
+	void (*slist_free_all)(struct curl_slist *l);
+};
+
+/*
+ * Load libcurl and run curl_global_init once per process (thread-safe);
+ * the table, or NULL with err set (BURST_EXIT_INTERNAL, "cannot load
+ * libcurl (libcurl.so.4): <dlerror>").  A failure is final for the process.
+ */
+const struct hc_curl_api *hc_curl_load(struct burst_error *err);
+/* Has this process loaded libcurl (for tests)? */
+bool hc_curl_loaded(void);
+/* Load this file name instead of libcurl.so.4 (tests; before the first load). */
+void hc_curl_set_library(const char *name);
+
 struct hcloud {
-	CURL *curl;
+	const struct hc_curl_api *fn; /* NULL until the first request */
+	CURL *curl;                   /* NULL until the first request */
 	char *base;       /* endpoint without trailing '/' */
 	char *auth;       /* "Authorization: Bearer <token>" */
 	char *host;       /* for error messages */
