@@ -403,7 +403,7 @@ static void *provision_main(void *arg)
 	struct state_server row = { 0 };
 	char *labels_json = NULL, *key_ref = NULL, *image_ref = NULL;
 	const char *key_refs[1];
-	int64_t intent = 0;
+	int64_t intent = 0, lease = 0;
 	bool made = false;
 
 	s->rc = -1;
@@ -474,12 +474,16 @@ static void *provision_main(void *arg)
 	if (state_server_insert(st, &row, &s->err) < 0)
 		goto out;
 	s->srv.row_id = row.id;
-	if (state_lease_acquire(st, NULL, row.id, &s->lease_id, &s->err) != 0) {
+	if (state_lease_acquire(st, NULL, row.id, &lease, &s->err) != 0) {
 		if (!s->err.message)
 			burst_error_set(&s->err, BURST_EXIT_STATE, "server '%s' went away",
 					s->srv.name);
 		goto out;
 	}
+	/* the heartbeat thread reads it */
+	pthread_mutex_lock(&sc->hb_mu);
+	s->lease_id = lease;
+	pthread_mutex_unlock(&sc->hb_mu);
 	if (hcloud_server_wait_created(api, &created, burst_now_ms() + SHARD_ACTION_DEADLINE_MS,
 				       NULL, NULL, &s->err) < 0) {
 		burst_error_prefix(&s->err, "starting server '%s'", s->srv.name);
@@ -682,6 +686,32 @@ out:
 	return ret;
 }
 
+/*
+ * A `find` over the places nextest may write the JUnit file of our profile
+ * when it runs from an archive: the extraction dir, the remapped workspace's
+ * target dir, the volume's target dir.
+ */
+static void junit_find(struct shard_ctx *sc, struct strbuf *sb)
+{
+	char *extract = xstrfmt("%s/x", sc->dir);
+	char *src = pipeline_remote_src_dir(sc->r->hash);
+	char *cache = pipeline_remote_cache_dir(sc->r->hash);
+	char *t1 = xstrfmt("%s/target", src), *t2 = xstrfmt("%s/target/nextest", cache);
+
+	strbuf_addstr(sb, "find ");
+	remote_shell_quote(sb, extract);
+	strbuf_addch(sb, ' ');
+	remote_shell_quote(sb, t1);
+	strbuf_addch(sb, ' ');
+	remote_shell_quote(sb, t2);
+	strbuf_addstr(sb, " -path '*/nextest/" SHARD_JUNIT_PROFILE "/junit.xml' 2>/dev/null");
+	free(extract);
+	free(src);
+	free(cache);
+	free(t1);
+	free(t2);
+}
+
 /* The nextest tool config that defines the JUnit profile (one line of sh). */
 static void junit_config_cmd(struct strbuf *sb, const char *path)
 {
@@ -723,8 +753,13 @@ static void prepare_run(struct shard_ctx *sc, struct shard *s, const char *archi
 	strbuf_addstr(&line, "mkdir -p ");
 	remote_shell_quote(&line, extract);
 	strbuf_addstr(&line, " && ");
-	if (r->ctx->run.junit)
+	if (r->ctx->run.junit) {
+		/* no stale report of an earlier run may be taken for this one's */
+		strbuf_addstr(&line, "{ ");
+		junit_find(sc, &line);
+		strbuf_addstr(&line, " -delete; true; } && ");
 		junit_config_cmd(&line, cfg);
+	}
 	strbuf_addstr(&line, "{ if [ -x /usr/local/bin/cargo-burst-wait-db ]; then "
 		      "timeout 35 /usr/local/bin/cargo-burst-wait-db 30 >&2 || "
 		      "echo 'warning: database services not ready after 30s' >&2; fi; ");
@@ -1034,14 +1069,12 @@ static int write_junit(struct shard_ctx *sc, struct shard **use, int m,
 	struct run *r = sc->r;
 	struct strbuf suites = STRBUF_INIT, doc = STRBUF_INIT, cmd = STRBUF_INIT;
 	char *path = NULL, *tmp = NULL;
-	char *extract = xstrfmt("%s/x", sc->dir);
 	const char *junit = r->ctx->run.junit;
 	int ret = -1, fd = -1;
 
-	strbuf_addstr(&cmd, "f=$(find ");
-	remote_shell_quote(&cmd, extract);
-	strbuf_addstr(&cmd, " -path '*/nextest/" SHARD_JUNIT_PROFILE "/junit.xml' "
-		      "2>/dev/null | head -n 1); if [ -n \"$f\" ]; then cat \"$f\"; fi");
+	strbuf_addstr(&cmd, "f=$(");
+	junit_find(sc, &cmd);
+	strbuf_addstr(&cmd, " | head -n 1); if [ -n \"$f\" ]; then cat \"$f\"; fi");
 	for (int i = 0; i < m; i++) {
 		struct strbuf xml = STRBUF_INIT;
 
@@ -1084,7 +1117,6 @@ out:
 	strbuf_release(&suites);
 	strbuf_release(&doc);
 	strbuf_release(&cmd);
-	free(extract);
 	free(path);
 	free(tmp);
 	return ret;

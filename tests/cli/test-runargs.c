@@ -235,10 +235,72 @@ static void test_release_reuse(void)
 	ok(1, "release twice is safe");
 }
 
+/* test --shards N and --junit PATH (issue 8, item 3). */
+static void route_shards(const struct burst_cmd *cmd, const char *const *argv, int want_shards,
+			 const char *want_junit, const char *want_error, const char *want_first)
+{
+	struct run_args ra;
+	struct burst_error err = BURST_ERROR_INIT;
+	int argc = (int)count(argv), rc;
+	char *copy[MAXARGS];
+	struct strbuf name = STRBUF_INIT;
+
+	for (int i = 0; i < argc; i++)
+		copy[i] = (char *)argv[i];
+	join(&name, copy, (size_t)argc);
+	run_args_init(&ra);
+	rc = run_args_parse(&ra, cmd, argc, copy, &err);
+	if (want_error) {
+		ok(rc < 0 && err.message && strstr(err.message, want_error),
+		   "%s [%s]: refused with '%s' (got '%s')", cmd->name, name.buf, want_error,
+		   err.message ? err.message : "no error");
+	} else {
+		ok(rc == 0, "%s [%s]: parsed", cmd->name, name.buf);
+		is_int(ra.shards, want_shards, "%s [%s]: shards", cmd->name, name.buf);
+		is_str(ra.junit ? ra.junit : "(null)", want_junit ? want_junit : "(null)",
+		       "%s [%s]: junit", cmd->name, name.buf);
+		is_str(ra.cargo_args.nr ? ra.cargo_args.v[0] : "(none)",
+		       want_first ? want_first : "(none)", "%s [%s]: first cargo arg",
+		       cmd->name, name.buf);
+	}
+	burst_error_release(&err);
+	run_args_release(&ra);
+	strbuf_release(&name);
+}
+
+static void test_shards(void)
+{
+	static const char *const a1[] = { "--shards", "3", NULL };
+	static const char *const a2[] = { "--shards=4", "--junit", "out.xml", "-p", "x", NULL };
+	static const char *const a3[] = { "--junit=j.xml", "--shards", "2", "--", "--shards",
+					  "9", NULL };
+	static const char *const a4[] = { "--shards", "0", NULL };
+	static const char *const a5[] = { "--shards", "abc", NULL };
+	static const char *const a6[] = { "--shards", NULL };
+	static const char *const a7[] = { "--shards=33", NULL };
+	static const char *const a8[] = { "--junit", NULL };
+	static const char *const a9[] = { "-p", "x", "--shards", "2", NULL };
+	static const char *const a10[] = { "--junit", "x.xml", NULL };
+
+	route_shards(&v_test, a1, 3, NULL, NULL, NULL);
+	route_shards(&v_test, a2, 4, "out.xml", NULL, "-p");
+	route_shards(&v_test, a3, 2, "j.xml", NULL, "--shards");
+	route_shards(&v_test, a4, 0, NULL, "invalid value '0' for '--shards'", NULL);
+	route_shards(&v_test, a5, 0, NULL, "invalid value 'abc' for '--shards'", NULL);
+	route_shards(&v_test, a6, 0, NULL, "'--shards' needs a value", NULL);
+	route_shards(&v_test, a7, 0, NULL, "from 1 to 32", NULL);
+	route_shards(&v_test, a8, 0, NULL, "'--junit' needs a value", NULL);
+	route_shards(&v_test, a9, 0, NULL, NULL, "-p");
+	route_shards(&v_test, a10, 0, NULL, "'--junit' needs '--shards N'", NULL);
+	route_shards(&v_build, a1, 0, NULL, "'--shards' is only accepted by test", NULL);
+	route_shards(&v_clippy, a8, 0, NULL, "'--junit' is only accepted by test", NULL);
+}
+
 int main(void)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
 		run_case(&cases[i]);
 	test_release_reuse();
+	test_shards();
 	return done_testing();
 }
