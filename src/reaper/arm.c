@@ -223,6 +223,73 @@ out:
 	return ret;
 }
 
+/*
+ * Would arm_server_row() / arm_project() start a reaper here: a live
+ * resource whose reaper is not running?  (No spawn, no API call.)
+ */
+static bool server_unreaped(struct burst_state *st, const struct state_server *s)
+{
+	char res[32];
+
+	if (s->status == STATE_SERVER_DELETED || (s->no_reap && s->status != STATE_SERVER_DELETING))
+		return false;
+	snprintf(res, sizeof(res), "%lld", (long long)s->id);
+	return !state_reaper_alive(st, "server", res);
+}
+
+static bool volume_unreaped(struct burst_state *st, const struct state_project *p)
+{
+	if (p->volume_status == STATE_VOLUME_NONE || !p->volume_hcloud_id)
+		return false;
+	return !state_reaper_alive(st, "volume", p->id);
+}
+
+/*
+ * No API token: a reaper started now could delete nothing and would exit
+ * at once ("the reaper has no API token"), only to be started again by the
+ * next command.  Start none; say plainly which resources have no reaper
+ * and how to fix it.  Reapers that are running are left alone.
+ */
+static void warn_unreaped(struct burst_ctx *ctx, const struct burst_error *why)
+{
+	struct state_server *servers = NULL;
+	struct state_project *projects = NULL;
+	struct burst_error e = BURST_ERROR_INIT;
+	struct strbuf what = STRBUF_INIT;
+	size_t ns = 0, np = 0;
+	int n_servers = 0, n_volumes = 0;
+
+	if (state_server_list_live(ctx->state, &servers, &ns, &e) < 0 ||
+	    state_project_list(ctx->state, &projects, &np, &e) < 0) {
+		log_warn(MOD, "looking for resources without a reaper: %s", e.message);
+		goto out;
+	}
+	for (size_t i = 0; i < ns; i++)
+		n_servers += server_unreaped(ctx->state, &servers[i]);
+	for (size_t i = 0; i < np; i++)
+		n_volumes += volume_unreaped(ctx->state, &projects[i]);
+	log_debug(MOD, "no API token: not arming the reapers of %d server(s), %d volume(s)",
+		  n_servers, n_volumes);
+	if (!n_servers && !n_volumes)
+		goto out;
+	if (n_servers)
+		strbuf_addf(&what, "%d server%s", n_servers, n_servers == 1 ? "" : "s");
+	if (n_volumes)
+		strbuf_addf(&what, "%s%d volume%s", n_servers ? " and " : "", n_volumes,
+			    n_volumes == 1 ? "" : "s");
+	ui_warn("no reaper is running for %s: %s, and a reaper cannot delete anything "
+		"without one", what.buf, why->message ? why->message : "no Hetzner Cloud API token");
+	ui_note("a server or volume without a reaper is billed until someone deletes it");
+	ui_help("%s; then run any cargo burst command (e.g. `cargo burst status`) to start "
+		"the reapers", why->hint ? why->hint : "export HCLOUD_TOKEN=<token>, or put the "
+		"token in the global config");
+out:
+	strbuf_release(&what);
+	burst_error_release(&e);
+	state_servers_free(servers, ns);
+	state_projects_free(projects, np);
+}
+
 /* ---- the prepare hooks ------------------------------------------------- */
 
 static struct burst_state *own_state;
@@ -321,8 +388,15 @@ int reaper_prepare_state(struct burst_ctx *ctx, struct burst_error *err)
 		burst_error_release(&e);
 	}
 	/* `down` deletes instead; everything else re-arms what is missing */
-	if (strcmp(ctx->cmd->name, "down") &&
-	    reaper_arm_all(ctx->state, &started, &e) < 0)
+	if (!strcmp(ctx->cmd->name, "down"))
+		return 0;
+	/* only reapers that can work: no token, no reaper (and no churn) */
+	if (ctx->config && config_require_token(ctx->config, &e) < 0) {
+		warn_unreaped(ctx, &e);
+		burst_error_release(&e);
+		return 0;
+	}
+	if (reaper_arm_all(ctx->state, &started, &e) < 0)
 		log_warn(MOD, "re-arming the reapers: %s", e.message);
 	if (started)
 		log_debug(MOD, "re-armed %d reaper(s)", started);

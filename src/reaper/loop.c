@@ -5,11 +5,14 @@
  * delete, retry with backoff, give up only when a human must act.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+
+#include <sqlite3.h>
 
 #include "burst/config.h"
 #include "burst/hcloud.h"
@@ -44,11 +47,35 @@ static void install_wake_handler(void)
 }
 
 /*
+ * A reaper sleeps for hours and there is one per resource: before each
+ * sleep it gives back what it can.  The state's connection stops mapping
+ * the database file (mmap pages would stay resident, counted against the
+ * reaper) and drops its page cache, and malloc returns the freed heap to
+ * the kernel.  libcurl is not loaded until a delete is due (hcloud loads
+ * it at the first request).
+ */
+static void rest(struct burst_state *st)
+{
+	static bool unmapped;
+	sqlite3 *db = state_sqlite(st);
+
+	if (db && !unmapped) {
+		/* reads at a wake are few: pread() is as good as a mapping */
+		if (sqlite3_exec(db, "PRAGMA mmap_size=0", NULL, NULL, NULL) == SQLITE_OK)
+			unmapped = true;
+	}
+	if (db)
+		sqlite3_db_release_memory(db);
+	malloc_trim(0);
+}
+
+/*
  * Sleep secs seconds of wall-clock time (an absolute CLOCK_REALTIME
  * target, so a machine that was suspended wakes up as soon as it resumes
- * past it); returns early on SIGUSR1.  No CPU is used meanwhile.
+ * past it), holding as little memory as possible (rest()); returns early
+ * on SIGUSR1.  No CPU is used meanwhile.
  */
-static void sleep_wall(int64_t secs)
+static void sleep_wall(struct burst_state *st, int64_t secs)
 {
 	struct timespec target;
 
@@ -56,6 +83,7 @@ static void sleep_wall(int64_t secs)
 		secs = 1;
 	if (secs > REAPER_MAX_SLEEP_SECS)
 		secs = REAPER_MAX_SLEEP_SECS;
+	rest(st);
 	clock_gettime(CLOCK_REALTIME, &target);
 	target.tv_sec += (time_t)secs;
 	woken = 0;
@@ -139,7 +167,7 @@ static int delete_failed(struct burst_state *st, const char *kind, const char *r
 		return -1;
 	}
 	log_info(MOD, "retrying in %llds", (long long)*backoff);
-	sleep_wall(*backoff);
+	sleep_wall(st, *backoff);
 	*backoff = *backoff * 2 > REAPER_RETRY_CAP_SECS ? REAPER_RETRY_CAP_SECS : *backoff * 2;
 	return 1;
 }
@@ -232,7 +260,7 @@ int reaper_run_server(struct burst_state *st, struct hcloud *api,
 				burst_error_release(&e);
 				log_debug(MOD, "sleeping until %lld (%llds)", (long long)row.deadline,
 					  (long long)(row.deadline - now));
-				sleep_wall(row.deadline - now);
+				sleep_wall(st, row.deadline - now);
 				continue;
 			}
 			/*
@@ -251,7 +279,7 @@ int reaper_run_server(struct burst_state *st, struct hcloud *api,
 						log_info(MOD, "server '%s' is being provisioned; waiting",
 							 row.name ? row.name : res);
 					said_leased = true;
-					sleep_wall(LEASED_RECHECK_SECS);
+					sleep_wall(st, LEASED_RECHECK_SECS);
 					continue;
 				}
 				locked = true;
@@ -269,12 +297,12 @@ int reaper_run_server(struct burst_state *st, struct hcloud *api,
 					log_info(MOD, "deadline passed but %lld run(s) use the server; "
 						 "waiting", (long long)d.live_leases);
 				said_leased = true;
-				sleep_wall(LEASED_RECHECK_SECS);
+				sleep_wall(st, LEASED_RECHECK_SECS);
 				continue;
 			}
 			said_leased = false;
 			if (d.reason == STATE_KEEP_NOT_DUE)
-				sleep_wall(d.deadline - now); /* the state knows a later deadline */
+				sleep_wall(st, d.deadline - now); /* the state knows a later deadline */
 			if (d.reason != STATE_DELETE_NOW)
 				continue; /* re-read: moved, no_reap or gone */
 			log_info(MOD, "deadline passed: deleting server '%s' (%lld)", row.name,
@@ -374,7 +402,7 @@ int reaper_run_volume(struct burst_state *st, struct hcloud *api,
 			if (p.volume_deadline > now) {
 				state_reaper_set_deadline(st, "volume", project, p.volume_deadline, &e);
 				burst_error_release(&e);
-				sleep_wall(p.volume_deadline - now);
+				sleep_wall(st, p.volume_deadline - now);
 				continue;
 			}
 			if (state_volume_try_begin_delete(st, project, now, 0, &d, err) < 0)
@@ -383,12 +411,12 @@ int reaper_run_volume(struct burst_state *st, struct hcloud *api,
 				if (!said_leased)
 					log_info(MOD, "deadline passed but a run uses the project; waiting");
 				said_leased = true;
-				sleep_wall(LEASED_RECHECK_SECS);
+				sleep_wall(st, LEASED_RECHECK_SECS);
 				continue;
 			}
 			said_leased = false;
 			if (d.reason == STATE_KEEP_NOT_DUE)
-				sleep_wall(d.deadline - now);
+				sleep_wall(st, d.deadline - now);
 			if (d.reason == STATE_DELETE_NOW)
 				log_info(MOD, "deadline passed: deleting volume '%s' (%lld)",
 					 p.volume_name ? p.volume_name : "?",
@@ -435,6 +463,7 @@ int reaper_run_watch(struct burst_state *st, struct hcloud *api,
 		return burst_error_set(err, BURST_EXIT_USAGE, "the watcher needs PID:START");
 
 	/* a run lasts as long as cargo does; poll its pid (no CPU to speak of) */
+	rest(st);
 	while (state_pid_alive(pid, start) && burst_now_ms() < give_up) {
 		struct timespec ts = { 1, 0 };
 
@@ -459,7 +488,13 @@ int reaper_run_watch(struct burst_state *st, struct hcloud *api,
 		if (!pending || !api)
 			break;
 		/* a create that may still be in flight: look again after the grace */
-		sleep_wall(REAPER_INTENT_GRACE_SECS / 2 + 1);
+		sleep_wall(st, REAPER_INTENT_GRACE_SECS / 2 + 1);
+	}
+	if (!api) {
+		/* a reaper without a token exits at once: start none */
+		log_warn(MOD, "no API token: not arming the reapers (`cargo burst status` "
+			 "says how to fix it)");
+		return 0;
 	}
 	if (reaper_arm_all(st, &started, err) < 0)
 		return -1;
