@@ -160,6 +160,17 @@ def main():
                 os.path.join(BASE_ENV["XDG_CONFIG_HOME"], "cargo-burst",
                              "config.toml")],
            cwd=os.path.join(proj, "src"), name="build without a token")
+    # a bring-your-own host needs no token (issue 8): the ssh error instead
+    expect(["build", "--host", "root@127.0.0.1:1"], 76,
+           err=["cannot connect to '127.0.0.1' port 1"], not_err=["API token"],
+           cwd=proj, name="build --host without a token")
+    expect(["ssh", "--host", "nobody@127.0.0.1:1", "--", "true"], 76,
+           not_err=["API token"], cwd=proj, name="ssh --host without a token")
+    expect(["run", "-L", "abc"], USAGE, err=["invalid value 'abc' for '--forward'"],
+           cwd=proj)
+    expect(["ssh", "--no-fetch"], USAGE, err=["'--no-fetch' is only accepted by"],
+           cwd=proj)
+    expect(["help", "ssh"], 0, out=["Usage: cargo burst ssh", "--no-sync"])
     os.makedirs(os.path.join(proj, ".config"))
     with open(os.path.join(proj, ".config", "cargo-burst.toml"), "w") as f:
         f.write("volume_gb = 1\n")

@@ -296,11 +296,99 @@ static void test_shards(void)
 	route_shards(&v_clippy, a8, 0, NULL, "'--junit' is only accepted by test", NULL);
 }
 
+/* --host, -L/--forward (run) and --no-sync (ssh) (issue 8, items 1-3). */
+static const struct burst_cmd v_run_fw = { "run", "", "", "",
+					   CMD_RUN | CMD_RUN_FORWARD, NULL };
+static const struct burst_cmd v_ssh = { "ssh", "", "", "",
+					CMD_RUN | CMD_RUN_SHELL, NULL };
+
+static void route_extra(const struct burst_cmd *cmd, const char *const *argv,
+			const char *want_error, const char *want_host,
+			const char *want_fwd, bool want_no_sync, const char *want_first)
+{
+	struct run_args ra;
+	struct burst_error err = BURST_ERROR_INIT;
+	int argc = (int)count(argv), rc;
+	char *copy[MAXARGS];
+	struct strbuf name = STRBUF_INIT, fw = STRBUF_INIT;
+
+	for (int i = 0; i < argc; i++)
+		copy[i] = (char *)argv[i];
+	join(&name, copy, (size_t)argc);
+	run_args_init(&ra);
+	ra.quiet = 1; /* a global -q: forwarded to cargo, never to ssh's command */
+	rc = run_args_parse(&ra, cmd, argc, copy, &err);
+	if (want_error) {
+		ok(rc < 0 && err.exit_code == BURST_EXIT_USAGE && err.message &&
+		   strstr(err.message, want_error),
+		   "%s [%s]: refused with '%s' (got '%s')", cmd->name, name.buf, want_error,
+		   err.message ? err.message : "no error");
+	} else {
+		ok(rc == 0, "%s [%s]: parsed", cmd->name, name.buf);
+		is_str(ra.host ? ra.host : "(null)", want_host ? want_host : "(null)",
+		       "%s [%s]: host", cmd->name, name.buf);
+		join(&fw, ra.forwards.v, ra.forwards.nr);
+		is_str(fw.buf, want_fwd ? want_fwd : "", "%s [%s]: forwards", cmd->name,
+		       name.buf);
+		ok(ra.no_sync == want_no_sync, "%s [%s]: no_sync", cmd->name, name.buf);
+		is_str(ra.cargo_args.nr ? ra.cargo_args.v[0] : "(none)",
+		       want_first ? want_first : "(none)", "%s [%s]: first remote arg",
+		       cmd->name, name.buf);
+	}
+	burst_error_release(&err);
+	run_args_release(&ra);
+	strbuf_release(&name);
+	strbuf_release(&fw);
+}
+
+static void test_extras(void)
+{
+	static const char *const h1[] = { "--host", "me@box:2222", "--release", NULL };
+	static const char *const h2[] = { "--host=box", NULL };
+	static const char *const h3[] = { "--host", "[::1]:22", NULL };
+	static const char *const h4[] = { "--host", "me@", NULL };
+	static const char *const h5[] = { "--host", "box:99999", NULL };
+	static const char *const h6[] = { "--host", NULL };
+	static const char *const h7[] = { "--host", "a", "--host", "b", NULL };
+	static const char *const h8[] = { "--host", "-oProxyCommand=x", NULL };
+	static const char *const f1[] = { "-L", "8080", "-L9000:80", "--forward", "1:2",
+					  "--forward=3", "--", "x", NULL };
+	static const char *const f2[] = { "-L", "0", NULL };
+	static const char *const f3[] = { "-L", "8080:", NULL };
+	static const char *const f4[] = { "-L", NULL };
+	static const char *const f5[] = { "--bin", "x", "-L", "80", NULL };
+	static const char *const s1[] = { "--no-sync", "--", "sh", "-c", "exit 7", NULL };
+	static const char *const s2[] = { "--host", "box", "cat", "--no-sync", NULL };
+	static const char *const s3[] = { "--no-sync", NULL };
+
+	route_extra(&v_build, h1, NULL, "me@box:2222", NULL, false, "-q");
+	route_extra(&v_build, h2, NULL, "box", NULL, false, "-q");
+	route_extra(&v_build, h3, NULL, "[::1]:22", NULL, false, "-q");
+	route_extra(&v_build, h4, "invalid host 'me@'", NULL, NULL, false, NULL);
+	route_extra(&v_build, h5, "from 1 to 65535", NULL, NULL, false, NULL);
+	route_extra(&v_build, h6, "'--host' needs a value", NULL, NULL, false, NULL);
+	route_extra(&v_build, h7, "'--host' given twice", NULL, NULL, false, NULL);
+	route_extra(&v_build, h8, "must not start with '-'", NULL, NULL, false, NULL);
+	route_extra(&v_run_fw, f1, NULL, NULL, "[8080] [9000:80] [1:2] [3]", false, "-q");
+	route_extra(&v_run_fw, f2, "invalid value '0' for '--forward'", NULL, NULL, false, NULL);
+	route_extra(&v_run_fw, f3, "invalid value '8080:' for '--forward'", NULL, NULL, false,
+		    NULL);
+	route_extra(&v_run_fw, f4, "'--forward' needs a value", NULL, NULL, false, NULL);
+	route_extra(&v_run_fw, f5, NULL, NULL, NULL, false, "-q");
+	route_extra(&v_build, f1, "'-L' is only accepted by run", NULL, NULL, false, NULL);
+	route_extra(&v_ssh, s1, NULL, NULL, NULL, true, "sh");
+	route_extra(&v_ssh, s2, NULL, "box", NULL, false, "cat");
+	route_extra(&v_build, s3, "'--no-sync' is only accepted by ssh", NULL, NULL, false,
+		    NULL);
+	route_extra(&v_ssh, f1, "'-L' is only accepted by run", NULL, NULL, false, NULL);
+}
+
 int main(void)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
 		run_case(&cases[i]);
 	test_release_reuse();
 	test_shards();
+	test_extras();
 	return done_testing();
 }
