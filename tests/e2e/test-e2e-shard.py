@@ -174,7 +174,9 @@ def run_all(tap, sim, w):
 
     # --- a failing test in one shard (warm main server)
     sim.reset_requests()
-    r = w.burst(["test", "--shards", "3", "--env", "SHARD_FAIL=extra_2"], cwd=ws, timeout=480)
+    junit2 = os.path.join(w.dir, "junit-fail.xml")
+    r = w.burst(["test", "--shards", "3", "--junit", junit2, "--env", "SHARD_FAIL=extra_2"],
+                cwd=ws, timeout=480)
     if not tap.is_(r.code, 100, "a failing test gives nextest's status 100"):
         tap.diag(repr(r))
     tap.is_(server_creates(sim), 2, "a warm run creates only the two extra servers")
@@ -182,6 +184,16 @@ def run_all(tap, sim, w):
            "the combined summary counts the failure")
     tap.ok(re.search(r"FAIL +sharded::extra extra_2 \[shard \d/3\]", r.err),
            "the summary names the failing test")
+    try:
+        root = ET.parse(junit2).getroot()
+        failed = [(c.get("classname"), c.get("name")) for c in root.iter("testcase")
+                  if c.find("failure") is not None]
+        tap.is_(failed, [("sharded::extra", "extra_2")],
+                "the JUnit report of a failed run marks exactly the failing test")
+        tap.is_(root.get("failures"), "1", "the merged root counts one failure")
+    except (OSError, ET.ParseError) as e:
+        tap.ok(False, "the JUnit report of a failed run parses: %s" % e)
+        tap.ok(False, "the merged root counts one failure")
     tap.ok(wait_no_shards(w, 60), "no extra server remains after a failed run")
 
     # --- Ctrl-C while the shards run
@@ -216,6 +228,33 @@ def run_all(tap, sim, w):
         tap.diag("".join(lines[-40:]))
     tap.ok(not any(PASS_RE.match(line.strip()) for line in lines), "no test ran to its end")
     tap.ok(wait_no_shards(w, 90), "no extra server remains after Ctrl-C (%s)" % shard_servers(w))
+
+    # --- kill -9 mid-run: the extra servers are in the state, never used as
+    # the run server, and `down` deletes them
+    p = w.start(["test", "--shards", "3", "--env", "SHARD_SLEEP=60"], cwd=ws)
+    lines = []
+    threads = [threading.Thread(target=reader, args=(s,), daemon=True) for s in (p.stdout, p.stderr)]
+    for t in threads:
+        t.start()
+    deadline = time.time() + 300
+    while time.time() < deadline and p.poll() is None:
+        if sum(1 for line in list(lines) if re.match(r"^\[\d/3\] +Starting", line)) >= 3:
+            break
+        time.sleep(0.2)
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+    for t in threads:
+        t.join(timeout=5)
+    tap.is_(len(shard_servers(w)), 2, "after kill -9 the two extra servers are still up")
+    sim.reset_requests()
+    r = w.burst(["check"], cwd=ws, timeout=240)
+    tap.is_(r.code, 0, "the next run works")
+    tap.ok(server_creates(sim) == 0 and "cargo-burst-shard-" not in r.err,
+           "it uses the main server, never an extra one")
+    r = w.burst(["down"], cwd=ws, timeout=240)
+    if not tap.is_(r.code, 0, "down works"):
+        tap.diag(repr(r))
+    tap.is_(w.servers(), [], "down deleted the main and the extra servers")
 
 
 if __name__ == "__main__":
