@@ -284,6 +284,8 @@ class Tap:
         self.n += 1
         if not cond:
             self.failed += 1
+        # one TAP line, whatever the description holds
+        desc = " ".join(str(desc).split("\n"))
         print("%sok %d - %s" % ("" if cond else "not ", self.n, desc), flush=True)
         return bool(cond)
 
