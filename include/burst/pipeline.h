@@ -72,6 +72,18 @@ int pipeline_parse_host(const char *spec, struct remote_host *h,
 char *pipeline_byo_base_dir(const char *project_hash);
 
 /*
+ * Remember the last run on a BYO host (there is no server row for it):
+ * <state_dir>/byo/<hash of host>, one line "time verb exit_code ms".
+ */
+void pipeline_byo_record(const char *state_dir, const char *host, const char *verb,
+			 int exit_code, uint64_t ms);
+/*
+ * The last run on a BYO host for `status` (allocated), e.g.
+ * "build ok 2026-11-22 03:55 UTC in 1.2s", or NULL when none is known.
+ */
+char *pipeline_byo_last_run(const char *state_dir, const char *host);
+
+/*
  * Parse a --forward value "LOCAL[:REMOTE]" (ports 1..65535; REMOTE defaults
  * to LOCAL); -1 with a usage error otherwise.
  */

@@ -12,6 +12,7 @@
 
 #include "burst/cli.h"
 #include "burst/config.h"
+#include "burst/pipeline.h"
 #include "burst/proc.h"
 #include "burst/remote.h"
 #include "burst/sha256.h"
@@ -120,6 +121,17 @@ static int print_json(struct burst_ctx *ctx, int known, const bool up[])
 	} else {
 		cJSON_AddNullToObject(doc, "services");
 	}
+	if (ctx->config && ctx->config->host) {
+		cJSON *byo = cJSON_AddObjectToObject(doc, "host");
+		char *last = pipeline_byo_last_run(state_dir(ctx->state), ctx->config->host);
+
+		cJSON_AddStringToObject(byo, "name", ctx->config->host);
+		if (last)
+			cJSON_AddStringToObject(byo, "last_run", last);
+		else
+			cJSON_AddNullToObject(byo, "last_run");
+		free(last);
+	}
 	text = cJSON_Print(doc);
 	if (text) {
 		printf("%s\n", text);
@@ -161,6 +173,15 @@ static int exec_status(struct burst_ctx *ctx)
 			printf("services          unknown (no ssh connection is open; no new one "
 			       "is made)\n");
 		}
+		if (ret == 0 && ctx->config && ctx->config->host) {
+			/* a bring-your-own host (pipeline.h): its last run */
+			char *last = pipeline_byo_last_run(state_dir(ctx->state),
+							   ctx->config->host);
+
+			printf("host              %s (bring your own: no API, no reapers); "
+			       "last run: %s\n", ctx->config->host, last ? last : "none");
+			free(last);
+		}
 	}
 	free(name);
 	return ret;
@@ -174,6 +195,7 @@ const struct burst_cmd cmd_status = {
 	"Shows the image, the server (type, location, IP, up since, paid through,\n"
 	"reaper deadline and pid, --no-reap), per project its volume, last use and\n"
 	"deadline, runs in progress and the database services on the server (when an\n"
-	"ssh connection is open).  Re-arms any reaper that is missing.\n",
+	"ssh connection is open), and the bring-your-own host of the global config\n"
+	"with its last run.  Re-arms any reaper that is missing.\n",
 	CMD_CONFIG | CMD_STATE, exec_status,
 };

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "burst/cli.h"
@@ -19,6 +21,7 @@
 #include "burst/pipeline.h"
 #include "burst/proc.h"
 #include "burst/remote.h"
+#include "burst/sha256.h"
 #include "burst/toml.h"
 #include "burst/ui.h"
 
@@ -395,4 +398,63 @@ out:
 	burst_error_release(&err);
 	child_process_release(&cp);
 	free(file_tc);
+}
+
+/* ---- the last run on a BYO host (for status) ------------------------------ */
+
+static char *byo_record_path(const char *state_dir, const char *host)
+{
+	char hex[17];
+
+	sha256_hex(host, strlen(host), hex, 16);
+	return xstrfmt("%s/byo/%s", state_dir, hex);
+}
+
+void pipeline_byo_record(const char *state_dir, const char *host, const char *verb,
+			 int exit_code, uint64_t ms)
+{
+	char *dir = xstrfmt("%s/byo", state_dir), *path = byo_record_path(state_dir, host);
+	char *tmp = xstrfmt("%s.%ld", path, (long)getpid());
+	FILE *f;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		goto out;
+	f = fopen(tmp, "w");
+	if (!f)
+		goto out;
+	fprintf(f, "%lld %s %d %llu\n", (long long)time(NULL), verb, exit_code,
+		(unsigned long long)ms);
+	if (fclose(f) != 0 || rename(tmp, path) < 0)
+		unlink(tmp);
+out:
+	free(dir);
+	free(path);
+	free(tmp);
+}
+
+char *pipeline_byo_last_run(const char *state_dir, const char *host)
+{
+	char *path = byo_record_path(state_dir, host), *ret = NULL;
+	struct strbuf sb = STRBUF_INIT;
+	long long when;
+	char verb[32];
+	int code;
+	unsigned long long ms;
+
+	strbuf_set_max(&sb, 4096);
+	if (strbuf_read_file(&sb, path) == 0 &&
+	    sscanf(sb.buf, "%lld %31s %d %llu", &when, verb, &code, &ms) == 4) {
+		char stamp[32], dur[32];
+		time_t t = (time_t)when;
+		struct tm tm;
+
+		gmtime_r(&t, &tm);
+		strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M UTC", &tm);
+		ret = code ? xstrfmt("%s failed (exit code %d) %s in %s", verb, code, stamp,
+				     ui_duration(dur, sizeof(dur), ms))
+			   : xstrfmt("%s ok %s in %s", verb, stamp, ui_duration(dur, sizeof(dur), ms));
+	}
+	strbuf_release(&sb);
+	free(path);
+	return ret;
 }

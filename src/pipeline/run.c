@@ -573,6 +573,10 @@ static void run_records(struct run *r)
 	}
 	if (!r->byo)
 		pipeline_arm_reapers(r);
+	else if (r->run_id)
+		pipeline_byo_record(state_dir(r->st), pipeline_byo_host(r->ctx), r->verb,
+				    r->interrupted ? BURST_EXIT_INTERRUPTED : res.exit_code,
+				    burst_now_ms() - r->t0);
 	heartbeat_stop(&r->hb);
 	if (r->lease_id) {
 		state_lease_release(r->st, r->lease_id, &e);

@@ -102,6 +102,22 @@ def run_all(tap, sim, w, sshd):
     r = w.burst(["build", "--host", "root@:22"], cwd=hello, env=env)
     tap.is_(r.code, 64, "a malformed --host is a usage error")
 
+    # status shows the host of the global config and its last run
+    os.unlink(os.path.join(hello, ".config", "cargo-burst.toml"))
+    gpath = os.path.join(w.config_dir, "config.toml")
+    with open(gpath) as f:
+        text = f.read()
+    with open(gpath, "w") as f:
+        f.write('host = "%s"\n' % spec + text)
+    r = w.burst(["run", "--", "exit", "4"], cwd=hello, env=env)
+    tap.is_(r.code, 4, "host = ... in the global config is used")
+    r = w.burst(["status"], cwd=w.work, env=env)
+    tap.ok(r.code == 0 and ("host              %s" % spec) in r.out and
+           "last run: run failed (exit code 4)" in r.out,
+           "status shows the host and its last run")
+    if r.code != 0 or spec not in r.out:
+        tap.diag(repr(r))
+
     tap.is_(sim.requests(), [], "no API call at all")
     tap.is_(w.servers(), [], "no server was created")
     tap.is_(reapers_of(w), [], "no reaper or watcher is left running")
