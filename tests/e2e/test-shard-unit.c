@@ -154,14 +154,11 @@ static void test_names(void)
 	char *b = shard_server_name("0123456789ab", 1700000000, 4242, 3);
 
 	ok(!strncmp(a, STATE_SHARD_NAME_PREFIX, strlen(STATE_SHARD_NAME_PREFIX)),
-	   "name has the shard prefix: %s", a);
+	   "name has the shard prefix");
 	ok(strcmp(a, b) != 0, "names of two shards differ");
 	ok(strlen(a) <= 63, "name fits a hostname label (%zu)", strlen(a));
-	for (const char *p = a; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-')) {
-			ok(0, "only [a-z0-9-] in %s", a);
-			break;
-		}
+	ok(strspn(a, "abcdefghijklmnopqrstuvwxyz0123456789-") == strlen(a),
+	   "only [a-z0-9-] in the name");
 	free(a);
 	free(b);
 }
