@@ -287,6 +287,7 @@ class PlainSshd:
         self.cache = os.path.join(self.dir, "cache")
         self.port = free_port()
         self.proc = None
+        self.made_cache = False
         self.spec = "root@127.0.0.1:%d" % self.port
         self.home = os.path.expanduser("~root")
 
@@ -315,6 +316,7 @@ class PlainSshd:
                     "KbdInteractiveAuthentication no\nLogLevel VERBOSE\n"
                     "AllowTcpForwarding yes\nMaxSessions 50\nMaxStartups 50\n"
                     "Subsystem sftp internal-sftp\n" % (self.port, hostkey, ak))
+        self.made_cache = not os.path.isdir(os.path.join(self.home, ".cache"))
         os.makedirs(os.path.join(self.home, ".cache"), exist_ok=True)
         script = 'mount --bind "$1" "$2" && exec /usr/sbin/sshd -D -e -f "$3"'
         self.log = open(os.path.join(self.dir, "sshd.log"), "w")
@@ -377,3 +379,8 @@ class PlainSshd:
             pass
         self.log.close()
         self.proc = None
+        if self.made_cache:
+            try:
+                os.rmdir(os.path.join(self.home, ".cache"))  # only when still empty
+            except OSError:
+                pass
