@@ -105,7 +105,54 @@ def byoh(tap, sim, w, sshd):
     tap.is_(lines[:2], ["/root/.cache/cargo-burst/%s/target" % h, "/root/.cache/cargo-burst/%s/src" % h],
             "BYO host: CARGO_TARGET_DIR and the source dir under ~/.cache/cargo-burst/<hash>")
     tap.ok(proj and os.path.exists(os.path.join(proj, "src", "Cargo.toml")), "BYO host: synced first")
+    interactive(tap, w, sshd, ws, h)
     tap.is_(sim.requests(), [], "BYO host: no API call")
+
+
+def interactive(tap, w, sshd, ws, h):
+    """No command on a terminal: an interactive shell (ssh -tt) in the source dir."""
+    import pty
+    import select
+    import signal
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.chdir(ws)
+        env = w.env()
+        os.execve(os.environ["CARGO_BURST"], [os.environ["CARGO_BURST"], "burst", "ssh", "--host",
+                                              sshd.spec], env)
+    out = b""
+    sent = False
+    deadline = time.time() + 60
+    status = None
+    try:
+        while time.time() < deadline:
+            r, _, _ = select.select([fd], [], [], 0.5)
+            if r:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:
+                    chunk = b""
+                if not chunk:
+                    break
+                out += chunk
+            if not sent and b"Opening" in out:
+                time.sleep(1.0)
+                os.write(fd, b'echo "T=$CARGO_TARGET_DIR"; echo "P=$(pwd)"; exit 5\n')
+                sent = True
+        _, status = os.waitpid(pid, 0)
+    finally:
+        if status is None:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(fd)
+    text = out.decode(errors="replace").replace("\r", "")
+    tap.ok(status is not None and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 5,
+           "interactive shell: its exit status (5) is passed through")
+    tap.ok(("T=/root/.cache/cargo-burst/%s/target" % h) in text and
+           ("P=/root/.cache/cargo-burst/%s/src" % h) in text,
+           "interactive shell: the runs' environment, in the source dir")
+    if status is None or "P=/root" not in text:
+        tap.diag(text[-2000:])
 
 
 if __name__ == "__main__":
