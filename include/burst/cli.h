@@ -110,7 +110,8 @@ struct run_args {
 	struct strvec forwards;   /* run: -L/--forward LOCAL[:REMOTE] as given */
 	bool no_sync;             /* ssh: --no-sync */
 	int shards;               /* test: --shards N (0 = not given) */
-	char *junit;              /* test: --junit PATH (merged JUnit), or NULL */
+	char *junit;              /* test: --junit PATH (JUnit report; implies the
+				     sharded path with 1 server), or NULL */
 };
 
 /* Initialise empty run arguments (keep_alive_secs = -1). */

@@ -21,7 +21,7 @@
 	"        --no-doctests          Do not run doctests after nextest\n" \
 	"        --cargo-test           Use cargo test instead of nextest\n" \
 	"        --shards N             Spread the tests over N servers (nextest)\n" \
-	"        --junit PATH           With --shards: write the merged JUnit here\n"
+	"        --junit PATH           Write a JUnit report (merged with --shards)\n"
 
 #define RUN_OPTIONS_HOST \
 	"        --host USER@MACHINE[:PORT]   Use this ssh machine, not a Hetzner server\n"

@@ -336,12 +336,6 @@ int run_args_parse(struct run_args *ra, const struct burst_cmd *cmd,
 			break;
 		}
 	}
-	if (ra->junit && ra->shards < 1) {
-		burst_error_set(err, BURST_EXIT_USAGE, "'--junit' needs '--shards N'");
-		burst_error_hint(err, "the merged JUnit report is written by sharded runs; "
-				 "use --shards 1 for a single server");
-		goto out;
-	}
 	if (i < argc && !strcmp(argv[i], "--"))
 		i++;
 	/* ssh runs a command, not cargo: -q/-v are ours alone */

@@ -783,7 +783,7 @@ static int run_pipeline(struct run *r, struct burst_error *err)
 	t = burst_now_ms();
 	r->cargo_started = true;
 	if ((r->shell ? pipeline_remote_shell(r, err)
-	     : r->ctx->run.shards > 0 ? pipeline_shard_test(r, err)
+	     : r->ctx->run.shards > 0 || r->ctx->run.junit ? pipeline_shard_test(r, err)
 	     : pipeline_remote_cargo(r, err)) < 0) {
 		r->cargo_ms = burst_now_ms() - t;
 		goto out;

@@ -1036,8 +1036,12 @@ static int run_shards(struct shard_ctx *sc, struct shard **use, int m, struct bu
 		prepare_run(sc, use[i], i == 0 ? sc->archive : remote_copy);
 		cps[i] = &use[i]->cp;
 	}
-	ui_status("Running", "`cargo nextest run` on %d server%s (--partition hash:K/%d)", m,
-		  m == 1 ? "" : "s", m);
+	if (m > 1)
+		ui_status("Running", "`cargo nextest run` on %d servers (--partition hash:K/%d)",
+			  m, m);
+	else
+		ui_status("Running", "`cargo nextest run` from the archive on '%s'",
+			  r->srv.name);
 	ret = proc_run_all(cps, (size_t)m, err);
 	if (proc_interrupted())
 		r->interrupted = true;
@@ -1133,13 +1137,13 @@ static void print_summary(struct shard **use, int m, const struct shard_summary 
 		nfail += use[i]->failed.nr;
 	}
 	if (t->failed || nfail)
-		ui_info("Summary", "%lld tests run on %d servers: %lld passed, %lld failed, "
-			"%lld skipped", (long long)t->run, m, (long long)t->passed,
-			(long long)t->failed, (long long)t->skipped);
+		ui_info("Summary", "%lld tests run on %d server%s: %lld passed, %lld failed, "
+			"%lld skipped", (long long)t->run, m, m == 1 ? "" : "s",
+			(long long)t->passed, (long long)t->failed, (long long)t->skipped);
 	else
-		ui_status("Summary", "%lld tests run on %d servers: %lld passed, %lld failed, "
-			  "%lld skipped", (long long)t->run, m, (long long)t->passed,
-			  (long long)t->failed, (long long)t->skipped);
+		ui_status("Summary", "%lld tests run on %d server%s: %lld passed, %lld failed, "
+			  "%lld skipped", (long long)t->run, m, m == 1 ? "" : "s",
+			  (long long)t->passed, (long long)t->failed, (long long)t->skipped);
 	for (int i = 0; i < m; i++)
 		for (size_t j = 0; j < use[i]->failed.nr; j++)
 			ui_info("FAIL", "%s [shard %d/%d]", use[i]->failed.v[j], use[i]->k, m);
@@ -1215,7 +1219,7 @@ int pipeline_shard_test(struct run *r, struct burst_error *err)
 
 	memset(&sc, 0, sizeof(sc));
 	sc.r = r;
-	sc.n = r->ctx->run.shards;
+	sc.n = r->ctx->run.shards > 0 ? r->ctx->run.shards : 1;
 	strvec_init(&sc.plan.order);
 	strvec_init(&sc.archive_args);
 	strvec_init(&sc.run_args);
@@ -1254,12 +1258,15 @@ int pipeline_shard_test(struct run *r, struct burst_error *err)
 	if (!r->ctx->run.no_doctests)
 		ui_note("doctests are not run with --shards (nextest does not run them)");
 
-	if (plan_servers(&sc, err) < 0)
-		goto out;
-	provisioning = true;
-	if (start_provisioning(&sc, err) < 0)
-		goto out;
-	sc.hb_running = pthread_create(&sc.hb_tid, NULL, heartbeat_main, &sc) == 0;
+	/* the extra servers are created while the main server builds */
+	if (sc.n > 1) {
+		if (plan_servers(&sc, err) < 0)
+			goto out;
+		provisioning = true;
+		if (start_provisioning(&sc, err) < 0)
+			goto out;
+		sc.hb_running = pthread_create(&sc.hb_tid, NULL, heartbeat_main, &sc) == 0;
+	}
 
 	if (run_archive(&sc, err) < 0 || r->interrupted || r->exit_code != 0)
 		goto out;
@@ -1269,9 +1276,9 @@ int pipeline_shard_test(struct run *r, struct burst_error *err)
 		r->interrupted = true;
 		goto out;
 	}
-	if (connect_servers(&sc, err) < 0)
+	if (sc.n > 1 && connect_servers(&sc, err) < 0)
 		goto out;
-	if (distribute(&sc, err) < 0 || r->interrupted)
+	if (sc.n > 1 && (distribute(&sc, err) < 0 || r->interrupted))
 		goto out;
 	m = usable_shards(&sc, use);
 	if (m < sc.n)

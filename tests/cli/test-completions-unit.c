@@ -237,6 +237,7 @@ static void test_table_run_flags(const struct burst_cmd *cmd,
 		argv[argc++] = (char *)flag;
 		if (o->arg)
 			argv[argc++] = (char *)(strstr(o->arg, "SECONDS") ? "30" :
+						!strcmp(o->arg, "N") ? "2" :
 						strstr(o->arg, "LOCAL") ? "8080" :
 						"FOO");
 		argv[argc++] = (char *)"CARGO_ARG";

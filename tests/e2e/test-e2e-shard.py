@@ -177,6 +177,21 @@ def run_all(tap, sim, w):
     tap.ok(wait_no_shards(w, 60), "no extra server remains after the run (%s)" % shard_servers(w))
     tap.is_(len(w.servers()), 1, "the main server stays for the next run")
 
+    # --- --junit alone: the archive path on the main server only, warm
+    sim.reset_requests()
+    junit1 = os.path.join(w.dir, "junit-one.xml")
+    r = w.burst(["test", "--junit", junit1], cwd=ws, timeout=480)
+    if not tap.is_(r.code, 0, "--junit without --shards passes"):
+        tap.diag(repr(r))
+    tap.is_(len(w.api_calls()), 0, "a warm --junit run makes no API call")
+    res = results_of(r.out + r.err)
+    tap.ok(len(res) == 12 and {k for k, _, _, _ in res} == {1}, "all 12 tests ran on one server")
+    try:
+        root = ET.parse(junit1).getroot()
+        tap.is_(len(list(root.iter("testcase"))), 12, "its JUnit report holds the 12 tests")
+    except (OSError, ET.ParseError) as e:
+        tap.ok(False, "its JUnit report parses: %s" % e)
+
     # --- a failing test in one shard (warm main server)
     sim.reset_requests()
     junit2 = os.path.join(w.dir, "junit-fail.xml")
