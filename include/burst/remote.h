@@ -249,7 +249,8 @@ int remote_fetch_files(const struct remote_host *h, const char *remote_dir,
 
 /*
  * A POSIX sh script (run with `sh -s` or `sh -c`) that waits up to 30 s for
- * device_path, mounts it (ext4, noatime) at mount_point, idempotently:
+ * device_path (exit REMOTE_MOUNT_NO_DEVICE when it does not appear),
+ * mounts it (ext4, noatime) at mount_point, idempotently:
  * already mounted from the same device -> ok; mounted from another or a
  * vanished device -> unmount and remount.  Creates mount_point and chowns
  * the mounted root to owner ("user" or "user:group"; NULL = leave).  On
@@ -258,6 +259,15 @@ int remote_fetch_files(const struct remote_host *h, const char *remote_dir,
  */
 void remote_mount_script(const char *device_path, const char *mount_point,
 			 const char *owner, struct strbuf *out);
+/* The mount script's exit status when the device did not appear in time. */
+#define REMOTE_MOUNT_NO_DEVICE 3
+/*
+ * remote_mount_script() waiting at most wait_secs (0: not at all) for the
+ * device, and exiting REMOTE_MOUNT_NO_DEVICE when it does not appear (a
+ * warm run that did not check the device first then attaches the volume).
+ */
+void remote_mount_script_wait(const char *device_path, const char *mount_point,
+			      const char *owner, int wait_secs, struct strbuf *out);
 /* A POSIX sh script that unmounts mount_point; exit 0 when it is not mounted. */
 void remote_umount_script(const char *mount_point, struct strbuf *out);
 

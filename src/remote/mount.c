@@ -9,19 +9,26 @@ static const char mounted_dev_function[] =
 	"\tawk -v m=\"$mnt\" '$5 == m { d = $3 } END { print d }' /proc/self/mountinfo\n"
 	"}\n";
 
-/* On failure: the reason and the device listing, on stderr. */
+/* On failure: the reason and the device listing, on stderr; exit status $rc. */
 static const char fail_function[] =
+	"rc=1\n"
 	"fail() {\n"
 	"\techo \"cargo-burst: $*\" >&2\n"
 	"\techo 'cargo-burst: ls -l /dev/disk/by-id:' >&2\n"
 	"\tls -l /dev/disk/by-id >&2 2>&1\n"
 	"\techo 'cargo-burst: lsblk:' >&2\n"
 	"\tlsblk >&2 2>&1\n"
-	"\texit 1\n"
+	"\texit \"$rc\"\n"
 	"}\n";
 
 void remote_mount_script(const char *device_path, const char *mount_point,
 			 const char *owner, struct strbuf *out)
+{
+	remote_mount_script_wait(device_path, mount_point, owner, 30, out);
+}
+
+void remote_mount_script_wait(const char *device_path, const char *mount_point,
+			      const char *owner, int wait_secs, struct strbuf *out)
 {
 	strbuf_addstr(out, "#!/bin/sh\n# cargo-burst: mount the project volume\nset -u\ndev=");
 	remote_shell_quote(out, device_path);
@@ -29,16 +36,25 @@ void remote_mount_script(const char *device_path, const char *mount_point,
 	remote_shell_quote(out, mount_point);
 	strbuf_addstr(out, "\nowner=");
 	remote_shell_quote(out, owner ? owner : "");
-	strbuf_addch(out, '\n');
+	strbuf_addf(out, "\nwait_s=%d\n", wait_secs < 0 ? 0 : wait_secs);
 	strbuf_addstr(out, mounted_dev_function);
 	strbuf_addstr(out, fail_function);
+	strbuf_addf(out,
+		/*
+		 * Wait (bounded) for the device node: attach is asynchronous.
+		 * No child process at all when it is there (the warm case).
+		 */
+		"if [ ! -b \"$dev\" ]; then\n"
+		"\tend=$(( $(date +%%s) + wait_s ))\n"
+		"\twhile [ ! -b \"$dev\" ]; do\n"
+		"\t\tif [ \"$(date +%%s)\" -ge \"$end\" ]; then\n"
+		"\t\t\trc=%d\n"
+		"\t\t\tfail \"device $dev did not appear within $wait_s s\"\n"
+		"\t\tfi\n"
+		"\t\tsleep 0.1 2>/dev/null || sleep 1\n"
+		"\tdone\n"
+		"fi\n", REMOTE_MOUNT_NO_DEVICE);
 	strbuf_addstr(out,
-		/* Wait (bounded) for the device node: attach is asynchronous. */
-		"end=$(( $(date +%s) + 30 ))\n"
-		"while [ ! -b \"$dev\" ]; do\n"
-		"\t[ \"$(date +%s)\" -ge \"$end\" ] && fail \"device $dev did not appear within 30 s\"\n"
-		"\tsleep 0.1 2>/dev/null || sleep 1\n"
-		"done\n"
 		"# shellcheck disable=SC2046\n"
 		"set -- $(stat -L -c '%t %T' \"$dev\") || fail \"cannot stat $dev\"\n"
 		"want=$(printf '%d:%d' \"0x$1\" \"0x$2\")\n"
