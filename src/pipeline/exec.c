@@ -26,6 +26,8 @@
 
 #define MOD "pipeline"
 #define OUTPUT_TAIL_MAX (256 * 1024)
+/* How long a warm run's mount waits for the device the state says is attached. */
+#define WARM_DEVICE_WAIT_SECS 1
 
 /* ---- mount || sync ------------------------------------------------------ */
 
@@ -159,7 +161,9 @@ static int mount_and_sync(struct run *r, struct burst_error *err)
 	lock = project_lock(r, err);
 	if (lock == -1)
 		goto out;
-	remote_mount_script(dev, mnt, r->cfg->ssh_user, &script);
+	/* a warm run did not look for the device: do not wait for one that is gone */
+	remote_mount_script_wait(dev, mnt, r->cfg->ssh_user,
+				 r->volume_unverified ? WARM_DEVICE_WAIT_SECS : 30, &script);
 	strbuf_addstr(&cmd, "sh -c ");
 	remote_shell_quote(&cmd, script.buf);
 	remote_command_prepare(&r->host, cmd.buf, 0, &mount);
@@ -184,6 +188,12 @@ static int mount_and_sync(struct run *r, struct burst_error *err)
 	if (proc_interrupted()) {
 		r->interrupted = true;
 		ret = 0;
+		goto out;
+	}
+	if (mount.exit_code == REMOTE_MOUNT_NO_DEVICE && r->volume_unverified) {
+		r->device_gone = true;
+		burst_error_set(err, BURST_EXIT_REMOTE, "the device of volume '%s' is gone from '%s'",
+				r->vol.name ? r->vol.name : "?", r->srv.name);
 		goto out;
 	}
 	if (mount.exit_code != 0) {

@@ -58,6 +58,9 @@ struct run {
 	struct provision_server srv;
 	struct provision_volume vol;
 	bool cold, used_api;
+	/* warm: the device was not looked for; the mount script tells */
+	bool volume_unverified;
+	bool device_gone; /* ...and it told: REMOTE_MOUNT_NO_DEVICE */
 
 	/* records */
 	int64_t run_id, lease_id;

@@ -3,10 +3,13 @@
  * provisioning, mount || sync, the remote cargo, fetch, records.
  */
 #include <cjson/cJSON.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,6 +31,8 @@
 #define LOCK_TIMEOUT_MS (15 * 60 * 1000)
 /* How long a warm server may take to answer ssh once the API says running. */
 #define WARM_SSH_DEADLINE_MS (60 * 1000)
+/* How long the master may take to greet a new client on its socket. */
+#define MASTER_HELLO_MS 1000
 
 /* ---- the lease heartbeat ------------------------------------------------ */
 
@@ -320,6 +325,52 @@ static void mark_server_gone(struct run *r, const struct state_server *row, cons
 }
 
 /*
+ * Is the ssh master at path alive?  What `ssh -O check` asks, without
+ * starting ssh (~5 ms on the warm path): connect to the master's socket and
+ * read the hello it sends every new client first (PROTOCOL.mux: uint32
+ * length, uint32 MUX_MSG_HELLO = 1, ...).  A stale socket refuses the
+ * connection; a master that does not greet in time counts as gone (ssh then
+ * decides, with ControlMaster=auto).
+ */
+static bool master_alive(const char *path)
+{
+	struct sockaddr_un sa;
+	unsigned char hello[8];
+	size_t got = 0;
+	uint64_t deadline = burst_now_ms() + MASTER_HELLO_MS;
+	bool ret = false;
+	int fd;
+
+	if (!path || strlen(path) >= sizeof(sa.sun_path))
+		return false;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	if (connect(fd, (const struct sockaddr *)&sa, sizeof(sa)) < 0)
+		goto out;
+	while (got < sizeof(hello)) {
+		struct pollfd pfd = { fd, POLLIN, 0 };
+		uint64_t now = burst_now_ms();
+		ssize_t n;
+
+		if (now >= deadline || poll(&pfd, 1, (int)(deadline - now)) <= 0)
+			goto out;
+		n = read(fd, hello + got, sizeof(hello) - got);
+		if (n <= 0)
+			goto out;
+		got += (size_t)n;
+	}
+	ret = !hello[4] && !hello[5] && !hello[6] && hello[7] == 1;
+out:
+	close(fd);
+	log_debug(MOD, "ssh master at %s: %s", path, ret ? "alive" : "not running");
+	return ret;
+}
+
+/*
  * Try the server the state knows: 1 usable (r->srv filled, lease moved to
  * it), 0 not usable (provision anew), -1 error.  Makes no API call unless
  * ssh fails.
@@ -355,7 +406,7 @@ static int try_warm(struct run *r, bool under_lock, struct burst_error *err)
 	}
 	if (host_for_row(r, &row, err) < 0)
 		goto out;
-	if (!remote_master_check(&r->host) && remote_master_start(&r->host, err) < 0) {
+	if (!master_alive(r->host.control_path) && remote_master_start(&r->host, err) < 0) {
 		bool host_key_bad = err->message && strstr(err->message, "host key");
 
 		if (host_key_bad)
@@ -404,63 +455,72 @@ out:
 	return ret;
 }
 
-/* Is the volume's device present on the server (ssh over the master)? */
-static bool device_present(struct run *r, int64_t volume_id)
+/* Find or create the project's volume and attach it here (API, under the lock). */
+static int provision_volume(struct run *r, struct burst_error *err)
 {
-	struct child_process cp = CHILD_PROCESS_INIT;
-	struct burst_error err = BURST_ERROR_INIT;
-	struct strbuf cmd = STRBUF_INIT;
-	char *dev = provision_device_path(volume_id);
-	bool ret;
+	struct provision_opts o;
+	int ret;
 
-	strbuf_addstr(&cmd, "test -e ");
-	remote_shell_quote(&cmd, dev);
-	cp.in = PROC_IO_NULL;
-	cp.out = PROC_IO_NULL;
-	cp.err = PROC_IO_CAPTURE;
-	cp.capture_max = 64 * 1024;
-	cp.timeout_ms = 30000;
-	ret = remote_run(&r->host, cmd.buf, &cp, &err) == 0 && cp.exit_code == 0;
-	burst_error_release(&err);
-	strbuf_release(&cmd);
-	child_process_release(&cp);
-	free(dev);
+	if (state_lock_provision(r->st, LOCK_TIMEOUT_MS, err) != 0)
+		return -1;
+	provision_opts_fill(r, &o);
+	ret = provision_project_volume(&o, &r->srv, &r->vol, err);
+	state_unlock_provision(r->st);
+	if (ret == 0)
+		r->used_api = true;
 	return ret;
 }
 
 /*
- * The project's volume on a warm server: when the state says it is here
- * and the server shows its device, no API call; otherwise find or create
- * and attach it (under the provisioning lock).
+ * The project's volume on a warm server: when the state says it is here,
+ * no API call and no round trip (the mount script, which runs next to the
+ * sync anyway, finds out when its device is gone: r->volume_unverified);
+ * otherwise find or create and attach it.
  */
 static int ensure_volume(struct run *r, struct burst_error *err)
 {
 	struct state_project proj = { 0 };
-	struct provision_opts o;
 	int found, ret = -1;
 
 	found = state_project_get(r->st, r->hash, &proj, err);
 	if (found < 0)
 		goto out;
 	if (found && proj.volume_hcloud_id && proj.volume_status == STATE_VOLUME_READY &&
-	    proj.location && !strcmp(proj.location, r->srv.location) &&
-	    device_present(r, proj.volume_hcloud_id)) {
+	    proj.location && !strcmp(proj.location, r->srv.location)) {
 		r->vol.hcloud_id = proj.volume_hcloud_id;
 		r->vol.name = xstrdup(proj.volume_name);
 		r->vol.location = xstrdup(proj.location);
+		r->volume_unverified = true;
 		ret = 0;
 		goto out;
 	}
-	if (state_lock_provision(r->st, LOCK_TIMEOUT_MS, err) != 0)
-		goto out;
-	provision_opts_fill(r, &o);
-	ret = provision_project_volume(&o, &r->srv, &r->vol, err);
-	state_unlock_provision(r->st);
-	if (ret == 0)
-		r->used_api = true;
+	ret = provision_volume(r, err);
 out:
 	state_project_release(&proj);
 	return ret;
+}
+
+/*
+ * Mount || sync.  When the mount found the device of a volume the state
+ * thought attached gone (detached behind our back), attach it and again.
+ */
+static int sync_and_mount(struct run *r, struct burst_error *err)
+{
+	if (pipeline_sync_and_mount(r, err) == 0)
+		return 0;
+	if (!r->device_gone || proc_interrupted())
+		return -1;
+	log_debug(MOD, "%s", err->message ? err->message : "");
+	burst_error_release(err);
+	ui_info("Attaching", "volume '%s': its device is gone from '%s'",
+		r->vol.name ? r->vol.name : "?", r->srv.name);
+	r->device_gone = false;
+	r->volume_unverified = false;
+	provision_volume_release(&r->vol);
+	memset(&r->vol, 0, sizeof(r->vol));
+	if (provision_volume(r, err) < 0)
+		return -1;
+	return pipeline_sync_and_mount(r, err);
 }
 
 /* Get a server and the project's volume on it: warm, or cold under the lock. */
@@ -770,7 +830,7 @@ static int run_pipeline(struct run *r, struct burst_error *err)
 		ui_note("the project's volume is new: this first build is cold");
 
 	t = burst_now_ms();
-	if (pipeline_sync_and_mount(r, err) < 0) {
+	if (sync_and_mount(r, err) < 0) {
 		r->sync_ms = burst_now_ms() - t;
 		goto out;
 	}
