@@ -255,7 +255,10 @@ const char *burst_closest(const char *word, const char *const *candidates,
  * --workspace --message-format plain` ($CARGO, cargo on PATH, then
  * ~/.cargo/bin/cargo) and sets *root to the directory of the workspace
  * manifest (allocated).  Outside a cargo project: -1 with a
- * BURST_EXIT_CONFIG error and a hint.
+ * BURST_EXIT_CONFIG error and a hint.  The answer is cached per cwd in
+ * <state dir>/workspace/ and reused (without starting cargo) while every
+ * Cargo.toml from cwd up to / and the root's own is unchanged (stat) and
+ * older than 2 s.
  */
 int workspace_locate(const char *cwd, char **root, struct burst_error *err);
 
