@@ -514,8 +514,8 @@ typedef void (*hcloud_progress_fn)(const struct hcloud_actions *actions, void *d
 
 /*
  * Wait until every action in ids has finished, polling all still-running ones
- * with one request per poll (interval from hcloud_set_poll, doubling to the
- * cap).  deadline_ms is an absolute burst_now_ms() time, 0 = none.  Fails if
+ * with one request per poll (timed as for a waiter, below; the first poll
+ * at once).  deadline_ms is an absolute burst_now_ms() time, 0 = none.  Fails if
  * an action ends in error (naming its command; api_code is the action's error
  * code, e.g. "action_failed") or when the deadline passes (naming the actions
  * still running; api_code "timeout", set locally).  progress may be NULL.
@@ -523,6 +523,41 @@ typedef void (*hcloud_progress_fn)(const struct hcloud_actions *actions, void *d
 int hcloud_actions_wait(struct hcloud *c, const int64_t *ids, size_t n,
 			uint64_t deadline_ms, hcloud_progress_fn progress, void *data,
 			struct burst_error *err);
+/*
+ * A waiter: actions waited for together, one GET /actions?id=..&id=.. per
+ * poll for every tracked action still running, more added as they appear
+ * (an attach after a create).  Polls are timed from the actions' progress
+ * (it grows about linearly with time): right after the latest expected end
+ * of the awaited actions, a second sample when an action's start was not
+ * seen, else the backoff of hcloud_set_poll (first interval, x1.5, cap);
+ * never more than the cap apart.  Uses the client c (same thread only).
+ */
+struct hcloud_waiter;
+
+/* A waiter polling through client c (freed with hcloud_waiter_free). */
+struct hcloud_waiter *hcloud_waiter_new(struct hcloud *c);
+/* Free a waiter (NULL is fine). */
+void hcloud_waiter_free(struct hcloud_waiter *w);
+/*
+ * Track action id (0 and known ids are ignored).  started_ms: the
+ * burst_now_ms() time the action was created at progress 0 (right after the
+ * POST that made it), which lets its first poll wait for useful progress
+ * and its end be predicted; 0 when unknown (a next_action not begun yet).
+ */
+void hcloud_waiter_add(struct hcloud_waiter *w, int64_t id, uint64_t started_ms);
+/*
+ * Wait until every action in ids (added if not tracked yet) has finished;
+ * errors as hcloud_actions_wait (an action of ids ending in error, the
+ * deadline).  Other tracked actions are polled in the same requests.
+ */
+int hcloud_waiter_wait(struct hcloud_waiter *w, const int64_t *ids, size_t n,
+		       uint64_t deadline_ms, hcloud_progress_fn progress, void *data,
+		       struct burst_error *err);
+/* The last polled state of a tracked action, or NULL before its first poll. */
+const struct hcloud_action *hcloud_waiter_action(const struct hcloud_waiter *w, int64_t id);
+/* How many GET /actions this waiter has sent. */
+unsigned hcloud_waiter_polls(const struct hcloud_waiter *w);
+
 /*
  * Wait for a server create: its action and every next_action, or, when
  * recovered, for the server to leave initializing/starting.  Refreshes

@@ -38,22 +38,269 @@ static bool poller_sleep(struct poller *p)
 	return true;
 }
 
-static struct hcloud_action *find_action(struct hcloud_actions *l, int64_t id)
+/* ---- the waiter: several actions, one request per poll ------------------- */
+
+/* How long after an action's expected end to poll (ms). */
+#define ETA_MARGIN_MS 60
+/* Shortest sleep when an expected end is near. */
+#define MIN_SLEEP_MS 50
+/* Gap between two samples of an action whose start we did not see. */
+#define SECOND_SAMPLE_MS 1000
+
+struct tracked {
+	struct hcloud_action a;
+	uint64_t anchor; /* when it was at progress 0 (created by us), or 0 */
+	uint64_t t1, t2; /* first and latest sample with progress >= 1 */
+	int p1, p2;
+	uint64_t t_zero; /* last poll that saw it running at progress 0 */
+	uint64_t eta;    /* expected end as of the last poll, or 0 */
+	uint64_t ended;  /* when it ended (estimated), once finished */
+	bool asked;      /* requested in at least one poll */
+	bool fresh_sample; /* updated by the poll being processed */
+	bool polled;     /* seen in at least one poll */
+};
+
+struct hcloud_waiter {
+	struct hcloud *c;
+	struct tracked *v;
+	size_t nr, alloc;
+	uint64_t interval; /* backoff for polls with no expected end */
+	uint64_t last_poll;
+	unsigned polls;
+};
+
+struct hcloud_waiter *hcloud_waiter_new(struct hcloud *c)
 {
-	for (size_t i = 0; i < l->nr; i++)
-		if (l->v[i].id == id)
-			return &l->v[i];
+	struct hcloud_waiter *w = xcalloc(1, sizeof(*w));
+
+	w->c = c;
+	w->interval = c->poll_first_ms;
+	return w;
+}
+
+void hcloud_waiter_free(struct hcloud_waiter *w)
+{
+	if (!w)
+		return;
+	for (size_t i = 0; i < w->nr; i++)
+		hcloud_action_release(&w->v[i].a);
+	free(w->v);
+	free(w);
+}
+
+static struct tracked *tracked_find(const struct hcloud_waiter *w, int64_t id)
+{
+	for (size_t i = 0; i < w->nr; i++)
+		if (w->v[i].a.id == id)
+			return &w->v[i];
 	return NULL;
 }
 
-/* A pending id is always in the list. */
-static struct hcloud_action *must_find(struct hcloud_actions *l, int64_t id)
+void hcloud_waiter_add(struct hcloud_waiter *w, int64_t id, uint64_t started_ms)
 {
-	struct hcloud_action *a = find_action(l, id);
+	struct tracked *t;
 
-	if (!a)
-		BUG("action %lld not tracked", (long long)id);
-	return a;
+	if (!id || tracked_find(w, id))
+		return;
+	ALLOC_GROW(w->v, w->nr + 1, w->alloc);
+	t = &w->v[w->nr++];
+	memset(t, 0, sizeof(*t));
+	t->a.id = id;
+	t->anchor = started_ms;
+}
+
+const struct hcloud_action *hcloud_waiter_action(const struct hcloud_waiter *w, int64_t id)
+{
+	const struct tracked *t = tracked_find(w, id);
+
+	return t && t->a.status ? &t->a : NULL;
+}
+
+unsigned hcloud_waiter_polls(const struct hcloud_waiter *w)
+{
+	return w->polls;
+}
+
+static bool tracked_pending(const struct tracked *t)
+{
+	return !t->a.status || hcloud_action_running(&t->a);
+}
+
+/*
+ * When the action should end, from its progress (the API's progress grows
+ * about linearly with time): from its start when we saw it (created by us),
+ * else from two samples.  0 when it cannot be told yet.
+ */
+static uint64_t tracked_eta(const struct tracked *t)
+{
+	if (t->p2 < 1)
+		return 0;
+	/*
+	 * Progress is rounded down, so from the start this is the latest end
+	 * that fits (a poll too early costs a request, one too late only its
+	 * lateness, which shrinks as the progress grows).
+	 */
+	if (t->anchor && t->t2 > t->anchor)
+		return t->anchor + (t->t2 - t->anchor) * 100 / (uint64_t)t->p2;
+	if (t->p2 > t->p1 && t->t2 > t->t1)
+		return t->t2 + (t->t2 - t->t1) * (uint64_t)(t->p2 >= 100 ? 0 : 100 - t->p2) /
+			       (uint64_t)(t->p2 - t->p1);
+	return 0;
+}
+
+/*
+ * The time of the next poll: right after the latest expected end when every
+ * pending action has one; a second sample of an action whose start we did
+ * not see; else the backoff (first interval, x1.5, capped).  Never later
+ * than the cap from now.
+ */
+static uint64_t next_poll(struct hcloud_waiter *w, const int64_t *ids, size_t n,
+			  uint64_t now)
+{
+	uint64_t latest = 0, target, cap = w->c->poll_cap_ms;
+	bool unknown_moving = false, unknown_still = false, backoff = false;
+
+	for (size_t i = 0; i < w->nr; i++) {
+		const struct tracked *t = &w->v[i];
+		bool wanted = false;
+		uint64_t eta;
+
+		for (size_t k = 0; k < n && !wanted; k++)
+			wanted = ids[k] == t->a.id;
+		if (!wanted || !tracked_pending(t))
+			continue;
+		eta = tracked_eta(t);
+		if (eta) {
+			if (eta > latest)
+				latest = eta;
+		} else if (t->p2 >= 1) {
+			unknown_moving = true;
+		} else {
+			unknown_still = true;
+		}
+	}
+	if (unknown_moving) {
+		target = now + (w->interval > SECOND_SAMPLE_MS ? w->interval : SECOND_SAMPLE_MS);
+	} else if (unknown_still && latest + ETA_MARGIN_MS > now + MIN_SLEEP_MS) {
+		/*
+		 * An action not begun yet most likely follows the one expected
+		 * to end last (start_server after create_server): look when it
+		 * has made some progress, its start then being that end.
+		 */
+		target = latest + w->c->poll_first_ms;
+	} else if (latest + ETA_MARGIN_MS > now + MIN_SLEEP_MS) {
+		target = latest + ETA_MARGIN_MS;
+	} else if (!unknown_still && latest) {
+		/* expected to be done by now: poll soon, then back off */
+		target = now + MIN_SLEEP_MS;
+		if (latest + ETA_MARGIN_MS + MIN_SLEEP_MS < now)
+			backoff = true;
+	} else {
+		backoff = true;
+	}
+	if (backoff)
+		target = now + w->interval;
+	if (target > now + cap)
+		target = now + cap;
+	if (backoff) {
+		w->interval = w->interval * 3 / 2;
+		if (w->interval > cap)
+			w->interval = cap;
+	}
+	return target;
+}
+
+/*
+ * The start of an action first seen moving at t that we did not see begin:
+ * the latest end of another tracked action since it was last seen at
+ * progress 0 (a next_action starts when the one before it ends), or 0.
+ */
+static uint64_t predecessor_end(const struct hcloud_waiter *w, const struct tracked *tr,
+				uint64_t t)
+{
+	uint64_t best = 0;
+
+	for (size_t i = 0; i < w->nr; i++) {
+		const struct tracked *o = &w->v[i];
+
+		if (o == tr || !o->ended)
+			continue;
+		if (o->ended + MIN_SLEEP_MS >= tr->t_zero && o->ended < t && o->ended > best)
+			best = o->ended;
+	}
+	return best;
+}
+
+/* One GET /actions for every pending action; updates the samples. */
+static int waiter_poll(struct hcloud_waiter *w, struct burst_error *err)
+{
+	struct hcloud_actions got = { 0 };
+	int64_t *ids = xcalloc(w->nr ? w->nr : 1, sizeof(*ids));
+	size_t n = 0;
+	uint64_t t0, t;
+	int ret = -1;
+
+	for (size_t i = 0; i < w->nr; i++)
+		if (tracked_pending(&w->v[i])) {
+			ids[n++] = w->v[i].a.id;
+			w->v[i].asked = true;
+		}
+	if (!n) {
+		ret = 0;
+		goto out;
+	}
+	t0 = burst_now_ms();
+	if (hcloud_actions_get(w->c, ids, n, &got, err) < 0)
+		goto out;
+	t = burst_now_ms();
+	t = t0 + (t - t0) / 2; /* the API read the progress about then */
+	w->polls++;
+	for (size_t i = 0; i < got.nr; i++) {
+		struct tracked *tr = tracked_find(w, got.v[i].id);
+
+		if (!tr)
+			continue;
+		hcloud_action_release(&tr->a);
+		tr->a = got.v[i];
+		memset(&got.v[i], 0, sizeof(got.v[i]));
+		tr->fresh_sample = true;
+	}
+	/* the ends first: a successor's start is taken from them */
+	for (size_t pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < w->nr; i++) {
+			struct tracked *tr = &w->v[i];
+
+			if (!tr->fresh_sample || hcloud_action_running(&tr->a) != (pass == 1))
+				continue;
+			tr->fresh_sample = false;
+			if (!hcloud_action_running(&tr->a)) {
+				/* ended since the last poll: at its expected end if that fits */
+				tr->ended = t;
+				if (tr->eta && tr->eta < t)
+					tr->ended = tr->eta > w->last_poll ? tr->eta : w->last_poll;
+			} else if (tr->a.progress < 1) {
+				tr->t_zero = t;
+			} else {
+				if (!tr->t1) {
+					tr->t1 = t;
+					tr->p1 = tr->a.progress;
+					if (!tr->anchor && tr->t_zero)
+						tr->anchor = predecessor_end(w, tr, t);
+				}
+				tr->t2 = t;
+				tr->p2 = tr->a.progress;
+			}
+			tr->polled = true;
+		}
+	}
+	for (size_t i = 0; i < w->nr; i++)
+		w->v[i].eta = tracked_pending(&w->v[i]) ? tracked_eta(&w->v[i]) : 0;
+	w->last_poll = t;
+	ret = 0;
+out:
+	hcloud_actions_release(&got);
+	free(ids);
+	return ret;
 }
 
 static void describe(struct strbuf *sb, const struct hcloud_action *a)
@@ -65,56 +312,42 @@ static void describe(struct strbuf *sb, const struct hcloud_action *a)
 	strbuf_addch(sb, ')');
 }
 
-int hcloud_actions_wait(struct hcloud *c, const int64_t *ids, size_t n,
-			uint64_t deadline_ms, hcloud_progress_fn progress, void *data,
-			struct burst_error *err)
+/* The progress callback's view: every tracked action. */
+static void waiter_report(struct hcloud_waiter *w, hcloud_progress_fn progress, void *data)
 {
-	struct hcloud_actions all = { 0 };
-	int64_t *pending = NULL;
-	size_t nr_pending = 0, alloc_pending = 0;
-	struct poller p;
-	int ret = -1;
+	struct hcloud_actions view = { 0 };
 
-	poller_init(&p, c, deadline_ms);
-	for (size_t i = 0; i < n; i++) {
-		if (!ids[i] || find_action(&all, ids[i]))
-			continue;
-		ALLOC_GROW(all.v, all.nr + 1, all.alloc);
-		memset(&all.v[all.nr], 0, sizeof(all.v[all.nr]));
-		all.v[all.nr++].id = ids[i];
-		ALLOC_GROW(pending, nr_pending + 1, alloc_pending);
-		pending[nr_pending++] = ids[i];
-	}
-	while (nr_pending) {
-		struct hcloud_actions got = { 0 };
-		size_t keep = 0;
+	if (!progress)
+		return;
+	view.v = xcalloc(w->nr ? w->nr : 1, sizeof(*view.v));
+	for (size_t i = 0; i < w->nr; i++)
+		view.v[view.nr++] = w->v[i].a; /* shallow: not released here */
+	progress(&view, data);
+	free(view.v);
+}
 
-		if (hcloud_actions_get(c, pending, nr_pending, &got, err) < 0)
-			goto out;
-		for (size_t i = 0; i < got.nr; i++) {
-			struct hcloud_action *a = find_action(&all, got.v[i].id);
+int hcloud_waiter_wait(struct hcloud_waiter *w, const int64_t *ids, size_t n,
+		       uint64_t deadline_ms, hcloud_progress_fn progress, void *data,
+		       struct burst_error *err)
+{
+	bool first = true;
+	unsigned polls = 0;
 
-			if (!a)
+	for (size_t k = 0; k < n; k++)
+		hcloud_waiter_add(w, ids[k], 0);
+	for (;;) {
+		size_t pending = 0;
+		bool fresh = true, anchored = false;
+		uint64_t now, at;
+
+		for (size_t k = 0; k < n; k++) {
+			struct tracked *t = tracked_find(w, ids[k]);
+
+			if (!t)
 				continue;
-			hcloud_action_release(a);
-			*a = got.v[i];
-			memset(&got.v[i], 0, sizeof(got.v[i]));
-		}
-		hcloud_actions_release(&got);
-		if (progress)
-			progress(&all, data);
-		for (size_t i = 0; i < nr_pending; i++) {
-			struct hcloud_action *a = must_find(&all, pending[i]);
+			if (t->a.status && !strcmp(t->a.status, "error")) {
+				const struct hcloud_action *a = &t->a;
 
-			if (!a->status) {
-				burst_error_set(err, BURST_EXIT_API,
-						"waiting for action %lld: the API does not know it",
-						(long long)pending[i]);
-				if (err)
-					err->api_code = xstrdup("not_found");
-				goto out;
-			}
-			if (!strcmp(a->status, "error")) {
 				burst_error_set(err, BURST_EXIT_API,
 						"action %s (%lld) failed: %s%s%s",
 						a->command ? a->command : "?", (long long)a->id,
@@ -127,21 +360,59 @@ int hcloud_actions_wait(struct hcloud *c, const int64_t *ids, size_t n,
 				}
 				burst_error_hint(err, "the resource may be left half-done; "
 						 "cargo-burst cleans it up on the next run");
-				goto out;
+				return -1;
 			}
-			if (hcloud_action_running(a))
-				pending[keep++] = pending[i];
+			if (t->asked && !t->a.status) {
+				burst_error_set(err, BURST_EXIT_API,
+						"waiting for action %lld: the API does not know it",
+						(long long)t->a.id);
+				if (err)
+					err->api_code = xstrdup("not_found");
+				return -1;
+			}
+			if (tracked_pending(t)) {
+				pending++;
+				/* just created by us: nothing to learn from an immediate poll */
+				if (t->polled)
+					fresh = false;
+				if (t->anchor)
+					anchored = true;
+			}
 		}
-		nr_pending = keep;
-		if (!nr_pending)
-			break;
-		if (!poller_sleep(&p)) {
-			struct strbuf sb = STRBUF_INIT;
+		if (!pending)
+			return 0;
+		now = burst_now_ms();
+		fresh = fresh && anchored;
+		if (first && !fresh) {
+			at = now;
+		} else if (first) {
+			/* the first poll of fresh actions: their first interval */
+			at = 0;
+			for (size_t k = 0; k < n; k++) {
+				struct tracked *t = tracked_find(w, ids[k]);
 
-			for (size_t i = 0; i < nr_pending; i++) {
-				if (i)
+				if (t && t->anchor && tracked_pending(t) &&
+				    (!at || t->anchor + w->c->poll_first_ms < at))
+					at = t->anchor + w->c->poll_first_ms;
+			}
+		} else {
+			at = next_poll(w, ids, n, now);
+		}
+		first = false;
+		if (deadline_ms && at > deadline_ms)
+			at = deadline_ms;
+		if (deadline_ms && now >= deadline_ms && polls) {
+			struct strbuf sb = STRBUF_INIT;
+			size_t k2 = 0;
+
+			for (size_t k = 0; k < n; k++) {
+				struct tracked *t = tracked_find(w, ids[k]);
+
+				if (!t || !tracked_pending(t))
+					continue;
+				if (k2++)
 					strbuf_addstr(&sb, ", ");
-				describe(&sb, must_find(&all, pending[i]));
+				describe(&sb, &t->a);
 			}
 			burst_error_set(err, BURST_EXIT_API,
 					"timed out waiting for the cloud: still running: %s",
@@ -150,13 +421,26 @@ int hcloud_actions_wait(struct hcloud *c, const int64_t *ids, size_t n,
 				err->api_code = xstrdup("timeout");
 			burst_error_hint(err, "Hetzner is slow right now; try again later");
 			strbuf_release(&sb);
-			goto out;
+			return -1;
 		}
+		if (at > now)
+			hc_sleep_ms(at - now);
+		if (waiter_poll(w, err) < 0)
+			return -1;
+		polls++;
+		waiter_report(w, progress, data);
 	}
-	ret = 0;
-out:
-	free(pending);
-	hcloud_actions_release(&all);
+}
+
+int hcloud_actions_wait(struct hcloud *c, const int64_t *ids, size_t n,
+			uint64_t deadline_ms, hcloud_progress_fn progress, void *data,
+			struct burst_error *err)
+{
+	struct hcloud_waiter *w = hcloud_waiter_new(c);
+	int ret;
+
+	ret = hcloud_waiter_wait(w, ids, n, deadline_ms, progress, data, err);
+	hcloud_waiter_free(w);
 	return ret;
 }
 

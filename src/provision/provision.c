@@ -3,7 +3,8 @@
  * the shared server with location fallback, the project's volume created
  * and attached on a thread of its own, and the wait for ssh.
  */
-#include <pthread.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -337,37 +338,6 @@ static char *new_volume_name(const struct provision_opts *o, const char *locatio
 	return name;
 }
 
-/*
- * The volume worker: creates the volume (when needed), waits for it, then
- * waits for the main thread to hand over the server and attaches it.  Runs
- * on its own thread with its own API client, so the create overlaps the
- * server create and boot.
- */
-struct volume_job {
-	/* input */
-	const char *endpoint, *token;
-	bool create;
-	char *name;
-	char *location;
-	int64_t size_gb;
-	struct hcloud_labels labels;
-	struct hcloud_volume existing; /* when !create */
-	/* hand-over from the main thread */
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int64_t server_id;   /* 0 until the server exists */
-	char *server_location;
-	bool abort;
-	/* output */
-	int rc;
-	struct burst_error err;
-	struct hcloud_volume vol;
-	bool attached;
-	bool wrong_location; /* the server landed elsewhere: nothing attached */
-	int64_t created_id;  /* the id of the volume created, once known */
-	uint64_t create_ms;
-};
-
 static int attach_volume(struct hcloud *api, const struct hcloud_volume *v,
 			 int64_t server_id, struct burst_error *err)
 {
@@ -398,93 +368,6 @@ out:
 		burst_error_prefix(err, "attaching volume '%s'", v->name);
 	hcloud_action_release(&act);
 	return ret;
-}
-
-static void *volume_worker(void *arg)
-{
-	struct volume_job *j = arg;
-	struct hcloud *api;
-	uint64_t t0 = burst_now_ms();
-	int64_t server_id;
-
-	j->rc = -1;
-	api = hcloud_new(j->endpoint, j->token, &j->err);
-	if (!api)
-		return NULL;
-	if (j->create) {
-		struct hcloud_volume_opts vo = { 0 };
-		struct hcloud_volume_created vc = { 0 };
-
-		vo.name = j->name;
-		vo.size = j->size_gb;
-		vo.location = j->location;
-		vo.format = "ext4";
-		vo.labels = &j->labels;
-		if (hcloud_volume_create(api, &vo, &vc, &j->err) == 0)
-			j->created_id = vc.volume.id;
-		if (!j->created_id ||
-		    hcloud_volume_wait_created(api, &vc, burst_now_ms() + ACTION_DEADLINE_MS,
-					       NULL, NULL, &j->err) < 0) {
-			hcloud_volume_created_release(&vc);
-			goto out;
-		}
-		j->vol = vc.volume;
-		memset(&vc.volume, 0, sizeof(vc.volume));
-		hcloud_volume_created_release(&vc);
-	} else {
-		j->vol = j->existing;
-		memset(&j->existing, 0, sizeof(j->existing));
-	}
-	j->create_ms = burst_now_ms() - t0;
-
-	pthread_mutex_lock(&j->mu);
-	while (!j->server_id && !j->abort)
-		pthread_cond_wait(&j->cv, &j->mu);
-	server_id = j->abort ? 0 : j->server_id;
-	pthread_mutex_unlock(&j->mu);
-	if (!server_id) {
-		j->rc = 0;
-		goto out;
-	}
-	if (j->vol.location && j->server_location &&
-	    strcmp(j->vol.location, j->server_location)) {
-		j->wrong_location = true;
-		j->rc = 0;
-		goto out;
-	}
-	if (attach_volume(api, &j->vol, server_id, &j->err) < 0)
-		goto out;
-	j->vol.server = server_id;
-	j->attached = true;
-	j->rc = 0;
-out:
-	hcloud_free(api);
-	return NULL;
-}
-
-static void job_handover(struct volume_job *j, int64_t server_id,
-			 const char *location, bool abort)
-{
-	pthread_mutex_lock(&j->mu);
-	j->server_id = server_id;
-	free(j->server_location);
-	j->server_location = xstrdup(location);
-	j->abort = abort;
-	pthread_cond_signal(&j->cv);
-	pthread_mutex_unlock(&j->mu);
-}
-
-static void job_release(struct volume_job *j)
-{
-	free(j->name);
-	free(j->location);
-	free(j->server_location);
-	hcloud_labels_release(&j->labels);
-	hcloud_volume_release(&j->existing);
-	hcloud_volume_release(&j->vol);
-	burst_error_release(&j->err);
-	pthread_mutex_destroy(&j->mu);
-	pthread_cond_destroy(&j->cv);
 }
 
 /* Record a volume that exists now as the project's (and say what happened). */
@@ -559,29 +442,6 @@ out:
 	burst_error_release(&ignore);
 	free(lj);
 	return ret;
-}
-
-/* Delete a volume this run just created in the wrong place (best effort). */
-static void drop_fresh_volume(const struct provision_opts *o, const struct hcloud_volume *v)
-{
-	struct burst_error e = BURST_ERROR_INIT;
-	struct state_event ev = { 0 };
-
-	if (hcloud_volume_delete(o->api, v->id, &e) < 0) {
-		log_warn(MOD, "could not delete the unused volume %lld: %s",
-			 (long long)v->id, e.message ? e.message : "");
-		burst_error_release(&e);
-		return;
-	}
-	ev.kind = "terminated";
-	ev.resource_kind = "volume";
-	ev.resource_id = v->id;
-	ev.resource_name = v->name;
-	ev.reason = "failed";
-	ev.size_gb = v->size;
-	ev.details = "created in a location the server could not use";
-	state_event_add(o->state, &ev, &e);
-	burst_error_release(&e);
 }
 
 int provision_project_volume(const struct provision_opts *o,
@@ -667,33 +527,193 @@ static bool sold_out(const struct burst_error *err)
 				 !strcmp(err->api_code, "no_space_left_in_location"));
 }
 
-/* After the worker ended: settle the volume intent from what it created. */
-static void settle_volume_intent(const struct provision_opts *o, struct volume_job *j,
-				 int64_t *intent)
-{
-	struct burst_error ignore = BURST_ERROR_INIT;
 
-	if (!*intent)
-		return;
-	if (j->created_id)
-		state_intent_done(o->state, *intent, j->created_id, &ignore);
-	else
-		state_intent_failed(o->state, *intent,
-				    j->err.message ? j->err.message : "not created", &ignore);
-	burst_error_release(&ignore);
-	*intent = 0;
+/*
+ * Does a server create error refuse what a field names (an invalid_input
+ * or not_found naming the field, or the word in the message)?
+ */
+static bool create_refused(const struct burst_error *err, const char *field,
+			   const char *word)
+{
+	char *quoted;
+	bool named;
+
+	if (!err->api_code || (strcmp(err->api_code, "invalid_input") &&
+			       strcmp(err->api_code, "not_found")))
+		return false;
+	quoted = xstrfmt("\"%s\"", field);
+	named = (err->api_details && strstr(err->api_details, quoted)) ||
+		(err->api_message && strstr(err->api_message, word));
+	free(quoted);
+	return named;
 }
 
+/* Create the project's volume in the server's location (intent first). */
+static int create_volume(const struct provision_opts *o, const char *name,
+			 const char *location, struct hcloud_volume_created *vc,
+			 uint64_t *posted_ms, struct burst_error *err)
+{
+	struct hcloud_labels labels = HCLOUD_LABELS_INIT;
+	struct hcloud_volume_opts vo = { 0 };
+	struct burst_error ignore = BURST_ERROR_INIT;
+	char *lj;
+	int64_t intent = 0;
+	int ret = -1;
+
+	volume_labels(o, &labels);
+	lj = provision_labels_json(&labels);
+	if (state_intent_begin(o->state, STATE_INTENT_VOLUME, name, lj, &intent, err) < 0)
+		goto out;
+	vo.name = name;
+	vo.size = o->volume_gb;
+	vo.location = location;
+	vo.format = "ext4";
+	vo.labels = &labels;
+	if (hcloud_volume_create(o->api, &vo, vc, err) < 0) {
+		state_intent_failed(o->state, intent, err->message, &ignore);
+		burst_error_prefix(err, "creating volume '%s' in %s", name, location);
+		goto out;
+	}
+	*posted_ms = burst_now_ms();
+	state_intent_done(o->state, intent, vc->volume.id, &ignore);
+	ret = 0;
+out:
+	hcloud_labels_release(&labels);
+	burst_error_release(&ignore);
+	free(lj);
+	return ret;
+}
+
+/* The ids of a create's action and next actions, appended to ids. */
+static void create_ids(const struct hcloud_action *action,
+		       const struct hcloud_actions *next, int64_t **ids, size_t *n,
+		       size_t *alloc)
+{
+	if (action->id) {
+		ALLOC_GROW(*ids, *n + 1, *alloc);
+		(*ids)[(*n)++] = action->id;
+	}
+	for (size_t i = 0; i < next->nr; i++) {
+		if (!next->v[i].id)
+			continue;
+		ALLOC_GROW(*ids, *n + 1, *alloc);
+		(*ids)[(*n)++] = next->v[i].id;
+	}
+}
+
+/* Did one of a volume create's actions end in error? */
+static bool volume_action_failed(const struct hcloud_waiter *w,
+				 const struct hcloud_volume_created *vc)
+{
+	const struct hcloud_action *a = hcloud_waiter_action(w, vc->action.id);
+
+	if (a && a->status && !strcmp(a->status, "error"))
+		return true;
+	for (size_t i = 0; i < vc->next_actions.nr; i++) {
+		a = hcloud_waiter_action(w, vc->next_actions.v[i].id);
+		if (a && a->status && !strcmp(a->status, "error"))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The id of the user's key in the API, remembered in the state directory
+ * by fingerprint (a file "ssh-key-<hash>" holding the id), so a cold run
+ * needs no key lookup; a key deleted meanwhile is refused by the create,
+ * which then registers it again.
+ */
+static char *key_cache_path(const struct provision_opts *o, const char *fp)
+{
+	char hash[PROVISION_HASH_LEN + 1];
+
+	sha256_hex(fp, strlen(fp), hash, PROVISION_HASH_LEN);
+	return xstrfmt("%s/ssh-key-%s", state_dir(o->state), hash);
+}
+
+static int64_t key_cache_get(const struct provision_opts *o, const char *fp)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char *path = key_cache_path(o, fp), *end;
+	long long id = 0;
+
+	strbuf_set_max(&sb, 64);
+	if (strbuf_read_file(&sb, path) >= 0) {
+		errno = 0;
+		id = strtoll(sb.buf, &end, 10);
+		if (errno || end == sb.buf || id < 0)
+			id = 0;
+	}
+	strbuf_release(&sb);
+	free(path);
+	return (int64_t)id;
+}
+
+static void key_cache_set(const struct provision_opts *o, const char *fp, int64_t id)
+{
+	char *path = key_cache_path(o, fp);
+	char *tmp = xstrfmt("%s.%ld.tmp", path, (long)getpid());
+	char *text = xstrfmt("%lld\n", (long long)id);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	bool ok = fd >= 0 && write(fd, text, strlen(text)) == (ssize_t)strlen(text);
+
+	if (fd >= 0 && close(fd) < 0)
+		ok = false;
+	if (!ok || rename(tmp, path) < 0) {
+		log_debug(MOD, "cannot remember the ssh key id in %s", path);
+		unlink(tmp);
+	}
+	free(path);
+	free(tmp);
+	free(text);
+}
+
+/*
+ * The project's volume as the state knows it (id, name, location; assumed
+ * detached): 1 known, 0 none, -1 error.  names gets its name.
+ */
+static int state_volume(const struct provision_opts *o, struct hcloud_volume *out,
+			struct strvec *names, struct burst_error *err)
+{
+	struct state_project proj = { 0 };
+	int found, ret = 0;
+
+	found = state_project_get(o->state, o->project_hash, &proj, err);
+	if (found < 0)
+		return -1;
+	if (found && proj.volume_hcloud_id && proj.volume_status == STATE_VOLUME_READY &&
+	    proj.location && proj.volume_name) {
+		out->id = proj.volume_hcloud_id;
+		out->name = xstrdup(proj.volume_name);
+		out->location = xstrdup(proj.location);
+		out->size = proj.size_gb;
+		strvec_push(names, proj.volume_name);
+		ret = 1;
+	}
+	state_project_release(&proj);
+	return ret;
+}
+
+/*
+ * The cold path, timed for its critical path: the lookups, then POST
+ * /servers at once (with the project's volume in `volumes` when it is free
+ * in that location: attached at create, no attach step), the volume created
+ * (when needed) right after in the location the server got, every action of
+ * both awaited by one waiter (one GET /actions per poll, timed from their
+ * progress), the attach sent the moment the server is unlocked, and the ssh
+ * wait while the attach runs.
+ */
 int provision_cold(const struct provision_opts *o, struct remote_host *host,
 		   struct provision_server *srv, struct provision_volume *vol,
 		   struct burst_error *err)
 {
-	struct volume_job job;
-	pthread_t tid;
 	struct strvec order = STRVEC_INIT, names = STRVEC_INIT;
 	struct hcloud_labels slabels = HCLOUD_LABELS_INIT;
 	struct hcloud_server_created sc = { 0 };
+	struct hcloud_volume_created vc = { 0 };
 	struct hcloud_server_opts so = { 0 };
+	struct hcloud_action attach = { 0 };
+	struct hcloud_waiter *w = NULL;
 	struct strbuf user_data = STRBUF_INIT;
 	struct burst_error ignore = BURST_ERROR_INIT;
 	struct state_server row = { 0 };
@@ -702,22 +722,27 @@ int provision_cold(const struct provision_opts *o, struct remote_host *host,
 	struct wait_progress wp;
 	char *host_priv = NULL, *host_pub = NULL, *slabels_json = NULL;
 	char *key_ref = NULL, *image_ref = NULL, *name = NULL, *keyfile = NULL;
+	char *vname = NULL, *fp = NULL;
 	const char *key_refs[1];
-	int64_t image_id = 0, key_id = 0, vol_intent = 0, srv_intent = 0;
-	bool thread_started = false, created = false, moved = false;
-	uint64_t t0 = burst_now_ms(), deadline;
+	int64_t image_id = 0, key_id = 0, srv_intent = 0;
+	int64_t *ids = NULL;
+	size_t nr_ids = 0, alloc_ids = 0;
+	bool created = false, moved = false, vol_at_create = false, try_vol = true;
+	bool record_fresh = false;
+	uint64_t t0 = burst_now_ms(), posted = 0, vol_posted = 0, deadline;
 	char dur[32];
 	int found, ret = -1;
-
-	memset(&job, 0, sizeof(job));
-	pthread_mutex_init(&job.mu, NULL);
-	pthread_cond_init(&job.cv, NULL);
 
 	if (provision_find_image(o->api, o->owner_id, &image_id, err) < 0)
 		goto out;
 
-	/* the project's volume decides where to go first */
-	found = find_project_volume(o->api, o, &found_vol, &names, err);
+	/*
+	 * The project's volume decides where to go first.  The state knows it:
+	 * every cold run sweeps our labelled resources into the state first
+	 * (a lost database is rebuilt from labels), so no lookup here; the
+	 * create checks what the state says (`volumes` refused: look it up).
+	 */
+	found = state_volume(o, &found_vol, &names, err);
 	if (found < 0)
 		goto out;
 	provision_location_order(found ? found_vol.location : NULL, o->regions, &order);
@@ -727,39 +752,20 @@ int provision_cold(const struct provision_opts *o, struct remote_host *host,
 		goto out;
 	}
 
-	/* start the volume work now: it overlaps the server create and boot */
-	job.endpoint = o->endpoint;
-	job.token = o->token;
-	job.size_gb = o->volume_gb;
-	volume_labels(o, &job.labels);
-	if (found) {
-		job.existing = found_vol;
-		memset(&found_vol, 0, sizeof(found_vol));
-	} else {
-		char *lj = provision_labels_json(&job.labels);
-
-		job.create = true;
-		job.location = xstrdup(order.v[0]);
-		job.name = new_volume_name(o, order.v[0], &names);
-		ret = state_intent_begin(o->state, STATE_INTENT_VOLUME, job.name, lj,
-					 &vol_intent, err);
-		free(lj);
-		if (ret < 0)
+	/*
+	 * The user's key by the id remembered from its registration: no lookup
+	 * (the create refuses a key deleted meanwhile: register it again).
+	 */
+	fp = provision_key_fingerprint(o->ssh_pub_key_path, err);
+	if (!fp)
+		goto out;
+	if (!key_cache_get(o, fp)) {
+		if (provision_ensure_ssh_key(o->api, o->state, o->owner_id,
+					     o->ssh_pub_key_path, &key_id, err) < 0)
 			goto out;
-		ret = -1;
-		ui_status("Creating", "volume '%s' (%lld GB) in %s", job.name,
-			  (long long)o->volume_gb, job.location);
+		key_cache_set(o, fp, key_id);
 	}
-	if (pthread_create(&tid, NULL, volume_worker, &job) != 0) {
-		burst_error_set(err, BURST_EXIT_INTERNAL, "cannot start a thread");
-		goto out;
-	}
-	thread_started = true;
-
-	/* meanwhile: the user's key and the server's host key */
-	if (provision_ensure_ssh_key(o->api, o->state, o->owner_id, o->ssh_pub_key_path,
-				     &key_id, err) < 0)
-		goto out;
+	key_ref = xstrfmt("%lld", (long long)(key_id ? key_id : key_cache_get(o, fp)));
 	keyfile = xstrfmt("hostkey-%ld", (long)getpid());
 	if (remote_hostkey_generate(o->scratch_dir, keyfile, &host_priv, &host_pub, err) < 0)
 		goto out;
@@ -771,7 +777,6 @@ int provision_cold(const struct provision_opts *o, struct remote_host *host,
 	provision_labels(&slabels, "server", o->owner_id, NULL);
 	slabels_json = provision_labels_json(&slabels);
 	name = provision_server_name(o->owner_id, state_now());
-	key_ref = xstrfmt("%lld", (long long)key_id);
 	image_ref = xstrfmt("%lld", (long long)image_id);
 	key_refs[0] = key_ref;
 	so.name = name;
@@ -781,20 +786,53 @@ int provision_cold(const struct provision_opts *o, struct remote_host *host,
 	so.nr_ssh_keys = 1;
 	so.user_data = user_data.buf;
 	so.labels = &slabels;
-	for (size_t i = 0; i < order.nr; i++) {
+	for (size_t i = 0; i < order.nr;) {
+		/* a free volume in this location goes in with the create */
+		bool with_vol = try_vol && found && !found_vol.server && found_vol.location &&
+				!strcmp(found_vol.location, order.v[i]);
+
 		so.location = order.v[i];
+		so.volumes = with_vol ? &found_vol.id : NULL;
+		so.nr_volumes = with_vol ? 1 : 0;
 		ui_status("Provisioning", "%s in %s", o->server_type, order.v[i]);
 		if (state_intent_begin(o->state, STATE_INTENT_SERVER, name, slabels_json,
 				       &srv_intent, err) < 0)
 			goto out;
 		if (hcloud_server_create(o->api, &so, &sc, err) == 0) {
+			posted = burst_now_ms();
 			state_intent_done(o->state, srv_intent, sc.server.id, &ignore);
 			burst_error_release(&ignore);
+			vol_at_create = with_vol;
 			break;
 		}
 		state_intent_failed(o->state, srv_intent, err->message, &ignore);
 		burst_error_release(&ignore);
 		hcloud_server_created_release(&sc);
+		if (!key_id && create_refused(err, "ssh_keys", "ssh key")) {
+			log_debug(MOD, "ssh key '%s' refused at create: %s", key_ref, err->message);
+			burst_error_release(err);
+			if (provision_ensure_ssh_key(o->api, o->state, o->owner_id,
+						     o->ssh_pub_key_path, &key_id, err) < 0)
+				goto out;
+			key_cache_set(o, fp, key_id);
+			free(key_ref);
+			key_ref = xstrfmt("%lld", (long long)key_id);
+			key_refs[0] = key_ref;
+			continue;
+		}
+		if (with_vol && create_refused(err, "volumes", "volume")) {
+			/* busy or gone: ask the API, create without it, attach later */
+			log_debug(MOD, "volume %lld refused at create: %s", (long long)found_vol.id,
+				  err->message);
+			burst_error_release(err);
+			try_vol = false;
+			hcloud_volume_release(&found_vol);
+			strvec_clear(&names);
+			found = find_project_volume(o->api, o, &found_vol, &names, err);
+			if (found < 0)
+				goto out;
+			continue;
+		}
 		if (!sold_out(err) || i + 1 == order.nr) {
 			if (sold_out(err))
 				burst_error_hint(err, "every configured location is sold out "
@@ -805,6 +843,7 @@ int provision_cold(const struct provision_opts *o, struct remote_host *host,
 		ui_info("Sold out", "%s is not available in %s; trying %s",
 			o->server_type, order.v[i], order.v[i + 1]);
 		burst_error_release(err);
+		i++;
 	}
 	if (!sc.server.ipv4) {
 		burst_error_set(err, BURST_EXIT_API, "server '%s' has no public IPv4 address", name);
@@ -842,15 +881,108 @@ int provision_cold(const struct provision_opts *o, struct remote_host *host,
 	state_event_add(o->state, &ev, &ignore);
 	burst_error_release(&ignore);
 
+	/* the project's volume in the location the server got: create it now */
+	if (!found || strcmp(found_vol.location ? found_vol.location : "", srv->location)) {
+		if (found) {
+			moved = true;
+			ui_info("Moving", "project to %s (its volume is in %s): the first "
+				"build there is cold; the old volume stays until its reaper "
+				"deletes it", srv->location,
+				found_vol.location ? found_vol.location : "?");
+			if (strvec_find(&names, found_vol.name) < 0)
+				strvec_push(&names, found_vol.name);
+		}
+		vname = new_volume_name(o, srv->location, &names);
+		ui_status("Creating", "volume '%s' (%lld GB) in %s", vname,
+			  (long long)o->volume_gb, srv->location);
+		if (create_volume(o, vname, srv->location, &vc, &vol_posted, err) < 0) {
+			/* a volume of the project the state did not know: look */
+			if (!err->api_code || strcmp(err->api_code, "uniqueness_error"))
+				goto out;
+			log_debug(MOD, "volume name '%s' taken: %s", vname, err->message);
+			burst_error_release(err);
+			hcloud_volume_release(&found_vol);
+			strvec_clear(&names);
+			found = find_project_volume(o->api, o, &found_vol, &names, err);
+			if (found < 0)
+				goto out;
+			free(vname);
+			vname = NULL;
+			if (!found || strcmp(found_vol.location ? found_vol.location : "",
+					     srv->location)) {
+				if (found && strvec_find(&names, found_vol.name) < 0)
+					strvec_push(&names, found_vol.name);
+				vname = new_volume_name(o, srv->location, &names);
+				if (create_volume(o, vname, srv->location, &vc, &vol_posted,
+						  err) < 0)
+					goto out;
+				created = true;
+				record_fresh = true;
+			} else {
+				moved = false;
+			}
+		} else {
+			created = true;
+			record_fresh = true;
+		}
+	}
+
+	/* both creates' actions, one poll for all */
+	w = hcloud_waiter_new(o->api);
+	hcloud_waiter_add(w, sc.action.id, posted);
+	if (created)
+		hcloud_waiter_add(w, vc.action.id, vol_posted);
+	create_ids(&sc.action, &sc.next_actions, &ids, &nr_ids, &alloc_ids);
+	if (created)
+		create_ids(&vc.action, &vc.next_actions, &ids, &nr_ids, &alloc_ids);
 	wp.what = srv->name;
 	wp.t0 = t0;
-	if (hcloud_server_wait_created(o->api, &sc, burst_now_ms() + ACTION_DEADLINE_MS,
+	if (hcloud_waiter_wait(w, ids, nr_ids, burst_now_ms() + ACTION_DEADLINE_MS,
+			       server_progress, &wp, err) < 0) {
+		if (created && volume_action_failed(w, &vc))
+			burst_error_prefix(err, "creating volume '%s'", vc.volume.name);
+		else
+			burst_error_prefix(err, "starting server '%s'", srv->name);
+		goto out;
+	}
+	if (sc.recovered &&
+	    hcloud_server_wait_created(o->api, &sc, burst_now_ms() + ACTION_DEADLINE_MS,
 				       server_progress, &wp, err) < 0) {
 		burst_error_prefix(err, "starting server '%s'", srv->name);
 		goto out;
 	}
-	job_handover(&job, srv->hcloud_id, srv->location, false);
+	if (created && vc.recovered &&
+	    hcloud_volume_wait_created(o->api, &vc, burst_now_ms() + ACTION_DEADLINE_MS,
+				       NULL, NULL, err) < 0) {
+		burst_error_prefix(err, "creating volume '%s'", vc.volume.name);
+		goto out;
+	}
+	if (created) {
+		v = vc.volume;
+		memset(&vc.volume, 0, sizeof(vc.volume));
+		free(v.status);
+		v.status = xstrdup("available");
+	} else {
+		v = found_vol;
+		memset(&found_vol, 0, sizeof(found_vol));
+	}
 
+	/* the server is unlocked now: attach at once (unless it went in with the create) */
+	if (vol_at_create) {
+		v.server = srv->hcloud_id;
+	} else if (v.server && v.server != srv->hcloud_id) {
+		if (attach_volume(o->api, &v, srv->hcloud_id, err) < 0)
+			goto out;
+		v.server = srv->hcloud_id;
+	} else if (v.server != srv->hcloud_id) {
+		if (hcloud_volume_attach(o->api, v.id, srv->hcloud_id, &attach, err) < 0) {
+			burst_error_prefix(err, "attaching volume '%s'", v.name);
+			goto out;
+		}
+		hcloud_waiter_add(w, attach.id, burst_now_ms());
+	}
+
+	/* ssh while the attach runs */
 	free(host->host);
 	host->host = xstrdup(srv->ip);
 	if (o->control_dir && remote_host_set_control_dir(host, o->control_dir, err) < 0)
@@ -858,46 +990,18 @@ int provision_cold(const struct provision_opts *o, struct remote_host *host,
 	deadline = burst_now_ms() + (o->ssh_deadline_ms ? o->ssh_deadline_ms : 180000);
 	if (remote_wait_ready(host, deadline, ssh_progress, srv->ip, err) < 0)
 		goto out;
-
-	pthread_join(tid, NULL);
-	thread_started = false;
-	settle_volume_intent(o, &job, &vol_intent);
-	if (job.rc < 0) {
-		burst_error_move(err, &job.err);
-		if (job.vol.id && job.create) {
-			record_volume(o, &job.vol, true, &ignore);
-			burst_error_release(&ignore);
-		}
-		goto out;
-	}
-	if (job.wrong_location) {
-		char *vname;
-
-		if (job.create) {
-			/* fresh and empty: not worth keeping in the wrong place */
-			drop_fresh_volume(o, &job.vol);
-			strvec_clear(&names);
-		} else {
-			moved = true;
-			ui_info("Moving", "project to %s (its volume is in %s): the first "
-				"build there is cold; the old volume stays until its reaper "
-				"deletes it", srv->location, job.vol.location);
-			strvec_push(&names, job.vol.name);
-		}
-		vname = new_volume_name(o, srv->location, &names);
-		ui_status("Creating", "volume '%s' (%lld GB) in %s", vname,
-			  (long long)o->volume_gb, srv->location);
-		ret = create_attached_volume(o, vname, srv->location, srv->hcloud_id, &v, err);
-		free(vname);
-		if (ret < 0)
+	if (attach.id) {
+		if (hcloud_waiter_wait(w, &attach.id, 1, burst_now_ms() + ACTION_DEADLINE_MS,
+				       NULL, NULL, err) < 0) {
+			burst_error_prefix(err, "attaching volume '%s'", v.name);
 			goto out;
-		ret = -1;
-		created = true;
-	} else {
-		v = job.vol;
-		memset(&job.vol, 0, sizeof(job.vol));
-		created = job.create;
+		}
+		v.server = srv->hcloud_id;
 	}
+	log_debug(MOD, "cold provisioning: %u action polls, %llu ms",
+		  hcloud_waiter_polls(w), (unsigned long long)(burst_now_ms() - t0));
+
+	record_fresh = false;
 	if (record_volume(o, &v, created, err) < 0)
 		goto out;
 	vol->hcloud_id = v.id;
@@ -913,22 +1017,22 @@ int provision_cold(const struct provision_opts *o, struct remote_host *host,
 			 ui_duration(dur, sizeof(dur), burst_now_ms() - t0));
 	ret = 0;
 out:
-	if (thread_started) {
-		job_handover(&job, 0, NULL, true);
-		pthread_join(tid, NULL);
-		settle_volume_intent(o, &job, &vol_intent);
-		/* a volume made for a server that never came: keep it, it is the
-		 * project's now (the next run finds it by label) */
-		if (job.vol.id && job.create) {
-			record_volume(o, &job.vol, true, &ignore);
-			burst_error_release(&ignore);
-		}
+	/*
+	 * a volume made for a server that failed: keep it, it is the
+	 * project's now (the next run finds it by label)
+	 */
+	if (ret < 0 && record_fresh) {
+		record_volume(o, v.id ? &v : &vc.volume, true, &ignore);
+		burst_error_release(&ignore);
 	}
-	job_release(&job);
+	hcloud_waiter_free(w);
+	free(ids);
 	strvec_clear(&order);
 	strvec_clear(&names);
 	hcloud_labels_release(&slabels);
 	hcloud_server_created_release(&sc);
+	hcloud_volume_created_release(&vc);
+	hcloud_action_release(&attach);
 	hcloud_volume_release(&found_vol);
 	hcloud_volume_release(&v);
 	strbuf_release(&user_data);
@@ -940,5 +1044,7 @@ out:
 	free(image_ref);
 	free(name);
 	free(keyfile);
+	free(vname);
+	free(fp);
 	return ret;
 }
