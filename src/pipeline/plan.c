@@ -156,14 +156,18 @@ char *pipeline_remote_command(const struct pipeline_cmd *cmd)
 				add_word(&sb, cmd->shell[i]);
 		goto out;
 	}
-	/* the toolchain for the summary, in the same round trip */
-	strbuf_addstr(&sb, "v=$(rustc");
+	/*
+	 * The toolchain for the summary, in the same round trip and in the
+	 * background, so the rustup proxy's start-up is not added to the run
+	 * (its stderr keeps the session open until it has printed).
+	 */
+	strbuf_addstr(&sb, "{ v=$(rustc");
 	if (cmd->toolchain && *cmd->toolchain) {
 		v = xstrfmt("+%s", cmd->toolchain);
 		add_word(&sb, v);
 		free(v);
 	}
-	strbuf_addstr(&sb, " -V 2>/dev/null) && echo \"" PIPELINE_RUSTC_MARKER "$v\" >&2; ");
+	strbuf_addstr(&sb, " -V 2>/dev/null) && echo \"" PIPELINE_RUSTC_MARKER "$v\" >&2; } & ");
 	if (is_test || is_bench)
 		strbuf_addstr(&sb,
 			      "if [ -x /usr/local/bin/cargo-burst-wait-db ]; then "
