@@ -619,15 +619,17 @@ static bool volume_action_failed(const struct hcloud_waiter *w,
 
 /*
  * The id of the user's key in the API, remembered in the state directory
- * by fingerprint (a file "ssh-key-<hash>" holding the id), so a cold run
- * needs no key lookup; a key deleted meanwhile is refused by the create,
- * which then registers it again.
+ * by endpoint and fingerprint (a file "ssh-key-<hash>" holding the id), so
+ * a cold run needs no key lookup; a key deleted meanwhile is refused by
+ * the create, which then registers it again.
  */
 static char *key_cache_path(const struct provision_opts *o, const char *fp)
 {
 	char hash[PROVISION_HASH_LEN + 1];
+	char *key = xstrfmt("%s\n%s", o->endpoint ? o->endpoint : "", fp);
 
-	sha256_hex(fp, strlen(fp), hash, PROVISION_HASH_LEN);
+	sha256_hex(key, strlen(key), hash, PROVISION_HASH_LEN);
+	free(key);
 	return xstrfmt("%s/ssh-key-%s", state_dir(o->state), hash);
 }
 
