@@ -584,6 +584,21 @@ out:
 	return ret;
 }
 
+/*
+ * A volume just created is the project's at once (before its actions
+ * end): a run killed from here on leaves it to the volume reaper, and a
+ * run that fails keeps it for the next one.
+ */
+static void record_created(const struct provision_opts *o,
+			   const struct hcloud_volume_created *vc)
+{
+	struct burst_error e = BURST_ERROR_INIT;
+
+	if (record_volume(o, &vc->volume, true, &e) < 0)
+		log_warn(MOD, "recording volume %lld: %s", (long long)vc->volume.id, e.message);
+	burst_error_release(&e);
+}
+
 /* The ids of a create's action and next actions, appended to ids. */
 static void create_ids(const struct hcloud_action *action,
 		       const struct hcloud_actions *next, int64_t **ids, size_t *n,
@@ -730,7 +745,6 @@ int provision_cold(const struct provision_opts *o, struct remote_host *host,
 	int64_t *ids = NULL;
 	size_t nr_ids = 0, alloc_ids = 0;
 	bool created = false, moved = false, vol_at_create = false, try_vol = true;
-	bool record_fresh = false;
 	uint64_t t0 = burst_now_ms(), posted = 0, vol_posted = 0, deadline;
 	char dur[32];
 	int found, ret = -1;
@@ -919,13 +933,13 @@ int provision_cold(const struct provision_opts *o, struct remote_host *host,
 						  err) < 0)
 					goto out;
 				created = true;
-				record_fresh = true;
+				record_created(o, &vc);
 			} else {
 				moved = false;
 			}
 		} else {
 			created = true;
-			record_fresh = true;
+			record_created(o, &vc);
 		}
 	}
 
@@ -1003,8 +1017,7 @@ int provision_cold(const struct provision_opts *o, struct remote_host *host,
 	log_debug(MOD, "cold provisioning: %u action polls, %llu ms",
 		  hcloud_waiter_polls(w), (unsigned long long)(burst_now_ms() - t0));
 
-	record_fresh = false;
-	if (record_volume(o, &v, created, err) < 0)
+	if (record_volume(o, &v, false, err) < 0)
 		goto out;
 	vol->hcloud_id = v.id;
 	vol->name = xstrdup(v.name);
@@ -1019,14 +1032,6 @@ int provision_cold(const struct provision_opts *o, struct remote_host *host,
 			 ui_duration(dur, sizeof(dur), burst_now_ms() - t0));
 	ret = 0;
 out:
-	/*
-	 * a volume made for a server that failed: keep it, it is the
-	 * project's now (the next run finds it by label)
-	 */
-	if (ret < 0 && record_fresh) {
-		record_volume(o, v.id ? &v : &vc.volume, true, &ignore);
-		burst_error_release(&ignore);
-	}
 	hcloud_waiter_free(w);
 	free(ids);
 	strvec_clear(&order);
