@@ -181,6 +181,18 @@ static bool is_opt(const char *arg, const char *name)
 	return skip_prefix(arg, name, &rest) && (!*rest || *rest == '=');
 }
 
+/* Does the run's argument list hold this option (before `--`)? */
+static bool has_option(const struct strvec *args, const char *name)
+{
+	for (size_t i = 0; i < args->nr; i++) {
+		if (!strcmp(args->v[i], "--"))
+			break;
+		if (is_opt(args->v[i], name))
+			return true;
+	}
+	return false;
+}
+
 void shard_split_args(const char *const *args, size_t nargs, struct strvec *archive,
 		      struct strvec *run)
 {
@@ -742,7 +754,9 @@ static void prepare_run(struct shard_ctx *sc, struct shard *s, const char *archi
 	strvec_push(&args, "--extract-overwrite");
 	strvec_push(&args, "--partition");
 	strvec_push(&args, part);
-	strvec_push(&args, "--no-tests=pass");
+	/* a shard may get no test at all; the user's own choice wins */
+	if (!has_option(&sc->run_args, "--no-tests"))
+		strvec_push(&args, "--no-tests=pass");
 	if (r->ctx->run.junit) {
 		strvec_pushf(&args, "--tool-config-file=cargo-burst:%s", cfg);
 		strvec_push(&args, "--profile");
@@ -1027,7 +1041,7 @@ static int run_shards(struct shard_ctx *sc, struct shard **use, int m, struct bu
 {
 	struct run *r = sc->r;
 	struct child_process *cps[SHARD_MAX];
-	char *local_archive = NULL, *remote_copy;
+	char *remote_copy;
 	const char *leaf = strrchr(sc->archive, '/') + 1;
 	int ret;
 
@@ -1047,7 +1061,6 @@ static int run_shards(struct shard_ctx *sc, struct shard **use, int m, struct bu
 		r->interrupted = true;
 	for (int i = 0; i < m; i++)
 		use[i]->exit_code = proc_status_code(&use[i]->cp);
-	free(local_archive);
 	free(remote_copy);
 	return ret;
 }
@@ -1255,6 +1268,20 @@ int pipeline_shard_test(struct run *r, struct burst_error *err)
 				"with --cargo-test");
 		goto out;
 	}
+	{
+		static const char *const ours[] = { "--partition", "--archive-file",
+						     "--workspace-remap", "--extract-to" };
+
+		for (size_t i = 0; i < ARRAY_SIZE(ours); i++) {
+			if (has_option(&sc.run_args, ours[i])) {
+				burst_error_set(err, BURST_EXIT_USAGE, "'%s' is set by --shards "
+						"itself", ours[i]);
+				burst_error_hint(err, "leave it out; put test binary arguments "
+						 "after '--'");
+				goto out;
+			}
+		}
+	}
 	if (!r->ctx->run.no_doctests)
 		ui_note("doctests are not run with --shards (nextest does not run them)");
 
@@ -1314,8 +1341,7 @@ out:
 		pthread_join(sc.hb_tid, NULL);
 	}
 	release_servers(&sc);
-	if (!r->interrupted)
-		clean_main(&sc);
+	clean_main(&sc);
 	remove_local(sc.local_dir, sc.archive);
 	for (int i = 0; i < sc.n; i++) {
 		struct shard *s = &sc.v[i];

@@ -20,6 +20,7 @@ import os
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -133,6 +134,28 @@ def wait_no_shards(w, secs):
     return not shard_servers(w)
 
 
+def shard_rows(w):
+    """(name, status) of the extra servers' rows in the state."""
+    try:
+        con = sqlite3.connect(os.path.join(w.state_dir, "state.db"), timeout=10)
+        rows = con.execute("SELECT name, status FROM servers WHERE name LIKE ?",
+                           (SHARD_PREFIX + "%",)).fetchall()
+        con.close()
+        return rows
+    except sqlite3.Error:
+        return None
+
+
+def wait_rows_deleted(w, secs):
+    deadline = time.time() + secs
+    while time.time() < deadline:
+        rows = shard_rows(w)
+        if rows and all(st == "deleted" for _, st in rows):
+            return True
+        time.sleep(0.2)
+    return False
+
+
 def main():
     tap = Tap()
     need_root_and_tools(tap)
@@ -176,6 +199,10 @@ def run_all(tap, sim, w):
         tap.ok(False, "the merged JUnit file parses: %s" % e)
     tap.ok(wait_no_shards(w, 60), "no extra server remains after the run (%s)" % shard_servers(w))
     tap.is_(len(w.servers()), 1, "the main server stays for the next run")
+    rows = shard_rows(w)
+    tap.ok(wait_rows_deleted(w, 60) and len(shard_rows(w)) == 2,
+           "the two extra servers were recorded in the state and are marked deleted (%s)" % rows)
+    time.sleep(0.5)  # their reapers exit after recording
 
     # --- --junit alone: the archive path on the main server only, warm
     sim.reset_requests()
@@ -183,7 +210,8 @@ def run_all(tap, sim, w):
     r = w.burst(["test", "--junit", junit1], cwd=ws, timeout=480)
     if not tap.is_(r.code, 0, "--junit without --shards passes"):
         tap.diag(repr(r))
-    tap.is_(len(w.api_calls()), 0, "a warm --junit run makes no API call")
+    if not tap.is_(len(w.api_calls()), 0, "a warm --junit run makes no API call"):
+        tap.diag("calls: %s" % w.api_calls())
     res = results_of(r.out + r.err)
     tap.ok(len(res) == 12 and {k for k, _, _, _ in res} == {1}, "all 12 tests ran on one server")
     try:
@@ -191,6 +219,13 @@ def run_all(tap, sim, w):
         tap.is_(len(list(root.iter("testcase"))), 12, "its JUnit report holds the 12 tests")
     except (OSError, ET.ParseError) as e:
         tap.ok(False, "its JUnit report parses: %s" % e)
+
+    # --- the options --shards sets itself are refused, before any server is made
+    sim.reset_requests()
+    r = w.burst(["test", "--shards", "2", "--partition", "hash:1/2"], cwd=ws, timeout=240)
+    tap.ok(r.code == 64 and "'--partition' is set by --shards" in r.err,
+           "a user --partition is refused with a usage error (exit %s)" % r.code)
+    tap.is_(server_creates(sim), 0, "no server was created for it")
 
     # --- a failing test in one shard (warm main server)
     sim.reset_requests()
