@@ -227,6 +227,27 @@ def run_all(tap, sim, w):
            "a user --partition is refused with a usage error (exit %s)" % r.code)
     tap.is_(server_creates(sim), 0, "no server was created for it")
 
+    # --- location fallback: the main server's location is sold out for the extras
+    sim.configure({"sold_out": [{"location": "fsn1"}]})
+    sim.reset_requests()
+    r = w.burst(["test", "--shards", "3"], cwd=ws, timeout=480)
+    creates = [((q.get("body") or {}).get("location"), q.get("status")) for q in sim.requests()
+               if q["method"] == "POST" and q["path"].endswith("/servers")]
+    if not tap.is_(r.code, 0, "sold out where the main server is: the run passes"):
+        tap.diag(repr(r))
+    tap.is_(sorted(creates), [("fsn1", 412), ("fsn1", 412), ("nbg1", 201), ("nbg1", 201)],
+            "each extra server fell back from fsn1 to nbg1")
+    tap.is_(len(results_of(r.out + r.err)), 12, "all 12 tests ran")
+    tap.ok(wait_no_shards(w, 60), "the fallback extras are deleted after the run")
+
+    # --- no extra server can be had at all: the run goes on with the main one
+    sim.configure({"sold_out": [{}]})
+    r = w.burst(["test", "--shards", "3"], cwd=ws, timeout=480)
+    res = results_of(r.out + r.err)
+    tap.ok(r.code == 0 and "running on 1 server instead of 3" in r.err and len(res) == 12 and
+           {k for k, _, _, _ in res} == {1}, "everything sold out: all 12 tests on the main server")
+    sim.configure({"sold_out": []})
+
     # --- a failing test in one shard (warm main server)
     sim.reset_requests()
     junit2 = os.path.join(w.dir, "junit-fail.xml")
