@@ -83,7 +83,7 @@ int provision_ensure_ssh_key(struct hcloud *api, struct burst_state *st,
 /* What provisioning needs (all borrowed). */
 struct provision_opts {
 	struct hcloud *api;         /* this thread's client */
-	const char *endpoint;       /* for the volume thread's own client */
+	const char *endpoint;       /* the API endpoint (keys the remembered ssh key id) */
 	const char *token;
 	struct burst_state *state;
 	const char *owner_id;
@@ -127,12 +127,15 @@ void provision_volume_release(struct provision_volume *v);
 
 /*
  * The cold path (call with the provisioning lock held): image by label,
- * the user's ssh key, a host key pair pinned in host->known_hosts and sent
- * in user_data, the server created in the first location that is not sold
- * out (intents before every create, a one-line notice per fallback), the
- * project's volume found or created concurrently on a thread with its own
- * API client, attached as soon as both exist, and the wait for ssh with
- * progress.  host must carry user, port, identity and known_hosts; its
+ * the user's ssh key (its id remembered in the state directory after the
+ * first registration), a host key pair pinned in host->known_hosts and
+ * sent in user_data, the server created in the first location that is not
+ * sold out (intents before every create, a one-line notice per fallback),
+ * with the project's volume (known from the state) in the create when it
+ * is free there; otherwise the volume is created right after the server in
+ * the server's location.  One waiter polls every action of both (one GET
+ * /actions per poll); an attach, when needed, is sent the moment the
+ * server is unlocked and runs during the wait for ssh (with progress).  host must carry user, port, identity and known_hosts; its
  * host and control_path are set here.  Everything is recorded in the
  * state (server row `ready`, project volume, events).  On failure after the
  * server exists, srv->row_id is set so the caller can still arm its reaper.

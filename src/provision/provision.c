@@ -753,10 +753,11 @@ int provision_cold(const struct provision_opts *o, struct remote_host *host,
 		goto out;
 
 	/*
-	 * The project's volume decides where to go first.  The state knows it:
-	 * every cold run sweeps our labelled resources into the state first
-	 * (a lost database is rebuilt from labels), so no lookup here; the
-	 * create checks what the state says (`volumes` refused: look it up).
+	 * The project's volume decides where to go first.  The state knows it
+	 * (before a cold run, the sweep adopts labelled resources the state
+	 * forgot; a lost database is rebuilt from labels), so no lookup here:
+	 * the creates check what the state says (`volumes` refused, or the
+	 * volume name taken: look it up by label then).
 	 */
 	found = state_volume(o, &found_vol, &names, err);
 	if (found < 0)
