@@ -156,6 +156,30 @@ def wait_rows_deleted(w, secs):
     return False
 
 
+def kill9_mid_run(tap, w, ws):
+    """Start a sharded run whose tests sleep and SIGKILL the tool mid-run."""
+    p = w.start(["test", "--shards", "3", "--env", "SHARD_SLEEP=60"], cwd=ws)
+    lines = []
+
+    def reader(stream):
+        for line in stream:
+            lines.append(line)
+
+    threads = [threading.Thread(target=reader, args=(s,), daemon=True) for s in (p.stdout, p.stderr)]
+    for t in threads:
+        t.start()
+    deadline = time.time() + 300
+    while time.time() < deadline and p.poll() is None:
+        if sum(1 for line in list(lines) if re.match(r"^\[\d/3\] +Starting", line)) >= 3:
+            break
+        time.sleep(0.2)
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+    for t in threads:
+        t.join(timeout=5)
+    tap.is_(len(shard_servers(w)), 2, "after kill -9 the two extra servers are still up")
+
+
 def main():
     tap = Tap()
     need_root_and_tools(tap)
@@ -307,21 +331,7 @@ def run_all(tap, sim, w):
 
     # --- kill -9 mid-run: the extra servers are in the state, never used as
     # the run server, and `down` deletes them
-    p = w.start(["test", "--shards", "3", "--env", "SHARD_SLEEP=60"], cwd=ws)
-    lines = []
-    threads = [threading.Thread(target=reader, args=(s,), daemon=True) for s in (p.stdout, p.stderr)]
-    for t in threads:
-        t.start()
-    deadline = time.time() + 300
-    while time.time() < deadline and p.poll() is None:
-        if sum(1 for line in list(lines) if re.match(r"^\[\d/3\] +Starting", line)) >= 3:
-            break
-        time.sleep(0.2)
-    os.kill(p.pid, signal.SIGKILL)
-    p.wait()
-    for t in threads:
-        t.join(timeout=5)
-    tap.is_(len(shard_servers(w)), 2, "after kill -9 the two extra servers are still up")
+    kill9_mid_run(tap, w, ws)
     sim.reset_requests()
     r = w.burst(["check"], cwd=ws, timeout=240)
     tap.is_(r.code, 0, "the next run works")
@@ -331,6 +341,18 @@ def run_all(tap, sim, w):
     if not tap.is_(r.code, 0, "down works"):
         tap.diag(repr(r))
     tap.is_(w.servers(), [], "down deleted the main and the extra servers")
+
+    # --- kill -9 and a lost database: `down` finds the extras by their labels
+    kill9_mid_run(tap, w, ws)
+    for suffix in ("", "-wal", "-shm"):
+        try:
+            os.unlink(os.path.join(w.state_dir, "state.db" + suffix))
+        except OSError:
+            pass
+    r = w.burst(["down"], cwd=ws, timeout=240)
+    if not tap.is_(r.code, 0, "down with a lost database works"):
+        tap.diag(repr(r))
+    tap.is_(w.servers(), [], "the extra servers were found by label (role=shard) and deleted")
 
     # the reapers that deleted the extra servers ran cleanly (sanitizer builds)
     bad = []
