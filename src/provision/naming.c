@@ -2,6 +2,8 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 #include "burst/hcloud.h"
 #include "burst/provision.h"
@@ -107,7 +109,34 @@ char *provision_server_name(const char *owner_id, int64_t now)
 		stamp[i] = stamp[n - 1 - i];
 		stamp[n - 1 - i] = c;
 	}
-	return xstrfmt("cargo-burst-%s-%s", owner_id, stamp);
+	/*
+	 * Plus four random base36 digits: a run that re-provisions within the
+	 * same second (a server that never started) must not collide with the
+	 * name of the one it gives up on (names are unique per project).
+	 */
+	{
+		unsigned char rnd[4] = { 0 };
+		char tail[5];
+		size_t got = 0;
+
+		while (got < sizeof(rnd)) {
+			ssize_t r = getrandom(rnd + got, sizeof(rnd) - got, 0);
+			if (r <= 0)
+				break;
+			got += (size_t)r;
+		}
+		if (got < sizeof(rnd)) {
+			/* no entropy source: still differ between processes and calls */
+			static unsigned calls;
+			uint32_t x = (uint32_t)getpid() * 2654435761u ^ (uint32_t)burst_now_ms() ^
+				     (++calls * 40503u);
+			memcpy(rnd, &x, sizeof(rnd));
+		}
+		for (size_t i = 0; i < 4; i++)
+			tail[i] = digits[rnd[i] % 36];
+		tail[4] = '\0';
+		return xstrfmt("cargo-burst-%s-%s-%s", owner_id, stamp, tail);
+	}
 }
 
 char *provision_ssh_key_name(const char *owner_id, const char *fingerprint)

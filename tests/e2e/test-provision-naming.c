@@ -63,6 +63,10 @@ int main(void)
 	   n ? n : "(null)");
 	j = provision_server_name("abcdef012345", 1700000001);
 	ok(strcmp(n, j) != 0, "server names differ over time");
+	free(j);
+	j = provision_server_name("abcdef012345", 1700000000);
+	ok(strcmp(n, j) != 0, "and within the same second: %s, %s", n, j);
+	ok(strlen(j) <= 63, "a valid hostname label length (%zu)", strlen(j));
 	free(n);
 	free(j);
 	n = provision_ssh_key_name("abcdef012345", "b7:2f:30:a0:2f:6c:58:6c:21:04:58:61:ba:06:3b:2f");
