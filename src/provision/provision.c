@@ -585,6 +585,48 @@ out:
 }
 
 /*
+ * A server create refused because the name is taken: by a server the state
+ * knows or not of ours (another run's, created in the same second: 1, pick
+ * another name), or by one of ours it does not know, which is this run's
+ * own create whose reply was lost (0, sc filled as a recovered create).  When that cannot be
+ * told (the lookup failed): 1.
+ */
+static int name_taken(const struct provision_opts *o, const char *name,
+		      struct hcloud_server_created *sc)
+{
+	struct hcloud_servers l = { 0 };
+	struct state_server known = { 0 };
+	struct burst_error e = BURST_ERROR_INIT;
+	const char *owner, *managed;
+	int ret = 1, in_state;
+
+	if (hcloud_servers_list(o->api, name, NULL, &l, &e) < 0) {
+		log_debug(MOD, "looking up server '%s': %s", name, e.message);
+		goto out;
+	}
+	if (!l.nr)
+		goto out;
+	owner = hcloud_labels_get(&l.v[0].labels, "owner");
+	managed = hcloud_labels_get(&l.v[0].labels, "managed-by");
+	if (!owner || strcmp(owner, o->owner_id) || !managed || strcmp(managed, "cargo-burst"))
+		goto out; /* not ours at all */
+	in_state = state_server_by_hcloud_id(o->state, l.v[0].id, &known, &e);
+	if (in_state != 0)
+		goto out;
+	hcloud_server_created_release(sc);
+	sc->server = l.v[0];
+	memset(&l.v[0], 0, sizeof(l.v[0]));
+	sc->recovered = true;
+	sc->start = true;
+	ret = 0;
+out:
+	hcloud_servers_release(&l);
+	state_server_release(&known);
+	burst_error_release(&e);
+	return ret;
+}
+
+/*
  * A volume just created is the project's at once (before its actions
  * end): a run killed from here on leaves it to the volume reaper, and a
  * run that fails keeps it for the next one.
@@ -747,7 +789,8 @@ int provision_cold(const struct provision_opts *o, struct remote_host *host,
 	bool created = false, moved = false, vol_at_create = false, try_vol = true;
 	uint64_t t0 = burst_now_ms(), posted = 0, vol_posted = 0, deadline;
 	char dur[32];
-	int found, ret = -1;
+	int found, renames = 0, ret = -1;
+	char *tmp;
 
 	if (provision_find_image(o->api, o->owner_id, &image_id, err) < 0)
 		goto out;
@@ -835,6 +878,31 @@ int provision_cold(const struct provision_opts *o, struct remote_host *host,
 			free(key_ref);
 			key_ref = xstrfmt("%lld", (long long)key_id);
 			key_refs[0] = key_ref;
+			continue;
+		}
+		if (err->api_code && !strcmp(err->api_code, "uniqueness_error") &&
+		    renames < 3) {
+			if (!name_taken(o, name, &sc)) {
+				/* ours after all (a reply lost, the request resent) */
+				burst_error_release(err);
+				posted = burst_now_ms();
+				state_intent_done(o->state, srv_intent, sc.server.id, &ignore);
+				burst_error_release(&ignore);
+				for (size_t k = 0; with_vol && k < sc.server.nr_volumes; k++)
+					if (sc.server.volumes[k] == found_vol.id)
+						vol_at_create = true;
+				break;
+			}
+			/* a server of a run in the same second has this name */
+			log_debug(MOD, "server name '%s' taken: %s", name, err->message);
+			burst_error_release(err);
+			free(name);
+			name = provision_server_name(o->owner_id, state_now());
+			renames++;
+			tmp = xstrfmt("%s-%d", name, renames + 1);
+			free(name);
+			name = tmp;
+			so.name = name;
 			continue;
 		}
 		if (with_vol && create_refused(err, "volumes", "volume")) {

@@ -101,6 +101,20 @@ def run_all(tap, sim, w):
     tap.is_(r.code, 0, "the next build is warm")
     tap.ok("Compiling" not in r.err, "and compiles nothing")
 
+    # the reply to POST /servers lost (the request done): never two servers
+    servers = w.servers()
+    owner = servers[0]["labels"].get("owner", "") if servers else ""
+    tap.ok(w.delete_server(servers[0]["id"] if servers else 0), "server deleted a third time")
+    sim.configure({"faults": [{"method": "POST", "path": "/servers", "apply": True,
+                               "drop": True, "times": 1}]})
+    sim.reset_requests()
+    r = w.burst(["build"], cwd=hello)
+    if not tap.is_(r.code, 0, "a cold run whose POST /servers reply was lost succeeds"):
+        tap.diag(repr(r))
+    ours = [x for x in w.servers() if x["labels"].get("owner") == owner]
+    tap.ok(len(ours) == 1 and ours[0]["status"] == "running",
+           "exactly one server of ours, running (%d)" % len(ours))
+    sim.configure({"faults": []})
 
 if __name__ == "__main__":
     sys.exit(main())
