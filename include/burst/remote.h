@@ -148,6 +148,15 @@ void remote_command_prepare(const struct remote_host *h, const char *command_lin
 int remote_run(const struct remote_host *h, const char *command_line,
 	       struct child_process *cp, struct burst_error *err);
 /*
+ * Run a short remote command with stdin closed, capturing its stdout (at
+ * most max bytes) into out.  Fails (BURST_EXIT_REMOTE, naming the host and
+ * the last line of the command's stderr) when ssh cannot run it, or it does
+ * not exit 0 within timeout_ms; callers add what they were doing with
+ * burst_error_prefix().
+ */
+int remote_capture(const struct remote_host *h, const char *command_line, size_t max,
+		   int timeout_ms, struct strbuf *out, struct burst_error *err);
+/*
  * Wrap a remote command line so that the remote shell writes its pid (its
  * process group) to pid_file first and removes it at the end; the exit
  * status of command_line is kept.  Appended to out.

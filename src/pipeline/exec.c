@@ -495,35 +495,6 @@ out:
 
 /* ---- fetch ---------------------------------------------------------------- */
 
-/* Run a short remote command and capture its stdout; 0 when it exited 0. */
-static int remote_capture(struct run *r, const char *cmd, struct strbuf *out,
-			  struct burst_error *err)
-{
-	struct child_process cp = CHILD_PROCESS_INIT;
-	int ret = -1;
-
-	cp.in = PROC_IO_NULL;
-	cp.out = PROC_IO_CAPTURE;
-	cp.err = PROC_IO_CAPTURE;
-	cp.capture_max = 4 * 1024 * 1024;
-	cp.timeout_ms = 60000;
-	if (remote_run(&r->host, cmd, &cp, err) < 0)
-		goto out;
-	if (cp.exit_code != 0) {
-		char *why = last_line(&cp.err_buf);
-
-		burst_error_set(err, BURST_EXIT_REMOTE, "listing artifacts on '%s' failed%s%s",
-				r->srv.name, *why ? ": " : "", why);
-		free(why);
-		goto out;
-	}
-	strbuf_addbuf(out, &cp.out_buf);
-	ret = 0;
-out:
-	child_process_release(&cp);
-	return ret;
-}
-
 static int fetch_build(struct run *r, struct burst_error *err)
 {
 	const char *const *args = (const char *const *)r->ctx->run.cargo_args.v;
@@ -551,8 +522,10 @@ static int fetch_build(struct run *r, struct burst_error *err)
 	strbuf_addstr(&cmd, "cd ");
 	remote_shell_quote(&cmd, remote_dir);
 	strbuf_addstr(&cmd, " 2>/dev/null || exit 0; find . -maxdepth 1 -type f -printf '%f\\n'");
-	if (remote_capture(r, cmd.buf, &list, err) < 0)
+	if (remote_capture(&r->host, cmd.buf, 4 * 1024 * 1024, 60000, &list, err) < 0) {
+		burst_error_prefix(err, "listing the artifacts on '%s'", r->srv.name);
 		goto out;
+	}
 	for (p = list.buf; *p; p = nl) {
 		nl = strchr(p, '\n');
 		if (!nl)
@@ -595,8 +568,10 @@ static int fetch_criterion(struct run *r, struct burst_error *err)
 	strbuf_addstr(&cmd, "test -d ");
 	remote_shell_quote(&cmd, dir);
 	strbuf_addstr(&cmd, " && echo yes || true");
-	if (remote_capture(r, cmd.buf, &out, err) < 0)
+	if (remote_capture(&r->host, cmd.buf, 4096, 60000, &out, err) < 0) {
+		burst_error_prefix(err, "looking for criterion reports on '%s'", r->srv.name);
 		goto out;
+	}
 	if (strncmp(out.buf, "yes", 3)) {
 		ret = 0;
 		goto out;

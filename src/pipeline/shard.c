@@ -800,33 +800,6 @@ static void prepare_run(struct shard_ctx *sc, struct shard *s, const char *archi
 	strbuf_release(&wrapped);
 }
 
-/* Run a short remote command, capturing stdout (capped). */
-static int remote_capture(struct remote_host *h, const char *cmd, size_t max,
-			  struct strbuf *out, struct burst_error *err)
-{
-	struct child_process cp = CHILD_PROCESS_INIT;
-	int ret = -1;
-
-	cp.in = PROC_IO_NULL;
-	cp.out = PROC_IO_CAPTURE;
-	cp.err = PROC_IO_CAPTURE;
-	cp.capture_max = max;
-	cp.timeout_ms = 120000;
-	if (remote_run(h, cmd, &cp, err) < 0)
-		goto out;
-	if (cp.exit_code != 0) {
-		strbuf_trim(&cp.err_buf);
-		burst_error_set(err, BURST_EXIT_REMOTE, "`%s` failed on %s%s%s", cmd, h->host,
-				cp.err_buf.len ? ": " : "", cp.err_buf.buf);
-		goto out;
-	}
-	strbuf_addbuf(out, &cp.out_buf);
-	ret = 0;
-out:
-	child_process_release(&cp);
-	return ret;
-}
-
 /* ---- the steps ------------------------------------------------------------ */
 
 static int plan_servers(struct shard_ctx *sc, struct burst_error *err)
@@ -1095,7 +1068,7 @@ static int write_junit(struct shard_ctx *sc, struct shard **use, int m,
 	for (int i = 0; i < m; i++) {
 		struct strbuf xml = STRBUF_INIT;
 
-		if (remote_capture(use[i]->host, cmd.buf, SHARD_JUNIT_MAX, &xml, err) < 0) {
+		if (remote_capture(use[i]->host, cmd.buf, SHARD_JUNIT_MAX, 120000, &xml, err) < 0) {
 			strbuf_release(&xml);
 			goto out;
 		}
@@ -1204,7 +1177,7 @@ static void clean_main(struct shard_ctx *sc)
 	remote_shell_quote(&cmd, sc->archive);
 	strbuf_addch(&cmd, ' ');
 	remote_shell_quote(&cmd, sc->dir);
-	if (remote_capture(&sc->r->host, cmd.buf, 64 * 1024, &out, &e) < 0)
+	if (remote_capture(&sc->r->host, cmd.buf, 64 * 1024, 120000, &out, &e) < 0)
 		log_debug(MOD, "cleaning up: %s", e.message);
 	burst_error_release(&e);
 	strbuf_release(&cmd);

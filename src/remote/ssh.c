@@ -407,6 +407,44 @@ int remote_run(const struct remote_host *h, const char *command_line,
 	return proc_run(cp, err);
 }
 
+int remote_capture(const struct remote_host *h, const char *command_line, size_t max,
+		   int timeout_ms, struct strbuf *out, struct burst_error *err)
+{
+	struct child_process cp = CHILD_PROCESS_INIT;
+	int ret = -1;
+
+	cp.in = PROC_IO_NULL;
+	cp.out = PROC_IO_CAPTURE;
+	cp.err = PROC_IO_CAPTURE;
+	cp.capture_max = max;
+	cp.timeout_ms = timeout_ms;
+	if (remote_run(h, command_line, &cp, err) < 0)
+		goto out;
+	if (cp.exit_code != 0) {
+		struct strbuf status = STRBUF_INIT;
+		const char *end = cp.err_buf.buf + cp.err_buf.len, *start;
+
+		/* the last non-empty line of stderr says why */
+		while (end > cp.err_buf.buf && (end[-1] == '\n' || end[-1] == '\r' ||
+						end[-1] == ' '))
+			end--;
+		start = end;
+		while (start > cp.err_buf.buf && start[-1] != '\n')
+			start--;
+		proc_describe_status(&cp, &status);
+		burst_error_set(err, BURST_EXIT_REMOTE, "a remote command failed on %s (%s)%s%.*s",
+				h->host, status.buf, end > start ? ": " : "",
+				(int)(end - start), start);
+		strbuf_release(&status);
+		goto out;
+	}
+	strbuf_addbuf(out, &cp.out_buf);
+	ret = 0;
+out:
+	child_process_release(&cp);
+	return ret;
+}
+
 void remote_shell_quote(struct strbuf *out, const char *arg)
 {
 	proc_quote_arg(out, arg);
