@@ -14,7 +14,6 @@ BENCH_PAIRS overrides the number of pairs (default 9, minimum 5).
 """
 
 import os
-import re
 import sys
 import time
 
@@ -92,25 +91,12 @@ def run(rep, sim, w):
     rep.measured("1", "warm check, cargo burst (median)", round(ma, 3), "s")
     rep.measured("1", "warm check, hand-written rsync + ssh (median)", round(mb, 3), "s")
 
-    # Where the difference goes: the steps the tool runs one after the other
-    # before the sync, which the hand-written equivalent does not need.
-    m = re.search(r"/dev/disk/by-id/scsi-0HC_Volume_\d+", trace)
-    steps = {
-        "cargo locate-project": ["cargo", "locate-project", "--workspace", "--message-format",
-                                 "plain"],
-        "ssh -O check (master alive?)": plan.ssh + ["-O", "check", plan.host],
-        "ssh test -e <volume device>": plan.ssh_argv("test -e %s" % (m.group(0) if m else "/")),
-    }
-    parts = []
-    for what, argv in steps.items():
-        ts = [timed(argv, env=env, cwd=ws)[0] for _ in range(5)]
-        parts.append("%s %.0f ms" % (what, median(ts) * 1000))
+    # Where the difference goes: the tool's own phases of its last run.
     last = last_run(w)
     rep.measured("1", "warm check: cargo burst minus hand-written", round(ma - mb, 3), "s",
-                 detail="difference of the medians; serial steps before the sync: %s; the tool's own phases of its last run: "
+                 detail="difference of the medians; the tool's own phases of its last run: "
                  "provision %d ms, sync+mount %d ms, cargo %d ms, run wall %d ms" % (
-                     "; ".join(parts), last["provision_ms"], last["sync_ms"], last["cargo_ms"],
-                     last["wall_ms"]))
+                     last["provision_ms"], last["sync_ms"], last["cargo_ms"], last["wall_ms"]))
 
     rep.measured("2", "API requests per warm run (max)", max(a_api), "", "= 0", max(a_api) == 0,
                  "over %d runs" % len(a_api))
