@@ -371,7 +371,7 @@ int remote_wait_ready(const struct remote_host *h, uint64_t deadline_ms,
 			break;
 		}
 		log_debug("remote", "ssh to %s not ready: %s", remote_dest(h), why ? why : "");
-		if (burst_now_ms() - start + 400 >= deadline_ms) {
+		if (burst_now_ms() + 400 >= deadline_ms) {
 			burst_error_set(err, BURST_EXIT_REMOTE,
 					"ssh on '%s' port %d not ready after %llu s: %s",
 					remote_dest(h), host_port(h),
