@@ -47,6 +47,16 @@ char *pipeline_remote_cache_dir(const char *project_hash);
  * that would not fit in sun_path (allocated).
  */
 char *pipeline_control_dir(const char *state_dir);
+/*
+ * Make dir (a pipeline_control_dir()) safe to hold the sockets: create it
+ * 0700 when it is missing and create is set, and refuse one that is not a
+ * directory (lstat: a symlink is refused), is not owned by us or has any
+ * group or other permission -- another user could have planted it in
+ * /tmp to reach our ssh masters.  Returns 0; 1 when it is missing and
+ * create is not set; -1 with err filled (BURST_EXIT_REMOTE).
+ */
+int pipeline_control_dir_prepare(const char *dir, bool create,
+				 struct burst_error *err);
 
 /*
  * ---- bring your own host ----

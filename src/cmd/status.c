@@ -15,25 +15,14 @@
 #include "burst/pipeline.h"
 #include "burst/proc.h"
 #include "burst/remote.h"
-#include "burst/sha256.h"
 #include "burst/state.h"
 #include "burst/strbuf.h"
+#include "burst/ui.h"
 
 /* The services of the image and their local ports. */
 static const char *const services[][2] = {
 	{ "postgresql", "5432" }, { "mysql", "3306" }, { "redis", "6379" },
 };
-
-/* The ssh master socket directory of the run pipeline (same rule). */
-static char *control_dir(const char *state_dir)
-{
-	char hex[13];
-
-	if (strlen(state_dir) + strlen("/cm/") + 8 < 100)
-		return xstrfmt("%s/cm", state_dir);
-	sha256_hex(state_dir, strlen(state_dir), hex, 12);
-	return xstrfmt("/tmp/cargo-burst-%u-%s", (unsigned)getuid(), hex);
-}
 
 /*
  * Probe the services on the current server over a running master: fills
@@ -58,9 +47,14 @@ static int probe_services(struct burst_ctx *ctx, bool up[], char **server_name)
 	h.identity_file = ctx->config && ctx->config->ssh_key_path ?
 		xstrdup(ctx->config->ssh_key_path) : NULL;
 	h.known_hosts = xstrfmt("%s/known_hosts", state_dir(ctx->state));
-	dir = control_dir(state_dir(ctx->state));
-	if (access(dir, F_OK) < 0 || remote_host_set_control_dir(&h, dir, &e) < 0 ||
-	    !remote_master_check(&h))
+	dir = pipeline_control_dir(state_dir(ctx->state));
+	/* a missing directory has no master; an unsafe one is never used */
+	if (pipeline_control_dir_prepare(dir, false, &e) != 0) {
+		if (e.message)
+			ui_warn("not checking the services: %s", e.message);
+		goto out;
+	}
+	if (remote_host_set_control_dir(&h, dir, &e) < 0 || !remote_master_check(&h))
 		goto out;
 	for (size_t i = 0; i < ARRAY_SIZE(services); i++)
 		strbuf_addf(&script, "if (exec 3<>/dev/tcp/127.0.0.1/%s) 2>/dev/null; then "

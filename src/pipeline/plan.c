@@ -3,9 +3,11 @@
  * doctest rule, artifact selection and the missing-env-var hint.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,6 +35,54 @@ char *pipeline_control_dir(const char *state_dir)
 		return xstrfmt("%s/cm", state_dir);
 	sha256_hex(state_dir, strlen(state_dir), hex, 12);
 	return xstrfmt("/tmp/cargo-burst-%u-%s", (unsigned)getuid(), hex);
+}
+
+static int unsafe_control_dir(const char *dir, const char *why, struct burst_error *err)
+{
+	burst_error_set(err, BURST_EXIT_REMOTE,
+			"ssh control directory '%s' is not safe to use: %s", dir, why);
+	burst_error_hint(err, "another user could reach your ssh connections through it; "
+			 "check who made it, remove it (as root if need be) and run again");
+	return -1;
+}
+
+int pipeline_control_dir_prepare(const char *dir, bool create, struct burst_error *err)
+{
+	struct stat st;
+	char why[128];
+
+	if (lstat(dir, &st) < 0) {
+		if (errno != ENOENT)
+			return burst_error_set(err, BURST_EXIT_REMOTE,
+					       "cannot use ssh control directory '%s': %s",
+					       dir, strerror(errno));
+		if (!create)
+			return 1;
+		/* one planted since the lstat() makes mkdir fail and is checked below */
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+			return burst_error_set(err, BURST_EXIT_REMOTE,
+					       "cannot create ssh control directory '%s': %s",
+					       dir, strerror(errno));
+		if (lstat(dir, &st) < 0)
+			return burst_error_set(err, BURST_EXIT_REMOTE,
+					       "cannot use ssh control directory '%s': %s",
+					       dir, strerror(errno));
+	}
+	if (S_ISLNK(st.st_mode))
+		return unsafe_control_dir(dir, "it is a symbolic link", err);
+	if (!S_ISDIR(st.st_mode))
+		return unsafe_control_dir(dir, "it is not a directory", err);
+	if (st.st_uid != geteuid()) {
+		snprintf(why, sizeof(why), "it is owned by uid %u, not by uid %u",
+			 (unsigned)st.st_uid, (unsigned)geteuid());
+		return unsafe_control_dir(dir, why, err);
+	}
+	if (st.st_mode & 077) {
+		snprintf(why, sizeof(why), "it has group or other permissions (mode %03o)",
+			 (unsigned)(st.st_mode & 0777));
+		return unsafe_control_dir(dir, why, err);
+	}
+	return 0;
 }
 
 /* Append one shell word, quoted by the remote module's rules. */

@@ -773,6 +773,8 @@ static int run_pipeline(struct run *r, struct burst_error *err)
 							  : r->cfg->keep_alive_secs;
 	r->known_hosts = xstrfmt("%s/known_hosts", state_dir(r->st));
 	r->control_dir = pipeline_control_dir(state_dir(r->st));
+	if (pipeline_control_dir_prepare(r->control_dir, true, err) < 0)
+		goto out;
 	r->scratch_dir = xstrfmt("%s/keys", state_dir(r->st));
 	if (r->byo) {
 		r->byo_base = pipeline_byo_base_dir(r->hash);
