@@ -30,8 +30,8 @@
  *
  * Every value records its source.  Problems with the input are errors
  * (BURST_EXIT_CONFIG) that say "path:line:col: ..." and suggest the fix;
- * things that are only suspicious (a refused forward name, a token file
- * readable by others) are appended to cfg->warnings for the caller to
+ * things that are only suspicious (a refused forward name, the global
+ * file or HCLOUD_TOKEN_FILE holding the token with group/other permissions) are appended to cfg->warnings for the caller to
  * print with ui_warn().  The token is registered for redaction the moment
  * it is read.
  */

@@ -756,7 +756,10 @@ int config_apply_toml(struct burst_config *cfg, const char *text, size_t len,
 	return ret;
 }
 
-/* A warning when the global file holds the token and others can read it. */
+/*
+ * A warning when a file holding the token (the global file, or
+ * HCLOUD_TOKEN_FILE) has any group or other permission.
+ */
 static void check_token_file_mode(struct burst_config *cfg, const char *path)
 {
 	struct stat st;
@@ -884,6 +887,7 @@ int config_apply_env(struct burst_config *cfg, struct burst_error *err)
 			      xstrfmt("env HCLOUD_TOKEN_FILE (%s)", file),
 			      err) < 0)
 			return -1;
+		check_token_file_mode(cfg, file);
 	}
 	if (endpoint && *endpoint) {
 		free(cfg->endpoint);

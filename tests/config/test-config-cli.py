@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """test-config-cli.py - `cargo burst config` through the built binary: the
 layers seen from a real cargo project, sources, --json, redaction of the
-token (also in traces), the permission warning, the endpoint rule and the
+token (also in traces), the permission warnings, the endpoint rule and the
 bad-input messages with file:line:col and suggestions.  Everything happens
 in a throw-away HOME with its own XDG_CONFIG_HOME.
 """
@@ -119,6 +119,13 @@ def main():
            out=["hetzner.token = set (from env HCLOUD_TOKEN_FILE (%s))" %
                 tokfile], not_out=["file-token-qq"],
            env={"HCLOUD_TOKEN_FILE": tokfile})
+    os.chmod(tokfile, 0o604)
+    expect("token file readable by others", ["config"], 0,
+           err=["warning: %s holds the API token and is readable by other "
+                "users (mode 604); fix it with `chmod 600 %s`" % (tokfile,
+                                                                   tokfile)],
+           not_err=["file-token-qq"], env={"HCLOUD_TOKEN_FILE": tokfile})
+    os.chmod(tokfile, 0o600)
 
     # JSON
     rc, so, se = run(["config", "--json"])

@@ -472,6 +472,42 @@ static void test_token(void)
 	burst_error_release(&err);
 }
 
+/* HCLOUD_TOKEN_FILE open to group or others: the global file's warning. */
+static void test_token_file_mode(void)
+{
+	struct burst_config cfg;
+	struct burst_error err = BURST_ERROR_INIT;
+	char *tokfile = tpath("modetoken.txt"), *want;
+
+	clear_env();
+	setenv("HCLOUD_TOKEN_FILE", tokfile, 1);
+	write_file(tokfile, "mode-token-4242\n", 0640);
+	config_init(&cfg);
+	ok(config_apply_env(&cfg, &err) == 0, "0640 token file is read");
+	want = xstrfmt("%s holds the API token and is readable by other users "
+		       "(mode 640); fix it with `chmod 600 %s`", tokfile, tokfile);
+	is_int(cfg.warnings.nr, 1, "0640 token file: one warning");
+	is_str(cfg.warnings.nr ? cfg.warnings.v[0] : NULL, want,
+	       "the same warning as the global file, with the fix");
+	config_release(&cfg);
+	free(want);
+	chmod(tokfile, 0600);
+	config_init(&cfg);
+	ok(config_apply_env(&cfg, &err) == 0 && cfg.warnings.nr == 0,
+	   "0600 token file: no warning");
+	config_release(&cfg);
+	/* HCLOUD_TOKEN wins: the file is not read, so not judged */
+	chmod(tokfile, 0666);
+	setenv("HCLOUD_TOKEN", "env-token-4343", 1);
+	config_init(&cfg);
+	ok(config_apply_env(&cfg, &err) == 0 && cfg.warnings.nr == 0,
+	   "a token file shadowed by HCLOUD_TOKEN is not warned about");
+	config_release(&cfg);
+	clear_env();
+	burst_error_release(&err);
+	free(tokfile);
+}
+
 static int endpoint(const char *url, struct burst_error *err)
 {
 	struct burst_config cfg;
@@ -776,6 +812,7 @@ int main(void)
 	test_lists_and_refused();
 	test_bad_input();
 	test_token();
+	test_token_file_mode();
 	test_endpoint();
 	test_load();
 	test_closest();
