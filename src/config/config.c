@@ -505,10 +505,30 @@ static int add_region(struct burst_config *cfg, const struct config_key *k,
 	return 0;
 }
 
+/*
+ * A pattern becomes one line of rsync filter rules ("- PATTERN"): a
+ * newline or any other control character would add rules of its own.
+ */
 static int add_list_item(struct burst_config *cfg, const struct config_key *k,
 			 const char *s, const struct origin *o,
 			 struct burst_error *err)
 {
+	for (const char *p = s; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		char buf[4096], name[128];
+
+		if (c >= 0x20 && c != 0x7f)
+			continue;
+		burst_error_set(err, BURST_EXIT_CONFIG,
+				"%s: an element of `%s` contains a control "
+				"character (U+%04X)", where(o, buf, sizeof(buf)),
+				config_key_fullname(k->id, name, sizeof(name)),
+				(unsigned)c);
+		burst_error_hint(err, "each element is one rsync pattern: "
+				 "write one pattern per element, without "
+				 "newlines, tabs or other control characters");
+		return -1;
+	}
 	list_add(FIELD(cfg, k->id, struct config_list), s, o->src);
 	return 0;
 }

@@ -191,6 +191,12 @@ def main():
         ("bad env name", "forward_env = [\"9LIVES\"]\n",
          ["error: %s:1:16: `9LIVES` in forward_env is not an environment "
           "variable name" % proj]),
+        ("newline in extra_excludes", "extra_excludes = [\"a\\n+ /x\"]\n",
+         ["error: %s:1:19: an element of `extra_excludes` contains a control "
+          "character (U+000A)" % proj]),
+        ("CR in unexclude", "unexclude = [\"a\\r\"]\n",
+         ["error: %s:1:14: an element of `unexclude` contains a control "
+          "character (U+000D)" % proj]),
     ]
     for name, text, err in cases:
         write(proj, text)

@@ -472,6 +472,55 @@ static void test_token(void)
 	burst_error_release(&err);
 }
 
+/*
+ * extra_excludes and unexclude become rsync filter lines ("- PATTERN"):
+ * a newline or any other control character would add rules of its own.
+ */
+static void test_pattern_control_chars(void)
+{
+	static const struct {
+		const char *text, *message;
+	} cases[] = {
+		{ "extra_excludes = [\"ok/\", \"x\\n+ /secret\"]\n",
+		  "proj.toml:1:26: an element of `extra_excludes` contains a "
+		  "control character (U+000A)" },
+		{ "extra_excludes = [\"a\\rb\"]\n",
+		  "proj.toml:1:19: an element of `extra_excludes` contains a "
+		  "control character (U+000D)" },
+		{ "unexclude = [\"a\\tb\"]\n",
+		  "proj.toml:1:14: an element of `unexclude` contains a control "
+		  "character (U+0009)" },
+		{ "unexclude = [\"\\u001b[31m\"]\n",
+		  "proj.toml:1:14: an element of `unexclude` contains a control "
+		  "character (U+001B)" },
+		{ "unexclude = [\"a\\u007f\"]\n",
+		  "proj.toml:1:14: an element of `unexclude` contains a control "
+		  "character (U+007F)" },
+		{ "forward_env = [\"A\\nB\"]\n",
+		  "proj.toml:1:16: `A\nB` in forward_env is not an environment "
+		  "variable name" },
+	};
+	struct burst_config cfg;
+	struct burst_error err = BURST_ERROR_INIT;
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		config_init(&cfg);
+		ok(apply(&cfg, cases[i].text, CONFIG_SRC_PROJECT, &err) == -1 &&
+		   err.exit_code == BURST_EXIT_CONFIG, "control character %zu "
+		   "refused", i);
+		is_str(err.message, cases[i].message, "control character %zu: "
+		       "message with file:line:col", i);
+		burst_error_release(&err);
+		config_release(&cfg);
+	}
+	config_init(&cfg);
+	ok(apply(&cfg, "extra_excludes = [\"dir with space/\", \"caf\\u00e9\"]\n",
+		 CONFIG_SRC_PROJECT, &err) == 0 && cfg.extra_excludes.items.nr == 2,
+	   "spaces and non-ASCII letters are fine");
+	config_release(&cfg);
+	burst_error_release(&err);
+}
+
 /* HCLOUD_TOKEN_FILE open to group or others: the global file's warning. */
 static void test_token_file_mode(void)
 {
@@ -812,6 +861,7 @@ int main(void)
 	test_lists_and_refused();
 	test_bad_input();
 	test_token();
+	test_pattern_control_chars();
 	test_token_file_mode();
 	test_endpoint();
 	test_load();
