@@ -4,7 +4,10 @@
  * Layers, each overriding the previous one:
  *   default
  *   global   $XDG_CONFIG_HOME/cargo-burst/config.toml (~/.config/...)
- *   project  <workspace>/.config/cargo-burst.toml (must not hold the token)
+ *   project  <workspace>/.config/cargo-burst.toml (comes with a cloned
+ *            repository: refuses the CONFIG_KEY_GLOBAL_ONLY keys, which
+ *            decide where the token goes, which machine is trusted or which
+ *            of the user's keys is used: token, endpoint, host, ssh_*)
  *   cli      --keep-alive, --env of the run verbs
  *   env      HCLOUD_TOKEN, HCLOUD_TOKEN_FILE (a file holding the token;
  *            HCLOUD_TOKEN wins when both are set), HCLOUD_ENDPOINT
@@ -91,7 +94,8 @@ enum config_type {
 /* Flags of a key. */
 enum config_key_flags {
 	CONFIG_KEY_SECRET = 1 << 0,      /* never printed (the token) */
-	CONFIG_KEY_GLOBAL_ONLY = 1 << 1, /* refused in the project file */
+	CONFIG_KEY_GLOBAL_ONLY = 1 << 1, /* refused in the project file, with
+					  * file:line:col, why and where */
 };
 
 /* One row of the key table. */

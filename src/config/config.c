@@ -26,13 +26,13 @@
  */
 const struct config_key config_keys[CONFIG_KEY_COUNT] = {
 	{ CONFIG_TOKEN, "hetzner", "token", NULL, CONFIG_T_STRING, 0, 0, NULL,
-	  "Hetzner Cloud API token (read+write). Global file only; "
-	  "HCLOUD_TOKEN or HCLOUD_TOKEN_FILE override it.",
+	  "Hetzner Cloud API token (read+write); HCLOUD_TOKEN or "
+	  "HCLOUD_TOKEN_FILE override it.",
 	  CONFIG_KEY_SECRET | CONFIG_KEY_GLOBAL_ONLY },
 	{ CONFIG_ENDPOINT, "hetzner", "endpoint", NULL, CONFIG_T_STRING, 0, 0,
 	  "\"" CONFIG_DEFAULT_ENDPOINT "\"",
 	  "API base URL; HCLOUD_ENDPOINT overrides it. http:// only for a "
-	  "loopback host (the local simulator).", 0 },
+	  "loopback host (the local simulator).", CONFIG_KEY_GLOBAL_ONLY },
 	{ CONFIG_REGIONS, "hetzner", "regions", "region", CONFIG_T_STRINGS, 0, 0,
 	  "[\"hel1\", \"fsn1\", \"nbg1\"]",
 	  "Locations to try, in order (a string or an array).", 0 },
@@ -61,11 +61,12 @@ const struct config_key config_keys[CONFIG_KEY_COUNT] = {
 	{ CONFIG_SSH_KEY_PATH, NULL, "ssh_key_path", NULL, CONFIG_T_PATH, 0, 0,
 	  "\"~/.ssh/id_ed25519\"",
 	  "Private ssh key (falls back to ~/.ssh/id_rsa when only that "
-	  "exists); the public key is this path + \".pub\".", 0 },
+	  "exists); the public key is this path + \".pub\".",
+	  CONFIG_KEY_GLOBAL_ONLY },
 	{ CONFIG_SSH_USER, NULL, "ssh_user", NULL, CONFIG_T_STRING, 0, 0,
-	  "\"root\"", "Remote user.", 0 },
+	  "\"root\"", "Remote user.", CONFIG_KEY_GLOBAL_ONLY },
 	{ CONFIG_SSH_PORT, NULL, "ssh_port", NULL, CONFIG_T_INT, 1, 65535, "22",
-	  "Remote ssh port.", 0 },
+	  "Remote ssh port.", CONFIG_KEY_GLOBAL_ONLY },
 	{ CONFIG_FORWARD_ENV, NULL, "forward_env", NULL, CONFIG_T_ENVLIST, 0, 0,
 	  "[]",
 	  "Local environment variables to forward to the remote cargo "
@@ -76,7 +77,8 @@ const struct config_key config_keys[CONFIG_KEY_COUNT] = {
 	  "Patterns to sync even though they are excluded (additive).", 0 },
 	{ CONFIG_HOST, NULL, "host", NULL, CONFIG_T_STRING, 0, 0, NULL,
 	  "Run on this existing ssh machine (\"user@machine[:port]\"; "
-	  "--host overrides it) instead of a Hetzner server.", 0 },
+	  "--host overrides it) instead of a Hetzner server.",
+	  CONFIG_KEY_GLOBAL_ONLY },
 };
 
 static const size_t field_offset[CONFIG_KEY_COUNT] = {
@@ -691,6 +693,66 @@ static int unknown_key(const char *section, const char *key,
 	return -1;
 }
 
+/*
+ * The error for a global-only key in the project file.  The project file
+ * comes with a cloned repository, so it must not decide where the token
+ * goes, which machine is trusted or which of the user's keys is used.
+ */
+static int refuse_global_only(const struct burst_config *cfg,
+			      const struct config_key *k,
+			      const struct origin *o, struct burst_error *err)
+{
+	const char *global = cfg->global_path ? cfg->global_path :
+		"~/.config/cargo-burst/config.toml";
+	const char *why, *instead = "";
+	char buf[4096], name[128];
+
+	if (k->id == CONFIG_TOKEN) {
+		burst_error_set(err, BURST_EXIT_CONFIG,
+				"%s: the API token is not allowed in the "
+				"project config", where(o, buf, sizeof(buf)));
+		burst_error_hint(err,
+				 "the project file is synced and often "
+				 "committed; put the token in the global "
+				 "config (`token` under [hetzner] in "
+				 "~/.config/cargo-burst/config.toml, "
+				 "chmod 600) or in HCLOUD_TOKEN");
+		return -1;
+	}
+	switch (k->id) {
+	case CONFIG_ENDPOINT:
+		why = "it decides where the API token is sent";
+		instead = " or HCLOUD_ENDPOINT";
+		break;
+	case CONFIG_HOST:
+		why = "it decides which machine gets your sources and your "
+			"ssh login";
+		instead = " or --host USER@MACHINE[:PORT]";
+		break;
+	case CONFIG_SSH_USER:
+	case CONFIG_SSH_PORT:
+		why = "it decides which ssh account and server your key logs "
+			"in to";
+		break;
+	case CONFIG_SSH_KEY_PATH:
+		why = "it decides which of your private keys is used";
+		break;
+	default:
+		why = "it is a setting of this machine, not of the project";
+		break;
+	}
+	config_key_fullname(k->id, name, sizeof(name));
+	burst_error_set(err, BURST_EXIT_CONFIG,
+			"%s: `%s` is not allowed in the project config: %s",
+			where(o, buf, sizeof(buf)), name, why);
+	burst_error_hint(err, "the project file comes with the repository; "
+			 "delete the line and set `%s`%s%s%s in the global "
+			 "config %s%s", k->name, k->section ? " under [" : "",
+			 k->section ? k->section : "", k->section ? "]" : "",
+			 global, instead);
+	return -1;
+}
+
 static int apply_table(struct burst_config *cfg, const char *section,
 		       const struct toml_value *table, const char *path,
 		       enum config_source src, struct burst_error *err)
@@ -733,19 +795,8 @@ static int apply_table(struct burst_config *cfg, const char *section,
 			seen_regions = true;
 		}
 		if ((k->flags & CONFIG_KEY_GLOBAL_ONLY) &&
-		    src == CONFIG_SRC_PROJECT) {
-			burst_error_set(err, BURST_EXIT_CONFIG,
-					"%s: the API token is not allowed in the "
-					"project config",
-					where(&o, buf, sizeof(buf)));
-			burst_error_hint(err,
-					 "the project file is synced and often "
-					 "committed; put the token in the global "
-					 "config (`token` under [hetzner] in "
-					 "~/.config/cargo-burst/config.toml, "
-					 "chmod 600) or in HCLOUD_TOKEN");
-			return -1;
-		}
+		    src == CONFIG_SRC_PROJECT)
+			return refuse_global_only(cfg, k, &o, err);
 		if (apply_key(cfg, k, e->value, &o, err) < 0)
 			return -1;
 		if (k->id == CONFIG_TOKEN) {

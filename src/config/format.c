@@ -338,8 +338,10 @@ void config_format_reference(struct strbuf *out)
 		if (k->type == CONFIG_T_INT)
 			strbuf_addf(out, " %lld..%lld", (long long)k->min,
 				    (long long)k->max);
-		strbuf_addf(out, " | %s%s%s | %s |\n", k->def ? "`" : "",
+		strbuf_addf(out, " | %s%s%s | %s%s |\n", k->def ? "`" : "",
 			    k->def ? k->def : "unset", k->def ? "`" : "",
-			    k->doc);
+			    k->flags & CONFIG_KEY_GLOBAL_ONLY ?
+			    "Global file only (refused in the project file). " :
+			    "", k->doc);
 	}
 }

@@ -1,16 +1,22 @@
 #!/usr/bin/env python3
 """test-config-cli.py - `cargo burst config` through the built binary: the
 layers seen from a real cargo project, sources, --json, redaction of the
-token (also in traces), the permission warnings, the endpoint rule and the
-bad-input messages with file:line:col and suggestions.  Everything happens
-in a throw-away HOME with its own XDG_CONFIG_HOME.
+token (also in traces), the permission warnings, the endpoint rule, the
+bad-input messages with file:line:col and suggestions, and a hostile
+project file (a cloned repository's) that tries to send the token or the
+sources elsewhere: refused before any connection.  Everything happens in a
+throw-away HOME with its own XDG_CONFIG_HOME; the recording stubs listen on
+127.0.0.1 only.
 """
+import http.server
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 
 BIN = os.environ.get("CARGO_BURST")
 USAGE, CONFIG = 64, 78
@@ -59,6 +65,106 @@ def expect(name, args, code, out=(), err=(), not_out=(), not_err=(), **kw):
     for s in not_err:
         ok(s not in se, "%s: stderr lacks %r" % (name, s), info)
     return rc, so, se
+
+
+class Recorder:
+    """A loopback HTTP server that records every request (and answers 401),
+    or with raw=True a TCP listener that records every connection."""
+
+    def __init__(self, raw=False):
+        self.hits = []
+        rec = self
+        if raw:
+            self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.sock.bind(("127.0.0.1", 0))
+            self.sock.listen(8)
+            self.sock.settimeout(0.2)
+            self.port = self.sock.getsockname()[1]
+            self.stop = False
+            self.thread = threading.Thread(target=self._accept, daemon=True)
+        else:
+            class Handler(http.server.BaseHTTPRequestHandler):
+                def _any(self):
+                    rec.hits.append((self.command, self.path,
+                                     self.headers.get("Authorization")))
+                    body = b'{"error":{"code":"unauthorized","message":"no"}}'
+                    self.send_response(401)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                do_GET = do_POST = do_PUT = do_DELETE = _any
+
+                def log_message(self, *a):
+                    pass
+            self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                                         Handler)
+            self.port = self.httpd.server_address[1]
+            self.thread = threading.Thread(target=self.httpd.serve_forever,
+                                           daemon=True)
+        self.raw = raw
+        self.thread.start()
+
+    def _accept(self):
+        while not self.stop:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.hits.append("connection")
+            conn.close()
+
+    def close(self):
+        if self.raw:
+            self.stop = True
+            self.thread.join(10)
+            self.sock.close()
+        else:
+            self.httpd.shutdown()
+            self.httpd.server_close()
+            self.thread.join(10)
+
+
+def hostile_project(glob, proj):
+    """A project file that would send the token or the sources elsewhere is
+    refused with file:line:col before any connection; the same keys in the
+    global file are used."""
+    good, evil, evil_ssh = Recorder(), Recorder(), Recorder(raw=True)
+    try:
+        write(glob, '[hetzner]\ntoken = "%s"\nendpoint = '
+              '"http://127.0.0.1:%d/v1"\n' % (TOKEN, good.port), 0o600)
+        write(proj, 'volume_gb = 20\n[hetzner]\nendpoint = '
+              '"http://127.0.0.1:%d/v1"\n' % evil.port)
+        expect("hostile endpoint, build", ["build"], CONFIG,
+               err=["error: %s:3:1: `hetzner.endpoint` is not allowed in the "
+                    "project config: it decides where the API token is sent"
+                    % proj, "help: ", "HCLOUD_ENDPOINT"],
+               not_err=[TOKEN])
+        ok(evil.hits == [], "hostile endpoint: no request reached it",
+           evil.hits)
+        ok(good.hits == [], "hostile endpoint: the run stopped before any "
+           "request", good.hits)
+        write(proj, 'host = "root@127.0.0.1:%d"\n' % evil_ssh.port)
+        expect("hostile host, build", ["build"], CONFIG,
+               err=["error: %s:1:1: `host` is not allowed in the project "
+                    "config: it decides which machine gets your sources"
+                    % proj, "--host"],
+               env={"HCLOUD_TOKEN": ""})
+        ok(evil_ssh.hits == [], "hostile host: no connection reached it",
+           evil_ssh.hits)
+        # the same host in the global file is the user's choice: used
+        write(glob, 'host = "root@127.0.0.1:%d"\n' % evil_ssh.port, 0o600)
+        os.unlink(proj)
+        rc, so, se = run(["build"], env={"HCLOUD_TOKEN": ""})
+        ok(rc != CONFIG and evil_ssh.hits,
+           "host in the global file is connected to", "rc=%d\n%s" % (rc, se))
+    finally:
+        good.close()
+        evil.close()
+        evil_ssh.close()
+        if os.path.exists(proj):
+            os.unlink(proj)
+        os.unlink(glob)
 
 
 def main():
@@ -191,6 +297,23 @@ def main():
         ("bad env name", "forward_env = [\"9LIVES\"]\n",
          ["error: %s:1:16: `9LIVES` in forward_env is not an environment "
           "variable name" % proj]),
+        ("endpoint in the project", "[hetzner]\nendpoint = "
+         "\"https://evil.example/v1\"\n",
+         ["error: %s:2:1: `hetzner.endpoint` is not allowed in the project "
+          "config: it decides where the API token is sent" % proj,
+          "set `endpoint` under [hetzner] in the global config %s" % glob]),
+        ("host in the project", "\n\nhost = \"me@build.example\"\n",
+         ["error: %s:3:1: `host` is not allowed in the project config" % proj,
+          "set `host` in the global config %s or --host" % glob]),
+        ("ssh_user in the project", "ssh_user = \"git\"\n",
+         ["error: %s:1:1: `ssh_user` is not allowed in the project config: "
+          "it decides which ssh account" % proj]),
+        ("ssh_port in the project", "volume_gb = 30\nssh_port = 2222\n",
+         ["error: %s:2:1: `ssh_port` is not allowed in the project config"
+          % proj]),
+        ("ssh_key_path in the project", "ssh_key_path = \"~/.ssh/other\"\n",
+         ["error: %s:1:1: `ssh_key_path` is not allowed in the project "
+          "config: it decides which of your private keys is used" % proj]),
         ("newline in extra_excludes", "extra_excludes = [\"a\\n+ /x\"]\n",
          ["error: %s:1:19: an element of `extra_excludes` contains a control "
           "character (U+000A)" % proj]),
@@ -202,6 +325,10 @@ def main():
         write(proj, text)
         expect(name, ["config"], CONFIG, err=err, not_err=["abc-def-ghi"])
     os.unlink(proj)
+
+    # a cloned repository's project file cannot redirect the token or the
+    # sources (the global file is rewritten, so this comes last but one)
+    hostile_project(glob, proj)
 
     # --env on the command line: bad names are usage errors
     expect("--env bad name", ["config", "--env", "1BAD"], USAGE,

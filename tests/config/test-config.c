@@ -473,6 +473,95 @@ static void test_token(void)
 }
 
 /*
+ * A cloned repository's project file must not decide where the token goes,
+ * which machine is trusted or which of the user's keys is used: those keys
+ * are refused there with file:line:col, the reason and where they belong,
+ * and accepted in the global file.
+ */
+static void test_global_only(void)
+{
+	static const struct {
+		enum config_key_id id;
+		const char *text, *message, *where;
+	} cases[] = {
+		{ CONFIG_ENDPOINT,
+		  "volume_gb = 20\n[hetzner]\nendpoint = \"https://evil.example/v1\"\n",
+		  "proj.toml:3:1: `hetzner.endpoint` is not allowed in the project "
+		  "config: it decides where the API token is sent",
+		  "set `endpoint` under [hetzner] in the global config" },
+		{ CONFIG_HOST, "host = \"root@evil.example\"\n",
+		  "proj.toml:1:1: `host` is not allowed in the project config: it "
+		  "decides which machine gets your sources and your ssh login",
+		  "set `host` in the global config" },
+		{ CONFIG_SSH_USER, "keep_alive_secs = 5\n  ssh_user = \"git\"\n",
+		  "proj.toml:2:3: `ssh_user` is not allowed in the project config: "
+		  "it decides which ssh account and server your key logs in to",
+		  "set `ssh_user` in the global config" },
+		{ CONFIG_SSH_PORT, "ssh_port = 2222\n",
+		  "proj.toml:1:1: `ssh_port` is not allowed in the project config: "
+		  "it decides which ssh account and server your key logs in to",
+		  "set `ssh_port` in the global config" },
+		{ CONFIG_SSH_KEY_PATH, "ssh_key_path = \"~/.ssh/work_key\"\n",
+		  "proj.toml:1:1: `ssh_key_path` is not allowed in the project "
+		  "config: it decides which of your private keys is used",
+		  "set `ssh_key_path` in the global config" },
+	};
+	struct burst_config cfg;
+	struct burst_error err = BURST_ERROR_INIT;
+	struct strbuf ref = STRBUF_INIT;
+	unsigned want = 1u << CONFIG_TOKEN, got = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		char name[128];
+
+		config_key_fullname(cases[i].id, name, sizeof(name));
+		want |= 1u << cases[i].id;
+		config_init(&cfg);
+		ok(apply(&cfg, cases[i].text, CONFIG_SRC_PROJECT, &err) == -1 &&
+		   err.exit_code == BURST_EXIT_CONFIG, "%s in the project file "
+		   "is refused", name);
+		is_str(err.message, cases[i].message, "%s: file:line:col and why",
+		       name);
+		ok(err.hint && strstr(err.hint, cases[i].where),
+		   "%s: the hint says where it belongs (%s)", name,
+		   err.hint ? err.hint : "no hint");
+		burst_error_release(&err);
+		config_release(&cfg);
+		config_init(&cfg);
+		ok(apply(&cfg, cases[i].text, CONFIG_SRC_GLOBAL, &err) == 0 &&
+		   cfg.source[cases[i].id] == CONFIG_SRC_GLOBAL,
+		   "%s in the global file is used", name);
+		burst_error_release(&err);
+		config_release(&cfg);
+	}
+	/* exactly these keys, so a new one is decided on purpose */
+	for (int id = 0; id < CONFIG_KEY_COUNT; id++)
+		if (config_keys[id].flags & CONFIG_KEY_GLOBAL_ONLY)
+			got |= 1u << id;
+	ok(got == want, "the global-only keys are the token, endpoint, host "
+	   "and the ssh login (%#x, want %#x)", got, want);
+
+	/* the reference (README table) says so, for those keys only */
+	config_format_reference(&ref);
+	for (int id = 0; id < CONFIG_KEY_COUNT; id++) {
+		char name[128], *row;
+		const char *line, *eol;
+		bool says;
+
+		row = xstrfmt("\n| `%s`", config_key_fullname(
+			(enum config_key_id)id, name, sizeof(name)));
+		line = strstr(ref.buf, row);
+		eol = line ? strchr(line + 1, '\n') : NULL;
+		says = line && eol && memmem(line, (size_t)(eol - line),
+					     "Global file only", 16);
+		ok(line && says == !!(want & (1u << id)), "reference: %s %s "
+		   "global file only", name, want & (1u << id) ? "is" : "is not");
+		free(row);
+	}
+	strbuf_release(&ref);
+}
+
+/*
  * extra_excludes and unexclude become rsync filter lines ("- PATTERN"):
  * a newline or any other control character would add rules of its own.
  */
@@ -861,6 +950,7 @@ int main(void)
 	test_lists_and_refused();
 	test_bad_input();
 	test_token();
+	test_global_only();
 	test_pattern_control_chars();
 	test_token_file_mode();
 	test_endpoint();

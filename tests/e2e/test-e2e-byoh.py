@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """End-to-end: bring your own host.  The whole pipeline (build with artifact
 fetch, run with exit codes, test) against a plain sshd through --host and
-through `host = ...` in the config, with zero API calls (the simulator's
-request log stays empty), no token, no reapers; the project's directory on
-the host; an unknown host key is refused with the way to add it.
+through `host = ...` in the global config (refused in the project file),
+with zero API calls (the simulator's request log stays empty), no token, no
+reapers; the project's directory on the host; an unknown host key is
+refused with the way to add it.
 """
 
 import os
@@ -87,16 +88,18 @@ def run_all(tap, sim, w, sshd):
     if not tap.is_(r.code, 0, "test --host passes"):
         tap.diag(repr(r))
 
-    # host = ... in the project config
+    # host = ... in the project config: a cloned repository must not choose
+    # the machine, so it is refused (global file or --host only)
     os.makedirs(os.path.join(hello, ".config"), exist_ok=True)
-    with open(os.path.join(hello, ".config", "cargo-burst.toml"), "w") as f:
+    pfile = os.path.join(hello, ".config", "cargo-burst.toml")
+    with open(pfile, "w") as f:
         f.write('host = "%s"\n' % spec)
     r = w.burst(["run", "--", "exit", "0"], cwd=hello, env=env)
-    if not tap.is_(r.code, 0, "host = ... in the project config is used"):
+    if not tap.is_(r.code, 78, "host = ... in the project config is refused"):
         tap.diag(repr(r))
-    tap.ok("on " + spec in r.err, "... on that host")
-    r = w.burst(["config"], cwd=hello, env=env)
-    tap.ok('host = "%s"' % spec in r.out, "`cargo burst config` shows the host")
+    tap.ok("%s:1:1: `host` is not allowed in the project config" % pfile in r.err,
+           "... with file:line:col")
+    tap.ok("on " + spec not in r.err, "... and nothing ran on that host")
 
     # a bad --host is a usage error
     r = w.burst(["build", "--host", "root@:22"], cwd=hello, env=env)
@@ -111,6 +114,8 @@ def run_all(tap, sim, w, sshd):
         f.write('host = "%s"\n' % spec + text)
     r = w.burst(["run", "--", "exit", "4"], cwd=hello, env=env)
     tap.is_(r.code, 4, "host = ... in the global config is used")
+    r = w.burst(["config"], cwd=hello, env=env)
+    tap.ok('host = "%s" (global)' % spec in r.out, "`cargo burst config` shows the host")
     r = w.burst(["status"], cwd=w.work, env=env)
     tap.ok(r.code == 0 and ("host              %s" % spec) in r.out and
            "last run: run failed (exit code 4)" in r.out,
