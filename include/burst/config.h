@@ -21,7 +21,7 @@
  *
  *   [hetzner]                       # the cloud account and machine shapes
  *   token = "..."                   # global file only (or HCLOUD_TOKEN)
- *   endpoint = "https://api.hetzner.cloud/v1"
+ *   endpoint = "https://api.hetzner.cloud/v1"   # global file only
  *   regions = ["hel1", "fsn1", "nbg1"]   # or a string; alias `region`
  *   server_type = "ccx63"
  *   image_server_type = "cx22"
@@ -34,8 +34,9 @@
  * Every value records its source.  Problems with the input are errors
  * (BURST_EXIT_CONFIG) that say "path:line:col: ..." and suggest the fix;
  * things that are only suspicious (a refused forward name, the global
- * file or HCLOUD_TOKEN_FILE holding the token with group/other permissions) are appended to cfg->warnings for the caller to
- * print with ui_warn().  The token is registered for redaction the moment
+ * file or HCLOUD_TOKEN_FILE holding the token with group/other
+ * permissions) are appended to cfg->warnings for the caller to print with
+ * ui_warn().  The token is registered for redaction the moment
  * it is read.
  */
 #ifndef BURST_CONFIG_H

@@ -61,8 +61,8 @@ int pipeline_control_dir_prepare(const char *dir, bool create,
 /*
  * ---- bring your own host ----
  * `--host USER@MACHINE[:PORT]` (run verbs, ssh) or `host = "..."` in the
- * global config runs the same pipeline on an existing ssh machine: no API call, no
- * token, no reapers, no volume.  The project lives in
+ * global config runs the same pipeline on an existing ssh machine: no API
+ * call, no token, no reapers, no volume.  The project lives in
  * ~/.cache/cargo-burst/<hash>/{src,target,sccache} on that machine; ssh
  * checks its host key against the user's ~/.ssh/known_hosts and the tool's
  * file (strictly), with the user's key.
