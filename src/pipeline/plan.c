@@ -46,6 +46,7 @@ static int unsafe_control_dir(const char *dir, const char *why, struct burst_err
 	return -1;
 }
 
+/* Create the control directory 0700, or refuse one that is not safely ours. */
 int pipeline_control_dir_prepare(const char *dir, bool create, struct burst_error *err)
 {
 	struct stat st;
