@@ -49,6 +49,14 @@ t() { local name="$1"; shift; if "$@"; then res 0 "$name"; else res 1 "$name"; f
 
 mount -t tmpfs tmpfs "$tmp/etc" && cp -a /etc/. "$tmp/etc/" && mount --bind "$tmp/etc" /etc || { res 1 "private /etc"; exit 1; }
 mount -t tmpfs tmpfs /root && mount -t tmpfs tmpfs /home || { res 1 "private /root and /home"; exit 1; }
+# Start from a host without a work user whatever the real one has: the copy
+# of /etc would keep the host's user while /home is fresh.
+for f in passwd shadow group gshadow subuid subgid; do
+	[[ -f "/etc/$f" ]] || continue
+	grep -v '^work:' "/etc/$f" >"$tmp/$f.new"
+	cat "$tmp/$f.new" >"/etc/$f" && rm -f "$tmp/$f.new" || { res 1 "private /etc without a work user"; exit 1; }
+done
+t "no work user before the first round" test -z "$(getent passwd work)"
 mkdir -p /etc/profile.d /etc/redis /etc/mysql/mysql.conf.d
 printf '[ -z "$PS1" ] && return\nalias ll="ls -l"\n' >/root/.bashrc
 printf 'bind 127.0.0.1 -::1\nport 6379\n' >/etc/redis/redis.conf
