@@ -10,31 +10,20 @@ script="$root/image/provision.sh"
 tmp="$(mktemp -d)"
 trap 'rm -rf -- "$tmp"' EXIT
 
-n=0
-failed=0
-ok() { # ok <status> <name>
-	n=$((n + 1))
-	if [[ "$1" == 0 ]]; then
-		printf 'ok %d - %s\n' "$n" "$2"
-	else
-		failed=$((failed + 1))
-		printf 'not ok %d - %s\n' "$n" "$2"
-	fi
-}
+# shellcheck source=tests/tap.sh
+. "$(dirname "$0")/../tap.sh"
 if [[ "$(id -u)" != 0 ]]; then
-	printf '1..0 # SKIP needs root (private mount namespace over /etc, /root, /home)\n'
-	exit 0
+	skip_all "needs root (private mount namespace over /etc, /root, /home)"
 fi
 for prog in unshare useradd runuser getent python3; do
 	if ! command -v "$prog" >/dev/null; then
-		printf '1..0 # SKIP %s is missing\n' "$prog"
-		exit 0
+		skip_all "$prog is missing"
 	fi
 done
 
 # provision.sh without its final `main "$@"`, to call single steps.
 sed '$d' "$script" >"$tmp/provision-lib.sh"
-tail -n 1 "$script" | grep -qx 'main "\$@"' || { printf '1..1\nnot ok 1 - provision.sh ends with main "$@"\n'; exit 1; }
+tail -n 1 "$script" | grep -qx 'main "\$@"' || { ok 1 'provision.sh ends with main "$@"'; done_testing; exit 1; }
 mkdir -p "$tmp/bin" "$tmp/etc" "$tmp/status"
 # sudo (and so visudo) is installed by the apt step; stand in for its check.
 # shellcheck disable=SC2016 # the stub's own arguments
@@ -121,5 +110,4 @@ while IFS= read -r line; do
 done <<<"$inner"
 if grep -qx DONE <<<"$inner"; then ok 0 "every check ran"; else ok 1 "every check ran"; fi
 if [[ "$(sha256sum /etc/passwd)" == "$passwd_before" ]]; then ok 0 "the host's /etc/passwd is untouched"; else ok 1 "the host's /etc/passwd is untouched"; fi
-printf '1..%d\n' "$n"
-[[ "$failed" == 0 ]]
+done_testing
