@@ -17,6 +17,9 @@ import re
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from taplib import Tap, bail  # noqa: E402
+
 CASE_TIMEOUT = 10  # seconds per case
 
 DT_RE = re.compile(
@@ -161,39 +164,29 @@ def main():
     listing = os.path.join(base, "files-toml-1.0.0")
     if not os.path.isfile(listing):
         # vendored with the sources: missing means a broken checkout, not a skip
-        print(f"Bail out! toml-test corpus not found ({listing})")
-        return 1
+        bail(f"toml-test corpus not found ({listing})")
     with open(listing, encoding="utf-8") as f:
         names = [l.strip() for l in f if l.strip()]
     valid = [n for n in names if n.startswith("valid/") and n.endswith(".toml")]
     invalid = [n for n in names if n.startswith("invalid/") and n.endswith(".toml")]
     if not valid or not invalid:
-        print("Bail out! the toml-test list names no valid or no invalid cases")
-        return 1
+        bail("the toml-test list names no valid or no invalid cases")
 
-    print(f"1..{len(valid) + len(invalid)}", flush=True)
-    n = 0
+    tap = Tap()
+    tap.plan(len(valid) + len(invalid))
     passed = {"valid": 0, "invalid": 0}
     for kind, cases, check in (("valid", valid, check_valid),
                                ("invalid", invalid, check_invalid)):
         for case in cases:
-            n += 1
             try:
                 why = check(decoder, base, case)
             except OSError as e:
                 why = f"cannot run case: {e}"
-            if why is None:
+            if tap.ok(why is None, case, diag=why):
                 passed[kind] += 1
-                print(f"ok {n} - {case}")
-            else:
-                print(f"not ok {n} - {case}")
-                for line in why.splitlines() or [""]:
-                    print(f"#   {line}")
-            sys.stdout.flush()
-    print(f"# toml-test 1.0.0: {passed['valid']}/{len(valid)} valid, "
-          f"{passed['invalid']}/{len(invalid)} invalid")
-    ok = passed["valid"] == len(valid) and passed["invalid"] == len(invalid)
-    return 0 if ok else 1
+    tap.diag(f"toml-test 1.0.0: {passed['valid']}/{len(valid)} valid, "
+             f"{passed['invalid']}/{len(invalid)} invalid")
+    return tap.done()
 
 
 if __name__ == "__main__":
