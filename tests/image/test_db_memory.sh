@@ -8,7 +8,7 @@ tmp="$(mktemp -d)"
 trap 'rm -rf -- "$tmp"' EXIT
 export CARGO_BURST_LOG="$tmp/bake.log"
 
-# shellcheck source=tests/tap.sh
+# shellcheck disable=SC1091 # tests/tap.sh, checked on its own (image-scripts)
 . "$(dirname "$0")/../tap.sh"
 
 # meminfo <GB>: a /proc/meminfo as the kernel reports it for a server sold

@@ -21,7 +21,7 @@ cleanup() {
 trap cleanup EXIT
 export CARGO_BURST_LOG="$tmp/bake.log"
 
-# shellcheck source=tests/tap.sh
+# shellcheck disable=SC1091 # tests/tap.sh, checked on its own (image-scripts)
 . "$(dirname "$0")/../tap.sh"
 # run <args...>: sets rc and out (stdout+stderr) without tripping set -e.
 run() {

@@ -10,7 +10,7 @@ script="$root/image/provision.sh"
 tmp="$(mktemp -d)"
 trap 'rm -rf -- "$tmp"' EXIT
 
-# shellcheck source=tests/tap.sh
+# shellcheck disable=SC1091 # tests/tap.sh, checked on its own (image-scripts)
 . "$(dirname "$0")/../tap.sh"
 if [[ "$(id -u)" != 0 ]]; then
 	skip_all "needs root (private mount namespace over /etc, /root, /home)"

@@ -9,7 +9,7 @@ tmp="$(mktemp -d)"
 trap 'rm -rf -- "$tmp"' EXIT
 export CARGO_BURST_LOG="$tmp/seal.log"
 
-# shellcheck source=tests/tap.sh
+# shellcheck disable=SC1091 # tests/tap.sh, checked on its own (image-scripts)
 . "$(dirname "$0")/../tap.sh"
 gone() { if [[ ! -e "$r$1" && ! -L "$r$1" ]]; then ok 0 "removed: $1"; else ok 1 "removed: $1"; fi; }
 kept() { if [[ -e "$r$1" ]]; then ok 0 "kept: $1"; else ok 1 "kept: $1"; fi; }

@@ -5,7 +5,7 @@
 #   test-mount.sh <remote-script binary>
 set -u
 gen=$1
-# shellcheck source=tests/tap.sh
+# shellcheck disable=SC1091 # tests/tap.sh, checked on its own (image-scripts)
 . "$(dirname "$0")/../tap.sh"
 
 if [ "${2-}" = inner ]; then
