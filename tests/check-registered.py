@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""check-registered.py - every test file under tests/ is registered.
+"""check-registered.py - every test file under tests/ is registered, and
+none skips with exit status 77 (the skip rule is in tests/meson.build).
 
 A test file is one named test-*.{c,py,sh}, test_*.{c,py,sh} or
 bench-*.{c,py,sh} (helpers such as e2elib.py or remote-script.c are named
@@ -19,6 +20,7 @@ import sys
 
 TEST_NAME = re.compile(r"^(test[-_]|bench-).*\.(c|py|sh)$")
 QUOTED = re.compile(r"'((?:[^'\\\n]|\\.)*)'")
+EXIT_77 = re.compile(r"\b(return|exit|_exit|sys\.exit)\s*\(?\s*77\b")
 NOT_SEARCHED = {os.path.join("toml", "toml-test"), "fixtures"}
 
 
@@ -40,6 +42,17 @@ def scan(tests_dir):
     return found, registered
 
 
+def exits_77(tests_dir, found):
+    """"file:line" of each test file line that exits or returns 77."""
+    hits = []
+    for f in found:
+        with open(os.path.join(tests_dir, f), encoding="utf-8", errors="replace") as fh:
+            for i, line in enumerate(fh, 1):
+                if EXIT_77.search(line):
+                    hits.append("%s:%d" % (f, i))
+    return hits
+
+
 def main():
     args = sys.argv[1:]
     tap = "--tap" in args
@@ -47,6 +60,7 @@ def main():
     tests_dir = args[0] if args else os.path.dirname(os.path.abspath(__file__))
     found, registered = scan(tests_dir)
     missing = [f for f in found if f not in registered]
+    skips77 = exits_77(tests_dir, found)
     if tap:
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
         from taplib import Tap
@@ -54,11 +68,16 @@ def main():
         t.ok(len(found) > 0, "test files found under %s (%d)" % (tests_dir, len(found)))
         for f in found:
             t.ok(f not in missing, "%s is registered in a tests/**/meson.build" % f)
+        t.ok(not skips77, "no test skips with exit status 77 (meson's TAP protocol: an error)",
+             diag="\n".join(skips77))
         return t.done()
     for f in missing:
         print("tests/%s is not registered in any tests/**/meson.build "
               "(add it to its directory's meson.build)" % f, file=sys.stderr)
-    return 1 if missing or not found else 0
+    for hit in skips77:
+        print("tests/%s: a skip exits 0 after \"1..0 # SKIP reason\" (77 is an error "
+              "under meson's TAP protocol)" % hit, file=sys.stderr)
+    return 1 if missing or skips77 or not found else 0
 
 
 if __name__ == "__main__":
