@@ -10,7 +10,12 @@
  *
  * skip_all("reason") prints "1..0 # SKIP reason" and exits 0: under meson's
  * TAP protocol that plan is what marks the test skipped (an exit status of
- * 77 would count as an error there).
+ * 77 would count as an error there).  See tests/meson.build for the rule.
+ *
+ * Time bounds: assert that something eventually happens by polling with a
+ * generous deadline; where an upper bound on a duration is itself what is
+ * tested, give its slack through tap_scaled_ms(), which multiplies by
+ * BURST_TEST_TIME_SCALE (default 1) for a loaded or sanitized machine.
  */
 #ifndef BURST_TAP_H
 #define BURST_TAP_H
@@ -79,6 +84,27 @@ static inline __attribute__((format(printf, 1, 2))) void diag(const char *fmt, .
 			diag("  got '%s', want '%s' (%s:%d)", g_ ? g_ : "(null)",      \
 			     w_ ? w_ : "(null)", __FILE__, __LINE__);              \
 	} while (0)
+
+/* BURST_TEST_TIME_SCALE: a number from 1 to 100 (anything else counts as 1). */
+static inline double tap_time_scale(void)
+{
+	const char *s = getenv("BURST_TEST_TIME_SCALE");
+	char *end = NULL;
+	double f;
+
+	if (!s || !*s)
+		return 1.0;
+	f = strtod(s, &end);
+	if (*end || !(f >= 1.0 && f <= 100.0))
+		return 1.0;
+	return f;
+}
+
+/* ms milliseconds of slack, scaled by BURST_TEST_TIME_SCALE. */
+static inline uint64_t tap_scaled_ms(uint64_t ms)
+{
+	return (uint64_t)((double)ms * tap_time_scale());
+}
 
 static inline __attribute__((noreturn)) void skip_all(const char *reason)
 {

@@ -11,21 +11,11 @@ import tempfile
 
 BIN = os.environ.get("CARGO_BURST")
 USAGE, CONFIG = 64, 78
-count = 0
-failed = 0
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from taplib import Tap, skip_all  # noqa: E402
 
-
-def ok(cond, name, diag=None):
-    global count, failed
-    count += 1
-    print(("ok" if cond else "not ok") + " %d - %s" % (count, name))
-    if not cond:
-        failed += 1
-        if diag:
-            for line in str(diag).splitlines():
-                print("#   " + line)
-    sys.stdout.flush()
-    return cond
+TAP = Tap()
+ok = TAP.ok
 
 
 def run(args, env_extra=None, cwd=None):
@@ -53,8 +43,7 @@ def expect(args, code, out=(), err=(), name=None, not_err=(), **kw):
 
 def main():
     if not BIN or not os.access(BIN, os.X_OK):
-        print("1..0 # SKIP CARGO_BURST is not set to the built binary")
-        return 77
+        skip_all("CARGO_BURST is not set to the built binary")
     version = None
     with open(os.path.join(os.environ["BURST_SOURCE_ROOT"], "meson.build")) as f:
         for line in f:
@@ -179,8 +168,7 @@ def main():
            cwd=proj, env_extra={"HCLOUD_TOKEN": "tok-abcdef"},
            name="bad project config stops a run verb")
 
-    print("1..%d" % count)
-    return 1 if failed else 0
+    return TAP.done()
 
 
 if __name__ == "__main__":

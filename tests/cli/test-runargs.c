@@ -232,7 +232,8 @@ static void test_release_reuse(void)
 	ok(ra.env.nr == 0 && ra.cargo_args.nr == 0 && !ra.toolchain &&
 	   ra.keep_alive_secs == -1, "release empties and re-inits");
 	run_args_release(&ra);
-	ok(1, "release twice is safe");
+	ok(ra.env.nr == 0 && ra.cargo_args.nr == 0 && !ra.toolchain &&
+	   ra.keep_alive_secs == -1, "release twice is safe and leaves it empty");
 }
 
 /* test --shards N and --junit PATH (issue 8, item 3). */

@@ -24,27 +24,12 @@ BIN = os.environ.get("CARGO_BURST")
 BUILD = os.environ.get("BURST_BUILD_ROOT", "")
 SOURCE = os.environ.get("BURST_SOURCE_ROOT", "")
 USAGE = 64
-count = 0
-failed = 0
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from taplib import Tap, skip_all  # noqa: E402
 
-
-def ok(cond, name, diag=None):
-    global count, failed
-    count += 1
-    print(("ok" if cond else "not ok") + " %d - %s" % (count, name))
-    if not cond:
-        failed += 1
-        if diag:
-            for line in str(diag).splitlines()[:40]:
-                print("#   " + line)
-    sys.stdout.flush()
-    return cond
-
-
-def skip(name, reason):
-    global count
-    count += 1
-    print("ok %d - %s # SKIP %s" % (count, name, reason))
+TAP = Tap()
+ok = TAP.ok
+skip = TAP.skip
 
 
 def run(args, env=None, timeout=30, **kw):
@@ -390,8 +375,7 @@ def test_man(page, verbs, helps):
 def main():
     global ENV, WORK
     if not BIN or not os.access(BIN, os.X_OK):
-        print("1..0 # SKIP CARGO_BURST is not set to the built binary")
-        return 0
+        skip_all("CARGO_BURST is not set to the built binary")
     WORK = tempfile.mkdtemp(prefix="burst-completions-")
     try:
         ENV = dict(os.environ)
@@ -452,8 +436,7 @@ def main():
         test_man(paths["man"], verbs, helps)
     finally:
         shutil.rmtree(WORK, ignore_errors=True)
-    print("1..%d" % count)
-    return 1 if failed else 0
+    return TAP.done()
 
 
 if __name__ == "__main__":

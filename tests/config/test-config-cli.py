@@ -21,19 +21,11 @@ import threading
 BIN = os.environ.get("CARGO_BURST")
 USAGE, CONFIG = 64, 78
 TOKEN = "s3cr3t-T0KEN-abcdefghijklmnop"
-count = failed = 0
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from taplib import Tap, skip_all  # noqa: E402
 
-
-def ok(cond, name, diag=None):
-    global count, failed
-    count += 1
-    print(("ok" if cond else "not ok") + " %d - %s" % (count, name))
-    if not cond:
-        failed += 1
-        for line in str(diag or "").splitlines():
-            print("#   " + line)
-    sys.stdout.flush()
-    return cond
+TAP = Tap()
+ok = TAP.ok
 
 
 def write(path, text, mode=0o644):
@@ -169,11 +161,9 @@ def hostile_project(glob, proj):
 
 def main():
     if not BIN or not os.access(BIN, os.X_OK):
-        print("1..0 # SKIP CARGO_BURST is not set to the built binary")
-        return 77
+        skip_all("CARGO_BURST is not set to the built binary")
     if not shutil.which("cargo", path=BASE_ENV["PATH"]):
-        print("1..0 # SKIP cargo is not installed")
-        return 77
+        skip_all("cargo is not installed")
     glob = os.path.join(XDG, "cargo-burst", "config.toml")
     proj = os.path.join(PROJ, ".config", "cargo-burst.toml")
 
@@ -338,8 +328,7 @@ def main():
     expect("outside a project", ["config"], 0,
            out=["# project config: none"], cwd=OUTSIDE)
 
-    print("1..%d" % count)
-    return 1 if failed else 0
+    return TAP.done()
 
 
 if __name__ == "__main__":

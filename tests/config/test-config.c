@@ -111,14 +111,23 @@ static void test_defaults(void)
 	is_int(cfg.forward_env_nr, 0, "no forward_env");
 	is_int(cfg.extra_excludes.items.nr + cfg.unexclude.items.nr, 0,
 	       "no excludes");
-	for (int i = 0; i < CONFIG_KEY_COUNT; i++)
-		if (cfg.source[i] != CONFIG_SRC_DEFAULT)
-			ok(0, "key %d has a non-default source", i);
-	ok(1, "every source is default");
-	for (int i = 0; i < CONFIG_KEY_COUNT; i++)
-		if (config_keys[i].id != (enum config_key_id)i || !config_keys[i].doc)
-			ok(0, "key table row %d out of order or undocumented", i);
-	ok(1, "key table rows are indexed by id and documented");
+	{
+		int bad = 0;
+
+		for (int i = 0; i < CONFIG_KEY_COUNT; i++)
+			if (cfg.source[i] != CONFIG_SRC_DEFAULT) {
+				diag("key %d has a non-default source", i);
+				bad++;
+			}
+		is_int(bad, 0, "every source is default");
+		bad = 0;
+		for (int i = 0; i < CONFIG_KEY_COUNT; i++)
+			if (config_keys[i].id != (enum config_key_id)i || !config_keys[i].doc) {
+				diag("key table row %d out of order or undocumented", i);
+				bad++;
+			}
+		is_int(bad, 0, "key table rows are indexed by id and documented");
+	}
 	config_release(&cfg);
 }
 

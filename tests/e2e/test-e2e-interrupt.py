@@ -102,7 +102,8 @@ def run_all(tap, sim, w):
     if not tap.is_(p.returncode, 130, "the tool exits 130 after Ctrl-C (%.1fs)" % took):
         tap.diag(err)
     gone = False
-    for _ in range(100):
+    deadline = time.time() + 60
+    while time.time() < deadline:
         if not remote_pid or not alive(remote_pid):
             gone = True
             break
@@ -119,8 +120,12 @@ def run_all(tap, sim, w):
     except sqlite3.Error as e:
         tap.diag("state db: %s" % e)
     tap.is_(row, ("run", 1, 0), "the run is recorded as interrupted")
-    time.sleep(0.5)
+    deadline = time.time() + 60  # they are started as the run ends: poll for them
     reapers = reapers_of(w)
+    while not ("__reap-server" in reapers and "__reap-volume" in reapers) and \
+            time.time() < deadline:
+        time.sleep(0.1)
+        reapers = reapers_of(w)
     tap.ok("__reap-server" in reapers and "__reap-volume" in reapers,
            "after Ctrl-C the server and volume reapers are armed (%s)" % reapers)
 
@@ -149,7 +154,8 @@ def run_all(tap, sim, w):
         out, err = p.communicate()
     tap.is_(p.returncode, 130, "Ctrl-C mid-build exits 130")
     gone = False
-    for _ in range(100):
+    deadline = time.time() + 60
+    while time.time() < deadline:
         if not bs_pid or not alive(bs_pid):
             gone = True
             break

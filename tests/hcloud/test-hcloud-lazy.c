@@ -199,7 +199,7 @@ int main(void)
 	hcloud_free(c);
 	/* freeing a client that never sent anything */
 	c = client(port, &err);
-	hcloud_free(c);
-	ok(1, "a client that never sent a request frees cleanly");
+	ok(c != NULL, "a client that never sent a request is made");
+	hcloud_free(c); /* and freed: the sanitized build checks that this leaks nothing */
 	return done_testing();
 }

@@ -12,24 +12,17 @@ import subprocess
 import sys
 import tempfile
 
-N = 0
-FAILED = 0
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from taplib import Tap, skip_all  # noqa: E402
 
-
-def ok(cond, desc):
-    global N, FAILED
-    N += 1
-    print("%sok %d - %s" % ("" if cond else "not ", N, desc), flush=True)
-    if not cond:
-        FAILED += 1
-    return cond
+TAP = Tap()
+ok = TAP.ok
 
 
 def main():
     exe = os.environ.get("CARGO_BURST")
     if not exe or not os.path.exists(exe):
-        print("1..0 # SKIP CARGO_BURST does not name the built binary")
-        return 0
+        skip_all("CARGO_BURST does not name the built binary")
     exe = os.path.abspath(exe)
     home = tempfile.mkdtemp(prefix="burst-image-cli-")
     try:
@@ -79,8 +72,7 @@ def main():
            "nothing was written before the token check")
     finally:
         shutil.rmtree(home, ignore_errors=True)
-    print("1..%d" % N)
-    return 1 if FAILED else 0
+    return TAP.done()
 
 
 if __name__ == "__main__":

@@ -8,23 +8,8 @@ tmp="$(mktemp -d)"
 trap 'rm -rf -- "$tmp"' EXIT
 export CARGO_BURST_LOG="$tmp/bake.log"
 
-n=0
-failed=0
-ok() { # ok <status> <name> [diagnostic]
-	n=$((n + 1))
-	if [[ "$1" == 0 ]]; then
-		printf 'ok %d - %s\n' "$n" "$2"
-	else
-		failed=$((failed + 1))
-		printf 'not ok %d - %s\n' "$n" "$2"
-		[[ -z "${3:-}" ]] || printf '%s\n' "$3" | sed 's/^/# /'
-	fi
-}
-check() { # check <name> <command...>
-	local name="$1"
-	shift
-	if "$@"; then ok 0 "$name"; else ok 1 "$name"; fi
-}
+# shellcheck disable=SC1091 # tests/tap.sh, checked on its own (image-scripts)
+. "$(dirname "$0")/../tap.sh"
 
 # meminfo <GB>: a /proc/meminfo as the kernel reports it for a server sold
 # as <GB> (MemTotal is a little under the nominal size).
@@ -90,5 +75,4 @@ check "steps are logged with a UTC timestamp" \
 	grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z db-memory.sh: wrote ' "$CARGO_BURST_LOG"
 check "the failure is logged" grep -q 'no usable MemTotal' "$CARGO_BURST_LOG"
 
-printf '1..%d\n' "$n"
-[[ "$failed" == 0 ]]
+done_testing

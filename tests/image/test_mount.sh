@@ -21,23 +21,8 @@ cleanup() {
 trap cleanup EXIT
 export CARGO_BURST_LOG="$tmp/bake.log"
 
-n=0
-failed=0
-ok() { # ok <status> <name> [diagnostic]
-	n=$((n + 1))
-	if [[ "$1" == 0 ]]; then
-		printf 'ok %d - %s\n' "$n" "$2"
-	else
-		failed=$((failed + 1))
-		printf 'not ok %d - %s\n' "$n" "$2"
-		[[ -z "${3:-}" ]] || printf '%s\n' "$3" | sed 's/^/# /'
-	fi
-}
-check() { # check <name> <command...>
-	local name="$1"
-	shift
-	if "$@"; then ok 0 "$name"; else ok 1 "$name"; fi
-}
+# shellcheck disable=SC1091 # tests/tap.sh, checked on its own (image-scripts)
+. "$(dirname "$0")/../tap.sh"
 # run <args...>: sets rc and out (stdout+stderr) without tripping set -e.
 run() {
 	if out="$("$@" 2>&1)"; then rc=0; else rc=$?; fi
@@ -60,10 +45,8 @@ check "failures are logged with a UTC timestamp" \
 
 # --- with root: a real ext4 volume on a loop device ---
 skip_rest() {
-	printf 'ok %d - loop device tests # SKIP %s\n' $((n + 1)) "$1"
-	n=$((n + 1))
-	printf '1..%d\n' "$n"
-	[[ "$failed" == 0 ]]
+	skip "loop device tests" "$1"
+	done_testing
 	exit
 }
 [[ "$(id -u)" == 0 ]] || skip_rest "needs root (loop devices, mount namespace)"
@@ -139,5 +122,4 @@ check "every namespace check ran" grep -qE '^(PASS|FAIL) data survives a remount
 if [[ -z "$(findmnt -rn -o TARGET | grep -F "$tmp" || true)" ]]; then rc=0; else rc=1; fi
 ok "$rc" "nothing stays mounted outside the namespace"
 
-printf '1..%d\n' "$n"
-[[ "$failed" == 0 ]]
+done_testing

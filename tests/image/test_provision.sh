@@ -10,31 +10,20 @@ script="$root/image/provision.sh"
 tmp="$(mktemp -d)"
 trap 'rm -rf -- "$tmp"' EXIT
 
-n=0
-failed=0
-ok() { # ok <status> <name>
-	n=$((n + 1))
-	if [[ "$1" == 0 ]]; then
-		printf 'ok %d - %s\n' "$n" "$2"
-	else
-		failed=$((failed + 1))
-		printf 'not ok %d - %s\n' "$n" "$2"
-	fi
-}
+# shellcheck disable=SC1091 # tests/tap.sh, checked on its own (image-scripts)
+. "$(dirname "$0")/../tap.sh"
 if [[ "$(id -u)" != 0 ]]; then
-	printf '1..0 # SKIP needs root (private mount namespace over /etc, /root, /home)\n'
-	exit 0
+	skip_all "needs root (private mount namespace over /etc, /root, /home)"
 fi
 for prog in unshare useradd runuser getent python3; do
 	if ! command -v "$prog" >/dev/null; then
-		printf '1..0 # SKIP %s is missing\n' "$prog"
-		exit 0
+		skip_all "$prog is missing"
 	fi
 done
 
 # provision.sh without its final `main "$@"`, to call single steps.
 sed '$d' "$script" >"$tmp/provision-lib.sh"
-tail -n 1 "$script" | grep -qx 'main "\$@"' || { printf '1..1\nnot ok 1 - provision.sh ends with main "$@"\n'; exit 1; }
+tail -n 1 "$script" | grep -qx 'main "\$@"' || { ok 1 'provision.sh ends with main "$@"'; done_testing; exit 1; }
 mkdir -p "$tmp/bin" "$tmp/etc" "$tmp/status"
 # sudo (and so visudo) is installed by the apt step; stand in for its check.
 # shellcheck disable=SC2016 # the stub's own arguments
@@ -49,6 +38,14 @@ t() { local name="$1"; shift; if "$@"; then res 0 "$name"; else res 1 "$name"; f
 
 mount -t tmpfs tmpfs "$tmp/etc" && cp -a /etc/. "$tmp/etc/" && mount --bind "$tmp/etc" /etc || { res 1 "private /etc"; exit 1; }
 mount -t tmpfs tmpfs /root && mount -t tmpfs tmpfs /home || { res 1 "private /root and /home"; exit 1; }
+# Start from a host without a work user whatever the real one has: the copy
+# of /etc would keep the host's user while /home is fresh.
+for f in passwd shadow group gshadow subuid subgid; do
+	[[ -f "/etc/$f" ]] || continue
+	grep -v '^work:' "/etc/$f" >"$tmp/$f.new"
+	cat "$tmp/$f.new" >"/etc/$f" && rm -f "$tmp/$f.new" || { res 1 "private /etc without a work user"; exit 1; }
+done
+t "no work user before the first round" test -z "$(getent passwd work)"
 mkdir -p /etc/profile.d /etc/redis /etc/mysql/mysql.conf.d
 printf '[ -z "$PS1" ] && return\nalias ll="ls -l"\n' >/root/.bashrc
 printf 'bind 127.0.0.1 -::1\nport 6379\n' >/etc/redis/redis.conf
@@ -113,5 +110,4 @@ while IFS= read -r line; do
 done <<<"$inner"
 if grep -qx DONE <<<"$inner"; then ok 0 "every check ran"; else ok 1 "every check ran"; fi
 if [[ "$(sha256sum /etc/passwd)" == "$passwd_before" ]]; then ok 0 "the host's /etc/passwd is untouched"; else ok 1 "the host's /etc/passwd is untouched"; fi
-printf '1..%d\n' "$n"
-[[ "$failed" == 0 ]]
+done_testing

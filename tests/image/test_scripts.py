@@ -29,7 +29,8 @@ def main():
             texts[name] = f.read()
 
     shellcheck = shutil.which("shellcheck")
-    targets = [image_path(s) for s in SCRIPTS] + sorted(glob.glob(os.path.join(HERE, "*.sh")))
+    targets = [image_path(s) for s in SCRIPTS] + sorted(glob.glob(os.path.join(HERE, "*.sh"))) + \
+        [os.path.join(os.path.dirname(HERE), "tap.sh")]
     if shellcheck is None:
         t.skip("shellcheck", "shellcheck is not installed")
     else:

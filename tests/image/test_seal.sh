@@ -9,24 +9,9 @@ tmp="$(mktemp -d)"
 trap 'rm -rf -- "$tmp"' EXIT
 export CARGO_BURST_LOG="$tmp/seal.log"
 
-n=0
-failed=0
-ok() { # ok <status> <name> [diagnostic]
-	n=$((n + 1))
-	if [[ "$1" == 0 ]]; then
-		printf 'ok %d - %s\n' "$n" "$2"
-	else
-		failed=$((failed + 1))
-		printf 'not ok %d - %s\n' "$n" "$2"
-		[[ -z "${3:-}" ]] || printf '%s\n' "$3" | sed 's/^/# /'
-	fi
-}
+# shellcheck disable=SC1091 # tests/tap.sh, checked on its own (image-scripts)
+. "$(dirname "$0")/../tap.sh"
 gone() { if [[ ! -e "$r$1" && ! -L "$r$1" ]]; then ok 0 "removed: $1"; else ok 1 "removed: $1"; fi; }
-check() { # check <name> <command...>
-	local name="$1"
-	shift
-	if "$@"; then ok 0 "$name"; else ok 1 "$name"; fi
-}
 kept() { if [[ -e "$r$1" ]]; then ok 0 "kept: $1"; else ok 1 "kept: $1"; fi; }
 
 r="$tmp/root"
@@ -106,5 +91,4 @@ ok "$rc" "sealing twice is fine (exit $rc)" "$out"
 check "steps are logged with a UTC timestamp" \
 	grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z seal.sh: ssh host keys$' "$CARGO_BURST_LOG"
 
-printf '1..%d\n' "$n"
-[[ "$failed" == 0 ]]
+done_testing

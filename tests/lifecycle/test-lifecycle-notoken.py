@@ -22,19 +22,11 @@ import tempfile
 import time
 
 BIN = os.environ.get("CARGO_BURST")
-checks = 0
-failed = 0
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from taplib import Tap, skip_all  # noqa: E402
 
-
-def ok(cond, what, diag=None):
-    global checks, failed
-    checks += 1
-    print("%s %d - %s" % ("ok" if cond else "not ok", checks, what), flush=True)
-    if not cond:
-        failed += 1
-        if diag:
-            for line in str(diag).splitlines()[:40]:
-                print("# " + line, flush=True)
+TAP = Tap()
+ok = TAP.ok
 
 
 def closed_port():
@@ -87,8 +79,7 @@ def settle(home, want, timeout=10):
 
 def main():
     if not BIN or not os.path.exists(BIN):
-        print("1..0 # SKIP CARGO_BURST does not name the built binary", flush=True)
-        return 0
+        skip_all("CARGO_BURST does not name the built binary")
     tmp = tempfile.mkdtemp(prefix="burst-notoken-")
     home = os.path.join(tmp, "home")
     os.makedirs(home)
@@ -190,8 +181,7 @@ def main():
                 break
             time.sleep(0.1)
         shutil.rmtree(tmp, ignore_errors=True)
-    print("1..%d" % checks, flush=True)
-    return 1 if failed else 0
+    return TAP.done()
 
 
 if __name__ == "__main__":

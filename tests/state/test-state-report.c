@@ -38,7 +38,7 @@ static double num(const cJSON *root, const char *path)
 {
 	char *p = xstrdup(path), *save = NULL, *tok;
 	const cJSON *cur = root;
-	double v = NAN;
+	double v = (double)NAN;
 
 	for (tok = strtok_r(p, ".", &save); tok && cur; tok = strtok_r(NULL, ".", &save)) {
 		if (cJSON_IsArray(cur)) {

@@ -47,7 +47,8 @@ static void test_strbuf(void)
 	is_str(sb.buf, "a-***-b-***", "replace_all replaces every match");
 	strbuf_release(&sb);
 	strbuf_release(&sb);
-	ok(1, "double release is safe");
+	ok(sb.len == 0 && sb.alloc == 0 && sb.buf && !*sb.buf,
+	   "double release is safe and leaves an empty strbuf");
 }
 
 static void test_strvec(void)
