@@ -139,7 +139,7 @@ def main(env, state_dir):
 if __name__ == "__main__":
     if not BIN or not os.access(BIN, os.X_OK):
         print("1..0 # SKIP CARGO_BURST is not set to the built binary")
-        sys.exit(77)
+        sys.exit(0)
     CREATED = []
     WORK = tempfile.mkdtemp(prefix="burst-control-dir-")
     rc = 1
