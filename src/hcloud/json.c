@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "burst/text.h"
 #include "hcloud-internal.h"
 
 /* ---- labels ----------------------------------------------------------- */
@@ -382,7 +383,12 @@ void hc_decode_server(const cJSON *j, struct hcloud_server *s)
 	s->id = hc_int(j, "id");
 	s->name = dup_str(j, "name");
 	s->status = dup_str(j, "status");
+	/* validated before it can become a host or a known_hosts line */
 	s->ipv4 = dup_str(ipv4, "ip");
+	if (s->ipv4 && !burst_ip_valid(s->ipv4, BURST_IP_V4)) {
+		FREE_AND_NULL(s->ipv4);
+		s->ipv4_invalid = true;
+	}
 	s->location = dup_str(get(dc, "location"), "name");
 	s->datacenter = dup_str(dc, "name");
 	s->server_type = dup_str(get(j, "server_type"), "name");

@@ -931,7 +931,9 @@ int provision_cold(const struct provision_opts *o, struct remote_host *host,
 		i++;
 	}
 	if (!sc.server.ipv4) {
-		burst_error_set(err, BURST_EXIT_API, "server '%s' has no public IPv4 address", name);
+		burst_error_set(err, BURST_EXIT_API, sc.server.ipv4_invalid
+				? "the API returned an invalid address for server '%s'"
+				: "server '%s' has no public IPv4 address", name);
 		goto out;
 	}
 	srv->hcloud_id = sc.server.id;
