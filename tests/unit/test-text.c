@@ -1,8 +1,12 @@
-/* test-text.c - the IP address validator and the control-character stripper. */
+/*
+ * test-text.c - the IP address validator, the control-character stripper
+ * and the redaction of private keys.
+ */
 #include <stdlib.h>
 #include <string.h>
 
 #include "../tap.h"
+#include "burst/log.h"
 #include "burst/text.h"
 
 static void test_ip(void)
@@ -85,9 +89,38 @@ static void test_sanitize(void)
 	free(s);
 }
 
+static void redacts(const char *in, const char *want, const char *what)
+{
+	char *got = burst_redact(in);
+
+	is_str(got, want, "%s", what);
+	free(got);
+}
+
+static void test_redact_keys(void)
+{
+	redacts("a -----BEGIN OPENSSH PRIVATE KEY-----\nb3Bl\nc2g=\n-----END OPENSSH PRIVATE KEY-----\n z",
+		"a ***\n z", "an OpenSSH private key block is redacted");
+	redacts("{\"user_data\":\"    -----BEGIN OPENSSH PRIVATE KEY-----\\n    b3Bl\\n"
+		"    -----END OPENSSH PRIVATE KEY-----\\n\"}",
+		"{\"user_data\":\"    ***\\n\"}", "so is one inside JSON (escaped line breaks)");
+	redacts("x -----BEGIN RSA PRIVATE KEY-----\\nMIIE (cut", "x ***",
+		"a block cut by a truncated trace is redacted to the end");
+	redacts("-----BEGIN PRIVATE KEY-----a-----END PRIVATE KEY----- and "
+		"-----BEGIN EC PRIVATE KEY-----b-----END EC PRIVATE KEY-----", "*** and ***",
+		"every block is redacted");
+	redacts("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
+		"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
+		"a certificate is no secret and stays");
+	redacts("-----BEGIN PUBLIC KEY-----\nx\n-----END PUBLIC KEY----- PRIVATE KEY-----",
+		"-----BEGIN PUBLIC KEY-----\nx\n-----END PUBLIC KEY----- PRIVATE KEY-----",
+		"a public key stays (the marker must be on its BEGIN line)");
+}
+
 int main(void)
 {
 	test_ip();
 	test_sanitize();
+	test_redact_keys();
 	return done_testing();
 }
