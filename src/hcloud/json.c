@@ -182,9 +182,10 @@ const char *hc_str(const cJSON *obj, const char *key)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+/* A string of the API, terminal-safe: names and descriptions get printed. */
 static char *dup_str(const cJSON *obj, const char *key)
 {
-	return xstrdup(hc_str(obj, key));
+	return burst_text_sanitize(hc_str(obj, key), 0);
 }
 
 static int64_t num_to_int(const cJSON *v)
@@ -407,7 +408,8 @@ void hc_decode_volume(const cJSON *j, struct hcloud_volume *v)
 	v->name = dup_str(j, "name");
 	v->status = dup_str(j, "status");
 	v->server = cJSON_IsObject(server) ? hc_int(server, "id") : num_to_int(server);
-	v->location = cJSON_IsString(loc) ? xstrdup(loc->valuestring) : dup_str(loc, "name");
+	v->location = cJSON_IsString(loc) ? burst_text_sanitize(loc->valuestring, 0)
+					  : dup_str(loc, "name");
 	v->size = hc_int(j, "size");
 	v->linux_device = dup_str(j, "linux_device");
 	v->format = dup_str(j, "format");

@@ -75,6 +75,14 @@ static void test_server(void)
 			hcloud_server_release(&s);
 			free(j);
 		}
+		ok(!DECODE(hcloud_server_decode,
+			   "{\"id\": 9, \"name\": \"evil\\u001b]0;owned\\u0007\\u001b[2Jname\","
+			   " \"datacenter\": {\"name\": \"dc\\u009b1m\\n\", \"location\":"
+			   " {\"name\": \"fsn1\\u001b[5m\"}}}", &s) &&
+		   s.name && !strcmp(s.name, "evilname") && s.location && !strcmp(s.location, "fsn1") &&
+		   s.datacenter && !strcmp(s.datacenter, "dc1m "),
+		   "names from the API are terminal-safe (status prints them)");
+		hcloud_server_release(&s);
 		ok(!DECODE(hcloud_server_decode, full, &s) && !s.ipv4_invalid,
 		   "a valid ip is not marked invalid");
 		hcloud_server_release(&s);
