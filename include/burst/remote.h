@@ -95,7 +95,10 @@ int remote_hostkey_generate(const char *dir, const char *name, char **private_te
  */
 int remote_known_hosts_pin(const char *path, const char *host, int port,
 			   const char *public_line, struct burst_error *err);
-/* Remove the entry of host:port (a deleted server's IP may be reused). */
+/*
+ * Remove the entry of host:port (a deleted server's IP may be reused), under
+ * the same lock and rules as remote_known_hosts_pin().
+ */
 int remote_known_hosts_forget(const char *path, const char *host, int port,
 			      struct burst_error *err);
 
