@@ -103,7 +103,8 @@ struct hcloud_server {
 	int64_t id;
 	char *name;
 	char *status;      /* initializing, starting, running, stopping, off, ... */
-	char *ipv4;        /* public_net.ipv4.ip, or NULL */
+	char *ipv4;        /* public_net.ipv4.ip, or NULL (also when invalid) */
+	bool ipv4_invalid; /* the API sent an ipv4.ip that is not an IPv4 address */
 	char *location;    /* datacenter.location.name */
 	char *datacenter;  /* datacenter.name */
 	char *server_type; /* server_type.name */

@@ -45,7 +45,8 @@ struct remote_host {
 	int persist_secs;    /* ControlPersist; 0 = 60 */
 	int connect_timeout_secs; /* ConnectTimeout; 0 = 10 */
 	char *user_known_hosts; /* a machine of the user's (BYO host): their
-				   known_hosts, checked too; NULL = only ours */
+				   known_hosts, checked instead of ours; NULL =
+				   only ours */
 };
 
 #define REMOTE_HOST_INIT { NULL, NULL, 0, NULL, NULL, NULL, 0, 0, NULL }
@@ -85,11 +86,19 @@ int remote_hostkey_generate(const char *dir, const char *name, char **private_te
  * Write or replace the known_hosts entry of host:port ("host" for port 22,
  * "[host]:port" otherwise) with the key of public_line (its comment is
  * dropped); other entries are kept.  Atomic (temp file + rename), file 0600,
- * missing directories created 0700.
+ * missing directories created 0700, serialised between processes by an
+ * flock on "<path>.lock", so concurrent pins never lose a line.  host must
+ * be one IP address (anything else: -1, BURST_EXIT_INTERNAL); lines of the
+ * file that name anything but addresses (wildcards, negations, hashed
+ * names: never written by the tool) are dropped.  A file that cannot be
+ * written (full disk, permissions) is BURST_EXIT_STATE, naming the file.
  */
 int remote_known_hosts_pin(const char *path, const char *host, int port,
 			   const char *public_line, struct burst_error *err);
-/* Remove the entry of host:port (a deleted server's IP may be reused). */
+/*
+ * Remove the entry of host:port (a deleted server's IP may be reused), under
+ * the same lock and rules as remote_known_hosts_pin().
+ */
 int remote_known_hosts_forget(const char *path, const char *host, int port,
 			      struct burst_error *err);
 

@@ -12,9 +12,11 @@
 
 #include "burst-version.h"
 #include "burst/log.h"
+#include "burst/text.h"
 #include "hcloud-internal.h"
 
 #define TRACE_MAX 4096
+#define API_TEXT_MAX 1024 /* longest API text shown */
 
 void hc_sleep_ms(uint64_t ms)
 {
@@ -243,18 +245,28 @@ static void add_field_messages(struct strbuf *sb, const cJSON *details)
 		const char *name = hc_str(f, "name");
 		const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(f, "messages");
 
+		char *clean;
+
 		if (!name)
 			continue;
+		if (sb->len > 4 * API_TEXT_MAX) {
+			strbuf_addstr(sb, "; ...");
+			break;
+		}
 		strbuf_addstr(sb, first ? " (" : "; ");
 		first = false;
-		strbuf_addf(sb, "%s", name);
+		clean = burst_text_sanitize(name, 128);
+		strbuf_addstr(sb, clean);
+		free(clean);
 		if (cJSON_IsArray(msgs)) {
 			bool first_msg = true;
 
 			cJSON_ArrayForEach(m, msgs) {
 				if (!cJSON_IsString(m))
 					continue;
-				strbuf_addf(sb, "%s%s", first_msg ? ": " : ", ", m->valuestring);
+				clean = burst_text_sanitize(m->valuestring, 256);
+				strbuf_addf(sb, "%s%s", first_msg ? ": " : ", ", clean);
+				free(clean);
 				first_msg = false;
 			}
 		}
@@ -281,12 +293,17 @@ static const char *status_code(long status)
 	}
 }
 
+/*
+ * Everything of an error body reaches the terminal: the API's strings are
+ * made terminal-safe and bounded here, at the edge (text.h).
+ */
 static int error_from_json(long status, const cJSON *body, const char *correlation_id,
 			   const char *what, struct burst_error *err)
 {
 	const cJSON *e = cJSON_GetObjectItemCaseSensitive(body, "error");
 	const cJSON *details = cJSON_GetObjectItemCaseSensitive(e, "details");
-	const char *code = hc_str(e, "code"), *message = hc_str(e, "message");
+	char *code = burst_text_sanitize(hc_str(e, "code"), 64);
+	char *message = burst_text_sanitize(hc_str(e, "message"), API_TEXT_MAX);
 	const struct code_info *info;
 	struct strbuf sb = STRBUF_INIT;
 
@@ -302,14 +319,21 @@ static int error_from_json(long status, const cJSON *body, const char *correlati
 		add_field_messages(&sb, details);
 	burst_error_set(err, BURST_EXIT_API, "%s", sb.buf);
 	strbuf_release(&sb);
-	if (!err)
+	if (!err) {
+		free(code);
+		free(message);
 		return -1;
+	}
 	err->http_status = status;
-	err->api_code = xstrdup(code);
-	err->api_message = xstrdup(message);
-	if (details && !cJSON_IsNull(details))
-		err->api_details = cJSON_PrintUnformatted(details);
-	err->correlation_id = xstrdup(correlation_id);
+	err->api_code = code;
+	err->api_message = message;
+	if (details && !cJSON_IsNull(details)) {
+		char *raw = cJSON_PrintUnformatted(details);
+
+		err->api_details = burst_text_sanitize(raw, 4 * API_TEXT_MAX);
+		cJSON_free(raw);
+	}
+	err->correlation_id = burst_text_sanitize(correlation_id, 128);
 	if (info && info->hint)
 		burst_error_hint(err, "%s", info->hint);
 	return -1;
@@ -384,8 +408,11 @@ static size_t header_cb(char *buf, size_t size, size_t nitems, void *data)
 	else if (HDR("RateLimit-Reset"))
 		a->rl_reset = header_long(v, vlen);
 	else if (HDR("X-Correlation-Id") && vlen && vlen < 256) {
+		char *raw = xstrndup(v, vlen);
+
 		free(a->correlation_id);
-		a->correlation_id = xstrndup(v, vlen);
+		a->correlation_id = burst_text_sanitize(raw, 128);
+		free(raw);
 	}
 #undef HDR
 	return len;
@@ -400,6 +427,24 @@ static void trace_body(const char *label, const char *body, size_t len)
 			  TRACE_MAX, TRACE_MAX, body);
 	else
 		log_trace("hcloud", "  %s: %.*s", label, (int)len, body);
+}
+
+/*
+ * A request body as traced: the user_data of POST /servers carries the
+ * server's private host key, so it is left out ("***") like the token.
+ */
+static void trace_request(const char *body)
+{
+	cJSON *j = cJSON_Parse(body);
+	char *shown = NULL;
+
+	if (cJSON_IsObject(j) && cJSON_GetObjectItemCaseSensitive(j, "user_data")) {
+		cJSON_ReplaceItemInObjectCaseSensitive(j, "user_data", cJSON_CreateString("***"));
+		shown = cJSON_PrintUnformatted(j);
+	}
+	trace_body("request", shown ? shown : body, strlen(shown ? shown : body));
+	cJSON_free(shown);
+	cJSON_Delete(j);
 }
 
 static uint64_t jitter(struct hcloud *c, uint64_t ms)
@@ -535,8 +580,8 @@ static enum hc_outcome attempt(struct hcloud *c, const char *method, const char 
 	log_trace("hcloud", "%s %s -> %ld%s%s (%llu ms)", method, url, status,
 		  rc != CURLE_OK ? " " : "", rc != CURLE_OK ? fn->easy_strerror(rc) : "",
 		  (unsigned long long)(burst_now_ms() - t0));
-	if (body)
-		trace_body("request", body, strlen(body));
+	if (body && burst_trace_enabled())
+		trace_request(body);
 	trace_body("response", a.body.buf, a.body.len);
 
 	if (a.rl_limit >= 0)
@@ -579,6 +624,7 @@ static enum hc_outcome attempt(struct hcloud *c, const char *method, const char 
 	}
 	if (status >= 200 && status < 300) {
 		resp->status = status;
+		resp->bytes = a.body.len;
 		resp->json = json;
 		json = NULL;
 		out = HC_OK;
@@ -621,6 +667,7 @@ void hc_response_release(struct hc_response *r)
 	cJSON_Delete(r->json);
 	r->json = NULL;
 	r->status = 0;
+	r->bytes = 0;
 }
 
 /*
@@ -662,6 +709,7 @@ int hc_request(struct hcloud *c, const char *method, const char *path,
 		*ambiguous = false;
 	resp->status = 0;
 	resp->json = NULL;
+	resp->bytes = 0;
 	if (curl_ready(c, what, err) < 0) {
 		free(url);
 		return -1;
@@ -710,23 +758,59 @@ int hc_request(struct hcloud *c, const char *method, const char *path,
 
 /* ---- pagination ------------------------------------------------------- */
 
+static int list_error(struct burst_error *err, const char *what, const char *path,
+		      const char *fmt, ...) BURST_PRINTF(4, 5);
+
+static int list_error(struct burst_error *err, const char *what, const char *path,
+		      const char *fmt, ...)
+{
+	struct strbuf sb = STRBUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	strbuf_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	burst_error_set(err, BURST_EXIT_API, "%s: the pages of '%s' do not add up: %s", what,
+			path, sb.buf);
+	burst_error_hint(err, "the API (HCLOUD_ENDPOINT) sent a broken list; try again later, "
+			 "and report it if it persists");
+	strbuf_release(&sb);
+	return -1;
+}
+
+/* A pagination number: -1 when absent or null, -2 when not a sane integer. */
+static int64_t page_number(const cJSON *pg, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(pg, key);
+
+	if (!v || cJSON_IsNull(v))
+		return -1;
+	if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 1e12 ||
+	    v->valuedouble != (double)(int64_t)v->valuedouble)
+		return -2;
+	return (int64_t)v->valuedouble;
+}
+
 int hc_list(struct hcloud *c, const char *path, const char *key,
 	    int (*fn)(const cJSON *item, void *data), void *data,
 	    const char *what, struct burst_error *err)
 {
-	int64_t page = 1;
+	int64_t page = 1, allowed = HC_LIST_MAX_PAGES;
+	uint64_t bytes = 0;
 	const char *sep = strchr(path, '?') ? "&" : "?";
 
-	for (unsigned guard = 0; guard < 100000; guard++) {
+	for (;;) {
 		struct hc_response r;
-		char *p = xstrfmt("%s%spage=%lld&per_page=50", path, sep, (long long)page);
-		const cJSON *arr, *it, *next;
-		int64_t next_page;
+		char *p = xstrfmt("%s%spage=%lld&per_page=%d", path, sep, (long long)page,
+				  HC_LIST_PER_PAGE);
+		const cJSON *arr, *it, *pg;
+		int64_t next_page, last_page, total, per_page;
 		int rc = hc_request(c, "GET", p, NULL, 0, what, &r, NULL, err);
 
 		free(p);
 		if (rc < 0)
 			return -1;
+		bytes += r.bytes;
 		arr = cJSON_GetObjectItemCaseSensitive(r.json, key);
 		if (arr && !cJSON_IsArray(arr)) {
 			hc_response_release(&r);
@@ -740,14 +824,40 @@ int hc_list(struct hcloud *c, const char *path, const char *key,
 				return -1;
 			}
 		}
-		next = cJSON_GetObjectItemCaseSensitive(r.json, "meta");
-		next = cJSON_GetObjectItemCaseSensitive(next, "pagination");
-		next_page = hc_int(next, "next_page");
+		pg = cJSON_GetObjectItemCaseSensitive(r.json, "meta");
+		pg = cJSON_GetObjectItemCaseSensitive(pg, "pagination");
+		next_page = page_number(pg, "next_page");
+		last_page = page_number(pg, "last_page");
+		total = page_number(pg, "total_entries");
+		per_page = page_number(pg, "per_page");
 		hc_response_release(&r);
-		/* null (or nonsense) next_page: this was the last page. */
-		if (next_page <= page)
+		/* null (or no pagination at all): this was the last page */
+		if (next_page == -1)
 			return 0;
+		if (next_page != page + 1)
+			return list_error(err, what, path, "page %lld names %s as the next one",
+					  (long long)page, next_page == -2 ? "nonsense"
+					  : next_page <= page ? "an earlier page" : "a later page");
+		if (page == 1) {
+			/* what the first page announces bounds the rest */
+			if (last_page > HC_LIST_MAX_PAGES)
+				return list_error(err, what, path, "%lld pages announced, more "
+						  "than the %d the tool reads", (long long)last_page,
+						  HC_LIST_MAX_PAGES);
+			if (last_page > 0 && last_page < allowed)
+				allowed = last_page + 1;
+			if (total >= 0 && per_page > 0 && total / per_page + 2 < allowed)
+				allowed = total / per_page + 2;
+		}
+		if (next_page > allowed)
+			return list_error(err, what, path, allowed == HC_LIST_MAX_PAGES
+					  ? "more than %lld pages"
+					  : "more pages than the first one announced (%lld)",
+					  (long long)(allowed == HC_LIST_MAX_PAGES ? allowed
+						      : allowed - 1));
+		if (bytes > HC_LIST_MAX_BYTES)
+			return list_error(err, what, path, "more than %u MiB in %lld pages",
+					  HC_LIST_MAX_BYTES >> 20, (long long)page);
 		page = next_page;
 	}
-	return burst_error_set(err, BURST_EXIT_API, "%s: the API kept sending pages", what);
 }

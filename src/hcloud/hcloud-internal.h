@@ -61,7 +61,8 @@ struct hcloud {
 /* One HTTP exchange after retries. */
 struct hc_response {
 	long status;
-	cJSON *json; /* parsed body, or NULL (204 or empty) */
+	cJSON *json;  /* parsed body, or NULL (204 or empty) */
+	size_t bytes; /* size of the body as received */
 };
 
 /* Options of one request. */
@@ -89,9 +90,18 @@ int hc_request(struct hcloud *c, const char *method, const char *path,
 /* Free a response. */
 void hc_response_release(struct hc_response *r);
 
+/* Bounds of one hc_list(): no list of ours comes near them. */
+#define HC_LIST_MAX_PAGES 200       /* of HC_LIST_PER_PAGE entries */
+#define HC_LIST_MAX_BYTES (64u << 20) /* all pages together */
+#define HC_LIST_PER_PAGE 50
+
 /*
  * GET every page of path (may hold a query) and call fn for each element of
- * the array under key.
+ * the array under key.  The pages must follow each other (next_page is
+ * page + 1, or null at the end) and stay within what the first page
+ * announced (last_page, total_entries; one page more for entries added
+ * meanwhile), HC_LIST_MAX_PAGES and HC_LIST_MAX_BYTES; otherwise -1 with
+ * BURST_EXIT_API naming path, never a silently shortened list.
  */
 int hc_list(struct hcloud *c, const char *path, const char *key,
 	    int (*fn)(const cJSON *item, void *data), void *data,

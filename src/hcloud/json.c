@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "burst/text.h"
 #include "hcloud-internal.h"
 
 /* ---- labels ----------------------------------------------------------- */
@@ -181,9 +182,10 @@ const char *hc_str(const cJSON *obj, const char *key)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+/* A string of the API, terminal-safe: names and descriptions get printed. */
 static char *dup_str(const cJSON *obj, const char *key)
 {
-	return xstrdup(hc_str(obj, key));
+	return burst_text_sanitize(hc_str(obj, key), 0);
 }
 
 static int64_t num_to_int(const cJSON *v)
@@ -382,7 +384,12 @@ void hc_decode_server(const cJSON *j, struct hcloud_server *s)
 	s->id = hc_int(j, "id");
 	s->name = dup_str(j, "name");
 	s->status = dup_str(j, "status");
+	/* validated before it can become a host or a known_hosts line */
 	s->ipv4 = dup_str(ipv4, "ip");
+	if (s->ipv4 && !burst_ip_valid(s->ipv4, BURST_IP_V4)) {
+		FREE_AND_NULL(s->ipv4);
+		s->ipv4_invalid = true;
+	}
 	s->location = dup_str(get(dc, "location"), "name");
 	s->datacenter = dup_str(dc, "name");
 	s->server_type = dup_str(get(j, "server_type"), "name");
@@ -401,7 +408,8 @@ void hc_decode_volume(const cJSON *j, struct hcloud_volume *v)
 	v->name = dup_str(j, "name");
 	v->status = dup_str(j, "status");
 	v->server = cJSON_IsObject(server) ? hc_int(server, "id") : num_to_int(server);
-	v->location = cJSON_IsString(loc) ? xstrdup(loc->valuestring) : dup_str(loc, "name");
+	v->location = cJSON_IsString(loc) ? burst_text_sanitize(loc->valuestring, 0)
+					  : dup_str(loc, "name");
 	v->size = hc_int(j, "size");
 	v->linux_device = dup_str(j, "linux_device");
 	v->format = dup_str(j, "format");

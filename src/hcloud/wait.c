@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "burst/log.h"
+#include "burst/text.h"
 #include "hcloud-internal.h"
 
 struct poller {
@@ -347,16 +348,23 @@ int hcloud_waiter_wait(struct hcloud_waiter *w, const int64_t *ids, size_t n,
 				continue;
 			if (t->a.status && !strcmp(t->a.status, "error")) {
 				const struct hcloud_action *a = &t->a;
+				/* the API's words reach the terminal: made safe (text.h) */
+				char *cmd = burst_text_sanitize(a->command, 64);
+				char *code = burst_text_sanitize(a->error_code, 64);
+				char *msg = burst_text_sanitize(a->error_message, 1024);
 
 				burst_error_set(err, BURST_EXIT_API,
 						"action %s (%lld) failed: %s%s%s",
-						a->command ? a->command : "?", (long long)a->id,
-						a->error_code ? a->error_code : "error",
-						a->error_message ? ": " : "",
-						a->error_message ? a->error_message : "");
+						cmd ? cmd : "?", (long long)a->id,
+						code ? code : "error", msg ? ": " : "",
+						msg ? msg : "");
+				free(cmd);
 				if (err) {
-					err->api_code = xstrdup(a->error_code);
-					err->api_message = xstrdup(a->error_message);
+					err->api_code = code;
+					err->api_message = msg;
+				} else {
+					free(code);
+					free(msg);
 				}
 				burst_error_hint(err, "the resource may be left half-done; "
 						 "cargo-burst cleans it up on the next run");

@@ -537,8 +537,9 @@ static int adopt_server(struct bake *b, const struct hcloud_server *s, const cha
 	add_event(o->state, "provisioned", "bake", s->id, s->name, NULL, details);
 	free(details);
 	if (!s->ipv4)
-		return burst_error_set(err, BURST_EXIT_API, "bake server '%s' has no public "
-				       "IPv4 address", s->name);
+		return burst_error_set(err, BURST_EXIT_API, s->ipv4_invalid
+				       ? "the API returned an invalid address for bake server '%s'"
+				       : "bake server '%s' has no public IPv4 address", s->name);
 	b->host.host = xstrdup(s->ipv4);
 	return remote_known_hosts_pin(b->known_hosts, s->ipv4, b->host.port ? b->host.port : 22,
 				      host_pub, err);

@@ -340,8 +340,9 @@ int pipeline_byo_connect(struct run *r, const char *spec, struct burst_error *er
 		h->port = r->cfg->source[CONFIG_SSH_PORT] != CONFIG_SRC_DEFAULT ? (int)r->cfg->ssh_port
 									       : 22;
 	port = h->port;
-	if (home && *home)
-		h->user_known_hosts = xstrfmt("%s/.ssh/known_hosts", home);
+	/* never the tool's own file (ssh.c): without a home, no file vouches */
+	h->user_known_hosts = home && *home ? xstrfmt("%s/.ssh/known_hosts", home)
+					    : xstrdup("/dev/null");
 	r->display = port == 22 ? xstrfmt("%s@%s", h->user, h->host)
 				: xstrfmt("%s@%s:%d", h->user, h->host, port);
 	r->srv.name = xstrdup(r->display);
@@ -357,8 +358,8 @@ int pipeline_byo_connect(struct run *r, const char *spec, struct burst_error *er
 
 		burst_error_release(err);
 		burst_error_set(err, BURST_EXIT_REMOTE,
-				"the host key of '%s' is not in ~/.ssh/known_hosts (nor in '%s'), "
-				"or it does not match the one there", r->display, h->known_hosts);
+				"the host key of '%s' is not in ~/.ssh/known_hosts, "
+				"or it does not match the one there", r->display);
 		burst_error_hint(err, "check the key and add it once: `ssh-keyscan %s%s >> "
 				 "~/.ssh/known_hosts`, or connect once with `ssh %s%s@%s`",
 				 p, h->host, p, h->user, h->host);

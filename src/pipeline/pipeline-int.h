@@ -58,6 +58,7 @@ struct run {
 	struct provision_server srv;
 	struct provision_volume vol;
 	bool cold, used_api;
+	bool reapers_armed; /* pipeline_arm_reapers() succeeded */
 	/* warm: the device was not looked for; the mount script tells */
 	bool volume_unverified;
 	bool device_gone; /* ...and it told: REMOTE_MOUNT_NO_DEVICE */

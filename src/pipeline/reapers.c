@@ -15,7 +15,8 @@ void pipeline_arm_reapers(struct run *r)
 	 * Also after failures and Ctrl-C: whatever exists must not outlive its
 	 * deadline.  No API call.
 	 */
-	if (reaper_arm_all(r->st, &started, &err) < 0)
+	r->reapers_armed = reaper_arm_all(r->st, &started, &err) == 0;
+	if (!r->reapers_armed)
 		log_warn("pipeline", "arming the reapers: %s", err.message);
 	else if (started)
 		log_debug("pipeline", "armed %d reaper(s)", started);

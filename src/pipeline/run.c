@@ -917,9 +917,13 @@ static int run_or_shell(struct burst_ctx *ctx, bool shell)
 		print_summary(&r);
 		ret = BURST_EXIT_INTERRUPTED;
 	} else if (ret < 0) {
-		if (r.srv.name && !r.byo)
+		/* a reaper watches the server only once the state has its row */
+		if (r.srv.name && !r.byo && r.srv.row_id && r.reapers_armed)
 			ui_note("server '%s' stays up until its reaper deletes it (or run "
 				"`cargo burst down`)", r.srv.name);
+		else if (r.srv.name && !r.byo)
+			ui_note("server '%s' may still be running and no reaper watches it: "
+				"delete it with `cargo burst down`", r.srv.name);
 	} else if (r.shell) {
 		ret = r.exit_code;
 	} else {

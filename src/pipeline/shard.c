@@ -463,8 +463,9 @@ static void *provision_main(void *arg)
 	if (!made)
 		goto out;
 	if (!created.server.ipv4) {
-		burst_error_set(&s->err, BURST_EXIT_API, "server '%s' has no public IPv4 address",
-				s->server_name);
+		burst_error_set(&s->err, BURST_EXIT_API, created.server.ipv4_invalid
+				? "the API returned an invalid address for server '%s'"
+				: "server '%s' has no public IPv4 address", s->server_name);
 		goto out;
 	}
 	s->srv.hcloud_id = created.server.id;

@@ -930,12 +930,15 @@ int provision_cold(const struct provision_opts *o, struct remote_host *host,
 		burst_error_release(err);
 		i++;
 	}
-	if (!sc.server.ipv4) {
-		burst_error_set(err, BURST_EXIT_API, "server '%s' has no public IPv4 address", name);
-		goto out;
-	}
+	/* known from here on, so the caller can tell the user it exists */
 	srv->hcloud_id = sc.server.id;
 	srv->name = xstrdup(sc.server.name ? sc.server.name : name);
+	if (!sc.server.ipv4) {
+		burst_error_set(err, BURST_EXIT_API, sc.server.ipv4_invalid
+				? "the API returned an invalid address for server '%s'"
+				: "server '%s' has no public IPv4 address", name);
+		goto out;
+	}
 	srv->ip = xstrdup(sc.server.ipv4);
 	srv->location = xstrdup(sc.server.location ? sc.server.location : so.location);
 	srv->host_key_pub = xstrdup(host_pub);

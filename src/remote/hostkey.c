@@ -7,10 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "burst/log.h"
+#include "burst/text.h"
 #include "remote-int.h"
 
 #define CLOUD_CONFIG_MAX (32 * 1024)
@@ -86,11 +89,66 @@ out:
 	return ret;
 }
 
+#define KNOWN_HOSTS_LOCK_MS 30000
+
 static char *host_token(const char *host, int port)
 {
 	if (!port || port == 22)
 		return xstrdup(host);
 	return xstrfmt("[%s]:%d", host, port);
+}
+
+/*
+ * Is the pattern an address the tool pins ("ip" or "[ip]:port")?  Anything
+ * else (a wildcard, a negation, a hashed name, a planted host list) never
+ * belongs in the tool's own file.
+ */
+static bool address_pattern(const char *p, size_t len)
+{
+	char ip[BURST_IP_MAX + 1];
+	const char *close;
+	size_t n = len;
+
+	if (len && *p == '[') {
+		close = memchr(p, ']', len);
+		if (!close || close + 1 == p + len || close[1] != ':')
+			return false;
+		for (const char *d = close + 2; d < p + len; d++)
+			if (*d < '0' || *d > '9')
+				return false;
+		if (close + 2 == p + len)
+			return false;
+		p++;
+		n = (size_t)(close - p);
+	}
+	if (!n || n > BURST_IP_MAX)
+		return false;
+	memcpy(ip, p, n);
+	ip[n] = '\0';
+	return burst_ip_valid(ip, BURST_IP_ANY);
+}
+
+/* Does every host pattern of a known_hosts line name one address? */
+static bool line_is_pinned_address(const char *line, size_t len)
+{
+	const char *p = line, *end = line + len;
+
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	if (p == end || *p == '#')
+		return true; /* blank or comment: harmless */
+	if (*p == '@')
+		return false; /* @cert-authority / @revoked */
+	while (p < end && *p != ' ' && *p != '\t') {
+		const char *q = p;
+
+		while (q < end && *q != ',' && *q != ' ' && *q != '\t')
+			q++;
+		if (!address_pattern(p, (size_t)(q - p)))
+			return false;
+		p = q < end && *q == ',' ? q + 1 : q;
+	}
+	return true;
 }
 
 /* Does the host pattern list of a known_hosts line name token exactly? */
@@ -115,35 +173,100 @@ static bool line_names(const char *line, size_t len, const char *token)
 	return false;
 }
 
-/* Rewrite path without the entries of token, plus new_line when not NULL. */
+static int file_error(struct burst_error *err, const char *path, const char *what,
+		      const char *file)
+{
+	int e = errno;
+	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+
+	if (slash && slash != dir)
+		*slash = '\0';
+	burst_error_set(err, BURST_EXIT_STATE, "cannot update the known_hosts file '%s': "
+			"%s '%s': %s", path, what, file, strerror(e));
+	burst_error_hint(err, "make room on the file system of '%s' or fix its permissions, "
+			 "then run the command again", slash ? dir : ".");
+	free(dir);
+	return -1;
+}
+
+/*
+ * Take the lock file next to path (flock; polled up to KNOWN_HOSTS_LOCK_MS):
+ * two processes pinning at once would otherwise each rename their own copy
+ * over the file and lose the other's line.  Returns the locked fd or -1.
+ */
+static int lock_known_hosts(const char *path, struct burst_error *err)
+{
+	char *lock = xstrfmt("%s.lock", path);
+	uint64_t deadline = burst_now_ms() + KNOWN_HOSTS_LOCK_MS;
+	int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+	if (fd < 0) {
+		file_error(err, path, "cannot open the lock file", lock);
+		free(lock);
+		return -1;
+	}
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		struct timespec ts = { 0, 20 * 1000000L };
+
+		if (errno != EWOULDBLOCK && errno != EINTR) {
+			file_error(err, path, "cannot lock", lock);
+			goto fail;
+		}
+		if (burst_now_ms() > deadline) {
+			burst_error_set(err, BURST_EXIT_STATE, "the known_hosts file '%s' stayed "
+					"locked for %d s ('%s')", path, KNOWN_HOSTS_LOCK_MS / 1000,
+					lock);
+			burst_error_hint(err, "another cargo-burst seems stuck; stop it and run "
+					 "the command again");
+			goto fail;
+		}
+		nanosleep(&ts, NULL);
+	}
+	free(lock);
+	return fd;
+fail:
+	close(fd);
+	free(lock);
+	return -1;
+}
+
+/*
+ * Rewrite path without the entries of token, plus new_line when not NULL,
+ * under the lock.  Lines that do not name plain addresses are dropped: the
+ * tool never writes them, so one is planted.
+ */
 static int rewrite_known_hosts(const char *path, const char *token, const char *new_line,
 			       struct burst_error *err)
 {
 	struct strbuf old = STRBUF_INIT, out = STRBUF_INIT;
 	char *dir = NULL, *tmp = NULL, *slash;
-	int fd = -1, ret = -1;
+	int fd = -1, lock_fd = -1, ret = -1;
 
 	dir = xstrdup(path);
 	slash = strrchr(dir, '/');
 	if (slash && slash != dir) {
 		*slash = '\0';
 		if (remote_mkdir_p(dir, 0700) < 0) {
-			burst_error_set(err, BURST_EXIT_INTERNAL,
-					"cannot create directory '%s': %s", dir, strerror(errno));
+			file_error(err, path, "cannot create the directory", dir);
 			goto out;
 		}
 	}
+	lock_fd = lock_known_hosts(path, err);
+	if (lock_fd < 0)
+		goto out;
 	strbuf_set_max(&old, 16 * 1024 * 1024);
 	if (strbuf_read_file(&old, path) < 0 && errno != ENOENT) {
-		burst_error_set(err, BURST_EXIT_INTERNAL, "cannot read '%s': %s", path,
-				strerror(errno));
+		file_error(err, path, "cannot read", path);
 		goto out;
 	}
 	for (const char *p = old.buf; p < old.buf + old.len;) {
 		const char *nl = memchr(p, '\n', (size_t)(old.buf + old.len - p));
 		size_t len = nl ? (size_t)(nl - p) : (size_t)(old.buf + old.len - p);
 
-		if (len && !line_names(p, len, token)) {
+		if (len && !line_is_pinned_address(p, len)) {
+			log_warn("remote", "dropping a line that names no plain address from '%s'",
+				 path);
+		} else if (len && !line_names(p, len, token)) {
 			strbuf_add(&out, p, len);
 			strbuf_addch(&out, '\n');
 		}
@@ -153,10 +276,10 @@ static int rewrite_known_hosts(const char *path, const char *token, const char *
 		strbuf_addf(&out, "%s\n", new_line);
 
 	tmp = xstrfmt("%s.tmp.%d", path, (int)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
-		burst_error_set(err, BURST_EXIT_INTERNAL, "cannot create '%s': %s", tmp,
-				strerror(errno));
+		file_error(err, path, "cannot create", tmp);
 		goto out;
 	}
 	for (size_t off = 0; off < out.len;) {
@@ -165,22 +288,25 @@ static int rewrite_known_hosts(const char *path, const char *token, const char *
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			burst_error_set(err, BURST_EXIT_INTERNAL, "cannot write '%s': %s", tmp,
-					strerror(errno));
+			if (!n)
+				errno = ENOSPC;
+			file_error(err, path, "cannot write", tmp);
 			goto out;
 		}
 		off += (size_t)n;
 	}
-	if (fsync(fd) < 0 || close(fd) < 0) {
+	if (fsync(fd) < 0) {
+		file_error(err, path, "cannot write", tmp);
+		goto out;
+	}
+	if (close(fd) < 0) {
 		fd = -1;
-		burst_error_set(err, BURST_EXIT_INTERNAL, "cannot write '%s': %s", tmp,
-				strerror(errno));
+		file_error(err, path, "cannot write", tmp);
 		goto out;
 	}
 	fd = -1;
 	if (rename(tmp, path) < 0) {
-		burst_error_set(err, BURST_EXIT_INTERNAL, "cannot rename '%s' to '%s': %s", tmp,
-				path, strerror(errno));
+		file_error(err, path, "cannot rename to it", tmp);
 		goto out;
 	}
 	FREE_AND_NULL(tmp);
@@ -192,32 +318,64 @@ out:
 		unlink(tmp);
 		free(tmp);
 	}
+	if (lock_fd >= 0)
+		close(lock_fd); /* releases the flock */
 	free(dir);
 	strbuf_release(&old);
 	strbuf_release(&out);
 	return ret;
 }
 
+/* Refuse a host that is not one address: it becomes a known_hosts line. */
+static int check_host(const char *host, int port, struct burst_error *err)
+{
+	char *shown;
+
+	if (burst_ip_valid(host, BURST_IP_ANY) && port >= 0 && port <= 65535)
+		return 0;
+	shown = burst_text_sanitize(host ? host : "", 64);
+	burst_error_set(err, BURST_EXIT_INTERNAL, "refusing to pin a host key for '%s' "
+			"(port %d): not an IP address", shown, port);
+	free(shown);
+	return -1;
+}
+
+/* Is c allowed in the key type or base64 field of a public key line? */
+static bool key_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '+' || c == '/' || c == '=' || c == '-' || c == '.' || c == '@';
+}
+
 int remote_known_hosts_pin(const char *path, const char *host, int port,
 			   const char *public_line, struct burst_error *err)
 {
-	char *token = host_token(host, port), *line = NULL;
-	const char *sp1, *sp2;
+	char *token = NULL, *line = NULL;
+	const char *sp1, *end;
 	int ret = -1;
 
+	if (check_host(host, port, err) < 0)
+		return -1;
+	token = host_token(host, port);
 	/* "type base64 [comment]": keep the first two fields. */
 	while (*public_line == ' ')
 		public_line++;
-	sp1 = strchr(public_line, ' ');
-	if (!sp1 || sp1 == public_line || !sp1[1] || strchr(public_line, '\n')) {
+	sp1 = public_line;
+	while (key_char(*sp1))
+		sp1++;
+	end = *sp1 == ' ' ? sp1 + 1 : sp1;
+	while (key_char(*end))
+		end++;
+	if (sp1 == public_line || *sp1 != ' ' || end == sp1 + 1 ||
+	    (*end && *end != ' ') || strpbrk(public_line, "\r\n")) {
+		char *shown = burst_text_sanitize(public_line, 80);
+
 		burst_error_set(err, BURST_EXIT_INTERNAL, "malformed public key line '%s'",
-				public_line);
+				shown);
+		free(shown);
 		goto out;
 	}
-	sp2 = strchr(sp1 + 1, ' ');
-	line = xstrfmt("%s %.*s", token,
-		       (int)(sp2 ? (size_t)(sp2 - public_line) : strlen(public_line)),
-		       public_line);
+	line = xstrfmt("%s %.*s", token, (int)(end - public_line), public_line);
 	ret = rewrite_known_hosts(path, token, line, err);
 	if (!ret)
 		log_debug("remote", "pinned host key of %s in %s", token, path);
@@ -230,10 +388,13 @@ out:
 int remote_known_hosts_forget(const char *path, const char *host, int port,
 			      struct burst_error *err)
 {
-	char *token = host_token(host, port);
+	char *token;
 	struct stat st;
 	int ret = 0;
 
+	if (check_host(host, port, err) < 0)
+		return -1;
+	token = host_token(host, port);
 	if (stat(path, &st) == 0)
 		ret = rewrite_known_hosts(path, token, NULL, err);
 	free(token);

@@ -178,10 +178,12 @@ static void ssh_base(const struct remote_host *h, const char *const *extra,
 	push_opt(argv, "BatchMode", "yes");
 	push_opt(argv, "StrictHostKeyChecking", "yes");
 	if (h->user_known_hosts) {
-		/* both files, each quoted (ssh splits the value into words) */
-		strvec_push(argv, "-o");
-		strvec_pushf(argv, "UserKnownHostsFile=\"%s\" \"%s\"", h->user_known_hosts,
-			     h->known_hosts);
+		/*
+		 * A machine of the user's: only their file.  The tool's own
+		 * file holds the cloud servers' pins; a line there must never
+		 * vouch for a host the user brought (a wildcard would).
+		 */
+		push_opt(argv, "UserKnownHostsFile", h->user_known_hosts);
 	} else {
 		push_opt(argv, "UserKnownHostsFile", h->known_hosts);
 	}

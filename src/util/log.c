@@ -94,6 +94,46 @@ void burst_redact_clear(void)
 	nr_secrets = alloc_secrets = 0;
 }
 
+/*
+ * Replace every "-----BEGIN <x> PRIVATE KEY-----" block (through its END
+ * line, or to the end when it was cut) by "***": a private key is a secret
+ * whether or not anyone registered it (a host key in a traced user_data).
+ */
+static void redact_private_keys(struct strbuf *sb)
+{
+	static const char begin[] = "-----BEGIN ", tail[] = "PRIVATE KEY-----";
+	size_t from = 0;
+
+	for (;;) {
+		char *b = strstr(sb->buf + from, begin), *nl, *t, *end;
+		size_t start, stop;
+
+		if (!b)
+			return;
+		start = (size_t)(b - sb->buf);
+		t = strstr(b + sizeof(begin) - 1, tail);
+		nl = strpbrk(b, "\\\n"); /* a line break, raw or JSON-escaped */
+		if (!t || (nl && nl < t)) {
+			from = start + 1; /* a certificate or a public key: keep */
+			continue;
+		}
+		end = strstr(t + sizeof(tail) - 1, "-----END ");
+		end = end ? strstr(end, tail) : NULL;
+		stop = end ? (size_t)(end - sb->buf) + sizeof(tail) - 1 : sb->len;
+		{
+			struct strbuf out = STRBUF_INIT;
+
+			strbuf_add(&out, sb->buf, start);
+			strbuf_addstr(&out, "***");
+			strbuf_add(&out, sb->buf + stop, sb->len - stop);
+			strbuf_setlen(sb, 0);
+			strbuf_addbuf(sb, &out);
+			strbuf_release(&out);
+		}
+		from = start + 3;
+	}
+}
+
 char *burst_redact(const char *s)
 {
 	struct strbuf sb = STRBUF_INIT;
@@ -101,6 +141,7 @@ char *burst_redact(const char *s)
 	strbuf_addstr(&sb, s ? s : "");
 	for (size_t i = 0; i < nr_secrets; i++)
 		strbuf_replace_all(&sb, secrets[i], "***");
+	redact_private_keys(&sb);
 	return strbuf_detach(&sb, NULL);
 }
 

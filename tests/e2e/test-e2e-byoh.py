@@ -47,7 +47,11 @@ def run_all(tap, sim, w, sshd):
     hello = w.fixture("hello")
     spec = sshd.spec
 
-    # an unknown host key: refused, with the way to add it
+    # an unknown host key: refused, with the way to add it -- even when the
+    # tool's own known_hosts holds a planted wildcard line with that very key
+    os.makedirs(w.state_dir, mode=0o700, exist_ok=True)
+    with open(os.path.join(w.state_dir, "known_hosts"), "a") as f:
+        f.write("* %s\n" % sshd.host_pub)
     r = w.burst(["build", "--host", spec], cwd=hello, timeout=120)
     tap.is_(r.code, 76, "an unknown host key is an ssh error (76)")
     tap.ok("ssh-keyscan -p %d 127.0.0.1" % sshd.port in r.err and "known_hosts" in r.err,

@@ -937,6 +937,191 @@ static void test_two_threads(void)
 	hcloud_free(c);
 }
 
+
+/* Has s a byte a terminal would act on (ESC, other C0 but none, DEL, C1)? */
+static bool has_control(const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; p && *p; p++)
+		if (*p < 0x20 || *p == 0x7f || (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f))
+			return true;
+	return false;
+}
+
+/* Run burst_error_print() with stderr captured into out. */
+static void print_captured(const struct burst_error *err, struct strbuf *out)
+{
+	char path[] = "/tmp/hcloud-err-XXXXXX";
+	int fd = mkstemp(path), saved = dup(2);
+
+	if (fd < 0 || saved < 0)
+		bail_out("cannot capture stderr");
+	fflush(stderr);
+	dup2(fd, 2);
+	burst_error_print(err);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	close(fd);
+	strbuf_read_file(out, path);
+	unlink(path);
+}
+
+static void test_hostile_errors(void)
+{
+	struct burst_error err = BURST_ERROR_INIT;
+	struct hcloud *c = client();
+	struct hcloud_images l = { 0 };
+	struct hcloud_volume_created vc = { 0 };
+	struct hcloud_volume_opts vo = { .name = "hostile", .size = 10, .location = "fsn1" };
+	struct strbuf printed = STRBUF_INIT;
+
+	/* an unknown code: the API's own message is shown, escape sequences and all */
+	sim_config("{\"faults\": [{\"method\": \"GET\", \"path\": \"/images\", \"times\": 1,"
+		   " \"status\": 403, \"code\": \"weird\\u001b[31m_code\","
+		   " \"message\": \"boom\\u001b[2J\\u001b]0;owned\\u0007 \\u001b]8;;http://x\\u001b\\\\link"
+		   "\\u009b31m\\r\\nfake: line\\u007f\","
+		   " \"details\": {\"x\": \"\\u009b\\u001b[5m\"}}]}");
+	ok(hcloud_images_list(c, NULL, NULL, NULL, &l, &err) < 0, "hostile error answer fails");
+	ok(err.message && strstr(err.message, "boom"), "the API's message is shown: %s",
+	   err.message ? err.message : "(none)");
+	ok(err.message && !has_control(err.message), "no control characters in the message");
+	ok(err.api_message && !has_control(err.api_message), "nor in the API message");
+	ok(err.api_code && !has_control(err.api_code), "nor in the API code");
+	ok(err.api_details && !has_control(err.api_details), "nor in the details");
+	ok(!err.correlation_id || !has_control(err.correlation_id), "nor in the correlation id");
+	print_captured(&err, &printed);
+	ok(printed.len && !strchr(printed.buf, '\x1b') && !strchr(printed.buf, '\x07') &&
+	   !strchr(printed.buf, '\r') && !strstr(printed.buf, "\xc2\x9b"),
+	   "no escape sequence reaches stderr raw");
+	burst_error_release(&err);
+	hcloud_images_release(&l);
+	strbuf_reset(&printed);
+
+	/* invalid_input: the field names and messages are shown too */
+	sim_config("{\"faults\": [{\"method\": \"POST\", \"path\": \"/volumes\", \"times\": 1,"
+		   " \"status\": 422, \"code\": \"invalid_input\", \"message\": \"bad\","
+		   " \"details\": {\"fields\": [{\"name\": \"na\\u001b[8mme\","
+		   " \"messages\": [\"is \\u001b]52;c;ZXZpbA==\\u0007wrong\"]}]}}]}");
+	ok(hcloud_volume_create(c, &vo, &vc, &err) < 0, "hostile invalid_input fails");
+	ok(err.message && strstr(err.message, "name: is wrong"),
+	   "field name and message shown without their escapes: %s",
+	   err.message ? err.message : "(none)");
+	ok(err.message && !has_control(err.message), "no control characters in field messages");
+	print_captured(&err, &printed);
+	ok(!strchr(printed.buf, '\x1b') && !strchr(printed.buf, '\x07'),
+	   "no escape sequence of a field reaches stderr raw");
+	burst_error_release(&err);
+	hcloud_volume_created_release(&vc);
+	strbuf_release(&printed);
+	sim_config("{\"faults\": []}");
+	hcloud_free(c);
+}
+
+/* List the ssh keys under a pagination patch; returns the GETs it cost. */
+static int list_patched(struct hcloud *c, const char *pagination, struct burst_error *err,
+			int *rc)
+{
+	struct hcloud_ssh_keys keys = { 0 };
+	char *cfg = xstrfmt("{\"faults\": [{\"method\": \"GET\", \"path\": \"/ssh_keys\","
+			    " \"times\": 0, \"apply\": true, \"status\": 0,"
+			    " \"patch\": {\"meta\": {\"pagination\": %s}}}]}", pagination);
+	cJSON *log;
+	int n;
+
+	sim_config(cfg);
+	sim_reset_log();
+	*rc = hcloud_ssh_keys_list(c, NULL, NULL, &keys, err);
+	log = sim_log();
+	n = count_log(log, "GET", "/v1/ssh_keys", 0);
+	cJSON_Delete(log);
+	hcloud_ssh_keys_release(&keys);
+	sim_config("{\"faults\": []}");
+	free(cfg);
+	return n;
+}
+
+static void test_pagination_bounds(void)
+{
+	struct burst_error err = BURST_ERROR_INIT;
+	struct hcloud *c = client();
+	int rc, n;
+
+	/* 60 keys (test_pagination): 2 pages */
+	n = list_patched(c, "{\"next_page\": \"$page+1\", \"last_page\": null,"
+			 " \"total_entries\": null}", &err, &rc);
+	ok(rc < 0, "a next_page that always grows fails");
+	is_int(err.exit_code, BURST_EXIT_API, "  as an API error (69)");
+	ok(err.message && strstr(err.message, "'/ssh_keys'") && strstr(err.message, "200 pages"),
+	   "  naming the endpoint and the bound: %s", err.message ? err.message : "(none)");
+	ok(n == 200, "  after at most 200 pages (%d requests)", n);
+	burst_error_release(&err);
+
+	n = list_patched(c, "{\"next_page\": \"$page+1\"}", &err, &rc);
+	ok(rc < 0 && err.exit_code == BURST_EXIT_API, "pages past the announced last_page fail");
+	ok(n <= 3, "  within one page of what was announced (%d requests)", n);
+	ok(err.message && strstr(err.message, "'/ssh_keys'"), "  naming the endpoint: %s",
+	   err.message ? err.message : "(none)");
+	burst_error_release(&err);
+
+	n = list_patched(c, "{\"next_page\": \"$page+1\", \"last_page\": null}", &err, &rc);
+	ok(rc < 0 && n <= 3, "total_entries bounds the pages too (%d requests)", n);
+	burst_error_release(&err);
+
+	n = list_patched(c, "{\"next_page\": \"$page+2\"}", &err, &rc);
+	ok(rc < 0 && err.exit_code == BURST_EXIT_API && n == 1,
+	   "a next_page that skips a page fails at once (%d requests)", n);
+	burst_error_release(&err);
+
+	n = list_patched(c, "{\"next_page\": 1}", &err, &rc);
+	ok(rc < 0 && n == 1, "a next_page that goes back fails (not a silently short list)");
+	burst_error_release(&err);
+
+	n = list_patched(c, "{\"next_page\": \"two\"}", &err, &rc);
+	ok(rc < 0 && n == 1, "a next_page that is not a number fails");
+	burst_error_release(&err);
+
+	n = list_patched(c, "{\"last_page\": 100000}", &err, &rc);
+	ok(rc < 0 && n == 1 && err.message && strstr(err.message, "100000 pages announced"),
+	   "100000 announced pages fail at the first: %s", err.message ? err.message : "(none)");
+	burst_error_release(&err);
+
+	n = list_patched(c, "{}", &err, &rc);
+	ok(rc == 0 && n == 2, "an untouched list still reads its 2 pages");
+	burst_error_release(&err);
+	hcloud_free(c);
+}
+
+static void test_hostile_address(void)
+{
+	struct burst_error err = BURST_ERROR_INIT;
+	struct hcloud *c = client();
+	struct hcloud_server_opts o = { .name = "addr-srv", .server_type = "cpx11",
+					.image = "ubuntu-24.04", .location = "fsn1" };
+	struct hcloud_server_created cr = { 0 };
+	struct hcloud_server s = { 0 };
+
+	sim_config("{\"faults\": [{\"method\": \"POST\", \"path\": \"/servers\", \"times\": 1,"
+		   " \"apply\": true, \"status\": 0, \"patch\": {\"server\": {\"public_net\":"
+		   " {\"ipv4\": {\"ip\": \"127.0.0.9\\n* ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostile\"}}}}},"
+		   " {\"method\": \"GET\", \"path\": \"/servers/\\\\d+\", \"times\": 1, \"apply\": true,"
+		   " \"status\": 0, \"patch\": {\"server\": {\"public_net\": {\"ipv4\": {\"ip\": \"*\"}}}}}]}");
+	OK_CALL(hcloud_server_create(c, &o, &cr, &err), "create with a hostile address answered");
+	ok(!cr.server.ipv4 && cr.server.ipv4_invalid,
+	   "the planted known_hosts line is no address: absent, marked invalid");
+	OK_CALL(hcloud_server_get(c, cr.server.id, &s, &err), "get with a wildcard address");
+	ok(!s.ipv4 && s.ipv4_invalid, "a wildcard is no address either");
+	hcloud_server_release(&s);
+	OK_CALL(hcloud_server_get(c, cr.server.id, &s, &err), "get again, untouched");
+	ok(s.ipv4 && !s.ipv4_invalid, "the real address is kept (%s)", s.ipv4 ? s.ipv4 : "none");
+	hcloud_server_release(&s);
+	sim_config("{\"faults\": []}");
+	OK_CALL(hcloud_server_wait_created(c, &cr, burst_now_ms() + 10000, NULL, NULL, &err),
+		"addr-srv running");
+	OK_CALL(hcloud_server_delete(c, cr.server.id, NULL, &err), "delete addr-srv");
+	hcloud_server_created_release(&cr);
+	hcloud_free(c);
+}
+
 static void test_trace(void)
 {
 	struct burst_error err = BURST_ERROR_INIT;
@@ -960,6 +1145,26 @@ static void test_trace(void)
 	dup2(fd, 2);
 	OK_CALL(hcloud_servers_list(c, NULL, "managed-by==cargo-burst", &sl, &err), "traced list");
 	OK_CALL(hcloud_ssh_key_create(c, "traced-key", pk, NULL, &k, &err), "traced create");
+	{
+		/* the user_data carries the server's private host key */
+		struct hcloud_server_opts o = { .name = "traced-srv", .server_type = "cpx11",
+						.image = "ubuntu-24.04", .location = "fsn1",
+						.user_data = "#cloud-config\nssh_keys:\n  ed25519_private: |\n"
+							     "    -----BEGIN OPENSSH PRIVATE KEY-----\n"
+							     "    b3BlbnNzaC1rZXktdjEAAAAASECRETKEYBODY\n"
+							     "    -----END OPENSSH PRIVATE KEY-----\n"
+							     "  ed25519_public: ssh-ed25519 AAAApub\n" };
+		struct hcloud_server_created cr = { 0 };
+
+		OK_CALL(hcloud_server_create(c, &o, &cr, &err), "traced server create");
+		OK_CALL(hcloud_server_wait_created(c, &cr, burst_now_ms() + 10000, NULL, NULL,
+						   &err), "traced server running");
+		OK_CALL(hcloud_server_delete(c, cr.server.id, NULL, &err), "traced delete");
+		hcloud_server_created_release(&cr);
+		/* and a key block anywhere else in a trace line */
+		log_trace("test", "stray -----BEGIN RSA PRIVATE KEY-----\\nMIIstraySECRET\\n"
+			  "-----END RSA PRIVATE KEY----- tail");
+	}
 	bad = hcloud_new(endpoint, "wrong-token-abc", &err);
 	burst_redact_clear();
 	ok(hcloud_servers_list(bad, NULL, NULL, &sl, &err) < 0, "traced failure");
@@ -978,6 +1183,12 @@ static void test_trace(void)
 	ok(strstr(sb.buf, "request: {\"name\":\"traced-key\"") != NULL, "trace has request body");
 	ok(strstr(sb.buf, "response: {") != NULL, "trace has response body");
 	ok(strstr(sb.buf, token) == NULL, "token absent from every trace line");
+	ok(strstr(sb.buf, "\"name\":\"traced-srv\"") && strstr(sb.buf, "\"user_data\":\"***\""),
+	   "the POST /servers body is traced with its user_data redacted");
+	ok(!strstr(sb.buf, "SECRETKEYBODY") && !strstr(sb.buf, "OPENSSH PRIVATE KEY"),
+	   "the private host key is absent from the trace");
+	ok(strstr(sb.buf, "stray *** tail") && !strstr(sb.buf, "straySECRET"),
+	   "a private key block anywhere in a trace line is redacted");
 	ok(strstr(sb.buf, "wrong-token-abc") == NULL, "bad token absent too");
 	ok(strstr(sb.buf, "Bearer") == NULL && strstr(sb.buf, "Authorization") == NULL,
 	   "no Authorization header in the trace");
@@ -1011,6 +1222,7 @@ int main(void)
 		skip_all("run through run-with-sim.py (no HCLOUD_ENDPOINT/BURST_SIM_BASE)");
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	test_pagination();
+	test_pagination_bounds();
 	test_retryable();
 	test_non_retryable();
 	test_rate_limit();
@@ -1018,6 +1230,8 @@ int main(void)
 	test_waiter();
 	test_labels_and_more();
 	test_two_threads();
+	test_hostile_errors();
+	test_hostile_address();
 	test_trace();
 	burst_redact_clear();
 	curl_global_cleanup();

@@ -56,6 +56,41 @@ static void test_server(void)
 	   "null/bad scalars stay zero");
 	hcloud_server_release(&s);
 
+	{
+		/* the address becomes a host and a known_hosts line: only a real IPv4 */
+		static const char *bad[] = {
+			"127.0.0.9\\n* ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostile",
+			"127.0.0.9 ", "*", "127.0.0.9,*", "[127.0.0.9]:22", "::1",
+			"localhost", "127.0.0.9/32", "",
+		};
+
+		for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+			char *j = xstrfmt("{\"id\": 9, \"name\": \"x\", \"public_net\":"
+					  " {\"ipv4\": {\"ip\": \"%s\"}}}", bad[i]);
+
+			ok(!DECODE(hcloud_server_decode, j, &s), "server with ip '%s' decodes",
+			   bad[i]);
+			ok(!s.ipv4 && s.ipv4_invalid, "ip '%s' is refused (absent, marked invalid)",
+			   bad[i]);
+			hcloud_server_release(&s);
+			free(j);
+		}
+		ok(!DECODE(hcloud_server_decode,
+			   "{\"id\": 9, \"name\": \"evil\\u001b]0;owned\\u0007\\u001b[2Jname\","
+			   " \"datacenter\": {\"name\": \"dc\\u009b1m\\n\", \"location\":"
+			   " {\"name\": \"fsn1\\u001b[5m\"}}}", &s) &&
+		   s.name && !strcmp(s.name, "evilname") && s.location && !strcmp(s.location, "fsn1") &&
+		   s.datacenter && !strcmp(s.datacenter, "dc1m "),
+		   "names from the API are terminal-safe (status prints them)");
+		hcloud_server_release(&s);
+		ok(!DECODE(hcloud_server_decode, full, &s) && !s.ipv4_invalid,
+		   "a valid ip is not marked invalid");
+		hcloud_server_release(&s);
+		ok(!DECODE(hcloud_server_decode, sparse, &s) && !s.ipv4_invalid,
+		   "a missing ip is absent, not invalid");
+		hcloud_server_release(&s);
+	}
+
 	ok(DECODE(hcloud_server_decode, "[1,2]", &s) < 0, "array is not a server");
 	is_int(err.exit_code, BURST_EXIT_API, "decode error is an API error");
 	burst_error_release(&err);

@@ -3,9 +3,15 @@
  * and no root: the ssh command line, the sync rules, cloud-config, quoting
  * (property test through the local /bin/sh), control path limits.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -86,6 +92,18 @@ static void test_ssh_argv(void)
 	is_str(proc_rsync_program(), "/opt/my-rsync", "CARGO_BURST_RSYNC overrides rsync");
 	unsetenv("CARGO_BURST_RSYNC");
 	is_str(proc_rsync_program(), "rsync", "rsync by default");
+
+	/* a host the user brought: their known_hosts only, never the tool's */
+	strvec_clear(&argv);
+	strbuf_reset(&joined);
+	h.user_known_hosts = xstrdup("/home/u/.ssh/known_hosts");
+	remote_ssh_argv(&h, &argv);
+	for (size_t i = 0; i < argv.nr; i++)
+		strbuf_addf(&joined, "%s|", argv.v[i]);
+	ok(strstr(joined.buf, "|UserKnownHostsFile=/home/u/.ssh/known_hosts|") &&
+	   !strstr(joined.buf, "/state dir/known_hosts"),
+	   "BYO host: only the user's known_hosts, not the tool's (wildcards there vouch for nothing)");
+	FREE_AND_NULL(h.user_known_hosts);
 
 	{
 		struct burst_error err = BURST_ERROR_INIT;
@@ -220,6 +238,203 @@ static void test_cloud_config(void)
 	strbuf_release(&out);
 }
 
+
+static void skip_n(const char *why, int n)
+{
+	for (int i = 0; i < n; i++)
+		printf("ok %d # SKIP %s\n", ++tap_count_, why);
+}
+
+static char *read_all(const char *path)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	strbuf_read_file(&sb, path);
+	return strbuf_detach(&sb, NULL);
+}
+
+static void test_known_hosts_hostile(void)
+{
+	struct burst_error err = BURST_ERROR_INIT;
+	char *kh = xstrfmt("%s/kh-hostile/known_hosts", tmp), *text;
+	static const char *bad_hosts[] = {
+		"127.0.0.9\n* ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostile", "*", "127.0.0.*",
+		"127.0.0.9,*", "!127.0.0.9", "|1|aGFzaA==|aGFzaA==", "127.0.0.9 ", "", "example.com",
+	};
+	static const char *bad_keys[] = {
+		"ssh-ed25519 AAAA\n* ssh-ed25519 BBBB", "ssh-ed25519 AAAA,* x", "ssh-ed25519",
+		"ssh-ed25519 ", "* ssh-ed25519 AAAA", "ssh-ed25519 AA\x1b[2JAA x",
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(bad_hosts); i++) {
+		char *shown = xstrdup(bad_hosts[i]);
+
+		for (char *p = shown; *p; p++)
+			if (*p == '\n')
+				*p = '~';
+		ok(remote_known_hosts_pin(kh, bad_hosts[i], 22, "ssh-ed25519 AAAAgood x", &err) < 0 &&
+		   err.exit_code == BURST_EXIT_INTERNAL, "pinning for host '%s' is refused", shown);
+		ok(!err.message || !strchr(err.message, '\n'), "  and the error has no line break");
+		burst_error_release(&err);
+		ok(remote_known_hosts_forget(kh, bad_hosts[i], 22, &err) < 0,
+		   "forgetting host '%s' is refused", shown);
+		burst_error_release(&err);
+		free(shown);
+	}
+	ok(access(kh, F_OK) < 0, "nothing was written");
+	for (size_t i = 0; i < ARRAY_SIZE(bad_keys); i++) {
+		ok(remote_known_hosts_pin(kh, "10.0.0.2", 22, bad_keys[i], &err) < 0,
+		   "malformed key line %zu is refused", i);
+		ok(err.message && !strchr(err.message, '\n') && !strchr(err.message, '\x1b'),
+		   "  and the error shows it sanitised");
+		burst_error_release(&err);
+	}
+	ok(remote_known_hosts_pin(kh, "2a01:4f8::1", 2222, "ssh-ed25519 AAAAsix c", &err) == 0,
+	   "an IPv6 address with a port is pinned");
+	burst_error_release(&err);
+
+	/* a file planted with lines the tool never writes: they go at the next pin */
+	write_file("kh-hostile/known_hosts",
+		   "* ssh-ed25519 AAAAplanted\n"
+		   "10.0.0.1 ssh-ed25519 AAAAgood\n"
+		   "10.0.0.3,10.0.0.* ssh-ed25519 AAAAplanted2\n"
+		   "|1|aGFzaA==|aGFzaA== ssh-ed25519 AAAAplanted3\n"
+		   "@cert-authority * ssh-ed25519 AAAAplanted4\n"
+		   "[10.0.0.5]:2222 ssh-ed25519 AAAAport\n");
+	ok(remote_known_hosts_pin(kh, "10.0.0.2", 22, "ssh-ed25519 AAAAnew c", &err) == 0,
+	   "pin into a planted file");
+	burst_error_release(&err);
+	text = read_all(kh);
+	is_str(text, "10.0.0.1 ssh-ed25519 AAAAgood\n[10.0.0.5]:2222 ssh-ed25519 AAAAport\n"
+		     "10.0.0.2 ssh-ed25519 AAAAnew\n",
+	       "planted wildcard/hashed/marker lines dropped, address lines kept");
+	free(text);
+	free(kh);
+}
+
+#define PINNERS 4
+#define PINS_EACH 40
+
+static void test_known_hosts_concurrent(void)
+{
+	char *kh = xstrfmt("%s/kh-many/known_hosts", tmp), *text;
+	pid_t pids[PINNERS];
+	int failed_children = 0, present = 0, lines = 0;
+
+	fflush(stdout);
+	for (int c = 0; c < PINNERS; c++) {
+		pids[c] = fork();
+		if (pids[c] < 0)
+			bail_out("fork");
+		if (!pids[c]) {
+			struct burst_error err = BURST_ERROR_INIT;
+			int bad = 0;
+
+			for (int i = 0; i < PINS_EACH; i++) {
+				char ip[32];
+
+				snprintf(ip, sizeof(ip), "10.%d.0.%d", c + 1, i + 1);
+				if (remote_known_hosts_pin(kh, ip, 22, "ssh-ed25519 AAAAkey x",
+							   &err) < 0) {
+					fprintf(stderr, "# pin %s: %s\n", ip, err.message);
+					bad = 1;
+				}
+				burst_error_release(&err);
+			}
+			_exit(bad);
+		}
+	}
+	for (int c = 0; c < PINNERS; c++) {
+		int status;
+
+		if (waitpid(pids[c], &status, 0) < 0 || !WIFEXITED(status) ||
+		    WEXITSTATUS(status))
+			failed_children++;
+	}
+	is_int(failed_children, 0, "%d processes pinned %d hosts each", PINNERS, PINS_EACH);
+	text = read_all(kh);
+	for (int c = 0; c < PINNERS; c++) {
+		for (int i = 0; i < PINS_EACH; i++) {
+			char *line = xstrfmt("\n10.%d.0.%d ssh-ed25519 AAAAkey\n", c + 1, i + 1);
+
+			/* the file starts with a line: look for "\n<line>" or a prefix match */
+			if (strstr(text, line) || !strncmp(text, line + 1, strlen(line) - 1))
+				present++;
+			free(line);
+		}
+	}
+	for (const char *p = text; *p; p++)
+		lines += *p == '\n';
+	is_int(present, PINNERS * PINS_EACH, "every pinned line is present (none lost)");
+	is_int(lines, PINNERS * PINS_EACH, "each exactly once");
+	free(text);
+	free(kh);
+}
+
+/*
+ * A full disk while pinning: a 2-page tmpfs, filled, in a private mount
+ * namespace of a child (the mount dies with it).  The error is the local
+ * state's (73) and names the file and errno.
+ */
+static void test_known_hosts_full(void)
+{
+	char *dir = xstrfmt("%s/kh-full", tmp), *kh = xstrfmt("%s/known_hosts", dir);
+	char msg[1024];
+	int fds[2], status = 0;
+	ssize_t n;
+	pid_t pid;
+
+	if (geteuid() != 0) {
+		skip_n("a private mount namespace with a tiny tmpfs needs root", 3);
+		goto out;
+	}
+	if (mkdir(dir, 0700) < 0 || pipe(fds) < 0)
+		bail_out("mkdir/pipe");
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		bail_out("fork");
+	if (!pid) {
+		struct burst_error err = BURST_ERROR_INIT;
+		char *fill = xstrfmt("%s/fill", dir);
+		static char block[4096];
+		int fd, code;
+
+		close(fds[0]);
+		if (unshare(CLONE_NEWNS) < 0 ||
+		    mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+		    mount("tmpfs", dir, "tmpfs", 0, "size=8k,mode=0700") < 0)
+			_exit(2);
+		fd = open(fill, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		while (fd >= 0 && write(fd, block, sizeof(block)) > 0)
+			;
+		if (fd >= 0)
+			close(fd);
+		code = remote_known_hosts_pin(kh, "10.0.0.1", 22, "ssh-ed25519 AAAAkey x", &err)
+			       < 0 ? (int)err.exit_code : 0;
+		if (err.message && write(fds[1], err.message, strlen(err.message)) < 0)
+			_exit(3);
+		_exit(code);
+	}
+	close(fds[1]);
+	n = read(fds[0], msg, sizeof(msg) - 1);
+	msg[n > 0 ? n : 0] = '\0';
+	close(fds[0]);
+	waitpid(pid, &status, 0);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 2) {
+		skip_n("cannot mount a tmpfs in a private mount namespace here", 3);
+		goto out;
+	}
+	is_int(WIFEXITED(status) ? WEXITSTATUS(status) : -1, BURST_EXIT_STATE,
+	       "a full disk while pinning is a local state problem (73), not 70");
+	ok(strstr(msg, kh) != NULL, "the message names the known_hosts file: %s", msg);
+	ok(strstr(msg, strerror(ENOSPC)) != NULL, "and the errno (%s)", strerror(ENOSPC));
+out:
+	rmdir(dir);
+	free(kh);
+	free(dir);
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmp))
@@ -231,5 +446,8 @@ int main(void)
 	test_rules();
 	test_quoting_local();
 	test_cloud_config();
+	test_known_hosts_hostile();
+	test_known_hosts_concurrent();
+	test_known_hosts_full();
 	return done_testing();
 }

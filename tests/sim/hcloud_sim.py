@@ -1982,6 +1982,19 @@ def fault_error(rule):
     return ApiError(status, code, rule.get("message", "injected fault"), rule.get("details", {}))
 
 
+def fault_patch(obj, patch, page):
+    """A fault rule's `patch` deep-merged into the real answer (dicts key by key,
+    anything else replaced); the string "$page+N" becomes the requested page + N."""
+    if isinstance(patch, str) and patch.startswith("$page+"):
+        return page + int(patch[6:] or 0)
+    if not isinstance(patch, dict) or not isinstance(obj, dict):
+        return patch
+    out = dict(obj)
+    for k, v in patch.items():
+        out[k] = fault_patch(obj.get(k), v, page)
+    return out
+
+
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "hcloud-sim/1.0"
@@ -2092,6 +2105,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             else:
                 obj = res
             if fault_after is not None:
+                if fault_after.get("patch") is not None and isinstance(obj, dict):
+                    try:
+                        page = int(q1(query, "page", "1"))
+                    except ValueError:
+                        page = 1
+                    obj = fault_patch(obj, fault_after["patch"], page)
                 if fault_after.get("drop"):
                     raise DropConnection(fault_after["drop"])
                 if fault_after.get("status"):
