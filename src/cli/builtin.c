@@ -36,7 +36,7 @@ static int help_exec(struct burst_ctx *ctx)
 
 const struct burst_cmd cmd_help = {
 	"help", "Show help for cargo-burst or one of its commands",
-	"cargo burst help [COMMAND]", "", 0, help_exec,
+	"cargo burst help [COMMAND]", "", 0, help_exec, NULL,
 };
 
 static int version_exec(struct burst_ctx *ctx)
@@ -50,5 +50,5 @@ static int version_exec(struct burst_ctx *ctx)
 
 const struct burst_cmd cmd_version = {
 	"version", "Print the version", "cargo burst version", "", 0,
-	version_exec,
+	version_exec, NULL,
 };

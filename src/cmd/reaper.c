@@ -105,17 +105,17 @@ static int exec_reap_watch(struct burst_ctx *ctx)
 const struct burst_cmd cmd_reap_server = {
 	"__reap-server", "Reaper of a server (internal)",
 	"cargo-burst __reap-server --state-dir DIR ROW", NULL,
-	CMD_CONFIG | CMD_HIDDEN, exec_reap_server,
+	CMD_CONFIG | CMD_HIDDEN, exec_reap_server, NULL,
 };
 
 const struct burst_cmd cmd_reap_volume = {
 	"__reap-volume", "Reaper of a project volume (internal)",
 	"cargo-burst __reap-volume --state-dir DIR PROJECT", NULL,
-	CMD_CONFIG | CMD_HIDDEN, exec_reap_volume,
+	CMD_CONFIG | CMD_HIDDEN, exec_reap_volume, NULL,
 };
 
 const struct burst_cmd cmd_reap_watch = {
 	"__reap-watch", "Watcher of a cold run (internal)",
 	"cargo-burst __reap-watch --state-dir DIR PID:START", NULL,
-	CMD_CONFIG | CMD_HIDDEN, exec_reap_watch,
+	CMD_CONFIG | CMD_HIDDEN, exec_reap_watch, NULL,
 };

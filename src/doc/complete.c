@@ -33,7 +33,7 @@ static void comp_data_init(struct comp_data *d)
 	size_t n = 0;
 
 	doc_opts_init(&d->global);
-	doc_opts_parse(&d->global, cli_global_options_help);
+	doc_opts_from_table(&d->global, cli_global_options);
 	for (size_t i = 0; burst_commands[i]; i++)
 		n += doc_cmd_visible(burst_commands[i]);
 	d->verbs = xcalloc(n ? n : 1, sizeof(*d->verbs));
@@ -46,7 +46,7 @@ static void comp_data_init(struct comp_data *d)
 		v = &d->verbs[d->nr++];
 		v->cmd = burst_commands[i];
 		doc_opts_init(&v->opts);
-		doc_opts_parse(&v->opts, v->cmd->help);
+		doc_opts_from_table(&v->opts, v->cmd->options);
 		strvec_init(&v->args);
 		doc_cmd_positionals(v->cmd, &v->args, &v->args_verbs,
 				    &v->free_args);
