@@ -55,7 +55,8 @@ def run_all(tap, sim, w, sshd):
     while remote == local:
         remote = free_port()
 
-    p = w.start(["run", "--host", sshd.spec, "-L", "%d:%d" % (local, remote), "--", str(remote)],
+    # -L is a tool option before the verb (after it, it would be cargo's)
+    p = w.start(["-L", "%d:%d" % (local, remote), "run", "--host", sshd.spec, "--", str(remote)],
                 cwd=ws)
     try:
         line = fetch_line(local, time.time() + 200)
@@ -94,10 +95,11 @@ def run_all(tap, sim, w, sshd):
         tap.diag(repr(r))
 
     # usage errors
-    r = w.burst(["run", "--host", sshd.spec, "-L", "0"], cwd=ws)
+    r = w.burst(["-L", "0", "run", "--host", sshd.spec], cwd=ws)
     tap.is_(r.code, 64, "-L 0 is a usage error")
-    r = w.burst(["build", "--host", sshd.spec, "-L", "8080"], cwd=ws)
-    tap.ok(r.code == 64 and "only accepted by run" in r.err, "-L belongs to run only")
+    r = w.burst(["build", "--host", sshd.spec, "--forward", "8080"], cwd=ws)
+    tap.ok(r.code == 64 and "is an option of cargo-burst run" in r.err,
+           "--forward belongs to run only")
     tap.is_(sim.requests(), [], "no API call")
 
 
