@@ -407,9 +407,19 @@ void doc_man_page(struct strbuf *out)
 "ever deleted.  Every step is recorded in a local SQLite database.\n"
 ".PP\n"
 "Cargo runs the tool as \\fBcargo\\-burst burst\\fR \\fICOMMAND\\fR;\n"
-"\\fBcargo\\-burst\\fR \\fICOMMAND\\fR works too.\n");
+"\\fBcargo\\-burst\\fR \\fICOMMAND\\fR works too.\n"
+".PP\n"
+"\\fBcargo burst\\fR \\fIVERB ARGS\\fR runs \\fBcargo\\fR \\fIVERB ARGS\\fR on\n"
+"the server: everything after a run verb is cargo's, verbatim and in order,\n"
+"\\fB\\-\\-\\fR included (\\fBcargo burst test \\-\\- \\-\\-nocapture\\fR).\n"
+"The tool's own options go between \\fBburst\\fR and the verb\n"
+"(\\fBcargo burst \\-\\-keep\\-alive 600 test\\fR); their long forms, names\n"
+"cargo does not have, are also taken after the verb up to the first\n"
+"\\fB\\-\\-\\fR.  \\fB\\-h\\fR, \\fB\\-\\-help\\fR after the verb prints the\n"
+"tool's help for it; cargo's own is \\fBcargo\\fR \\fIVERB\\fR \\fB\\-\\-help\\fR.\n");
 	man_commands(out);
-	strbuf_addstr(out, ".SH OPTIONS\nBefore the command:\n");
+	strbuf_addstr(out, ".SH OPTIONS\nBefore the command (and the options of "
+		      "the run verbs, listed under COMMANDS):\n");
 	roff_options(out, cli_global_options);
 	strbuf_addstr(out,
 ".TP\n"

@@ -141,6 +141,70 @@ void doc_opts_from_table(struct doc_opts *opts,
 	}
 }
 
+void doc_opts_after_verb(struct doc_opts *opts, const struct burst_cmd *cmd)
+{
+	struct burst_option *copy;
+	size_t n = 0, k = 0;
+
+	if (!cmd->options)
+		return;
+	if (!(cmd->flags & CMD_RUN) || (cmd->flags & CMD_RUN_SHELL)) {
+		doc_opts_from_table(opts, cmd->options);
+		return;
+	}
+	while (cmd->options[n].id)
+		n++;
+	copy = xcalloc(n + 1, sizeof(*copy));
+	for (size_t i = 0; i < n; i++) {
+		const struct burst_option *o = &cmd->options[i];
+
+		if (o->id == CLI_OPT_HELP || (o->flags & OPT_CARGO)) {
+			copy[k++] = *o;
+		} else if (o->flags & OPT_AFTER_VERB) {
+			copy[k] = *o;
+			copy[k++].short_name = 0; /* after the verb, -x is cargo's */
+		}
+	}
+	doc_opts_from_table(opts, copy);
+	free(copy);
+}
+
+static bool has_opt(const struct doc_opts *opts, const struct doc_opt *o)
+{
+	for (size_t i = 0; i < opts->nr; i++)
+		if ((o->long_name && opts->v[i].long_name &&
+		     !strcmp(o->long_name, opts->v[i].long_name)) ||
+		    (o->short_name && o->short_name == opts->v[i].short_name))
+			return true;
+	return false;
+}
+
+void doc_opts_before_verb(struct doc_opts *opts)
+{
+	doc_opts_from_table(opts, cli_global_options);
+	for (size_t c = 0; burst_commands[c]; c++) {
+		struct doc_opts run;
+
+		if (!(burst_commands[c]->flags & CMD_RUN))
+			continue;
+		doc_opts_init(&run);
+		doc_opts_from_table(&run, burst_commands[c]->options);
+		for (size_t i = 0; i < run.nr; i++) {
+			if (has_opt(opts, &run.v[i])) {
+				doc_opt_release(&run.v[i]);
+				continue;
+			}
+			if (opts->nr == opts->alloc) {
+				opts->alloc = opts->alloc ? 2 * opts->alloc : 8;
+				opts->v = xreallocarray(opts->v, opts->alloc,
+							sizeof(*opts->v));
+			}
+			opts->v[opts->nr++] = run.v[i];
+		}
+		free(run.v);
+	}
+}
+
 static size_t count_char(const char *s, size_t len, char c)
 {
 	size_t n = 0;

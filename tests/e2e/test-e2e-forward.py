@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""End-to-end: `cargo burst run -L LOCAL:REMOTE` forwards a local port to a
+"""End-to-end: `cargo burst -L LOCAL:REMOTE run` forwards a local port to a
 program listening on the build server while it runs (over the run's ssh
 master; against a plain sshd as a bring-your-own host), the forward is gone
 afterwards, and a local port that is taken is a clear error naming the port
