@@ -65,6 +65,17 @@ void doc_opts_release(struct doc_opts *opts);
 /* Append the listed options of table (NULL adds none). */
 void doc_opts_from_table(struct doc_opts *opts,
 			 const struct burst_option *table);
+/*
+ * Append the options cmd takes after its verb: all of its table, but for a
+ * run verb (cargo's arguments follow it) only the long forms of its
+ * OPT_AFTER_VERB options, -h/--help and the ones cargo shares (-q, -v).
+ */
+void doc_opts_after_verb(struct doc_opts *opts, const struct burst_cmd *cmd);
+/*
+ * Append the options taken before any verb: cli_global_options[] and every
+ * run verb's options (each flag once).
+ */
+void doc_opts_before_verb(struct doc_opts *opts);
 /* Free the strings of one option. */
 void doc_opt_release(struct doc_opt *o);
 

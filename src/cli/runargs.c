@@ -367,5 +367,12 @@ int run_args_route(struct run_args *ra, const struct burst_cmd *cmd,
 			return -1;
 		strvec_push(&ra->cargo_args, arg);
 	}
+	if (ra->cargo_test && (ra->shards || ra->junit)) {
+		burst_error_set(err, BURST_EXIT_USAGE,
+				"'%s' needs nextest: it does not go with "
+				"'--cargo-test'", ra->shards ? "--shards" : "--junit");
+		burst_error_hint(err, "leave out --cargo-test");
+		return -1;
+	}
 	return 0;
 }

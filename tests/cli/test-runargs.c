@@ -323,6 +323,11 @@ static void test_values(void)
 	route_value(V("test", "--junit"), "'--junit' needs a value", NULL, NULL);
 	route_value(V("test", "--junit="), "'--junit' needs a value", NULL, NULL);
 	route_value(V("build", "--shards", "3"), "not of build", NULL, NULL);
+	route_value(V("test", "--cargo-test", "--junit", "j.xml"),
+		    "'--junit' needs nextest: it does not go with '--cargo-test'",
+		    NULL, NULL);
+	route_value(V("--shards", "2", "test", "--cargo-test"),
+		    "'--shards' needs nextest", NULL, NULL);
 	route_value(V("build", "--host", "me@box:2222", "--release"), NULL,
 		    "host", "me@box:2222");
 	route_value(V("--host=[::1]:22", "check"), NULL, "host", "[::1]:22");

@@ -93,6 +93,38 @@ def run_all(tap, w):
     tap.ok("unexpected argument" not in r.err,
            "the tool's options did not reach cargo")
 
+    # -v shows the exact remote cargo command line
+    r = w.burst(["-v", "run", "--", "exit", "0"], cwd=remote_ws)
+    tap.ok(r.code == 0 and "Running `cargo run -v -- exit 0` on '" in r.err,
+           "-v shows `cargo run -v -- exit 0`")
+    if r.code != 0:
+        tap.diag(repr(r))
+    r = w.burst(["test", "-v", "--lib"], cwd=remote_ws)
+    tap.ok(r.code == 0 and "`cargo nextest run -v --lib` (without nextest: "
+           "`cargo test -v --lib`)" in r.err, "-v after the verb shows test's lines")
+
+    # --no-doctests is honoured by the cargo test fallback (no nextest here)
+    for args in (["test", "--no-doctests"], ["test", "--cargo-test", "--no-doctests"]):
+        r = w.burst(args, cwd=remote_ws)
+        both = r.out + r.err
+        tap.ok(r.code == 0 and "Doc-tests" not in both and "NOISY-TEST-OUTPUT" not in both
+               and "test result: ok" in both, "`cargo burst %s`: tests, no doctests"
+               % " ".join(args))
+    r = w.burst(["test"], cwd=remote_ws)
+    tap.ok(r.code == 0 and "Doc-tests hello" in r.out + r.err,
+           "... and without it the doctests run")
+
+    # --junit and --shards need nextest: a clear error, never 70
+    for args in (["test", "--junit", "report.xml"], ["test", "--shards", "1"]):
+        r = w.burst(args, cwd=remote_ws)
+        tap.ok(r.code == 76 and "needs cargo-nextest" in r.err and
+               "without saying why" not in r.err,
+               "`cargo burst %s` without nextest: a clear error (76)" % " ".join(args))
+        if r.code != 76:
+            tap.diag(repr(r))
+    r = w.burst(["test", "--cargo-test", "--junit", "report.xml"], cwd=remote_ws)
+    tap.ok(r.code == 64 and "needs nextest" in r.err, "--junit with --cargo-test: usage error")
+
 
 if __name__ == "__main__":
     sys.exit(main())
