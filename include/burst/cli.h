@@ -5,15 +5,19 @@
  * Cargo runs us as `cargo-burst burst <verb> ...` (argv[1] == "burst" is
  * skipped); `cargo-burst <verb> ...` works too.  The command line is
  *
- *   cargo burst [GLOBAL FLAGS] [+TOOLCHAIN] <verb> [VERB ARGS]
+ *   cargo burst [GLOBAL FLAGS] [RUN OPTIONS] [+TOOLCHAIN] <verb> [VERB ARGS]
  *
  * GLOBAL FLAGS: -q/--quiet, -v/--verbose (repeatable), --color WHEN,
- * -h/--help, -V/--version.
+ * -h/--help, -V/--version (cli_global_options[]).  RUN OPTIONS: those of
+ * the run verbs' option tables, checked against the verb's own (see
+ * struct run_args).
  *
  * ADDING A COMMAND (two lines, nothing else):
  *   1. write src/cmd/<verb>.c exporting `const struct burst_cmd cmd_<verb>`
- *      (declare it with the others below, in "the commands"), and add the
- *      file to src/cmd/meson.build;
+ *      with its option table (struct burst_option; the dispatcher parses
+ *      argv by it into ctx->args and answers -h/--help) (declare it with
+ *      the others below, in "the commands"), and add the file to
+ *      src/cmd/meson.build;
  *   2. add `&cmd_<verb>,` to the table in src/cli/commands.c.
  * The flags of the entry say what the dispatcher prepares before exec runs
  * (CMD_CONFIG, CMD_WORKSPACE, CMD_API, CMD_STATE, CMD_LOOP); modules that
