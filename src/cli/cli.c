@@ -300,6 +300,7 @@ static int unknown_command(struct burst_ctx *ctx, const char *name)
 	return -1;
 }
 
+/* Route a whole run-verb command line, as burst_cli_main() does. */
 int cli_route_run(int argc, char **argv, struct run_args *ra,
 		  const struct burst_cmd **cmd, struct burst_error *err)
 {

@@ -33,6 +33,7 @@ static int missing_value(const struct burst_option *o, struct burst_error *err)
 	return -1;
 }
 
+/* Match one argument against an option table (cli.h). */
 int cli_opt_match(const struct burst_option *table, bool long_only, int argc,
 		  char **argv, int *i, const struct burst_option **opt,
 		  const char **value, int *count, struct burst_error *err)
@@ -80,6 +81,7 @@ int cli_opt_match(const struct burst_option *table, bool long_only, int argc,
 	return 0;
 }
 
+/* Free parsed arguments. */
 void cli_args_release(struct cli_args *a)
 {
 	free(a->hits);
@@ -88,6 +90,7 @@ void cli_args_release(struct cli_args *a)
 	strvec_clear(&a->positional);
 }
 
+/* Count the occurrences of an option. */
 int cli_args_has(const struct cli_args *a, int id)
 {
 	int n = 0;
@@ -97,6 +100,7 @@ int cli_args_has(const struct cli_args *a, int id)
 	return n;
 }
 
+/* The last value of an option. */
 const char *cli_args_get(const struct cli_args *a, int id)
 {
 	for (size_t i = a->nr; i-- > 0;)
@@ -105,6 +109,7 @@ const char *cli_args_get(const struct cli_args *a, int id)
 	return NULL;
 }
 
+/* Parse a plain command's argv by its option table. */
 int cli_args_parse(struct cli_args *a, const struct burst_cmd *cmd, int argc,
 		   char **argv, struct burst_error *err)
 {
@@ -113,7 +118,7 @@ int cli_args_parse(struct cli_args *a, const struct burst_cmd *cmd, int argc,
 	for (int i = 0; i < argc; i++) {
 		const struct burst_option *o = NULL;
 		const char *value;
-		int m, count;
+		int m, count, at = i;
 
 		if (dashdash) {
 			strvec_push(&a->positional, argv[i]);
@@ -141,7 +146,7 @@ int cli_args_parse(struct cli_args *a, const struct burst_cmd *cmd, int argc,
 		if (!(o->flags & OPT_REPEAT) && o->id != CLI_OPT_HELP &&
 		    cli_args_has(a, o->id)) {
 			burst_error_set(err, BURST_EXIT_USAGE,
-					"'%s' given twice", argv[i]);
+					"'%s' given twice", argv[at]);
 			burst_error_hint(err, "give it once");
 			return -1;
 		}
@@ -159,6 +164,7 @@ int cli_args_parse(struct cli_args *a, const struct burst_cmd *cmd, int argc,
 /* The column where descriptions start, as in cargo's help. */
 #define HELP_COLUMN 31
 
+/* Format an option table for --help. */
 void cli_format_options(struct strbuf *out, const struct burst_option *table)
 {
 	for (const struct burst_option *o = table; o && o->id; o++) {

@@ -141,6 +141,7 @@ static int shards_value(struct run_args *ra, const char *value,
 	return 0;
 }
 
+/* Store one run option, validated. */
 int run_args_apply(struct run_args *ra, const struct burst_option *opt,
 		   const char *value, int count, struct burst_error *err)
 {
@@ -197,6 +198,7 @@ int run_args_apply(struct run_args *ra, const struct burst_option *opt,
 			       "run option '--%s' has no handler", opt->long_name);
 }
 
+/* The run option an argument names, in any run verb. */
 const struct burst_option *run_option_find(const char *arg)
 {
 	for (size_t c = 0; burst_commands[c]; c++) {
@@ -306,6 +308,7 @@ static int route_shell(struct run_args *ra, const struct burst_cmd *cmd,
 	return 0;
 }
 
+/* Route a run verb's options and cargo's arguments. */
 int run_args_route(struct run_args *ra, const struct burst_cmd *cmd,
 		   int npre, char **pre, int argc, char **argv,
 		   struct burst_error *err)

@@ -110,6 +110,7 @@ static void classify_value(struct doc_opt *o)
 	}
 }
 
+/* The options of a table, for the generators. */
 void doc_opts_from_table(struct doc_opts *opts,
 			 const struct burst_option *table)
 {
@@ -141,6 +142,7 @@ void doc_opts_from_table(struct doc_opts *opts,
 	}
 }
 
+/* The options completed after a verb. */
 void doc_opts_after_verb(struct doc_opts *opts, const struct burst_cmd *cmd)
 {
 	struct burst_option *copy;
@@ -179,6 +181,7 @@ static bool has_opt(const struct doc_opts *opts, const struct doc_opt *o)
 	return false;
 }
 
+/* The options completed before the verb. */
 void doc_opts_before_verb(struct doc_opts *opts)
 {
 	doc_opts_from_table(opts, cli_global_options);

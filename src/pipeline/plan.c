@@ -236,6 +236,7 @@ static void display_one(struct strbuf *out, const struct pipeline_cmd *cmd,
 	strbuf_release(&sb);
 }
 
+/* The cargo command line(s) -v shows. */
 char *pipeline_display_command(const struct pipeline_cmd *cmd)
 {
 	struct strbuf sb = STRBUF_INIT;

@@ -204,6 +204,10 @@ def main():
            name="down --help needs no token")
     expect(["status", "--json", "--json"], USAGE, err=["'--json' given twice"])
     expect(["audit", "--rate"], USAGE, err=["'--rate' needs a value"])
+    expect(["audit", "--rate", "1", "--rate=2"], USAGE,
+           err=["'--rate=2' given twice"])
+    expect(["audit", "--rate", "1", "--rate", "2"], USAGE,
+           err=["'--rate' given twice"])
     expect(["build"], CONFIG, err=["not inside a cargo project"])
     expect(["+nightly", "build", "+beta"], USAGE,
            err=["toolchain given twice"])
