@@ -166,7 +166,8 @@ void cli_format_options(struct strbuf *out, const struct burst_option *table);
  *  - for convenience the long options marked OPT_AFTER_VERB (--keep-alive,
  *    --no-reap, --env, ...; names cargo does not have) are also taken
  *    after the verb, anywhere before the first `--`; a tool option of
- *    another verb there is a usage error;
+ *    another verb there, or a short one (-y, -L: cargo has no such
+ *    option), is a usage error, before any server is started;
  *  - -q/-v (cargo's too) are counted by the tool wherever they are before a
  *    `--`; the ones given before the verb are put first in cargo_args, the
  *    ones after it stay where they are;

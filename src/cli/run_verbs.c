@@ -53,7 +53,8 @@
 	"`cargo burst " verb " ARGS` runs `cargo " verb " ARGS` on the server.  The\n" \
 	"options above go between `burst` and the verb; for convenience their long\n" \
 	"forms are also taken after the verb, up to the first -- (cargo has none\n" \
-	"of these names).  -h/--help after the verb prints this help, not cargo's:\n" \
+	"of these names); their short forms only go before the verb.  -h/--help\n" \
+	"after the verb prints this help, not cargo's:\n" \
 	"cargo's own options are in `cargo " verb " --help`, locally.  +TOOLCHAIN\n" \
 	"selects a rustup toolchain on the server.  The exit status is the remote\n" \
 	"cargo's.\n"

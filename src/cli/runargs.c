@@ -255,6 +255,32 @@ static int foreign_option(const struct burst_cmd *cmd, bool long_only,
 	return -1;
 }
 
+/*
+ * A short tool option after the verb (-y, -L) would go to cargo, which has
+ * no such option (tests/cli check that): a usage error that says where it
+ * goes, before a server is started for a command cargo refuses.
+ */
+static int short_after_verb(const struct burst_cmd *cmd, int argc, char **argv,
+			    int i, struct burst_error *err)
+{
+	const struct burst_option *o = NULL;
+	const char *value;
+	char *args[2] = { argv[i], (char *)"x" };
+	int count, at = 0;
+
+	/* "x" stands in for a value that may be missing: only the name counts */
+	if (cli_opt_match(cmd->options, false, 2, args, &at, &o, &value,
+			  &count, NULL) <= 0 || !o->short_name)
+		return foreign_option(cmd, false, argc, argv, i, err);
+	burst_error_set(err, BURST_EXIT_USAGE,
+			"'-%c' after the verb would go to cargo, which has no "
+			"such option", o->short_name);
+	burst_error_hint(err, "put it before the verb (cargo burst -%c%s %s "
+			 "...) or write --%s", o->short_name,
+			 o->arg ? " VALUE" : "", cmd->name, o->long_name);
+	return -1;
+}
+
 /* The tool options given before the verb: all of them must be this verb's. */
 static int route_pre(struct run_args *ra, const struct burst_cmd *cmd,
 		     int npre, char **pre, struct burst_error *err)
@@ -367,6 +393,9 @@ int run_args_route(struct run_args *ra, const struct burst_cmd *cmd,
 		}
 		if (arg[0] == '-' && arg[1] == '-' &&
 		    foreign_option(cmd, true, argc, argv, at, err) < 0)
+			return -1;
+		if (arg[0] == '-' && arg[1] != '-' &&
+		    short_after_verb(cmd, argc, argv, at, err) < 0)
 			return -1;
 		strvec_push(&ra->cargo_args, arg);
 	}

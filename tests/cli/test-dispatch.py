@@ -62,6 +62,11 @@ def long_names(text):
     return names
 
 
+def short_names(text):
+    """The -x letters of the option lines of a help text."""
+    return set(re.findall(r"^\s+-(\w)(?:,|\s|$)", text, re.M))
+
+
 def cargo_names_untaken():
     """Issue 14: no long option the tool takes after a verb is one of the
     installed cargo's own options for that verb (`cargo <verb> --help`)."""
@@ -85,6 +90,13 @@ def cargo_names_untaken():
            not (ours & theirs), name,
            "cargo rc=%d, cargo's: %s\nours: %s\nboth: %s" %
            (p.returncode, sorted(theirs), sorted(ours), sorted(ours & theirs)))
+        # the short ones the router refuses after the verb (-y, -L): cargo
+        # must have none of them, or the refusal would hide a cargo option
+        theirs_s = short_names(p.stdout)
+        ours_s = short_names(ours_help) - {"q", "v", "h"}
+        ok("h" in theirs_s and "y" in ours_s and not (ours_s & theirs_s),
+           "%s: cargo has none of the short options refused after it" % verb,
+           "cargo's: %s\nours: %s" % (sorted(theirs_s), sorted(ours_s)))
 
 
 def main():
