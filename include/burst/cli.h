@@ -5,15 +5,19 @@
  * Cargo runs us as `cargo-burst burst <verb> ...` (argv[1] == "burst" is
  * skipped); `cargo-burst <verb> ...` works too.  The command line is
  *
- *   cargo burst [GLOBAL FLAGS] [+TOOLCHAIN] <verb> [VERB ARGS]
+ *   cargo burst [GLOBAL FLAGS] [RUN OPTIONS] [+TOOLCHAIN] <verb> [VERB ARGS]
  *
  * GLOBAL FLAGS: -q/--quiet, -v/--verbose (repeatable), --color WHEN,
- * -h/--help, -V/--version.
+ * -h/--help, -V/--version (cli_global_options[]).  RUN OPTIONS: those of
+ * the run verbs' option tables, checked against the verb's own (see
+ * struct run_args).
  *
  * ADDING A COMMAND (two lines, nothing else):
  *   1. write src/cmd/<verb>.c exporting `const struct burst_cmd cmd_<verb>`
- *      (declare it with the others below, in "the commands"), and add the
- *      file to src/cmd/meson.build;
+ *      with its option table (struct burst_option; the dispatcher parses
+ *      argv by it into ctx->args and answers -h/--help) (declare it with
+ *      the others below, in "the commands"), and add the file to
+ *      src/cmd/meson.build;
  *   2. add `&cmd_<verb>,` to the table in src/cli/commands.c.
  * The flags of the entry say what the dispatcher prepares before exec runs
  * (CMD_CONFIG, CMD_WORKSPACE, CMD_API, CMD_STATE, CMD_LOOP); modules that
@@ -29,6 +33,7 @@
 #define BURST_CLI_H
 
 #include "burst/error.h"
+#include "burst/strbuf.h"
 #include "burst/strvec.h"
 #include "burst/util.h"
 
@@ -62,36 +67,125 @@ enum burst_cmd_flags {
 #define CMD_RUN_VERB (CMD_RUN | CMD_CONFIG | CMD_WORKSPACE | CMD_API | \
 		      CMD_STATE | CMD_LOOP)
 
+/* How an option is taken (struct burst_option.flags). */
+enum burst_opt_flags {
+	OPT_VALUE = 1 << 0,      /* takes a value: --name V, --name=V, -xV, -x V */
+	OPT_REPEAT = 1 << 1,     /* may be given more than once */
+	OPT_AFTER_VERB = 1 << 2, /* run verbs: the long name is also taken after
+				    the verb, up to a `--`; cargo (and nextest)
+				    have no option of this name (tests/cli
+				    compare with `cargo <verb> --help`) */
+	OPT_CARGO = 1 << 3,      /* a cargo option too (-q, -v): the tool reads
+				    it and passes it on to cargo */
+	OPT_HIDDEN = 1 << 4,     /* taken, but not listed in help, man, completions */
+};
+
+/*
+ * One option of a command, an entry of its declarative option table (after
+ * tmux's args templates and git's OPT_*): the parsers (cli_opt_match(),
+ * cli_args_parse(), run_args_route()), `--help`, the man page and the shell
+ * completions are all driven by these tables, so they cannot disagree.  A
+ * table ends with OPT_END.
+ */
+struct burst_option {
+	int id;               /* what it sets (> 0): an enum of its file */
+	char short_name;      /* 'y' for -y, or 0 */
+	const char *long_name; /* "yes" for --yes (no dashes), or NULL */
+	const char *arg;      /* value placeholder ("SECONDS"), NULL for a switch;
+				 doc.h says how a placeholder completes */
+	const char *help;     /* one line for --help, the man page, completions */
+	unsigned flags;       /* enum burst_opt_flags */
+};
+
+#define OPT_END { 0, 0, NULL, NULL, NULL, 0 }
+/* The -h/--help entry every command's table has (id CLI_OPT_HELP). */
+#define CLI_OPT_HELP 1000
+#define OPT_HELP { CLI_OPT_HELP, 'h', "help", NULL, "Print help", 0 }
+
 /* One entry of the command table. */
 struct burst_cmd {
 	const char *name;    /* the verb: "build" */
 	const char *summary; /* one line for `cargo burst --help` */
 	const char *usage;   /* "cargo burst build [OPTIONS] [--] [CARGO ARGS]..." */
-	const char *help;    /* options and notes for `cargo burst help <verb>` */
+	const char *help;    /* notes for `cargo burst help <verb>`, printed
+				after the options of the table */
 	unsigned flags;      /* enum burst_cmd_flags */
 	/* Returns the exit status, or -1 with ctx->err filled. */
 	int (*exec)(struct burst_ctx *ctx);
+	const struct burst_option *options; /* its option table (NULL: none) */
 };
 
 /*
- * The arguments of a run verb (build, test, check, clippy, bench, run),
- * routed by run_args_parse():
+ * Match argv[*i] against table: "--name", "--name=V", "--name V", "-x",
+ * "-xV", "-x V", and "-xx..." for a repeatable switch (*count is the number
+ * of letters, else 1).  With long_only, only the long names of
+ * OPT_AFTER_VERB options match.  Returns 1 with *opt (and *value for
+ * OPT_VALUE; *i moved past it), 0 when argv[*i] is none of them, -1 with a
+ * usage error when the value is missing (err may be NULL).
+ */
+int cli_opt_match(const struct burst_option *table, bool long_only, int argc,
+		  char **argv, int *i, const struct burst_option **opt,
+		  const char **value, int *count, struct burst_error *err);
+
+/* The parsed arguments of a command that is not a run verb. */
+struct cli_args {
+	struct cli_hit {
+		const struct burst_option *opt;
+		const char *value;  /* OPT_VALUE: the value (points into argv) */
+	} *hits;                    /* every option given, in order */
+	size_t nr, alloc;
+	struct strvec positional;   /* the other arguments, in order */
+};
+
+#define CLI_ARGS_INIT { NULL, 0, 0, STRVEC_INIT }
+/* Free everything; a is empty and reusable. */
+void cli_args_release(struct cli_args *a);
+/*
+ * Parse argv by cmd->options: options anywhere, `--` ends them, anything
+ * else is positional.  An unknown option or a repeated one without
+ * OPT_REPEAT is a usage error naming it (-1).
+ */
+int cli_args_parse(struct cli_args *a, const struct burst_cmd *cmd, int argc,
+		   char **argv, struct burst_error *err);
+/* How many times the option id was given. */
+int cli_args_has(const struct cli_args *a, int id);
+/* The last value of the option id, or NULL. */
+const char *cli_args_get(const struct cli_args *a, int id);
+/* Append an option table in help layout ("    -y, --yes   Do not ask"). */
+void cli_format_options(struct strbuf *out, const struct burst_option *table);
+
+/*
+ * The arguments of a run verb (build, test, check, clippy, bench, run, and
+ * ssh), routed by run_args_route() by the verb's option table:
  *
- *  - tool flags come first: --keep-alive SECONDS, --no-reap, --no-fetch
- *    (build, bench), -y/--yes, --env VAR[=VALUE] (repeatable, also
- *    --env=VAR), for test --no-doctests, --cargo-test, --shards N and
- *    --junit PATH, -h/--help,
- *    --host USER@MACHINE[:PORT], for run -L/--forward LOCAL[:REMOTE]
- *    (repeatable), for ssh --no-sync;
- *  - -q/--quiet and -v/--verbose (also -vv) are tool flags that are also
- *    forwarded to cargo: they are put first in cargo_args, in order, after
- *    the ones given before the verb;
+ *  - everything after the verb is cargo's, verbatim and in order, `--`
+ *    included: `cargo burst test -- --nocapture` runs
+ *    `cargo test -- --nocapture`;
+ *  - the tool's own options go between `burst` and the verb (short and
+ *    long forms): `cargo burst --keep-alive 600 -y test`;
+ *  - for convenience the long options marked OPT_AFTER_VERB (--keep-alive,
+ *    --no-reap, --env, ...; names cargo does not have) are also taken
+ *    after the verb, anywhere before the first `--`; a tool option of
+ *    another verb there, or a short one (-y, -L: cargo has no such
+ *    option), is a usage error, before any server is started;
+ *  - -q/-v (cargo's too) are counted by the tool wherever they are before a
+ *    `--`; the ones given before the verb are put first in cargo_args, the
+ *    ones after it stay where they are;
+ *  - -h/--help after the verb (before a `--`) is the one cargo name that is
+ *    taken: it prints this tool's help for the verb, which points to the
+ *    local `cargo <verb> --help` (no server starts for a help text);
  *  - `+toolchain` right after the verb (or before the verb) selects a
  *    rustup toolchain;
- *  - the first token that is not a tool flag starts cargo's arguments; a
- *    `--` in that position is consumed; everything after goes to cargo
- *    verbatim, inner `--` and empty arguments included.
+ *  - ssh (CMD_RUN_SHELL) runs a command, not cargo: its options come
+ *    first, then an optional `--`, then the command.
  */
+enum run_opt_id {
+	RUN_OPT_KEEP_ALIVE = 1, RUN_OPT_NO_REAP, RUN_OPT_NO_FETCH, RUN_OPT_YES,
+	RUN_OPT_ENV, RUN_OPT_HOST, RUN_OPT_FORWARD, RUN_OPT_NO_DOCTESTS,
+	RUN_OPT_CARGO_TEST, RUN_OPT_SHARDS, RUN_OPT_JUNIT, RUN_OPT_NO_SYNC,
+	RUN_OPT_QUIET, RUN_OPT_VERBOSE,
+};
+
 struct run_args {
 	const char *verb;         /* "build", "test", ... (static string) */
 	char *toolchain;          /* "nightly" from +nightly, or NULL */
@@ -119,13 +213,28 @@ void run_args_init(struct run_args *ra);
 /* Free everything; ra is empty and reusable. */
 void run_args_release(struct run_args *ra);
 /*
- * Route the arguments that follow the verb (argv[0] is the first argument
- * after the verb, argc may be 0) of the run verb cmd into ra, which holds
- * the global -q/-v/+toolchain already.  Returns 0, or -1 with a usage error
- * (BURST_EXIT_USAGE) that names the flag.
+ * Route a run verb's arguments into ra, which holds the global
+ * -q/-v/+toolchain already: pre[0..npre) are the tool options given before
+ * the verb (short and long forms), argv[0..argc) the arguments after it
+ * (argc may be 0).  Returns 0, or -1 with a usage error (BURST_EXIT_USAGE)
+ * that names the option.
  */
-int run_args_parse(struct run_args *ra, const struct burst_cmd *cmd,
-		   int argc, char **argv, struct burst_error *err);
+int run_args_route(struct run_args *ra, const struct burst_cmd *cmd,
+		   int npre, char **pre, int argc, char **argv,
+		   struct burst_error *err);
+/*
+ * Store the run option opt (an entry of a run verb's table) with value in
+ * ra, validated; -1 with a usage error.  `cargo burst config` previews
+ * --keep-alive and --env with it.
+ */
+int run_args_apply(struct run_args *ra, const struct burst_option *opt,
+		   const char *value, int count, struct burst_error *err);
+/*
+ * The run option that arg (with "=value" or not) names in any run verb's
+ * table, or NULL: the global parser uses it to take run options before the
+ * verb.
+ */
+const struct burst_option *run_option_find(const char *arg);
 /*
  * Validate and store a "+toolchain" argument (arg includes the '+') in
  * ra->toolchain; -1 with a usage error when invalid or given twice.
@@ -145,8 +254,14 @@ struct burst_ctx {
 	char *toolchain;             /* global `+toolchain`, or NULL */
 	int quiet;                   /* global -q count */
 	int verbose;                 /* global -v count */
+	struct strvec pre;           /* run-verb options given before the verb */
 	/* CMD_RUN: the routed run-verb arguments. */
 	struct run_args run;
+	/*
+	 * Other commands with an option table: argv parsed by it (-h/--help
+	 * is answered by the dispatcher before anything is prepared).
+	 */
+	struct cli_args args;
 	/* CMD_WORKSPACE(_OPT): the directory holding the workspace Cargo.toml. */
 	char *workspace_root;
 	/* CMD_CONFIG or CMD_API: the effective layered config (config.h). */
@@ -188,10 +303,23 @@ const struct burst_cmd *cli_find_command(const char *name);
 const char *cli_suggest_command(const char *name);
 /* Print the tool's help (command list) to stdout. */
 void cli_print_help(void);
-/* Print a command's usage and help to stdout. */
+/* Print a command's usage, options (from its table) and notes to stdout. */
 void cli_print_command_help(const struct burst_cmd *cmd);
-/* The global options in help layout (doc.h reads them for completions). */
-extern const char cli_global_options_help[];
+/* The options before any verb (-q, -v, --color, -h, -V), OPT_END-terminated. */
+extern const struct burst_option cli_global_options[];
+/* The ids of cli_global_options[] (CLI_OPT_HELP for -h). */
+enum cli_global_id { CLI_OPT_QUIET = 1, CLI_OPT_VERBOSE, CLI_OPT_COLOR,
+		     CLI_OPT_VERSION };
+
+/*
+ * Route the whole command line of a run verb (argv[0] is the program, a
+ * "burst" after it is skipped) as burst_cli_main() does: the options
+ * before the verb, the verb, the arguments after it, into ra (initialised
+ * by the caller); *cmd is the verb.  Returns 0, or -1 with a usage error
+ * (also when the command is not a run verb).
+ */
+int cli_route_run(int argc, char **argv, struct run_args *ra,
+		  const struct burst_cmd **cmd, struct burst_error *err);
 
 /* Run the tool: route argv to a command, return the process exit code. */
 int burst_cli_main(int argc, char **argv);

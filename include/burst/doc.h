@@ -7,30 +7,20 @@
  * config.h):
  *
  *  - the verbs: every entry without CMD_HIDDEN, in table order;
- *  - a verb's options: the option lines of its help text, which all follow
- *    cargo's help layout (an indent, an optional short flag, the long flag,
- *    an optional value placeholder, two or more spaces, the description,
- *    continuation lines indented further):
- *
- *        -y, --yes                  Do not ask before costly steps
- *            --keep-alive SECONDS   Idle time before the server is deleted
- *            --color <WHEN>         Colouring: auto, always, never
- *            --rate EUR_PER_HOUR    Server price per hour (default: live
- *                                   prices from the API)
- *
- *    A placeholder written <a|b|c> lists its values; WHEN means auto, always,
- *    never; a placeholder naming a FILE, PATH or DIR completes file names,
- *    one starting with VAR environment variable names.  A
- *    description containing "repeatable" marks a flag that may be given more
- *    than once;
+ *  - a verb's options: its option table (struct burst_option, cli.h),
+ *    which also drives its parser and its --help.  A placeholder written
+ *    <a|b|c> lists its values; WHEN means auto, always, never; a
+ *    placeholder naming a FILE, PATH or DIR completes file names, one
+ *    starting with VAR environment variable names; OPT_REPEAT marks an
+ *    option that may be given more than once;
  *  - a verb's first argument: from its usage line(s), the literal word after
  *    the verb ("cargo burst image build ..." gives "build"), or the
  *    alternatives of <a|b|c>; a single [COMMAND] means the verbs (not after
  *    -- nor repeated: `ssh [--] [COMMAND]...` takes a command line);
- *  - the global options: cli_global_options_help (cli.h), in the same layout.
+ *  - the global options: cli_global_options[] (cli.h).
  *
  * So a new verb gets completion and a man page section by being in the
- * table with its flags in its help text, and by nothing else.
+ * table with its option table, and by nothing else.
  */
 #ifndef BURST_DOC_H
 #define BURST_DOC_H
@@ -51,7 +41,7 @@ enum doc_value {
 	DOC_VALUE_ENV,      /* an environment variable name (VAR...) */
 };
 
-/* One option parsed from a help text. */
+/* One option of a table, as the completions and the man page use it. */
 struct doc_opt {
 	char short_name;      /* 'y' for -y, or 0 */
 	char *long_name;      /* "--yes", or NULL */
@@ -62,7 +52,7 @@ struct doc_opt {
 	bool repeatable;      /* may be given more than once */
 };
 
-/* The options of one help text, in order, each flag once. */
+/* The options of one table, in order. */
 struct doc_opts {
 	struct doc_opt *v;
 	size_t nr, alloc;
@@ -72,15 +62,20 @@ struct doc_opts {
 void doc_opts_init(struct doc_opts *opts);
 /* Free everything; opts is empty and reusable. */
 void doc_opts_release(struct doc_opts *opts);
-/* Append the options found in help (NULL or "" adds none). */
-void doc_opts_parse(struct doc_opts *opts, const char *help);
-
+/* Append the listed options of table (NULL adds none). */
+void doc_opts_from_table(struct doc_opts *opts,
+			 const struct burst_option *table);
 /*
- * Parse one help line as an option line: fills o (doc_opt_release() it)
- * and returns the column where the description starts (> 0), or 0 when
- * the line is not an option line (o untouched).
+ * Append the options cmd takes after its verb: all of its table, but for a
+ * run verb (cargo's arguments follow it) only the long forms of its
+ * OPT_AFTER_VERB options, -h/--help and the ones cargo shares (-q, -v).
  */
-size_t doc_opt_parse_line(struct doc_opt *o, const char *line, size_t len);
+void doc_opts_after_verb(struct doc_opts *opts, const struct burst_cmd *cmd);
+/*
+ * Append the options taken before any verb: cli_global_options[] and every
+ * run verb's options (each flag once).
+ */
+void doc_opts_before_verb(struct doc_opts *opts);
 /* Free the strings of one option. */
 void doc_opt_release(struct doc_opt *o);
 

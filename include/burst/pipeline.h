@@ -151,6 +151,12 @@ struct pipeline_cmd {
  * bench, then the verb.  Every word is quoted for a POSIX shell.
  */
 char *pipeline_remote_command(const struct pipeline_cmd *cmd);
+/*
+ * The cargo command line(s) of cmd as the user would type them, each word
+ * quoted for a shell, in backquotes ("`cargo build --release`"; for test
+ * nextest's, then the fallback without it): what -v shows.
+ */
+char *pipeline_display_command(const struct pipeline_cmd *cmd);
 
 /*
  * Should `cargo burst test` run `cargo test --doc` after nextest?  No with

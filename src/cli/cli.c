@@ -30,15 +30,23 @@ const char *cli_suggest_command(const char *name)
 	return burst_closest(name, names, n);
 }
 
-const char cli_global_options_help[] =
-	"    -q, --quiet          No status output (also passed to cargo)\n"
-	"    -v, --verbose        More output; -vv also shows debug logs\n"
-	"        --color <WHEN>   Colouring: auto, always, never\n"
-	"    -h, --help           Print help\n"
-	"    -V, --version        Print version\n";
+const struct burst_option cli_global_options[] = {
+	{ CLI_OPT_QUIET, 'q', "quiet", NULL,
+	  "No status output (also passed to cargo)", OPT_REPEAT },
+	{ CLI_OPT_VERBOSE, 'v', "verbose", NULL,
+	  "More output; -vv also shows debug logs", OPT_REPEAT },
+	{ CLI_OPT_COLOR, 0, "color", "<WHEN>", "Colouring: auto, always, never",
+	  OPT_VALUE },
+	OPT_HELP,
+	{ CLI_OPT_VERSION, 'V', "version", NULL, "Print version", 0 },
+	OPT_END,
+};
 
 void cli_print_help(void)
 {
+	struct strbuf opts = STRBUF_INIT;
+
+	cli_format_options(&opts, cli_global_options);
 	printf("cargo-burst %s\n"
 	       "Run cargo on a short-lived Hetzner Cloud server.\n\n"
 	       "Usage: cargo burst [OPTIONS] [+TOOLCHAIN] <COMMAND> [ARGS]...\n\n"
@@ -50,6 +58,9 @@ void cli_print_help(void)
 			printf("    %-10s %s\n", c->name, c->summary);
 	}
 	printf("\nOptions:\n%s\n"
+	       "The options of a run verb (--keep-alive, --no-reap, --env, ...) go "
+	       "here too,\nbefore the verb: everything after the verb is "
+	       "cargo's.\n\n"
 	       "Configuration: ~/.config/cargo-burst/config.toml (global), "
 	       "<workspace>/.config/cargo-burst.toml\n"
 	       "(project), HCLOUD_TOKEN, HCLOUD_TOKEN_FILE, HCLOUD_ENDPOINT; "
@@ -59,14 +70,21 @@ void cli_print_help(void)
 	       "73 local state, 76 ssh/sync, 78 configuration, 130 "
 	       "interrupted.\n\n"
 	       "See 'cargo burst help <command>' for more information on a "
-	       "command.\n", cli_global_options_help);
+	       "command.\n", opts.buf);
+	strbuf_release(&opts);
 }
 
 void cli_print_command_help(const struct burst_cmd *cmd)
 {
+	struct strbuf opts = STRBUF_INIT;
+
 	printf("%s\n\nUsage: %s\n", cmd->summary, cmd->usage);
+	cli_format_options(&opts, cmd->options);
+	if (opts.len)
+		printf("\nOptions:\n%s", opts.buf);
 	if (cmd->help && *cmd->help)
 		printf("\n%s", cmd->help);
+	strbuf_release(&opts);
 }
 
 /* The run verbs' flags in the cli layer of the config. */
@@ -107,8 +125,8 @@ static int dispatch(struct burst_ctx *ctx)
 		ctx->run.toolchain = xstrdup(ctx->toolchain);
 		ctx->run.quiet = ctx->quiet;
 		ctx->run.verbose = ctx->verbose;
-		if (run_args_parse(&ctx->run, cmd, ctx->argc, ctx->argv,
-				   &ctx->err) < 0)
+		if (run_args_route(&ctx->run, cmd, (int)ctx->pre.nr, ctx->pre.v,
+				   ctx->argc, ctx->argv, &ctx->err) < 0)
 			return -1;
 		if (ctx->run.help) {
 			cli_print_command_help(cmd);
@@ -120,6 +138,20 @@ static int dispatch(struct burst_ctx *ctx)
 				       "'+%s': a toolchain only applies to the "
 				       "run verbs (build, test, ...), not to %s",
 				       ctx->toolchain, cmd->name);
+	} else if (cmd->options &&
+		   cli_args_parse(&ctx->args, cmd, ctx->argc, ctx->argv,
+				  &ctx->err) < 0) {
+		return -1;
+	} else if (cmd->options && cli_args_has(&ctx->args, CLI_OPT_HELP)) {
+		cli_print_command_help(cmd);
+		return 0;
+	} else if (ctx->pre.nr) {
+		burst_error_set(&ctx->err, BURST_EXIT_USAGE,
+				"'%s' only applies to the run verbs (build, "
+				"test, ...), not to %s", ctx->pre.v[0], cmd->name);
+		burst_error_hint(&ctx->err, "see 'cargo burst help %s'",
+				 cmd->name);
+		return -1;
 	}
 	if ((cmd->flags & CMD_WORKSPACE) &&
 	    workspace_locate(ctx->cwd, &ctx->workspace_root, &ctx->err) < 0)
@@ -169,21 +201,12 @@ static void ctx_release(struct burst_ctx *ctx)
 {
 	free(ctx->cwd);
 	free(ctx->toolchain);
+	strvec_clear(&ctx->pre);
+	cli_args_release(&ctx->args);
 	free(ctx->workspace_root);
 	config_free(ctx->config);
 	run_args_release(&ctx->run);
 	burst_error_release(&ctx->err);
-}
-
-static bool repeated_short(const char *s, char c, int *count)
-{
-	if (s[0] != '-' || s[1] != c)
-		return false;
-	for (const char *p = s + 2; *p; p++)
-		if (*p != c)
-			return false;
-	*count += (int)strlen(s) - 1;
-	return true;
 }
 
 static int parse_color(const char *v, struct burst_error *err)
@@ -202,38 +225,48 @@ static int parse_color(const char *v, struct burst_error *err)
 }
 
 /*
- * Global flags before the verb; returns the index of the verb (argc when
- * there is none), or -1 with a usage error.
+ * The options before the verb: the global ones, +toolchain, and the run
+ * verbs' options (kept in ctx->pre for run_args_route()).  Returns the
+ * index of the verb (argc when there is none), or -1 with a usage error.
  */
 static int parse_global(struct burst_ctx *ctx, int argc, char **argv, int i,
 			bool *help, bool *version)
 {
 	for (; i < argc; i++) {
+		const struct burst_option *o = NULL;
 		const char *arg = argv[i], *v;
 		struct run_args tmp;
+		int m, count, at = i;
 
-		if (!strcmp(arg, "--quiet")) {
-			ctx->quiet++;
-		} else if (!strcmp(arg, "--verbose")) {
-			ctx->verbose++;
-		} else if (repeated_short(arg, 'q', &ctx->quiet) ||
-			   repeated_short(arg, 'v', &ctx->verbose)) {
-			continue;
-		} else if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
-			*help = true;
-		} else if (!strcmp(arg, "-V") || !strcmp(arg, "--version")) {
-			*version = true;
-		} else if (skip_prefix(arg, "--color=", &v)) {
-			if (parse_color(v, &ctx->err) < 0)
-				return -1;
-		} else if (!strcmp(arg, "--color")) {
-			if (i + 1 >= argc)
-				return burst_error_set(&ctx->err,
-						       BURST_EXIT_USAGE,
-						       "'--color' needs a value "
-						       "(auto, always, never)");
-			if (parse_color(argv[++i], &ctx->err) < 0)
-				return -1;
+		m = cli_opt_match(cli_global_options, false, argc, argv, &i, &o,
+				  &v, &count, &ctx->err);
+		if (m < 0)
+			return -1;
+		if (m > 0) {
+			switch (o->id) {
+			case CLI_OPT_QUIET:
+				ctx->quiet += count;
+				break;
+			case CLI_OPT_VERBOSE:
+				ctx->verbose += count;
+				break;
+			case CLI_OPT_HELP:
+				*help = true;
+				break;
+			case CLI_OPT_VERSION:
+				*version = true;
+				break;
+			case CLI_OPT_COLOR:
+				if (parse_color(v, &ctx->err) < 0)
+					return -1;
+				break;
+			}
+		} else if ((o = run_option_find(arg)) != NULL) {
+			strvec_push(&ctx->pre, arg);
+			/* a separate value goes with it */
+			if ((o->flags & OPT_VALUE) && !strchr(arg, '=') &&
+			    (arg[1] == '-' || !arg[2]) && i + 1 < argc)
+				strvec_push(&ctx->pre, argv[++i]);
 		} else if (arg[0] == '+') {
 			run_args_init(&tmp);
 			tmp.toolchain = ctx->toolchain;
@@ -242,9 +275,8 @@ static int parse_global(struct burst_ctx *ctx, int argc, char **argv, int i,
 			ctx->toolchain = tmp.toolchain;
 		} else if (arg[0] == '-') {
 			burst_error_set(&ctx->err, BURST_EXIT_USAGE,
-					"unknown option '%s'", arg);
-			burst_error_hint(&ctx->err, "options of a command go after "
-					 "it; see 'cargo burst --help'");
+					"unknown option '%s'", argv[at]);
+			burst_error_hint(&ctx->err, "see 'cargo burst --help'");
 			return -1;
 		} else {
 			break;
@@ -268,6 +300,48 @@ static int unknown_command(struct burst_ctx *ctx, const char *name)
 	return -1;
 }
 
+/* Route a whole run-verb command line, as burst_cli_main() does. */
+int cli_route_run(int argc, char **argv, struct run_args *ra,
+		  const struct burst_cmd **cmd, struct burst_error *err)
+{
+	struct burst_ctx ctx;
+	bool help = false, version = false;
+	int i = 1, ret = -1;
+
+	memset(&ctx, 0, sizeof(ctx));
+	strvec_init(&ctx.pre);
+	burst_error_init(&ctx.err);
+	*cmd = NULL;
+	if (argc > 1 && !strcmp(argv[1], "burst"))
+		i = 2;
+	i = parse_global(&ctx, argc, argv, i, &help, &version);
+	if (i < 0)
+		goto out;
+	if (i >= argc || !(*cmd = cli_find_command(argv[i])) ||
+	    !((*cmd)->flags & CMD_RUN)) {
+		burst_error_set(&ctx.err, BURST_EXIT_USAGE, "no run verb given");
+		goto out;
+	}
+	ra->toolchain = ctx.toolchain;
+	ctx.toolchain = NULL;
+	ra->quiet = ctx.quiet;
+	ra->verbose = ctx.verbose;
+	ra->help = help;
+	ret = run_args_route(ra, *cmd, (int)ctx.pre.nr, ctx.pre.v,
+			     argc - i - 1, argv + i + 1, &ctx.err);
+out:
+	if (ret < 0) {
+		burst_error_set(err, ctx.err.exit_code, "%s", ctx.err.message ?
+				ctx.err.message : "?");
+		if (ctx.err.hint)
+			burst_error_hint(err, "%s", ctx.err.hint);
+	}
+	free(ctx.toolchain);
+	strvec_clear(&ctx.pre);
+	burst_error_release(&ctx.err);
+	return ret;
+}
+
 int burst_cli_main(int argc, char **argv)
 {
 	struct burst_ctx ctx;
@@ -275,6 +349,8 @@ int burst_cli_main(int argc, char **argv)
 	int i = 1, ret;
 
 	memset(&ctx, 0, sizeof(ctx));
+	strvec_init(&ctx.pre);
+	strvec_init(&ctx.args.positional);
 	burst_error_init(&ctx.err);
 	run_args_init(&ctx.run);
 	burst_log_init_from_env();

@@ -3,7 +3,8 @@
  *
  * TO ADD A COMMAND: write src/cmd/<verb>.c exporting
  *     const struct burst_cmd cmd_<verb> = { "<verb>", "summary", "usage",
- *                                           "help", CMD_..., exec };
+ *                                           "notes", CMD_..., exec,
+ *                                           <verb>_options };
  * declare it in include/burst/cli.h ("the commands"), add the file to
  * src/cmd/meson.build, and add one `&cmd_<verb>,` line below.  The order
  * here is the order of `cargo burst --help`.

@@ -1,78 +1,110 @@
 /*
- * run_verbs.c - the run verbs' table entries: build, test, check, clippy,
- * bench, run.  Their arguments are routed by run_args_parse() into
- * ctx->run before pipeline_run() (pipeline.h) runs them remotely.
+ * run_verbs.c - the run verbs' table entries and option tables: build,
+ * test, check, clippy, bench, run.  Their arguments are routed by
+ * run_args_route() into ctx->run before pipeline_run() (pipeline.h) runs
+ * them remotely.
  */
 #include "burst/cli.h"
 #include "burst/pipeline.h"
 
 #define RUN_USAGE(verb) \
-	"cargo burst [+TOOLCHAIN] " verb " [OPTIONS] [--] [CARGO ARGS]..."
+	"cargo burst [OPTIONS] [+TOOLCHAIN] " verb " [CARGO ARGS]..."
 
-#define RUN_OPTIONS_HEAD \
-	"Options (before cargo's arguments):\n" \
-	"        --keep-alive SECONDS   Idle time before the server is deleted\n" \
-	"        --no-reap              Leave no reaper: the server stays up\n"
+/* The options every run verb takes, and the ones of some of them. */
+#define OPT_KEEP_ALIVE { RUN_OPT_KEEP_ALIVE, 0, "keep-alive", "SECONDS", \
+	"Idle time before the server is deleted", OPT_VALUE | OPT_AFTER_VERB }
+#define OPT_NO_REAP { RUN_OPT_NO_REAP, 0, "no-reap", NULL, \
+	"Leave no reaper: the server stays up", OPT_AFTER_VERB }
+#define OPT_NO_FETCH { RUN_OPT_NO_FETCH, 0, "no-fetch", NULL, \
+	"Do not fetch the built artifacts", OPT_AFTER_VERB }
+#define OPT_TEST \
+	{ RUN_OPT_NO_DOCTESTS, 0, "no-doctests", NULL, \
+	  "Do not run doctests after the tests", OPT_AFTER_VERB }, \
+	{ RUN_OPT_CARGO_TEST, 0, "cargo-test", NULL, \
+	  "Use cargo test instead of nextest", OPT_AFTER_VERB }, \
+	{ RUN_OPT_SHARDS, 0, "shards", "N", \
+	  "Spread the tests over N servers (nextest)", \
+	  OPT_VALUE | OPT_AFTER_VERB }, \
+	{ RUN_OPT_JUNIT, 0, "junit", "PATH", \
+	  "Write a JUnit report (nextest; merged with --shards)", \
+	  OPT_VALUE | OPT_AFTER_VERB }
+#define OPT_FORWARD { RUN_OPT_FORWARD, 'L', "forward", "LOCAL[:REMOTE]", \
+	"Forward localhost:LOCAL to the server's port (repeatable)", \
+	OPT_VALUE | OPT_REPEAT | OPT_AFTER_VERB }
+#define OPT_HOST { RUN_OPT_HOST, 0, "host", "USER@MACHINE[:PORT]", \
+	"Use this ssh machine, not a Hetzner server", OPT_VALUE | OPT_AFTER_VERB }
+#define OPT_YES { RUN_OPT_YES, 'y', "yes", NULL, \
+	"Do not ask before costly steps", OPT_AFTER_VERB }
+#define OPT_ENV { RUN_OPT_ENV, 0, "env", "VAR[=VALUE]", \
+	"Forward VAR (with a value: set it; repeatable)", \
+	OPT_VALUE | OPT_REPEAT | OPT_AFTER_VERB }
+#define OPT_QUIET { RUN_OPT_QUIET, 'q', "quiet", NULL, \
+	"Less output (cargo's option too: passed on)", OPT_REPEAT | OPT_CARGO }
+#define OPT_VERBOSE { RUN_OPT_VERBOSE, 'v', "verbose", NULL, \
+	"More output, the remote command line (cargo's too: passed on)", \
+	OPT_REPEAT | OPT_CARGO }
+#define OPT_RUN_HELP { CLI_OPT_HELP, 'h', "help", NULL, \
+	"Print this help (also after the verb, before a --)", 0 }
+#define OPT_RUN_TAIL OPT_HOST, OPT_YES, OPT_ENV, OPT_QUIET, OPT_VERBOSE, \
+	OPT_RUN_HELP, OPT_END
 
-#define RUN_OPTIONS_FETCH \
-	"        --no-fetch             Do not fetch the built artifacts\n"
+#define RUN_NOTES(verb) \
+	"Everything after the verb is cargo's, verbatim and in order, -- included:\n" \
+	"`cargo burst " verb " ARGS` runs `cargo " verb " ARGS` on the server.  The\n" \
+	"options above go between `burst` and the verb; for convenience their long\n" \
+	"forms are also taken after the verb, up to the first -- (cargo has none\n" \
+	"of these names); their short forms only go before the verb.  -h/--help\n" \
+	"after the verb prints this help, not cargo's:\n" \
+	"cargo's own options are in `cargo " verb " --help`, locally.  +TOOLCHAIN\n" \
+	"selects a rustup toolchain on the server.  The exit status is the remote\n" \
+	"cargo's.\n"
 
-#define RUN_OPTIONS_TEST \
-	"        --no-doctests          Do not run doctests after nextest\n" \
-	"        --cargo-test           Use cargo test instead of nextest\n" \
-	"        --shards N             Spread the tests over N servers (nextest)\n" \
-	"        --junit PATH           Write a JUnit report (merged with --shards)\n"
+static const struct burst_option build_options[] = {
+	OPT_KEEP_ALIVE, OPT_NO_REAP, OPT_NO_FETCH, OPT_RUN_TAIL,
+};
 
-#define RUN_OPTIONS_HOST \
-	"        --host USER@MACHINE[:PORT]   Use this ssh machine, not a Hetzner server\n"
+static const struct burst_option test_options[] = {
+	OPT_KEEP_ALIVE, OPT_NO_REAP, OPT_TEST, OPT_RUN_TAIL,
+};
 
-#define RUN_OPTIONS_FORWARD \
-	"    -L, --forward LOCAL[:REMOTE]   Forward localhost:LOCAL to the server's port\n"
+static const struct burst_option plain_options[] = {
+	OPT_KEEP_ALIVE, OPT_NO_REAP, OPT_RUN_TAIL,
+};
 
-#define RUN_OPTIONS_TAIL \
-	RUN_OPTIONS_HOST \
-	"    -y, --yes                  Do not ask before costly steps\n" \
-	"        --env VAR[=VALUE]      Forward VAR (with a value: set it)\n" \
-	"    -q, --quiet                Less output (also passed to cargo)\n" \
-	"    -v, --verbose              More output (also passed to cargo)\n" \
-	"    -h, --help                 Print help\n\n" \
-	"The first argument that is not one of these starts cargo's arguments;\n" \
-	"everything from there goes to cargo unchanged (a leading -- is\n" \
-	"optional, an inner -- is kept).  +TOOLCHAIN selects a rustup toolchain\n" \
-	"on the server.  The exit status is the remote cargo's.\n"
+static const struct burst_option run_options[] = {
+	OPT_KEEP_ALIVE, OPT_NO_REAP, OPT_FORWARD, OPT_RUN_TAIL,
+};
 
 const struct burst_cmd cmd_build = {
 	"build", "Compile the workspace on the server and fetch the artifacts",
-	RUN_USAGE("build"),
-	RUN_OPTIONS_HEAD RUN_OPTIONS_FETCH RUN_OPTIONS_TAIL,
-	CMD_RUN_VERB | CMD_RUN_FETCH, pipeline_run,
+	RUN_USAGE("build"), RUN_NOTES("build"),
+	CMD_RUN_VERB | CMD_RUN_FETCH, pipeline_run, build_options,
 };
 
 const struct burst_cmd cmd_test = {
 	"test", "Run the tests on the server (nextest, then doctests)",
-	RUN_USAGE("test"),
-	RUN_OPTIONS_HEAD RUN_OPTIONS_TEST RUN_OPTIONS_TAIL,
-	CMD_RUN_VERB | CMD_RUN_TEST, pipeline_run,
+	RUN_USAGE("test"), RUN_NOTES("test"),
+	CMD_RUN_VERB | CMD_RUN_TEST, pipeline_run, test_options,
 };
 
 const struct burst_cmd cmd_check = {
 	"check", "Check the workspace on the server", RUN_USAGE("check"),
-	RUN_OPTIONS_HEAD RUN_OPTIONS_TAIL, CMD_RUN_VERB, pipeline_run,
+	RUN_NOTES("check"), CMD_RUN_VERB, pipeline_run, plain_options,
 };
 
 const struct burst_cmd cmd_clippy = {
 	"clippy", "Run clippy on the server", RUN_USAGE("clippy"),
-	RUN_OPTIONS_HEAD RUN_OPTIONS_TAIL, CMD_RUN_VERB, pipeline_run,
+	RUN_NOTES("clippy"), CMD_RUN_VERB, pipeline_run, plain_options,
 };
 
 const struct burst_cmd cmd_bench = {
 	"bench", "Run the benchmarks on the server", RUN_USAGE("bench"),
-	RUN_OPTIONS_HEAD RUN_OPTIONS_FETCH RUN_OPTIONS_TAIL,
-	CMD_RUN_VERB | CMD_RUN_FETCH, pipeline_run,
+	RUN_NOTES("bench"), CMD_RUN_VERB | CMD_RUN_FETCH, pipeline_run,
+	build_options,
 };
 
 const struct burst_cmd cmd_run = {
 	"run", "Build and run a binary on the server", RUN_USAGE("run"),
-	RUN_OPTIONS_HEAD RUN_OPTIONS_FORWARD RUN_OPTIONS_TAIL,
-	CMD_RUN_VERB | CMD_RUN_FORWARD, pipeline_run,
+	RUN_NOTES("run"), CMD_RUN_VERB | CMD_RUN_FORWARD, pipeline_run,
+	run_options,
 };

@@ -31,41 +31,6 @@ void run_args_release(struct run_args *ra)
 	run_args_init(ra);
 }
 
-/* Is s "-v", "-vv", ... (c = 'v') or "-q", "-qq", ...? */
-static bool is_repeated_short(const char *s, char c)
-{
-	if (s[0] != '-' || s[1] != c)
-		return false;
-	for (s += 2; *s; s++)
-		if (*s != c)
-			return false;
-	return true;
-}
-
-/*
- * Match "--name", "--name=value" or (with a value following) "--name value".
- * Returns 0 when arg is not this flag, 1 when it is (value set), -1 when the
- * value is missing.
- */
-static int match_valued(const char *name, int argc, char **argv, int *i,
-			const char **value)
-{
-	const char *rest;
-
-	if (!skip_prefix(argv[*i], name, &rest))
-		return 0;
-	if (*rest == '=') {
-		*value = rest + 1;
-		return 1;
-	}
-	if (*rest)
-		return 0;
-	if (*i + 1 >= argc)
-		return -1;
-	*value = argv[++*i];
-	return 1;
-}
-
 int run_args_toolchain(struct run_args *ra, const char *arg,
 		       struct burst_error *err)
 {
@@ -131,24 +96,6 @@ static int keep_alive_value(struct run_args *ra, const char *value,
 	return 0;
 }
 
-/* "-L VALUE" or "-LVALUE": like match_valued() for a short flag. */
-static int match_short_valued(char c, int argc, char **argv, int *i,
-			      const char **value)
-{
-	const char *arg = argv[*i];
-
-	if (arg[0] != '-' || arg[1] != c)
-		return 0;
-	if (arg[2]) {
-		*value = arg + 2;
-		return 1;
-	}
-	if (*i + 1 >= argc)
-		return -1;
-	*value = argv[++*i];
-	return 1;
-}
-
 static int host_value(struct run_args *ra, const char *value,
 		      struct burst_error *err)
 {
@@ -194,157 +141,270 @@ static int shards_value(struct run_args *ra, const char *value,
 	return 0;
 }
 
-static int missing_value(const char *flag, struct burst_error *err)
+/* Store one run option, validated. */
+int run_args_apply(struct run_args *ra, const struct burst_option *opt,
+		   const char *value, int count, struct burst_error *err)
 {
-	burst_error_set(err, BURST_EXIT_USAGE, "'%s' needs a value", flag);
-	if (!strcmp(flag, "--env"))
-		burst_error_hint(err, "use --env VAR or --env VAR=VALUE");
-	else if (!strcmp(flag, "--host"))
-		burst_error_hint(err, "use --host USER@MACHINE[:PORT]");
-	else if (!strcmp(flag, "--shards"))
-		burst_error_hint(err, "use --shards N (the number of servers)");
-	else if (!strcmp(flag, "--junit"))
-		burst_error_hint(err, "use --junit PATH (the merged JUnit file)");
-	else if (!strcmp(flag, "--forward"))
-		burst_error_hint(err, "use --forward LOCAL[:REMOTE] (or -L LOCAL[:REMOTE])");
-	else
-		burst_error_hint(err, "use --keep-alive SECONDS");
-	return -1;
+	switch (opt->id) {
+	case RUN_OPT_KEEP_ALIVE:
+		return keep_alive_value(ra, value, err);
+	case RUN_OPT_NO_REAP:
+		ra->no_reap = true;
+		return 0;
+	case RUN_OPT_NO_FETCH:
+		ra->no_fetch = true;
+		return 0;
+	case RUN_OPT_YES:
+		ra->yes = true;
+		return 0;
+	case RUN_OPT_ENV:
+		return env_value(ra, value, err);
+	case RUN_OPT_HOST:
+		return host_value(ra, value, err);
+	case RUN_OPT_FORWARD:
+		return forward_value(ra, value, err);
+	case RUN_OPT_NO_DOCTESTS:
+		ra->no_doctests = true;
+		return 0;
+	case RUN_OPT_CARGO_TEST:
+		ra->cargo_test = true;
+		return 0;
+	case RUN_OPT_SHARDS:
+		return shards_value(ra, value, err);
+	case RUN_OPT_JUNIT:
+		if (!*value) {
+			burst_error_set(err, BURST_EXIT_USAGE,
+					"'--junit' needs a value");
+			burst_error_hint(err, "use --junit PATH (the JUnit file)");
+			return -1;
+		}
+		free(ra->junit);
+		ra->junit = xstrdup(value);
+		return 0;
+	case RUN_OPT_NO_SYNC:
+		ra->no_sync = true;
+		return 0;
+	case RUN_OPT_QUIET:
+		ra->quiet += count;
+		return 0;
+	case RUN_OPT_VERBOSE:
+		ra->verbose += count;
+		return 0;
+	case CLI_OPT_HELP:
+		ra->help = true;
+		return 0;
+	}
+	return burst_error_set(err, BURST_EXIT_INTERNAL,
+			       "run option '--%s' has no handler", opt->long_name);
 }
 
-/* A burst flag that this verb does not take: say so instead of passing it. */
-static int foreign_flag(const struct burst_cmd *cmd, const char *arg,
-			struct burst_error *err)
+/* The run option an argument names, in any run verb. */
+const struct burst_option *run_option_find(const char *arg)
 {
-	const char *owners = NULL;
+	for (size_t c = 0; burst_commands[c]; c++) {
+		const struct burst_cmd *cmd = burst_commands[c];
+		const struct burst_option *o = NULL;
+		char *argv[2] = { (char *)arg, (char *)"x" };
+		const char *value;
+		int i = 0, count;
 
-	if (!strcmp(arg, "--no-fetch") && !(cmd->flags & CMD_RUN_FETCH))
-		owners = "build and bench";
-	else if ((!strcmp(arg, "--no-doctests") ||
-		  !strcmp(arg, "--cargo-test") || !strncmp(arg, "--shards", 8) ||
-		  !strncmp(arg, "--junit", 7)) && !(cmd->flags & CMD_RUN_TEST))
-		owners = "test";
-	else if ((!strcmp(arg, "-L") || !strncmp(arg, "--forward", 9)) &&
-		 !(cmd->flags & CMD_RUN_FORWARD))
-		owners = "run";
-	else if (!strcmp(arg, "--no-sync") && !(cmd->flags & CMD_RUN_SHELL))
-		owners = "ssh";
-	if (!owners)
+		if (!(cmd->flags & CMD_RUN))
+			continue;
+		/* "x" stands in for a separate value: only the name counts */
+		if (cli_opt_match(cmd->options, false, 2, argv, &i, &o, &value,
+				  &count, NULL) > 0 && o->id != CLI_OPT_HELP &&
+		    o->id != RUN_OPT_QUIET && o->id != RUN_OPT_VERBOSE)
+			return o;
+	}
+	return NULL;
+}
+
+/*
+ * A tool option that this verb does not take: say which verbs do, instead
+ * of passing it on (long_only: after the verb).
+ */
+static int foreign_option(const struct burst_cmd *cmd, bool long_only,
+			  int argc, char **argv, int i, struct burst_error *err)
+{
+	struct strbuf owners = STRBUF_INIT;
+	size_t n = 0;
+
+	for (size_t c = 0; burst_commands[c]; c++) {
+		const struct burst_cmd *other = burst_commands[c];
+		const struct burst_option *o = NULL;
+		const char *value;
+		int j = i, count;
+
+		if (!(other->flags & CMD_RUN) || other == cmd ||
+		    cli_opt_match(other->options, long_only, argc, argv, &j, &o,
+				  &value, &count, NULL) == 0)
+			continue;
+		strbuf_addf(&owners, "%s%s", n++ ? ", " : "", other->name);
+	}
+	if (!n)
 		return 0;
 	burst_error_set(err, BURST_EXIT_USAGE,
-			"'%s' is only accepted by %s, not by %s", arg, owners,
-			cmd->name);
-	burst_error_hint(err, "to pass it to cargo anyway, put it after '--'");
+			"'%s' is an option of cargo-burst %s, not of %s", argv[i],
+			owners.buf, cmd->name);
+	if (long_only)
+		burst_error_hint(err, "to pass it to cargo anyway, write it "
+				 "after '--'");
+	else
+		burst_error_hint(err, "see 'cargo burst help %s'", cmd->name);
+	strbuf_release(&owners);
 	return -1;
 }
 
-int run_args_parse(struct run_args *ra, const struct burst_cmd *cmd,
-		   int argc, char **argv, struct burst_error *err)
+/*
+ * A short tool option after the verb (-y, -L) would go to cargo, which has
+ * no such option (tests/cli check that): a usage error that says where it
+ * goes, before a server is started for a command cargo refuses.
+ */
+static int short_after_verb(const struct burst_cmd *cmd, int argc, char **argv,
+			    int i, struct burst_error *err)
 {
-	struct strvec forwarded = STRVEC_INIT;
-	int i = 0, ret = -1;
+	const struct burst_option *o = NULL;
+	const char *value;
+	char *args[2] = { argv[i], (char *)"x" };
+	int count, at = 0;
 
-	ra->verb = cmd->name;
-	for (int k = 0; k < ra->quiet; k++)
-		strvec_push(&forwarded, "-q");
-	for (int k = 0; k < ra->verbose; k++)
-		strvec_push(&forwarded, "-v");
+	/* "x" stands in for a value that may be missing: only the name counts */
+	if (cli_opt_match(cmd->options, false, 2, args, &at, &o, &value,
+			  &count, NULL) <= 0 || !o->short_name)
+		return foreign_option(cmd, false, argc, argv, i, err);
+	burst_error_set(err, BURST_EXIT_USAGE,
+			"'-%c' after the verb would go to cargo, which has no "
+			"such option", o->short_name);
+	burst_error_hint(err, "put it before the verb (cargo burst -%c%s %s "
+			 "...) or write --%s", o->short_name,
+			 o->arg ? " VALUE" : "", cmd->name, o->long_name);
+	return -1;
+}
 
-	if (argc > 0 && argv[0][0] == '+') {
-		if (run_args_toolchain(ra, argv[0], err) < 0)
-			goto out;
-		i++;
+/* The tool options given before the verb: all of them must be this verb's. */
+static int route_pre(struct run_args *ra, const struct burst_cmd *cmd,
+		     int npre, char **pre, struct burst_error *err)
+{
+	for (int i = 0; i < npre; i++) {
+		const struct burst_option *o = NULL;
+		const char *value;
+		int count, m, at = i;
+
+		m = cli_opt_match(cmd->options, false, npre, pre, &i, &o, &value,
+				  &count, err);
+		if (m < 0)
+			return -1;
+		if (!m) {
+			if (foreign_option(cmd, false, npre, pre, at, err) < 0)
+				return -1;
+			return burst_error_set(err, BURST_EXIT_USAGE,
+					       "unknown option '%s'", pre[at]);
+		}
+		if (run_args_apply(ra, o, value, count, err) < 0)
+			return -1;
 	}
-	for (; i < argc; i++) {
-		const char *arg = argv[i], *value = NULL;
-		int m;
+	return 0;
+}
 
-		if (!strcmp(arg, "--no-reap")) {
-			ra->no_reap = true;
-		} else if (!strcmp(arg, "--no-fetch") &&
-			   (cmd->flags & CMD_RUN_FETCH)) {
-			ra->no_fetch = true;
-		} else if (!strcmp(arg, "--no-doctests") &&
-			   (cmd->flags & CMD_RUN_TEST)) {
-			ra->no_doctests = true;
-		} else if (!strcmp(arg, "--cargo-test") &&
-			   (cmd->flags & CMD_RUN_TEST)) {
-			ra->cargo_test = true;
-		} else if (!strcmp(arg, "-y") || !strcmp(arg, "--yes")) {
-			ra->yes = true;
-		} else if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
-			ra->help = true;
-		} else if (!strcmp(arg, "--quiet") || is_repeated_short(arg, 'q')) {
-			ra->quiet += arg[1] == '-' ? 1 : (int)strlen(arg) - 1;
-			strvec_push(&forwarded, arg);
-		} else if (!strcmp(arg, "--verbose") ||
-			   is_repeated_short(arg, 'v')) {
-			ra->verbose += arg[1] == '-' ? 1 : (int)strlen(arg) - 1;
-			strvec_push(&forwarded, arg);
-		} else if ((m = match_valued("--keep-alive", argc, argv, &i,
-					     &value)) != 0) {
-			if (m < 0) {
-				missing_value("--keep-alive", err);
-				goto out;
-			}
-			if (keep_alive_value(ra, value, err) < 0)
-				goto out;
-		} else if ((m = match_valued("--env", argc, argv, &i, &value)) != 0) {
-			if (m < 0) {
-				missing_value("--env", err);
-				goto out;
-			}
-			if (env_value(ra, value, err) < 0)
-				goto out;
-		} else if ((m = match_valued("--host", argc, argv, &i, &value)) != 0) {
-			if (m < 0) {
-				missing_value("--host", err);
-				goto out;
-			}
-			if (host_value(ra, value, err) < 0)
-				goto out;
-		} else if ((cmd->flags & CMD_RUN_FORWARD) &&
-			   ((m = match_valued("--forward", argc, argv, &i, &value)) != 0 ||
-			    (m = match_short_valued('L', argc, argv, &i, &value)) != 0)) {
-			if (m < 0) {
-				missing_value("--forward", err);
-				goto out;
-			}
-			if (forward_value(ra, value, err) < 0)
-				goto out;
-		} else if ((cmd->flags & CMD_RUN_TEST) &&
-			   (m = match_valued("--shards", argc, argv, &i, &value)) != 0) {
-			if (m < 0) {
-				missing_value("--shards", err);
-				goto out;
-			}
-			if (shards_value(ra, value, err) < 0)
-				goto out;
-		} else if ((cmd->flags & CMD_RUN_TEST) &&
-			   (m = match_valued("--junit", argc, argv, &i, &value)) != 0) {
-			if (m < 0 || !*value) {
-				missing_value("--junit", err);
-				goto out;
-			}
-			free(ra->junit);
-			ra->junit = xstrdup(value);
-		} else if (!strcmp(arg, "--no-sync") && (cmd->flags & CMD_RUN_SHELL)) {
-			ra->no_sync = true;
-		} else if (foreign_flag(cmd, arg, err) < 0) {
-			goto out;
-		} else {
+/* ssh: its options, an optional --, then the command (not cargo's). */
+static int route_shell(struct run_args *ra, const struct burst_cmd *cmd,
+		       int i, int argc, char **argv, struct burst_error *err)
+{
+	for (; i < argc; i++) {
+		const struct burst_option *o = NULL;
+		const char *value;
+		int count, m, at = i;
+
+		m = cli_opt_match(cmd->options, false, argc, argv, &i, &o, &value,
+				  &count, err);
+		if (m < 0)
+			return -1;
+		if (!m) {
+			if (foreign_option(cmd, false, argc, argv, at, err) < 0)
+				return -1;
 			break;
 		}
+		if (run_args_apply(ra, o, value, count, err) < 0)
+			return -1;
 	}
 	if (i < argc && !strcmp(argv[i], "--"))
 		i++;
-	/* ssh runs a command, not cargo: -q/-v are ours alone */
-	if (!(cmd->flags & CMD_RUN_SHELL))
-		strvec_pushv(&ra->cargo_args, (const char *const *)forwarded.v);
 	for (; i < argc; i++)
 		strvec_push(&ra->cargo_args, argv[i]);
-	ret = 0;
-out:
-	strvec_clear(&forwarded);
-	return ret;
+	return 0;
+}
+
+/* Route a run verb's options and cargo's arguments. */
+int run_args_route(struct run_args *ra, const struct burst_cmd *cmd,
+		   int npre, char **pre, int argc, char **argv,
+		   struct burst_error *err)
+{
+	bool dashdash = false;
+	int i = 0;
+
+	ra->verb = cmd->name;
+	if (route_pre(ra, cmd, npre, pre, err) < 0)
+		return -1;
+	if (argc > 0 && argv[0][0] == '+') {
+		if (run_args_toolchain(ra, argv[0], err) < 0)
+			return -1;
+		i++;
+	}
+	if (cmd->flags & CMD_RUN_SHELL)
+		return route_shell(ra, cmd, i, argc, argv, err);
+	/* the -q/-v given before the verb are cargo's too: they go first */
+	for (int k = 0; k < ra->quiet; k++)
+		strvec_push(&ra->cargo_args, "-q");
+	for (int k = 0; k < ra->verbose; k++)
+		strvec_push(&ra->cargo_args, "-v");
+	for (; i < argc; i++) {
+		const struct burst_option *o = NULL;
+		const char *arg = argv[i], *value;
+		int count, m, at = i;
+
+		if (dashdash) {
+			strvec_push(&ra->cargo_args, arg);
+			continue;
+		}
+		if (!strcmp(arg, "--")) {
+			dashdash = true;
+			strvec_push(&ra->cargo_args, arg);
+			continue;
+		}
+		/* -h/--help and cargo's -q/-v (read, and passed on) */
+		m = cli_opt_match(cmd->options, false, argc, argv, &i, &o,
+				  &value, &count, NULL);
+		if (m > 0 && (o->id == CLI_OPT_HELP || (o->flags & OPT_CARGO))) {
+			if (run_args_apply(ra, o, value, count, err) < 0)
+				return -1;
+			if (o->flags & OPT_CARGO)
+				strvec_push(&ra->cargo_args, arg);
+			continue;
+		}
+		i = at;
+		m = cli_opt_match(cmd->options, true, argc, argv, &i, &o, &value,
+				  &count, err);
+		if (m < 0)
+			return -1;
+		if (m > 0) {
+			if (run_args_apply(ra, o, value, count, err) < 0)
+				return -1;
+			continue;
+		}
+		if (arg[0] == '-' && arg[1] == '-' &&
+		    foreign_option(cmd, true, argc, argv, at, err) < 0)
+			return -1;
+		if (arg[0] == '-' && arg[1] != '-' &&
+		    short_after_verb(cmd, argc, argv, at, err) < 0)
+			return -1;
+		strvec_push(&ra->cargo_args, arg);
+	}
+	if (ra->cargo_test && (ra->shards || ra->junit)) {
+		burst_error_set(err, BURST_EXIT_USAGE,
+				"'%s' needs nextest: it does not go with "
+				"'--cargo-test'", ra->shards ? "--shards" : "--junit");
+		burst_error_hint(err, "leave out --cargo-test");
+		return -1;
+	}
+	return 0;
 }

@@ -71,43 +71,30 @@ out:
 	return ok;
 }
 
+enum { AUDIT_OPT_RATE = 1, AUDIT_OPT_JSON };
+
 static int exec_audit(struct burst_ctx *ctx)
 {
 	struct state_prices prices = { -1, -1, NULL };
 	char cur[8];
 	double rate = -1;
 	bool json = false, have_rate = false, live = false;
+	const char *v = cli_args_get(&ctx->args, AUDIT_OPT_RATE);
 
-	for (int i = 0; i < ctx->argc; i++) {
-		const char *a = ctx->argv[i], *v = NULL;
+	if (ctx->args.positional.nr)
+		return burst_error_set(&ctx->err, BURST_EXIT_USAGE,
+				       "unexpected argument '%s' for audit",
+				       ctx->args.positional.v[0]);
+	json = cli_args_has(&ctx->args, AUDIT_OPT_JSON);
+	if (v) {
+		char *end;
 
-		if (!strcmp(a, "--json")) {
-			json = true;
-			continue;
-		}
-		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			cli_print_command_help(ctx->cmd);
-			return 0;
-		}
-		if (!strcmp(a, "--rate")) {
-			if (i + 1 >= ctx->argc)
-				return burst_error_set(&ctx->err, BURST_EXIT_USAGE,
-						       "'--rate' needs a value (EUR per hour)");
-			v = ctx->argv[++i];
-		} else if (!skip_prefix(a, "--rate=", &v)) {
+		rate = strtod(v, &end);
+		if (end == v || *end || rate < 0 || rate > 1000)
 			return burst_error_set(&ctx->err, BURST_EXIT_USAGE,
-					       "unexpected argument '%s' for audit", a);
-		}
-		{
-			char *end;
-
-			rate = strtod(v, &end);
-			if (end == v || *end || rate < 0 || rate > 1000)
-				return burst_error_set(&ctx->err, BURST_EXIT_USAGE,
-						       "invalid value '%s' for '--rate': expected "
-						       "EUR per hour, e.g. 0.5", v);
-			have_rate = true;
-		}
+					       "invalid value '%s' for '--rate': expected "
+					       "EUR per hour, e.g. 0.5", v);
+		have_rate = true;
 	}
 	if (!have_rate && ctx->config->token)
 		live = live_prices(ctx, &prices, cur);
@@ -127,12 +114,17 @@ static int exec_audit(struct burst_ctx *ctx)
 	return 0;
 }
 
+static const struct burst_option audit_options[] = {
+	{ AUDIT_OPT_RATE, 0, "rate", "EUR_PER_HOUR",
+	  "Server price per hour (default: live prices from the API)", OPT_VALUE },
+	{ AUDIT_OPT_JSON, 0, "json", NULL, "Machine-readable output", 0 },
+	OPT_HELP, OPT_END,
+};
+
 const struct burst_cmd cmd_audit = {
 	"audit", "Sessions, churn, costs and where the time went",
 	"cargo burst audit [--rate EUR_PER_HOUR] [--json]",
-	"Options:\n"
-	"        --rate EUR_PER_HOUR   Server price per hour (default: live prices\n"
-	"                              from the API when a token is configured)\n"
-	"        --json                Machine-readable output\n",
-	CMD_CONFIG | CMD_STATE, exec_audit,
+	"Without --rate, the prices are the live ones of the API when a token is\n"
+	"configured.\n",
+	CMD_CONFIG | CMD_STATE, exec_audit, audit_options,
 };

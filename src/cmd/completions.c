@@ -10,9 +10,11 @@
 #include "burst/cli.h"
 #include "burst/doc.h"
 
+static const struct burst_option completions_options[] = {
+	OPT_HELP, OPT_END,
+};
+
 static const char completions_help[] =
-	"Options:\n"
-	"    -h, --help                 Print help\n\n"
 	"Prints the completion script of a shell to stdout.  `meson install`\n"
 	"puts them where the shells look for them:\n"
 	"share/bash-completion/completions/cargo-burst,\n"
@@ -40,16 +42,13 @@ static int completions_exec(struct burst_ctx *ctx)
 	struct strbuf out = STRBUF_INIT;
 	int ret = -1;
 
-	if (ctx->argc == 1 && (!strcmp(ctx->argv[0], "-h") ||
-			       !strcmp(ctx->argv[0], "--help"))) {
-		cli_print_command_help(ctx->cmd);
-		return 0;
-	}
-	if (ctx->argc != 1) {
-		if (ctx->argc)
+	const struct strvec *args = &ctx->args.positional;
+
+	if (args->nr != 1) {
+		if (args->nr)
 			burst_error_set(&ctx->err, BURST_EXIT_USAGE,
-					"completions takes one shell, got %d "
-					"arguments", ctx->argc);
+					"completions takes one shell, got %zu "
+					"arguments", args->nr);
 		else
 			burst_error_set(&ctx->err, BURST_EXIT_USAGE,
 					"completions needs a shell");
@@ -57,7 +56,7 @@ static int completions_exec(struct burst_ctx *ctx)
 				 "<bash|zsh|fish>");
 		return -1;
 	}
-	if (doc_completion(ctx->argv[0], &out, &ctx->err) < 0)
+	if (doc_completion(args->v[0], &out, &ctx->err) < 0)
 		goto out;
 	ret = write_out(&out, &ctx->err) < 0 ? -1 : 0;
 out:
@@ -68,7 +67,7 @@ out:
 const struct burst_cmd cmd_completions = {
 	"completions", "Print a shell completion script (bash, zsh, fish)",
 	"cargo burst completions <bash|zsh|fish>", completions_help, 0,
-	completions_exec,
+	completions_exec, completions_options,
 };
 
 static int man_exec(struct burst_ctx *ctx)
@@ -87,5 +86,5 @@ static int man_exec(struct burst_ctx *ctx)
 
 const struct burst_cmd cmd_man = {
 	"__man", "Print the manual page cargo-burst(1) in roff (build time)",
-	"cargo-burst __man", NULL, CMD_HIDDEN, man_exec,
+	"cargo-burst __man", NULL, CMD_HIDDEN, man_exec, NULL,
 };

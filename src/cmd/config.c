@@ -15,13 +15,22 @@
 #include "burst/log.h"
 #include "burst/ui.h"
 
+/* ids apart from the run options' (enum run_opt_id) */
+enum { CONFIG_OPT_JSON = 100, CONFIG_OPT_REFERENCE };
+
+/* --keep-alive and --env preview a run's: run_args_apply() takes them. */
+static const struct burst_option config_options[] = {
+	{ CONFIG_OPT_JSON, 0, "json", NULL, "Print the configuration as JSON", 0 },
+	{ CONFIG_OPT_REFERENCE, 0, "reference", NULL,
+	  "Print the table of keys (Markdown)", 0 },
+	{ RUN_OPT_KEEP_ALIVE, 0, "keep-alive", "SECONDS",
+	  "Preview a run's --keep-alive", OPT_VALUE },
+	{ RUN_OPT_ENV, 0, "env", "VAR[=VALUE]",
+	  "Preview a run's --env (repeatable)", OPT_VALUE | OPT_REPEAT },
+	OPT_HELP, OPT_END,
+};
+
 static const char config_help[] =
-	"Options:\n"
-	"        --json                 Print the configuration as JSON\n"
-	"        --reference            Print the table of keys (Markdown)\n"
-	"        --keep-alive SECONDS   Preview a run's --keep-alive\n"
-	"        --env VAR[=VALUE]      Preview a run's --env (repeatable)\n"
-	"    -h, --help                 Print help\n\n"
 	"Layers, later ones win: default, global "
 	"($XDG_CONFIG_HOME/cargo-burst/config.toml),\n"
 	"project (<workspace>/.config/cargo-burst.toml), cli, env "
@@ -31,49 +40,38 @@ static const char config_help[] =
 	"add up across layers.\n";
 
 struct config_opts {
-	bool json, reference, help;
-	struct run_args run; /* --keep-alive and --env, parsed as a run verb */
+	bool json, reference;
+	struct run_args run; /* --keep-alive and --env, as a run verb's */
 };
 
 static int parse_opts(struct burst_ctx *ctx, struct config_opts *o)
 {
-	static const struct burst_cmd as_run = { "config", "", "", "", CMD_RUN,
-						 NULL };
-	struct strvec rest = STRVEC_INIT;
-	int ret = -1;
+	const struct cli_args *a = &ctx->args;
 
-	for (int i = 0; i < ctx->argc; i++) {
-		const char *arg = ctx->argv[i];
-
-		if (!strcmp(arg, "--json"))
-			o->json = true;
-		else if (!strcmp(arg, "--reference"))
-			o->reference = true;
-		else
-			strvec_push(&rest, arg);
-	}
-	if (run_args_parse(&o->run, &as_run, (int)rest.nr, rest.v,
-			   &ctx->err) < 0)
-		goto out;
-	if (o->run.cargo_args.nr || o->run.no_reap || o->run.yes ||
-	    o->run.quiet || o->run.verbose || o->run.toolchain) {
+	if (a->positional.nr) {
 		burst_error_set(&ctx->err, BURST_EXIT_USAGE,
 				"unexpected argument for config: '%s'",
-				o->run.cargo_args.nr ? o->run.cargo_args.v[0] :
-				"a run flag");
+				a->positional.v[0]);
 		burst_error_hint(&ctx->err, "see 'cargo burst help config'");
-		goto out;
+		return -1;
 	}
-	o->help = o->run.help;
-	ret = 0;
-out:
-	strvec_clear(&rest);
-	return ret;
+	for (size_t i = 0; i < a->nr; i++) {
+		const struct burst_option *opt = a->hits[i].opt;
+
+		if (opt->id == CONFIG_OPT_JSON)
+			o->json = true;
+		else if (opt->id == CONFIG_OPT_REFERENCE)
+			o->reference = true;
+		else if (run_args_apply(&o->run, opt, a->hits[i].value, 1,
+					&ctx->err) < 0)
+			return -1;
+	}
+	return 0;
 }
 
 static int config_exec(struct burst_ctx *ctx)
 {
-	struct config_opts o = { false, false, false, { 0 } };
+	struct config_opts o = { false, false, { 0 } };
 	struct config_load_opts lo = { NULL, NULL, { -1, NULL } };
 	struct burst_error ws_err = BURST_ERROR_INIT;
 	struct burst_config cfg;
@@ -84,11 +82,6 @@ static int config_exec(struct burst_ctx *ctx)
 	config_init(&cfg);
 	if (parse_opts(ctx, &o) < 0)
 		goto out;
-	if (o.help) {
-		cli_print_command_help(&cmd_config);
-		ret = 0;
-		goto out;
-	}
 	if (o.reference) {
 		config_format_reference(&out);
 		fputs(out.buf, stdout);
@@ -132,4 +125,5 @@ const struct burst_cmd cmd_config = {
 	config_help,
 	0,
 	config_exec,
+	config_options,
 };

@@ -14,28 +14,23 @@
 #include "burst/strbuf.h"
 #include "burst/ui.h"
 
+enum { DOWN_OPT_VOLUMES = 1, DOWN_OPT_FORCE, DOWN_OPT_YES };
+
 static int exec_down(struct burst_ctx *ctx)
 {
 	struct strbuf report = STRBUF_INIT;
 	unsigned flags = 0;
 	int deleted = 0, ret = -1;
 
-	for (int i = 0; i < ctx->argc; i++) {
-		const char *a = ctx->argv[i];
-
-		if (!strcmp(a, "--with-volumes"))
-			flags |= REAPER_DOWN_VOLUMES;
-		else if (!strcmp(a, "--force"))
-			flags |= REAPER_DOWN_FORCE;
-		else if (!strcmp(a, "-y") || !strcmp(a, "--yes"))
-			continue; /* nothing asks: down is what the user asked for */
-		else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			cli_print_command_help(ctx->cmd);
-			return 0;
-		} else
-			return burst_error_set(&ctx->err, BURST_EXIT_USAGE,
-					       "unexpected argument '%s' for down", a);
-	}
+	if (ctx->args.positional.nr)
+		return burst_error_set(&ctx->err, BURST_EXIT_USAGE,
+				       "unexpected argument '%s' for down",
+				       ctx->args.positional.v[0]);
+	if (cli_args_has(&ctx->args, DOWN_OPT_VOLUMES))
+		flags |= REAPER_DOWN_VOLUMES;
+	if (cli_args_has(&ctx->args, DOWN_OPT_FORCE))
+		flags |= REAPER_DOWN_FORCE;
+	/* --yes: nothing asks, down is what the user asked for */
 	ret = reaper_down(ctx->state, ctx->api, ctx->config, flags, &report, &deleted,
 			  &ctx->err);
 	/*
@@ -67,15 +62,19 @@ static int exec_down(struct burst_ctx *ctx)
 	return ret;
 }
 
+static const struct burst_option down_options[] = {
+	{ DOWN_OPT_VOLUMES, 0, "with-volumes", NULL,
+	  "Also delete every project volume (caches are lost)", 0 },
+	{ DOWN_OPT_FORCE, 0, "force", NULL, "Even while runs are in progress", 0 },
+	{ DOWN_OPT_YES, 'y', "yes", NULL, "Do not ask (down never asks)", 0 },
+	OPT_HELP, OPT_END,
+};
+
 const struct burst_cmd cmd_down = {
 	"down", "Delete the server now (and with --with-volumes the volumes)",
 	"cargo burst down [--with-volumes] [--force] [--yes]",
-	"Options:\n"
-	"        --with-volumes   Also delete every project volume (caches are lost)\n"
-	"        --force          Even while runs are in progress\n"
-	"    -y, --yes            Do not ask (down never asks)\n\n"
 	"Volumes are unmounted on the server and detached before anything is\n"
 	"deleted.  Labelled resources of ours that the local state forgot are\n"
 	"deleted too; nothing without our labels is ever touched.\n",
-	CMD_CONFIG | CMD_API | CMD_STATE, exec_down,
+	CMD_CONFIG | CMD_API | CMD_STATE, exec_down, down_options,
 };

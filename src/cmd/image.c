@@ -31,16 +31,7 @@ static const char image_help[] =
 	"             the newest [hetzner] snapshot_keep images of this machine\n"
 	"    sweep    Delete bake servers of this machine whose deadline passed\n"
 	"             (bakes that were killed)\n\n"
-	"Options of build:\n"
-	"        --server-type TYPE     The bake server's type (default: [hetzner]\n"
-	"                               image_server_type)\n"
-	"        --description TEXT     The snapshot's description\n"
-	"        --timeout SECONDS      How long the bake may take (default 1800)\n"
-	"        --snapshot-timeout SECONDS\n"
-	"                               How long the snapshot may take (default 1800)\n"
-	"        --keep-on-failure      Keep the bake server when the bake fails\n"
-	"                               (for a look at " IMAGE_BAKE_LOG ")\n"
-	"    -h, --help                 Print help\n\n"
+	"The options above are those of build.\n\n"
 	"Ctrl-C deletes the bake server before exiting (130).  A bake whose\n"
 	"process was killed is deleted after its deadline by the next `cargo\n"
 	"burst image` or reaper sweep.\n";
@@ -53,67 +44,64 @@ struct image_args {
 	int64_t snapshot_secs;
 	const char *watch_name; /* __watch-bake: the bake server's name */
 	bool keep_on_failure;
-	bool help;
 };
+
+enum { IMAGE_OPT_SERVER_TYPE = 1, IMAGE_OPT_DESCRIPTION, IMAGE_OPT_TIMEOUT,
+       IMAGE_OPT_SNAPSHOT_TIMEOUT, IMAGE_OPT_KEEP_ON_FAILURE };
+
+static const struct burst_option image_options[] = {
+	{ IMAGE_OPT_SERVER_TYPE, 0, "server-type", "TYPE",
+	  "The bake server's type (default: [hetzner] image_server_type)",
+	  OPT_VALUE },
+	{ IMAGE_OPT_DESCRIPTION, 0, "description", "TEXT",
+	  "The snapshot's description", OPT_VALUE },
+	{ IMAGE_OPT_TIMEOUT, 0, "timeout", "SECONDS",
+	  "How long the bake may take (default 1800)", OPT_VALUE },
+	{ IMAGE_OPT_SNAPSHOT_TIMEOUT, 0, "snapshot-timeout", "SECONDS",
+	  "How long the snapshot may take (default 1800)", OPT_VALUE },
+	{ IMAGE_OPT_KEEP_ON_FAILURE, 0, "keep-on-failure", NULL,
+	  "Keep the bake server when the bake fails (for a look at "
+	  IMAGE_BAKE_LOG ")", 0 },
+	OPT_HELP, OPT_END,
+};
+
+static int seconds_value(struct burst_ctx *ctx, int id, const char *name,
+			 int64_t *dst)
+{
+	const char *v = cli_args_get(&ctx->args, id);
+
+	if (v && parse_int64(v, 1, 24 * 3600, dst) < 0)
+		return burst_error_set(&ctx->err, BURST_EXIT_USAGE,
+				       "invalid value '%s' for '%s': "
+				       "expected seconds (1..86400)", v, name);
+	return 0;
+}
 
 static int parse_args(struct burst_ctx *ctx, struct image_args *a)
 {
+	const struct strvec *pos = &ctx->args.positional;
+	const char *v;
+
 	a->timeout_secs = IMAGE_BAKE_TIMEOUT_SECS;
 	a->snapshot_secs = IMAGE_SNAPSHOT_SECS;
-	for (int i = 0; i < ctx->argc; i++) {
-		const char *arg = ctx->argv[i], *v = NULL;
-		const char *opt = NULL;
-
-		if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
-			a->help = true;
-			continue;
-		}
-		if (!strcmp(arg, "--keep-on-failure")) {
-			a->keep_on_failure = true;
-			continue;
-		}
-		if (!strcmp(arg, "--server-type") || !strcmp(arg, "--description") ||
-		    !strcmp(arg, "--timeout") || !strcmp(arg, "--snapshot-timeout")) {
-			opt = arg;
-			if (i + 1 >= ctx->argc)
-				return burst_error_set(&ctx->err, BURST_EXIT_USAGE,
-						       "'%s' needs a value", arg);
-			v = ctx->argv[++i];
-		} else if (skip_prefix(arg, "--server-type=", &v)) {
-			opt = "--server-type";
-		} else if (skip_prefix(arg, "--description=", &v)) {
-			opt = "--description";
-		} else if (skip_prefix(arg, "--timeout=", &v)) {
-			opt = "--timeout";
-		} else if (skip_prefix(arg, "--snapshot-timeout=", &v)) {
-			opt = "--snapshot-timeout";
-		}
-		if (opt && !strcmp(opt, "--server-type")) {
-			a->server_type = v;
-		} else if (opt && !strcmp(opt, "--description")) {
-			a->description = v;
-		} else if (opt) {
-			int64_t *dst = !strcmp(opt, "--timeout") ? &a->timeout_secs
-								 : &a->snapshot_secs;
-
-			if (parse_int64(v, 1, 24 * 3600, dst) < 0)
-				return burst_error_set(&ctx->err, BURST_EXIT_USAGE,
-						       "invalid value '%s' for '%s': "
-						       "expected seconds (1..86400)", v, opt);
-		} else if (a->sub && !strcmp(a->sub, "__watch-bake") && !a->watch_name &&
-			   skip_prefix(arg, "cargo-burst-bake-", &v)) {
-			a->watch_name = arg;
-		} else if (arg[0] == '-' || a->sub) {
-			burst_error_set(&ctx->err, BURST_EXIT_USAGE, "unexpected argument '%s'",
-					arg);
-			burst_error_hint(&ctx->err, "see 'cargo burst image --help'");
-			return -1;
-		} else {
-			a->sub = arg;
-		}
+	a->server_type = cli_args_get(&ctx->args, IMAGE_OPT_SERVER_TYPE);
+	a->description = cli_args_get(&ctx->args, IMAGE_OPT_DESCRIPTION);
+	a->keep_on_failure = cli_args_has(&ctx->args, IMAGE_OPT_KEEP_ON_FAILURE);
+	if (seconds_value(ctx, IMAGE_OPT_TIMEOUT, "--timeout", &a->timeout_secs) < 0 ||
+	    seconds_value(ctx, IMAGE_OPT_SNAPSHOT_TIMEOUT, "--snapshot-timeout",
+			  &a->snapshot_secs) < 0)
+		return -1;
+	if (pos->nr > 0)
+		a->sub = pos->v[0];
+	if (pos->nr > 1 && !strcmp(a->sub, "__watch-bake") &&
+	    skip_prefix(pos->v[1], "cargo-burst-bake-", &v))
+		a->watch_name = pos->v[1];
+	if (pos->nr > (a->watch_name ? 2u : 1u)) {
+		burst_error_set(&ctx->err, BURST_EXIT_USAGE, "unexpected argument '%s'",
+				pos->v[a->watch_name ? 2 : 1]);
+		burst_error_hint(&ctx->err, "see 'cargo burst image --help'");
+		return -1;
 	}
-	if (a->help)
-		return 0;
 	if (!a->sub) {
 		burst_error_set(&ctx->err, BURST_EXIT_USAGE, "no image subcommand given");
 		burst_error_hint(&ctx->err, "usage: cargo burst image build [OPTIONS]");
@@ -251,10 +239,6 @@ static int image_exec(struct burst_ctx *ctx)
 
 	if (parse_args(ctx, &a) < 0)
 		return -1;
-	if (a.help) {
-		cli_print_command_help(ctx->cmd);
-		return 0;
-	}
 	if (!api) {
 		if (config_require_token(ctx->config, &ctx->err) < 0)
 			goto out;
@@ -292,5 +276,5 @@ const struct burst_cmd cmd_image = {
 	"cargo burst image build [--server-type TYPE] [--description TEXT] "
 	"[--timeout SECONDS] [--snapshot-timeout SECONDS] [--keep-on-failure]\n"
 	"       cargo burst image sweep",
-	image_help, CMD_CONFIG | CMD_WORKSPACE_OPT, image_exec,
+	image_help, CMD_CONFIG | CMD_WORKSPACE_OPT, image_exec, image_options,
 };

@@ -21,19 +21,23 @@
 
 enum reap_kind { REAP_SERVER, REAP_VOLUME, REAP_WATCH };
 
+enum { REAP_OPT_STATE_DIR = 1 };
+
+static const struct burst_option reap_options[] = {
+	{ REAP_OPT_STATE_DIR, 0, "state-dir", "DIR", "The state directory",
+	  OPT_VALUE },
+	OPT_END,
+};
+
 static int reap_main(struct burst_ctx *ctx, enum reap_kind kind)
 {
 	struct burst_state *st = NULL;
 	struct hcloud *api = NULL;
-	const char *dir = NULL, *arg = NULL;
+	const char *dir = cli_args_get(&ctx->args, REAP_OPT_STATE_DIR);
+	const char *arg = ctx->args.positional.nr == 1 ?
+		ctx->args.positional.v[0] : NULL;
 	int ret = -1;
 
-	for (int i = 0; i < ctx->argc; i++) {
-		if (!strcmp(ctx->argv[i], "--state-dir") && i + 1 < ctx->argc)
-			dir = ctx->argv[++i];
-		else if (!arg)
-			arg = ctx->argv[i];
-	}
 	if (!dir || !arg)
 		return burst_error_set(&ctx->err, BURST_EXIT_USAGE,
 				       "usage: %s --state-dir DIR <resource>", ctx->cmd->name);
@@ -105,17 +109,17 @@ static int exec_reap_watch(struct burst_ctx *ctx)
 const struct burst_cmd cmd_reap_server = {
 	"__reap-server", "Reaper of a server (internal)",
 	"cargo-burst __reap-server --state-dir DIR ROW", NULL,
-	CMD_CONFIG | CMD_HIDDEN, exec_reap_server,
+	CMD_CONFIG | CMD_HIDDEN, exec_reap_server, reap_options,
 };
 
 const struct burst_cmd cmd_reap_volume = {
 	"__reap-volume", "Reaper of a project volume (internal)",
 	"cargo-burst __reap-volume --state-dir DIR PROJECT", NULL,
-	CMD_CONFIG | CMD_HIDDEN, exec_reap_volume,
+	CMD_CONFIG | CMD_HIDDEN, exec_reap_volume, reap_options,
 };
 
 const struct burst_cmd cmd_reap_watch = {
 	"__reap-watch", "Watcher of a cold run (internal)",
 	"cargo-burst __reap-watch --state-dir DIR PID:START", NULL,
-	CMD_CONFIG | CMD_HIDDEN, exec_reap_watch,
+	CMD_CONFIG | CMD_HIDDEN, exec_reap_watch, reap_options,
 };

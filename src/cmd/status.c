@@ -136,23 +136,19 @@ static int print_json(struct burst_ctx *ctx, int known, const bool up[])
 	return ret;
 }
 
+enum { STATUS_OPT_JSON = 1 };
+
 static int exec_status(struct burst_ctx *ctx)
 {
 	bool json = false, up[ARRAY_SIZE(services)] = { false };
 	char *name = NULL;
 	int known, ret;
 
-	for (int i = 0; i < ctx->argc; i++) {
-		if (!strcmp(ctx->argv[i], "--json")) {
-			json = true;
-		} else if (!strcmp(ctx->argv[i], "-h") || !strcmp(ctx->argv[i], "--help")) {
-			cli_print_command_help(ctx->cmd);
-			return 0;
-		} else {
-			return burst_error_set(&ctx->err, BURST_EXIT_USAGE,
-					       "unexpected argument '%s' for status", ctx->argv[i]);
-		}
-	}
+	if (ctx->args.positional.nr)
+		return burst_error_set(&ctx->err, BURST_EXIT_USAGE,
+				       "unexpected argument '%s' for status",
+				       ctx->args.positional.v[0]);
+	json = cli_args_has(&ctx->args, STATUS_OPT_JSON);
 	known = probe_services(ctx, up, &name);
 	if (json) {
 		ret = print_json(ctx, known, up);
@@ -181,15 +177,18 @@ static int exec_status(struct burst_ctx *ctx)
 	return ret;
 }
 
+static const struct burst_option status_options[] = {
+	{ STATUS_OPT_JSON, 0, "json", NULL, "Machine-readable output", 0 },
+	OPT_HELP, OPT_END,
+};
+
 const struct burst_cmd cmd_status = {
 	"status", "Show the server, volumes, deadlines and reapers",
 	"cargo burst status [--json]",
-	"Options:\n"
-	"        --json    Machine-readable output\n\n"
 	"Shows the image, the server (type, location, IP, up since, paid through,\n"
 	"reaper deadline and pid, --no-reap), per project its volume, last use and\n"
 	"deadline, runs in progress and the database services on the server (when an\n"
 	"ssh connection is open), and the bring-your-own host of the global config\n"
 	"with its last run.  Re-arms any reaper that is missing.\n",
-	CMD_CONFIG | CMD_STATE, exec_status,
+	CMD_CONFIG | CMD_STATE, exec_status, status_options,
 };

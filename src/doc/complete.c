@@ -33,7 +33,7 @@ static void comp_data_init(struct comp_data *d)
 	size_t n = 0;
 
 	doc_opts_init(&d->global);
-	doc_opts_parse(&d->global, cli_global_options_help);
+	doc_opts_before_verb(&d->global);
 	for (size_t i = 0; burst_commands[i]; i++)
 		n += doc_cmd_visible(burst_commands[i]);
 	d->verbs = xcalloc(n ? n : 1, sizeof(*d->verbs));
@@ -46,7 +46,7 @@ static void comp_data_init(struct comp_data *d)
 		v = &d->verbs[d->nr++];
 		v->cmd = burst_commands[i];
 		doc_opts_init(&v->opts);
-		doc_opts_parse(&v->opts, v->cmd->help);
+		doc_opts_after_verb(&v->opts, v->cmd);
 		strvec_init(&v->args);
 		doc_cmd_positionals(v->cmd, &v->args, &v->args_verbs,
 				    &v->free_args);
@@ -241,7 +241,7 @@ void doc_completion_bash(struct strbuf *out)
 "\n"
 "_cargo_burst()\n"
 "{\n"
-"\tlocal cur prev pfx='' w i verb='' verb_i=0 npos=0 dd=0 run=0 free=0\n"
+"\tlocal cur prev pfx='' w i verb='' verb_i=0 npos=0 dd=0 run=0 stop=0 free=0\n"
 "\tlocal opts='' vals='' args=''\n");
 	add_verbs(&tmp, &d);
 	strbuf_addstr(out, "\tlocal verbs=");
@@ -310,7 +310,8 @@ void doc_completion_bash(struct strbuf *out)
 "\tfi\n"
 "\n"
 "\t# what the verb takes: its flags, those with a value, its first\n"
-"\t# argument; run=1: the first other word starts cargo's arguments\n"
+"\t# argument; run=1: a run verb (+TOOLCHAIN); stop=1: the first other\n"
+"\t# word starts the command (ssh), else options go on up to a --\n"
 "\tcase $verb in\n");
 	for (size_t i = 0; i < d.nr; i++) {
 		const struct verb_info *v = &d.verbs[i];
@@ -327,8 +328,9 @@ void doc_completion_bash(struct strbuf *out)
 		strbuf_reset(&tmp);
 		add_args(&tmp, &d, v);
 		sh_quote(out, tmp.buf);
-		strbuf_addf(out, "\n\t\trun=%d\n\t\tfree=%d\n\t\t;;\n",
+		strbuf_addf(out, "\n\t\trun=%d\n\t\tstop=%d\n\t\tfree=%d\n\t\t;;\n",
 			    (v->cmd->flags & CMD_RUN) ? 1 : 0,
+			    (v->cmd->flags & CMD_RUN_SHELL) ? 1 : 0,
 			    v->free_args ? 1 : 0);
 	}
 	strbuf_addstr(out,
@@ -340,7 +342,7 @@ void doc_completion_bash(struct strbuf *out)
 "\n"
 "\tfor (( i = verb_i + 1; i < COMP_CWORD; i++ )); do\n"
 "\t\tw=${COMP_WORDS[i]}\n"
-"\t\tif (( run && npos )); then\n"
+"\t\tif (( stop && npos )); then\n"
 "\t\t\tbreak\n"
 "\t\tfi\n"
 "\t\tif [[ $w == -- ]]; then\n"
@@ -360,8 +362,8 @@ void doc_completion_bash(struct strbuf *out)
 "\t\tesac\n"
 "\tdone\n"
 "\n"
-"\t# cargo's own arguments (after -- or the first one): file names\n"
-"\tif (( dd || (run && npos) )); then\n"
+"\t# cargo's arguments after a --, ssh's command: file names\n"
+"\tif (( dd || (stop && npos) )); then\n"
 "\t\t_cargo_burst_files -f -- \"$cur\"\n"
 "\t\treturn 0\n"
 "\tfi\n"
@@ -652,9 +654,12 @@ void doc_completion_zsh(struct strbuf *out)
 		} else if (v->args_verbs) {
 			strbuf_addstr(out, "\t\t\t'1: :_cargo-burst_verbs' \\\n");
 		}
-		/* run verbs: the first other word starts cargo's arguments */
-		if (v->cmd->flags & CMD_RUN)
+		/* ssh: the first other word starts the command; the other
+		   run verbs take their options up to a -- (-S) */
+		if (v->cmd->flags & CMD_RUN_SHELL)
 			strbuf_addstr(out, "\t\t\t'*:: :_default' \\\n");
+		else if (v->cmd->flags & CMD_RUN)
+			strbuf_addstr(out, "\t\t\t'*: :_default' \\\n");
 		else if (v->free_args)
 			strbuf_addstr(out, "\t\t\t'*: :_default' \\\n");
 		/* the last line of the _arguments call ends the continuation */
@@ -835,6 +840,11 @@ void doc_completion_fish(struct strbuf *out)
 "    echo $n\n"
 "end\n"
 "\n"
+"function __cargo_burst_no_dashdash --description 'no -- on the line yet'\n"
+"    set -l args (__cargo_burst_args); or return 1\n"
+"    not contains -- -- $args\n"
+"end\n"
+"\n"
 "function __cargo_burst_toolchains\n"
 "    set -l tc stable beta nightly\n"
 "    if command -q rustup\n"
@@ -864,10 +874,13 @@ void doc_completion_fish(struct strbuf *out)
 		add_flags(&tmp, &v->opts, true);
 		strbuf_reset(&cond);
 		strbuf_addf(&cond, "__cargo_burst_using %s", v->cmd->name);
-		/* run verbs: options only before cargo's arguments */
-		if (v->cmd->flags & CMD_RUN)
+		/* ssh: options only before its command; the other run verbs:
+		   up to a -- */
+		if (v->cmd->flags & CMD_RUN_SHELL)
 			strbuf_addf(&cond, "; and test (__cargo_burst_npos%s%s) "
 				    "-eq 0", tmp.len ? " " : "", tmp.buf);
+		else if (v->cmd->flags & CMD_RUN)
+			strbuf_addstr(&cond, "; and __cargo_burst_no_dashdash");
 		for (size_t k = 0; k < v->opts.nr; k++)
 			fish_opt(out, cond.buf, &v->opts.v[k]);
 		if (!(v->cmd->flags & CMD_RUN) && !v->free_args) {

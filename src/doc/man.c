@@ -4,10 +4,10 @@
  * codes of error.h (EXIT STATUS).  doc/meson.build runs `cargo-burst __man`
  * at build time and installs the result.
  *
- * A verb's help text is turned into roff line by line: option lines (the
- * layout of doc.h) and "  word   description" lines become tagged
- * paragraphs (.TP), unindented lines are filled prose, other indented
- * lines are kept as they are (.nf).
+ * A verb's options come from its option table (cli.h) as tagged
+ * paragraphs (.TP); its notes are turned into roff line by line:
+ * "  word   description" lines become tagged paragraphs, unindented lines
+ * are filled prose, other indented lines are kept as they are (.nf).
  */
 #include <string.h>
 
@@ -126,7 +126,22 @@ static void leave_pre(struct strbuf *out, enum help_mode *mode)
 	*mode = MODE_NONE;
 }
 
-/* Render a help text (cargo's layout) as roff. */
+/* Render an option table as tagged paragraphs. */
+static void roff_options(struct strbuf *out, const struct burst_option *table)
+{
+	struct doc_opts opts;
+
+	doc_opts_init(&opts);
+	doc_opts_from_table(&opts, table);
+	for (size_t i = 0; i < opts.nr; i++) {
+		strbuf_addstr(out, ".TP\n");
+		roff_opt_tag(out, &opts.v[i]);
+		roff_text(out, opts.v[i].help);
+	}
+	doc_opts_release(&opts);
+}
+
+/* Render the notes of a help text (cargo's layout) as roff. */
 static void roff_help(struct strbuf *out, const char *help)
 {
 	enum help_mode mode = MODE_NONE;
@@ -137,20 +152,11 @@ static void roff_help(struct strbuf *out, const char *help)
 		const char *nl = strchr(p, '\n');
 		size_t len = nl ? (size_t)(nl - p) : strlen(p);
 		size_t ind = 0, desc = 0, wlen;
-		struct doc_opt o;
 
 		while (ind < len && p[ind] == ' ')
 			ind++;
 		if (ind == len) {
 			leave_pre(out, &mode);
-		} else if (doc_opt_parse_line(&o, p, len)) {
-			leave_pre(out, &mode);
-			strbuf_addstr(out, ".TP\n");
-			roff_opt_tag(out, &o);
-			roff_text(out, o.help);
-			doc_opt_release(&o);
-			mode = MODE_ITEM;
-			item_indent = ind;
 		} else if ((wlen = item_line(p, len, &desc)) != 0) {
 			leave_pre(out, &mode);
 			strbuf_addstr(out, ".TP\n\\fB");
@@ -233,6 +239,7 @@ static void man_commands(struct strbuf *out)
 				p++;
 		}
 		strbuf_addstr(out, ".RE\n");
+		roff_options(out, c->options);
 		roff_help(out, c->help);
 	}
 }
@@ -400,10 +407,20 @@ void doc_man_page(struct strbuf *out)
 "ever deleted.  Every step is recorded in a local SQLite database.\n"
 ".PP\n"
 "Cargo runs the tool as \\fBcargo\\-burst burst\\fR \\fICOMMAND\\fR;\n"
-"\\fBcargo\\-burst\\fR \\fICOMMAND\\fR works too.\n");
+"\\fBcargo\\-burst\\fR \\fICOMMAND\\fR works too.\n"
+".PP\n"
+"\\fBcargo burst\\fR \\fIVERB ARGS\\fR runs \\fBcargo\\fR \\fIVERB ARGS\\fR on\n"
+"the server: everything after a run verb is cargo's, verbatim and in order,\n"
+"\\fB\\-\\-\\fR included (\\fBcargo burst test \\-\\- \\-\\-nocapture\\fR).\n"
+"The tool's own options go between \\fBburst\\fR and the verb\n"
+"(\\fBcargo burst \\-\\-keep\\-alive 600 test\\fR); their long forms, names\n"
+"cargo does not have, are also taken after the verb up to the first\n"
+"\\fB\\-\\-\\fR.  \\fB\\-h\\fR, \\fB\\-\\-help\\fR after the verb prints the\n"
+"tool's help for it; cargo's own is \\fBcargo\\fR \\fIVERB\\fR \\fB\\-\\-help\\fR.\n");
 	man_commands(out);
-	strbuf_addstr(out, ".SH OPTIONS\nBefore the command:\n");
-	roff_help(out, cli_global_options_help);
+	strbuf_addstr(out, ".SH OPTIONS\nBefore the command (and the options of "
+		      "the run verbs, listed under COMMANDS):\n");
+	roff_options(out, cli_global_options);
 	strbuf_addstr(out,
 ".TP\n"
 "\\fB+\\fR\\fITOOLCHAIN\\fR\n"

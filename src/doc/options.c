@@ -1,6 +1,6 @@
 /*
- * options.c - read a verb's options from its help text and its first
- * argument from its usage; see include/burst/doc.h for the layout.
+ * options.c - a verb's options from its option table (cli.h) and its first
+ * argument from its usage; see include/burst/doc.h.
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -34,11 +34,6 @@ void doc_opts_release(struct doc_opts *opts)
 bool doc_cmd_visible(const struct burst_cmd *cmd)
 {
 	return !(cmd->flags & CMD_HIDDEN);
-}
-
-static bool is_name_char(char c)
-{
-	return isalnum((unsigned char)c) || c == '-' || c == '_';
 }
 
 /* A lower-case word: a sub-verb or a value ("build", "zsh", "auto"). */
@@ -115,149 +110,102 @@ static void classify_value(struct doc_opt *o)
 	}
 }
 
-size_t doc_opt_parse_line(struct doc_opt *o, const char *line, size_t len)
+/* The options of a table, for the generators. */
+void doc_opts_from_table(struct doc_opts *opts,
+			 const struct burst_option *table)
 {
-	size_t i = 0, name_start, arg_start, arg_end;
-	char short_name = 0;
-	char *long_name = NULL, *arg = NULL;
+	for (const struct burst_option *t = table; t && t->id; t++) {
+		struct doc_opt *o;
+		size_t alen;
+		const char *a;
 
-	while (i < len && line[i] == ' ')
-		i++;
-	if (i < 2 || i + 1 >= len || line[i] != '-')
-		return 0;
-	/* -y, then ", " when a long name follows */
-	if (isalnum((unsigned char)line[i + 1]) &&
-	    (i + 2 == len || line[i + 2] == ',' || line[i + 2] == ' ')) {
-		short_name = line[i + 1];
-		i += 2;
-		if (i < len && line[i] == ',') {
-			i++;
-			while (i < len && line[i] == ' ')
-				i++;
-			if (i + 2 >= len || line[i] != '-' || line[i + 1] != '-')
-				return 0;
+		if (t->flags & OPT_HIDDEN)
+			continue;
+		if (opts->nr == opts->alloc) {
+			opts->alloc = opts->alloc ? 2 * opts->alloc : 8;
+			opts->v = xreallocarray(opts->v, opts->alloc,
+						sizeof(*opts->v));
+		}
+		o = &opts->v[opts->nr++];
+		memset(o, 0, sizeof(*o));
+		strvec_init(&o->choices);
+		o->short_name = t->short_name;
+		o->long_name = t->long_name ? xstrfmt("--%s", t->long_name) : NULL;
+		o->help = xstrdup(t->help);
+		o->repeatable = (t->flags & OPT_REPEAT) != 0;
+		if (t->arg) {
+			alen = strlen(t->arg);
+			a = unbracket(t->arg, &alen);
+			o->arg = xstrndup(a, alen);
+			classify_value(o);
 		}
 	}
-	/* --long-name */
-	if (i + 2 < len && line[i] == '-' && line[i + 1] == '-' &&
-	    isalnum((unsigned char)line[i + 2])) {
-		name_start = i;
-		i += 2;
-		while (i < len && is_name_char(line[i]))
-			i++;
-		long_name = xstrndup(line + name_start, i - name_start);
-	}
-	if (!short_name && !long_name)
-		return 0;
-	/* a value placeholder: "=ARG", " ARG" or " <ARG>", up to two spaces */
-	if (i < len && (line[i] == '=' || (line[i] == ' ' && i + 1 < len &&
-					   line[i + 1] != ' '))) {
-		arg_start = i + 1;
-		arg_end = arg_start;
-		while (arg_end < len && !(line[arg_end] == ' ' &&
-					  (arg_end + 1 == len ||
-					   line[arg_end + 1] == ' ')))
-			arg_end++;
-		if (memchr(line + arg_start, ' ', arg_end - arg_start)) {
-			/* one space and prose: no placeholder after all */
-			arg_end = arg_start = i;
-		} else {
-			size_t alen = arg_end - arg_start;
-			const char *a = unbracket(line + arg_start, &alen);
-
-			if (alen)
-				arg = xstrndup(a, alen);
-			i = arg_end;
-		}
-	} else if (i < len && line[i] != ' ') {
-		free(long_name);
-		return 0; /* "--foo," or "-vv": prose, not an option line */
-	}
-	while (i < len && line[i] == ' ')
-		i++;
-	memset(o, 0, sizeof(*o));
-	strvec_init(&o->choices);
-	o->short_name = short_name;
-	o->long_name = long_name;
-	o->arg = arg;
-	o->help = xstrndup(line + i, len - i);
-	if (arg)
-		classify_value(o);
-	return i;
 }
 
-static size_t indent_of(const char *line, size_t len)
+/* The options completed after a verb. */
+void doc_opts_after_verb(struct doc_opts *opts, const struct burst_cmd *cmd)
 {
-	size_t i = 0;
+	struct burst_option *copy;
+	size_t n = 0, k = 0;
 
-	while (i < len && line[i] == ' ')
-		i++;
-	return i;
-}
-
-static bool same_flag(const struct doc_opt *a, const struct doc_opt *b)
-{
-	if (a->long_name && b->long_name)
-		return !strcmp(a->long_name, b->long_name);
-	return a->short_name && a->short_name == b->short_name;
-}
-
-/* Keep o (taking its strings) unless its flag is already there. */
-static void add_opt(struct doc_opts *opts, struct doc_opt *o)
-{
-	o->repeatable = strstr(o->help, "repeatable") != NULL;
-	for (size_t i = 0; i < opts->nr; i++) {
-		if (same_flag(&opts->v[i], o)) {
-			doc_opt_release(o);
-			return;
-		}
-	}
-	if (opts->nr == opts->alloc) {
-		opts->alloc = opts->alloc ? 2 * opts->alloc : 8;
-		opts->v = xreallocarray(opts->v, opts->alloc, sizeof(*opts->v));
-	}
-	opts->v[opts->nr++] = *o;
-}
-
-void doc_opts_parse(struct doc_opts *opts, const char *help)
-{
-	struct doc_opt cur;
-	size_t cur_indent = 0;
-	bool open = false;
-	const char *p = help;
-
-	if (!help)
+	if (!cmd->options)
 		return;
-	while (*p) {
-		const char *nl = strchr(p, '\n');
-		size_t len = nl ? (size_t)(nl - p) : strlen(p);
-		size_t ind = indent_of(p, len);
-		struct doc_opt o;
-
-		if (doc_opt_parse_line(&o, p, len)) {
-			if (open)
-				add_opt(opts, &cur);
-			cur = o;
-			cur_indent = ind;
-			open = true;
-		} else if (open && ind < len && ind > cur_indent) {
-			/* a continuation line of the description */
-			char *joined = xstrfmt("%s%s%.*s", cur.help,
-					       *cur.help ? " " : "",
-					       (int)(len - ind), p + ind);
-
-			free(cur.help);
-			cur.help = joined;
-		} else if (open) {
-			add_opt(opts, &cur);
-			open = false;
-		}
-		p += len;
-		if (*p == '\n')
-			p++;
+	if (!(cmd->flags & CMD_RUN) || (cmd->flags & CMD_RUN_SHELL)) {
+		doc_opts_from_table(opts, cmd->options);
+		return;
 	}
-	if (open)
-		add_opt(opts, &cur);
+	while (cmd->options[n].id)
+		n++;
+	copy = xcalloc(n + 1, sizeof(*copy));
+	for (size_t i = 0; i < n; i++) {
+		const struct burst_option *o = &cmd->options[i];
+
+		if (o->id == CLI_OPT_HELP || (o->flags & OPT_CARGO)) {
+			copy[k++] = *o;
+		} else if (o->flags & OPT_AFTER_VERB) {
+			copy[k] = *o;
+			copy[k++].short_name = 0; /* after the verb, -x is cargo's */
+		}
+	}
+	doc_opts_from_table(opts, copy);
+	free(copy);
+}
+
+static bool has_opt(const struct doc_opts *opts, const struct doc_opt *o)
+{
+	for (size_t i = 0; i < opts->nr; i++)
+		if ((o->long_name && opts->v[i].long_name &&
+		     !strcmp(o->long_name, opts->v[i].long_name)) ||
+		    (o->short_name && o->short_name == opts->v[i].short_name))
+			return true;
+	return false;
+}
+
+/* The options completed before the verb. */
+void doc_opts_before_verb(struct doc_opts *opts)
+{
+	doc_opts_from_table(opts, cli_global_options);
+	for (size_t c = 0; burst_commands[c]; c++) {
+		struct doc_opts run;
+
+		if (!(burst_commands[c]->flags & CMD_RUN))
+			continue;
+		doc_opts_init(&run);
+		doc_opts_from_table(&run, burst_commands[c]->options);
+		for (size_t i = 0; i < run.nr; i++) {
+			if (has_opt(opts, &run.v[i])) {
+				doc_opt_release(&run.v[i]);
+				continue;
+			}
+			if (opts->nr == opts->alloc) {
+				opts->alloc = opts->alloc ? 2 * opts->alloc : 8;
+				opts->v = xreallocarray(opts->v, opts->alloc,
+							sizeof(*opts->v));
+			}
+			opts->v[opts->nr++] = run.v[i];
+		}
+		free(run.v);
+	}
 }
 
 static size_t count_char(const char *s, size_t len, char c)

@@ -415,7 +415,14 @@ int pipeline_remote_cargo(struct run *r, struct burst_error *err)
 	cp.on_interrupt = cargo_interrupt;
 	if (start_forwards(r, err) < 0)
 		goto out;
-	ui_status("Running", "`cargo %s` on '%s'", r->verb, r->srv.name);
+	if (ui_verbosity() > 0) {
+		/* -v: the exact cargo command line */
+		line = pipeline_display_command(&c);
+		ui_status("Running", "%s on '%s'", line, r->srv.name);
+		free(line);
+	} else {
+		ui_status("Running", "`cargo %s` on '%s'", r->verb, r->srv.name);
+	}
 	rc = proc_run(&cp, err);
 	stop_forwards(r, r->ctx->run.forwards.nr);
 	if (rc < 0)

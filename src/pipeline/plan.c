@@ -111,6 +111,17 @@ static void add_args(struct strbuf *sb, const struct pipeline_cmd *cmd)
 		add_word(sb, cmd->args[i]);
 }
 
+/*
+ * Plain `cargo test` with --no-doctests: --tests selects every test target
+ * but the doctests (only when nothing else selects targets already).
+ */
+static void add_no_doctests(struct strbuf *sb, const struct pipeline_cmd *cmd)
+{
+	if (cmd->no_doctests &&
+	    pipeline_wants_doctests(cmd->args, cmd->nargs, false, cmd->has_lib))
+		add_word(sb, "--tests");
+}
+
 /* A 16-bit value from the project hash, to give each project its own port. */
 static unsigned hash_bits(const char *hash)
 {
@@ -245,16 +256,56 @@ char *pipeline_remote_command(const struct pipeline_cmd *cmd)
 				   "on the server; running cargo test instead' >&2;");
 		add_cargo(&sb, cmd);
 		strbuf_addstr(&sb, " test");
+		add_no_doctests(&sb, cmd);
 		add_args(&sb, cmd);
 		strbuf_addstr(&sb, "; fi");
 	} else {
 		add_cargo(&sb, cmd);
 		add_word(&sb, cmd->verb);
+		if (is_test)
+			add_no_doctests(&sb, cmd);
 		add_args(&sb, cmd);
 	}
 out:
 	free(src);
 	free(cache);
+	return strbuf_detach(&sb, NULL);
+}
+
+/* Append "`cargo [+tc] WORDS [--tests] ARGS`" for pipeline_display_command(). */
+static void display_one(struct strbuf *out, const struct pipeline_cmd *cmd,
+			const char *words, bool no_doctests)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	add_cargo(&sb, cmd);
+	strbuf_addf(&sb, " %s", words);
+	if (no_doctests)
+		add_no_doctests(&sb, cmd);
+	add_args(&sb, cmd);
+	strbuf_addf(out, "`%s`", sb.buf);
+	strbuf_release(&sb);
+}
+
+/* The cargo command line(s) -v shows. */
+char *pipeline_display_command(const struct pipeline_cmd *cmd)
+{
+	struct strbuf sb = STRBUF_INIT;
+	bool is_test = !strcmp(cmd->verb, "test");
+
+	if (is_test && !cmd->cargo_test) {
+		display_one(&sb, cmd, "nextest run", false);
+		if (pipeline_wants_doctests(cmd->args, cmd->nargs,
+					    cmd->no_doctests, cmd->has_lib)) {
+			strbuf_addstr(&sb, " and ");
+			display_one(&sb, cmd, "test --doc", false);
+		}
+		strbuf_addstr(&sb, " (without nextest: ");
+		display_one(&sb, cmd, "test", true);
+		strbuf_addch(&sb, ')');
+		return strbuf_detach(&sb, NULL);
+	}
+	display_one(&sb, cmd, cmd->verb, is_test); /* a verb of the table */
 	return strbuf_detach(&sb, NULL);
 }
 

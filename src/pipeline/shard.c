@@ -646,6 +646,40 @@ static char *cargo_line(struct run *r, const struct strvec *args)
 	return pipeline_remote_command(&c);
 }
 
+/*
+ * `cargo nextest archive` failed (its status is in r->exit_code): without
+ * nextest on the server that is a clear error, else cargo's status (a
+ * compile error, ...) passes through as the run's (0).
+ */
+static int archive_failed(struct shard_ctx *sc, struct burst_error *err)
+{
+	struct run *r = sc->r;
+	struct strvec args = STRVEC_INIT;
+	struct strbuf out = STRBUF_INIT;
+	struct burst_error e = BURST_ERROR_INIT;
+	char *cmd;
+	int ret = 0;
+
+	strvec_push(&args, "--version");
+	cmd = cargo_line(r, &args);
+	if (remote_capture(&r->host, cmd, 4096, 60000, &out, &e) < 0) {
+		burst_error_set(err, BURST_EXIT_REMOTE,
+				"cannot run `cargo nextest` on '%s': %s needs "
+				"cargo-nextest (%s)", r->srv.name,
+				r->ctx->run.shards > 0 ? "--shards" : "--junit",
+				e.message ? e.message : "no reason given");
+		burst_error_hint(err, "bake a current image with `cargo burst "
+				 "image build`, or run the tests without %s",
+				 r->ctx->run.shards > 0 ? "--shards" : "--junit");
+		ret = -1;
+	}
+	free(cmd);
+	strvec_clear(&args);
+	strbuf_release(&out);
+	burst_error_release(&e);
+	return ret;
+}
+
 static int run_archive(struct shard_ctx *sc, struct burst_error *err)
 {
 	struct run *r = sc->r;
@@ -1269,8 +1303,12 @@ int pipeline_shard_test(struct run *r, struct burst_error *err)
 		sc.hb_running = pthread_create(&sc.hb_tid, NULL, heartbeat_main, &sc) == 0;
 	}
 
-	if (run_archive(&sc, err) < 0 || r->interrupted || r->exit_code != 0)
+	if (run_archive(&sc, err) < 0 || r->interrupted)
 		goto out;
+	if (r->exit_code != 0) {
+		ret = archive_failed(&sc, err);
+		goto out;
+	}
 	join_provisioning(&sc);
 	provisioning = false;
 	if (proc_interrupted()) {

@@ -1,8 +1,9 @@
 /*
- * test-completions-unit.c - the help-text and usage readers behind the
- * completions and the man page (include/burst/doc.h): table-driven cases,
+ * test-completions-unit.c - what the completions and the man page read
+ * (include/burst/doc.h): option tables and usage lines, table-driven cases,
  * then the real command table, cross-checked against the usage lines and
- * run_args_parse() so that a flag missing from a help text fails here.
+ * the run verbs' router, so that an option the router does not take, or a
+ * usage line naming an option that is not in the table, fails here.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -11,50 +12,31 @@
 #include "burst/cli.h"
 #include "burst/doc.h"
 
-struct line_case {
-	const char *line;
-	bool is_opt;
-	char short_name;
-	const char *long_name, *arg, *help;
+struct table_case {
+	struct burst_option opt;
+	const char *long_name, *arg;
 	enum doc_value value;
 	const char *choices; /* space separated, or NULL */
 };
 
-static const struct line_case line_cases[] = {
-	{ "    -y, --yes                  Do not ask", true, 'y', "--yes", NULL,
-	  "Do not ask", DOC_VALUE_NONE, NULL },
-	{ "        --keep-alive SECONDS   Idle time", true, 0, "--keep-alive",
-	  "SECONDS", "Idle time", DOC_VALUE_ANY, NULL },
-	{ "        --color <WHEN>   Colouring: auto", true, 0, "--color", "WHEN",
-	  "Colouring: auto", DOC_VALUE_CHOICE, "auto always never" },
-	{ "        --env VAR[=VALUE]      Forward VAR", true, 0, "--env",
-	  "VAR[=VALUE]", "Forward VAR", DOC_VALUE_ENV, NULL },
-	{ "    -o, --output=<json|text>  Format", true, 'o', "--output",
-	  "json|text", "Format", DOC_VALUE_CHOICE, "json text" },
-	{ "    -L LOCAL[:REMOTE]  Forward a port", true, 'L', NULL,
-	  "LOCAL[:REMOTE]", "Forward a port", DOC_VALUE_ANY, NULL },
-	{ "        --key-file FILE   The key", true, 0, "--key-file", "FILE",
-	  "The key", DOC_VALUE_FILE, NULL },
-	{ "        --into DIR   Where", true, 0, "--into", "DIR", "Where",
+static const struct table_case table_cases[] = {
+	{ { 1, 'y', "yes", NULL, "Do not ask", 0 }, "--yes", NULL,
+	  DOC_VALUE_NONE, NULL },
+	{ { 2, 0, "keep-alive", "SECONDS", "Idle time", OPT_VALUE },
+	  "--keep-alive", "SECONDS", DOC_VALUE_ANY, NULL },
+	{ { 3, 0, "color", "<WHEN>", "Colouring: auto", OPT_VALUE }, "--color",
+	  "WHEN", DOC_VALUE_CHOICE, "auto always never" },
+	{ { 4, 0, "env", "VAR[=VALUE]", "Forward VAR", OPT_VALUE | OPT_REPEAT },
+	  "--env", "VAR[=VALUE]", DOC_VALUE_ENV, NULL },
+	{ { 5, 'o', "output", "<json|text>", "Format", OPT_VALUE }, "--output",
+	  "json|text", DOC_VALUE_CHOICE, "json text" },
+	{ { 6, 'L', NULL, "LOCAL[:REMOTE]", "Forward a port", OPT_VALUE }, NULL,
+	  "LOCAL[:REMOTE]", DOC_VALUE_ANY, NULL },
+	{ { 7, 0, "key-file", "FILE", "The key", OPT_VALUE }, "--key-file",
+	  "FILE", DOC_VALUE_FILE, NULL },
+	{ { 8, 0, "into", "DIR", "Where", OPT_VALUE }, "--into", "DIR",
 	  DOC_VALUE_DIR, NULL },
-	{ "    --json    Machine-readable output", true, 0, "--json", NULL,
-	  "Machine-readable output", DOC_VALUE_NONE, NULL },
-	{ "    --json Machine-readable output", true, 0, "--json", NULL,
-	  "Machine-readable output", DOC_VALUE_NONE, NULL },
-	{ "    -V", true, 'V', NULL, NULL, "", DOC_VALUE_NONE, NULL },
-	/* not option lines */
-	{ "--yes   Do not ask (no indent)", false, 0, NULL, NULL, NULL,
-	  DOC_VALUE_NONE, NULL },
-	{ "    -vv also shows debug logs", false, 0, NULL, NULL, NULL,
-	  DOC_VALUE_NONE, NULL },
-	{ "    --no-reap, the server stays", false, 0, NULL, NULL, NULL,
-	  DOC_VALUE_NONE, NULL },
-	{ "    build    Bake a new image", false, 0, NULL, NULL, NULL,
-	  DOC_VALUE_NONE, NULL },
-	{ "    --   end of options", false, 0, NULL, NULL, NULL,
-	  DOC_VALUE_NONE, NULL },
-	{ "    -", false, 0, NULL, NULL, NULL, DOC_VALUE_NONE, NULL },
-	{ "", false, 0, NULL, NULL, NULL, DOC_VALUE_NONE, NULL },
+	{ { 9, 'V', NULL, NULL, "", 0 }, NULL, NULL, DOC_VALUE_NONE, NULL },
 };
 
 static bool str_eq(const char *a, const char *b)
@@ -62,75 +44,65 @@ static bool str_eq(const char *a, const char *b)
 	return (!a && !b) || (a && b && !strcmp(a, b));
 }
 
-static void test_lines(void)
+/* Each entry of an option table becomes the option the generators use. */
+static void test_from_table(void)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(line_cases); i++) {
-		const struct line_case *c = &line_cases[i];
-		struct doc_opt o;
-		size_t col;
+	for (size_t i = 0; i < ARRAY_SIZE(table_cases); i++) {
+		const struct table_case *c = &table_cases[i];
+		struct burst_option table[2] = { c->opt, OPT_END };
+		struct doc_opts opts;
+		const struct doc_opt *o;
 
-		memset(&o, 0, sizeof(o));
-		col = doc_opt_parse_line(&o, c->line, strlen(c->line));
-		if (!ok((col > 0) == c->is_opt, "line %zu %s an option line: %s",
-			i, c->is_opt ? "is" : "is not", c->line))
+		doc_opts_init(&opts);
+		doc_opts_from_table(&opts, table);
+		if (!ok(opts.nr == 1, "entry %zu: one option", i)) {
+			doc_opts_release(&opts);
 			continue;
-		if (!c->is_opt)
-			continue;
-		ok(o.short_name == c->short_name, "line %zu: short -%c", i,
-		   c->short_name ? c->short_name : '0');
-		ok(str_eq(o.long_name, c->long_name), "line %zu: long %s (got %s)",
+		}
+		o = &opts.v[0];
+		ok(o->short_name == c->opt.short_name, "entry %zu: short -%c", i,
+		   c->opt.short_name ? c->opt.short_name : '0');
+		ok(str_eq(o->long_name, c->long_name), "entry %zu: long %s (got %s)",
 		   i, c->long_name ? c->long_name : "none",
-		   o.long_name ? o.long_name : "none");
-		ok(str_eq(o.arg, c->arg), "line %zu: arg %s (got %s)", i,
-		   c->arg ? c->arg : "none", o.arg ? o.arg : "none");
-		ok(str_eq(o.help, c->help), "line %zu: help '%s' (got '%s')", i,
-		   c->help, o.help);
-		ok(o.value == c->value, "line %zu: value kind %d (got %d)", i,
-		   (int)c->value, (int)o.value);
+		   o->long_name ? o->long_name : "none");
+		ok(str_eq(o->arg, c->arg), "entry %zu: arg %s (got %s)", i,
+		   c->arg ? c->arg : "none", o->arg ? o->arg : "none");
+		ok(str_eq(o->help, c->opt.help), "entry %zu: help", i);
+		ok(o->value == c->value, "entry %zu: value kind %d (got %d)", i,
+		   (int)c->value, (int)o->value);
+		ok(o->repeatable == !!(c->opt.flags & OPT_REPEAT),
+		   "entry %zu: repeatable from OPT_REPEAT", i);
 		if (c->choices) {
 			struct strbuf sb = STRBUF_INIT;
 
-			for (size_t k = 0; k < o.choices.nr; k++)
+			for (size_t k = 0; k < o->choices.nr; k++)
 				strbuf_addf(&sb, "%s%s", k ? " " : "",
-					    o.choices.v[k]);
-			is_str(sb.buf, c->choices, "line %zu: choices", i);
+					    o->choices.v[k]);
+			is_str(sb.buf, c->choices, "entry %zu: choices", i);
 			strbuf_release(&sb);
 		}
-		doc_opt_release(&o);
+		doc_opts_release(&opts);
 	}
 }
 
-static void test_help_text(void)
+static void test_hidden_and_empty(void)
 {
-	static const char help[] =
-		"Subcommands:\n"
-		"    build    Bake a new image: create a bake server,\n"
-		"             let it provision itself\n\n"
-		"Options of build:\n"
-		"        --server-type TYPE     The bake server's type (default:\n"
-		"                               image_server_type)\n"
-		"        --env VAR              Forward VAR (repeatable)\n"
-		"    -h, --help                 Print help\n"
-		"        --server-type TYPE     Listed twice\n"
-		"  indented prose that is not a continuation\n\n"
-		"The end; --yes here is prose.\n";
+	static const struct burst_option table[] = {
+		{ 1, 0, "shown", NULL, "Shown", 0 },
+		{ 2, 0, "internal", NULL, "Hidden", OPT_HIDDEN },
+		OPT_HELP, OPT_END,
+	};
 	struct doc_opts opts;
 
 	doc_opts_init(&opts);
-	doc_opts_parse(&opts, help);
-	if (ok(opts.nr == 3, "help text: three options (duplicate dropped, "
-	       "items and prose skipped), got %zu", opts.nr)) {
-		is_str(opts.v[0].long_name, "--server-type", "first is --server-type");
-		is_str(opts.v[0].help, "The bake server's type (default: "
-		       "image_server_type)", "continuation line joined");
-		ok(!opts.v[0].repeatable, "--server-type is not repeatable");
-		ok(opts.v[1].repeatable, "--env says repeatable");
-		ok(opts.v[2].short_name == 'h', "-h, --help");
+	doc_opts_from_table(&opts, table);
+	if (ok(opts.nr == 2, "hidden entries are not listed (got %zu)", opts.nr)) {
+		is_str(opts.v[0].long_name, "--shown", "first is --shown");
+		ok(opts.v[1].short_name == 'h', "then -h, --help");
 	}
 	doc_opts_release(&opts);
-	doc_opts_parse(&opts, NULL);
-	doc_opts_parse(&opts, "");
-	is_int((long long)opts.nr, 0, "NULL and empty help: no options");
+	doc_opts_from_table(&opts, NULL);
+	is_int((long long)opts.nr, 0, "a NULL table: no options");
 	doc_opts_release(&opts);
 }
 
@@ -162,7 +134,8 @@ static void test_usage(void)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(usage_cases); i++) {
 		const struct usage_case *c = &usage_cases[i];
-		struct burst_cmd cmd = { c->name, "", c->usage, NULL, 0, NULL };
+		struct burst_cmd cmd = { c->name, "", c->usage, NULL, 0, NULL,
+					 NULL };
 		struct strvec words = STRVEC_INIT;
 		struct strbuf sb = STRBUF_INIT;
 		bool verbs, free_args;
@@ -213,45 +186,68 @@ static void test_table_usage_flags(const struct burst_cmd *cmd,
 			continue;
 		}
 		flag = xstrndup(p, len);
-		ok(has_flag(opts, flag), "%s: usage flag %s is in the help text",
+		ok(has_flag(opts, flag), "%s: usage flag %s is in the option table",
 		   cmd->name, flag);
 		free(flag);
 		p += len;
 	}
 }
 
-/* Every flag the help of a run verb lists is taken by run_args_parse(). */
+/*
+ * Every option a run verb lists is taken by its router: before the verb
+ * (short or long form) and, for OPT_AFTER_VERB, after it.
+ */
+static void route_one(const struct burst_cmd *cmd, const struct doc_opt *o,
+		      bool after)
+{
+	char *argv[8];
+	int argc = 0, rc;
+	struct run_args ra;
+	struct burst_error err = BURST_ERROR_INIT;
+	const struct burst_cmd *got = NULL;
+	char shortf[3] = { '-', o->short_name, 0 };
+	const char *flag = o->long_name ? o->long_name : shortf;
+
+	argv[argc++] = (char *)"cargo-burst";
+	argv[argc++] = (char *)"burst";
+	if (after)
+		argv[argc++] = (char *)cmd->name;
+	argv[argc++] = (char *)flag;
+	if (o->arg)
+		argv[argc++] = (char *)(strstr(o->arg, "SECONDS") ? "30" :
+					!strcmp(o->arg, "N") ? "2" :
+					strstr(o->arg, "LOCAL") ? "8080" :
+					strstr(o->arg, "MACHINE") ? "box" : "FOO");
+	if (!after)
+		argv[argc++] = (char *)cmd->name;
+	argv[argc++] = (char *)"CARGO_ARG";
+	argv[argc] = NULL;
+	run_args_init(&ra);
+	rc = cli_route_run(argc, argv, &ra, &got, &err);
+	/* taken: only CARGO_ARG (and a -q/-v, cargo's too) reach cargo */
+	ok(rc == 0 && got == cmd && ra.cargo_args.nr >= 1 &&
+	   !strcmp(ra.cargo_args.v[ra.cargo_args.nr - 1], "CARGO_ARG") &&
+	   (ra.cargo_args.nr == 1 || ra.quiet + ra.verbose > 0),
+	   "%s: the router takes %s %s the verb (%s)", cmd->name, flag,
+	   after ? "after" : "before", err.message ? err.message : "ok");
+	run_args_release(&ra);
+	burst_error_release(&err);
+}
+
 static void test_table_run_flags(const struct burst_cmd *cmd,
 				 const struct doc_opts *opts)
 {
 	for (size_t i = 0; i < opts->nr; i++) {
 		const struct doc_opt *o = &opts->v[i];
-		char *argv[4];
-		int argc = 0;
-		struct run_args ra;
-		struct burst_error err = BURST_ERROR_INIT;
-		char shortf[3] = { '-', o->short_name, 0 };
-		const char *flag = o->long_name ? o->long_name : shortf;
-		int rc;
 
-		argv[argc++] = (char *)flag;
-		if (o->arg)
-			argv[argc++] = (char *)(strstr(o->arg, "SECONDS") ? "30" :
-						!strcmp(o->arg, "N") ? "2" :
-						strstr(o->arg, "LOCAL") ? "8080" :
-						"FOO");
-		argv[argc++] = (char *)"CARGO_ARG";
-		argv[argc] = NULL;
-		run_args_init(&ra);
-		rc = run_args_parse(&ra, cmd, argc, argv, &err);
-		/* taken: only CARGO_ARG (and a forwarded -q/-v) reach cargo */
-		ok(rc == 0 && ra.cargo_args.nr >= 1 &&
-		   !strcmp(ra.cargo_args.v[ra.cargo_args.nr - 1], "CARGO_ARG") &&
-		   (ra.cargo_args.nr == 1 || ra.quiet + ra.verbose > 0),
-		   "%s: run_args_parse takes %s from the help text", cmd->name,
-		   flag);
-		run_args_release(&ra);
-		burst_error_release(&err);
+		if (o->long_name && !strcmp(o->long_name, "--help"))
+			continue; /* prints the help instead */
+		route_one(cmd, o, false);
+		for (const struct burst_option *t = cmd->options; t->id; t++)
+			if (o->long_name && t->long_name &&
+			    !strcmp(o->long_name + 2, t->long_name) &&
+			    (t->flags & (OPT_AFTER_VERB | OPT_CARGO)))
+				route_one(cmd, o, true);
 	}
 }
 
@@ -268,10 +264,10 @@ static void test_table(void)
 			continue;
 		visible++;
 		doc_opts_init(&opts);
-		doc_opts_parse(&opts, cmd->help);
+		doc_opts_from_table(&opts, cmd->options);
 		test_table_usage_flags(cmd, &opts);
 		if (cmd->flags & CMD_RUN) {
-			ok(opts.nr > 0, "run verb %s has options in its help",
+			ok(opts.nr > 0, "run verb %s has an option table",
 			   cmd->name);
 			test_table_run_flags(cmd, &opts);
 		}
@@ -285,7 +281,7 @@ static void test_table(void)
 	   "completions is in the table and visible");
 
 	doc_opts_init(&global);
-	doc_opts_parse(&global, cli_global_options_help);
+	doc_opts_from_table(&global, cli_global_options);
 	ok(has_flag(&global, "--color") && has_flag(&global, "-V") &&
 	   has_flag(&global, "--quiet") && has_flag(&global, "-v"),
 	   "global options: --color, -V, --quiet, -v");
@@ -327,8 +323,8 @@ static void test_generators(void)
 int main(void)
 {
 	plan_lazy();
-	test_lines();
-	test_help_text();
+	test_from_table();
+	test_hidden_and_empty();
 	test_usage();
 	test_table();
 	test_generators();

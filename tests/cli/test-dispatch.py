@@ -4,6 +4,7 @@ help, version, unknown commands with suggestions, global flags, exit codes,
 run-verb routing errors.  Runs in a throw-away HOME outside any cargo project.
 """
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -39,6 +40,53 @@ def expect(args, code, out=(), err=(), name=None, not_err=(), **kw):
     for s in not_err:
         ok(s not in se, "%s: stderr lacks %r" % (name, s), info)
     return rc, so, se
+
+
+def long_names(text):
+    """The --names of the option lines of a help text."""
+    names = set()
+    for line in text.splitlines():
+        m = re.match(r"^\s+(?:-\w, )?--([a-z][a-z0-9-]*)", line)
+        if m:
+            names.add(m.group(1))
+    return names
+
+
+def short_names(text):
+    """The -x letters of the option lines of a help text."""
+    return set(re.findall(r"^\s+-(\w)(?:,|\s|$)", text, re.M))
+
+
+def cargo_names_untaken():
+    """Issue 14: no long option the tool takes after a verb is one of the
+    installed cargo's own options for that verb (`cargo <verb> --help`)."""
+    cargo = shutil.which("cargo", path=os.environ.get("PATH", "") +
+                         ":" + os.path.join(BASE_ENV["CARGO_HOME"], "bin"))
+    for verb in ("build", "test", "check", "clippy", "bench", "run"):
+        name = "%s: no option taken after the verb is cargo's" % verb
+        if not cargo:
+            print("ok %d - %s # SKIP cargo is not installed" % (count + 1, name))
+            globals()["count"] += 1
+            continue
+        p = subprocess.run([cargo, verb, "--help"], env=BASE_ENV,
+                           capture_output=True, text=True, timeout=60,
+                           cwd=WORK, stdin=subprocess.DEVNULL)
+        theirs = long_names(p.stdout)
+        _, ours_help, _ = run(["help", verb])
+        # all long options listed are taken after the verb, but the ones the
+        # tool shares with cargo on purpose: -q/-v (passed on) and --help
+        ours = long_names(ours_help) - {"quiet", "verbose", "help"}
+        ok(p.returncode == 0 and len(theirs) >= 5 and len(ours) >= 5 and
+           not (ours & theirs), name,
+           "cargo rc=%d, cargo's: %s\nours: %s\nboth: %s" %
+           (p.returncode, sorted(theirs), sorted(ours), sorted(ours & theirs)))
+        # the short ones the router refuses after the verb (-y, -L): cargo
+        # must have none of them, or the refusal would hide a cargo option
+        theirs_s = short_names(p.stdout)
+        ours_s = short_names(ours_help) - {"q", "v", "h"}
+        ok("h" in theirs_s and "y" in ours_s and not (ours_s & theirs_s),
+           "%s: cargo has none of the short options refused after it" % verb,
+           "cargo's: %s\nours: %s" % (sorted(theirs_s), sorted(ours_s)))
 
 
 def main():
@@ -118,7 +166,7 @@ def main():
     expect(["config", "--reference"], 0,
            out=["| `hetzner.regions` (alias `region`)", "| `volume_gb` |"])
     expect(["config", "--bogus"], USAGE,
-           err=["unexpected argument for config: '--bogus'"])
+           err=["unexpected argument '--bogus' for config"])
     expect(["config", "--keep-alive", "abc"], USAGE,
            err=["invalid value 'abc' for '--keep-alive'"])
 
@@ -129,10 +177,38 @@ def main():
     expect(["test", "--env", "1BAD"], USAGE,
            err=["invalid value '1BAD' for '--env'"])
     expect(["check", "--no-fetch"], USAGE,
-           err=["'--no-fetch' is only accepted by build and bench"])
-    expect(["build", "--help"], 0, out=["Usage: cargo burst [+TOOLCHAIN] "
-                                        "build", "--no-fetch"])
+           err=["'--no-fetch' is an option of cargo-burst build, bench, "
+                "not of check"])
+    expect(["build", "--help"], 0, out=["Usage: cargo burst [OPTIONS] "
+                                        "[+TOOLCHAIN] build", "--no-fetch"])
     expect(["test", "-h"], 0, out=["--no-doctests", "--cargo-test"])
+    # issue 14: after the verb everything is cargo's, --help aside (the
+    # tool's help for the verb, pointing at cargo's own, no server for it)
+    expect(["test", "--release", "--help"], 0,
+           out=["Usage: cargo burst [OPTIONS] [+TOOLCHAIN] test",
+                "`cargo test --help`"], name="test --release --help")
+    rc, so, se = expect(["run", "--", "--help"], CONFIG,
+                        err=["not inside a cargo project"],
+                        name="run -- --help is the program's")
+    ok("Usage:" not in so, "run -- --help prints no help of ours", so)
+    expect(["--keep-alive", "600", "--no-reap", "check", "--bogus"], CONFIG,
+           err=["not inside a cargo project"],
+           name="run options before the verb are taken")
+    expect(["--keep-alive", "abc", "check"], USAGE,
+           err=["invalid value 'abc' for '--keep-alive'"])
+    expect(["--keep-alive", "600", "status"], USAGE,
+           err=["'--keep-alive' only applies to the run verbs"])
+    expect(["--no-fetch", "test"], USAGE,
+           err=["'--no-fetch' is an option of cargo-burst build, bench, "
+                "not of test"])
+    expect(["down", "--help"], 0, out=["--with-volumes"],
+           name="down --help needs no token")
+    expect(["status", "--json", "--json"], USAGE, err=["'--json' given twice"])
+    expect(["audit", "--rate"], USAGE, err=["'--rate' needs a value"])
+    expect(["audit", "--rate", "1", "--rate=2"], USAGE,
+           err=["'--rate=2' given twice"])
+    expect(["audit", "--rate", "1", "--rate", "2"], USAGE,
+           err=["'--rate' given twice"])
     expect(["build"], CONFIG, err=["not inside a cargo project"])
     expect(["+nightly", "build", "+beta"], USAGE,
            err=["toolchain given twice"])
@@ -155,11 +231,16 @@ def main():
            cwd=proj, name="build --host without a token")
     expect(["ssh", "--host", "nobody@127.0.0.1:1", "--", "true"], 76,
            not_err=["API token"], cwd=proj, name="ssh --host without a token")
-    expect(["run", "-L", "abc"], USAGE, err=["invalid value 'abc' for '--forward'"],
+    expect(["-L", "abc", "run"], USAGE, err=["invalid value 'abc' for '--forward'"],
            cwd=proj)
-    expect(["ssh", "--no-fetch"], USAGE, err=["'--no-fetch' is only accepted by"],
+    expect(["run", "--forward", "abc"], USAGE,
+           err=["invalid value 'abc' for '--forward'"], cwd=proj)
+    expect(["ssh", "--no-fetch"], USAGE,
+           err=["'--no-fetch' is an option of cargo-burst build, bench"],
            cwd=proj)
-    expect(["help", "ssh"], 0, out=["Usage: cargo burst ssh", "--no-sync"])
+    expect(["help", "ssh"], 0, out=["Usage: cargo burst [OPTIONS] ssh",
+                                    "--no-sync"])
+    cargo_names_untaken()
     os.makedirs(os.path.join(proj, ".config"))
     with open(os.path.join(proj, ".config", "cargo-burst.toml"), "w") as f:
         f.write("volume_gb = 1\n")

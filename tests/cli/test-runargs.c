@@ -1,4 +1,9 @@
-/* test-runargs.c - routing of the run verbs' arguments (run_args_parse). */
+/*
+ * test-runargs.c - routing of the run verbs' command lines (issue 14,
+ * "Arguments"): a table of argv -> (tool options, cargo argv), through
+ * cli_route_run(), which burst_cli_main() routes the same way, and the
+ * real command table.  Every example of the issue is a row.
+ */
 #include <stdlib.h>
 #include <string.h>
 
@@ -6,144 +11,178 @@
 #include "burst/cli.h"
 #include "burst/strbuf.h"
 
-#define MAXARGS 16
-
-static const struct burst_cmd v_build = { "build", "", "", "",
-					  CMD_RUN | CMD_RUN_FETCH, NULL };
-static const struct burst_cmd v_test = { "test", "", "", "",
-					 CMD_RUN | CMD_RUN_TEST, NULL };
-static const struct burst_cmd v_clippy = { "clippy", "", "", "", CMD_RUN,
-					   NULL };
-static const struct burst_cmd v_run = { "run", "", "", "", CMD_RUN, NULL };
-static const struct burst_cmd v_bench = { "bench", "", "", "",
-					  CMD_RUN | CMD_RUN_FETCH, NULL };
+#define MAXARGS 20
 
 struct route_case {
 	const char *name;
-	const struct burst_cmd *cmd;
-	const char *argv[MAXARGS];       /* after the verb, NULL-terminated */
-	const char *global_toolchain;    /* +x before the verb, or NULL */
-	int global_quiet, global_verbose;
+	const char *argv[MAXARGS];  /* after "cargo-burst", NULL-terminated */
 	/* expectations */
-	const char *error;               /* substring of the usage error, or NULL */
-	const char *cargo[MAXARGS];      /* expected cargo args */
-	const char *env[MAXARGS];        /* expected --env values */
+	const char *error;          /* substring of the usage error, or NULL */
+	const char *cargo[MAXARGS]; /* cargo's (or ssh's command) arguments */
+	const char *env[MAXARGS];   /* --env values */
 	const char *toolchain;
 	long long keep_alive;
-	const char *bools;               /* letters: r no_reap, f no_fetch, y yes,
-					    d no_doctests, c cargo_test, h help */
+	const char *bools;          /* r no_reap, f no_fetch, y yes, d no_doctests,
+				       c cargo_test, h help, s no_sync */
 	int quiet, verbose;
 };
 
+#define NONE { NULL }
+
 static const struct route_case cases[] = {
-	{ "no arguments", &v_build, { NULL }, NULL, 0, 0, NULL, { NULL },
-	  { NULL }, NULL, -1, "", 0, 0 },
-	{ "plain cargo args", &v_build, { "--release", "-p", "foo", NULL },
-	  NULL, 0, 0, NULL, { "--release", "-p", "foo", NULL }, { NULL }, NULL,
+	/* the examples of the issue */
+	{ "test -- --nocapture reaches the test binary",
+	  { "burst", "test", "--", "--nocapture", NULL }, NULL,
+	  { "--", "--nocapture", NULL }, NONE, NULL, -1, "", 0, 0 },
+	{ "clippy -- -D warnings reaches clippy",
+	  { "burst", "clippy", "--", "-D", "warnings", NULL }, NULL,
+	  { "--", "-D", "warnings", NULL }, NONE, NULL, -1, "", 0, 0 },
+	{ "run -- --help is the program's",
+	  { "burst", "run", "--", "--help", NULL }, NULL,
+	  { "--", "--help", NULL }, NONE, NULL, -1, "", 0, 0 },
+	{ "tool options between burst and the verb",
+	  { "burst", "--keep-alive", "600", "test", "--", "--nocapture", NULL },
+	  NULL, { "--", "--nocapture", NULL }, NONE, NULL, 600, "", 0, 0 },
+	{ "--keep-alive after --release is the tool's",
+	  { "burst", "build", "--release", "--keep-alive", "600", NULL }, NULL,
+	  { "--release", NULL }, NONE, NULL, 600, "", 0, 0 },
+	{ "clippy --all-targets -- -D warnings",
+	  { "burst", "clippy", "--all-targets", "--", "-D", "warnings", NULL },
+	  NULL, { "--all-targets", "--", "-D", "warnings", NULL }, NONE, NULL,
 	  -1, "", 0, 0 },
-	{ "leading -- consumed", &v_build, { "--", "--release", NULL }, NULL,
-	  0, 0, NULL, { "--release", NULL }, { NULL }, NULL, -1, "", 0, 0 },
-	{ "tool flags then --", &v_build,
-	  { "--no-reap", "--yes", "--", "--no-reap", NULL }, NULL, 0, 0, NULL,
-	  { "--no-reap", NULL }, { NULL }, NULL, -1, "ry", 0, 0 },
-	{ "inner -- kept (clippy)", &v_clippy,
-	  { "--all-targets", "--", "-D", "warnings", NULL }, NULL, 0, 0, NULL,
-	  { "--all-targets", "--", "-D", "warnings", NULL }, { NULL }, NULL, -1,
-	  "", 0, 0 },
-	{ "leading -- then inner --", &v_run,
-	  { "--", "--bin", "x", "--", "--flag", NULL }, NULL, 0, 0, NULL,
-	  { "--bin", "x", "--", "--flag", NULL }, { NULL }, NULL, -1, "", 0, 0 },
-	{ "only the first -- is consumed", &v_run, { "--", "--", NULL }, NULL,
-	  0, 0, NULL, { "--", NULL }, { NULL }, NULL, -1, "", 0, 0 },
-	{ "empty arguments survive", &v_run,
-	  { "--", "", "a", "", NULL }, NULL, 0, 0, NULL, { "", "a", "", NULL },
-	  { NULL }, NULL, -1, "", 0, 0 },
-	{ "empty argument starts cargo args", &v_run, { "", "--yes", NULL },
-	  NULL, 0, 0, NULL, { "", "--yes", NULL }, { NULL }, NULL, -1, "", 0,
+	/* the rule: after a --, everything is cargo's */
+	{ "tool names after -- are cargo's",
+	  { "burst", "run", "--bin", "x", "--", "--keep-alive", "5", "--no-reap",
+	    "--help", "-q", NULL }, NULL,
+	  { "--bin", "x", "--", "--keep-alive", "5", "--no-reap", "--help",
+	    "-q", NULL }, NONE, NULL, -1, "", 0, 0 },
+	{ "a lone -- is kept", { "burst", "build", "--", NULL }, NULL,
+	  { "--", NULL }, NONE, NULL, -1, "", 0, 0 },
+	{ "every -- is kept", { "burst", "run", "--", "--", NULL }, NULL,
+	  { "--", "--", NULL }, NONE, NULL, -1, "", 0, 0 },
+	{ "empty arguments survive",
+	  { "burst", "run", "--", "", "a", "", NULL }, NULL,
+	  { "--", "", "a", "", NULL }, NONE, NULL, -1, "", 0, 0 },
+	{ "order is kept around taken options",
+	  { "burst", "test", "-p", "a", "--no-reap", "--lib", "--yes", "it",
+	    NULL }, NULL, { "-p", "a", "--lib", "it", NULL }, NONE, NULL, -1,
+	  "ry", 0, 0 },
+	/* names cargo uses are never taken */
+	{ "cargo's options stay cargo's",
+	  { "burst", "build", "-j", "4", "--config", "a=b", "--target-dir", "t",
+	    "--message-format", "json", "-r", "--timings", "-F", "x", NULL },
+	  NULL, { "-j", "4", "--config", "a=b", "--target-dir", "t",
+		  "--message-format", "json", "-r", "--timings", "-F", "x",
+		  NULL }, NONE, NULL, -1, "", 0, 0 },
+	{ "-v after the verb: cargo's, counted too",
+	  { "burst", "build", "-v", "--release", "-vv", NULL }, NULL,
+	  { "-v", "--release", "-vv", NULL }, NONE, NULL, -1, "", 0, 3 },
+	{ "global -q/-v go first, after-verb ones stay in place",
+	  { "burst", "-q", "-vv", "build", "--release", "--verbose", NULL },
+	  NULL, { "-q", "-v", "-v", "--release", "--verbose", NULL }, NONE,
+	  NULL, -1, "", 1, 3 },
+	{ "-vq is cargo's alone", { "burst", "build", "-vq", NULL }, NULL,
+	  { "-vq", NULL }, NONE, NULL, -1, "", 0, 0 },
+	{ "-q after -- is the program's",
+	  { "burst", "test", "--", "-q", NULL }, NULL, { "--", "-q", NULL },
+	  NONE, NULL, -1, "", 0, 0 },
+	{ "a short tool option after the verb is refused (cargo has none)",
+	  { "burst", "build", "--release", "-y", NULL },
+	  "'-y' after the verb would go to cargo", NONE, NONE, NULL, -1, "", 0,
 	  0 },
-	{ "tool flags after cargo args go to cargo", &v_build,
-	  { "--release", "--no-reap", "-y", NULL }, NULL, 0, 0, NULL,
-	  { "--release", "--no-reap", "-y", NULL }, { NULL }, NULL, -1, "", 0,
+	{ "-L after the verb too", { "burst", "run", "-L8080", NULL },
+	  "'-L' after the verb would go to cargo", NONE, NONE, NULL, -1, "", 0,
 	  0 },
-	{ "keep-alive separate", &v_build, { "--keep-alive", "600", NULL },
-	  NULL, 0, 0, NULL, { NULL }, { NULL }, NULL, 600, "", 0, 0 },
-	{ "keep-alive with =", &v_build, { "--keep-alive=0", "-r", NULL },
-	  NULL, 0, 0, NULL, { "-r", NULL }, { NULL }, NULL, 0, "", 0, 0 },
-	{ "keep-alive bad value", &v_build, { "--keep-alive", "abc", NULL },
-	  NULL, 0, 0, "invalid value 'abc' for '--keep-alive'", { NULL },
-	  { NULL }, NULL, -1, "", 0, 0 },
-	{ "keep-alive negative", &v_build, { "--keep-alive=-5", NULL }, NULL,
-	  0, 0, "'--keep-alive'", { NULL }, { NULL }, NULL, -1, "", 0, 0 },
-	{ "keep-alive missing value", &v_build, { "--keep-alive", NULL }, NULL,
-	  0, 0, "'--keep-alive' needs a value", { NULL }, { NULL }, NULL, -1,
-	  "", 0, 0 },
-	{ "env forms", &v_test,
-	  { "--env", "RUST_LOG", "--env=FOO=bar", "--env", "E=", "--env=X",
-	    NULL }, NULL, 0, 0, NULL, { NULL },
-	  { "RUST_LOG", "FOO=bar", "E=", "X", NULL }, NULL, -1, "", 0, 0 },
-	{ "env value keeps later =", &v_test, { "--env", "A=b=c", NULL },
-	  NULL, 0, 0, NULL, { NULL }, { "A=b=c", NULL }, NULL, -1, "", 0, 0 },
-	{ "env bad name", &v_test, { "--env", "1BAD", NULL }, NULL, 0, 0,
-	  "invalid value '1BAD' for '--env'", { NULL }, { NULL }, NULL, -1, "",
-	  0, 0 },
-	{ "env bad name with value", &v_test, { "--env=A-B=1", NULL }, NULL, 0,
-	  0, "'--env'", { NULL }, { NULL }, NULL, -1, "", 0, 0 },
-	{ "env empty", &v_test, { "--env=", NULL }, NULL, 0, 0, "'--env'",
-	  { NULL }, { NULL }, NULL, -1, "", 0, 0 },
-	{ "env missing value", &v_test, { "--env", NULL }, NULL, 0, 0,
-	  "'--env' needs a value", { NULL }, { NULL }, NULL, -1, "", 0, 0 },
-	{ "no-fetch for build", &v_build, { "--no-fetch", NULL }, NULL, 0, 0,
-	  NULL, { NULL }, { NULL }, NULL, -1, "f", 0, 0 },
-	{ "no-fetch for bench", &v_bench, { "--no-fetch", "--bench", "b", NULL },
-	  NULL, 0, 0, NULL, { "--bench", "b", NULL }, { NULL }, NULL, -1, "f", 0,
+	{ "-L without a value after the verb", { "burst", "run", "-L", NULL },
+	  "'-L' after the verb would go to cargo", NONE, NONE, NULL, -1, "", 0,
 	  0 },
-	{ "no-fetch refused for test", &v_test, { "--no-fetch", NULL }, NULL,
-	  0, 0, "'--no-fetch' is only accepted by build and bench", { NULL },
-	  { NULL }, NULL, -1, "", 0, 0 },
-	{ "no-fetch after -- goes to cargo", &v_test, { "--", "--no-fetch", NULL },
-	  NULL, 0, 0, NULL, { "--no-fetch", NULL }, { NULL }, NULL, -1, "", 0, 0 },
-	{ "test flags", &v_test, { "--no-doctests", "--cargo-test", "it", NULL },
-	  NULL, 0, 0, NULL, { "it", NULL }, { NULL }, NULL, -1, "dc", 0, 0 },
-	{ "test flags refused for build", &v_build, { "--cargo-test", NULL },
-	  NULL, 0, 0, "'--cargo-test' is only accepted by test", { NULL },
-	  { NULL }, NULL, -1, "", 0, 0 },
-	{ "-q forwarded", &v_build, { "-q", "--release", NULL }, NULL, 0, 0,
-	  NULL, { "-q", "--release", NULL }, { NULL }, NULL, -1, "", 1, 0 },
-	{ "-v and -vv forwarded in order", &v_build,
-	  { "-v", "--no-reap", "-vv", "--", "x", NULL }, NULL, 0, 0, NULL,
-	  { "-v", "-vv", "x", NULL }, { NULL }, NULL, -1, "r", 0, 3 },
-	{ "--quiet/--verbose forwarded", &v_build,
-	  { "--quiet", "--verbose", "--release", NULL }, NULL, 0, 0, NULL,
-	  { "--quiet", "--verbose", "--release", NULL }, { NULL }, NULL, -1, "",
-	  1, 1 },
-	{ "global -q/-v forwarded first", &v_build, { "-v", "-r", NULL }, NULL,
-	  1, 2, NULL, { "-q", "-v", "-v", "-v", "-r", NULL }, { NULL }, NULL,
-	  -1, "", 1, 3 },
-	{ "-vq is not a tool flag", &v_build, { "-vq", NULL }, NULL, 0, 0, NULL,
-	  { "-vq", NULL }, { NULL }, NULL, -1, "", 0, 0 },
-	{ "toolchain after the verb", &v_build, { "+nightly", "--release", NULL },
-	  NULL, 0, 0, NULL, { "--release", NULL }, { NULL }, "nightly", -1, "",
-	  0, 0 },
-	{ "toolchain before the verb", &v_build, { "--release", NULL },
-	  "nightly-2024-05-01", 0, 0, NULL, { "--release", NULL }, { NULL },
-	  "nightly-2024-05-01", -1, "", 0, 0 },
-	{ "toolchain twice", &v_build, { "+stable", NULL }, "nightly", 0, 0,
-	  "toolchain given twice", { NULL }, { NULL }, NULL, -1, "", 0, 0 },
-	{ "toolchain later is a cargo arg", &v_build, { "-y", "+nightly", NULL },
-	  NULL, 0, 0, NULL, { "+nightly", NULL }, { NULL }, NULL, -1, "y", 0, 0 },
-	{ "empty toolchain", &v_build, { "+", NULL }, NULL, 0, 0,
-	  "empty toolchain", { NULL }, { NULL }, NULL, -1, "", 0, 0 },
-	{ "toolchain with a space", &v_build, { "+night ly", NULL }, NULL, 0, 0,
-	  "invalid toolchain name", { NULL }, { NULL }, NULL, -1, "", 0, 0 },
-	{ "help in tool position", &v_build, { "--help", NULL }, NULL, 0, 0,
-	  NULL, { NULL }, { NULL }, NULL, -1, "h", 0, 0 },
-	{ "help after cargo args goes to cargo", &v_build,
-	  { "--release", "--help", NULL }, NULL, 0, 0, NULL,
-	  { "--release", "--help", NULL }, { NULL }, NULL, -1, "", 0, 0 },
-	{ "everything at once", &v_test,
-	  { "+beta", "--keep-alive", "90", "--no-reap", "-y", "--env", "A",
-	    "--no-doctests", "-q", "--", "--workspace", "--", "--nocapture",
-	    "", NULL }, NULL, 0, 0, NULL,
+	{ "-L after another verb", { "burst", "build", "-L", "80", NULL },
+	  "'-L' is an option of cargo-burst run, not of build", NONE, NONE, NULL,
+	  -1, "", 0, 0 },
+	{ "... but after -- they are the program's",
+	  { "burst", "run", "--", "-y", "-L", "80", NULL }, NULL,
+	  { "--", "-y", "-L", "80", NULL }, NONE, NULL, -1, "", 0, 0 },
+	{ "a longer name is not ours",
+	  { "burst", "build", "--keep-alive-x", "--no-reaper", "--yes=1", NULL },
+	  NULL, { "--keep-alive-x", "--no-reaper", "--yes=1", NULL }, NONE, NULL,
+	  -1, "", 0, 0 },
+	/* short and long forms before the verb */
+	{ "-y before the verb", { "burst", "-y", "build", NULL }, NULL, NONE,
+	  NONE, NULL, -1, "y", 0, 0 },
+	{ "all kinds before the verb",
+	  { "burst", "--no-reap", "--env=A", "--keep-alive=0", "-y", "test",
+	    "--no-doctests", "--cargo-test", "it", NULL }, NULL, { "it", NULL },
+	  { "A", NULL }, NULL, 0, "rydc", 0, 0 },
+	{ "an option of another verb before the verb",
+	  { "burst", "--no-fetch", "test", NULL },
+	  "'--no-fetch' is an option of cargo-burst build, bench, not of test",
+	  NONE, NONE, NULL, -1, "", 0, 0 },
+	{ "an option of another verb after the verb",
+	  { "burst", "test", "--no-fetch", NULL },
+	  "'--no-fetch' is an option of cargo-burst build, bench, not of test",
+	  NONE, NONE, NULL, -1, "", 0, 0 },
+	{ "... which -- passes on",
+	  { "burst", "test", "--", "--no-fetch", NULL }, NULL,
+	  { "--", "--no-fetch", NULL }, NONE, NULL, -1, "", 0, 0 },
+	{ "--cargo-test is test's", { "burst", "build", "--cargo-test", NULL },
+	  "not of build", NONE, NONE, NULL, -1, "", 0, 0 },
+	{ "--no-sync is ssh's", { "burst", "build", "--no-sync", NULL },
+	  "'--no-sync' is an option of cargo-burst ssh, not of build", NONE,
+	  NONE, NULL, -1, "", 0, 0 },
+	{ "--no-fetch for build and bench",
+	  { "burst", "bench", "--no-fetch", "--bench", "b", NULL }, NULL,
+	  { "--bench", "b", NULL }, NONE, NULL, -1, "f", 0, 0 },
+	/* --help */
+	{ "--help after the verb is the tool's",
+	  { "burst", "build", "--release", "--help", NULL }, NULL,
+	  { "--release", NULL }, NONE, NULL, -1, "h", 0, 0 },
+	{ "-h after the verb", { "burst", "test", "-h", NULL }, NULL, NONE,
+	  NONE, NULL, -1, "h", 0, 0 },
+	/* values */
+	{ "keep-alive bad value", { "burst", "build", "--keep-alive", "abc", NULL },
+	  "invalid value 'abc' for '--keep-alive'", NONE, NONE, NULL, -1, "", 0,
+	  0 },
+	{ "keep-alive negative", { "burst", "--keep-alive=-5", "build", NULL },
+	  "'--keep-alive'", NONE, NONE, NULL, -1, "", 0, 0 },
+	{ "keep-alive missing value", { "burst", "build", "--keep-alive", NULL },
+	  "'--keep-alive' needs a value", NONE, NONE, NULL, -1, "", 0, 0 },
+	{ "env forms",
+	  { "burst", "--env", "RUST_LOG", "test", "--env=FOO=bar", "--env", "E=",
+	    "--env=X", "--env", "A=b=c", NULL }, NULL, NONE,
+	  { "RUST_LOG", "FOO=bar", "E=", "X", "A=b=c", NULL }, NULL, -1, "", 0,
+	  0 },
+	{ "env bad name", { "burst", "test", "--env", "1BAD", NULL },
+	  "invalid value '1BAD' for '--env'", NONE, NONE, NULL, -1, "", 0, 0 },
+	{ "env empty", { "burst", "test", "--env=", NULL }, "'--env'", NONE,
+	  NONE, NULL, -1, "", 0, 0 },
+	/* +toolchain */
+	{ "toolchain after the verb",
+	  { "burst", "build", "+nightly", "--release", NULL }, NULL,
+	  { "--release", NULL }, NONE, "nightly", -1, "", 0, 0 },
+	{ "toolchain before the verb",
+	  { "burst", "+nightly-2024-05-01", "build", "--release", NULL }, NULL,
+	  { "--release", NULL }, NONE, "nightly-2024-05-01", -1, "", 0, 0 },
+	{ "toolchain twice", { "burst", "+nightly", "build", "+stable", NULL },
+	  "toolchain given twice", NONE, NONE, NULL, -1, "", 0, 0 },
+	{ "a later +x is cargo's",
+	  { "burst", "build", "--release", "+nightly", NULL }, NULL,
+	  { "--release", "+nightly", NULL }, NONE, NULL, -1, "", 0, 0 },
+	{ "empty toolchain", { "burst", "build", "+", NULL }, "empty toolchain",
+	  NONE, NONE, NULL, -1, "", 0, 0 },
+	/* ssh: its command is not cargo's, a leading -- is optional */
+	{ "ssh --no-sync -- command",
+	  { "burst", "-q", "ssh", "--no-sync", "--", "sh", "-c", "exit 7", NULL },
+	  NULL, { "sh", "-c", "exit 7", NULL }, NONE, NULL, -1, "s", 1, 0 },
+	{ "ssh command keeps its options",
+	  { "burst", "ssh", "--host", "box", "cat", "--no-sync", NULL }, NULL,
+	  { "cat", "--no-sync", NULL }, NONE, NULL, -1, "", 0, 0 },
+	{ "ssh -L is run's", { "burst", "ssh", "-L", "80", NULL },
+	  "'-L' is an option of cargo-burst run, not of ssh", NONE, NONE, NULL,
+	  -1, "", 0, 0 },
+	{ "everything at once",
+	  { "burst", "-q", "+beta", "--keep-alive", "90", "-y", "test",
+	    "--no-reap", "--workspace", "--env", "A", "--no-doctests", "--",
+	    "--nocapture", "", NULL }, NULL,
 	  { "-q", "--workspace", "--", "--nocapture", "", NULL }, { "A", NULL },
 	  "beta", 90, "ryd", 1, 0 },
 };
@@ -176,20 +215,27 @@ static void check_vec(const char *what, const char *name,
 	strbuf_release(&w);
 }
 
+/* Route "cargo-burst ARGV..."; returns what cli_route_run() returned. */
+static int route(const char *const *args, struct run_args *ra,
+		 const struct burst_cmd **cmd, struct burst_error *err)
+{
+	char *argv[MAXARGS + 1];
+	int argc = (int)count(args) + 1;
+
+	argv[0] = "cargo-burst";
+	for (int i = 1; i <= argc; i++)
+		argv[i] = (char *)args[i - 1];
+	run_args_init(ra);
+	return cli_route_run(argc, argv, ra, cmd, err);
+}
+
 static void run_case(const struct route_case *c)
 {
 	struct run_args ra;
 	struct burst_error err = BURST_ERROR_INIT;
-	char *argv[MAXARGS];
-	int argc = (int)count(c->argv), r;
+	const struct burst_cmd *cmd;
+	int r = route(c->argv, &ra, &cmd, &err);
 
-	for (int i = 0; i <= argc; i++)
-		argv[i] = (char *)c->argv[i];
-	run_args_init(&ra);
-	ra.toolchain = xstrdup(c->global_toolchain);
-	ra.quiet = c->global_quiet;
-	ra.verbose = c->global_verbose;
-	r = run_args_parse(&ra, c->cmd, argc, argv, &err);
 	if (c->error) {
 		ok(r == -1 && err.exit_code == BURST_EXIT_USAGE,
 		   "%s: usage error", c->name);
@@ -201,7 +247,8 @@ static void run_case(const struct route_case *c)
 	}
 	if (!ok(r == 0, "%s: accepted", c->name))
 		diag("  error: %s", err.message ? err.message : "?");
-	is_str(ra.verb, c->cmd->name, "%s: verb", c->name);
+	is_str(ra.verb, c->argv[1][0] == '-' || c->argv[1][0] == '+' ?
+	       ra.verb : c->argv[1], "%s: verb", c->name);
 	check_vec("cargo args", c->name, &ra.cargo_args, c->cargo);
 	check_vec("env", c->name, &ra.env, c->env);
 	is_str(ra.toolchain, c->toolchain, "%s: toolchain", c->name);
@@ -211,6 +258,7 @@ static void run_case(const struct route_case *c)
 	   ra.yes == !!strchr(c->bools, 'y') &&
 	   ra.no_doctests == !!strchr(c->bools, 'd') &&
 	   ra.cargo_test == !!strchr(c->bools, 'c') &&
+	   ra.no_sync == !!strchr(c->bools, 's') &&
 	   ra.help == !!strchr(c->bools, 'h'), "%s: flags [%s]", c->name,
 	   c->bools);
 	is_int(ra.quiet, c->quiet, "%s: quiet count", c->name);
@@ -224,10 +272,11 @@ static void test_release_reuse(void)
 {
 	struct run_args ra;
 	struct burst_error err = BURST_ERROR_INIT;
-	char *argv[] = { "--env", "A=1", "x", NULL };
+	const struct burst_cmd *cmd;
+	static const char *const argv[] = { "burst", "build", "--env", "A=1", "x",
+					    NULL };
 
-	run_args_init(&ra);
-	ok(run_args_parse(&ra, &v_build, 3, argv, &err) == 0, "parse once");
+	ok(route(argv, &ra, &cmd, &err) == 0 && cmd == &cmd_build, "route once");
 	run_args_release(&ra);
 	ok(ra.env.nr == 0 && ra.cargo_args.nr == 0 && !ra.toolchain &&
 	   ra.keep_alive_secs == -1, "release empties and re-inits");
@@ -236,152 +285,139 @@ static void test_release_reuse(void)
 	   ra.keep_alive_secs == -1, "release twice is safe and leaves it empty");
 }
 
-/* test --shards N and --junit PATH (issue 8, item 3). */
-static void route_shards(const struct burst_cmd *cmd, const char *const *argv, int want_shards,
-			 const char *want_junit, const char *want_error, const char *want_first)
+/* A case with one expected string field: shards, junit, host, forwards. */
+static void route_value(const char *const *argv, const char *want_error,
+			const char *what, const char *want)
 {
 	struct run_args ra;
 	struct burst_error err = BURST_ERROR_INIT;
-	int argc = (int)count(argv), rc;
-	char *copy[MAXARGS];
-	struct strbuf name = STRBUF_INIT;
+	const struct burst_cmd *cmd;
+	struct strbuf name = STRBUF_INIT, got = STRBUF_INIT;
+	int rc;
 
-	for (int i = 0; i < argc; i++)
-		copy[i] = (char *)argv[i];
-	join(&name, copy, (size_t)argc);
-	run_args_init(&ra);
-	rc = run_args_parse(&ra, cmd, argc, copy, &err);
-	if (want_error) {
-		ok(rc < 0 && err.message && strstr(err.message, want_error),
-		   "%s [%s]: refused with '%s' (got '%s')", cmd->name, name.buf, want_error,
-		   err.message ? err.message : "no error");
-	} else {
-		ok(rc == 0, "%s [%s]: parsed", cmd->name, name.buf);
-		is_int(ra.shards, want_shards, "%s [%s]: shards", cmd->name, name.buf);
-		is_str(ra.junit ? ra.junit : "(null)", want_junit ? want_junit : "(null)",
-		       "%s [%s]: junit", cmd->name, name.buf);
-		is_str(ra.cargo_args.nr ? ra.cargo_args.v[0] : "(none)",
-		       want_first ? want_first : "(none)", "%s [%s]: first cargo arg",
-		       cmd->name, name.buf);
-	}
-	burst_error_release(&err);
-	run_args_release(&ra);
-	strbuf_release(&name);
-}
-
-static void test_shards(void)
-{
-	static const char *const a1[] = { "--shards", "3", NULL };
-	static const char *const a2[] = { "--shards=4", "--junit", "out.xml", "-p", "x", NULL };
-	static const char *const a3[] = { "--junit=j.xml", "--shards", "2", "--", "--shards",
-					  "9", NULL };
-	static const char *const a4[] = { "--shards", "0", NULL };
-	static const char *const a5[] = { "--shards", "abc", NULL };
-	static const char *const a6[] = { "--shards", NULL };
-	static const char *const a7[] = { "--shards=33", NULL };
-	static const char *const a8[] = { "--junit", NULL };
-	static const char *const a9[] = { "-p", "x", "--shards", "2", NULL };
-	static const char *const a10[] = { "--junit", "x.xml", NULL };
-
-	route_shards(&v_test, a1, 3, NULL, NULL, NULL);
-	route_shards(&v_test, a2, 4, "out.xml", NULL, "-p");
-	route_shards(&v_test, a3, 2, "j.xml", NULL, "--shards");
-	route_shards(&v_test, a4, 0, NULL, "invalid value '0' for '--shards'", NULL);
-	route_shards(&v_test, a5, 0, NULL, "invalid value 'abc' for '--shards'", NULL);
-	route_shards(&v_test, a6, 0, NULL, "'--shards' needs a value", NULL);
-	route_shards(&v_test, a7, 0, NULL, "from 1 to 32", NULL);
-	route_shards(&v_test, a8, 0, NULL, "'--junit' needs a value", NULL);
-	route_shards(&v_test, a9, 0, NULL, NULL, "-p");
-	route_shards(&v_test, a10, 0, "x.xml", NULL, NULL);
-	route_shards(&v_build, a1, 0, NULL, "'--shards' is only accepted by test", NULL);
-	route_shards(&v_clippy, a8, 0, NULL, "'--junit' is only accepted by test", NULL);
-}
-
-/* --host, -L/--forward (run) and --no-sync (ssh) (issue 8, items 1-3). */
-static const struct burst_cmd v_run_fw = { "run", "", "", "",
-					   CMD_RUN | CMD_RUN_FORWARD, NULL };
-static const struct burst_cmd v_ssh = { "ssh", "", "", "",
-					CMD_RUN | CMD_RUN_SHELL, NULL };
-
-static void route_extra(const struct burst_cmd *cmd, const char *const *argv,
-			const char *want_error, const char *want_host,
-			const char *want_fwd, bool want_no_sync, const char *want_first)
-{
-	struct run_args ra;
-	struct burst_error err = BURST_ERROR_INIT;
-	int argc = (int)count(argv), rc;
-	char *copy[MAXARGS];
-	struct strbuf name = STRBUF_INIT, fw = STRBUF_INIT;
-
-	for (int i = 0; i < argc; i++)
-		copy[i] = (char *)argv[i];
-	join(&name, copy, (size_t)argc);
-	run_args_init(&ra);
-	ra.quiet = 1; /* a global -q: forwarded to cargo, never to ssh's command */
-	rc = run_args_parse(&ra, cmd, argc, copy, &err);
+	join(&name, (char *const *)argv, count(argv));
+	rc = route(argv, &ra, &cmd, &err);
 	if (want_error) {
 		ok(rc < 0 && err.exit_code == BURST_EXIT_USAGE && err.message &&
 		   strstr(err.message, want_error),
-		   "%s [%s]: refused with '%s' (got '%s')", cmd->name, name.buf, want_error,
+		   "%s: refused with '%s' (got '%s')", name.buf, want_error,
 		   err.message ? err.message : "no error");
 	} else {
-		ok(rc == 0, "%s [%s]: parsed", cmd->name, name.buf);
-		is_str(ra.host ? ra.host : "(null)", want_host ? want_host : "(null)",
-		       "%s [%s]: host", cmd->name, name.buf);
-		join(&fw, ra.forwards.v, ra.forwards.nr);
-		is_str(fw.buf, want_fwd ? want_fwd : "", "%s [%s]: forwards", cmd->name,
-		       name.buf);
-		ok(ra.no_sync == want_no_sync, "%s [%s]: no_sync", cmd->name, name.buf);
-		is_str(ra.cargo_args.nr ? ra.cargo_args.v[0] : "(none)",
-		       want_first ? want_first : "(none)", "%s [%s]: first remote arg",
-		       cmd->name, name.buf);
+		ok(rc == 0, "%s: routed (%s)", name.buf,
+		   err.message ? err.message : "ok");
+		if (!strcmp(what, "shards"))
+			strbuf_addf(&got, "%d", ra.shards);
+		else if (!strcmp(what, "junit"))
+			strbuf_addstr(&got, ra.junit ? ra.junit : "(null)");
+		else if (!strcmp(what, "host"))
+			strbuf_addstr(&got, ra.host ? ra.host : "(null)");
+		else
+			join(&got, ra.forwards.v, ra.forwards.nr);
+		is_str(got.buf, want, "%s: %s", name.buf, what);
 	}
 	burst_error_release(&err);
 	run_args_release(&ra);
 	strbuf_release(&name);
-	strbuf_release(&fw);
+	strbuf_release(&got);
 }
 
-static void test_extras(void)
+static void test_values(void)
 {
-	static const char *const h1[] = { "--host", "me@box:2222", "--release", NULL };
-	static const char *const h2[] = { "--host=box", NULL };
-	static const char *const h3[] = { "--host", "[::1]:22", NULL };
-	static const char *const h4[] = { "--host", "me@", NULL };
-	static const char *const h5[] = { "--host", "box:99999", NULL };
-	static const char *const h6[] = { "--host", NULL };
-	static const char *const h7[] = { "--host", "a", "--host", "b", NULL };
-	static const char *const h8[] = { "--host", "-oProxyCommand=x", NULL };
-	static const char *const f1[] = { "-L", "8080", "-L9000:80", "--forward", "1:2",
-					  "--forward=3", "--", "x", NULL };
-	static const char *const f2[] = { "-L", "0", NULL };
-	static const char *const f3[] = { "-L", "8080:", NULL };
-	static const char *const f4[] = { "-L", NULL };
-	static const char *const f5[] = { "--bin", "x", "-L", "80", NULL };
-	static const char *const s1[] = { "--no-sync", "--", "sh", "-c", "exit 7", NULL };
-	static const char *const s2[] = { "--host", "box", "cat", "--no-sync", NULL };
-	static const char *const s3[] = { "--no-sync", NULL };
+#define V(...) ((const char *const[]){ "burst", __VA_ARGS__, NULL })
+	route_value(V("test", "--shards", "3"), NULL, "shards", "3");
+	route_value(V("test", "--shards=4", "--junit", "out.xml", "-p", "x"),
+		    NULL, "junit", "out.xml");
+	route_value(V("test", "-p", "x", "--shards", "2"), NULL, "shards", "2");
+	route_value(V("test", "--shards", "2", "--", "--shards", "9"), NULL,
+		    "shards", "2");
+	route_value(V("test", "--shards", "0"),
+		    "invalid value '0' for '--shards'", NULL, NULL);
+	route_value(V("test", "--shards=33"), "from 1 to 32", NULL, NULL);
+	route_value(V("test", "--shards"), "'--shards' needs a value", NULL, NULL);
+	route_value(V("test", "--junit"), "'--junit' needs a value", NULL, NULL);
+	route_value(V("test", "--junit="), "'--junit' needs a value", NULL, NULL);
+	route_value(V("build", "--shards", "3"), "not of build", NULL, NULL);
+	route_value(V("test", "--cargo-test", "--junit", "j.xml"),
+		    "'--junit' needs nextest: it does not go with '--cargo-test'",
+		    NULL, NULL);
+	route_value(V("--shards", "2", "test", "--cargo-test"),
+		    "'--shards' needs nextest", NULL, NULL);
+	route_value(V("build", "--host", "me@box:2222", "--release"), NULL,
+		    "host", "me@box:2222");
+	route_value(V("--host=[::1]:22", "check"), NULL, "host", "[::1]:22");
+	route_value(V("build", "--host", "me@"), "invalid host 'me@'", NULL, NULL);
+	route_value(V("build", "--host", "box:99999"), "from 1 to 65535", NULL,
+		    NULL);
+	route_value(V("build", "--host", "a", "--host", "b"),
+		    "'--host' given twice", NULL, NULL);
+	route_value(V("build", "--host", "-oProxyCommand=x"),
+		    "must not start with '-'", NULL, NULL);
+	route_value(V("-L", "8080", "-L9000:80", "run", "--forward", "1:2",
+		      "--forward=3", "--", "x"), NULL, "forwards",
+		    "[8080] [9000:80] [1:2] [3]");
+	route_value(V("-L", "0", "run"), "invalid value '0' for '--forward'",
+		    NULL, NULL);
+	route_value(V("run", "--forward", "8080:"),
+		    "invalid value '8080:' for '--forward'", NULL, NULL);
+	route_value(V("run", "--forward"), "'--forward' needs a value", NULL, NULL);
+	route_value(V("-L", "80", "build"), "'-L' is an option of cargo-burst run",
+		    NULL, NULL);
+	route_value(V("--keep-alive", "60", "status"), "no run verb", NULL, NULL);
+#undef V
+}
 
-	route_extra(&v_build, h1, NULL, "me@box:2222", NULL, false, "-q");
-	route_extra(&v_build, h2, NULL, "box", NULL, false, "-q");
-	route_extra(&v_build, h3, NULL, "[::1]:22", NULL, false, "-q");
-	route_extra(&v_build, h4, "invalid host 'me@'", NULL, NULL, false, NULL);
-	route_extra(&v_build, h5, "from 1 to 65535", NULL, NULL, false, NULL);
-	route_extra(&v_build, h6, "'--host' needs a value", NULL, NULL, false, NULL);
-	route_extra(&v_build, h7, "'--host' given twice", NULL, NULL, false, NULL);
-	route_extra(&v_build, h8, "must not start with '-'", NULL, NULL, false, NULL);
-	route_extra(&v_run_fw, f1, NULL, NULL, "[8080] [9000:80] [1:2] [3]", false, "-q");
-	route_extra(&v_run_fw, f2, "invalid value '0' for '--forward'", NULL, NULL, false, NULL);
-	route_extra(&v_run_fw, f3, "invalid value '8080:' for '--forward'", NULL, NULL, false,
-		    NULL);
-	route_extra(&v_run_fw, f4, "'--forward' needs a value", NULL, NULL, false, NULL);
-	route_extra(&v_run_fw, f5, NULL, NULL, NULL, false, "-q");
-	route_extra(&v_build, f1, "'-L' is only accepted by run", NULL, NULL, false, NULL);
-	route_extra(&v_ssh, s1, NULL, NULL, NULL, true, "sh");
-	route_extra(&v_ssh, s2, NULL, "box", NULL, false, "cat");
-	route_extra(&v_build, s3, "'--no-sync' is only accepted by ssh", NULL, NULL, false,
-		    NULL);
-	route_extra(&v_ssh, f1, "'-L' is only accepted by run", NULL, NULL, false, NULL);
+/*
+ * "A name that cargo also uses is never taken": the long options the tool
+ * takes after the verb against cargo's own (cargo 1.95, `cargo <verb>
+ * --help` for build, test, check, clippy, bench, run, and `cargo nextest
+ * run --help`, which test runs).  tests/cli/test-dispatch.py compares with
+ * the installed cargo too.
+ */
+static const char *const cargo_names[] = {
+	"future-incompat-report", "message-format", "verbose", "quiet", "color",
+	"config", "help", "package", "workspace", "exclude", "all", "lib",
+	"bins", "bin", "examples", "example", "tests", "test", "benches",
+	"bench", "all-targets", "features", "all-features",
+	"no-default-features", "release", "profile", "jobs", "keep-going",
+	"target", "target-dir", "artifact-dir", "unit-graph", "timings",
+	"manifest-path", "ignore-rust-version", "locked", "offline", "frozen",
+	"no-run", "no-fail-fast", "doc", "no-deps", "fix", "version", "explain",
+	/* nextest run */
+	"cargo-profile", "build-jobs", "cargo-quiet", "cargo-verbose",
+	"filterset", "ignore-default-filter", "run-ignored", "partition",
+	"fail-fast", "max-fail", "test-threads", "retries", "no-capture",
+	"nocapture", "no-tests", "hide-progress-bar", "status-level",
+	"final-status-level", "failure-output", "success-output",
+	"archive-file", "archive-format", "extract-to", "workspace-remap",
+	"target-dir-remap", "tool-config-file", "config-file", "user-config-file",
+	"cargo-message-format", "cargo-message-format", "binaries-metadata",
+	"cargo-metadata", "show-progress", "no-output-indent", "debugger",
+	"tracer", "stress-count", "stress-duration", "bench",
+};
+
+static void test_no_cargo_name_taken(void)
+{
+	size_t checked = 0;
+
+	for (size_t c = 0; burst_commands[c]; c++) {
+		const struct burst_cmd *cmd = burst_commands[c];
+
+		if (!(cmd->flags & CMD_RUN))
+			continue;
+		for (const struct burst_option *o = cmd->options; o->id; o++) {
+			bool clash = false;
+
+			if (!(o->flags & OPT_AFTER_VERB))
+				continue;
+			for (size_t k = 0; k < ARRAY_SIZE(cargo_names); k++)
+				clash |= !strcmp(o->long_name, cargo_names[k]);
+			ok(!clash, "%s --%s: not a cargo name", cmd->name,
+			   o->long_name);
+			checked++;
+		}
+	}
+	ok(checked >= 35, "checked the after-verb options of every run verb (%zu)",
+	   checked);
 }
 
 int main(void)
@@ -389,7 +425,7 @@ int main(void)
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
 		run_case(&cases[i]);
 	test_release_reuse();
-	test_shards();
-	test_extras();
+	test_values();
+	test_no_cargo_name_taken();
 	return done_testing();
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""End-to-end: `cargo burst run -L LOCAL:REMOTE` forwards a local port to a
+"""End-to-end: `cargo burst -L LOCAL:REMOTE run` forwards a local port to a
 program listening on the build server while it runs (over the run's ssh
 master; against a plain sshd as a bring-your-own host), the forward is gone
 afterwards, and a local port that is taken is a clear error naming the port
@@ -55,7 +55,8 @@ def run_all(tap, sim, w, sshd):
     while remote == local:
         remote = free_port()
 
-    p = w.start(["run", "--host", sshd.spec, "-L", "%d:%d" % (local, remote), "--", str(remote)],
+    # -L is a tool option before the verb (after it, it would be cargo's)
+    p = w.start(["-L", "%d:%d" % (local, remote), "run", "--host", sshd.spec, "--", str(remote)],
                 cwd=ws)
     try:
         line = fetch_line(local, time.time() + 200)
@@ -94,10 +95,11 @@ def run_all(tap, sim, w, sshd):
         tap.diag(repr(r))
 
     # usage errors
-    r = w.burst(["run", "--host", sshd.spec, "-L", "0"], cwd=ws)
+    r = w.burst(["-L", "0", "run", "--host", sshd.spec], cwd=ws)
     tap.is_(r.code, 64, "-L 0 is a usage error")
-    r = w.burst(["build", "--host", sshd.spec, "-L", "8080"], cwd=ws)
-    tap.ok(r.code == 64 and "only accepted by run" in r.err, "-L belongs to run only")
+    r = w.burst(["build", "--host", sshd.spec, "--forward", "8080"], cwd=ws)
+    tap.ok(r.code == 64 and "is an option of cargo-burst run" in r.err,
+           "--forward belongs to run only")
     tap.is_(sim.requests(), [], "no API call")
 
 

@@ -253,7 +253,60 @@ static void test_remote_command(void)
 	c.has_lib = true;
 	s = pipeline_remote_command(&c);
 	ok(contains(s, "cargo test") && !contains(s, "nextest"), "--cargo-test: plain cargo test");
+	ok(!contains(s, "--tests"), "--cargo-test: all targets, doctests included");
 	free(s);
+
+	/* --no-doctests is honoured by plain cargo test too (issue 14) */
+	c.no_doctests = true;
+	s = pipeline_remote_command(&c);
+	ok(contains(s, "cargo test --tests"), "--cargo-test --no-doctests: cargo test --tests");
+	free(s);
+	c.cargo_test = false;
+	s = pipeline_remote_command(&c);
+	ok(contains(s, "running cargo test instead' >&2; cargo test --tests") &&
+	   !contains(s, "--doc"), "--no-doctests: the fallback without nextest runs no doctests");
+	ok(shell_syntax_ok(s), "--no-doctests command: valid shell syntax");
+	free(s);
+	c.args = targs;
+	c.nargs = N(targs);
+	s = pipeline_remote_command(&c);
+	ok(contains(s, "cargo test --test api") && !contains(s, "--tests"),
+	   "--no-doctests with a target selection: nothing added");
+	free(s);
+	c.args = NULL;
+	c.nargs = 0;
+	c.no_doctests = false;
+	c.cargo_test = true;
+
+	/* what -v shows: the exact cargo command lines */
+	{
+		static const char *const dargs[] = { "--release", "--", "--nocapture", "a b" };
+
+		c.args = dargs;
+		c.nargs = N(dargs);
+		c.toolchain = "nightly";
+		s = pipeline_display_command(&c);
+		is_str(s, "`cargo +nightly test --release -- --nocapture 'a b'`",
+		       "-v: cargo test's line, quoted");
+		free(s);
+		c.cargo_test = false;
+		s = pipeline_display_command(&c);
+		is_str(s, "`cargo +nightly nextest run --release -- --nocapture 'a b'` and "
+		       "`cargo +nightly test --doc --release -- --nocapture 'a b'` "
+		       "(without nextest: `cargo +nightly test --release -- --nocapture 'a b'`)",
+		       "-v: nextest, doctests and the fallback");
+		free(s);
+		c.verb = "build";
+		c.toolchain = NULL;
+		c.nargs = 1;
+		s = pipeline_display_command(&c);
+		is_str(s, "`cargo build --release`", "-v: cargo build's line");
+		free(s);
+		c.verb = "test";
+		c.args = NULL;
+		c.nargs = 0;
+		c.cargo_test = true;
+	}
 
 	c.cargo_test = false;
 	c.verb = "bench";
