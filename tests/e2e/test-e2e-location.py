@@ -8,7 +8,8 @@ database lost, the next build adopts the labelled server from an API that
 answers in today's shape (server.location, no datacenter) and succeeds (it
 used to die with SIGSEGV on the NULL location); status, the audit's price
 lookup and the sweep's adoption record name nbg1.  The same again with the
-simulator in the older shape (datacenter, no location).
+simulator in the older shape (datacenter, no location).  A server the
+state knows without a location makes the run ask the API for it.
 """
 
 import json
@@ -102,6 +103,22 @@ def run_all(tap, sim, w):
                "%s shape: the audit prices the server in nbg1" % shape)
         if "cpx11 in nbg1" not in r.err:
             tap.diag(repr(r))
+
+    # a server row without a location (recorded from an answer without one):
+    # the run asks the API once instead of passing NULL on
+    try:
+        db = sqlite3.connect(os.path.join(w.state_dir, "state.db"), timeout=10)
+        with db:
+            db.execute("UPDATE servers SET location=NULL WHERE hcloud_id=?", (sid,))
+        db.close()
+    except sqlite3.Error as e:
+        tap.diag("clearing the location: %s" % e)
+    sim.reset_requests()
+    r = w.burst(["build"], cwd=hello)
+    if not tap.is_(r.code, 0, "a build on a server recorded without a location succeeds"):
+        tap.diag(repr(r))
+    tap.ok(("GET", "/v1/servers/%d" % sid) in w.api_calls() and ("POST", "/v1/servers") not in w.api_calls(),
+           "it asked the API for the server's location (and created nothing)")
 
     r = w.burst(["down", "--with-volumes"], cwd=hello)
     tap.is_(r.code, 0, "down removes everything")
