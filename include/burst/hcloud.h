@@ -612,7 +612,8 @@ int hcloud_server_types_list(struct hcloud *c, const char *name,
 /*
  * Can server type `type` (name) be ordered in `location` now?  True when a
  * datacenter of that location lists it as available, it has a price there and
- * it is usable there (hcloud_server_type_usable_in).  An unknown type fails with api_code "not_found".
+ * it is usable there (hcloud_server_type_usable_in).  An unknown type fails
+ * with api_code "not_found".
  */
 int hcloud_type_available(struct hcloud *c, const char *type, const char *location,
 			  bool *out, struct burst_error *err);

@@ -466,9 +466,12 @@ static int learn_location(struct run *r, struct burst_error *err)
 
 	if (r->srv.location)
 		return 0;
-	if (!r->api)
-		return burst_error_set(err, BURST_EXIT_API, "server '%s' has no known location",
-				       r->srv.name ? r->srv.name : "?");
+	if (!r->api) {
+		burst_error_set(err, BURST_EXIT_API, "server '%s' has no known location",
+				r->srv.name ? r->srv.name : "?");
+		burst_error_hint(err, "run `cargo burst down` and try again");
+		return -1;
+	}
 	if (hcloud_server_get(r->api, r->srv.hcloud_id, &hs, err) < 0)
 		goto out;
 	r->used_api = true;

@@ -55,7 +55,8 @@ int provision_usable_locations(struct hcloud *api, const char *type,
 			strvec_push(&keep, loc);
 			continue;
 		}
-		ui_info("Skipping", "%s: server type %s is %s there", loc, type, why_not(t, loc));
+		ui_info("Skipping", "%s: server type '%s' is %s there", loc, type,
+			why_not(t, loc));
 		strbuf_addf(&skipped, "%s%s", skipped.len ? ", " : "", loc);
 	}
 	if (!keep.nr) {
