@@ -105,8 +105,8 @@ struct hcloud_server {
 	char *status;      /* initializing, starting, running, stopping, off, ... */
 	char *ipv4;        /* public_net.ipv4.ip, or NULL (also when invalid) */
 	bool ipv4_invalid; /* the API sent an ipv4.ip that is not an IPv4 address */
-	char *location;    /* datacenter.location.name */
-	char *datacenter;  /* datacenter.name */
+	char *location;    /* location.name, else datacenter.location.name; may be NULL */
+	char *datacenter;  /* datacenter.name (deprecated by the API; may be NULL) */
 	char *server_type; /* server_type.name */
 	int64_t image_id;  /* 0 when none */
 	struct hcloud_labels labels;
@@ -180,6 +180,14 @@ struct hcloud_price {
 	double monthly_net_d, monthly_gross_d;
 };
 
+/* A location a server type is offered in (server_type.locations[]). */
+struct hcloud_server_type_location {
+	int64_t id;
+	char *name;
+	bool deprecated;          /* a deprecation object is present there */
+	time_t unavailable_after; /* its unavailable_after, 0 when none/unknown */
+};
+
 struct hcloud_server_type {
 	int64_t id;
 	char *name;
@@ -189,9 +197,12 @@ struct hcloud_server_type {
 	double disk;   /* GB */
 	char *cpu_type;     /* shared, dedicated */
 	char *architecture; /* x86, arm */
-	bool deprecated;    /* deprecated flag or a deprecation object */
+	bool deprecated;    /* top-level flag or object (deprecated by the API) */
+	time_t unavailable_after; /* top-level deprecation's, 0 when none/unknown */
 	struct hcloud_price *prices;
 	size_t nr_prices;
+	struct hcloud_server_type_location *locations; /* empty in older answers */
+	size_t nr_locations;
 };
 
 struct hcloud_server_types {
@@ -274,6 +285,16 @@ void hcloud_pricing_release(struct hcloud_pricing *p);
 /* The price entry of location in t, or NULL. */
 const struct hcloud_price *hcloud_server_type_price(const struct hcloud_server_type *t,
 						    const char *location);
+/*
+ * Can a server of type t be ordered in location at time now?  With
+ * t->locations (today's API): the location is listed and its deprecation,
+ * if any, has no unavailable_after at or before now.  Without (older
+ * answers): t is not deprecated (or only announced: unavailable_after still
+ * ahead) and, when t has prices, one is for location.  NULL t or location:
+ * false.
+ */
+bool hcloud_server_type_usable_in(const struct hcloud_server_type *t, const char *location,
+				  time_t now);
 /* Is the action still running? */
 bool hcloud_action_running(const struct hcloud_action *a);
 
@@ -592,7 +613,8 @@ int hcloud_server_types_list(struct hcloud *c, const char *name,
 /*
  * Can server type `type` (name) be ordered in `location` now?  True when a
  * datacenter of that location lists it as available, it has a price there and
- * it is not deprecated.  An unknown type fails with api_code "not_found".
+ * it is usable there (hcloud_server_type_usable_in).  An unknown type fails
+ * with api_code "not_found".
  */
 int hcloud_type_available(struct hcloud *c, const char *type, const char *location,
 			  bool *out, struct burst_error *err);

@@ -56,6 +56,15 @@ char *provision_device_path(int64_t volume_id);
  */
 void provision_location_order(const char *volume_location,
 			      const struct strvec *regions, struct strvec *out);
+/*
+ * Keep only the locations (in order) where server type `type` can be
+ * ordered now (hcloud_server_type_usable_in: offered and not deprecated
+ * there); one GET /server_types.  Each dropped location is named on the
+ * terminal.  An unknown type keeps every location (the create refuses it).
+ * -1 with err when the lookup fails or no location is left.
+ */
+int provision_usable_locations(struct hcloud *api, const char *type,
+			       struct strvec *locations, struct burst_error *err);
 
 /* ---- talking to the API ---------------------------------------------- */
 

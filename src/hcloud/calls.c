@@ -954,7 +954,8 @@ int hcloud_type_available(struct hcloud *c, const char *type, const char *locati
 	if (hcloud_datacenters_list(c, &dcs, err) < 0)
 		goto out;
 	ret = 0;
-	if (t->deprecated || !hcloud_server_type_price(t, location))
+	if (!hcloud_server_type_usable_in(t, location, time(NULL)) ||
+	    !hcloud_server_type_price(t, location))
 		goto out;
 	for (size_t i = 0; i < dcs.nr && !*out; i++) {
 		if (!dcs.v[i].location || strcmp(dcs.v[i].location, location))

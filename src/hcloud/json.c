@@ -378,6 +378,7 @@ static void price_release(struct hcloud_price *p)
 void hc_decode_server(const cJSON *j, struct hcloud_server *s)
 {
 	const cJSON *dc = get(j, "datacenter");
+	const cJSON *loc = get(j, "location");
 	const cJSON *ipv4 = get(get(j, "public_net"), "ipv4");
 	const cJSON *image = get(j, "image");
 
@@ -390,7 +391,10 @@ void hc_decode_server(const cJSON *j, struct hcloud_server *s)
 		FREE_AND_NULL(s->ipv4);
 		s->ipv4_invalid = true;
 	}
-	s->location = dup_str(get(dc, "location"), "name");
+	/* `location` today; `datacenter` is deprecated (gone after 1 July 2026) */
+	s->location = dup_str(loc, "name");
+	if (!s->location)
+		s->location = dup_str(get(dc, "location"), "name");
 	s->datacenter = dup_str(dc, "name");
 	s->server_type = dup_str(get(j, "server_type"), "name");
 	s->image_id = cJSON_IsNumber(image) ? num_to_int(image) : hc_int(image, "id");
@@ -506,6 +510,30 @@ static void decode_prices(const cJSON *arr, struct hcloud_price **out, size_t *n
 	}
 }
 
+/* server_type.locations[]: {id, name, deprecation: null | {unavailable_after}} */
+static void decode_type_locations(const cJSON *arr, struct hcloud_server_type *t)
+{
+	const cJSON *it;
+	size_t alloc = 0;
+
+	if (!cJSON_IsArray(arr))
+		return;
+	cJSON_ArrayForEach(it, arr) {
+		struct hcloud_server_type_location *l;
+		const cJSON *dep = get(it, "deprecation");
+
+		if (!cJSON_IsObject(it) || !hc_str(it, "name"))
+			continue;
+		ALLOC_GROW(t->locations, t->nr_locations + 1, alloc);
+		l = &t->locations[t->nr_locations++];
+		memset(l, 0, sizeof(*l));
+		l->id = hc_int(it, "id");
+		l->name = dup_str(it, "name");
+		l->deprecated = cJSON_IsObject(dep);
+		l->unavailable_after = get_time(dep, "unavailable_after");
+	}
+}
+
 void hc_decode_server_type(const cJSON *j, struct hcloud_server_type *t)
 {
 	const cJSON *dep = get(j, "deprecation");
@@ -520,7 +548,9 @@ void hc_decode_server_type(const cJSON *j, struct hcloud_server_type *t)
 	t->cpu_type = dup_str(j, "cpu_type");
 	t->architecture = dup_str(j, "architecture");
 	t->deprecated = boolean(j, "deprecated") || cJSON_IsObject(dep);
+	t->unavailable_after = get_time(dep, "unavailable_after");
 	decode_prices(get(j, "prices"), &t->prices, &t->nr_prices);
+	decode_type_locations(get(j, "locations"), t);
 }
 
 void hc_decode_location(const cJSON *j, struct hcloud_location *l)
@@ -659,6 +689,9 @@ void hcloud_server_type_release(struct hcloud_server_type *t)
 	for (size_t i = 0; i < t->nr_prices; i++)
 		price_release(&t->prices[i]);
 	free(t->prices);
+	for (size_t i = 0; i < t->nr_locations; i++)
+		free(t->locations[i].name);
+	free(t->locations);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -745,6 +778,28 @@ const struct hcloud_price *hcloud_server_type_price(const struct hcloud_server_t
 		if (t->prices[i].location && !strcmp(t->prices[i].location, location))
 			return &t->prices[i];
 	return NULL;
+}
+
+bool hcloud_server_type_usable_in(const struct hcloud_server_type *t, const char *location,
+				  time_t now)
+{
+	if (!t || !location)
+		return false;
+	if (t->nr_locations) {
+		for (size_t i = 0; i < t->nr_locations; i++) {
+			const struct hcloud_server_type_location *l = &t->locations[i];
+
+			if (!l->name || strcmp(l->name, location))
+				continue;
+			return !l->deprecated || !l->unavailable_after ||
+			       l->unavailable_after > now;
+		}
+		return false;
+	}
+	/* older answers: the top-level deprecation, the locations of the prices */
+	if (t->deprecated && (!t->unavailable_after || t->unavailable_after <= now))
+		return false;
+	return !t->nr_prices || hcloud_server_type_price(t, location);
 }
 
 bool hcloud_action_running(const struct hcloud_action *a)

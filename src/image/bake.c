@@ -467,6 +467,7 @@ static int create_server(struct bake *b, const char *user_data, int64_t key_id,
 	const char *name = b->name;
 	char *labels_json, *key_ref;
 	const char *key_refs[1];
+	struct strvec order = STRVEC_INIT;
 	int64_t intent = 0;
 	int ret = -1;
 
@@ -481,12 +482,17 @@ static int create_server(struct bake *b, const char *user_data, int64_t key_id,
 	so.nr_ssh_keys = 1;
 	so.user_data = user_data;
 	so.labels = &labels;
-	for (size_t i = 0; i < o->regions->nr; i++) {
+	strvec_pushn(&order, o->regions->v, o->regions->nr);
+	if (provision_usable_locations(o->api, o->server_type, &order, err) < 0) {
+		burst_error_prefix(err, "creating bake server '%s'", name);
+		goto out;
+	}
+	for (size_t i = 0; i < order.nr; i++) {
 		if (proc_interrupted()) {
 			interrupted(err);
 			goto out;
 		}
-		so.location = o->regions->v[i];
+		so.location = order.v[i];
 		ui_status("Creating", "bake server '%s' (%s from %s) in %s", name, o->server_type,
 			  IMAGE_BASE, so.location);
 		if (state_intent_begin(o->state, STATE_INTENT_SERVER, name, labels_json, &intent,
@@ -501,7 +507,7 @@ static int create_server(struct bake *b, const char *user_data, int64_t key_id,
 		state_intent_failed(o->state, intent, err->message, &ignore);
 		burst_error_release(&ignore);
 		hcloud_server_created_release(sc);
-		if (!sold_out(err) || i + 1 == o->regions->nr) {
+		if (!sold_out(err) || i + 1 == order.nr) {
 			if (sold_out(err))
 				burst_error_hint(err, "every configured location is sold out for "
 						 "%s: add regions or pass --server-type",
@@ -510,10 +516,11 @@ static int create_server(struct bake *b, const char *user_data, int64_t key_id,
 			goto out;
 		}
 		ui_info("Sold out", "%s is not available in %s; trying %s", o->server_type,
-			so.location, o->regions->v[i + 1]);
+			so.location, order.v[i + 1]);
 		burst_error_release(err);
 	}
 out:
+	strvec_clear(&order);
 	hcloud_labels_release(&labels);
 	free(labels_json);
 	free(key_ref);

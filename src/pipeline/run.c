@@ -455,6 +455,39 @@ out:
 	return ret;
 }
 
+/*
+ * A server the state knows without its location (taken from an answer that
+ * had none): ask the API once; the volume goes where the server is.
+ */
+static int learn_location(struct run *r, struct burst_error *err)
+{
+	struct hcloud_server hs = { 0 };
+	int ret = -1;
+
+	if (r->srv.location)
+		return 0;
+	if (!r->api) {
+		burst_error_set(err, BURST_EXIT_API, "server '%s' has no known location",
+				r->srv.name ? r->srv.name : "?");
+		burst_error_hint(err, "run `cargo burst down` and try again");
+		return -1;
+	}
+	if (hcloud_server_get(r->api, r->srv.hcloud_id, &hs, err) < 0)
+		goto out;
+	r->used_api = true;
+	if (!hs.location) {
+		burst_error_set(err, BURST_EXIT_API, "server '%s' has no location in the API's answer",
+				r->srv.name ? r->srv.name : "?");
+		burst_error_hint(err, "run `cargo burst down` and try again");
+		goto out;
+	}
+	r->srv.location = xstrdup(hs.location);
+	ret = 0;
+out:
+	hcloud_server_release(&hs);
+	return ret;
+}
+
 /* Find or create the project's volume and attach it here (API, under the lock). */
 static int provision_volume(struct run *r, struct burst_error *err)
 {
@@ -482,6 +515,8 @@ static int ensure_volume(struct run *r, struct burst_error *err)
 	struct state_project proj = { 0 };
 	int found, ret = -1;
 
+	if (learn_location(r, err) < 0)
+		goto out;
 	found = state_project_get(r->st, r->hash, &proj, err);
 	if (found < 0)
 		goto out;

@@ -811,6 +811,8 @@ int provision_cold(const struct provision_opts *o, struct remote_host *host,
 		burst_error_hint(err, "set [hetzner] regions in the config");
 		goto out;
 	}
+	if (provision_usable_locations(o->api, o->server_type, &order, err) < 0)
+		goto out;
 
 	/*
 	 * The user's key by the id remembered from its registration: no lookup

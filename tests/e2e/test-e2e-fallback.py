@@ -17,7 +17,8 @@ from e2elib import Tap, World, need_root_and_tools, new_sim, seed  # noqa: E402
 
 
 def location_of(server):
-    return server["datacenter"]["location"]["name"]
+    # today's shape: location; the older one (legacy_datacenter): datacenter.location
+    return (server.get("location") or server["datacenter"]["location"])["name"]
 
 
 def main():

@@ -182,6 +182,84 @@ static void test_action(void)
 	hcloud_action_release(&a);
 }
 
+/* Today's shape: a top-level location, no datacenter (gone after 1 July 2026). */
+static void test_server_location(void)
+{
+	struct burst_error err = BURST_ERROR_INIT;
+	struct hcloud_server s = { 0 };
+
+	ok(!DECODE(hcloud_server_decode,
+		   "{\"id\": 5, \"name\": \"x\", \"location\": {\"id\": 3, \"name\": \"hel1\"}}",
+		   &s), "server without datacenter decodes");
+	is_str(s.location, "hel1", "location from the top-level location.name");
+	ok(!s.datacenter, "no datacenter: NULL");
+	hcloud_server_release(&s);
+	ok(!DECODE(hcloud_server_decode,
+		   "{\"id\": 5, \"location\": {\"name\": \"nbg1\"},"
+		   " \"datacenter\": {\"name\": \"fsn1-dc14\", \"location\": {\"name\": \"fsn1\"}}}",
+		   &s), "server with both decodes");
+	is_str(s.location, "nbg1", "the top-level location wins over datacenter.location");
+	hcloud_server_release(&s);
+	ok(!DECODE(hcloud_server_decode,
+		   "{\"id\": 5, \"location\": \"nbg1\", \"datacenter\": {\"location\": 7}}", &s),
+	   "server with wrongly typed locations decodes");
+	ok(!s.location, "no location from wrong types");
+	hcloud_server_release(&s);
+	burst_error_release(&err);
+}
+
+/* server_type.locations[] and the per-location deprecation. */
+static void test_type_locations(void)
+{
+	struct burst_error err = BURST_ERROR_INIT;
+	struct hcloud_server_type t = { 0 };
+	time_t now = 1790000000; /* 2026-09-21 */
+
+	ok(!DECODE(hcloud_server_type_decode,
+		   "{\"id\": 22, \"name\": \"cpx11\", \"deprecated\": null, \"deprecation\": null,"
+		   " \"prices\": [{\"location\": \"fsn1\"}, {\"location\": \"nbg1\"},"
+		   "  {\"location\": \"hel1\"}, {\"location\": \"ash\"}],"
+		   " \"locations\": [{\"id\": 1, \"name\": \"fsn1\", \"deprecation\":"
+		   "  {\"announced\": \"2026-01-01T00:00:00Z\", \"unavailable_after\": \"2026-04-01T00:00:00Z\"}},"
+		   "  {\"id\": 2, \"name\": \"nbg1\", \"deprecation\": null},"
+		   "  {\"id\": 3, \"name\": \"hel1\", \"deprecation\":"
+		   "  {\"announced\": \"2026-08-01T00:00:00Z\", \"unavailable_after\": \"2027-01-01T00:00:00Z\"}},"
+		   "  {\"id\": 9}, 7, null]}", &t),
+	   "server type with locations decodes");
+	is_int(t.nr_locations, 3, "three named locations kept (junk entries dropped)");
+	is_str(t.nr_locations ? t.locations[0].name : NULL, "fsn1", "first location name");
+	ok(t.nr_locations && t.locations[0].deprecated &&
+	   t.locations[0].unavailable_after == 1775001600, "fsn1 deprecation decoded");
+	ok(!hcloud_server_type_usable_in(&t, "fsn1", now), "not usable where unavailable_after passed");
+	ok(hcloud_server_type_usable_in(&t, "nbg1", now), "usable where not deprecated");
+	ok(hcloud_server_type_usable_in(&t, "hel1", now), "usable where only announced");
+	ok(!hcloud_server_type_usable_in(&t, "hel1", 1800000000), "not usable once that date passed");
+	ok(!hcloud_server_type_usable_in(&t, "ash", now),
+	   "not usable in a location missing from locations[] (a price alone is not enough)");
+	ok(!hcloud_server_type_usable_in(&t, NULL, now) && !hcloud_server_type_usable_in(NULL, "fsn1", now),
+	   "NULL type or location: not usable");
+	hcloud_server_type_release(&t);
+
+	/* older answers: no locations[], the top-level fields decide */
+	ok(!DECODE(hcloud_server_type_decode,
+		   "{\"id\": 22, \"name\": \"cpx11\", \"deprecated\": false,"
+		   " \"prices\": [{\"location\": \"fsn1\"}]}", &t), "older server type decodes");
+	ok(hcloud_server_type_usable_in(&t, "fsn1", now), "older shape: usable where priced");
+	ok(!hcloud_server_type_usable_in(&t, "sin", now), "older shape: not where unpriced");
+	hcloud_server_type_release(&t);
+	ok(!DECODE(hcloud_server_type_decode,
+		   "{\"id\": 22, \"deprecation\": {\"unavailable_after\": \"2027-01-01T00:00:00Z\"}}",
+		   &t), "announced type decodes");
+	ok(hcloud_server_type_usable_in(&t, "fsn1", now), "older shape: announced is still usable");
+	ok(!hcloud_server_type_usable_in(&t, "fsn1", 1800000000), "but not after its date");
+	hcloud_server_type_release(&t);
+	ok(!DECODE(hcloud_server_type_decode, "{\"id\": 22, \"deprecated\": true}", &t),
+	   "flagged type decodes");
+	ok(!hcloud_server_type_usable_in(&t, "fsn1", now), "older shape: a bare flag is not usable");
+	hcloud_server_type_release(&t);
+	burst_error_release(&err);
+}
+
 static void test_types_pricing(void)
 {
 	struct burst_error err = BURST_ERROR_INIT;
@@ -399,6 +477,8 @@ static void test_new(void)
 int main(void)
 {
 	test_server();
+	test_server_location();
+	test_type_locations();
 	test_volume_image_key();
 	test_action();
 	test_types_pricing();

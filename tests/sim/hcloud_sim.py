@@ -118,7 +118,7 @@ for _n, _id, _c, _m, _d, _cpu, _mon, _locs in SERVER_TYPES_RAW:
         "id": _id, "name": _n, "description": _n.upper(), "cores": _c, "memory": _m,
         "disk": _d, "deprecated": False, "deprecation": None,
         "prices": _type_prices(_mon, _locs), "storage_type": "local",
-        "cpu_type": _cpu, "architecture": "x86", "included_traffic": 21990232555520,
+        "cpu_type": _cpu, "architecture": "x86", "category": "regular_purpose",
     })
 
 VOLUME_PRICE_GB_MONTH = 0.0440
@@ -138,6 +138,8 @@ DEFAULT_CONFIG = {
     "default_location": "fsn1",
     "image_size": 2.5,
     "volume_real_cap_gb": 10,
+    "legacy_datacenter": False,
+    "deprecated_types": [],
 }
 
 SERVER_BODY = {"name", "server_type", "image", "location", "datacenter", "start_after_create",
@@ -147,6 +149,8 @@ VOLUME_BODY = {"size", "name", "location", "server", "automount", "format", "lab
 SSHKEY_BODY = {"name", "public_key", "labels"}
 
 STATE_DIR = None
+CONTRACT_LOG = None   # $BURST_CONTRACT_LOG_DIR/sim-<pid>-<t>.jsonl: a copy of the request log
+CONTRACT_SPEC = None  # openapi_check.Spec when $BURST_CONTRACT_SPEC is set
 LOG_FH = None
 LOG_LOCK = threading.Lock()
 
@@ -916,6 +920,38 @@ class Sim:
                 return dc
         return None
 
+    def type_deprecation(self, loc, st):
+        """The deprecation object of type st in location loc (config
+        deprecated_types), or None."""
+        for r in self.config["deprecated_types"]:
+            if r.get("server_type") in (None, st) and r.get("location") in (None, loc):
+                now = time.time()
+                return {"announced": r.get("announced") or iso(now - 30 * 86400),
+                        "unavailable_after": r.get("unavailable_after") or iso(now - 86400)}
+        return None
+
+    def type_unavailable(self, loc, st):
+        dep = self.type_deprecation(loc, st)
+        if not dep:
+            return False
+        t = dep["unavailable_after"]
+        try:
+            return datetime.fromisoformat(t.replace("Z", "+00:00")).timestamp() <= time.time()
+        except ValueError:
+            return False
+
+    def type_view(self, st):
+        """A server type as the API shows it today: locations[] with their
+        deprecation; the older shape (legacy_datacenter) has none."""
+        out = copy.deepcopy(st)
+        if not self.config.get("legacy_datacenter"):
+            out["locations"] = []
+            for p in st["prices"]:
+                loc = self.location(p["location"])
+                out["locations"].append({"id": loc["id"], "name": loc["name"],
+                                         "deprecation": self.type_deprecation(loc["name"], st["name"])})
+        return out
+
     def sold_out(self, loc, st):
         for r in self.config["sold_out"]:
             if r.get("location") in (None, loc) and r.get("server_type") in (None, st):
@@ -927,7 +963,8 @@ class Sim:
         for st in SERVER_TYPES:
             if any(p["location"] == dc["location"] for p in st["prices"]):
                 sup.append(st["id"])
-                if not self.sold_out(dc["location"], st["name"]):
+                if not self.sold_out(dc["location"], st["name"]) and \
+                        not self.type_unavailable(dc["location"], st["name"]):
                     avail.append(st["id"])
         return {"id": dc["id"], "name": dc["name"], "description": dc["description"],
                 "location": self.location(dc["location"]),
@@ -952,7 +989,13 @@ class Sim:
         out["volumes"] = sorted(v["id"] for v in self.volumes.values() if v["server"] == s["id"])
         img = self.images.get(s["_image_id"])
         out["image"] = self.image_view(img) if img else None
-        out["datacenter"] = self.dc_view(self.datacenter(s["_dc"]))
+        out["server_type"] = self.type_view(s["server_type"])
+        # today's shape: a top-level location; `datacenter` is gone after
+        # 1 July 2026 (legacy_datacenter: the older shape, datacenter only)
+        if self.config.get("legacy_datacenter"):
+            out["datacenter"] = self.dc_view(self.datacenter(s["_dc"]))
+        else:
+            out["location"] = copy.deepcopy(self.location(s["_location"]))
         return out
 
     def image_view(self, img):
@@ -1277,6 +1320,9 @@ class Api:
                                {"fields": [{"name": "name"}]})
         if not any(p["location"] == locname for p in st["prices"]):
             raise invalid("server_type", "unsupported location for server type")
+        if sim.type_unavailable(locname, st["name"]):
+            raise invalid("server_type", "server type %s is deprecated in %s and no longer available"
+                          % (st["name"], locname))
         if sim.sold_out(locname, st["name"]):
             raise ApiError(412, "resource_unavailable",
                            "we are unable to provision servers for this location, try with a different "
@@ -1856,7 +1902,10 @@ class Api:
         for i in ids:
             if not i.isdigit():
                 raise invalid("id", "must be an integer")
-        return self._action_list(query, list(self.sim.actions.values()), "/v1/actions")
+        # the contract's GET /actions answers {"actions"} only: no meta, no Link
+        status, (out, _link) = self._action_list(query, list(self.sim.actions.values()), "/v1/actions")
+        out.pop("meta", None)
+        return status, out
 
     def get_action(self, query, body, aid):
         a = self.sim.actions.get(int(aid))
@@ -1926,7 +1975,7 @@ class Api:
         raise not_found("datacenter")
 
     def list_server_types(self, query, body):
-        items = [copy.deepcopy(x) for x in SERVER_TYPES]
+        items = [self.sim.type_view(x) for x in SERVER_TYPES]
         name = q1(query, "name")
         if name is not None:
             items = [x for x in items if x["name"] == name]
@@ -1935,7 +1984,7 @@ class Api:
     def get_server_type(self, query, body, tid):
         for st in SERVER_TYPES:
             if str(st["id"]) == tid:
-                return 200, {"server_type": st}
+                return 200, {"server_type": self.sim.type_view(st)}
         raise not_found("server type")
 
     def pricing(self, query, body):
@@ -2064,6 +2113,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         rec = {"time": time.time(), "method": method, "path": path, "query": query, "body": None,
                "status": None, "code": None,
                "auth": "present" if self.headers.get("Authorization") else "missing"}
+        if self.headers.get("X-Sim-Harness"):
+            rec["by"] = "harness"  # the test's own calls, not the client's
         body = None
         status, obj, link, extra = 500, None, None, {}
         fault_after = None
@@ -2100,10 +2151,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             with sim.lock:
                 status, res = sim.api.dispatch(method, sub, query, body)
                 sim.wake.notify_all()
-            if isinstance(res, tuple):
-                obj, link = res
-            else:
-                obj = res
+                if isinstance(res, tuple):
+                    obj, link = res
+                else:
+                    obj = res
+                check_contract(sim, rec, method, sub, status, obj)
             if fault_after is not None:
                 if fault_after.get("patch") is not None and isinstance(obj, dict):
                     try:
@@ -2143,6 +2195,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             status = e.status
             obj = {"error": {"code": e.code, "message": e.message, "details": e.details if e.details is not None else {}}}
             rec["code"] = e.code
+            check_contract(sim, rec, method, path[3:], status, obj)
         except Exception:
             log("internal error: %s", traceback.format_exc())
             status = 500
@@ -2261,12 +2314,30 @@ def strip_private(o):
     return o
 
 
+def check_contract(sim, rec, method, sub, status, obj):
+    """With $BURST_CONTRACT_SPEC: hold the answer to the published contract;
+    violations go into the request log record (`contract`) and sim.log.  The
+    older shape (legacy_datacenter) is off-contract on purpose: not checked."""
+    if CONTRACT_SPEC is None or sim.config.get("legacy_datacenter"):
+        return
+    try:
+        errs = CONTRACT_SPEC.check_response(method, sub, status, obj)
+    except Exception:
+        errs = ["checker failed: %s" % traceback.format_exc().splitlines()[-1]]
+    if errs:
+        rec["contract"] = errs[:20]
+        log("contract violation: %s %s -> %s: %s", method, sub, status, "; ".join(errs[:5]))
+
+
 def _sim_log_request(self, rec):
     line = json.dumps(rec)
     with self.req_lock:
         self.requests.append(rec)
         with open(os.path.join(STATE_DIR, "requests.jsonl"), "a") as f:
             f.write(line + "\n")
+        if CONTRACT_LOG:
+            with open(CONTRACT_LOG, "a") as f:
+                f.write(line + "\n")
 
 
 def _sim_reset_requests(self):
@@ -2292,7 +2363,7 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
 # --------------------------------------------------------------------------
 
 def main():
-    global STATE_DIR, LOG_FH
+    global STATE_DIR, LOG_FH, CONTRACT_LOG, CONTRACT_SPEC
     ap = argparse.ArgumentParser(description="local Hetzner Cloud API simulator")
     ap.add_argument("--state-dir", required=True)
     ap.add_argument("--listen", default="127.0.0.1:0")
@@ -2300,6 +2371,8 @@ def main():
     ap.add_argument("--machines", choices=("real", "none"), default="real")
     ap.add_argument("--watch-pid", type=int, default=0,
                     help="shut down cleanly when this process (e.g. the test) is gone")
+    ap.add_argument("--legacy-datacenter", action="store_true",
+                    help="answer in the older shape: servers with datacenter, no location")
     args = ap.parse_args()
 
     if args.machines == "real" and os.geteuid() != 0:
@@ -2319,6 +2392,16 @@ def main():
     if args.config:
         with open(args.config) as f:
             cfg = json.load(f)
+    if args.legacy_datacenter or os.environ.get("HCLOUD_SIM_LEGACY_DATACENTER") == "1":
+        cfg["legacy_datacenter"] = True
+    if os.environ.get("BURST_CONTRACT_LOG_DIR"):
+        d = os.environ["BURST_CONTRACT_LOG_DIR"]
+        os.makedirs(d, exist_ok=True)
+        CONTRACT_LOG = os.path.join(d, "sim-%d-%d.jsonl" % (os.getpid(), int(time.time() * 1000)))
+    if os.environ.get("BURST_CONTRACT_SPEC"):
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "contract"))
+        import openapi_check
+        CONTRACT_SPEC = openapi_check.Spec(os.environ["BURST_CONTRACT_SPEC"])
     host, _, port = args.listen.rpartition(":")
     if not host.startswith("127."):
         sys.stderr.write("hcloud_sim: refusing to listen on a non-loopback address\n")

@@ -235,6 +235,7 @@ class Simulator:
         """Call the API (path relative to /v1); returns (status, json or None, headers)."""
         tok = self.token if token is None else token
         headers = {"Authorization": "Bearer " + tok} if tok else {}
+        headers["X-Sim-Harness"] = "1"  # the request log marks it as the test's own call
         return self._request(method, self.endpoint + path, body, headers, timeout)
 
     def configure(self, cfg):
