@@ -526,11 +526,16 @@ static int fetch_build(struct run *r, struct burst_error *err)
 		burst_error_prefix(err, "listing the artifacts on '%s'", r->srv.name);
 		goto out;
 	}
-	for (p = list.buf; *p; p = nl) {
-		nl = strchr(p, '\n');
+	/* the listing comes from the server: every name must be a plain one */
+	for (p = list.buf; p < list.buf + list.len; p = nl) {
+		nl = memchr(p, '\n', (size_t)(list.buf + list.len - p));
 		if (!nl)
 			break;
 		*nl++ = '\0';
+		if (remote_check_file_name(p, (size_t)(nl - 1 - p), err) < 0) {
+			burst_error_prefix(err, "listing the artifacts on '%s'", r->srv.name);
+			goto out;
+		}
 		if (pipeline_artifact_wanted(p))
 			strvec_push(&names, p);
 	}
