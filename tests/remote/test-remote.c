@@ -932,9 +932,12 @@ static void test_fetch_hostile(void)
 		ok(r == 76 && strstr(msg.buf, specials[i]),
 		   "a '%s' from the server is an ordinary error, not a hang: %s", specials[i],
 		   msg.buf);
+		bool plain;
+
 		strbuf_reset(&why);
-		ok(only_plain_files(ldir, &why), "only regular files without setuid bits in the "
-		   "local directory%s", why.buf);
+		plain = only_plain_files(ldir, &why);
+		ok(plain, "only regular files without setuid bits in the local directory%s",
+		   why.buf);
 		strbuf_reset(&sb);
 		strbuf_read_file(&sb, canary);
 		is_str(sb.buf, "canary\n", "the canary is unchanged");
