@@ -185,6 +185,8 @@ def check_safe(tap, w, ws, what):
     target = os.path.join(ws, "target")
     bad = unsafe_entries(target) if os.path.isdir(target) else []
     tap.ok(not bad, "%s: target/ holds only regular files without setuid bits %s" % (what, bad))
+    left = [d for d, _, _ in os.walk(target) if ".cargo-burst-fetch-" in d]
+    tap.is_(left, [], "%s: no private fetch directory is left behind" % what)
     with open(os.path.join(w.dir, "hostile", "canary"), "rb") as f:
         tap.is_(f.read(), b"canary-secret\n", "%s: the canary is unchanged" % what)
     tap.is_(files_containing(target, b"canary-secret"), [],

@@ -308,6 +308,35 @@ static void test_fetch_names(void)
 	}
 }
 
+static bool has_arg(const struct strvec *v, const char *arg)
+{
+	for (size_t i = 0; i < v->nr; i++)
+		if (!strcmp(v->v[i], arg))
+			return true;
+	return false;
+}
+
+/* A server that stops answering cannot hold the sync forever. */
+static void test_push_bounded(void)
+{
+	struct remote_host h = REMOTE_HOST_INIT;
+	struct child_process cp = CHILD_PROCESS_INIT;
+	struct burst_error err = BURST_ERROR_INIT;
+	struct strbuf rules = STRBUF_INIT;
+	char *root = xstrfmt("%s/pushproj", tmp);
+
+	write_file("pushproj/a", "a\n");
+	h.host = xstrdup("127.0.0.1");
+	h.known_hosts = xstrdup("/dev/null");
+	ok(remote_rsync_push_prepare(&h, root, "/r/src", NULL, &rules, &cp, &err) == 0 &&
+	   has_arg(&cp.args, "--timeout=120"), "the push has an rsync I/O timeout");
+	child_process_release(&cp);
+	strbuf_release(&rules);
+	burst_error_release(&err);
+	remote_host_release(&h);
+	free(root);
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmp))
@@ -320,5 +349,6 @@ int main(void)
 	test_quoting_local();
 	test_cloud_config();
 	test_fetch_names();
+	test_push_bounded();
 	return done_testing();
 }

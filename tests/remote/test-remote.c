@@ -921,6 +921,40 @@ static void test_fetch_hostile(void)
 		burst_error_release(&err);
 		free(p);
 	}
+	{
+		/* what the pull asks rsync for (its receiver enforces it) */
+		static const char *const names[] = { "app", NULL };
+		char *argv_file = path_in("rsync-argv"), *wrapper = path_in("rsync-record");
+		char *script = xstrfmt("#!/bin/sh\nprintf '%%s\\n' \"$@\" > '%s'\n"
+				       "exec rsync \"$@\"\n", argv_file);
+		static const char *const want[] = {
+			"--no-recursive", "--no-links", "--no-D", "--chmod=ugo-st",
+			"--max-size=17179869184", "--timeout=120", NULL,
+		};
+		bool all = true;
+
+		write_file(wrapper, script, 0755);
+		setenv("CARGO_BURST_RSYNC", wrapper, 1);
+		r = remote_fetch_files(&H, rdir, names, ldir, &err);
+		unsetenv("CARGO_BURST_RSYNC");
+		strbuf_reset(&sb);
+		strbuf_read_file(&sb, argv_file);
+		for (size_t i = 0; want[i]; i++) {
+			char *line = xstrfmt("\n%s\n", want[i]);
+
+			if (!strstr(sb.buf, line)) {
+				diag("rsync was not given %s", want[i]);
+				all = false;
+			}
+			free(line);
+		}
+		ok(r == 0 && all, "the pull asks rsync for no recursion, links, devices, "
+		   "FIFOs or setuid bits, a size cap and a timeout");
+		burst_error_release(&err);
+		free(script);
+		free(wrapper);
+		free(argv_file);
+	}
 	for (size_t i = 0; specials[i]; i++) {
 		const char *names[] = { "app", specials[i], NULL };
 		struct strbuf msg = STRBUF_INIT;
