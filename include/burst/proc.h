@@ -25,8 +25,9 @@
  *
  * Signals: while proc_run*() waits, SIGINT, SIGTERM and SIGHUP received by
  * the tool are caught (without SA_RESTART: a blocking call elsewhere fails
- * with EINTR, and the caller checks proc_interrupted()) and recorded (proc_interrupted() returns the first
- * one, sticky until proc_clear_interrupted()).  For each running child the
+ * with EINTR, and the caller checks proc_interrupted()) and recorded
+ * (proc_interrupted() returns the first one, sticky until
+ * proc_clear_interrupted()).  For each running child the
  * signal is either handed to cp->on_interrupt (called from the loop, not
  * from the signal handler, so it may run other processes with proc_run(),
  * e.g. remote_kill() to stop the remote cargo), or forwarded to the child

@@ -96,6 +96,8 @@ static int project_lock(struct run *r, struct burst_error *err)
 		if (!said)
 			ui_status("Blocking", "waiting for another run of this project to sync");
 		said = true;
+		/* the other run's sync is bounded: waiting for it is progress */
+		proc_note_activity();
 		if (proc_interrupted()) {
 			close(fd);
 			return burst_error_set(err, BURST_EXIT_INTERRUPTED, "interrupted");

@@ -6,11 +6,15 @@
  * waits in proc_run*() on children that are all bounded (a timeout, or
  * ssh's keepalive for the remote cargo, which may be silent for as long
  * as a link step takes), and on every output line or exit.  A tool
- * wedged anywhere else (a blocking call, a bug) stops moving it; after
+ * wedged anywhere else (a blocking call, a bug) stops moving it, except
+ * inside a bounded section (provisioning: the lock and every API wait
+ * have deadlines of their own, which may add up to more than the bound);
+ * after
  * HEARTBEAT_STALL_SECS the lease is no longer renewed, expires
  * STATE_LEASE_TTL_SECS later, and the server's reaper may delete the
  * server: a stuck run cannot keep a server, and its bill, forever.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -23,10 +27,27 @@
 
 #define MOD "pipeline"
 
+/* Sections in progress whose every wait has a deadline of its own. */
+static atomic_int bounded_depth;
+
+void pipeline_bounded_begin(void)
+{
+	proc_note_activity();
+	atomic_fetch_add(&bounded_depth, 1);
+}
+
+void pipeline_bounded_end(void)
+{
+	atomic_fetch_sub(&bounded_depth, 1);
+	proc_note_activity();
+}
+
 bool pipeline_run_stalled(uint64_t stall_ms)
 {
 	uint64_t last = proc_last_activity_ms(), now = burst_now_ms();
 
+	if (atomic_load(&bounded_depth) > 0)
+		return false;
 	return last && now > last && now - last > stall_ms;
 }
 

@@ -397,11 +397,15 @@ static int provision_volume(struct run *r, struct burst_error *err)
 	struct provision_opts o;
 	int ret;
 
-	if (state_lock_provision(r->st, LOCK_TIMEOUT_MS, err) != 0)
+	pipeline_bounded_begin(); /* the lock and the API waits have deadlines */
+	if (state_lock_provision(r->st, LOCK_TIMEOUT_MS, err) != 0) {
+		pipeline_bounded_end();
 		return -1;
+	}
 	provision_opts_fill(r, &o);
 	ret = provision_project_volume(&o, &r->srv, &r->vol, err);
 	state_unlock_provision(r->st);
+	pipeline_bounded_end();
 	if (ret == 0)
 		r->used_api = true;
 	return ret;
@@ -753,9 +757,16 @@ static int run_pipeline(struct run *r, struct burst_error *err)
 			r->provision_ms = burst_now_ms() - t;
 			goto out;
 		}
-	} else if (acquire_server(r, err) < 0) {
-		r->provision_ms = burst_now_ms() - t;
-		goto out;
+	} else {
+		int rc;
+
+		pipeline_bounded_begin(); /* the lock and the API waits have deadlines */
+		rc = acquire_server(r, err);
+		pipeline_bounded_end();
+		if (rc < 0) {
+			r->provision_ms = burst_now_ms() - t;
+			goto out;
+		}
 	}
 	r->provision_ms = burst_now_ms() - t;
 	if (proc_interrupted()) {

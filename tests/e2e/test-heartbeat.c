@@ -1,7 +1,8 @@
 /*
  * test-heartbeat.c - the run's lease heartbeat renews while the tool makes
- * progress (including a long silent child: proc's loop notes it), and
- * gives the lease up for good once the tool made none for stall_ms.
+ * progress (including a long silent child: proc's loop notes it, and a
+ * bounded section such as provisioning), and gives the lease up for good
+ * once the tool made none for stall_ms.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +80,27 @@ int main(void)
 	proc_note_activity();
 	usleep(500000);
 	is_int(renewals(&hb, NULL), n, "and never renewed again, even when the run moves");
+	pipeline_heartbeat_stop(&hb);
+
+	/* a bounded section (provisioning) is never a stall; after it, as before */
+	memset(&hb, 0, sizeof(hb));
+	hb.interval_ms = 100;
+	hb.stall_ms = 1000;
+	pipeline_bounded_begin();
+	pipeline_heartbeat_start(&hb, tmp, lease);
+	deadline = burst_now_ms() + 2500;
+	while (burst_now_ms() < deadline)
+		usleep(50000);
+	n = renewals(&hb, &stalled);
+	ok(!stalled && n >= 5, "inside a bounded section, 2.5 s without activity is no stall (%u)",
+	   n);
+	pipeline_bounded_end();
+	deadline = burst_now_ms() + 30000;
+	do {
+		usleep(50000);
+		renewals(&hb, &stalled);
+	} while (!stalled && burst_now_ms() < deadline);
+	ok(stalled, "after the section, no activity is a stall again");
 	pipeline_heartbeat_stop(&hb);
 
 	/* a silent child (longer than stall_ms) is progress: proc's loop ticks */
