@@ -573,6 +573,7 @@ out:
 	return ret;
 }
 
+/* Pull files or directories, recursively (criterion reports). */
 int remote_rsync_pull(const struct remote_host *h, const char *const *remote_paths,
 		      const char *local_dir, struct sync_stats *stats,
 		      struct burst_error *err)
@@ -580,6 +581,7 @@ int remote_rsync_pull(const struct remote_host *h, const char *const *remote_pat
 	return rsync_pull(h, remote_paths, local_dir, false, stats, err);
 }
 
+/* A name the server listed must be a plain file name (see remote.h). */
 int remote_check_file_name(const char *name, size_t len, struct burst_error *err)
 {
 	const char *why = NULL;
@@ -589,7 +591,7 @@ int remote_check_file_name(const char *name, size_t len, struct burst_error *err
 	else if (memchr(name, '\0', len))
 		why = "a NUL byte";
 	else if (memchr(name, '/', len))
-		why = *name == '/' ? "an absolute path" : "a '/'";
+		why = *name == '/' ? "an absolute path" : "a path with '/'";
 	else if ((len == 1 && name[0] == '.') || (len == 2 && !memcmp(name, "..", 2)))
 		why = "a '.' or '..' name";
 	else if (len > FETCH_NAME_MAX)
@@ -706,6 +708,7 @@ fail:
 	return -1;
 }
 
+/* Fetch checked, checksummed artifacts into local_dir (see remote.h). */
 int remote_fetch_files(const struct remote_host *h, const char *remote_dir,
 		       const char *const *names, const char *local_dir,
 		       struct burst_error *err)
