@@ -24,8 +24,10 @@
  * term_signal / timed_out of each child.
  *
  * Signals: while proc_run*() waits, SIGINT, SIGTERM and SIGHUP received by
- * the tool are caught and recorded (proc_interrupted() returns the first
- * one, sticky until proc_clear_interrupted()).  For each running child the
+ * the tool are caught (without SA_RESTART: a blocking call elsewhere fails
+ * with EINTR, and the caller checks proc_interrupted()) and recorded
+ * (proc_interrupted() returns the first one, sticky until
+ * proc_clear_interrupted()).  For each running child the
  * signal is either handed to cp->on_interrupt (called from the loop, not
  * from the signal handler, so it may run other processes with proc_run(),
  * e.g. remote_kill() to stop the remote cargo), or forwarded to the child
@@ -155,6 +157,26 @@ void proc_clear_interrupted(void);
  * then polls proc_interrupted().  false restores the previous dispositions.
  */
 void proc_catch_signals(bool on);
+
+/*
+ * Activity: the time (burst_now_ms) the tool last showed it is alive and
+ * waiting on something bounded.  proc_run*() note it when they start and
+ * end, on every chunk of output, every exit, and every 5 s while children
+ * run (each child is bounded by its timeout or, for ssh, by the
+ * keepalive).  A thread that renews a lease reads it: a tool stuck
+ * elsewhere stops counting as alive.  Callers may note it themselves in
+ * long waits of their own.
+ */
+void proc_note_activity(void);
+/* The last activity noted (0 before the first). */
+uint64_t proc_last_activity_ms(void);
+
+/*
+ * No core dumps of this process: RLIMIT_CORE 0 (inherited by children)
+ * and PR_SET_DUMPABLE 0 (no core, no ptrace by other users).  The tool
+ * and its reapers hold the API token; call it first thing in main().
+ */
+void proc_no_core_dumps(void);
 
 /*
  * Start a detached worker (a reaper): fork, setsid, fork again; stdin from

@@ -249,17 +249,32 @@ int remote_rsync_push_finish(const struct remote_host *h, const char *local_dir,
 /*
  * Pull remote_paths (NULL-terminated; files or directories, directories
  * recursively) into local_dir (created when missing), keeping modes and
- * times.  stats may be NULL.
+ * times.  Whatever the server sends, only regular files and directories
+ * are written: no symlink, device, FIFO or socket, no setuid/setgid/sticky
+ * bit, no file over 16 GiB; the transfer is killed after 120 s without
+ * data or an hour in all.  stats may be NULL.
  */
 int remote_rsync_pull(const struct remote_host *h, const char *const *remote_paths,
 		      const char *local_dir, struct sync_stats *stats,
 		      struct burst_error *err);
 
 /*
- * Pull remote_dir/<name> for each name (NULL-terminated, plain file names)
- * into local_dir, then compare the SHA-256 of each local copy with the
- * server's (sha256sum over the master); -1 naming the file on a mismatch.
- * Executables keep their mode.
+ * Is name (len bytes, from the server) a plain file name: not empty, no
+ * NUL, no '/', not "." or "..", no control character, at most 255 bytes?
+ * 0, or -1 with err (BURST_EXIT_REMOTE, the name shown sanitised).
+ */
+int remote_check_file_name(const char *name, size_t len, struct burst_error *err);
+
+/*
+ * Pull remote_dir/<name> for each name (NULL-terminated plain file names;
+ * any other name fails with BURST_EXIT_REMOTE, see remote_check_file_name)
+ * into a private directory in local_dir, as remote_rsync_pull() does but
+ * never recursively; check that each arrived as a regular file (opened
+ * with O_NOFOLLOW | O_NONBLOCK, never by a path the server could make a
+ * link or FIFO); compare its SHA-256 with the server's (sha256sum over the
+ * master, bounded to 10 min); only then rename each into local_dir.  -1
+ * naming the file when one is missing, not regular or mismatched (nothing
+ * is moved then).  Executables keep their mode (without setuid bits).
  */
 int remote_fetch_files(const struct remote_host *h, const char *remote_dir,
 		       const char *const *names, const char *local_dir,

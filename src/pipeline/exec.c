@@ -96,6 +96,8 @@ static int project_lock(struct run *r, struct burst_error *err)
 		if (!said)
 			ui_status("Blocking", "waiting for another run of this project to sync");
 		said = true;
+		/* the other run's sync is bounded: waiting for it is progress */
+		proc_note_activity();
 		if (proc_interrupted()) {
 			close(fd);
 			return burst_error_set(err, BURST_EXIT_INTERRUPTED, "interrupted");
@@ -533,11 +535,16 @@ static int fetch_build(struct run *r, struct burst_error *err)
 		burst_error_prefix(err, "listing the artifacts on '%s'", r->srv.name);
 		goto out;
 	}
-	for (p = list.buf; *p; p = nl) {
-		nl = strchr(p, '\n');
+	/* the listing comes from the server: every name must be a plain one */
+	for (p = list.buf; p < list.buf + list.len; p = nl) {
+		nl = memchr(p, '\n', (size_t)(list.buf + list.len - p));
 		if (!nl)
 			break;
 		*nl++ = '\0';
+		if (remote_check_file_name(p, (size_t)(nl - 1 - p), err) < 0) {
+			burst_error_prefix(err, "listing the artifacts on '%s'", r->srv.name);
+			goto out;
+		}
 		if (pipeline_artifact_wanted(p))
 			strvec_push(&names, p);
 	}

@@ -17,6 +17,14 @@ struct hcloud;
 
 /* The lease heartbeat runs on its own thread with its own DB connection. */
 #define HEARTBEAT_SECS 20
+/*
+ * ...and stops renewing the lease when the tool made no progress (see
+ * proc_last_activity_ms()) for this long outside provisioning (a bounded
+ * section): longer than any other bounded wait of the tool outside its
+ * child loop (the shards' servers, 10 min), so only a wedged run loses its
+ * lease (heartbeat.c).
+ */
+#define HEARTBEAT_STALL_SECS (20 * 60)
 /* How long the ssh master outlives a run (the next run reuses it). */
 #define MASTER_PERSIST_SECS 120
 
@@ -27,7 +35,30 @@ struct heartbeat {
 	bool stop, running;
 	char *dir;
 	int64_t lease_id;
+	uint64_t interval_ms; /* 0 = HEARTBEAT_SECS */
+	uint64_t stall_ms;    /* 0 = HEARTBEAT_STALL_SECS */
+	bool stalled;         /* gave the lease up (under mu) */
+	unsigned renewals;    /* leases renewed (under mu) */
 };
+
+/*
+ * Renew lease_id every interval until pipeline_heartbeat_stop(), unless
+ * the run stalls (pipeline_run_stalled(stall_ms)): then never again.
+ */
+void pipeline_heartbeat_start(struct heartbeat *hb, const char *dir, int64_t lease_id);
+/* Stop the thread and free; fine when never started. */
+void pipeline_heartbeat_stop(struct heartbeat *hb);
+/*
+ * Has the tool shown no activity (proc.h) for longer than stall_ms, outside
+ * a bounded section?
+ */
+bool pipeline_run_stalled(uint64_t stall_ms);
+/*
+ * Enter / leave a section whose waits all have deadlines of their own
+ * (provisioning): it never counts as a stall, however long it takes.
+ */
+void pipeline_bounded_begin(void);
+void pipeline_bounded_end(void);
 
 struct run {
 	struct burst_ctx *ctx;

@@ -34,70 +34,6 @@
 /* How long the master may take to greet a new client on its socket. */
 #define MASTER_HELLO_MS 1000
 
-/* ---- the lease heartbeat ------------------------------------------------ */
-
-static void *heartbeat_main(void *arg)
-{
-	struct heartbeat *hb = arg;
-	struct burst_state *st = NULL;
-	struct burst_error err = BURST_ERROR_INIT;
-
-	/* a connection belongs to one thread: open our own */
-	if (state_open(hb->dir, &st, &err) < 0) {
-		log_warn(MOD, "lease heartbeat: %s", err.message ? err.message : "");
-		burst_error_release(&err);
-		return NULL;
-	}
-	pthread_mutex_lock(&hb->mu);
-	while (!hb->stop) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += HEARTBEAT_SECS;
-		pthread_cond_timedwait(&hb->cv, &hb->mu, &ts);
-		if (hb->stop)
-			break;
-		pthread_mutex_unlock(&hb->mu);
-		if (state_lease_heartbeat(st, hb->lease_id, &err) < 0) {
-			log_warn(MOD, "lease heartbeat: %s", err.message ? err.message : "");
-			burst_error_release(&err);
-		}
-		pthread_mutex_lock(&hb->mu);
-	}
-	pthread_mutex_unlock(&hb->mu);
-	state_close(st);
-	return NULL;
-}
-
-static void heartbeat_start(struct heartbeat *hb, const char *dir, int64_t lease_id)
-{
-	pthread_mutex_init(&hb->mu, NULL);
-	pthread_cond_init(&hb->cv, NULL);
-	hb->dir = xstrdup(dir);
-	hb->lease_id = lease_id;
-	hb->stop = false;
-	hb->running = pthread_create(&hb->tid, NULL, heartbeat_main, hb) == 0;
-	if (!hb->running)
-		log_warn(MOD, "cannot start the lease heartbeat thread");
-}
-
-static void heartbeat_stop(struct heartbeat *hb)
-{
-	if (!hb->dir)
-		return;
-	if (hb->running) {
-		pthread_mutex_lock(&hb->mu);
-		hb->stop = true;
-		pthread_cond_signal(&hb->cv);
-		pthread_mutex_unlock(&hb->mu);
-		pthread_join(hb->tid, NULL);
-		hb->running = false;
-	}
-	pthread_mutex_destroy(&hb->mu);
-	pthread_cond_destroy(&hb->cv);
-	FREE_AND_NULL(hb->dir);
-}
-
 /* ---- local facts ------------------------------------------------------- */
 
 /*
@@ -494,11 +430,15 @@ static int provision_volume(struct run *r, struct burst_error *err)
 	struct provision_opts o;
 	int ret;
 
-	if (state_lock_provision(r->st, LOCK_TIMEOUT_MS, err) != 0)
+	pipeline_bounded_begin(); /* the lock and the API waits have deadlines */
+	if (state_lock_provision(r->st, LOCK_TIMEOUT_MS, err) != 0) {
+		pipeline_bounded_end();
 		return -1;
+	}
 	provision_opts_fill(r, &o);
 	ret = provision_project_volume(&o, &r->srv, &r->vol, err);
 	state_unlock_provision(r->st);
+	pipeline_bounded_end();
 	if (ret == 0)
 		r->used_api = true;
 	return ret;
@@ -612,7 +552,7 @@ static void run_init(struct run *r, struct burst_ctx *ctx)
 
 static void run_release(struct run *r)
 {
-	heartbeat_stop(&r->hb);
+	pipeline_heartbeat_stop(&r->hb);
 	strvec_clear(&r->env);
 	strvec_clear(&r->excludes);
 	strbuf_release(&r->tail);
@@ -672,7 +612,7 @@ static void run_records(struct run *r)
 		pipeline_byo_record(state_dir(r->st), pipeline_byo_host(r->ctx), r->verb,
 				    r->interrupted ? BURST_EXIT_INTERRUPTED : res.exit_code,
 				    burst_now_ms() - r->t0);
-	heartbeat_stop(&r->hb);
+	pipeline_heartbeat_stop(&r->hb);
 	if (r->lease_id) {
 		state_lease_release(r->st, r->lease_id, &e);
 		burst_error_release(&e);
@@ -844,7 +784,7 @@ static int run_pipeline(struct run *r, struct burst_error *err)
 	if (!r->byo) {
 		if (take_lease(r, err) < 0)
 			goto out;
-		heartbeat_start(&r->hb, state_dir(r->st), r->lease_id);
+		pipeline_heartbeat_start(&r->hb, state_dir(r->st), r->lease_id);
 	}
 
 	t = burst_now_ms();
@@ -854,9 +794,16 @@ static int run_pipeline(struct run *r, struct burst_error *err)
 			r->provision_ms = burst_now_ms() - t;
 			goto out;
 		}
-	} else if (acquire_server(r, err) < 0) {
-		r->provision_ms = burst_now_ms() - t;
-		goto out;
+	} else {
+		int rc;
+
+		pipeline_bounded_begin(); /* the lock and the API waits have deadlines */
+		rc = acquire_server(r, err);
+		pipeline_bounded_end();
+		if (rc < 0) {
+			r->provision_ms = burst_now_ms() - t;
+			goto out;
+		}
 	}
 	r->provision_ms = burst_now_ms() - t;
 	if (proc_interrupted()) {

@@ -539,6 +539,11 @@ static void *heartbeat_main(void *arg)
 		pthread_cond_timedwait(&sc->hb_cv, &sc->hb_mu, &ts);
 		if (sc->hb_stop)
 			break;
+		if (pipeline_run_stalled(HEARTBEAT_STALL_SECS * 1000ULL)) {
+			log_warn(MOD, "the run made no progress: the extra servers' leases are "
+				 "no longer renewed");
+			break; /* as heartbeat.c: for good */
+		}
 		for (int i = 1; i < sc->n; i++) {
 			if (!sc->v[i].lease_id)
 				continue;

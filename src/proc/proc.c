@@ -2,9 +2,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
@@ -21,6 +24,31 @@ extern char **environ;
  * until nothing arrived for this long.
  */
 #define PROC_DRAIN_MS 100
+/* While children run, the loop notes that the tool is alive this often. */
+#define PROC_TICK_MS 5000
+
+/* ---- activity --------------------------------------------------------- */
+
+static atomic_uint_fast64_t last_activity_ms;
+
+void proc_note_activity(void)
+{
+	atomic_store(&last_activity_ms, (uint_fast64_t)burst_now_ms());
+}
+
+uint64_t proc_last_activity_ms(void)
+{
+	return (uint64_t)atomic_load(&last_activity_ms);
+}
+
+void proc_no_core_dumps(void)
+{
+	struct rlimit rl = { 0, 0 };
+
+	/* the process holds the API token: no core file, no ptrace by others */
+	setrlimit(RLIMIT_CORE, &rl);
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
 
 /* ---- signals ---------------------------------------------------------- */
 
@@ -69,7 +97,12 @@ static void signals_install(void)
 		return;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_signal;
-	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	/*
+	 * No SA_RESTART: a blocking call outside the child loop (open, read,
+	 * a sleep) returns EINTR so the caller sees proc_interrupted() and
+	 * ends; the loop itself (libuv) retries on EINTR.
+	 */
+	sa.sa_flags = SA_SIGINFO;
 	sigemptyset(&sa.sa_mask);
 	for (size_t i = 0; i < ARRAY_SIZE(caught_signals); i++)
 		sigaction(caught_signals[i], &sa, &saved_actions[i]);
@@ -287,6 +320,7 @@ struct proc_group {
 	uv_loop_t loop;
 	uv_poll_t sigpoll;
 	bool sigpoll_closed;
+	uv_timer_t tick;
 	struct proc_child **children;
 	size_t n;
 	size_t unfinished;
@@ -408,6 +442,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 	struct proc_stream *s = st->data;
 
 	if (nread > 0) {
+		proc_note_activity();
 		if (s->c->exited)
 			uv_timer_start(&s->c->timer, on_timer, PROC_DRAIN_MS, 0);
 		if (s->mode == PROC_IO_LINES)
@@ -490,6 +525,7 @@ static void on_exit_cb(uv_process_t *p, int64_t status, int term_signal)
 	cp->exit_code = term_signal ? -1 : (int)status;
 	cp->elapsed_ms = burst_now_ms() - c->start_ms;
 	c->exited = true;
+	proc_note_activity();
 	log_trace("proc", "'%s' (pid %d) done: status %d, signal %d, %llu ms",
 		  cp->args.v[0], (int)cp->pid, cp->exit_code, term_signal,
 		  (unsigned long long)cp->elapsed_ms);
@@ -522,7 +558,14 @@ static void maybe_finished(struct proc_child *c)
 	if (--g->unfinished == 0 && !g->sigpoll_closed) {
 		g->sigpoll_closed = true;
 		uv_close((uv_handle_t *)&g->sigpoll, NULL);
+		uv_close((uv_handle_t *)&g->tick, NULL);
 	}
+}
+
+static void on_tick(uv_timer_t *t)
+{
+	(void)t;
+	proc_note_activity();
 }
 
 static void on_sigpoll(uv_poll_t *h, int status, int events)
@@ -717,6 +760,10 @@ int proc_run_all(struct child_process **cps, size_t n, struct burst_error *err)
 	uv_poll_init(&g.loop, &g.sigpoll, sig_pipe[0]);
 	g.sigpoll.data = &g;
 	uv_poll_start(&g.sigpoll, UV_READABLE, on_sigpoll);
+	/* every child is bounded (timeout, ssh keepalive): waiting is progress */
+	proc_note_activity();
+	uv_timer_init(&g.loop, &g.tick);
+	uv_timer_start(&g.tick, on_tick, PROC_TICK_MS, PROC_TICK_MS);
 
 	for (size_t i = 0; i < n; i++) {
 		struct proc_child *c = xcalloc(1, sizeof(*c));
@@ -768,6 +815,7 @@ int proc_run_all(struct child_process **cps, size_t n, struct burst_error *err)
 		free(c);
 	}
 	free(g.children);
+	proc_note_activity();
 	signals_restore();
 	return ret;
 }

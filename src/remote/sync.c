@@ -22,6 +22,13 @@ const char *const remote_default_excludes[] = {
 };
 
 #define GITIGNORE_MAX (1024 * 1024)
+/* Bounds of a fetch (see rsync_pull): per file, idle and total time. */
+#define FETCH_FILE_MAX (16ULL << 30)
+#define FETCH_IDLE_SECS 120
+#define FETCH_TIMEOUT_MS (60 * 60 * 1000)
+/* The server's checksums of the fetched files must come within this. */
+#define FETCH_CHECKSUM_TIMEOUT_MS (10 * 60 * 1000)
+#define FETCH_NAME_MAX 255
 #define WALK_MAX_DIRS 200000
 
 static bool in_list(const char *const *list, const char *s)
@@ -457,6 +464,8 @@ int remote_rsync_push_prepare(const struct remote_host *h, const char *local_dir
 	log_trace("remote", "sync rules:\n%s", rules->buf);
 	rsync_common(h, cp);
 	strvec_push(&cp->args, "--delete");
+	/* a server that stops answering ends the sync (rsync sends keepalives) */
+	strvec_pushf(&cp->args, "--timeout=%d", FETCH_IDLE_SECS);
 	strvec_push(&cp->args, "--filter=. -");
 	/* Create the destination first, with any rsync version on the server. */
 	strbuf_addstr(&rpath, "mkdir -p ");
@@ -511,8 +520,16 @@ out:
 	return ret;
 }
 
-int remote_rsync_pull(const struct remote_host *h, const char *const *remote_paths,
-		      const char *local_dir, struct sync_stats *stats,
+/*
+ * rsync from the server into local_dir.  Whatever the server sends, only
+ * regular files and directories land here: no devices, FIFOs, sockets or
+ * symlinks (--no-D --no-links), no setuid, setgid or sticky bit
+ * (--chmod), no file over FETCH_FILE_MAX; a stalled transfer ends after
+ * FETCH_IDLE_SECS without data, any transfer after FETCH_TIMEOUT_MS.
+ * files_only: only the named files, no directory (--no-recursive).
+ */
+static int rsync_pull(const struct remote_host *h, const char *const *remote_paths,
+		      const char *local_dir, bool files_only, struct sync_stats *stats,
 		      struct burst_error *err)
 {
 	struct child_process cp = CHILD_PROCESS_INIT;
@@ -529,6 +546,14 @@ int remote_rsync_pull(const struct remote_host *h, const char *const *remote_pat
 		goto out;
 	}
 	rsync_common(h, &cp);
+	if (files_only)
+		strvec_push(&cp.args, "--no-recursive");
+	strvec_push(&cp.args, "--no-links");
+	strvec_push(&cp.args, "--no-D");
+	strvec_push(&cp.args, "--chmod=ugo-st");
+	strvec_pushf(&cp.args, "--max-size=%llu", (unsigned long long)FETCH_FILE_MAX);
+	strvec_pushf(&cp.args, "--timeout=%d", FETCH_IDLE_SECS);
+	cp.timeout_ms = FETCH_TIMEOUT_MS;
 	for (size_t i = 0; remote_paths[i]; i++)
 		strvec_pushf(&cp.args, "%s:%s", i ? "" : remote_dest(h), remote_paths[i]);
 	strvec_pushf(&cp.args, "%s/", local_dir);
@@ -548,32 +573,142 @@ out:
 	return ret;
 }
 
-static int sha256_file_hex(const char *path, char hex[65])
+/* Pull files or directories, recursively (criterion reports). */
+int remote_rsync_pull(const struct remote_host *h, const char *const *remote_paths,
+		      const char *local_dir, struct sync_stats *stats,
+		      struct burst_error *err)
+{
+	return rsync_pull(h, remote_paths, local_dir, false, stats, err);
+}
+
+/* A name the server listed must be a plain file name (see remote.h). */
+int remote_check_file_name(const char *name, size_t len, struct burst_error *err)
+{
+	const char *why = NULL;
+
+	if (!len)
+		why = "an empty name";
+	else if (memchr(name, '\0', len))
+		why = "a NUL byte";
+	else if (memchr(name, '/', len))
+		why = *name == '/' ? "an absolute path" : "a path with '/'";
+	else if ((len == 1 && name[0] == '.') || (len == 2 && !memcmp(name, "..", 2)))
+		why = "a '.' or '..' name";
+	else if (len > FETCH_NAME_MAX)
+		why = "a name too long";
+	for (size_t i = 0; !why && i < len; i++)
+		if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
+			why = "a control character";
+	if (!why)
+		return 0;
+	{
+		/* never echo what the server sent raw: it may hold escapes */
+		struct strbuf shown = STRBUF_INIT;
+
+		for (size_t i = 0; i < len && i < 80; i++)
+			strbuf_addch(&shown, (unsigned char)name[i] < 0x20 || name[i] == 0x7f
+					     ? '?' : name[i]);
+		burst_error_set(err, BURST_EXIT_REMOTE,
+				"refusing to fetch '%s%s': %s, not a plain file name",
+				shown.buf, len > 80 ? "..." : "", why);
+		burst_error_hint(err, "the build server sent it; if you did not build such a "
+				 "file, run `cargo burst down` to replace the server");
+		strbuf_release(&shown);
+	}
+	return -1;
+}
+
+/* SHA-256 of what fd holds from its start; -1 + errno. */
+static int sha256_fd_hex(int fd, char hex[65])
 {
 	struct sha256_ctx c;
 	unsigned char buf[65536], dig[SHA256_DIGEST_LEN];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	ssize_t n;
 
-	if (fd < 0)
+	if (lseek(fd, 0, SEEK_SET) < 0)
 		return -1;
 	sha256_init(&c);
 	while ((n = read(fd, buf, sizeof(buf))) != 0) {
 		if (n < 0) {
-			if (errno == EINTR)
+			if (errno == EINTR && !proc_interrupted())
 				continue;
-			close(fd);
 			return -1;
 		}
 		sha256_update(&c, buf, (size_t)n);
 	}
-	close(fd);
 	sha256_final(&c, dig);
 	for (size_t i = 0; i < SHA256_DIGEST_LEN; i++)
 		snprintf(hex + 2 * i, 3, "%02x", dig[i]);
 	return 0;
 }
 
+/* Remove the fetch's private directory and whatever is left in it. */
+static void remove_fetch_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	if (d) {
+		while ((de = readdir(d))) {
+			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+				continue;
+			if (unlinkat(dirfd(d), de->d_name, 0) < 0 &&
+			    unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) < 0)
+				log_debug("remote", "cannot remove '%s/%s': %s", dir, de->d_name,
+					  strerror(errno));
+		}
+		closedir(d);
+	}
+	if (rmdir(dir) < 0 && errno != ENOENT)
+		log_warn("remote", "cannot remove '%s': %s", dir, strerror(errno));
+}
+
+/*
+ * Open a file the server sent (in the private directory dirfd) without
+ * following a link or blocking on a FIFO or device; it must be a regular
+ * file.  Its mode loses any setuid/setgid/sticky bit.  fd, or -1 + err.
+ */
+static int open_fetched(int dirfd, const char *dir, const char *name,
+			struct burst_error *err)
+{
+	struct stat st;
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+
+	if (fd < 0) {
+		burst_error_set(err, BURST_EXIT_REMOTE,
+				"'%s' did not arrive as a regular file from the server: %s", name,
+				errno == ENOENT ? "it was not sent (a link, device, FIFO, directory "
+						  "or too large a file is never fetched)"
+						: strerror(errno));
+		goto fail;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		burst_error_set(err, BURST_EXIT_REMOTE,
+				"'%s' from the server is not a regular file", name);
+		goto fail;
+	}
+	if ((uint64_t)st.st_size > FETCH_FILE_MAX) {
+		burst_error_set(err, BURST_EXIT_REMOTE,
+				"'%s' from the server is larger than %llu bytes", name,
+				(unsigned long long)FETCH_FILE_MAX);
+		goto fail;
+	}
+	if ((st.st_mode & 07000) && fchmod(fd, st.st_mode & 0777) < 0) {
+		burst_error_set(err, BURST_EXIT_INTERNAL, "cannot clear the mode bits of '%s/%s': %s",
+				dir, name, strerror(errno));
+		goto fail;
+	}
+	return fd;
+fail:
+	if (err->message && err->exit_code == BURST_EXIT_REMOTE)
+		burst_error_hint(err, "the build server sent it; if this keeps happening, run "
+				 "`cargo burst down` to replace the server");
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+/* Fetch checked, checksummed artifacts into local_dir (see remote.h). */
 int remote_fetch_files(const struct remote_host *h, const char *remote_dir,
 		       const char *const *names, const char *local_dir,
 		       struct burst_error *err)
@@ -581,22 +716,49 @@ int remote_fetch_files(const struct remote_host *h, const char *remote_dir,
 	struct strvec paths = STRVEC_INIT;
 	struct strbuf cmd = STRBUF_INIT;
 	struct child_process cp = CHILD_PROCESS_INIT;
+	char *tmp = NULL;
+	int tmpfd = -1, localfd = -1;
 	const char *p;
 	size_t count = 0;
 	int ret = -1;
 
 	for (size_t i = 0; names && names[i]; i++) {
-		const char *n = names[i];
-
-		if (!*n || strchr(n, '/') || !strcmp(n, ".") || !strcmp(n, ".."))
-			BUG("remote_fetch_files: '%s' is not a plain file name", n);
-		strvec_pushf(&paths, "%s/%s", remote_dir, n);
+		if (remote_check_file_name(names[i], strlen(names[i]), err) < 0)
+			goto out;
+		strvec_pushf(&paths, "%s/%s", remote_dir, names[i]);
 		count++;
 	}
 	if (!count)
 		return 0;
-	if (remote_rsync_pull(h, (const char *const *)paths.v, local_dir, NULL, err) < 0)
+	/*
+	 * Into a private directory beside the destination first: nothing the
+	 * server sends is opened by path or lands in target/ before it was
+	 * checked (a regular file, its checksum), then renamed into place.
+	 */
+	if (remote_mkdir_p(local_dir, 0755) < 0 ||
+	    (localfd = open(local_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		burst_error_set(err, BURST_EXIT_INTERNAL, "cannot create directory '%s': %s",
+				local_dir, strerror(errno));
 		goto out;
+	}
+	tmp = xstrfmt("%s/.cargo-burst-fetch-XXXXXX", local_dir);
+	if (!mkdtemp(tmp) ||
+	    (tmpfd = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		burst_error_set(err, BURST_EXIT_INTERNAL, "cannot create a directory in '%s': %s",
+				local_dir, strerror(errno));
+		FREE_AND_NULL(tmp);
+		goto out;
+	}
+	if (rsync_pull(h, (const char *const *)paths.v, tmp, true, NULL, err) < 0)
+		goto out;
+	/* every file arrived as a regular file: before asking for checksums */
+	for (size_t i = 0; i < count; i++) {
+		int fd = open_fetched(tmpfd, tmp, names[i], err);
+
+		if (fd < 0)
+			goto out;
+		close(fd);
+	}
 
 	/* One "<hex>  -" line per file, in order (no file name escaping). */
 	strbuf_addstr(&cmd, "cd ");
@@ -611,22 +773,26 @@ int remote_fetch_files(const struct remote_host *h, const char *remote_dir,
 	cp.out = PROC_IO_CAPTURE;
 	cp.err = PROC_IO_CAPTURE;
 	cp.capture_max = 1024 * 1024;
-	cp.timeout_ms = 600000;
+	cp.timeout_ms = FETCH_CHECKSUM_TIMEOUT_MS;
 	if (remote_run(h, cmd.buf, &cp, err) < 0)
 		goto out;
 	if (cp.exit_code != 0) {
 		char *why = remote_last_line(&cp.err_buf);
+		struct strbuf st = STRBUF_INIT;
 
+		proc_describe_status(&cp, &st);
 		burst_error_set(err, BURST_EXIT_REMOTE,
-				"cannot checksum the fetched files on '%s': %s", remote_dest(h),
-				why ? why : "sha256sum failed");
+				"cannot checksum the fetched files on '%s': %s",
+				remote_dest(h), why ? why : st.buf);
+		strbuf_release(&st);
 		free(why);
 		goto out;
 	}
 	p = cp.out_buf.buf;
 	for (size_t i = 0; i < count; i++) {
-		char want[65], got[65], *local;
+		char want[65], got[65];
 		size_t k;
+		int fd, rc;
 
 		for (k = 0; k < 64 && ((p[k] >= '0' && p[k] <= '9') || (p[k] >= 'a' && p[k] <= 'f')); k++)
 			;
@@ -640,26 +806,42 @@ int remote_fetch_files(const struct remote_host *h, const char *remote_dir,
 		want[64] = '\0';
 		p = strchr(p, '\n');
 		p = p ? p + 1 : cp.out_buf.buf + cp.out_buf.len;
-		local = xstrfmt("%s/%s", local_dir, names[i]);
-		if (sha256_file_hex(local, got) < 0) {
-			burst_error_set(err, BURST_EXIT_REMOTE, "cannot read fetched file '%s': %s",
-					local, strerror(errno));
-			free(local);
+		fd = open_fetched(tmpfd, tmp, names[i], err);
+		if (fd < 0)
+			goto out;
+		rc = sha256_fd_hex(fd, got);
+		close(fd);
+		if (rc < 0) {
+			burst_error_set(err, BURST_EXIT_REMOTE, "cannot read fetched file '%s/%s': %s",
+					local_dir, names[i], strerror(errno));
 			goto out;
 		}
 		if (strcmp(want, got)) {
 			burst_error_set(err, BURST_EXIT_REMOTE,
-					"checksum mismatch for fetched file '%s' (server %.12s, local %.12s)",
-					local, want, got);
+					"checksum mismatch for fetched file '%s/%s' (server %.12s, local %.12s)",
+					local_dir, names[i], want, got);
 			burst_error_hint(err, "run the command again; the file may have changed during the fetch");
-			free(local);
 			goto out;
 		}
-		log_debug("remote", "fetched '%s' (sha256 %.12s)", local, got);
-		free(local);
+		log_debug("remote", "fetched '%s/%s' (sha256 %.12s)", local_dir, names[i], got);
+	}
+	/* rename() replaces a link at the destination, it never follows it */
+	for (size_t i = 0; i < count; i++) {
+		if (renameat(tmpfd, names[i], localfd, names[i]) < 0) {
+			burst_error_set(err, BURST_EXIT_INTERNAL, "cannot move '%s' into '%s': %s",
+					names[i], local_dir, strerror(errno));
+			goto out;
+		}
 	}
 	ret = 0;
 out:
+	if (tmpfd >= 0)
+		close(tmpfd);
+	if (localfd >= 0)
+		close(localfd);
+	if (tmp)
+		remove_fetch_dir(tmp);
+	free(tmp);
 	child_process_release(&cp);
 	strbuf_release(&cmd);
 	strvec_clear(&paths);

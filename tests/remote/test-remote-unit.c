@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -435,6 +436,121 @@ out:
 	free(dir);
 }
 
+static bool printable(const char *s)
+{
+	for (; s && *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return false;
+	return true;
+}
+
+/* Names from the server's artifact listing: anything but a plain name fails. */
+static void test_fetch_names(void)
+{
+	static const char *const good[] = { "app", "libapp.so", "it's here", ".hidden", "a..b",
+					    "-rf", NULL };
+	static const struct { const char *name; size_t len; } bad[] = {
+		{ "", 0 }, { ".", 1 }, { "..", 2 }, { "../escape", 9 }, { "/etc/shadow", 11 },
+		{ "a/b", 3 }, { "a\0b", 3 }, { "a\nb", 3 }, { "esc\x1b[2J", 7 }, { "del\x7f", 4 },
+	};
+	struct burst_error err = BURST_ERROR_INIT;
+	char longname[300];
+
+	for (size_t i = 0; good[i]; i++) {
+		ok(remote_check_file_name(good[i], strlen(good[i]), &err) == 0 && !err.message,
+		   "'%s' is a plain name", good[i]);
+		burst_error_release(&err);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int r = remote_check_file_name(bad[i].name, bad[i].len, &err);
+
+		ok(r < 0 && err.exit_code == BURST_EXIT_REMOTE && err.message &&
+		   printable(err.message) && strstr(err.message, "not a plain file name"),
+		   "bad name %zu refused with the remote exit code: %s", i,
+		   err.message ? err.message : "(no error)");
+		burst_error_release(&err);
+	}
+	memset(longname, 'x', sizeof(longname));
+	ok(remote_check_file_name(longname, 256, &err) < 0 && err.exit_code == BURST_EXIT_REMOTE,
+	   "a name over 255 bytes is refused");
+	burst_error_release(&err);
+	ok(remote_check_file_name(longname, 255, &err) == 0, "255 bytes are fine");
+	burst_error_release(&err);
+
+	/*
+	 * remote_fetch_files() with such a name: an ordinary error, no abort
+	 * (in a child, so that an abort fails this test instead of ending it),
+	 * and nothing is run or created.
+	 */
+	{
+		static const char *const cases[][3] = {
+			{ "app", "../escape", NULL }, { "/etc/shadow", NULL, NULL },
+			{ "", NULL, NULL }, { "..", NULL, NULL },
+		};
+
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			char *ldir = xstrfmt("%s/fetch-%zu", tmp, i);
+			pid_t pid = fork();
+			int status = 0;
+
+			if (pid < 0)
+				bail_out("fork");
+			if (pid == 0) {
+				struct remote_host h = REMOTE_HOST_INIT;
+				struct burst_error e = BURST_ERROR_INIT;
+				struct rlimit rl = { 0, 0 };
+
+				setrlimit(RLIMIT_CORE, &rl);
+				/* nothing may run: a "ssh" or "rsync" would fail the test */
+				setenv("CARGO_BURST_SSH", "/nonexistent/ssh", 1);
+				setenv("CARGO_BURST_RSYNC", "/nonexistent/rsync", 1);
+				h.host = xstrdup("127.0.0.1");
+				h.known_hosts = xstrdup("/dev/null");
+				if (remote_fetch_files(&h, "/remote/target/release", cases[i], ldir,
+						       &e) == 0)
+					_exit(0);
+				_exit(e.exit_code == BURST_EXIT_REMOTE && e.message &&
+				      strstr(e.message, "not a plain file name") ? 76 : 1);
+			}
+			waitpid(pid, &status, 0);
+			ok(WIFEXITED(status) && WEXITSTATUS(status) == 76,
+			   "remote_fetch_files refuses bad name list %zu with exit 76 (status 0x%x)",
+			   i, (unsigned)status);
+			ok(access(ldir, F_OK) < 0, "...and creates nothing locally");
+			free(ldir);
+		}
+	}
+}
+
+static bool has_arg(const struct strvec *v, const char *arg)
+{
+	for (size_t i = 0; i < v->nr; i++)
+		if (!strcmp(v->v[i], arg))
+			return true;
+	return false;
+}
+
+/* A server that stops answering cannot hold the sync forever. */
+static void test_push_bounded(void)
+{
+	struct remote_host h = REMOTE_HOST_INIT;
+	struct child_process cp = CHILD_PROCESS_INIT;
+	struct burst_error err = BURST_ERROR_INIT;
+	struct strbuf rules = STRBUF_INIT;
+	char *root = xstrfmt("%s/pushproj", tmp);
+
+	write_file("pushproj/a", "a\n");
+	h.host = xstrdup("127.0.0.1");
+	h.known_hosts = xstrdup("/dev/null");
+	ok(remote_rsync_push_prepare(&h, root, "/r/src", NULL, &rules, &cp, &err) == 0 &&
+	   has_arg(&cp.args, "--timeout=120"), "the push has an rsync I/O timeout");
+	child_process_release(&cp);
+	strbuf_release(&rules);
+	burst_error_release(&err);
+	remote_host_release(&h);
+	free(root);
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmp))
@@ -449,5 +565,7 @@ int main(void)
 	test_known_hosts_hostile();
 	test_known_hosts_concurrent();
 	test_known_hosts_full();
+	test_fetch_names();
+	test_push_bounded();
 	return done_testing();
 }

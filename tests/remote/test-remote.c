@@ -3,7 +3,8 @@
  * pinned host keys, master reuse, quoting round trips (locally and over
  * ssh), streaming, exit codes, Ctrl-C reaching the remote command, rsync
  * with excludes and .gitignore (compared with git itself), checksummed
- * fetch.  Needs root (sshd); skips otherwise.
+ * fetch, and a fetch from a hostile server (FIFO, device, symlink,
+ * directory, setuid file).  Needs root (sshd); skips otherwise.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -12,8 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -742,6 +746,261 @@ static void test_fetch(void)
 	free(wrapper);
 }
 
+/* Kill the processes whose working directory is dir (remote commands left behind). */
+static void kill_cwd_in(const char *dir)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+
+	while (d && (de = readdir(d))) {
+		char link[300], target[4096];
+		ssize_t n;
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(link, sizeof(link), "/proc/%s/cwd", de->d_name);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = '\0';
+		if (!strcmp(target, dir))
+			kill((pid_t)strtol(de->d_name, NULL, 10), SIGKILL);
+	}
+	if (d)
+		closedir(d);
+}
+
+/* Is every entry of dir a regular file without setuid/setgid bits? */
+static bool only_plain_files(const char *dir, struct strbuf *why)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	bool ret = true;
+
+	while (d && (de = readdir(d))) {
+		char *p;
+		struct stat st;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		p = xstrfmt("%s/%s", dir, de->d_name);
+		if (lstat(p, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_mode & 07000)) {
+			strbuf_addf(why, " %s(0%o)", de->d_name, (unsigned)st.st_mode);
+			ret = false;
+		}
+		free(p);
+	}
+	if (d)
+		closedir(d);
+	return ret;
+}
+
+/*
+ * Fetch names in a child with a generous deadline: 76 when it failed with
+ * BURST_EXIT_REMOTE, 0 on success, -1 when it hung (killed) or crashed.
+ */
+static int fetch_in_child(const char *rdir, const char *const *names, const char *ldir,
+			  struct strbuf *msg)
+{
+	int pfd[2], status = 0;
+	uint64_t deadline = burst_now_ms() + 60000;
+	pid_t pid;
+	char buf[1024];
+	ssize_t n;
+
+	if (pipe(pfd) < 0)
+		bail_out("pipe");
+	pid = fork();
+	if (pid < 0)
+		bail_out("fork");
+	if (pid == 0) {
+		struct burst_error e = BURST_ERROR_INIT;
+		int r;
+
+		close(pfd[0]);
+		setpgid(0, 0);
+		alarm(0);
+		r = remote_fetch_files(&H, rdir, names, ldir, &e);
+		if (e.message && write(pfd[1], e.message, strlen(e.message)) < 0)
+			_exit(3);
+		_exit(r == 0 ? 0 : e.exit_code == BURST_EXIT_REMOTE ? 76 : 1);
+	}
+	close(pfd[1]);
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		if (burst_now_ms() > deadline) {
+			kill(-pid, SIGKILL);
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			kill_cwd_in(rdir);
+			close(pfd[0]);
+			strbuf_addstr(msg, "(hung: killed after 60 s)");
+			return -1;
+		}
+		usleep(50000);
+	}
+	while ((n = read(pfd[0], buf, sizeof(buf))) > 0)
+		strbuf_add(msg, buf, (size_t)n);
+	close(pfd[0]);
+	if (!WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status) == 76 ? 76 : WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+/*
+ * A server that serves what it should not: a FIFO, a device that never
+ * ends, a symlink to a file of ours, a directory, a setuid file.  Only
+ * regular files without setuid bits land in the local directory; the
+ * fetch never hangs; the canary the link points at is neither read nor
+ * written.
+ */
+static void test_fetch_hostile(void)
+{
+	static const char *const specials[] = { "fifo", "zero", "link", "dir", NULL };
+	struct burst_error err = BURST_ERROR_INIT;
+	char *rdir = path_in("hostile/release"), *ldir = path_in("hlocal/release");
+	char *canary = path_in("canary"), *p;
+	struct strbuf sb = STRBUF_INIT, why = STRBUF_INIT;
+	struct stat st;
+	int r;
+
+	write_file(canary, "canary\n", 0644);
+	p = xstrfmt("%s/app", rdir);
+	write_file(p, "#!/bin/sh\necho app\n", 0755);
+	free(p);
+	p = xstrfmt("%s/suid", rdir);
+	write_file(p, "setuid\n", 0755);
+	if (chmod(p, 06755) < 0)
+		bail_out("chmod");
+	free(p);
+	p = xstrfmt("%s/app2", rdir);
+	write_file(p, "new\n", 0755);
+	free(p);
+	p = xstrfmt("%s/fifo", rdir);
+	if (mkfifo(p, 0644) < 0)
+		bail_out("mkfifo");
+	free(p);
+	p = xstrfmt("%s/zero", rdir);
+	if (mknod(p, S_IFCHR | 0644, makedev(1, 5)) < 0)
+		bail_out("mknod");
+	free(p);
+	p = xstrfmt("%s/link", rdir);
+	if (symlink(canary, p) < 0)
+		bail_out("symlink");
+	free(p);
+	p = xstrfmt("%s/dir", rdir);
+	if (mkdir(p, 0755) < 0)
+		bail_out("mkdir");
+	free(p);
+
+	{
+		static const char *const names[] = { "app", "suid", NULL };
+
+		r = remote_fetch_files(&H, rdir, names, ldir, &err);
+		ok(r == 0, "regular files are fetched (%s)", err.message ? err.message : "ok");
+		burst_error_release(&err);
+		p = xstrfmt("%s/suid", ldir);
+		memset(&st, 0, sizeof(st));
+		r = lstat(p, &st);
+		ok(r == 0 && S_ISREG(st.st_mode) && (st.st_mode & 07777) == 0755,
+		   "a setuid/setgid file arrives without those bits (mode 0%o)",
+		   (unsigned)st.st_mode & 07777);
+		free(p);
+	}
+	{
+		/* a link at the destination is replaced, never written through */
+		static const char *const names[] = { "app2", NULL };
+
+		p = xstrfmt("%s/app2", ldir);
+		if (symlink(canary, p) < 0)
+			bail_out("symlink");
+		r = remote_fetch_files(&H, rdir, names, ldir, &err);
+		strbuf_reset(&sb);
+		strbuf_read_file(&sb, canary);
+		ok(r == 0 && lstat(p, &st) == 0 && S_ISREG(st.st_mode) && !strcmp(sb.buf, "canary\n"),
+		   "a symlink in the local directory is replaced, the file it points at untouched");
+		burst_error_release(&err);
+		free(p);
+	}
+	{
+		/* what the pull asks rsync for (its receiver enforces it) */
+		static const char *const names[] = { "app", NULL };
+		char *argv_file = path_in("rsync-argv"), *wrapper = path_in("rsync-record");
+		char *script = xstrfmt("#!/bin/sh\nprintf '%%s\\n' \"$@\" > '%s'\n"
+				       "exec rsync \"$@\"\n", argv_file);
+		static const char *const want[] = {
+			"--no-recursive", "--no-links", "--no-D", "--chmod=ugo-st",
+			"--max-size=17179869184", "--timeout=120", NULL,
+		};
+		bool all = true;
+
+		write_file(wrapper, script, 0755);
+		setenv("CARGO_BURST_RSYNC", wrapper, 1);
+		r = remote_fetch_files(&H, rdir, names, ldir, &err);
+		unsetenv("CARGO_BURST_RSYNC");
+		strbuf_reset(&sb);
+		strbuf_read_file(&sb, argv_file);
+		for (size_t i = 0; want[i]; i++) {
+			char *line = xstrfmt("\n%s\n", want[i]);
+
+			if (!strstr(sb.buf, line)) {
+				diag("rsync was not given %s", want[i]);
+				all = false;
+			}
+			free(line);
+		}
+		ok(r == 0 && all, "the pull asks rsync for no recursion, links, devices, "
+		   "FIFOs or setuid bits, a size cap and a timeout");
+		burst_error_release(&err);
+		free(script);
+		free(wrapper);
+		free(argv_file);
+	}
+	for (size_t i = 0; specials[i]; i++) {
+		const char *names[] = { "app", specials[i], NULL };
+		struct strbuf msg = STRBUF_INIT;
+		DIR *d;
+		struct dirent *de;
+		bool leftover = false;
+
+		r = fetch_in_child(rdir, names, ldir, &msg);
+		ok(r == 76 && strstr(msg.buf, specials[i]),
+		   "a '%s' from the server is an ordinary error, not a hang: %s", specials[i],
+		   msg.buf);
+		bool plain;
+
+		strbuf_reset(&why);
+		plain = only_plain_files(ldir, &why);
+		ok(plain, "only regular files without setuid bits in the local directory%s",
+		   why.buf);
+		strbuf_reset(&sb);
+		strbuf_read_file(&sb, canary);
+		is_str(sb.buf, "canary\n", "the canary is unchanged");
+		d = opendir(ldir);
+		while (d && (de = readdir(d)))
+			if (!strncmp(de->d_name, ".cargo-burst-fetch-", 19))
+				leftover = true;
+		if (d)
+			closedir(d);
+		ok(!leftover, "the private fetch directory is gone");
+		strbuf_release(&msg);
+	}
+	p = xstrfmt("%s/fifo", rdir);
+	{
+		/* release a remote reader of the FIFO, if any (the test failed) */
+		int fd = open(p, O_WRONLY | O_NONBLOCK);
+
+		if (fd >= 0)
+			close(fd);
+	}
+	free(p);
+	kill_cwd_in(rdir);
+	strbuf_release(&sb);
+	strbuf_release(&why);
+	free(rdir);
+	free(ldir);
+	free(canary);
+}
+
 int main(void)
 {
 	if (geteuid() != 0)
@@ -765,6 +1024,7 @@ int main(void)
 	test_interrupt();
 	test_rsync();
 	test_fetch();
+	test_fetch_hostile();
 	remote_master_stop(&H);
 	ok(!remote_master_check(&H), "master stopped");
 	remote_host_release(&H);

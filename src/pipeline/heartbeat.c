@@ -1,0 +1,136 @@
+/*
+ * heartbeat.c - the thread that keeps a run's lease alive while the run
+ * makes progress, and stops renewing it when the run is stuck.
+ *
+ * "Progress" is proc's activity clock (proc.h): it moves while the tool
+ * waits in proc_run*() on children that are all bounded (a timeout, or
+ * ssh's keepalive for the remote cargo, which may be silent for as long
+ * as a link step takes), and on every output line or exit.  A tool
+ * wedged anywhere else (a blocking call, a bug) stops moving it, except
+ * inside a bounded section (provisioning: the lock and every API wait
+ * have deadlines of their own, which may add up to more than the bound);
+ * after
+ * HEARTBEAT_STALL_SECS the lease is no longer renewed, expires
+ * STATE_LEASE_TTL_SECS later, and the server's reaper may delete the
+ * server: a stuck run cannot keep a server, and its bill, forever.
+ */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "burst/log.h"
+#include "burst/proc.h"
+#include "burst/state.h"
+
+#include "pipeline-int.h"
+
+#define MOD "pipeline"
+
+/* Sections in progress whose every wait has a deadline of its own. */
+static atomic_int bounded_depth;
+
+void pipeline_bounded_begin(void)
+{
+	proc_note_activity();
+	atomic_fetch_add(&bounded_depth, 1);
+}
+
+void pipeline_bounded_end(void)
+{
+	atomic_fetch_sub(&bounded_depth, 1);
+	proc_note_activity();
+}
+
+bool pipeline_run_stalled(uint64_t stall_ms)
+{
+	uint64_t last = proc_last_activity_ms(), now = burst_now_ms();
+
+	if (atomic_load(&bounded_depth) > 0)
+		return false;
+	return last && now > last && now - last > stall_ms;
+}
+
+static void *heartbeat_main(void *arg)
+{
+	struct heartbeat *hb = arg;
+	struct burst_state *st = NULL;
+	struct burst_error err = BURST_ERROR_INIT;
+
+	/* a connection belongs to one thread: open our own */
+	if (state_open(hb->dir, &st, &err) < 0) {
+		log_warn(MOD, "lease heartbeat: %s", err.message ? err.message : "");
+		burst_error_release(&err);
+		return NULL;
+	}
+	pthread_mutex_lock(&hb->mu);
+	while (!hb->stop && !hb->stalled) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += (time_t)(hb->interval_ms / 1000);
+		ts.tv_nsec += (long)(hb->interval_ms % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&hb->cv, &hb->mu, &ts);
+		if (hb->stop)
+			break;
+		if (pipeline_run_stalled(hb->stall_ms)) {
+			/* for good: the lease may be gone by the time the run moves again */
+			hb->stalled = true;
+			log_warn(MOD, "the run made no progress for %llu s: its lease is no "
+				 "longer renewed, so the server's reaper may delete the server",
+				 (unsigned long long)(hb->stall_ms / 1000));
+			break;
+		}
+		pthread_mutex_unlock(&hb->mu);
+		if (state_lease_heartbeat(st, hb->lease_id, &err) < 0) {
+			log_warn(MOD, "lease heartbeat: %s", err.message ? err.message : "");
+			burst_error_release(&err);
+		}
+		pthread_mutex_lock(&hb->mu);
+		hb->renewals++;
+	}
+	pthread_mutex_unlock(&hb->mu);
+	state_close(st);
+	return NULL;
+}
+
+void pipeline_heartbeat_start(struct heartbeat *hb, const char *dir, int64_t lease_id)
+{
+	pthread_mutex_init(&hb->mu, NULL);
+	pthread_cond_init(&hb->cv, NULL);
+	hb->dir = xstrdup(dir);
+	hb->lease_id = lease_id;
+	hb->stop = false;
+	hb->stalled = false;
+	hb->renewals = 0;
+	if (!hb->interval_ms)
+		hb->interval_ms = HEARTBEAT_SECS * 1000ULL;
+	if (!hb->stall_ms)
+		hb->stall_ms = HEARTBEAT_STALL_SECS * 1000ULL;
+	/* the run starts now, whatever ran in this process before */
+	proc_note_activity();
+	hb->running = pthread_create(&hb->tid, NULL, heartbeat_main, hb) == 0;
+	if (!hb->running)
+		log_warn(MOD, "cannot start the lease heartbeat thread");
+}
+
+void pipeline_heartbeat_stop(struct heartbeat *hb)
+{
+	if (!hb->dir)
+		return;
+	if (hb->running) {
+		pthread_mutex_lock(&hb->mu);
+		hb->stop = true;
+		pthread_cond_signal(&hb->cv);
+		pthread_mutex_unlock(&hb->mu);
+		pthread_join(hb->tid, NULL);
+		hb->running = false;
+	}
+	pthread_mutex_destroy(&hb->mu);
+	pthread_cond_destroy(&hb->cv);
+	FREE_AND_NULL(hb->dir);
+}
