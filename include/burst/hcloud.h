@@ -342,6 +342,16 @@ time_t hcloud_parse_time(const char *s);
 /* ---- the client -------------------------------------------------------- */
 
 /*
+ * The function every wait, retry and pacing sleep of the client asks
+ * (between sleeps, and when a caught signal cuts one short): when it
+ * returns non-zero they stop at once with BURST_EXIT_INTERRUPTED, so
+ * SIGINT/SIGTERM/SIGHUP end a wait promptly.  A request already sent is
+ * never cut short (its reply may be a create).  The CLI sets
+ * proc_interrupted; NULL (the default) never interrupts.
+ */
+void hcloud_set_interrupt_check(int (*check)(void));
+
+/*
  * Create a client for endpoint (NULL = HCLOUD_DEFAULT_ENDPOINT) and token.
  * Only https, or plain http to a loopback host, is accepted.  The token is
  * registered for redaction.  NULL with err (BURST_EXIT_CONFIG) on bad input.

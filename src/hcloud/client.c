@@ -18,12 +18,36 @@
 #define TRACE_MAX 4096
 #define API_TEXT_MAX 1024 /* longest API text shown */
 
-void hc_sleep_ms(uint64_t ms)
+static int (*interrupt_check)(void);
+
+/* Set the function the client's waits and retries ask (NULL: none). */
+void hcloud_set_interrupt_check(int (*check)(void))
+{
+	interrupt_check = check;
+}
+
+bool hc_interrupted(void)
+{
+	return interrupt_check && interrupt_check();
+}
+
+bool hc_sleep_ms(uint64_t ms)
 {
 	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
 
+	if (hc_interrupted())
+		return false;
+	/* a caught signal interrupts the sleep (no SA_RESTART): ask again */
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
+		if (hc_interrupted())
+			return false;
+	return true;
+}
+
+int hc_error_interrupted(const char *what, struct burst_error *err)
+{
+	burst_error_set(err, BURST_EXIT_INTERRUPTED, "interrupted while %s", what);
+	return -1;
 }
 
 /* ---- construction ----------------------------------------------------- */
@@ -503,7 +527,8 @@ static void pace(struct hcloud *c)
 		  (unsigned long long)ms);
 	c->stats.paced++;
 	c->stats.paced_ms += ms;
-	hc_sleep_ms(ms);
+	/* interrupted: the request goes out at once and the caller stops after it */
+	(void)hc_sleep_ms(ms);
 	/* Assume the refill we waited for; the next response corrects it. */
 	c->stats.rl_remaining = rem + 1;
 }
@@ -746,7 +771,11 @@ int hc_request(struct hcloud *c, const char *method, const char *path,
 		log_debug("hcloud", "%s: %s; retrying in %llu ms", what,
 			  tmp.api_code ? tmp.api_code : tmp.message,
 			  (unsigned long long)delay);
-		hc_sleep_ms(delay);
+		if (!hc_sleep_ms(delay)) {
+			burst_error_release(&tmp);
+			hc_error_interrupted(what, &tmp);
+			break;
+		}
 		backoff = backoff * 2 > c->retry.cap_ms ? c->retry.cap_ms : backoff * 2;
 	}
 	if (ret < 0)

@@ -107,8 +107,16 @@ int hc_list(struct hcloud *c, const char *path, const char *key,
 	    int (*fn)(const cJSON *item, void *data), void *data,
 	    const char *what, struct burst_error *err);
 
-/* Sleep ms milliseconds (restarting after signals). */
-void hc_sleep_ms(uint64_t ms);
+/*
+ * Sleep ms milliseconds, restarting after a signal unless the interrupt
+ * check (hcloud_set_interrupt_check) says the process was interrupted:
+ * then false at once.
+ */
+bool hc_sleep_ms(uint64_t ms);
+/* True when the interrupt check says the process was interrupted. */
+bool hc_interrupted(void);
+/* Fill err with BURST_EXIT_INTERRUPTED ("interrupted while WHAT"); -1. */
+int hc_error_interrupted(const char *what, struct burst_error *err);
 
 /* Decoders from cJSON (json.c). */
 void hc_decode_server(const cJSON *j, struct hcloud_server *s);

@@ -21,7 +21,8 @@ static void poller_init(struct poller *p, struct hcloud *c, uint64_t deadline)
 }
 
 /*
- * Sleep until the next poll.  Returns false when the deadline has passed;
+ * Sleep until the next poll.  Returns false when the deadline has passed
+ * or the process was interrupted (the caller's timed_out() tells which);
  * the last sleep is cut short so that one final poll happens at the deadline.
  */
 static bool poller_sleep(struct poller *p)
@@ -32,7 +33,8 @@ static bool poller_sleep(struct poller *p)
 		return false;
 	if (p->deadline && now + ms > p->deadline)
 		ms = p->deadline - now;
-	hc_sleep_ms(ms);
+	if (!hc_sleep_ms(ms))
+		return false;
 	p->interval = p->interval * 3 / 2;
 	if (p->interval > p->cap)
 		p->interval = p->cap;
@@ -431,8 +433,8 @@ int hcloud_waiter_wait(struct hcloud_waiter *w, const int64_t *ids, size_t n,
 			strbuf_release(&sb);
 			return -1;
 		}
-		if (at > now)
-			hc_sleep_ms(at - now);
+		if (at > now && !hc_sleep_ms(at - now))
+			return hc_error_interrupted("waiting for the cloud", err);
 		if (waiter_poll(w, err) < 0)
 			return -1;
 		polls++;
@@ -472,6 +474,11 @@ static int wait_create_actions(struct hcloud *c, const struct hcloud_action *act
 
 static int timed_out(const char *what, const char *status, struct burst_error *err)
 {
+	if (hc_interrupted()) {
+		burst_error_set(err, BURST_EXIT_INTERRUPTED,
+				"interrupted while waiting for %s", what);
+		return -1;
+	}
 	burst_error_set(err, BURST_EXIT_API, "timed out waiting for %s (still '%s')", what,
 			status ? status : "unknown");
 	if (err)

@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""End-to-end: SIGTERM, SIGINT or SIGHUP while the server is being created.
+
+The simulator takes two minutes to create a server.  A signal to the tool
+while it waits for the create must end the wait at once (exit 130, the
+documented code of an interruption), and leave the server it created
+recorded in the state with its reaper armed: nothing leaks, nothing waits
+out the create.
+"""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from e2elib import Tap, World, need_root_and_tools, new_sim, seed  # noqa: E402
+
+CREATE_SECS = 120
+
+
+def reapers_of(w):
+    """The resource kinds of live reapers of this test's state directory."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                cmd = f.read().split(b"\0")
+            with open("/proc/%s/stat" % d) as f:
+                if f.read().split(") ")[1].split()[0] == "Z":
+                    continue
+        except (OSError, IndexError):
+            continue
+        if any(a.startswith(b"__reap-") for a in cmd) and \
+                any(a.startswith(w.state_dir.encode()) for a in cmd):
+            out.append(cmd[1].decode())
+    return out
+
+
+def server_rows(w):
+    try:
+        con = sqlite3.connect(os.path.join(w.state_dir, "state.db"), timeout=10)
+        rows = con.execute("SELECT hcloud_id, name FROM servers").fetchall()
+        con.close()
+        return rows
+    except sqlite3.Error:
+        return []
+
+
+def one_signal(tap, sim, w, hello, sig):
+    name = signal.Signals(sig).name
+    before = {s["id"] for s in w.servers()}
+    p = w.start(["build"], cwd=hello)
+    # wait until the create was sent and the tool waits for it
+    deadline = time.time() + 60
+    new = []
+    while time.time() < deadline and p.poll() is None:
+        new = [s for s in w.servers() if s["id"] not in before]
+        if new:
+            break
+        time.sleep(0.1)
+    tap.ok(new and p.poll() is None,
+           "%s: the server create was sent and the tool is waiting for it" % name)
+    time.sleep(1)  # inside the wait (any later point is as good)
+    t0 = time.time()
+    os.kill(p.pid, sig)
+    try:
+        out, err = p.communicate(timeout=CREATE_SECS - 30)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        out, err = p.communicate()
+        err += "[test: killed: the wait went on]"
+    took = time.time() - t0
+    if not tap.is_(p.returncode, 130, "%s ends the wait for the create: exit 130 (after %.1fs)"
+                   % (name, took)):
+        tap.diag(err)
+    tap.ok("interrupted" in err, "%s: it says interrupted" % name)
+    ids = {row[0] for row in server_rows(w)}
+    tap.ok(new and new[0]["id"] in ids,
+           "%s: the server being created is recorded in the state" % name)
+    deadline = time.time() + 60
+    reapers = reapers_of(w)
+    while "__reap-server" not in reapers and time.time() < deadline:
+        time.sleep(0.1)
+        reapers = reapers_of(w)
+    tap.ok("__reap-server" in reapers, "%s: its reaper is armed (%s)" % (name, reapers))
+
+
+def main():
+    tap = Tap()
+    need_root_and_tools(tap)
+    # one simulator each: the server left behind is still being created
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        with new_sim({"durations": {"server_create": CREATE_SECS}}) as sim:
+            seed(sim)
+            with World(tap, sim) as w:
+                one_signal(tap, sim, w, w.fixture("hello"), sig)
+    return tap.done()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
