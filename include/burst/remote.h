@@ -186,6 +186,9 @@ struct sync_filters {
 	const char *const *unexclude;      /* removed from the built-in defaults, and forced in */
 	const char *const *extra_excludes; /* excluded in addition */
 	bool no_gitignore;                 /* do not read .gitignore files */
+	bool no_git;                       /* translate .gitignore files even in a
+					    * git work tree (tests, benchmarks) */
+	bool sync_git;                     /* sync local_dir/.git (see below) */
 };
 
 /* The built-in excludes (NULL-terminated): target/, .git/, node_modules/, ... */
@@ -202,12 +205,18 @@ struct sync_stats {
 
 /*
  * The rsync filter rules of a push (one per line, "- pattern" or
- * "+ pattern"), appended to out: extra_excludes and the defaults minus
- * unexclude first (they always win), then "+ " for each unexclude, then the
- * .gitignore files of local_dir translated to rules anchored at their
- * directory (deepest file first, last line first, "!" as "+"), so that
- * rsync's first-match-wins gives git's answer for the common cases.
- * Exposed for tests and `--dry-run` style output.
+ * "+ pattern"), appended to out: extra_excludes, with sync_git the rules
+ * that sync local_dir/.git when it is a directory (without hooks/, logs/,
+ * lfs/ and *.lock: what rev-parse, describe and status need), and the
+ * defaults minus unexclude first (they always win), then "+ " for each
+ * unexclude, then what git ignores.  When local_dir is the top of a git
+ * work tree and git answers, that is git's own list (`git ls-files -o -i
+ * --exclude-standard --directory`: .gitignore files, .git/info/exclude,
+ * core.excludesFile), one anchored rule per ignored path.  Otherwise (or
+ * with no_git) the .gitignore files of local_dir translated to rules
+ * anchored at their directory (deepest file first, last line first, "!" as
+ * "+"), so that rsync's first-match-wins gives git's answer for the common
+ * cases.  Exposed for tests and `--dry-run` style output.
  */
 int remote_sync_rules(const char *local_dir, const struct sync_filters *f,
 		      struct strbuf *out, struct burst_error *err);

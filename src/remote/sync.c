@@ -23,6 +23,15 @@ const char *const remote_default_excludes[] = {
 
 #define GITIGNORE_MAX (1024 * 1024)
 #define WALK_MAX_DIRS 200000
+/* git's list of ignored paths: more than this, and the walker decides. */
+#define GIT_LIST_MAX (32 * 1024 * 1024)
+#define GIT_LIST_TIMEOUT_MS 120000
+
+/* What of the workspace's .git is not synced (sync_git): not asked by builds. */
+static const char *const git_dir_rules[] = {
+	"- /.git/hooks/", "- /.git/logs/", "- /.git/lfs/", "- /.git/fsmonitor--daemon/",
+	"- /.git/**.lock", "+ /.git/***", NULL,
+};
 
 static bool in_list(const char *const *list, const char *s)
 {
@@ -307,10 +316,97 @@ static void add_skip(struct walk *w, const char *pat)
 	free(name);
 }
 
+/* An anchored rsync exclude for one path git lists ("dir/" for a directory). */
+static void add_literal_exclude(struct strbuf *out, const char *path)
+{
+	strbuf_addstr(out, "- /");
+	if (!strpbrk(path, "*?[")) {
+		/* no wildcard: rsync takes the pattern (backslashes too) literally */
+		strbuf_addstr(out, path);
+	} else {
+		for (const char *p = path; *p; p++) {
+			if (strchr("*?[\\", *p))
+				strbuf_addch(out, '\\');
+			strbuf_addch(out, *p);
+		}
+	}
+	strbuf_addch(out, '\n');
+}
+
+/*
+ * Let git say what it ignores below local_dir (its .gitignore files,
+ * .git/info/exclude and core.excludesFile): one anchored exclude per
+ * ignored path, whole directories as one.  Returns 1 with the rules
+ * appended, 0 when git cannot answer (not installed, not a work tree,
+ * a path rsync rules cannot express...): then the walker translates the
+ * .gitignore files itself.
+ */
+static int git_ignored_rules(const char *local_dir, struct strbuf *out)
+{
+	struct child_process cp = CHILD_PROCESS_INIT;
+	struct burst_error e = BURST_ERROR_INIT;
+	struct strbuf rules = STRBUF_INIT;
+	char *dotgit = xstrfmt("%s/.git", local_dir);
+	const char *p, *end;
+	struct stat st;
+	int ret = 0;
+
+	/* only at a work tree's top: a parent repository is not the project's */
+	if (lstat(dotgit, &st) < 0)
+		goto out;
+	{
+		static const char *const argv[] = {
+			"git", "-C", NULL, "-c", "core.fsmonitor=false", "ls-files", "-z",
+			"--others", "--ignored", "--exclude-standard", "--directory",
+		};
+
+		for (size_t i = 0; i < ARRAY_SIZE(argv); i++)
+			strvec_push(&cp.args, argv[i] ? argv[i] : local_dir);
+	}
+	cp.in = PROC_IO_NULL;
+	cp.out = PROC_IO_CAPTURE;
+	cp.err = PROC_IO_CAPTURE;
+	cp.capture_max = GIT_LIST_MAX;
+	cp.timeout_ms = GIT_LIST_TIMEOUT_MS;
+	if (proc_run(&cp, &e) < 0) {
+		log_debug("remote", "git cannot list the ignored files: %s", e.message);
+		goto out;
+	}
+	if (cp.exit_code != 0 || cp.out_buf.overflow) {
+		char *why = remote_last_line(&cp.err_buf);
+
+		log_debug("remote", "git ls-files in '%s' failed (%d)%s%s", local_dir,
+			  cp.exit_code, why ? ": " : "", why ? why : "");
+		free(why);
+		goto out;
+	}
+	p = cp.out_buf.buf;
+	end = p + cp.out_buf.len;
+	while (p < end) {
+		size_t len = strnlen(p, (size_t)(end - p));
+
+		if (p + len == end || strpbrk(p, "\n\r")) {
+			log_debug("remote", "git listed a path rsync rules cannot hold");
+			goto out;
+		}
+		if (len)
+			add_literal_exclude(&rules, p);
+		p += len + 1;
+	}
+	strbuf_addbuf(out, &rules);
+	ret = 1;
+out:
+	strbuf_release(&rules);
+	burst_error_release(&e);
+	child_process_release(&cp);
+	free(dotgit);
+	return ret;
+}
+
 int remote_sync_rules(const char *local_dir, const struct sync_filters *f,
 		      struct strbuf *out, struct burst_error *err)
 {
-	static const struct sync_filters none = { NULL, NULL, false };
+	static const struct sync_filters none = { 0 };
 	struct walk w;
 	int ret = -1;
 
@@ -324,6 +420,19 @@ int remote_sync_rules(const char *local_dir, const struct sync_filters *f,
 		strbuf_addf(out, "- %s\n", f->extra_excludes[i]);
 		add_skip(&w, f->extra_excludes[i]);
 	}
+	add_skip(&w, ".git/"); /* no .gitignore in there */
+	{
+		char *dotgit = xstrfmt("%s/.git", local_dir);
+		struct stat st;
+
+		/* a worktree's or submodule's .git file names a local path */
+		if (!lstat(dotgit, &st) && !S_ISDIR(st.st_mode))
+			strbuf_addstr(out, "- /.git\n");
+		else if (!lstat(dotgit, &st) && f->sync_git)
+			for (size_t i = 0; git_dir_rules[i]; i++)
+				strbuf_addf(out, "%s\n", git_dir_rules[i]);
+		free(dotgit);
+	}
 	for (size_t i = 0; remote_default_excludes[i]; i++) {
 		if (in_list(f->unexclude, remote_default_excludes[i]))
 			continue;
@@ -332,6 +441,10 @@ int remote_sync_rules(const char *local_dir, const struct sync_filters *f,
 	}
 	for (size_t i = 0; f->unexclude && f->unexclude[i]; i++)
 		strbuf_addf(out, "+ %s\n", f->unexclude[i]);
+	if (!f->no_gitignore && !f->no_git && git_ignored_rules(local_dir, out)) {
+		ret = 0;
+		goto out;
+	}
 	if (!f->no_gitignore) {
 		if (walk_dir(&w, local_dir, "", 0, err) < 0)
 			goto out;

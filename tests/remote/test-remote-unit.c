@@ -3,6 +3,7 @@
  * and no root: the ssh command line, the sync rules, cloud-config, quoting
  * (property test through the local /bin/sh), control path limits.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,7 +110,7 @@ static void test_rules(void)
 {
 	static const char *const unexclude[] = { ".git/", NULL };
 	static const char *const extra[] = { "data/", NULL };
-	struct sync_filters f = { unexclude, extra, false };
+	struct sync_filters f = { .unexclude = unexclude, .extra_excludes = extra };
 	struct burst_error err = BURST_ERROR_INIT;
 	struct strbuf rules = STRBUF_INIT;
 	char *root = xstrfmt("%s/proj", tmp);
@@ -156,6 +157,146 @@ static void test_rules(void)
 	strbuf_release(&rules);
 	free(root);
 	burst_error_release(&err);
+}
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...)
+{
+	struct strbuf cmd = STRBUF_INIT;
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	strbuf_vaddf(&cmd, fmt, ap);
+	va_end(ap);
+	rc = system(cmd.buf);
+	strbuf_release(&cmd);
+	return rc;
+}
+
+static bool exists(const char *dir, const char *rel)
+{
+	char *p = xstrfmt("%s/%s/%s", tmp, dir, rel);
+	bool ret = access(p, F_OK) == 0;
+
+	free(p);
+	return ret;
+}
+
+/* The rules of f for gitproj, applied by a local rsync into dest. */
+static void sync_locally(const struct sync_filters *f, const char *dest)
+{
+	struct burst_error err = BURST_ERROR_INIT;
+	struct strbuf rules = STRBUF_INIT;
+	char *root = xstrfmt("%s/gitproj", tmp), *file = xstrfmt("%s/rules", tmp);
+	FILE *out;
+
+	if (remote_sync_rules(root, f, &rules, &err) < 0)
+		diag("rules: %s", err.message);
+	out = fopen(file, "w");
+	if (!out)
+		bail_out("fopen rules");
+	fputs(rules.buf, out);
+	fclose(out);
+	if (sh("rsync -a '--filter=. %s' '%s/' '%s/%s/'", file, root, tmp, dest) != 0)
+		diag("rsync failed, rules:\n%s", rules.buf);
+	strbuf_release(&rules);
+	burst_error_release(&err);
+	free(root);
+	free(file);
+}
+
+/* In a git work tree, git says what is ignored: info/exclude and core.excludesFile too. */
+static void test_git_rules(void)
+{
+	struct sync_filters f = { 0 };
+	char *cmd;
+
+	if (sh("git --version >/dev/null 2>&1") != 0 ||
+	    sh("rsync --version >/dev/null 2>&1") != 0) {
+		diag("git or rsync is not installed: the git listing is not tested");
+		return;
+	}
+	/* a HOME and global config of our own: the user's cannot interfere */
+	cmd = xstrfmt("%s/gitconfig", tmp);
+	setenv("GIT_CONFIG_GLOBAL", cmd, 1);
+	free(cmd);
+	setenv("HOME", tmp, 1);
+	setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
+	write_file("globalignore", "secret.env\n");
+	if (sh("git config --global core.excludesFile '%s/globalignore'", tmp) != 0)
+		bail_out("git config");
+	write_file("gitproj/.gitignore", "build/\n*.log\n");
+	write_file("gitproj/Cargo.toml", "[package]\n");
+	write_file("gitproj/src/main.rs", "fn main() {}\n");
+	write_file("gitproj/keep.log", "tracked although ignored\n");
+	write_file("gitproj/build/out.o", "o\n");
+	write_file("gitproj/secret.env", "TOKEN=1\n");
+	write_file("gitproj/local.txt", "mine\n");
+	write_file("gitproj/weird[1].log", "w\n");
+	write_file("gitproj/notes.txt", "untracked, not ignored\n");
+	write_file("gitproj/target/x", "x\n");
+	write_file("gitproj/sub/deep/x.log", "x\n");
+	if (sh("cd '%s/gitproj' && git init -q && echo local.txt >> .git/info/exclude && "
+	       "git add . && git add -f keep.log && git -c user.name=t -c user.email=t@t "
+	       "commit -qm one && : > .git/index.lock", tmp) != 0)
+		bail_out("git init");
+
+	f.no_git = true;
+	sync_locally(&f, "walked");
+	ok(exists("walked", "secret.env") && exists("walked", "local.txt"),
+	   "the .gitignore translation alone misses info/exclude and core.excludesFile");
+	f.no_git = false;
+	sync_locally(&f, "listed");
+	ok(!exists("listed", "secret.env"), "core.excludesFile is honoured");
+	ok(!exists("listed", "local.txt"), ".git/info/exclude is honoured");
+	ok(!exists("listed", "build") && !exists("listed", "weird[1].log") &&
+	   !exists("listed", "sub/deep/x.log"), ".gitignore is honoured (wildcards in names too)");
+	ok(exists("listed", "keep.log"), "a tracked file is synced although it matches");
+	ok(exists("listed", "notes.txt") && exists("listed", "src/main.rs") &&
+	   exists("listed", "Cargo.toml"), "untracked and tracked files are synced");
+	ok(!exists("listed", "target") && !exists("listed", ".git"),
+	   "the default excludes still apply (target/, .git/)");
+
+	f.sync_git = true;
+	sync_locally(&f, "withgit");
+	ok(exists("withgit", ".git/HEAD") && exists("withgit", ".git/objects") &&
+	   !exists("withgit", ".git/hooks") && !exists("withgit", ".git/logs") &&
+	   !exists("withgit", ".git/index.lock"),
+	   "sync_git: .git without hooks, logs and locks");
+	{
+		struct strbuf a = STRBUF_INIT, b = STRBUF_INIT;
+		FILE *p;
+		char line[128];
+
+		cmd = xstrfmt("git -C '%s/gitproj' rev-parse HEAD 2>&1", tmp);
+		if ((p = popen(cmd, "r")) && fgets(line, sizeof(line), p))
+			strbuf_addstr(&a, line);
+		if (p)
+			pclose(p);
+		free(cmd);
+		cmd = xstrfmt("git -C '%s/withgit' describe --always --dirty 2>&1; "
+			      "git -C '%s/withgit' rev-parse HEAD 2>&1", tmp, tmp);
+		if ((p = popen(cmd, "r")))
+			while (fgets(line, sizeof(line), p))
+				strbuf_addstr(&b, line);
+		if (p)
+			pclose(p);
+		free(cmd);
+		ok(a.len == 41 && strstr(b.buf, a.buf) && !strstr(b.buf, "fatal"),
+		   "git rev-parse HEAD and describe work in the copy");
+		if (!(a.len == 41 && strstr(b.buf, a.buf)))
+			diag("local %s, copy %s", a.buf, b.buf);
+		strbuf_release(&a);
+		strbuf_release(&b);
+	}
+	sh("rm -f '%s/gitproj/.git' 2>/dev/null; mv '%s/gitproj/.git' '%s/realgit' && "
+	   "echo 'gitdir: %s/realgit' > '%s/gitproj/.git'", tmp, tmp, tmp, tmp, tmp);
+	sync_locally(&f, "gitfile");
+	ok(!exists("gitfile", ".git") && !exists("gitfile", "secret.env"),
+	   "a .git file (a worktree's) is not synced; git still lists");
+	unsetenv("GIT_CONFIG_GLOBAL");
+	unsetenv("GIT_CONFIG_NOSYSTEM");
 }
 
 static void test_quoting_local(void)
@@ -229,6 +370,7 @@ int main(void)
 	plan_lazy();
 	test_ssh_argv();
 	test_rules();
+	test_git_rules();
 	test_quoting_local();
 	test_cloud_config();
 	return done_testing();
