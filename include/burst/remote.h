@@ -189,7 +189,27 @@ struct sync_filters {
 	bool no_git;                       /* translate .gitignore files even in a
 					    * git work tree (tests, benchmarks) */
 	bool sync_git;                     /* sync local_dir/.git (see below) */
+	bool progress;                     /* a push draws a byte-based progress
+					    * line (ui_progress) from rsync's
+					    * --info=progress2 */
 };
+
+/*
+ * Should a push show its progress line?  CARGO_TERM_PROGRESS_WHEN as cargo
+ * reads it: "always", "never", else when stderr is a terminal; never with -q.
+ * (ui_progress() draws only when colour is on.)
+ */
+bool remote_sync_progress_wanted(void);
+/*
+ * Parse one line of rsync --info=progress2 ("  21,495,808  71%  18.94MB/s
+ * 0:00:00 ..."): the bytes so far, the percentage and the rate text (cut to
+ * rate_size, may be NULL).  0, or -1 when the line is not one.
+ */
+int remote_parse_progress(const char *line, uint64_t *bytes, unsigned *percent,
+			  char *rate, size_t rate_size);
+/* Append cargo's progress style: "[=====>    ]  71% 20.5 MiB, 18.94MB/s". */
+void remote_format_progress(struct strbuf *out, uint64_t bytes, unsigned percent,
+			    const char *rate);
 
 /* The built-in excludes (NULL-terminated): target/, .git/, node_modules/, ... */
 extern const char *const remote_default_excludes[];

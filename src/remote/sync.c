@@ -14,6 +14,7 @@
 
 #include "burst/log.h"
 #include "burst/sha256.h"
+#include "burst/ui.h"
 #include "remote-int.h"
 
 const char *const remote_default_excludes[] = {
@@ -558,6 +559,108 @@ static int rsync_failed(const struct child_process *cp, const char *what,
 	return -1;
 }
 
+bool remote_sync_progress_wanted(void)
+{
+	const char *when = getenv("CARGO_TERM_PROGRESS_WHEN");
+
+	if (ui_quiet() || (when && !strcmp(when, "never")))
+		return false;
+	if (when && !strcmp(when, "always"))
+		return true;
+	return isatty(STDERR_FILENO);
+}
+
+int remote_parse_progress(const char *line, uint64_t *bytes, unsigned *percent,
+			  char *rate, size_t rate_size)
+{
+	const char *p = line;
+	uint64_t b = 0;
+	unsigned pct = 0;
+	int digits = 0;
+	size_t n = 0;
+
+	while (*p == ' ')
+		p++;
+	for (; (*p >= '0' && *p <= '9') || *p == ','; p++) {
+		if (*p == ',')
+			continue;
+		if (b > (UINT64_MAX - 9) / 10)
+			return -1;
+		b = b * 10 + (uint64_t)(*p - '0');
+		digits++;
+	}
+	if (!digits || *p != ' ')
+		return -1;
+	while (*p == ' ')
+		p++;
+	for (digits = 0; *p >= '0' && *p <= '9' && digits < 4; p++, digits++)
+		pct = pct * 10 + (unsigned)(*p - '0');
+	if (!digits || *p != '%' || pct > 100)
+		return -1;
+	p++;
+	while (*p == ' ')
+		p++;
+	/* the rate: printable, up to the next space ("18.94MB/s") */
+	while (p[n] && p[n] != ' ' && (unsigned char)p[n] > 0x20 &&
+	       (unsigned char)p[n] < 0x7f)
+		n++;
+	if (rate && rate_size) {
+		if (n >= rate_size)
+			n = rate_size - 1;
+		memcpy(rate, p, n);
+		rate[n] = '\0';
+	}
+	*bytes = b;
+	*percent = pct;
+	return 0;
+}
+
+void remote_format_progress(struct strbuf *out, uint64_t bytes, unsigned percent,
+			    const char *rate)
+{
+	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	const unsigned width = 25;
+	unsigned fill = (percent > 100 ? 100 : percent) * width / 100, u = 0;
+	double v = (double)bytes;
+
+	strbuf_addch(out, '[');
+	for (unsigned i = 0; i < width; i++)
+		strbuf_addch(out, i < fill ? '=' : i == fill ? '>' : ' ');
+	while (v >= 1024 && u + 1 < ARRAY_SIZE(unit)) {
+		v /= 1024;
+		u++;
+	}
+	strbuf_addf(out, "] %3u%% ", percent);
+	if (u)
+		strbuf_addf(out, "%.1f %s", v, unit[u]);
+	else
+		strbuf_addf(out, "%llu B", (unsigned long long)bytes);
+	if (rate && *rate)
+		strbuf_addf(out, ", %s", rate);
+}
+
+/* rsync's stdout with --info=progress2: progress lines drawn, the rest kept. */
+static void push_output_line(const char *line, size_t len, unsigned flags, void *data)
+{
+	struct child_process *cp = data;
+	uint64_t bytes;
+	unsigned pct;
+	char rate[32];
+
+	if (remote_parse_progress(line, &bytes, &pct, rate, sizeof(rate)) == 0) {
+		struct strbuf text = STRBUF_INIT;
+
+		remote_format_progress(&text, bytes, pct, rate);
+		ui_progress("Syncing", "%s", text.buf);
+		strbuf_release(&text);
+		return;
+	}
+	if (cp->out_buf.len + len + 1 < 1024 * 1024) {
+		strbuf_add(&cp->out_buf, line, len);
+		strbuf_addch(&cp->out_buf, '\n');
+	}
+}
+
 int remote_rsync_push_prepare(const struct remote_host *h, const char *local_dir,
 			      const char *remote_dir, const struct sync_filters *f,
 			      struct strbuf *rules, struct child_process *cp,
@@ -571,6 +674,12 @@ int remote_rsync_push_prepare(const struct remote_host *h, const char *local_dir
 	rsync_common(h, cp);
 	strvec_push(&cp->args, "--delete");
 	strvec_push(&cp->args, "--filter=. -");
+	if (f && f->progress) {
+		strvec_push(&cp->args, "--info=progress2");
+		cp->out = PROC_IO_LINES;
+		cp->out_line = push_output_line;
+		cp->cb_data = cp;
+	}
 	/* Create the destination first, with any rsync version on the server. */
 	strbuf_addstr(&rpath, "mkdir -p ");
 	remote_shell_quote(&rpath, remote_dir);

@@ -299,6 +299,58 @@ static void test_git_rules(void)
 	unsetenv("GIT_CONFIG_NOSYSTEM");
 }
 
+/* rsync --info=progress2 lines, and the cargo-style line drawn from them. */
+static void test_progress(void)
+{
+	static const struct {
+		const char *line;
+		int ret;
+		uint64_t bytes;
+		unsigned pct;
+		const char *rate;
+	} cases[] = {
+		{ "     21495808  71%   18.94MB/s    0:00:00  ", 0, 21495808, 71, "18.94MB/s" },
+		{ "  1,234,567 100%  1.00kB/s 0:00:01 (xfr#1, to-chk=0/2)", 0, 1234567, 100,
+		  "1.00kB/s" },
+		{ "         32768   0%    0.00kB/s    0:00:00", 0, 32768, 0, "0.00kB/s" },
+		{ "Number of files: 2 (reg: 1, dir: 1)", -1, 0, 0, NULL },
+		{ "", -1, 0, 0, NULL },
+		{ "   12 345%", -1, 0, 0, NULL },
+		{ "   12 50", -1, 0, 0, NULL },
+		{ "99999999999999999999999 10%", -1, 0, 0, NULL },
+		{ "sending incremental file list", -1, 0, 0, NULL },
+	};
+	struct strbuf sb = STRBUF_INIT;
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		uint64_t b = 0;
+		unsigned pct = 0;
+		char rate[32] = "";
+		int ret = remote_parse_progress(cases[i].line, &b, &pct, rate, sizeof(rate));
+
+		ok(ret == cases[i].ret && (ret < 0 || (b == cases[i].bytes &&
+		   pct == cases[i].pct && !strcmp(rate, cases[i].rate))),
+		   "progress line %zu: '%s'", i, cases[i].line);
+	}
+	remote_format_progress(&sb, 21495808, 71, "18.94MB/s");
+	is_str(sb.buf, "[=================>       ]  71% 20.5 MiB, 18.94MB/s",
+	       "drawn like cargo's progress bar");
+	strbuf_reset(&sb);
+	remote_format_progress(&sb, 512, 0, "");
+	is_str(sb.buf, "[>                        ]   0% 512 B", "start, bytes");
+	strbuf_reset(&sb);
+	remote_format_progress(&sb, 3ULL << 40, 100, NULL);
+	is_str(sb.buf, "[=========================] 100% 3.0 TiB", "end, no rate");
+	strbuf_release(&sb);
+	setenv("CARGO_TERM_PROGRESS_WHEN", "always", 1);
+	ok(remote_sync_progress_wanted(), "CARGO_TERM_PROGRESS_WHEN=always forces it");
+	setenv("CARGO_TERM_PROGRESS_WHEN", "never", 1);
+	ok(!remote_sync_progress_wanted(), "CARGO_TERM_PROGRESS_WHEN=never turns it off");
+	unsetenv("CARGO_TERM_PROGRESS_WHEN");
+	ok(remote_sync_progress_wanted() == (bool)isatty(STDERR_FILENO),
+	   "else: when stderr is a terminal");
+}
+
 static void test_quoting_local(void)
 {
 	unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid();
@@ -371,6 +423,7 @@ int main(void)
 	test_ssh_argv();
 	test_rules();
 	test_git_rules();
+	test_progress();
 	test_quoting_local();
 	test_cloud_config();
 	return done_testing();
