@@ -639,9 +639,14 @@ void remote_format_progress(struct strbuf *out, uint64_t bytes, unsigned percent
 		strbuf_addf(out, ", %s", rate);
 }
 
-/* rsync's stdout with --info=progress2: progress lines drawn, the rest kept. */
+/*
+ * rsync's stdout with --info=progress2: progress lines drawn (when the
+ * bar or the size changed: rsync repeats itself), the rest kept.
+ */
 static void push_output_line(const char *line, size_t len, unsigned flags, void *data)
 {
+	static uint64_t last_bytes = UINT64_MAX;
+	static unsigned last_pct;
 	struct child_process *cp = data;
 	uint64_t bytes;
 	unsigned pct;
@@ -650,6 +655,10 @@ static void push_output_line(const char *line, size_t len, unsigned flags, void 
 	if (remote_parse_progress(line, &bytes, &pct, rate, sizeof(rate)) == 0) {
 		struct strbuf text = STRBUF_INIT;
 
+		if (pct == last_pct && bytes / 65536 == last_bytes / 65536)
+			return;
+		last_pct = pct;
+		last_bytes = bytes;
 		remote_format_progress(&text, bytes, pct, rate);
 		ui_progress("Syncing", "%s", text.buf);
 		strbuf_release(&text);
