@@ -227,7 +227,8 @@ struct sync_stats {
  * The rsync filter rules of a push (one per line, "- pattern" or
  * "+ pattern"), appended to out: extra_excludes, with sync_git the rules
  * that sync local_dir/.git when it is a directory (without hooks/, logs/,
- * lfs/ and *.lock: what rev-parse, describe and status need), and the
+ * lfs/, *.lock, and config and FETCH_HEAD which may hold credentials:
+ * what rev-parse, describe and status need), and the
  * defaults minus unexclude first (they always win), then "+ " for each
  * unexclude, then what git ignores.  When local_dir is the top of a git
  * work tree and git answers, that is git's own list (`git ls-files -o -i

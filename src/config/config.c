@@ -83,7 +83,7 @@ const struct config_key config_keys[CONFIG_KEY_COUNT] = {
 	{ CONFIG_UNEXCLUDE, NULL, "unexclude", NULL, CONFIG_T_LIST, 0, 0, "[]",
 	  "Patterns to sync even though they are excluded (additive).", 0 },
 	{ CONFIG_SYNC_GIT, NULL, "sync_git", NULL, CONFIG_T_BOOL, 0, 0, "true",
-	  "Sync the workspace's .git directory (without hooks, logs and locks), "
+	  "Sync the workspace's .git directory (without config, hooks, logs and locks), "
 	  "so that build scripts asking git (rev-parse, describe) get the local "
 	  "answers.", 0 },
 	{ CONFIG_HOST, NULL, "host", NULL, CONFIG_T_STRING, 0, 0, NULL,

@@ -28,10 +28,17 @@ const char *const remote_default_excludes[] = {
 #define GIT_LIST_MAX (32 * 1024 * 1024)
 #define GIT_LIST_TIMEOUT_MS 120000
 
-/* What of the workspace's .git is not synced (sync_git): not asked by builds. */
+/*
+ * What of the workspace's .git is not synced (sync_git): what builds do not
+ * ask (hooks, reflogs, LFS objects, locks of a running git), and what may
+ * hold credentials (config, with remote URLs and helpers, and FETCH_HEAD):
+ * git answers rev-parse, describe and status without them.
+ */
 static const char *const git_dir_rules[] = {
 	"- /.git/hooks/", "- /.git/logs/", "- /.git/lfs/", "- /.git/fsmonitor--daemon/",
-	"- /.git/**.lock", "+ /.git/***", NULL,
+	"- /.git/**.lock", "- /.git/config", "- /.git/FETCH_HEAD",
+	"- /.git/modules/*/config", "- /.git/modules/*/modules/*/config",
+	"+ /.git/***", NULL,
 };
 
 static bool in_list(const char *const *list, const char *s)

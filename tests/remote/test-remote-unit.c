@@ -264,6 +264,8 @@ static void test_git_rules(void)
 	   !exists("withgit", ".git/hooks") && !exists("withgit", ".git/logs") &&
 	   !exists("withgit", ".git/index.lock"),
 	   "sync_git: .git without hooks, logs and locks");
+	ok(exists("gitproj", ".git/config") && !exists("withgit", ".git/config"),
+	   "sync_git: not .git/config (remote URLs may hold credentials)");
 	{
 		struct strbuf a = STRBUF_INIT, b = STRBUF_INIT;
 		FILE *p;
