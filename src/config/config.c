@@ -71,8 +71,9 @@ const struct config_key config_keys[CONFIG_KEY_COUNT] = {
 	  "Remote ssh port.", CONFIG_KEY_GLOBAL_ONLY },
 	{ CONFIG_FORWARD_ENV, NULL, "forward_env", NULL, CONFIG_T_ENVLIST, 0, 0,
 	  "[]",
-	  "Local environment variables to forward to the remote cargo "
-	  "(additive; --env VAR[=VALUE] adds more).", 0 },
+	  "Local environment variables to forward to the remote cargo, or "
+	  "PREFIX* for all that start with PREFIX (additive; --env "
+	  "VAR[=VALUE] adds more).", 0 },
 	{ CONFIG_FORWARD_ENV_EXCLUDE, NULL, "forward_env_exclude", NULL,
 	  CONFIG_T_LIST, 0, 0, "[]",
 	  "Names (or PREFIX* patterns; \"*\" for all) not to forward by default "
@@ -363,27 +364,42 @@ static int env_entry(struct burst_config *cfg, const char *entry,
 {
 	const char *eq = with_value ? strchr(entry, '=') : NULL;
 	char *name = eq ? xstrndup(entry, (size_t)(eq - entry)) : xstrdup(entry);
+	size_t n = strlen(name);
+	/* the file's "PREFIX*": every local variable starting with PREFIX */
+	bool prefix = !with_value && n > 1 && name[n - 1] == '*';
 	char buf[4096];
 	int ret = 0;
 
+	if (prefix)
+		name[n - 1] = '\0';
 	if (!config_env_name_valid(name)) {
 		burst_error_set(err, BURST_EXIT_CONFIG,
 				"%s: `%s` in forward_env is not an environment "
 				"variable name", where(o, buf, sizeof(buf)),
 				entry);
 		burst_error_hint(err, "names match [A-Za-z_][A-Za-z0-9_]*%s",
-				 with_value ? "; use VAR or VAR=VALUE" : "");
+				 with_value ? "; use VAR or VAR=VALUE" :
+				 ", or PREFIX* for every name starting with PREFIX");
 		ret = -1;
 		goto out;
 	}
-	if (config_env_name_secret(name)) {
+	if (prefix && !strncmp(name, "HCLOUD", 6)) {
+		strvec_pushf(&cfg->warnings,
+			     "not forwarding `%s*` (%s): the Hetzner API token "
+			     "never leaves this machine", name,
+			     where(o, buf, sizeof(buf)));
+		goto out;
+	}
+	if (prefix)
+		name[n - 1] = '*';
+	else if (config_env_name_secret(name)) {
 		strvec_pushf(&cfg->warnings,
 			     "not forwarding `%s` (%s): the Hetzner API token "
 			     "never leaves this machine", name,
 			     where(o, buf, sizeof(buf)));
 		goto out;
 	}
-	if (config_env_name_refused(name)) {
+	if (!prefix && config_env_name_refused(name)) {
 		strvec_pushf(&cfg->warnings,
 			     "not forwarding `%s` (%s): cargo-burst sets it on "
 			     "the server itself", name, where(o, buf, sizeof(buf)));
@@ -1221,13 +1237,37 @@ static const char *env_lookup(char *const *envp, const char *name)
 	return NULL;
 }
 
+/* forward_env's "PREFIX*": the local variables starting with PREFIX. */
+static void forward_prefix(const struct burst_config *cfg, char *const *envp,
+			   const char *prefix, size_t len, struct strvec *out)
+{
+	for (size_t i = 0; envp && envp[i]; i++) {
+		const char *eq = strchr(envp[i], '=');
+		char *name;
+
+		if (!eq || (size_t)(eq - envp[i]) < len || strncmp(envp[i], prefix, len))
+			continue;
+		name = xstrndup(envp[i], (size_t)(eq - envp[i]));
+		if (config_env_name_valid(name) && !config_env_name_secret(name) &&
+		    strncmp(name, "HCLOUD_", 7) && !config_env_name_refused(name) &&
+		    !holds_token(cfg, name, eq + 1))
+			strvec_setenv(out, name, eq + 1);
+		free(name);
+	}
+}
+
 void config_env_resolve_from(const struct burst_config *cfg, char *const *envp,
 			     struct strvec *out, struct strvec *missing)
 {
 	for (size_t i = 0; i < cfg->forward_env_nr; i++) {
 		const struct config_env *e = &cfg->forward_env[i];
 		const char *v = e->value ? e->value : env_lookup(envp, e->name);
+		size_t n = strlen(e->name);
 
+		if (n && e->name[n - 1] == '*') {
+			forward_prefix(cfg, envp, e->name, n - 1, out);
+			continue;
+		}
 		if (holds_token(cfg, e->name, v))
 			continue;
 		if (v)

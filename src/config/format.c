@@ -79,7 +79,27 @@ static void forwarded_env(const struct burst_config *cfg, struct strvec *names,
 {
 	for (size_t i = 0; i < cfg->forward_env_nr; i++) {
 		const struct config_env *e = &cfg->forward_env[i];
+		size_t n = strlen(e->name);
 
+		if (n && e->name[n - 1] == '*') {
+			/* the local variables this "PREFIX*" entry forwards */
+			for (size_t k = 0; environ && environ[k]; k++) {
+				char *name = xstrndup(environ[k], strcspn(environ[k], "="));
+
+				if (!strncmp(name, e->name, n - 1) &&
+				    config_env_name_valid(name) &&
+				    !config_env_name_secret(name) &&
+				    strncmp(name, "HCLOUD_", 7) &&
+				    !config_env_name_refused(name) &&
+				    strvec_find(names, name) < 0) {
+					strvec_push(names, name);
+					strvec_pushf(why, "%s %s",
+						     config_source_name(e->source), e->name);
+				}
+				free(name);
+			}
+			continue;
+		}
 		strvec_push(names, e->name);
 		strvec_pushf(why, "%s%s", config_source_name(e->source),
 			     e->value || getenv(e->name) ? "" : ", not set here");

@@ -404,6 +404,32 @@ static void test_env_forwarding(void)
 	strvec_clear(&missing);
 	config_release(&cfg);
 
+	/* forward_env "PREFIX*": every local variable starting with PREFIX */
+	{
+		static char *penv[] = {
+			"MYAPP_A=1", "MYAPP=no", "MYAPPX=no", "MYAPP_B=tok3n-s3cret",
+			"HCLOUD_TOKEN=tok3n-s3cret", "MYAPP_C=3", NULL,
+		};
+
+		config_init(&cfg);
+		cfg.token = xstrdup("tok3n-s3cret");
+		ok(apply(&cfg, "forward_env = [\"MYAPP_*\", \"HCLOUD*\"]\n",
+			 CONFIG_SRC_PROJECT, &err) == 0, "forward_env with PREFIX*");
+		ok(cfg.warnings.nr == 1 && strstr(cfg.warnings.v[0], "`HCLOUD*`") &&
+		   strstr(cfg.warnings.v[0], "never leaves"), "HCLOUD* is refused");
+		config_env_resolve_from(&cfg, penv, &out, &missing);
+		ok(out.nr == 2 && !strcmp(out.v[0], "MYAPP_A=1") &&
+		   !strcmp(out.v[1], "MYAPP_C=3") && !missing.nr,
+		   "MYAPP_* forwards MYAPP_A and MYAPP_C (not the token's value), "
+		   "nothing missing (%zu)", out.nr);
+		strvec_clear(&out);
+		strvec_clear(&missing);
+		config_release(&cfg);
+	}
+	bad("forward_env = [\"*\"]\n",
+	    "glob.toml:1:16: `*` in forward_env is not an environment variable name",
+	    "names match [A-Za-z_][A-Za-z0-9_]*, or PREFIX* for every name "
+	    "starting with PREFIX", "forward_env * alone");
 	bad("forward_env_exclude = [\"A-B*\"]\n",
 	    "glob.toml:1:24: `A-B*` in forward_env_exclude is not an environment "
 	    "variable name", "write NAME, or PREFIX* for every name starting "
@@ -503,8 +529,8 @@ static void test_bad_input(void)
 	    "NUL in a string");
 	bad("forward_env = [\"OK\", \"1BAD\"]\n",
 	    "glob.toml:1:22: `1BAD` in forward_env is not an environment "
-	    "variable name", "names match [A-Za-z_][A-Za-z0-9_]*",
-	    "bad env name in a file");
+	    "variable name", "names match [A-Za-z_][A-Za-z0-9_]*, or PREFIX* "
+	    "for every name starting with PREFIX", "bad env name in a file");
 	bad("forward_env = [\"A=1\"]\n",
 	    "glob.toml:1:16: `A=1` in forward_env is not an environment "
 	    "variable name", NULL, "NAME=VALUE is not allowed in a file");
