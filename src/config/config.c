@@ -1284,7 +1284,7 @@ void config_env_resolve_from(const struct burst_config *cfg, char *const *envp,
 			continue;
 		name = xstrndup(envp[i], (size_t)(eq - envp[i]));
 		for (size_t k = 0; k < cfg->forward_env_nr && !listed; k++)
-			listed = !strcmp(cfg->forward_env[k].name, name);
+			listed = env_pattern_match(cfg->forward_env[k].name, name);
 		if (!listed && config_env_default_forwarded(name) &&
 		    !config_env_excluded(cfg, name) &&
 		    !holds_token(cfg, name, eq + 1))
