@@ -258,6 +258,19 @@ static void test_git_rules(void)
 	ok(!exists("listed", "target") && !exists("listed", ".git"),
 	   "the default excludes still apply (target/, .git/)");
 
+	{
+		static const char *const unexclude[] = { "secret.env", NULL };
+		static const char *const extra[] = { "notes.txt", NULL };
+
+		f.unexclude = unexclude;
+		f.extra_excludes = extra;
+		sync_locally(&f, "lists");
+		ok(exists("lists", "secret.env") && !exists("lists", "notes.txt") &&
+		   !exists("lists", "local.txt"),
+		   "unexclude and extra_excludes still win over git's list");
+		f.unexclude = NULL;
+		f.extra_excludes = NULL;
+	}
 	f.sync_git = true;
 	sync_locally(&f, "withgit");
 	ok(exists("withgit", ".git/HEAD") && exists("withgit", ".git/objects") &&
