@@ -69,6 +69,20 @@ def local_cargo(w, ws, args, extra):
     return p
 
 
+def remote_src(sshd):
+    """The host's copy of the crate: <cache>/cargo-burst/<hash>/src."""
+    base = os.path.join(sshd.cache, "cargo-burst")
+    for h in sorted(os.listdir(base)) if os.path.isdir(base) else []:
+        src = os.path.join(base, h, "src")
+        try:
+            with open(os.path.join(src, "Cargo.toml")) as f:
+                if 'name = "dropin"' in f.read():
+                    return src
+        except OSError:
+            pass
+    return "/nonexistent"
+
+
 def run_all(tap, w, sshd):
     ws = os.path.join(w.work, "dropin")
     os.makedirs(os.path.join(ws, "src"))
@@ -115,12 +129,7 @@ def run_all(tap, w, sshd):
         tap.diag(repr(r))
 
     # --- what git ignores stays here
-    proj = sshd.project_dir()
-    src = os.path.join(proj, "src") if proj else "/nonexistent"
-    if not os.path.isdir(src):
-        tap.diag("no project directory on the host: %r" % (
-            os.listdir(os.path.join(sshd.cache, "cargo-burst"))
-            if os.path.isdir(os.path.join(sshd.cache, "cargo-burst")) else sshd.cache))
+    src = remote_src(sshd)
     tap.ok(os.path.exists(os.path.join(src, "Cargo.toml")) and
            os.path.exists(os.path.join(src, "notes.txt")), "the tree is synced (untracked files too)")
     tap.ok(not os.path.exists(os.path.join(src, "secret.env")),
