@@ -230,10 +230,11 @@ struct sync_stats {
  * lfs/, *.lock, and config and FETCH_HEAD which may hold credentials:
  * what rev-parse, describe and status need), and the
  * defaults minus unexclude first (they always win), then "+ " for each
- * unexclude, then what git ignores.  When local_dir is the top of a git
- * work tree and git answers, that is git's own list (`git ls-files -o -i
- * --exclude-standard --directory`: .gitignore files, .git/info/exclude,
- * core.excludesFile), one anchored rule per ignored path.  Otherwise (or
+ * unexclude, then what git ignores.  When local_dir is in a git work tree
+ * (that does not ignore local_dir itself) and git answers, that is git's
+ * own list (`git ls-files -o -i --exclude-standard --directory`:
+ * .gitignore files, .git/info/exclude, core.excludesFile), one anchored
+ * rule per ignored path.  Otherwise (or
  * with no_git) the .gitignore files of local_dir translated to rules
  * anchored at their directory (deepest file first, last line first, "!" as
  * "+"), so that rsync's first-match-wins gives git's answer for the common

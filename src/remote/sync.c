@@ -341,26 +341,47 @@ static void add_literal_exclude(struct strbuf *out, const char *path)
 	strbuf_addch(out, '\n');
 }
 
+/* Is there a .git in dir or one of its parents (no git process for that)? */
+static bool in_git_work_tree(const char *dir)
+{
+	char *d = xstrdup(dir);
+	bool found = false;
+
+	for (;;) {
+		char *dotgit = xstrfmt("%s/.git", *d ? d : "");
+		struct stat st;
+		char *slash;
+
+		found = lstat(dotgit, &st) == 0;
+		free(dotgit);
+		slash = strrchr(d, '/');
+		if (found || !slash)
+			break;
+		*slash = '\0';
+	}
+	free(d);
+	return found;
+}
+
 /*
- * Let git say what it ignores below local_dir (its .gitignore files,
- * .git/info/exclude and core.excludesFile): one anchored exclude per
- * ignored path, whole directories as one.  Returns 1 with the rules
- * appended, 0 when git cannot answer (not installed, not a work tree,
- * a path rsync rules cannot express...): then the walker translates the
- * .gitignore files itself.
+ * Let git say what it ignores below local_dir (its .gitignore files, the
+ * parents' too, .git/info/exclude and core.excludesFile): one anchored
+ * exclude per ignored path, whole directories as one.  Returns 1 with the
+ * rules appended, 0 when git cannot answer (not installed, not a work
+ * tree, a path rsync rules cannot express...) or when the workspace itself
+ * is ignored by the enclosing repository (a home directory under git that
+ * ignores "*" is not the project's): then the walker translates the
+ * workspace's .gitignore files itself.
  */
 static int git_ignored_rules(const char *local_dir, struct strbuf *out)
 {
 	struct child_process cp = CHILD_PROCESS_INIT;
 	struct burst_error e = BURST_ERROR_INIT;
 	struct strbuf rules = STRBUF_INIT;
-	char *dotgit = xstrfmt("%s/.git", local_dir);
 	const char *p, *end;
-	struct stat st;
 	int ret = 0;
 
-	/* only at a work tree's top: a parent repository is not the project's */
-	if (lstat(dotgit, &st) < 0)
+	if (!in_git_work_tree(local_dir))
 		goto out;
 	{
 		static const char *const argv[] = {
@@ -397,6 +418,10 @@ static int git_ignored_rules(const char *local_dir, struct strbuf *out)
 			log_debug("remote", "git listed a path rsync rules cannot hold");
 			goto out;
 		}
+		if (!strcmp(p, "./") || !strcmp(p, "Cargo.toml")) {
+			log_debug("remote", "'%s' is ignored by its git repository", local_dir);
+			goto out;
+		}
 		if (len)
 			add_literal_exclude(&rules, p);
 		p += len + 1;
@@ -407,7 +432,6 @@ out:
 	strbuf_release(&rules);
 	burst_error_release(&e);
 	child_process_release(&cp);
-	free(dotgit);
 	return ret;
 }
 

@@ -183,12 +183,12 @@ static bool exists(const char *dir, const char *rel)
 	return ret;
 }
 
-/* The rules of f for gitproj, applied by a local rsync into dest. */
-static void sync_locally(const struct sync_filters *f, const char *dest)
+/* The rules of f for tmp/src, applied by a local rsync into tmp/dest. */
+static void sync_dir(const char *src, const struct sync_filters *f, const char *dest)
 {
 	struct burst_error err = BURST_ERROR_INIT;
 	struct strbuf rules = STRBUF_INIT;
-	char *root = xstrfmt("%s/gitproj", tmp), *file = xstrfmt("%s/rules", tmp);
+	char *root = xstrfmt("%s/%s", tmp, src), *file = xstrfmt("%s/rules", tmp);
 	FILE *out;
 
 	if (remote_sync_rules(root, f, &rules, &err) < 0)
@@ -204,6 +204,11 @@ static void sync_locally(const struct sync_filters *f, const char *dest)
 	burst_error_release(&err);
 	free(root);
 	free(file);
+}
+
+static void sync_locally(const struct sync_filters *f, const char *dest)
+{
+	sync_dir("gitproj", f, dest);
 }
 
 /* In a git work tree, git says what is ignored: info/exclude and core.excludesFile too. */
@@ -310,6 +315,35 @@ static void test_git_rules(void)
 	sync_locally(&f, "gitfile");
 	ok(!exists("gitfile", ".git") && !exists("gitfile", "secret.env"),
 	   "a .git file (a worktree's) is not synced; git still lists");
+
+	/* a crate in a subdirectory of a repository: the repository's rules */
+	write_file("mono/.gitignore", "/crates/a/out/\n");
+	write_file("mono/crates/a/Cargo.toml", "[package]\n");
+	write_file("mono/crates/a/secret.env", "s\n");
+	write_file("mono/crates/a/out/x", "x\n");
+	write_file("mono/crates/a/kept.txt", "k\n");
+	write_file("mono/crates/a/private.txt", "p\n");
+	if (sh("cd '%s/mono' && git init -q && printf '/kept.txt\\ncrates/a/private.txt\\n' "
+	       "> .git/info/exclude", tmp) != 0)
+		bail_out("git init mono");
+	sync_dir("mono/crates/a", &f, "mono-a");
+	ok(exists("mono-a", "Cargo.toml") && !exists("mono-a", "secret.env") &&
+	   !exists("mono-a", "out"), "a crate below the top: the repository's rules, "
+	   "core.excludesFile too");
+	ok(exists("mono-a", "kept.txt") && !exists("mono-a", "private.txt"),
+	   "info/exclude patterns are relative to the top");
+	/* a repository that ignores the workspace (a home directory ignoring "*") */
+	write_file("home/.gitignore", "*\n");
+	write_file("home/ws/Cargo.toml", "[package]\n");
+	write_file("home/ws/.gitignore", "junk\n");
+	write_file("home/ws/junk", "j\n");
+	write_file("home/ws/secret.env", "s\n");
+	if (sh("cd '%s/home' && git init -q", tmp) != 0)
+		bail_out("git init home");
+	sync_dir("home/ws", &f, "home-ws");
+	ok(exists("home-ws", "Cargo.toml") && exists("home-ws", "secret.env") &&
+	   !exists("home-ws", "junk"),
+	   "a workspace its enclosing repository ignores: the walker decides");
 	unsetenv("GIT_CONFIG_GLOBAL");
 	unsetenv("GIT_CONFIG_NOSYSTEM");
 }
