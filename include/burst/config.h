@@ -11,8 +11,8 @@
  *   cli      --keep-alive, --env of the run verbs
  *   env      HCLOUD_TOKEN, HCLOUD_TOKEN_FILE (a file holding the token;
  *            HCLOUD_TOKEN wins when both are set), HCLOUD_ENDPOINT
- * Scalars are replaced by a later layer; forward_env, extra_excludes and
- * unexclude are additive (global -> project -> cli, de-duplicated, first
+ * Scalars are replaced by a later layer; forward_env, forward_env_exclude,
+ * extra_excludes and unexclude are additive (global -> project -> cli, de-duplicated, first
  * position kept) and a --env VAR=VALUE wins over a file entry of the same
  * name.
  *
@@ -75,8 +75,10 @@ enum config_key_id {
 	CONFIG_SSH_USER,
 	CONFIG_SSH_PORT,
 	CONFIG_FORWARD_ENV,
+	CONFIG_FORWARD_ENV_EXCLUDE,
 	CONFIG_EXTRA_EXCLUDES,
 	CONFIG_UNEXCLUDE,
+	CONFIG_SYNC_GIT,
 	CONFIG_HOST,
 	CONFIG_KEY_COUNT
 };
@@ -151,8 +153,10 @@ struct burst_config {
 	int64_t ssh_port;
 	struct config_env *forward_env;
 	size_t forward_env_nr, forward_env_alloc;
+	struct config_list forward_env_exclude; /* names or "PREFIX*" */
 	struct config_list extra_excludes;
 	struct config_list unexclude;
+	bool sync_git;            /* sync the workspace's .git for build scripts */
 	char *host;               /* bring your own host "user@machine[:port]", or NULL */
 
 	enum config_source source[CONFIG_KEY_COUNT]; /* of scalar keys */
@@ -228,13 +232,32 @@ bool config_env_name_refused(const char *name);
 /* Is name one that holds the API token (HCLOUD_TOKEN, HCLOUD_TOKEN_FILE)? */
 bool config_env_name_secret(const char *name);
 /*
+ * Is name forwarded by default when it is set locally?  The names that
+ * change what cargo builds or how the tests run (RUSTFLAGS, CARGO_BUILD_*,
+ * CARGO_PROFILE_*, RUST_TEST_*, NEXTEST_*, ...), minus the ones about this
+ * machine (paths, local programs: CARGO_HOME, CARGO_BUILD_TARGET_DIR,
+ * CARGO_BUILD_RUSTC_WRAPPER, ...), the ones cargo-burst sets itself
+ * (CARGO_TERM_COLOR) and never HCLOUD_*.  The list is in config.c.
+ */
+bool config_env_default_forwarded(const char *name);
+/*
+ * Is name matched by one of the patterns of forward_env_exclude ("NAME",
+ * or "PREFIX*" for every name starting with PREFIX; "*" matches all)?
+ */
+bool config_env_excluded(const struct burst_config *cfg, const char *name);
+/*
  * The NAME=value entries to set remotely, appended to out: explicit values
  * as given, other names with their local value; names unset locally are
- * appended to missing (may be NULL).  A value that contains the API token
- * is never forwarded (warned about instead): the token stays local.
+ * appended to missing (may be NULL).  Then every variable of envp (the
+ * local environment when NULL) that config_env_default_forwarded() and
+ * not config_env_excluded(), in envp order.  A value that contains the API
+ * token is never forwarded (warned about instead): the token stays local.
  */
 void config_env_resolve(const struct burst_config *cfg, struct strvec *out,
 			struct strvec *missing);
+/* The same with the local environment given (for tests). */
+void config_env_resolve_from(const struct burst_config *cfg, char *const *envp,
+			     struct strvec *out, struct strvec *missing);
 
 /* The name of a source: "default", "global", "project", "cli", "env". */
 const char *config_source_name(enum config_source src);

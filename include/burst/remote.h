@@ -195,7 +195,30 @@ struct sync_filters {
 	const char *const *unexclude;      /* removed from the built-in defaults, and forced in */
 	const char *const *extra_excludes; /* excluded in addition */
 	bool no_gitignore;                 /* do not read .gitignore files */
+	bool no_git;                       /* translate .gitignore files even in a
+					    * git work tree (tests, benchmarks) */
+	bool sync_git;                     /* sync local_dir/.git (see below) */
+	bool progress;                     /* a push draws a byte-based progress
+					    * line (ui_progress) from rsync's
+					    * --info=progress2 */
 };
+
+/*
+ * Should a push show its progress line?  CARGO_TERM_PROGRESS_WHEN as cargo
+ * reads it: "always", "never", else when stderr is a terminal; never with -q.
+ * (ui_progress() draws only when colour is on.)
+ */
+bool remote_sync_progress_wanted(void);
+/*
+ * Parse one line of rsync --info=progress2 ("  21,495,808  71%  18.94MB/s
+ * 0:00:00 ..."): the bytes so far, the percentage and the rate text (cut to
+ * rate_size, may be NULL).  0, or -1 when the line is not one.
+ */
+int remote_parse_progress(const char *line, uint64_t *bytes, unsigned *percent,
+			  char *rate, size_t rate_size);
+/* Append cargo's progress style: "[=====>    ]  71% 20.5 MiB, 18.94MB/s". */
+void remote_format_progress(struct strbuf *out, uint64_t bytes, unsigned percent,
+			    const char *rate);
 
 /* The built-in excludes (NULL-terminated): target/, .git/, node_modules/, ... */
 extern const char *const remote_default_excludes[];
@@ -211,12 +234,20 @@ struct sync_stats {
 
 /*
  * The rsync filter rules of a push (one per line, "- pattern" or
- * "+ pattern"), appended to out: extra_excludes and the defaults minus
- * unexclude first (they always win), then "+ " for each unexclude, then the
- * .gitignore files of local_dir translated to rules anchored at their
- * directory (deepest file first, last line first, "!" as "+"), so that
- * rsync's first-match-wins gives git's answer for the common cases.
- * Exposed for tests and `--dry-run` style output.
+ * "+ pattern"), appended to out: extra_excludes, with sync_git the rules
+ * that sync local_dir/.git when it is a directory (without hooks/, logs/,
+ * lfs/, *.lock, and config and FETCH_HEAD which may hold credentials:
+ * what rev-parse, describe and status need), and the
+ * defaults minus unexclude first (they always win), then "+ " for each
+ * unexclude, then what git ignores.  When local_dir is in a git work tree
+ * (that does not ignore local_dir itself) and git answers, that is git's
+ * own list (`git ls-files -o -i --exclude-standard --directory`:
+ * .gitignore files, .git/info/exclude, core.excludesFile), one anchored
+ * rule per ignored path.  Otherwise (or
+ * with no_git) the .gitignore files of local_dir translated to rules
+ * anchored at their directory (deepest file first, last line first, "!" as
+ * "+"), so that rsync's first-match-wins gives git's answer for the common
+ * cases.  Exposed for tests and `--dry-run` style output.
  */
 int remote_sync_rules(const char *local_dir, const struct sync_filters *f,
 		      struct strbuf *out, struct burst_error *err);

@@ -13,6 +13,8 @@
 #include "burst/ui.h"
 #include "burst/toml.h"
 
+extern char **environ;
+
 /* Config files and token files larger than this are refused. */
 #define CONFIG_FILE_MAX (1024 * 1024)
 #define TOKEN_FILE_MAX 4096
@@ -69,12 +71,22 @@ const struct config_key config_keys[CONFIG_KEY_COUNT] = {
 	  "Remote ssh port.", CONFIG_KEY_GLOBAL_ONLY },
 	{ CONFIG_FORWARD_ENV, NULL, "forward_env", NULL, CONFIG_T_ENVLIST, 0, 0,
 	  "[]",
-	  "Local environment variables to forward to the remote cargo "
-	  "(additive; --env VAR[=VALUE] adds more).", 0 },
+	  "Local environment variables to forward to the remote cargo, or "
+	  "PREFIX* for all that start with PREFIX (additive; --env "
+	  "VAR[=VALUE] adds more).", 0 },
+	{ CONFIG_FORWARD_ENV_EXCLUDE, NULL, "forward_env_exclude", NULL,
+	  CONFIG_T_LIST, 0, 0, "[]",
+	  "Names (or PREFIX* patterns; \"*\" for all) not to forward by default "
+	  "(RUSTFLAGS, CARGO_BUILD_*, CARGO_PROFILE_*, RUST_TEST_*, NEXTEST_*, "
+	  "... are forwarded when set; see Environment).", 0 },
 	{ CONFIG_EXTRA_EXCLUDES, NULL, "extra_excludes", NULL, CONFIG_T_LIST, 0,
 	  0, "[]", "More rsync exclude patterns for the sync (additive).", 0 },
 	{ CONFIG_UNEXCLUDE, NULL, "unexclude", NULL, CONFIG_T_LIST, 0, 0, "[]",
 	  "Patterns to sync even though they are excluded (additive).", 0 },
+	{ CONFIG_SYNC_GIT, NULL, "sync_git", NULL, CONFIG_T_BOOL, 0, 0, "true",
+	  "Sync the workspace's .git directory (without config, hooks, logs and locks), "
+	  "so that build scripts asking git (rev-parse, describe) get the local "
+	  "answers.", 0 },
 	{ CONFIG_HOST, NULL, "host", NULL, CONFIG_T_STRING, 0, 0, NULL,
 	  "Run on this existing ssh machine (\"user@machine[:port]\"; "
 	  "--host overrides it) instead of a Hetzner server.",
@@ -102,8 +114,11 @@ static const size_t field_offset[CONFIG_KEY_COUNT] = {
 	[CONFIG_SSH_USER] = offsetof(struct burst_config, ssh_user),
 	[CONFIG_SSH_PORT] = offsetof(struct burst_config, ssh_port),
 	[CONFIG_FORWARD_ENV] = offsetof(struct burst_config, forward_env),
+	[CONFIG_FORWARD_ENV_EXCLUDE] =
+		offsetof(struct burst_config, forward_env_exclude),
 	[CONFIG_EXTRA_EXCLUDES] = offsetof(struct burst_config, extra_excludes),
 	[CONFIG_UNEXCLUDE] = offsetof(struct burst_config, unexclude),
+	[CONFIG_SYNC_GIT] = offsetof(struct burst_config, sync_git),
 	[CONFIG_HOST] = offsetof(struct burst_config, host),
 };
 
@@ -167,6 +182,67 @@ bool config_env_name_valid(const char *name)
 bool config_env_name_secret(const char *name)
 {
 	return !strcmp(name, "HCLOUD_TOKEN") || !strcmp(name, "HCLOUD_TOKEN_FILE");
+}
+
+/*
+ * Forwarded by default when set: what changes what cargo builds or how the
+ * tests run.  "X*" is a prefix.  The first match in either list decides, the
+ * local-only list first.
+ */
+static const char *const default_forward_env[] = {
+	"RUSTFLAGS", "RUSTDOCFLAGS", "CARGO_ENCODED_RUSTFLAGS",
+	"CARGO_ENCODED_RUSTDOCFLAGS", "CARGO_INCREMENTAL", "CARGO_BUILD_*",
+	"CARGO_PROFILE_*", "CARGO_TERM_*", "CARGO_UNSTABLE_*", "CARGO_FEATURE_*",
+	"RUSTC_BOOTSTRAP", "RUST_BACKTRACE", "RUST_LIB_BACKTRACE", "RUST_LOG",
+	"RUST_MIN_STACK", "RUST_TEST_*", "NEXTEST_*",
+};
+
+/*
+ * Never forwarded by default although a pattern above matches: they name
+ * paths or programs of this machine, or cargo-burst sets them remotely.
+ */
+static const char *const local_only_env[] = {
+	"CARGO_BUILD_TARGET_DIR",	/* a local path; the server's is set */
+	"CARGO_BUILD_BUILD_DIR",	/* a local path */
+	"CARGO_BUILD_DEP_INFO_BASEDIR",	/* a local path */
+	"CARGO_BUILD_RUSTC",		/* local programs */
+	"CARGO_BUILD_RUSTDOC",
+	"CARGO_BUILD_RUSTC_WRAPPER",	/* the server picks sccache itself */
+	"CARGO_BUILD_RUSTC_WORKSPACE_WRAPPER",
+	"CARGO_TERM_COLOR",		/* decided from this terminal */
+};
+
+static bool env_pattern_match(const char *pat, const char *name)
+{
+	size_t n = strlen(pat);
+
+	if (n && pat[n - 1] == '*')
+		return !strncmp(pat, name, n - 1);
+	return !strcmp(pat, name);
+}
+
+bool config_env_default_forwarded(const char *name)
+{
+	if (!config_env_name_valid(name) || !strncmp(name, "HCLOUD_", 7) ||
+	    config_env_name_secret(name) || config_env_name_refused(name))
+		return false;
+	for (size_t i = 0; i < ARRAY_SIZE(local_only_env); i++)
+		if (!strcmp(name, local_only_env[i]))
+			return false;
+	for (size_t i = 0; i < ARRAY_SIZE(default_forward_env); i++)
+		if (env_pattern_match(default_forward_env[i], name))
+			return true;
+	return false;
+}
+
+bool config_env_excluded(const struct burst_config *cfg, const char *name)
+{
+	const struct strvec *l = &cfg->forward_env_exclude.items;
+
+	for (size_t i = 0; i < l->nr; i++)
+		if (env_pattern_match(l->v[i], name))
+			return true;
+	return false;
 }
 
 bool config_env_name_refused(const char *name)
@@ -288,27 +364,42 @@ static int env_entry(struct burst_config *cfg, const char *entry,
 {
 	const char *eq = with_value ? strchr(entry, '=') : NULL;
 	char *name = eq ? xstrndup(entry, (size_t)(eq - entry)) : xstrdup(entry);
+	size_t n = strlen(name);
+	/* the file's "PREFIX*": every local variable starting with PREFIX */
+	bool prefix = !with_value && n > 1 && name[n - 1] == '*';
 	char buf[4096];
 	int ret = 0;
 
+	if (prefix)
+		name[n - 1] = '\0';
 	if (!config_env_name_valid(name)) {
 		burst_error_set(err, BURST_EXIT_CONFIG,
 				"%s: `%s` in forward_env is not an environment "
 				"variable name", where(o, buf, sizeof(buf)),
 				entry);
 		burst_error_hint(err, "names match [A-Za-z_][A-Za-z0-9_]*%s",
-				 with_value ? "; use VAR or VAR=VALUE" : "");
+				 with_value ? "; use VAR or VAR=VALUE" :
+				 ", or PREFIX* for every name starting with PREFIX");
 		ret = -1;
 		goto out;
 	}
-	if (config_env_name_secret(name)) {
+	if (prefix && !strncmp(name, "HCLOUD", 6)) {
+		strvec_pushf(&cfg->warnings,
+			     "not forwarding `%s*` (%s): the Hetzner API token "
+			     "never leaves this machine", name,
+			     where(o, buf, sizeof(buf)));
+		goto out;
+	}
+	if (prefix)
+		name[n - 1] = '*';
+	else if (config_env_name_secret(name)) {
 		strvec_pushf(&cfg->warnings,
 			     "not forwarding `%s` (%s): the Hetzner API token "
 			     "never leaves this machine", name,
 			     where(o, buf, sizeof(buf)));
 		goto out;
 	}
-	if (config_env_name_refused(name)) {
+	if (!prefix && config_env_name_refused(name)) {
 		strvec_pushf(&cfg->warnings,
 			     "not forwarding `%s` (%s): cargo-burst sets it on "
 			     "the server itself", name, where(o, buf, sizeof(buf)));
@@ -340,6 +431,7 @@ void config_init(struct burst_config *cfg)
 
 	memset(cfg, 0, sizeof(*cfg));
 	strvec_init(&cfg->regions);
+	strvec_init(&cfg->forward_env_exclude.items);
 	strvec_init(&cfg->extra_excludes.items);
 	strvec_init(&cfg->unexclude.items);
 	strvec_init(&cfg->warnings);
@@ -378,6 +470,7 @@ void config_release(struct burst_config *cfg)
 	free(cfg->ssh_user);
 	free(cfg->host);
 	env_clear(cfg);
+	list_clear(&cfg->forward_env_exclude);
 	list_clear(&cfg->extra_excludes);
 	list_clear(&cfg->unexclude);
 	free(cfg->global_path);
@@ -385,6 +478,7 @@ void config_release(struct burst_config *cfg)
 	strvec_clear(&cfg->warnings);
 	memset(cfg, 0, sizeof(*cfg));
 	strvec_init(&cfg->regions);
+	strvec_init(&cfg->forward_env_exclude.items);
 	strvec_init(&cfg->extra_excludes.items);
 	strvec_init(&cfg->unexclude.items);
 	strvec_init(&cfg->warnings);
@@ -530,6 +624,23 @@ static int add_list_item(struct burst_config *cfg, const struct config_key *k,
 				 "write one pattern per element, without "
 				 "newlines, tabs or other control characters");
 		return -1;
+	}
+	if (k->id == CONFIG_FORWARD_ENV_EXCLUDE) {
+		size_t n = strlen(s);
+		char *name = xstrndup(s, n && s[n - 1] == '*' ? n - 1 : n);
+		bool ok = !*name || config_env_name_valid(name);
+		char buf[4096];
+
+		free(name);
+		if (!ok) {
+			burst_error_set(err, BURST_EXIT_CONFIG,
+					"%s: `%s` in forward_env_exclude is not an "
+					"environment variable name",
+					where(o, buf, sizeof(buf)), s);
+			burst_error_hint(err, "write NAME, or PREFIX* for every "
+					 "name starting with PREFIX");
+			return -1;
+		}
 	}
 	list_add(FIELD(cfg, k->id, struct config_list), s, o->src);
 	return 0;
@@ -1105,23 +1216,85 @@ int config_require_token(const struct burst_config *cfg, struct burst_error *err
 	return -1;
 }
 
-void config_env_resolve(const struct burst_config *cfg, struct strvec *out,
-			struct strvec *missing)
+/* The token must never reach the server, under any name. */
+static bool holds_token(const struct burst_config *cfg, const char *name,
+			const char *v)
+{
+	if (!v || !cfg->token || !*cfg->token || !strstr(v, cfg->token))
+		return false;
+	ui_warn("not forwarding `%s`: its value contains the Hetzner API token, "
+		"which never leaves this machine", name);
+	return true;
+}
+
+static const char *env_lookup(char *const *envp, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (size_t i = 0; envp && envp[i]; i++)
+		if (!strncmp(envp[i], name, n) && envp[i][n] == '=')
+			return envp[i] + n + 1;
+	return NULL;
+}
+
+/* forward_env's "PREFIX*": the local variables starting with PREFIX. */
+static void forward_prefix(const struct burst_config *cfg, char *const *envp,
+			   const char *prefix, size_t len, struct strvec *out)
+{
+	for (size_t i = 0; envp && envp[i]; i++) {
+		const char *eq = strchr(envp[i], '=');
+		char *name;
+
+		if (!eq || (size_t)(eq - envp[i]) < len || strncmp(envp[i], prefix, len))
+			continue;
+		name = xstrndup(envp[i], (size_t)(eq - envp[i]));
+		if (config_env_name_valid(name) && !config_env_name_secret(name) &&
+		    strncmp(name, "HCLOUD_", 7) && !config_env_name_refused(name) &&
+		    !holds_token(cfg, name, eq + 1))
+			strvec_setenv(out, name, eq + 1);
+		free(name);
+	}
+}
+
+void config_env_resolve_from(const struct burst_config *cfg, char *const *envp,
+			     struct strvec *out, struct strvec *missing)
 {
 	for (size_t i = 0; i < cfg->forward_env_nr; i++) {
 		const struct config_env *e = &cfg->forward_env[i];
-		const char *v = e->value ? e->value : getenv(e->name);
+		const char *v = e->value ? e->value : env_lookup(envp, e->name);
+		size_t n = strlen(e->name);
 
-		/* The token must never reach the server, under any name. */
-		if (v && cfg->token && *cfg->token && strstr(v, cfg->token)) {
-			ui_warn("not forwarding `%s`: its value contains the "
-				"Hetzner API token, which never leaves this "
-				"machine", e->name);
+		if (n && e->name[n - 1] == '*') {
+			forward_prefix(cfg, envp, e->name, n - 1, out);
 			continue;
 		}
+		if (holds_token(cfg, e->name, v))
+			continue;
 		if (v)
 			strvec_setenv(out, e->name, v);
 		else if (missing)
 			strvec_push(missing, e->name);
 	}
+	for (size_t i = 0; envp && envp[i]; i++) {
+		const char *eq = strchr(envp[i], '=');
+		char *name;
+		bool listed = false;
+
+		if (!eq || eq == envp[i])
+			continue;
+		name = xstrndup(envp[i], (size_t)(eq - envp[i]));
+		for (size_t k = 0; k < cfg->forward_env_nr && !listed; k++)
+			listed = env_pattern_match(cfg->forward_env[k].name, name);
+		if (!listed && config_env_default_forwarded(name) &&
+		    !config_env_excluded(cfg, name) &&
+		    !holds_token(cfg, name, eq + 1))
+			strvec_setenv(out, name, eq + 1);
+		free(name);
+	}
+}
+
+void config_env_resolve(const struct burst_config *cfg, struct strvec *out,
+			struct strvec *missing)
+{
+	config_env_resolve_from(cfg, environ, out, missing);
 }

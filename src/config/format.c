@@ -5,6 +5,8 @@
 
 #include "burst/config.h"
 
+extern char **environ;
+
 /* Append s as a TOML basic string. */
 static void add_quoted(struct strbuf *out, const char *s)
 {
@@ -57,6 +59,67 @@ static void add_sources(struct strbuf *out, const enum config_source *src,
 	strbuf_addch(out, ')');
 }
 
+static const struct config_list *list_of(const struct burst_config *cfg,
+					 enum config_key_id id)
+{
+	if (id == CONFIG_UNEXCLUDE)
+		return &cfg->unexclude;
+	if (id == CONFIG_FORWARD_ENV_EXCLUDE)
+		return &cfg->forward_env_exclude;
+	return &cfg->extra_excludes;
+}
+
+/*
+ * What a run forwards now, by name, each with where it comes from: the
+ * forward_env entries (their layer; "not set here" when there is no value)
+ * then the variables of this environment forwarded by default.
+ */
+static void forwarded_env(const struct burst_config *cfg, struct strvec *names,
+			  struct strvec *why)
+{
+	for (size_t i = 0; i < cfg->forward_env_nr; i++) {
+		const struct config_env *e = &cfg->forward_env[i];
+		size_t n = strlen(e->name);
+
+		if (n && e->name[n - 1] == '*') {
+			/* the local variables this "PREFIX*" entry forwards */
+			for (size_t k = 0; environ && environ[k]; k++) {
+				char *name = xstrndup(environ[k], strcspn(environ[k], "="));
+
+				if (!strncmp(name, e->name, n - 1) &&
+				    config_env_name_valid(name) &&
+				    !config_env_name_secret(name) &&
+				    strncmp(name, "HCLOUD_", 7) &&
+				    !config_env_name_refused(name) &&
+				    strvec_find(names, name) < 0) {
+					strvec_push(names, name);
+					strvec_pushf(why, "%s %s",
+						     config_source_name(e->source), e->name);
+				}
+				free(name);
+			}
+			continue;
+		}
+		strvec_push(names, e->name);
+		strvec_pushf(why, "%s%s", config_source_name(e->source),
+			     e->value || getenv(e->name) ? "" : ", not set here");
+	}
+	for (size_t i = 0; environ && environ[i]; i++) {
+		const char *eq = strchr(environ[i], '=');
+		char *name;
+
+		if (!eq || eq == environ[i])
+			continue;
+		name = xstrndup(environ[i], (size_t)(eq - environ[i]));
+		if (strvec_find(names, name) < 0 && config_env_default_forwarded(name) &&
+		    !config_env_excluded(cfg, name)) {
+			strvec_push(names, name);
+			strvec_push(why, "default");
+		}
+		free(name);
+	}
+}
+
 static void add_strings(struct strbuf *out, char *const *v, size_t n)
 {
 	strbuf_addch(out, '[');
@@ -102,10 +165,10 @@ static void format_key(const struct burst_config *cfg, enum config_key_id id,
 		free(src);
 		return;
 	}
+	case CONFIG_FORWARD_ENV_EXCLUDE:
 	case CONFIG_EXTRA_EXCLUDES:
 	case CONFIG_UNEXCLUDE: {
-		const struct config_list *l = id == CONFIG_UNEXCLUDE ?
-			&cfg->unexclude : &cfg->extra_excludes;
+		const struct config_list *l = list_of(cfg, id);
 
 		add_strings(out, l->items.v, l->items.nr);
 		add_sources(out, l->sources, l->items.nr, CONFIG_SRC_DEFAULT);
@@ -130,6 +193,9 @@ static void format_key(const struct burst_config *cfg, enum config_key_id id,
 		break;
 	case CONFIG_BILLING_HOUR_HOLD:
 		strbuf_addstr(out, cfg->billing_hour_hold ? "true" : "false");
+		break;
+	case CONFIG_SYNC_GIT:
+		strbuf_addstr(out, cfg->sync_git ? "true" : "false");
 		break;
 	case CONFIG_SNAPSHOT_KEEP:
 	case CONFIG_KEEP_ALIVE_SECS:
@@ -162,6 +228,20 @@ void config_format(const struct burst_config *cfg, struct strbuf *out)
 	strbuf_addstr(out, "ssh_public_key_path = ");
 	add_quoted(out, cfg->ssh_pub_key_path);
 	strbuf_addch(out, '\n');
+	{
+		struct strvec names = STRVEC_INIT, why = STRVEC_INIT;
+
+		forwarded_env(cfg, &names, &why);
+		strbuf_addstr(out, "forwarded_env = [");
+		for (size_t i = 0; i < names.nr; i++) {
+			strbuf_addstr(out, i ? ", " : "");
+			add_quoted(out, names.v[i]);
+			strbuf_addf(out, " (%s)", why.v[i]);
+		}
+		strbuf_addstr(out, "]\n");
+		strvec_clear(&names);
+		strvec_clear(&why);
+	}
 }
 
 /* ---- JSON ------------------------------------------------------------- */
@@ -214,10 +294,10 @@ static cJSON *json_key(const struct burst_config *cfg, enum config_key_id id)
 		}
 		break;
 	}
+	case CONFIG_FORWARD_ENV_EXCLUDE:
 	case CONFIG_EXTRA_EXCLUDES:
 	case CONFIG_UNEXCLUDE: {
-		const struct config_list *l = id == CONFIG_UNEXCLUDE ?
-			&cfg->unexclude : &cfg->extra_excludes;
+		const struct config_list *l = list_of(cfg, id);
 
 		cJSON_AddItemToObject(o, "value",
 				      json_strings(l->items.v, l->items.nr));
@@ -252,6 +332,9 @@ static cJSON *json_key(const struct burst_config *cfg, enum config_key_id id)
 		break;
 	case CONFIG_BILLING_HOUR_HOLD:
 		cJSON_AddBoolToObject(o, "value", cfg->billing_hour_hold);
+		break;
+	case CONFIG_SYNC_GIT:
+		cJSON_AddBoolToObject(o, "value", cfg->sync_git);
 		break;
 	case CONFIG_SNAPSHOT_KEEP:
 	case CONFIG_KEEP_ALIVE_SECS:
@@ -297,6 +380,21 @@ void config_format_json(const struct burst_config *cfg, struct strbuf *out)
 			json_key(cfg, (enum config_key_id)id));
 	cJSON_AddStringToObject(root, "ssh_public_key_path",
 				cfg->ssh_pub_key_path);
+	{
+		struct strvec names = STRVEC_INIT, why = STRVEC_INIT;
+		cJSON *fw = cJSON_AddArrayToObject(root, "forwarded_env");
+
+		forwarded_env(cfg, &names, &why);
+		for (size_t i = 0; i < names.nr; i++) {
+			cJSON *item = cJSON_CreateObject();
+
+			cJSON_AddStringToObject(item, "name", names.v[i]);
+			cJSON_AddStringToObject(item, "source", why.v[i]);
+			cJSON_AddItemToArray(fw, item);
+		}
+		strvec_clear(&names);
+		strvec_clear(&why);
+	}
 	text = cJSON_Print(root);
 	if (!text)
 		BUG("cJSON_Print failed");

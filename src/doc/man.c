@@ -319,6 +319,15 @@ static const struct {
 	{ "CARGO_BUILD_TARGET", "Forwarded to the remote cargo (unless --env "
 	  "or forward_env set it), so the artifacts are fetched from the "
 	  "target's directory." },
+	{ "CARGO_TERM_PROGRESS_WHEN", "always or never: the sync's progress line "
+	  "(default: when stderr is a terminal); forwarded to the remote cargo "
+	  "too." },
+	{ "RUSTFLAGS", "Forwarded to the remote cargo when set, like the other "
+	  "variables that change what cargo builds or how the tests run "
+	  "(RUSTDOCFLAGS, CARGO_ENCODED_RUSTFLAGS, CARGO_BUILD_*, CARGO_PROFILE_*, "
+	  "CARGO_INCREMENTAL, CARGO_TERM_*, RUST_BACKTRACE, RUST_LOG, RUST_TEST_*, "
+	  "NEXTEST_*, ...) but not the ones naming local paths or programs; "
+	  "forward_env_exclude takes names out." },
 	{ "XDG_CONFIG_HOME", "Where the global configuration file is "
 	  "(default ~/.config)." },
 	{ "XDG_STATE_HOME", "Where the state database and the reaper logs are "

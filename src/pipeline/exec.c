@@ -49,6 +49,8 @@ static int prepare_rsync(struct run *r, const char *remote_dir, struct strbuf *r
 		strvec_push(&extra, r->excludes.v[i]);
 	f.extra_excludes = (const char *const *)extra.v;
 	f.unexclude = (const char *const *)r->cfg->unexclude.items.v;
+	f.sync_git = r->cfg->sync_git;
+	f.progress = remote_sync_progress_wanted();
 	ret = remote_rsync_push_prepare(&r->host, r->root, remote_dir, &f, rules, cp, err);
 	strvec_clear(&extra);
 	return ret;

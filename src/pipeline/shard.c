@@ -971,6 +971,7 @@ static int distribute(struct shard_ctx *sc, struct burst_error *err)
 		strvec_push(&extra, r->excludes.v[i]);
 	f.extra_excludes = (const char *const *)extra.v;
 	f.unexclude = (const char *const *)r->cfg->unexclude.items.v;
+	f.sync_git = r->cfg->sync_git;
 	for (int i = 1; i < sc->n; i++) {
 		struct shard *s = &sc->v[i];
 		struct child_process *a = xcalloc(1, sizeof(*a)), *b = xcalloc(1, sizeof(*b));

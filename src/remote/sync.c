@@ -14,6 +14,7 @@
 
 #include "burst/log.h"
 #include "burst/sha256.h"
+#include "burst/ui.h"
 #include "remote-int.h"
 
 const char *const remote_default_excludes[] = {
@@ -30,6 +31,22 @@ const char *const remote_default_excludes[] = {
 #define FETCH_CHECKSUM_TIMEOUT_MS (10 * 60 * 1000)
 #define FETCH_NAME_MAX 255
 #define WALK_MAX_DIRS 200000
+/* git's list of ignored paths: more than this, and the walker decides. */
+#define GIT_LIST_MAX (32 * 1024 * 1024)
+#define GIT_LIST_TIMEOUT_MS 120000
+
+/*
+ * What of the workspace's .git is not synced (sync_git): what builds do not
+ * ask (hooks, reflogs, LFS objects, locks of a running git), and what may
+ * hold credentials (config, with remote URLs and helpers, and FETCH_HEAD):
+ * git answers rev-parse, describe and status without them.
+ */
+static const char *const git_dir_rules[] = {
+	"- /.git/hooks/", "- /.git/logs/", "- /.git/lfs/", "- /.git/fsmonitor--daemon/",
+	"- /.git/**.lock", "- /.git/config", "- /.git/FETCH_HEAD",
+	"- /.git/modules/*/config", "- /.git/modules/*/modules/*/config",
+	"+ /.git/***", NULL,
+};
 
 static bool in_list(const char *const *list, const char *s)
 {
@@ -314,10 +331,121 @@ static void add_skip(struct walk *w, const char *pat)
 	free(name);
 }
 
+/* An anchored rsync exclude for one path git lists ("dir/" for a directory). */
+static void add_literal_exclude(struct strbuf *out, const char *path)
+{
+	strbuf_addstr(out, "- /");
+	if (!strpbrk(path, "*?[")) {
+		/* no wildcard: rsync takes the pattern (backslashes too) literally */
+		strbuf_addstr(out, path);
+	} else {
+		for (const char *p = path; *p; p++) {
+			if (strchr("*?[\\", *p))
+				strbuf_addch(out, '\\');
+			strbuf_addch(out, *p);
+		}
+	}
+	strbuf_addch(out, '\n');
+}
+
+/* Is there a .git in dir or one of its parents (no git process for that)? */
+static bool in_git_work_tree(const char *dir)
+{
+	char *d = xstrdup(dir);
+	bool found = false;
+
+	for (;;) {
+		char *dotgit = xstrfmt("%s/.git", *d ? d : "");
+		struct stat st;
+		char *slash;
+
+		found = lstat(dotgit, &st) == 0;
+		free(dotgit);
+		slash = strrchr(d, '/');
+		if (found || !slash)
+			break;
+		*slash = '\0';
+	}
+	free(d);
+	return found;
+}
+
+/*
+ * Let git say what it ignores below local_dir (its .gitignore files, the
+ * parents' too, .git/info/exclude and core.excludesFile): one anchored
+ * exclude per ignored path, whole directories as one.  Returns 1 with the
+ * rules appended, 0 when git cannot answer (not installed, not a work
+ * tree, a path rsync rules cannot express...) or when the workspace itself
+ * is ignored by the enclosing repository (a home directory under git that
+ * ignores "*" is not the project's): then the walker translates the
+ * workspace's .gitignore files itself.
+ */
+static int git_ignored_rules(const char *local_dir, struct strbuf *out)
+{
+	struct child_process cp = CHILD_PROCESS_INIT;
+	struct burst_error e = BURST_ERROR_INIT;
+	struct strbuf rules = STRBUF_INIT;
+	const char *p, *end;
+	int ret = 0;
+
+	if (!in_git_work_tree(local_dir))
+		goto out;
+	{
+		static const char *const argv[] = {
+			"git", "-C", NULL, "-c", "core.fsmonitor=false", "ls-files", "-z",
+			"--others", "--ignored", "--exclude-standard", "--directory",
+		};
+
+		for (size_t i = 0; i < ARRAY_SIZE(argv); i++)
+			strvec_push(&cp.args, argv[i] ? argv[i] : local_dir);
+	}
+	cp.in = PROC_IO_NULL;
+	cp.out = PROC_IO_CAPTURE;
+	cp.err = PROC_IO_CAPTURE;
+	cp.capture_max = GIT_LIST_MAX;
+	cp.timeout_ms = GIT_LIST_TIMEOUT_MS;
+	if (proc_run(&cp, &e) < 0) {
+		log_debug("remote", "git cannot list the ignored files: %s", e.message);
+		goto out;
+	}
+	if (cp.exit_code != 0 || cp.out_buf.overflow) {
+		char *why = remote_last_line(&cp.err_buf);
+
+		log_debug("remote", "git ls-files in '%s' failed (%d)%s%s", local_dir,
+			  cp.exit_code, why ? ": " : "", why ? why : "");
+		free(why);
+		goto out;
+	}
+	p = cp.out_buf.buf;
+	end = p + cp.out_buf.len;
+	while (p < end) {
+		size_t len = strnlen(p, (size_t)(end - p));
+
+		if (p + len == end || strpbrk(p, "\n\r")) {
+			log_debug("remote", "git listed a path rsync rules cannot hold");
+			goto out;
+		}
+		if (!strcmp(p, "./") || !strcmp(p, "Cargo.toml")) {
+			log_debug("remote", "'%s' is ignored by its git repository", local_dir);
+			goto out;
+		}
+		if (len)
+			add_literal_exclude(&rules, p);
+		p += len + 1;
+	}
+	strbuf_addbuf(out, &rules);
+	ret = 1;
+out:
+	strbuf_release(&rules);
+	burst_error_release(&e);
+	child_process_release(&cp);
+	return ret;
+}
+
 int remote_sync_rules(const char *local_dir, const struct sync_filters *f,
 		      struct strbuf *out, struct burst_error *err)
 {
-	static const struct sync_filters none = { NULL, NULL, false };
+	static const struct sync_filters none = { 0 };
 	struct walk w;
 	int ret = -1;
 
@@ -331,6 +459,19 @@ int remote_sync_rules(const char *local_dir, const struct sync_filters *f,
 		strbuf_addf(out, "- %s\n", f->extra_excludes[i]);
 		add_skip(&w, f->extra_excludes[i]);
 	}
+	add_skip(&w, ".git/"); /* no .gitignore in there */
+	{
+		char *dotgit = xstrfmt("%s/.git", local_dir);
+		struct stat st;
+
+		/* a worktree's or submodule's .git file names a local path */
+		if (!lstat(dotgit, &st) && !S_ISDIR(st.st_mode))
+			strbuf_addstr(out, "- /.git\n");
+		else if (!lstat(dotgit, &st) && f->sync_git)
+			for (size_t i = 0; git_dir_rules[i]; i++)
+				strbuf_addf(out, "%s\n", git_dir_rules[i]);
+		free(dotgit);
+	}
 	for (size_t i = 0; remote_default_excludes[i]; i++) {
 		if (in_list(f->unexclude, remote_default_excludes[i]))
 			continue;
@@ -339,6 +480,10 @@ int remote_sync_rules(const char *local_dir, const struct sync_filters *f,
 	}
 	for (size_t i = 0; f->unexclude && f->unexclude[i]; i++)
 		strbuf_addf(out, "+ %s\n", f->unexclude[i]);
+	if (!f->no_gitignore && !f->no_git && git_ignored_rules(local_dir, out)) {
+		ret = 0;
+		goto out;
+	}
 	if (!f->no_gitignore) {
 		if (walk_dir(&w, local_dir, "", 0, err) < 0)
 			goto out;
@@ -452,6 +597,117 @@ static int rsync_failed(const struct child_process *cp, const char *what,
 	return -1;
 }
 
+bool remote_sync_progress_wanted(void)
+{
+	const char *when = getenv("CARGO_TERM_PROGRESS_WHEN");
+
+	if (ui_quiet() || (when && !strcmp(when, "never")))
+		return false;
+	if (when && !strcmp(when, "always"))
+		return true;
+	return isatty(STDERR_FILENO);
+}
+
+int remote_parse_progress(const char *line, uint64_t *bytes, unsigned *percent,
+			  char *rate, size_t rate_size)
+{
+	const char *p = line;
+	uint64_t b = 0;
+	unsigned pct = 0;
+	int digits = 0;
+	size_t n = 0;
+
+	while (*p == ' ')
+		p++;
+	for (; (*p >= '0' && *p <= '9') || *p == ','; p++) {
+		if (*p == ',')
+			continue;
+		if (b > (UINT64_MAX - 9) / 10)
+			return -1;
+		b = b * 10 + (uint64_t)(*p - '0');
+		digits++;
+	}
+	if (!digits || *p != ' ')
+		return -1;
+	while (*p == ' ')
+		p++;
+	for (digits = 0; *p >= '0' && *p <= '9' && digits < 4; p++, digits++)
+		pct = pct * 10 + (unsigned)(*p - '0');
+	if (!digits || *p != '%' || pct > 100)
+		return -1;
+	p++;
+	while (*p == ' ')
+		p++;
+	/* the rate: printable, up to the next space ("18.94MB/s") */
+	while (p[n] && p[n] != ' ' && (unsigned char)p[n] > 0x20 &&
+	       (unsigned char)p[n] < 0x7f)
+		n++;
+	if (rate && rate_size) {
+		if (n >= rate_size)
+			n = rate_size - 1;
+		memcpy(rate, p, n);
+		rate[n] = '\0';
+	}
+	*bytes = b;
+	*percent = pct;
+	return 0;
+}
+
+void remote_format_progress(struct strbuf *out, uint64_t bytes, unsigned percent,
+			    const char *rate)
+{
+	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	const unsigned width = 25;
+	unsigned fill = (percent > 100 ? 100 : percent) * width / 100, u = 0;
+	double v = (double)bytes;
+
+	strbuf_addch(out, '[');
+	for (unsigned i = 0; i < width; i++)
+		strbuf_addch(out, i < fill ? '=' : i == fill ? '>' : ' ');
+	while (v >= 1024 && u + 1 < ARRAY_SIZE(unit)) {
+		v /= 1024;
+		u++;
+	}
+	strbuf_addf(out, "] %3u%% ", percent);
+	if (u)
+		strbuf_addf(out, "%.1f %s", v, unit[u]);
+	else
+		strbuf_addf(out, "%llu B", (unsigned long long)bytes);
+	if (rate && *rate)
+		strbuf_addf(out, ", %s", rate);
+}
+
+/*
+ * rsync's stdout with --info=progress2: progress lines drawn (when the
+ * bar or the size changed: rsync repeats itself), the rest kept.
+ */
+static void push_output_line(const char *line, size_t len, unsigned flags, void *data)
+{
+	static uint64_t last_bytes = UINT64_MAX;
+	static unsigned last_pct;
+	struct child_process *cp = data;
+	uint64_t bytes;
+	unsigned pct;
+	char rate[32];
+
+	if (remote_parse_progress(line, &bytes, &pct, rate, sizeof(rate)) == 0) {
+		struct strbuf text = STRBUF_INIT;
+
+		if (pct == last_pct && bytes / 65536 == last_bytes / 65536)
+			return;
+		last_pct = pct;
+		last_bytes = bytes;
+		remote_format_progress(&text, bytes, pct, rate);
+		ui_progress("Syncing", "%s", text.buf);
+		strbuf_release(&text);
+		return;
+	}
+	if (cp->out_buf.len + len + 1 < 1024 * 1024) {
+		strbuf_add(&cp->out_buf, line, len);
+		strbuf_addch(&cp->out_buf, '\n');
+	}
+}
+
 int remote_rsync_push_prepare(const struct remote_host *h, const char *local_dir,
 			      const char *remote_dir, const struct sync_filters *f,
 			      struct strbuf *rules, struct child_process *cp,
@@ -467,6 +723,12 @@ int remote_rsync_push_prepare(const struct remote_host *h, const char *local_dir
 	/* a server that stops answering ends the sync (rsync sends keepalives) */
 	strvec_pushf(&cp->args, "--timeout=%d", FETCH_IDLE_SECS);
 	strvec_push(&cp->args, "--filter=. -");
+	if (f && f->progress) {
+		strvec_push(&cp->args, "--info=progress2");
+		cp->out = PROC_IO_LINES;
+		cp->out_line = push_output_line;
+		cp->cb_data = cp;
+	}
 	/* Create the destination first, with any rsync version on the server. */
 	strbuf_addstr(&rpath, "mkdir -p ");
 	remote_shell_quote(&rpath, remote_dir);

@@ -12,10 +12,22 @@ in a temporary directory.
     phase of a warm `cargo burst check` (sync_ms) against a raw
     `rsync -a --delete` of the same tree with the same rules over the same
     master into the tool's own remote directory (nothing to transfer).
+Then (issue 14) the same tree made a git work tree:
+  - the sync rules computed by the .gitignore walker against git's list
+    (`git ls-files -o -i --exclude-standard --directory`), BENCH_SYNC_RULES
+    (tests/bench/bench-sync-rules.c), median of 9 each;
+  - the first sync of its .git (sync_git) and the no-change sync after it,
+    with the 20,000 objects loose (as `git add` leaves them) and packed
+    (after `git gc`);
+  - a small crate with HISTORY commits (git fast-import, a tag every 100):
+    the size of its .git, the first sync with and without .git, and the
+    sync after one more commit.
 """
 
 import os
 import random
+import shutil
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -25,6 +37,7 @@ from benchlib import (Plan, Report, World, last_run, median, need_root_and_tools
 FILES = int(os.environ.get("BENCH_SYNC_FILES", "20000"))
 TOTAL_MB = float(os.environ.get("BENCH_SYNC_MB", "200"))
 PAIRS = max(5, int(os.environ.get("BENCH_PAIRS", "7")))
+HISTORY = int(os.environ.get("BENCH_SYNC_HISTORY", "3000"))
 
 WORDS = ("fn let mut impl struct enum match self Some None Ok Err return pub use mod "
          "crate where trait for in loop while if else as ref move async await dyn "
@@ -131,6 +144,142 @@ def run(rep, sim, w):
                      first["wall_ms"] / 1e3, first["provision_ms"] / 1e3))
     rep.measured("4", "first (full) sync, raw rsync -a", round(t_full, 2), "s",
                  detail="ratio tool / raw %.2f" % (first["sync_ms"] / 1e3 / t_full))
+    run_git(rep, w, ws)
+
+
+def git_env(w):
+    # no automatic (detached) gc running under the measurements: gc is explicit
+    return dict(w.env(), GIT_CONFIG_GLOBAL=os.devnull, GIT_CONFIG_NOSYSTEM="1",
+                GIT_CONFIG_COUNT="1", GIT_CONFIG_KEY_0="gc.auto", GIT_CONFIG_VALUE_0="0",
+                GIT_AUTHOR_NAME="b", GIT_AUTHOR_EMAIL="b@b", GIT_COMMITTER_NAME="b",
+                GIT_COMMITTER_EMAIL="b@b")
+
+
+def du_bytes(path, skip=("hooks", "logs", "lfs")):
+    total = 0
+    for d, dirs, files in os.walk(path):
+        if d == path:
+            dirs[:] = [x for x in dirs if x not in skip]
+        total += sum(os.lstat(os.path.join(d, f)).st_size for f in files)
+    return total
+
+
+def warm_sync(rep, w, ws, what):
+    r = w.burst(["check"], cwd=ws, timeout=600)
+    row = last_run(w)
+    if r.code != 0 or not row:
+        rep.failed(what, r)
+        return None
+    return row["sync_ms"] / 1e3
+
+
+def fast_import_stream(n):
+    """n commits on main, each adding a 1 KB file and changing src/lib.rs; a tag every 100."""
+    out = []
+    lib_base = "pub fn answer() -> u32 { 42 }\n"
+    for i in range(1, n + 1):
+        body = ("// %d\n" % i + "x" * 1000 + "\n").encode()
+        lib = (lib_base + "pub const N: u32 = %d;\n" % i).encode()
+        msg = ("commit %d\n" % i).encode()
+        out.append(b"commit refs/heads/main\nmark :%d\n" % i)
+        out.append(b"committer b <b@b> %d +0000\n" % (1700000000 + i * 60))
+        out.append(b"data %d\n%s" % (len(msg), msg))
+        if i > 1:
+            out.append(b"from :%d\n" % (i - 1))
+        if i == 1:
+            toml = b'[package]\nname = "history"\nversion = "0.1.0"\nedition = "2021"\n'
+            out.append(b"M 100644 inline Cargo.toml\ndata %d\n%s\n" % (len(toml), toml))
+            gi = b"/target\n"
+            out.append(b"M 100644 inline .gitignore\ndata %d\n%s\n" % (len(gi), gi))
+        out.append(b"M 100644 inline src/lib.rs\ndata %d\n%s\n" % (len(lib), lib))
+        out.append(b"M 100644 inline data/%05d.txt\ndata %d\n%s\n" % (i, len(body), body))
+        if i % 100 == 0:
+            out.append(b"reset refs/tags/v%d\nfrom :%d\n\n" % (i // 100, i))
+    return b"".join(out)
+
+
+def run_git(rep, w, ws):
+    tool = os.environ.get("BENCH_SYNC_RULES")
+    if not shutil.which("git") or not tool or not os.path.exists(tool):
+        rep.diag("git or BENCH_SYNC_RULES is missing: the git variants are not measured")
+        return
+    genv = git_env(w)
+    with open(os.path.join(ws, ".gitignore"), "w") as f:
+        f.write("/target\n*.tmp\n")
+    t, r = timed(["sh", "-c", "git init -q && git add -A && git commit -qm tree"], env=genv, cwd=ws)
+    if r.returncode != 0:
+        rep.failed("git init of the tree", r.stderr)
+        return
+    rep.diag("git init + add + commit of the tree: %.1f s" % t)
+    for mode, label in (("walk", ".gitignore walker"), ("git", "git ls-files")):
+        _, r = timed([tool, ws, mode, "9"], env=genv)
+        if r.returncode != 0:
+            rep.failed("sync rules, %s" % label, r.stderr)
+            return
+        ms, lines = r.stdout.split()
+        rep.measured("4", "sync rules of the 20,000-file tree, %s (median of 9)" % label,
+                     float(ms), "ms", detail="%s rule lines" % lines)
+    dotgit = du_bytes(os.path.join(ws, ".git"))
+    first = warm_sync(rep, w, ws, "first sync of the tree's .git")
+    if first is None:
+        return
+    rep.measured("4", "first sync of the tree's .git (sync_git), tool", round(first, 2), "s",
+                 detail=".git %.0f MB" % (dotgit / 1e6))
+    same = []
+    for i in range(5):
+        s = warm_sync(rep, w, ws, "no-change sync in a git work tree")
+        if s is None:
+            return
+        same.append(s)
+    rep.measured("4", "no-change sync in a git work tree (git's list, .git with 20,000 loose "
+                 "objects synced), tool (median of 5)", round(median(same), 3), "s")
+    t, r = timed(["git", "gc", "-q"], env=genv, cwd=ws)
+    if r.returncode != 0:
+        rep.failed("git gc of the tree", r.stderr)
+        return
+    loose = sum(len(f) for d, _, f in os.walk(os.path.join(ws, ".git", "objects"))
+                if os.path.basename(d) not in ("pack", "info"))
+    rep.diag("after git gc: %d loose objects" % loose)
+    packed = []
+    for i in range(5):
+        s = warm_sync(rep, w, ws, "no-change sync after git gc")
+        if s is None:
+            return
+        packed.append(s)
+    rep.measured("4", "no-change sync in the same work tree after `git gc` (objects packed), "
+                 "tool (median of 5)", round(median(packed), 3), "s",
+                 detail="git gc %.1f s, .git %.0f MB" % (t, du_bytes(os.path.join(ws, ".git")) / 1e6))
+
+    # a crate with history: what syncing .git costs
+    hist = os.path.join(w.work, "history")
+    os.makedirs(hist)
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=hist, env=genv, timeout=60)
+    p = subprocess.run(["git", "fast-import", "--quiet"], cwd=hist, env=genv, timeout=600,
+                       input=fast_import_stream(HISTORY), stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE)
+    if p.returncode != 0 or subprocess.run(["git", "reset", "-q", "--hard", "main"], cwd=hist,
+                                           env=genv, timeout=120).returncode != 0:
+        rep.failed("generating a history of %d commits" % HISTORY, p.stderr)
+        return
+    os.makedirs(os.path.join(hist, "src"), exist_ok=True)
+    nogit = os.path.join(w.work, "history-nogit")
+    shutil.copytree(hist, nogit, symlinks=True)
+    os.makedirs(os.path.join(nogit, ".config"))
+    with open(os.path.join(nogit, ".config", "cargo-burst.toml"), "w") as f:
+        f.write("sync_git = false\n")
+    size = du_bytes(os.path.join(hist, ".git"))
+    with_git = warm_sync(rep, w, hist, "first sync of a crate with history")
+    without = warm_sync(rep, w, nogit, "first sync of a crate with history, sync_git = false")
+    if with_git is None or without is None:
+        return
+    rep.measured("4", "first sync of a crate with %d commits, .git synced" % HISTORY,
+                 round(with_git, 3), "s", detail=".git %.1f MB without hooks/logs" % (size / 1e6))
+    rep.measured("4", "first sync of the same crate, sync_git = false", round(without, 3), "s")
+    subprocess.run(["sh", "-c", "echo more >> data/00001.txt && git commit -qam more"], cwd=hist,
+                   env=genv, timeout=60)
+    after = warm_sync(rep, w, hist, "sync after one more commit")
+    if after is not None:
+        rep.measured("4", "sync after one more commit (.git synced)", round(after, 3), "s")
 
 
 if __name__ == "__main__":

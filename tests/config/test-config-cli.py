@@ -202,6 +202,29 @@ def main():
         err=["warning: not forwarding `HOME` (%s:2:30)" % proj],
         not_out=[TOKEN], not_err=[TOKEN])
 
+    # what a run would forward now, and why
+    fwd_env = {"RUSTFLAGS": "-D warnings", "NEXTEST_PROFILE": "ci", "CARGO_HOME": "/x",
+               "CARGO_TERM_COLOR": "never", "HCLOUD_ENDPOINT": "http://127.0.0.1:9999/v1",
+               "RUST_LOG": "info", "FOO": "1"}
+    expect("forwarded_env", ["config"], 0,
+           out=['forwarded_env = ["RUST_LOG" (global), "FOO" (global), '
+                '"BAR" (project, not set here), '],
+           env=fwd_env)
+    rc, so, se = run(["config"], env=fwd_env)
+    line = ([x for x in so.splitlines() if x.startswith("forwarded_env = ")] or [""])[0]
+    ok('"RUSTFLAGS" (default)' in line and '"NEXTEST_PROFILE" (default)' in line,
+       "forwarded_env: RUSTFLAGS and NEXTEST_PROFILE by default", line)
+    ok("CARGO_HOME" not in line and "CARGO_TERM_COLOR" not in line and "HCLOUD" not in line,
+       "forwarded_env: not CARGO_HOME, CARGO_TERM_COLOR, HCLOUD_*", line)
+    rc, so, se = run(["config", "--json"], env=fwd_env)
+    try:
+        names = [e["name"] for e in json.loads(so)["forwarded_env"]
+                 if e["source"] == "default"]
+    except (ValueError, KeyError) as e:
+        names = repr(e)
+    ok(isinstance(names, list) and "RUSTFLAGS" in names and "CARGO_HOME" not in names,
+       "--json: forwarded_env", names)
+
     # env layer: token and endpoint
     expect("env token", ["config"], 0,
            out=["hetzner.token = set (from env HCLOUD_TOKEN)\n",

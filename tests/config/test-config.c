@@ -55,10 +55,25 @@ static char *tpath(const char *rel)
 	return xstrfmt("%s/%s", tmpdir, rel);
 }
 
+extern char **environ;
+
+/* The token's variables, and what is forwarded by default (RUST_BACKTRACE, ...). */
 static void clear_env(void)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(env_vars); i++)
 		unsetenv(env_vars[i]);
+	for (size_t i = 0; environ[i];) {
+		const char *eq = strchr(environ[i], '=');
+		char *name = eq ? xstrndup(environ[i], (size_t)(eq - environ[i])) : NULL;
+
+		if (name && config_env_default_forwarded(name)) {
+			unsetenv(name);
+			i = 0;
+		} else {
+			i++;
+		}
+		free(name);
+	}
 }
 
 /* Apply one TOML text as layer src to a fresh or given config. */
@@ -313,6 +328,127 @@ static void test_lists_and_refused(void)
 	burst_error_release(&err);
 }
 
+/* What is forwarded without forward_env: the default set and its exclusions. */
+static void test_env_forwarding(void)
+{
+	static const struct { const char *name; bool fwd; } table[] = {
+		{ "RUSTFLAGS", true }, { "RUSTDOCFLAGS", true },
+		{ "CARGO_ENCODED_RUSTFLAGS", true },
+		{ "CARGO_ENCODED_RUSTDOCFLAGS", true },
+		{ "CARGO_INCREMENTAL", true }, { "CARGO_BUILD_TARGET", true },
+		{ "CARGO_BUILD_JOBS", true }, { "CARGO_PROFILE_RELEASE_LTO", true },
+		{ "CARGO_TERM_VERBOSE", true }, { "CARGO_TERM_PROGRESS_WHEN", true },
+		{ "CARGO_UNSTABLE_SPARSE", true }, { "CARGO_FEATURE_FOO", true },
+		{ "RUSTC_BOOTSTRAP", true }, { "RUST_BACKTRACE", true },
+		{ "RUST_LIB_BACKTRACE", true }, { "RUST_LOG", true },
+		{ "RUST_MIN_STACK", true }, { "RUST_TEST_THREADS", true },
+		{ "RUST_TEST_NOCAPTURE", true }, { "NEXTEST_PROFILE", true },
+		/* about this machine, or set by cargo-burst */
+		{ "CARGO_HOME", false }, { "RUSTUP_HOME", false },
+		{ "CARGO_TARGET_DIR", false }, { "CARGO_BUILD_TARGET_DIR", false },
+		{ "CARGO_BUILD_BUILD_DIR", false },
+		{ "CARGO_BUILD_DEP_INFO_BASEDIR", false },
+		{ "CARGO_BUILD_RUSTC", false }, { "CARGO_BUILD_RUSTDOC", false },
+		{ "CARGO_BUILD_RUSTC_WRAPPER", false },
+		{ "CARGO_BUILD_RUSTC_WORKSPACE_WRAPPER", false },
+		{ "CARGO_TERM_COLOR", false }, { "RUSTC_WRAPPER", false },
+		{ "SCCACHE_DIR", false }, { "PATH", false }, { "HOME", false },
+		/* never the API's */
+		{ "HCLOUD_TOKEN", false }, { "HCLOUD_TOKEN_FILE", false },
+		{ "HCLOUD_ENDPOINT", false }, { "HCLOUD_CONTEXT", false },
+		/* near misses */
+		{ "RUSTFLAGSX", false }, { "XRUSTFLAGS", false }, { "CARGO", false },
+		{ "CARGO_BUILD", false }, { "RUST_TEST", false }, { "rustflags", false },
+		{ "DATABASE_URL", false }, { "", false },
+	};
+	static char *envp[] = {
+		"PATH=/usr/bin", "RUSTFLAGS=-D warnings", "CARGO_HOME=/home/me/.cargo",
+		"CARGO_TERM_COLOR=always", "NEXTEST_PROFILE=ci", "RUST_LOG=info",
+		"HCLOUD_TOKEN=tok3n-s3cret", "CARGO_PROFILE_DEV_DEBUG=0",
+		"RUST_BACKTRACE=prefix-tok3n-s3cret", "CARGO_BUILD_TARGET_DIR=/tmp/t",
+		"=odd", "NOEQUALS", "FOO=explicit-local", NULL,
+	};
+	struct burst_config cfg;
+	struct burst_error err = BURST_ERROR_INIT;
+	struct strvec out = STRVEC_INIT, missing = STRVEC_INIT;
+
+	for (size_t i = 0; i < ARRAY_SIZE(table); i++)
+		ok(config_env_default_forwarded(table[i].name) == table[i].fwd,
+		   "%s is %sforwarded by default", table[i].name,
+		   table[i].fwd ? "" : "not ");
+
+	config_init(&cfg);
+	cfg.token = xstrdup("tok3n-s3cret");
+	ok(apply(&cfg, "forward_env = [\"FOO\", \"RUST_LOG\"]\n",
+		 CONFIG_SRC_PROJECT, &err) == 0, "forward_env FOO, RUST_LOG");
+	config_env_resolve_from(&cfg, envp, &out, &missing);
+	is_int(out.nr, 5, "forwarded: 2 listed + 3 by default");
+	if (out.nr == 5) {
+		is_str(out.v[0], "FOO=explicit-local", "listed first, in order");
+		is_str(out.v[1], "RUST_LOG=info", "a listed default is not doubled");
+		is_str(out.v[2], "RUSTFLAGS=-D warnings", "RUSTFLAGS by default");
+		is_str(out.v[3], "NEXTEST_PROFILE=ci", "NEXTEST_* by default");
+		is_str(out.v[4], "CARGO_PROFILE_DEV_DEBUG=0",
+		       "CARGO_PROFILE_* by default");
+	}
+	strvec_clear(&out);
+
+	ok(apply(&cfg, "forward_env_exclude = [\"NEXTEST_*\", \"RUSTFLAGS\", "
+		 "\"RUST_LOG\"]\n", CONFIG_SRC_GLOBAL, &err) == 0,
+	   "forward_env_exclude with a name and a prefix");
+	ok(config_env_excluded(&cfg, "NEXTEST_RETRIES") &&
+	   config_env_excluded(&cfg, "RUSTFLAGS") &&
+	   !config_env_excluded(&cfg, "RUSTDOCFLAGS"), "exclusion matching");
+	config_env_resolve_from(&cfg, envp, &out, NULL);
+	ok(out.nr == 3 && !strcmp(out.v[0], "FOO=explicit-local") &&
+	   !strcmp(out.v[1], "RUST_LOG=info") &&
+	   !strcmp(out.v[2], "CARGO_PROFILE_DEV_DEBUG=0"),
+	   "excluded defaults are dropped, forward_env still wins (%zu)", out.nr);
+	strvec_clear(&out);
+	ok(apply(&cfg, "forward_env_exclude = [\"*\"]\n", CONFIG_SRC_PROJECT,
+		 &err) == 0, "forward_env_exclude = [\"*\"]");
+	config_env_resolve_from(&cfg, envp, &out, NULL);
+	ok(out.nr == 2, "\"*\" leaves only forward_env (%zu)", out.nr);
+	strvec_clear(&out);
+	strvec_clear(&missing);
+	config_release(&cfg);
+
+	/* forward_env "PREFIX*": every local variable starting with PREFIX */
+	{
+		static char *penv[] = {
+			"MYAPP_A=1", "MYAPP=no", "MYAPPX=no", "MYAPP_B=tok3n-s3cret",
+			"HCLOUD_TOKEN=tok3n-s3cret", "MYAPP_C=3", NULL,
+		};
+
+		config_init(&cfg);
+		cfg.token = xstrdup("tok3n-s3cret");
+		ok(apply(&cfg, "forward_env = [\"MYAPP_*\", \"HCLOUD*\"]\n",
+			 CONFIG_SRC_PROJECT, &err) == 0, "forward_env with PREFIX*");
+		ok(cfg.warnings.nr == 1 && strstr(cfg.warnings.v[0], "`HCLOUD*`") &&
+		   strstr(cfg.warnings.v[0], "never leaves"), "HCLOUD* is refused");
+		config_env_resolve_from(&cfg, penv, &out, &missing);
+		ok(out.nr == 2 && !strcmp(out.v[0], "MYAPP_A=1") &&
+		   !strcmp(out.v[1], "MYAPP_C=3") && !missing.nr,
+		   "MYAPP_* forwards MYAPP_A and MYAPP_C (not the token's value), "
+		   "nothing missing (%zu)", out.nr);
+		strvec_clear(&out);
+		strvec_clear(&missing);
+		config_release(&cfg);
+	}
+	bad("forward_env = [\"*\"]\n",
+	    "glob.toml:1:16: `*` in forward_env is not an environment variable name",
+	    "names match [A-Za-z_][A-Za-z0-9_]*, or PREFIX* for every name "
+	    "starting with PREFIX", "forward_env * alone");
+	bad("forward_env_exclude = [\"A-B*\"]\n",
+	    "glob.toml:1:24: `A-B*` in forward_env_exclude is not an environment "
+	    "variable name", "write NAME, or PREFIX* for every name starting "
+	    "with PREFIX", "forward_env_exclude bad name");
+	bad("forward_env_exclude = [\"*A\"]\n",
+	    "glob.toml:1:24: `*A` in forward_env_exclude is not an environment "
+	    "variable name", NULL, "forward_env_exclude * not at the end");
+	burst_error_release(&err);
+}
+
 static void test_bad_input(void)
 {
 	struct toml_error terr;
@@ -402,8 +538,8 @@ static void test_bad_input(void)
 	    "NUL in a string");
 	bad("forward_env = [\"OK\", \"1BAD\"]\n",
 	    "glob.toml:1:22: `1BAD` in forward_env is not an environment "
-	    "variable name", "names match [A-Za-z_][A-Za-z0-9_]*",
-	    "bad env name in a file");
+	    "variable name", "names match [A-Za-z_][A-Za-z0-9_]*, or PREFIX* "
+	    "for every name starting with PREFIX", "bad env name in a file");
 	bad("forward_env = [\"A=1\"]\n",
 	    "glob.toml:1:16: `A=1` in forward_env is not an environment "
 	    "variable name", NULL, "NAME=VALUE is not allowed in a file");
@@ -957,6 +1093,7 @@ int main(void)
 	test_defaults();
 	test_layering();
 	test_lists_and_refused();
+	test_env_forwarding();
 	test_bad_input();
 	test_token();
 	test_global_only();

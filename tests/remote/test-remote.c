@@ -596,7 +596,7 @@ static void test_rsync(void)
 	};
 	static const char *const unexclude[] = { "node_modules/", NULL };
 	static const char *const extra[] = { "*.bin", NULL };
-	struct sync_filters f = { unexclude, extra, false };
+	struct sync_filters f = { .unexclude = unexclude, .extra_excludes = extra };
 	struct sync_stats st;
 	struct burst_error err = BURST_ERROR_INIT;
 	struct strbuf got = STRBUF_INIT, expect = STRBUF_INIT, gitlist = STRBUF_INIT;
