@@ -199,9 +199,17 @@ static int handover_server(struct burst_state **stp, struct burst_state **own,
 	char nres[32];
 	int rc;
 
-	/* a run that still works with the old database holds its lease there */
-	if (state_lease_count_live(*stp, *row_id, NULL, &leases, err) < 0)
-		return -1;
+	/*
+	 * A run that still works with the old database holds its lease there;
+	 * an old database that cannot be read any more (it was corrupt) has
+	 * no run either.
+	 */
+	if (state_lease_count_live(*stp, *row_id, NULL, &leases, err) < 0) {
+		log_info(MOD, "the old state database cannot be read (%s): no run uses it",
+			 err->message);
+		burst_error_release(err);
+		leases = 0;
+	}
 	if (leases > 0)
 		return HANDOVER_LATER;
 	rc = open_successor(*stp, &nst, err);
@@ -250,8 +258,12 @@ static int handover_volume(struct burst_state **stp, struct burst_state **own,
 	bool taken = false, claimed = false;
 	int rc;
 
-	if (state_lease_count_live(*stp, 0, p->id, &leases, err) < 0)
-		return -1;
+	if (state_lease_count_live(*stp, 0, p->id, &leases, err) < 0) {
+		log_info(MOD, "the old state database cannot be read (%s): no run uses it",
+			 err->message);
+		burst_error_release(err);
+		leases = 0;
+	}
 	if (leases > 0)
 		return HANDOVER_LATER;
 	rc = open_successor(*stp, &nst, err);
@@ -373,8 +385,10 @@ int reaper_run_server(struct burst_state *st, struct hcloud *api,
 	int64_t backoff = RETRY_FIRST_SECS, db_backoff = DB_RETRY_FIRST_SECS;
 	bool claimed = false, said_leased = false, replaced = false;
 	struct db_id dbid;
+	char owner[STATE_OWNER_ID_LEN + 1];
 	int found, ret = -1;
 
+	snprintf(owner, sizeof(owner), "%s", state_owner_id(st));
 	db_id_get(st, &dbid);
 	snprintf(res, sizeof(res), "%lld", (long long)row_id);
 	log = reaper_log_path(st, "server", res);
@@ -435,6 +449,7 @@ int reaper_run_server(struct burst_state *st, struct hcloud *api,
 			}
 			replaced = false;
 			ops_init(&o, st, api, cfg, "reap");
+			o.owner = owner; /* the resource's labels name the old state's owner */
 		}
 		state_server_release(&row);
 		found = state_server_get(st, row_id, &row, &e);
@@ -560,8 +575,10 @@ int reaper_run_volume(struct burst_state *st, struct hcloud *api,
 	int64_t backoff = RETRY_FIRST_SECS, db_backoff = DB_RETRY_FIRST_SECS;
 	bool claimed = false, said_leased = false, replaced = false, on_own = false;
 	struct db_id dbid;
+	char owner[STATE_OWNER_ID_LEN + 1];
 	int found, ret = -1;
 
+	snprintf(owner, sizeof(owner), "%s", state_owner_id(st));
 	db_id_get(st, &dbid);
 	log = reaper_log_path(st, "volume", project);
 	for (;;) {
@@ -622,6 +639,35 @@ int reaper_run_volume(struct burst_state *st, struct hcloud *api,
 			on_own = rc == HANDOVER_KEEP;
 			replaced = false;
 			ops_init(&o, st, api, cfg, "reap");
+			o.owner = owner; /* the resource's labels name the old state's owner */
+		}
+		if (on_own) {
+			/*
+			 * No state knows this volume any more (the project has
+			 * another one, so no run can use it): delete it at the
+			 * deadline we know, without the old database, which may
+			 * be unreadable.
+			 */
+			now = state_now();
+			if (p.volume_deadline > now) {
+				sleep_wall(st, p.volume_deadline - now);
+				continue;
+			}
+			if (reaper_delete_volume(&o, p.volume_hcloud_id, &gone, &e) < 0) {
+				rc = delete_failed(st, "volume", project, &e, &backoff);
+				burst_error_release(&e);
+				if (rc < 0) {
+					burst_error_set(err, BURST_EXIT_API, "volume '%s': giving up",
+							p.volume_name ? p.volume_name : project);
+					goto out;
+				}
+				continue;
+			}
+			o.reason = gone ? "stale" : "reap";
+			reaper_record_volume_gone(&o, p.volume_hcloud_id, p.volume_name, p.size_gb);
+			log_info(MOD, "volume '%s' (%lld) %s", p.volume_name ? p.volume_name : "?",
+				 (long long)p.volume_hcloud_id, gone ? "was already gone" : "deleted");
+			break;
 		}
 		state_project_release(&p);
 		found = state_project_get(st, project, &p, &e);
