@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """The reaper uses the endpoint its server was created on: a server made
 on simulator A, then the configured endpoint changed to B (a stub that
-records every request and answers 404, as a wrong API would): the reaper
-armed afterwards still deletes the server on A, and B gets no request."""
+records every request and answers 404, as a wrong API would, or empty
+lists): the reaper armed afterwards still deletes the server on A, and B
+gets no request; `down` deletes on A too."""
 
 import http.server
+import json
 import os
 import signal
 import sys
@@ -22,8 +24,16 @@ class Stub(http.server.BaseHTTPRequestHandler):
 
     def answer(self):
         Stub.seen.append((self.command, self.path))
-        body = b'{"error": {"code": "not_found", "message": "not found"}}'
-        self.send_response(404)
+        path = self.path.split("?")[0]
+        if self.command == "GET" and path in ("/v1/servers", "/v1/volumes"):
+            # an empty list: `down`'s sweep by label asks the configured endpoint
+            body = json.dumps({path[4:]: [], "meta": {"pagination": {
+                "page": 1, "per_page": 50, "previous_page": None, "next_page": None,
+                "last_page": 1, "total_entries": 0}}}).encode()
+            self.send_response(200)
+        else:
+            body = b'{"error": {"code": "not_found", "message": "not found"}}'
+            self.send_response(404)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -38,7 +48,7 @@ class Stub(http.server.BaseHTTPRequestHandler):
 def main():
     lclib.need_real_world()
     tap = Tap()
-    tap.plan(6)
+    tap.plan(9)
     stub = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Stub)
     t = threading.Thread(target=stub.serve_forever, daemon=True)
     t.start()
@@ -74,6 +84,18 @@ def main():
                 if not tap.ok(gone, "the reaper deleted the server on A, where it was created"):
                     tap.diag(lclib.reaper_log_tail(w))
                 tap.is_(Stub.seen, [], "B got no request")
+
+                # `down` too deletes on the endpoint the server was created on
+                r = w.burst(["build", "--keep-alive", "600"], cwd=ws)
+                tap.ok(r.code == 0 and len(w.servers()) == 1, "another cold build on A")
+                sid = (w.servers() or [{}])[0].get("id")
+                Stub.seen.clear()
+                r = w.burst(["down"], cwd=ws, env={"HCLOUD_ENDPOINT": b_endpoint})
+                if not tap.ok(r.code == 0 and not w.servers(),
+                              "down with the endpoint changed to B deletes the server on A"):
+                    tap.diag(repr(r))
+                about = [c for c in Stub.seen if str(sid) in c[1] or c[0] != "GET"]
+                tap.is_(about, [], "B was never asked about that server (only its own lists)")
                 lclib.check_reaper_logs(tap, w)
                 w.burst(["down", "--with-volumes"], cwd=ws)
     finally:
