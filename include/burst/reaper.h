@@ -37,12 +37,18 @@
  *    sweeps by label, adopting what a lost database forgot, so no second
  *    server is created;
  *  - a warm run reconciles intents only when one is pending (else no call);
- *  - after a corrupt database was moved aside, any verb (with a token)
- *    rebuilds the live state from labels;
+ *  - while the state is new (the first one, or after the old one was
+ *    deleted or moved aside as corrupt: state_needs_adoption()), any verb
+ *    with a token rebuilds the live state from labels;
  *  - `down` reconciles, deletes, and sweeps with REAPER_SWEEP_DELETE_NOW;
  *  - the pipeline calls reaper_arm_all() after every run.
- * A reaper whose database file was replaced (deleted, moved aside) exits:
- * the new database has its own reapers.
+ * A reaper whose database file was replaced (deleted, moved aside) never
+ * abandons its resource: it hands it over to the new database (created if
+ * need be) with the deadline it knew, and either goes on as its reaper
+ * there or, when the new state already knows it, lowers an adopted row's
+ * guessed deadline to its own and leaves it to that state's reaper.  A
+ * busy or failing database is retried, never the end of a reaper.  Each
+ * reaper (and `down`) talks to the endpoint recorded with its resource.
  *
  * Return convention: 0 on success, -1 with err filled.
  */

@@ -34,8 +34,11 @@
 struct burst_state;
 
 /* Schema version this build writes (PRAGMA user_version). */
-#define STATE_SCHEMA_VERSION 1
-/* A lease without a heartbeat for this long is dead. */
+#define STATE_SCHEMA_VERSION 2
+/*
+ * A lease without a heartbeat for this long is dead, unless its holder is
+ * alive with the start time it recorded (a stopped run keeps its lease).
+ */
 #define STATE_LEASE_TTL_SECS 90
 /*
  * A server row still `provisioning` is not reaped before created_at + this,
@@ -75,6 +78,23 @@ const char *state_db_path(const struct burst_state *st);
 bool state_was_reset(const struct burst_state *st);
 /* Where the corrupt database went (NULL unless state_was_reset()). */
 const char *state_reset_path(const struct burst_state *st);
+/*
+ * Does the state still have to adopt our resources by label?  Set when a
+ * database is created (the first one, or after the old one was deleted or
+ * moved aside as corrupt) and kept until state_adoption_done(), so the
+ * first command that has a token rebuilds the state from labels.
+ */
+bool state_needs_adoption(struct burst_state *st);
+/* A sweep with a token adopted what the labels say: clear the mark. */
+int state_adoption_done(struct burst_state *st, struct burst_error *err);
+/*
+ * The API endpoint recorded with every server row and project volume
+ * written through this connection that names none itself (NULL: none).
+ * The token is never recorded.
+ */
+void state_set_endpoint(struct burst_state *st, const char *endpoint);
+/* The endpoint set with state_set_endpoint(), or NULL. */
+const char *state_endpoint(const struct burst_state *st);
 /*
  * The owner id put in the `owner=<id>` label of every resource: 12 hex of
  * SHA-256(machine-id or hostname, uid, state dir).  Deterministic, so it
@@ -152,6 +172,8 @@ struct state_server {
 	bool no_reap;
 	int64_t deadline;      /* stored reap deadline (state_server_touch) */
 	int64_t billing_start; /* start of billing (usually created_at) */
+	char *endpoint;        /* API endpoint it lives on; NULL: state_endpoint() */
+	bool adopted;          /* adopted by label, no run since (deadline is a guess) */
 };
 /* Free the strings of a server record. */
 void state_server_release(struct state_server *srv);
@@ -223,6 +245,8 @@ struct state_project {
 	int64_t volume_keep_alive;
 	int64_t volume_deadline; /* last_used + volume_keep_alive */
 	char *excludes;          /* excludes answers, free text */
+	char *volume_endpoint;   /* API endpoint of the volume; NULL: state_endpoint() */
+	bool volume_adopted;     /* adopted by label, no run since */
 };
 /* Free the strings of a project record. */
 void state_project_release(struct state_project *p);
@@ -251,6 +275,30 @@ int state_project_clear_volume(struct burst_state *st, const char *id, struct bu
  */
 int state_project_touch(struct burst_state *st, const char *id, int64_t now,
 			int64_t volume_keep_alive, struct burst_error *err);
+/* Mark the project's volume as adopted by label (until the next touch). */
+int state_volume_mark_adopted(struct burst_state *st, const char *id, struct burst_error *err);
+
+/* ---- handing over to a new database ------------------------------------ */
+
+/*
+ * A reaper whose database was replaced (deleted, moved aside) hands its
+ * resource over to the new one, in one transaction.  A server row: when
+ * the new state knows the server (same Hetzner id, not deleted) it is
+ * *taken = true, *row_id its row, and an adopted row's deadline is lowered
+ * to old->deadline (adoption never extends a life the old state had
+ * bounded); otherwise a copy of old (deadline, endpoint and all) is
+ * inserted, *taken = false, *row_id the new row.
+ */
+int state_server_handover(struct burst_state *st, const struct state_server *old,
+			  int64_t *row_id, bool *taken, struct burst_error *err);
+/*
+ * The same for a project's volume: 1 = the new state knows it (*taken,
+ * deadline lowered if adopted) or now records it (!*taken); 0 = the new
+ * state has another volume for the project (nothing changed: the old
+ * reaper keeps its resource and deadline itself).
+ */
+int state_volume_handover(struct burst_state *st, const struct state_project *old, bool *taken,
+			  struct burst_error *err);
 
 /* ---- intents ---------------------------------------------------------- */
 
@@ -309,8 +357,9 @@ int state_lease_heartbeat(struct burst_state *st, int64_t lease_id, struct burst
 /* Drop the lease. */
 int state_lease_release(struct burst_state *st, int64_t lease_id, struct burst_error *err);
 /*
- * Count live leases (heartbeat not expired AND pid alive with the same
- * start time) on server row server_id (0 = any) and project (NULL = any).
+ * Count live leases (pid alive with the same start time, and the heartbeat
+ * not expired when that start time is unknown) on server row server_id
+ * (0 = any) and project (NULL = any).
  */
 int state_lease_count_live(struct burst_state *st, int64_t server_id, const char *project,
 			   int64_t *count, struct burst_error *err);

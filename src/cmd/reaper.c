@@ -45,6 +45,9 @@ static int reap_main(struct burst_ctx *ctx, enum reap_kind kind)
 		burst_log_set_level(BURST_LOG_INFO);
 	if (state_open(dir, &st, &ctx->err) < 0)
 		goto out;
+	/* what it records lives on the configured endpoint (each reaper uses its resource's) */
+	state_set_endpoint(st, ctx->config && ctx->config->endpoint ? ctx->config->endpoint :
+			   HCLOUD_DEFAULT_ENDPOINT);
 	if (ctx->config && ctx->config->token) {
 		api = hcloud_new(ctx->config->endpoint, ctx->config->token, &ctx->err);
 		if (!api)

@@ -339,9 +339,11 @@ static void before_cold_run(struct burst_ctx *ctx)
 }
 
 /*
- * A corrupt database was moved aside and a fresh one created: rebuild the
- * live state from the labels of our resources (any verb, when a token is
- * configured), so that status shows them and their reapers are armed.
+ * A new database (the old one deleted, or moved aside as corrupt) does not
+ * know our resources yet: rebuild the live state from their labels (any
+ * verb, when a token is configured; until then the state stays marked and
+ * the old reapers keep their resources), so that status shows them and
+ * their reapers are armed.
  */
 static void rebuild_from_labels(struct burst_ctx *ctx)
 {
@@ -371,15 +373,20 @@ int reaper_prepare_state(struct burst_ctx *ctx, struct burst_error *err)
 {
 	struct burst_error e = BURST_ERROR_INIT;
 	int started = 0;
+	bool cold;
 
 	if (ctx->state)
 		return 0;
 	if (state_open(NULL, &own_state, err) < 0)
 		return -1;
 	ctx->state = own_state;
-	if (state_was_reset(ctx->state))
+	/* what this invocation records lives on the configured endpoint */
+	state_set_endpoint(ctx->state, reaper_config_endpoint(ctx->config));
+	cold = (ctx->cmd->flags & CMD_RUN) && !have_usable_server(ctx->state);
+	/* a cold run sweeps with adoption below anyway */
+	if (state_needs_adoption(ctx->state) && !(cold && ctx->api))
 		rebuild_from_labels(ctx);
-	if ((ctx->cmd->flags & CMD_RUN) && !have_usable_server(ctx->state)) {
+	if (cold) {
 		before_cold_run(ctx);
 	} else if ((ctx->cmd->flags & CMD_RUN) && ctx->api &&
 		   reaper_reconcile_intents(ctx->api, ctx->state, ctx->config, &e) < 0) {

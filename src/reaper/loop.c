@@ -26,6 +26,9 @@
 #define LEASED_RECHECK_SECS 15
 /* First pause after a failed delete. */
 #define RETRY_FIRST_SECS 5
+/* First and longest pause when the state database is busy or unreadable. */
+#define DB_RETRY_FIRST_SECS 2
+#define DB_RETRY_CAP_SECS 60
 
 static volatile sig_atomic_t woken;
 
@@ -98,9 +101,10 @@ static void sleep_wall(struct burst_state *st, int64_t secs)
 
 /*
  * The identity of the database file this reaper works on.  When state.db
- * was deleted or moved aside (corrupt) and a new one created, the new
- * state has its own reapers; an old one must not act on stale deadlines
- * and leases (a run in the new state holds no lease in the old one).
+ * was deleted or moved aside (corrupt), an old reaper must not act on
+ * stale leases (a run in the new state holds no lease in the old one), nor
+ * abandon its resource: it hands it over to the new state (creating it if
+ * need be) with the deadline it knew, and goes on as its reaper there.
  */
 struct db_id {
 	dev_t dev;
@@ -125,9 +129,182 @@ static bool db_replaced(struct burst_state *st, const struct db_id *at_start)
 	db_id_get(st, &now);
 	if (now.dev == at_start->dev && now.ino == at_start->ino)
 		return false;
-	log_info(MOD, "the state database %s was replaced; its own reapers take over",
-		 state_db_path(st));
+	log_info(MOD, "the state database %s was replaced; handing the resource over to the "
+		 "new one", state_db_path(st));
 	return true;
+}
+
+/*
+ * The state database could not be read or written (SQLITE_BUSY past the
+ * busy timeout, an I/O error): the resource may still exist, so that is
+ * never the end of a reaper.  Log, wait with a capped backoff, try again.
+ */
+static void db_retry(struct burst_state *st, struct burst_error *e, int64_t *backoff)
+{
+	log_warn(MOD, "the state database: %s; retrying in %llds",
+		 e->message ? e->message : "unknown error", (long long)*backoff);
+	burst_error_release(e);
+	sleep_wall(st, *backoff);
+	*backoff = *backoff * 2 > DB_RETRY_CAP_SECS ? DB_RETRY_CAP_SECS : *backoff * 2;
+}
+
+/*
+ * Open the database that replaced ours (created when it is missing, so it
+ * is marked as needing adoption) and take the provisioning lock there, so
+ * a hand-over never races a sweep adopting the same resource.  1 = open
+ * and locked, 0 = the lock is busy (try later), -1 = error.
+ */
+static int open_successor(struct burst_state *old, struct burst_state **out,
+			  struct burst_error *err)
+{
+	struct burst_state *nst = NULL;
+	int rc;
+
+	*out = NULL;
+	if (state_open(state_dir(old), &nst, err) < 0)
+		return -1;
+	state_set_endpoint(nst, state_endpoint(old));
+	rc = state_lock_provision(nst, 0, err);
+	if (rc != 0) {
+		state_close(nst);
+		if (rc == STATE_LOCK_TIMEOUT) {
+			burst_error_release(err);
+			return 0;
+		}
+		return -1;
+	}
+	*out = nst;
+	return 1;
+}
+
+/* Results of a hand-over. */
+enum {
+	HANDOVER_LATER = 0,   /* not now (a run of the old state, lock busy) */
+	HANDOVER_SWITCHED,    /* we are the reaper of the resource in the new state */
+	HANDOVER_TAKEN,       /* the new state knows it and has its own reaper */
+	HANDOVER_KEEP,        /* the new state has another one: keep ours ourselves */
+};
+
+/*
+ * A reaper's state was replaced: give its server to the new state with
+ * the deadline the old one allowed (see state_server_handover()).
+ */
+static int handover_server(struct burst_state **stp, struct burst_state **own,
+			   const struct state_server *row, int64_t *row_id, char *res, size_t ressz,
+			   struct db_id *dbid, const char *log, struct burst_error *err)
+{
+	struct burst_state *nst = NULL;
+	int64_t leases = 0, nid = 0;
+	bool taken = false, claimed = false;
+	char nres[32];
+	int rc;
+
+	/*
+	 * A run that still works with the old database holds its lease there;
+	 * an old database that cannot be read any more (it was corrupt) has
+	 * no run either.
+	 */
+	if (state_lease_count_live(*stp, *row_id, NULL, &leases, err) < 0) {
+		log_info(MOD, "the old state database cannot be read (%s): no run uses it",
+			 err->message);
+		burst_error_release(err);
+		leases = 0;
+	}
+	if (leases > 0)
+		return HANDOVER_LATER;
+	rc = open_successor(*stp, &nst, err);
+	if (rc <= 0)
+		return rc < 0 ? -1 : HANDOVER_LATER;
+	if (state_server_handover(nst, row, &nid, &taken, err) < 0)
+		goto fail;
+	state_unlock_provision(nst);
+	if (taken) {
+		log_info(MOD, "the new state knows server '%s' (row %lld); its reaper takes over",
+			 row->name ? row->name : "?", (long long)nid);
+		if (reaper_arm_server(nst, nid, err) < 0) {
+			log_warn(MOD, "arming its reaper: %s", err->message);
+			burst_error_release(err);
+		}
+		state_close(nst);
+		return HANDOVER_TAKEN;
+	}
+	snprintf(nres, sizeof(nres), "%lld", (long long)nid);
+	if (state_reaper_claim(nst, "server", nres, row->deadline, log, &claimed, err) < 0)
+		goto fail;
+	if (!claimed) {
+		state_close(nst);
+		return HANDOVER_TAKEN;
+	}
+	log_info(MOD, "handed server '%s' over to the new state (row %lld), deadline kept",
+		 row->name ? row->name : "?", (long long)nid);
+	state_close(*own);
+	*own = *stp = nst;
+	*row_id = nid;
+	snprintf(res, ressz, "%s", nres);
+	db_id_get(nst, dbid);
+	return HANDOVER_SWITCHED;
+fail:
+	state_close(nst);
+	return -1;
+}
+
+/* The same for the volume of a project (see state_volume_handover()). */
+static int handover_volume(struct burst_state **stp, struct burst_state **own,
+			   const struct state_project *p, struct db_id *dbid, const char *log,
+			   struct burst_error *err)
+{
+	struct burst_state *nst = NULL;
+	int64_t leases = 0;
+	bool taken = false, claimed = false;
+	int rc;
+
+	if (state_lease_count_live(*stp, 0, p->id, &leases, err) < 0) {
+		log_info(MOD, "the old state database cannot be read (%s): no run uses it",
+			 err->message);
+		burst_error_release(err);
+		leases = 0;
+	}
+	if (leases > 0)
+		return HANDOVER_LATER;
+	rc = open_successor(*stp, &nst, err);
+	if (rc <= 0)
+		return rc < 0 ? -1 : HANDOVER_LATER;
+	rc = state_volume_handover(nst, p, &taken, err);
+	if (rc < 0)
+		goto fail;
+	state_unlock_provision(nst);
+	if (rc == 0) {
+		log_info(MOD, "the new state has another volume for project %s: this reaper "
+			 "keeps volume '%s' and its deadline", p->id,
+			 p->volume_name ? p->volume_name : "?");
+		state_close(nst);
+		return HANDOVER_KEEP;
+	}
+	if (taken) {
+		log_info(MOD, "the new state knows volume '%s'; its reaper takes over",
+			 p->volume_name ? p->volume_name : "?");
+		if (reaper_arm_volume(nst, p->id, err) < 0) {
+			log_warn(MOD, "arming its reaper: %s", err->message);
+			burst_error_release(err);
+		}
+		state_close(nst);
+		return HANDOVER_TAKEN;
+	}
+	if (state_reaper_claim(nst, "volume", p->id, p->volume_deadline, log, &claimed, err) < 0)
+		goto fail;
+	if (!claimed) {
+		state_close(nst);
+		return HANDOVER_TAKEN;
+	}
+	log_info(MOD, "handed volume '%s' over to the new state, deadline kept",
+		 p->volume_name ? p->volume_name : "?");
+	state_close(*own);
+	*own = *stp = nst;
+	db_id_get(nst, dbid);
+	return HANDOVER_SWITCHED;
+fail:
+	state_close(nst);
+	return -1;
 }
 
 static void ops_init(struct reaper_ops *o, struct burst_state *st, struct hcloud *api,
@@ -202,28 +379,45 @@ int reaper_run_server(struct burst_state *st, struct hcloud *api,
 	struct reaper_ops o;
 	struct state_server row = { 0 };
 	struct burst_error e = BURST_ERROR_INIT;
+	struct burst_state *own_st = NULL;
+	struct hcloud *own_api = NULL;
 	char res[32], *log;
-	int64_t backoff = RETRY_FIRST_SECS;
-	bool claimed = false, said_leased = false;
+	int64_t backoff = RETRY_FIRST_SECS, db_backoff = DB_RETRY_FIRST_SECS;
+	bool claimed = false, said_leased = false, replaced = false;
 	struct db_id dbid;
+	char owner[STATE_OWNER_ID_LEN + 1];
 	int found, ret = -1;
 
-	ops_init(&o, st, api, cfg, "reap");
+	snprintf(owner, sizeof(owner), "%s", state_owner_id(st));
 	db_id_get(st, &dbid);
 	snprintf(res, sizeof(res), "%lld", (long long)row_id);
 	log = reaper_log_path(st, "server", res);
-	found = state_server_get(st, row_id, &row, err);
-	if (found <= 0) {
-		ret = found;
-		goto out;
+	/* read the row and claim the slot; a busy database is waited for */
+	for (;;) {
+		found = state_server_get(st, row_id, &row, &e);
+		if (!found) {
+			ret = 0;
+			goto out;
+		}
+		if (found > 0 &&
+		    !state_reaper_claim(st, "server", res, row.deadline, log, &claimed, &e))
+			break;
+		state_server_release(&row);
+		db_retry(st, &e, &db_backoff);
 	}
-	if (state_reaper_claim(st, "server", res, row.deadline, log, &claimed, err) < 0)
-		goto out;
 	if (!claimed) {
 		log_info(MOD, "server row %s: another reaper is alive; nothing to do", res);
 		ret = 0;
 		goto out;
 	}
+	/* the endpoint the server was created on, whatever the config says now */
+	state_set_endpoint(st, row.endpoint ? row.endpoint : reaper_config_endpoint(cfg));
+	api = reaper_api_for(api, cfg, row.endpoint, &own_api, err);
+	if (!api) {
+		state_reaper_set_error(st, "server", res, err->message, true, &e);
+		goto out;
+	}
+	ops_init(&o, st, api, cfg, "reap");
 	install_wake_handler();
 	log_info(MOD, "reaper of server '%s' (%lld, row %s) started", row.name ? row.name : "?",
 		 (long long)row.hcloud_id, res);
@@ -237,14 +431,32 @@ int reaper_run_server(struct burst_state *st, struct hcloud *api,
 		int64_t now;
 		int rc;
 
-		if (db_replaced(st, &dbid)) {
-			ret = 0;
-			goto out;
+		if (replaced || db_replaced(st, &dbid)) {
+			replaced = true;
+			rc = handover_server(&st, &own_st, &row, &row_id, res, sizeof(res), &dbid, log,
+					     &e);
+			if (rc < 0) {
+				db_retry(st, &e, &db_backoff);
+				continue;
+			}
+			if (rc == HANDOVER_TAKEN) {
+				ret = 0;
+				goto out;
+			}
+			if (rc == HANDOVER_LATER) {
+				sleep_wall(st, LEASED_RECHECK_SECS);
+				continue;
+			}
+			replaced = false;
+			ops_init(&o, st, api, cfg, "reap");
+			o.owner = owner; /* the resource's labels name the old state's owner */
 		}
 		state_server_release(&row);
-		found = state_server_get(st, row_id, &row, err);
-		if (found < 0)
-			goto out;
+		found = state_server_get(st, row_id, &row, &e);
+		if (found < 0) {
+			db_retry(st, &e, &db_backoff);
+			continue;
+		}
 		if (!found || row.status == STATE_SERVER_DELETED) {
 			log_info(MOD, "server row %s is gone from the state; done", res);
 			break;
@@ -287,11 +499,14 @@ int reaper_run_server(struct burst_state *st, struct hcloud *api,
 				log_info(MOD, "server '%s' was left `provisioning` by a run that is "
 					 "gone", row.name ? row.name : res);
 			}
-			rc = state_server_try_begin_delete(st, row_id, now, dflags, &d, err);
+			rc = state_server_try_begin_delete(st, row_id, now, dflags, &d, &e);
 			if (locked)
 				state_unlock_provision(st);
-			if (rc < 0)
-				goto out;
+			if (rc < 0) {
+				db_retry(st, &e, &db_backoff);
+				continue;
+			}
+			db_backoff = DB_RETRY_FIRST_SECS;
 			if (d.reason == STATE_KEEP_LEASED) {
 				if (!said_leased)
 					log_info(MOD, "deadline passed but %lld run(s) use the server; "
@@ -341,6 +556,8 @@ int reaper_run_server(struct burst_state *st, struct hcloud *api,
 out:
 	burst_error_release(&e);
 	state_server_release(&row);
+	hcloud_free(own_api);
+	state_close(own_st);
 	free(log);
 	return ret;
 }
@@ -352,27 +569,42 @@ int reaper_run_volume(struct burst_state *st, struct hcloud *api,
 	struct reaper_ops o;
 	struct state_project p = { 0 };
 	struct burst_error e = BURST_ERROR_INIT;
+	struct burst_state *own_st = NULL;
+	struct hcloud *own_api = NULL;
 	char *log;
-	int64_t backoff = RETRY_FIRST_SECS;
-	bool claimed = false, said_leased = false;
+	int64_t backoff = RETRY_FIRST_SECS, db_backoff = DB_RETRY_FIRST_SECS;
+	bool claimed = false, said_leased = false, replaced = false, on_own = false;
 	struct db_id dbid;
+	char owner[STATE_OWNER_ID_LEN + 1];
 	int found, ret = -1;
 
-	ops_init(&o, st, api, cfg, "reap");
+	snprintf(owner, sizeof(owner), "%s", state_owner_id(st));
 	db_id_get(st, &dbid);
 	log = reaper_log_path(st, "volume", project);
-	found = state_project_get(st, project, &p, err);
-	if (found <= 0) {
-		ret = found;
-		goto out;
+	for (;;) {
+		found = state_project_get(st, project, &p, &e);
+		if (!found) {
+			ret = 0;
+			goto out;
+		}
+		if (found > 0 && !state_reaper_claim(st, "volume", project, p.volume_deadline, log,
+						     &claimed, &e))
+			break;
+		state_project_release(&p);
+		db_retry(st, &e, &db_backoff);
 	}
-	if (state_reaper_claim(st, "volume", project, p.volume_deadline, log, &claimed, err) < 0)
-		goto out;
 	if (!claimed) {
 		log_info(MOD, "volume of %s: another reaper is alive; nothing to do", project);
 		ret = 0;
 		goto out;
 	}
+	state_set_endpoint(st, p.volume_endpoint ? p.volume_endpoint : reaper_config_endpoint(cfg));
+	api = reaper_api_for(api, cfg, p.volume_endpoint, &own_api, err);
+	if (!api) {
+		state_reaper_set_error(st, "volume", project, err->message, true, &e);
+		goto out;
+	}
+	ops_init(&o, st, api, cfg, "reap");
 	install_wake_handler();
 	log_info(MOD, "reaper of the volume of project %s (%s, %lld) started", project,
 		 p.name ? p.name : "?", (long long)p.volume_hcloud_id);
@@ -385,14 +617,64 @@ int reaper_run_volume(struct burst_state *st, struct hcloud *api,
 		int64_t now;
 		int rc;
 
-		if (db_replaced(st, &dbid)) {
-			ret = 0;
-			goto out;
+		/*
+		 * on_own: the new state has another volume for the project; this
+		 * one stays with us and the old database, deadline and all.
+		 */
+		if (!on_own && (replaced || db_replaced(st, &dbid))) {
+			replaced = true;
+			rc = handover_volume(&st, &own_st, &p, &dbid, log, &e);
+			if (rc < 0) {
+				db_retry(st, &e, &db_backoff);
+				continue;
+			}
+			if (rc == HANDOVER_TAKEN) {
+				ret = 0;
+				goto out;
+			}
+			if (rc == HANDOVER_LATER) {
+				sleep_wall(st, LEASED_RECHECK_SECS);
+				continue;
+			}
+			on_own = rc == HANDOVER_KEEP;
+			replaced = false;
+			ops_init(&o, st, api, cfg, "reap");
+			o.owner = owner; /* the resource's labels name the old state's owner */
+		}
+		if (on_own) {
+			/*
+			 * No state knows this volume any more (the project has
+			 * another one, so no run can use it): delete it at the
+			 * deadline we know, without the old database, which may
+			 * be unreadable.
+			 */
+			now = state_now();
+			if (p.volume_deadline > now) {
+				sleep_wall(st, p.volume_deadline - now);
+				continue;
+			}
+			if (reaper_delete_volume(&o, p.volume_hcloud_id, &gone, &e) < 0) {
+				rc = delete_failed(st, "volume", project, &e, &backoff);
+				burst_error_release(&e);
+				if (rc < 0) {
+					burst_error_set(err, BURST_EXIT_API, "volume '%s': giving up",
+							p.volume_name ? p.volume_name : project);
+					goto out;
+				}
+				continue;
+			}
+			o.reason = gone ? "stale" : "reap";
+			reaper_record_volume_gone(&o, p.volume_hcloud_id, p.volume_name, p.size_gb);
+			log_info(MOD, "volume '%s' (%lld) %s", p.volume_name ? p.volume_name : "?",
+				 (long long)p.volume_hcloud_id, gone ? "was already gone" : "deleted");
+			break;
 		}
 		state_project_release(&p);
-		found = state_project_get(st, project, &p, err);
-		if (found < 0)
-			goto out;
+		found = state_project_get(st, project, &p, &e);
+		if (found < 0) {
+			db_retry(st, &e, &db_backoff);
+			continue;
+		}
 		if (!found || p.volume_status == STATE_VOLUME_NONE || !p.volume_hcloud_id) {
 			log_info(MOD, "project %s has no volume any more; done", project);
 			break;
@@ -405,8 +687,11 @@ int reaper_run_volume(struct burst_state *st, struct hcloud *api,
 				sleep_wall(st, p.volume_deadline - now);
 				continue;
 			}
-			if (state_volume_try_begin_delete(st, project, now, 0, &d, err) < 0)
-				goto out;
+			if (state_volume_try_begin_delete(st, project, now, 0, &d, &e) < 0) {
+				db_retry(st, &e, &db_backoff);
+				continue;
+			}
+			db_backoff = DB_RETRY_FIRST_SECS;
 			if (d.reason == STATE_KEEP_LEASED) {
 				if (!said_leased)
 					log_info(MOD, "deadline passed but a run uses the project; waiting");
@@ -448,6 +733,8 @@ int reaper_run_volume(struct burst_state *st, struct hcloud *api,
 out:
 	burst_error_release(&e);
 	state_project_release(&p);
+	hcloud_free(own_api);
+	state_close(own_st);
 	free(log);
 	return ret;
 }

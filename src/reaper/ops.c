@@ -48,6 +48,29 @@ bool reaper_error_needs_human(const struct burst_error *err)
 	return false;
 }
 
+const char *reaper_config_endpoint(const struct burst_config *cfg)
+{
+	return cfg && cfg->endpoint && *cfg->endpoint ? cfg->endpoint : HCLOUD_DEFAULT_ENDPOINT;
+}
+
+struct hcloud *reaper_api_for(struct hcloud *api, const struct burst_config *cfg,
+			      const char *endpoint, struct hcloud **own, struct burst_error *err)
+{
+	*own = NULL;
+	if (!endpoint || !*endpoint || !strcmp(endpoint, reaper_config_endpoint(cfg)))
+		return api;
+	if (!cfg || !cfg->token) {
+		burst_error_set(err, BURST_EXIT_CONFIG, "no API token for the endpoint '%s' the "
+				"resource was created on", endpoint);
+		burst_error_hint(err, "set HCLOUD_TOKEN or hetzner.token in the global config");
+		return NULL;
+	}
+	log_debug(MOD, "using the recorded endpoint %s (the config says %s)", endpoint,
+		  reaper_config_endpoint(cfg));
+	*own = hcloud_new(endpoint, cfg->token, err);
+	return *own;
+}
+
 void reaper_wake(pid_t pid)
 {
 	if (pid > 0)

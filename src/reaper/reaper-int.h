@@ -62,6 +62,16 @@ char *reaper_known_hosts_path(struct burst_state *st);
 /* The pinned key line for ip in our known_hosts, or NULL (allocated). */
 char *reaper_pinned_key(struct burst_state *st, const char *ip, int port);
 
+/* The endpoint the config names (HCLOUD_DEFAULT_ENDPOINT when none). */
+const char *reaper_config_endpoint(const struct burst_config *cfg);
+/*
+ * The API client for a resource recorded on endpoint: api when endpoint is
+ * NULL (an old row) or the config's own, else a new client for endpoint
+ * with the config's token, returned in *own too (free it).  NULL + err.
+ */
+struct hcloud *reaper_api_for(struct hcloud *api, const struct burst_config *cfg,
+			      const char *endpoint, struct hcloud **own, struct burst_error *err);
+
 /* Wake a reaper early (its deadline moved earlier). */
 void reaper_wake(pid_t pid);
 

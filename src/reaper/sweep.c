@@ -96,6 +96,8 @@ static int adopt_server(struct burst_state *st, const struct burst_config *cfg,
 	row.last_activity = now;
 	row.keep_alive_secs = keep;
 	row.status = usable ? STATE_SERVER_READY : STATE_SERVER_DELETING;
+	/* the deadline is a guess: a reaper of a replaced state may lower it */
+	row.adopted = true;
 	row.deadline = state_server_deadline(row.created_at, now, keep,
 					     cfg ? cfg->billing_hour_hold : true,
 					     cfg ? cfg->billing_margin_secs : 300);
@@ -143,6 +145,8 @@ static int adopt_volume(struct burst_state *st, const struct burst_config *cfg,
 		goto out;
 	if (state_project_touch(st, project, state_now(),
 				cfg ? cfg->volume_keep_alive_secs : 7 * 86400, err) < 0)
+		goto out;
+	if (state_volume_mark_adopted(st, project, err) < 0)
 		goto out;
 	add_event(st, "adopted", "volume", v->id, v->name, NULL, why);
 	log_info(MOD, "adopted volume '%s' (%lld) of project %s %s", v->name ? v->name : "?",
@@ -409,6 +413,9 @@ int reaper_sweep(struct hcloud *api, struct burst_state *st, const struct burst_
 	if (rc <= 0)
 		return rc;
 	ret = sweep(api, st, cfg, flags, res, report, err);
+	/* everything the labels say is ours is in the state now */
+	if (!ret && (flags & REAPER_SWEEP_ADOPT) && state_needs_adoption(st))
+		ret = state_adoption_done(st, err);
 	state_unlock_provision(st);
 	return ret;
 }
@@ -439,6 +446,23 @@ static void take_slot(struct burst_state *st, const char *kind, const char *res)
 	state_reaper_release(&r);
 }
 
+/* Delete a server or volume on the endpoint it was recorded with. */
+static int delete_on(struct reaper_ops *o, const char *endpoint, int64_t id, bool server,
+		     bool *gone, struct burst_error *err)
+{
+	struct reaper_ops on = *o;
+	struct hcloud *own = NULL;
+	int ret;
+
+	on.api = reaper_api_for(o->api, o->cfg, endpoint, &own, err);
+	if (!on.api)
+		return -1;
+	ret = server ? reaper_delete_server(&on, id, gone, err) :
+		reaper_delete_volume(&on, id, gone, err);
+	hcloud_free(own);
+	return ret;
+}
+
 static int down_server(struct reaper_ops *o, const struct state_server *row, unsigned flags,
 		       int *deleted, struct burst_error *err)
 {
@@ -461,7 +485,7 @@ static int down_server(struct reaper_ops *o, const struct state_server *row, uns
 	if (d.reason != STATE_DELETE_NOW && row->status != STATE_SERVER_DELETING)
 		return 0;
 	take_slot(o->st, "server", res);
-	if (row->hcloud_id && reaper_delete_server(o, row->hcloud_id, &gone, err) < 0)
+	if (row->hcloud_id && delete_on(o, row->endpoint, row->hcloud_id, true, &gone, err) < 0)
 		return -1;
 	if (gone || !row->hcloud_id) {
 		o->reason = "stale";
@@ -500,7 +524,7 @@ static int down_volume(struct reaper_ops *o, const struct state_project *p, unsi
 	if (d.reason != STATE_DELETE_NOW && p->volume_status != STATE_VOLUME_DELETING)
 		return 0;
 	take_slot(o->st, "volume", p->id);
-	if (reaper_delete_volume(o, p->volume_hcloud_id, &gone, err) < 0)
+	if (delete_on(o, p->volume_endpoint, p->volume_hcloud_id, false, &gone, err) < 0)
 		return -1;
 	if (gone) {
 		o->reason = "stale";

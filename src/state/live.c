@@ -105,6 +105,7 @@ void state_server_release(struct state_server *srv)
 	FREE_AND_NULL(srv->server_type);
 	FREE_AND_NULL(srv->host_key_pub);
 	FREE_AND_NULL(srv->host_key_path);
+	FREE_AND_NULL(srv->endpoint);
 }
 
 void state_servers_free(struct state_server *v, size_t n)
@@ -119,7 +120,7 @@ void state_servers_free(struct state_server *v, size_t n)
 #define SERVER_COLS                                                          \
 	"id, hcloud_id, name, ip, location, server_type, image_id, host_key_pub," \
 	" host_key_path, created_at, status, last_activity, keep_alive_secs,"     \
-	" no_reap, deadline, billing_start"
+	" no_reap, deadline, billing_start, endpoint, adopted"
 
 static void server_from_row(sqlite3_stmt *s, struct state_server *o)
 {
@@ -143,9 +144,12 @@ static void server_from_row(sqlite3_stmt *s, struct state_server *o)
 	o->no_reap = sqlite3_column_int(s, 13) != 0;
 	o->deadline = sqlite3_column_int64(s, 14);
 	o->billing_start = sqlite3_column_int64(s, 15);
+	o->endpoint = st_col_str(s, 16);
+	o->adopted = sqlite3_column_int(s, 17) != 0;
 }
 
-static void server_bind(sqlite3_stmt *s, const struct state_server *v)
+/* Binds 1..17 (endpoint: the row's, else the connection's). */
+static void server_bind(struct burst_state *st, sqlite3_stmt *s, const struct state_server *v)
 {
 	sqlite3_bind_int64(s, 1, v->hcloud_id);
 	st_bind_text(s, 2, v->name);
@@ -162,6 +166,8 @@ static void server_bind(sqlite3_stmt *s, const struct state_server *v)
 	sqlite3_bind_int(s, 13, v->no_reap);
 	sqlite3_bind_int64(s, 14, v->deadline);
 	sqlite3_bind_int64(s, 15, v->billing_start);
+	st_bind_text(s, 16, v->endpoint ? v->endpoint : st->endpoint);
+	sqlite3_bind_int(s, 17, v->adopted);
 }
 
 int state_server_insert(struct burst_state *st, struct state_server *srv, struct burst_error *err)
@@ -179,10 +185,11 @@ int state_server_insert(struct burst_state *st, struct state_server *srv, struct
 		srv->deadline = srv->last_activity + srv->keep_alive_secs;
 	if (st_prepare(st, "INSERT INTO servers(hcloud_id, name, ip, location, server_type,"
 			   " image_id, host_key_pub, host_key_path, created_at, status,"
-			   " last_activity, keep_alive_secs, no_reap, deadline, billing_start)"
-			   " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &s, err) < 0)
+			   " last_activity, keep_alive_secs, no_reap, deadline, billing_start,"
+			   " endpoint, adopted)"
+			   " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &s, err) < 0)
 		return -1;
-	server_bind(s, srv);
+	server_bind(st, s, srv);
 	if (step_done(st, s, "recording the server", err) < 0)
 		return -1;
 	srv->id = sqlite3_last_insert_rowid(st->db);
@@ -197,10 +204,11 @@ int state_server_update(struct burst_state *st, const struct state_server *srv,
 	if (st_prepare(st, "UPDATE servers SET hcloud_id=?, name=?, ip=?, location=?,"
 			   " server_type=?, image_id=?, host_key_pub=?, host_key_path=?,"
 			   " created_at=?, status=?, last_activity=?, keep_alive_secs=?,"
-			   " no_reap=?, deadline=?, billing_start=? WHERE id=?", &s, err) < 0)
+			   " no_reap=?, deadline=?, billing_start=?, endpoint=COALESCE(endpoint, ?),"
+			   " adopted=? WHERE id=?", &s, err) < 0)
 		return -1;
-	server_bind(s, srv);
-	sqlite3_bind_int64(s, 16, srv->id);
+	server_bind(st, s, srv);
+	sqlite3_bind_int64(s, 18, srv->id);
 	return step_done(st, s, "updating the server", err);
 }
 
@@ -361,7 +369,7 @@ int state_server_touch(struct burst_state *st, int64_t id, int64_t now, int64_t 
 	deadline = state_server_deadline(created, now, keep_alive_secs, billing_hour_hold,
 					 margin_secs);
 	if (st_prepare(st, "UPDATE servers SET last_activity=?, keep_alive_secs=?, no_reap=?,"
-			   " deadline=? WHERE id=?", &s, err) < 0)
+			   " deadline=?, adopted=0 WHERE id=?", &s, err) < 0)
 		goto out;
 	sqlite3_bind_int64(s, 1, now);
 	sqlite3_bind_int64(s, 2, keep_alive_secs);
@@ -405,6 +413,7 @@ void state_project_release(struct state_project *p)
 	FREE_AND_NULL(p->volume_name);
 	FREE_AND_NULL(p->location);
 	FREE_AND_NULL(p->excludes);
+	FREE_AND_NULL(p->volume_endpoint);
 }
 
 void state_projects_free(struct state_project *v, size_t n)
@@ -418,7 +427,8 @@ void state_projects_free(struct state_project *v, size_t n)
 
 #define PROJECT_COLS                                                        \
 	"id, root, name, volume_hcloud_id, volume_name, location, size_gb,"      \
-	" volume_status, last_used, volume_keep_alive, volume_deadline, excludes"
+	" volume_status, last_used, volume_keep_alive, volume_deadline, excludes,"  \
+	" volume_endpoint, volume_adopted"
 
 static void project_from_row(sqlite3_stmt *s, struct state_project *p)
 {
@@ -435,6 +445,8 @@ static void project_from_row(sqlite3_stmt *s, struct state_project *p)
 	p->volume_keep_alive = sqlite3_column_int64(s, 9);
 	p->volume_deadline = sqlite3_column_int64(s, 10);
 	p->excludes = st_col_str(s, 11);
+	p->volume_endpoint = st_col_str(s, 12);
+	p->volume_adopted = sqlite3_column_int(s, 13) != 0;
 }
 
 int state_project_get(struct burst_state *st, const char *id, struct state_project *out,
@@ -467,8 +479,12 @@ int state_project_put(struct burst_state *st, const struct state_project *p,
 
 	if (!p->id)
 		return burst_error_set(err, BURST_EXIT_INTERNAL, "project without an id");
+	/* a volume keeps the endpoint it was recorded with */
 	if (st_prepare(st, "INSERT OR REPLACE INTO projects(" PROJECT_COLS ")"
-			   " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", &s, err) < 0)
+			   " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,"
+			   " CASE WHEN ?4 THEN COALESCE(?13, (SELECT volume_endpoint FROM"
+			   " projects WHERE id=?1 AND volume_hcloud_id=?4), ?15) END, ?14)",
+			   &s, err) < 0)
 		return -1;
 	st_bind_text(s, 1, p->id);
 	st_bind_text(s, 2, p->root);
@@ -483,6 +499,9 @@ int state_project_put(struct burst_state *st, const struct state_project *p,
 	sqlite3_bind_int64(s, 10, p->volume_keep_alive);
 	sqlite3_bind_int64(s, 11, p->volume_deadline);
 	st_bind_text(s, 12, p->excludes);
+	st_bind_text(s, 13, p->volume_endpoint);
+	sqlite3_bind_int(s, 14, p->volume_adopted);
+	st_bind_text(s, 15, st->endpoint);
 	return step_done(st, s, "recording the project", err);
 }
 
@@ -518,10 +537,13 @@ int state_project_set_volume(struct burst_state *st, const char *id, int64_t vol
 	sqlite3_stmt *s;
 
 	if (st_prepare(st, "INSERT INTO projects(id, volume_hcloud_id, volume_name, location,"
-			   " size_gb, volume_status) VALUES (?1,?2,?3,?4,?5,'ready')"
+			   " size_gb, volume_status, volume_endpoint, volume_adopted)"
+			   " VALUES (?1,?2,?3,?4,?5,'ready',?6,0)"
 			   " ON CONFLICT(id) DO UPDATE SET volume_hcloud_id=?2, volume_name=?3,"
-			   " location=?4, size_gb=?5, volume_status='ready'", &s, err) < 0)
+			   " location=?4, size_gb=?5, volume_status='ready', volume_endpoint=?6,"
+			   " volume_adopted=0", &s, err) < 0)
 		return -1;
+	st_bind_text(s, 6, st->endpoint);
 	st_bind_text(s, 1, id);
 	sqlite3_bind_int64(s, 2, volume_hcloud_id);
 	st_bind_text(s, 3, volume_name);
@@ -535,7 +557,8 @@ int state_project_clear_volume(struct burst_state *st, const char *id, struct bu
 	sqlite3_stmt *s;
 
 	if (st_prepare(st, "UPDATE projects SET volume_hcloud_id=NULL, volume_name=NULL,"
-			   " volume_status='none', volume_deadline=NULL WHERE id=?", &s, err) < 0)
+			   " volume_status='none', volume_deadline=NULL, volume_endpoint=NULL,"
+			   " volume_adopted=0 WHERE id=?", &s, err) < 0)
 		return -1;
 	st_bind_text(s, 1, id);
 	return step_done(st, s, "forgetting the volume", err);
@@ -568,7 +591,8 @@ int state_project_touch(struct burst_state *st, const char *id, int64_t now,
 	s = NULL;
 	if (st_prepare(st, "INSERT INTO projects(id, last_used, volume_keep_alive,"
 			   " volume_deadline) VALUES (?1,?2,?3,?2+?3) ON CONFLICT(id) DO UPDATE"
-			   " SET last_used=?2, volume_keep_alive=?3, volume_deadline=?2+?3",
+			   " SET last_used=?2, volume_keep_alive=?3, volume_deadline=?2+?3,"
+			   " volume_adopted=0",
 			   &s, err) < 0)
 		goto out;
 	st_bind_text(s, 1, id);
@@ -583,6 +607,110 @@ int state_project_touch(struct burst_state *st, const char *id, int64_t now,
 out:
 	sqlite3_finalize(s);
 	st_rollback(st);
+	return ret;
+}
+
+int state_volume_mark_adopted(struct burst_state *st, const char *id, struct burst_error *err)
+{
+	sqlite3_stmt *s;
+
+	if (st_prepare(st, "UPDATE projects SET volume_adopted=1 WHERE id=?", &s, err) < 0)
+		return -1;
+	st_bind_text(s, 1, id);
+	return step_done(st, s, "marking the volume adopted", err);
+}
+
+/* ---- handing over to a new database ------------------------------------ */
+
+int state_server_handover(struct burst_state *st, const struct state_server *old,
+			  int64_t *row_id, bool *taken, struct burst_error *err)
+{
+	struct state_server known = { 0 }, copy;
+	int found, ret = -1;
+
+	*row_id = 0;
+	*taken = false;
+	if (st_begin(st, err) < 0)
+		return -1;
+	found = old->hcloud_id ? state_server_by_hcloud_id(st, old->hcloud_id, &known, err) : 0;
+	if (found < 0)
+		goto out;
+	if (found && known.status != STATE_SERVER_DELETED) {
+		*taken = true;
+		*row_id = known.id;
+		if (known.adopted && old->deadline < known.deadline &&
+		    known.status != STATE_SERVER_DELETING) {
+			known.deadline = old->deadline;
+			known.last_activity = old->last_activity;
+			known.keep_alive_secs = old->keep_alive_secs;
+			known.no_reap = old->no_reap;
+			if (state_server_update(st, &known, err) < 0)
+				goto out;
+		}
+	} else {
+		copy = *old;
+		copy.id = 0;
+		if (state_server_insert(st, &copy, err) < 0)
+			goto out;
+		*row_id = copy.id;
+	}
+	if (st_commit(st, err) < 0)
+		goto out_norollback;
+	ret = 0;
+	goto out_norollback;
+out:
+	st_rollback(st);
+out_norollback:
+	state_server_release(&known);
+	return ret;
+}
+
+int state_volume_handover(struct burst_state *st, const struct state_project *old, bool *taken,
+			  struct burst_error *err)
+{
+	struct state_project known = { 0 }, copy;
+	int found, ret = -1;
+
+	*taken = false;
+	if (st_begin(st, err) < 0)
+		return -1;
+	found = state_project_get(st, old->id, &known, err);
+	if (found < 0)
+		goto out;
+	if (found && known.volume_status != STATE_VOLUME_NONE && known.volume_hcloud_id) {
+		if (known.volume_hcloud_id != old->volume_hcloud_id) {
+			ret = 0; /* the project has another volume now */
+			goto out;
+		}
+		*taken = true;
+		if (known.volume_adopted && old->volume_deadline < known.volume_deadline &&
+		    known.volume_status != STATE_VOLUME_DELETING) {
+			known.last_used = old->last_used;
+			known.volume_keep_alive = old->volume_keep_alive;
+			known.volume_deadline = old->volume_deadline;
+			if (state_project_put(st, &known, err) < 0)
+				goto out;
+		}
+	} else {
+		copy = *old;
+		/* what the new state learnt about the project itself wins */
+		if (found) {
+			copy.root = known.root ? known.root : old->root;
+			copy.name = known.name ? known.name : old->name;
+			copy.excludes = known.excludes ? known.excludes : old->excludes;
+		}
+		copy.volume_adopted = false;
+		if (state_project_put(st, &copy, err) < 0)
+			goto out;
+	}
+	if (st_commit(st, err) < 0)
+		goto out_norollback;
+	ret = 1;
+	goto out_norollback;
+out:
+	st_rollback(st);
+out_norollback:
+	state_project_release(&known);
 	return ret;
 }
 

@@ -16,6 +16,8 @@ struct burst_state {
 	uint64_t pid_start;   /* its start time */
 	int lock_fd;          /* provision.lock while held, else -1 */
 	int lock_depth;
+	char *endpoint;       /* recorded with rows that name none, or NULL */
+	bool fresh;           /* the database file was created by this open */
 };
 
 /* Fill err from the connection's last error: "<what>: <sqlite message>". */
@@ -35,6 +37,13 @@ int st_bind_text(sqlite3_stmt *s, int i, const char *v);
 /* Column as a heap string (NULL for SQL NULL). */
 char *st_col_str(sqlite3_stmt *s, int i);
 /* SQL condition for a live lease row aliased l (burst_now(), burst_pid_alive()). */
-#define ST_LEASE_LIVE "(l.expires_at > burst_now() AND burst_pid_alive(l.pid, l.pid_start))"
+/*
+ * A holder that is alive with the start time it recorded keeps its lease
+ * even when its heartbeat expired (a run stopped with Ctrl-Z or SIGSTOP
+ * sends none); the expiry only counts when the start time is unknown (0).
+ */
+#define ST_LEASE_LIVE                                                             \
+	"(burst_pid_alive(l.pid, l.pid_start) AND (l.pid_start != 0 OR"           \
+	" l.expires_at > burst_now()))"
 
 #endif

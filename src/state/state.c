@@ -79,6 +79,16 @@ static const char *const migrations[] = {
 	"  fetch_ms INTEGER, wall_ms INTEGER, server_hcloud_id INTEGER);"
 	"CREATE INDEX runs_started ON runs(started_at);"
 	"CREATE INDEX runs_server ON runs(server_hcloud_id);",
+	/*
+	 * 1 -> 2: the API endpoint a resource lives on (its reaper uses that
+	 * one, whatever the config says later; never the token), and whether
+	 * the row was adopted by label (its deadline is a guess a reaper of a
+	 * replaced database may lower to the one it knew).
+	 */
+	"ALTER TABLE servers ADD COLUMN endpoint TEXT;"
+	"ALTER TABLE servers ADD COLUMN adopted INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE projects ADD COLUMN volume_endpoint TEXT;"
+	"ALTER TABLE projects ADD COLUMN volume_adopted INTEGER NOT NULL DEFAULT 0;",
 };
 
 _Static_assert(ARRAY_SIZE(migrations) == STATE_SCHEMA_VERSION,
@@ -400,6 +410,7 @@ static int open_db(struct burst_state *st, struct burst_error *err)
 
 	if (get_int(st, "PRAGMA user_version", &ver, &rc) < 0)
 		goto fail;
+	st->fresh = ver == 0;
 	if (ver > STATE_SCHEMA_VERSION) {
 		burst_error_set(err, BURST_EXIT_STATE,
 				"state database was written by a newer cargo-burst "
@@ -593,6 +604,14 @@ int state_open(const char *dir, struct burst_state **out, struct burst_error *er
 		goto fail;
 	if (load_owner(st, err) < 0)
 		goto fail;
+	/*
+	 * A new database (the old one was deleted, or moved aside as corrupt)
+	 * knows none of our resources yet: remember that until a sweep with a
+	 * token has adopted them by label, whichever command comes first.
+	 */
+	if ((st->fresh || st->reset_path) &&
+	    st_exec(st, "INSERT OR REPLACE INTO meta VALUES ('needs_adoption', '1')", err) < 0)
+		goto fail;
 	log_debug(MOD, "opened %s (owner %s)", st->path, st->owner);
 	*out = st;
 	return 0;
@@ -614,6 +633,7 @@ void state_close(struct burst_state *st)
 	free(st->dir);
 	free(st->path);
 	free(st->reset_path);
+	free(st->endpoint);
 	free(st);
 }
 
@@ -635,6 +655,37 @@ bool state_was_reset(const struct burst_state *st)
 const char *state_reset_path(const struct burst_state *st)
 {
 	return st->reset_path;
+}
+
+bool state_needs_adoption(struct burst_state *st)
+{
+	sqlite3_stmt *s = NULL;
+	bool needs = false;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT value FROM meta WHERE key = 'needs_adoption'",
+			       -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW) {
+		const unsigned char *v = sqlite3_column_text(s, 0);
+
+		needs = v && !strcmp((const char *)v, "1");
+	}
+	sqlite3_finalize(s);
+	return needs;
+}
+
+int state_adoption_done(struct burst_state *st, struct burst_error *err)
+{
+	return st_exec(st, "DELETE FROM meta WHERE key = 'needs_adoption'", err);
+}
+
+void state_set_endpoint(struct burst_state *st, const char *endpoint)
+{
+	free(st->endpoint);
+	st->endpoint = endpoint && *endpoint ? xstrdup(endpoint) : NULL;
+}
+
+const char *state_endpoint(const struct burst_state *st)
+{
+	return st->endpoint;
 }
 
 const char *state_owner_id(const struct burst_state *st)

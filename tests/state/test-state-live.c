@@ -196,7 +196,16 @@ static void test_leases(struct burst_state *st)
 	snprintf(nowbuf, sizeof(nowbuf), "%lld", (long long)(now + STATE_LEASE_TTL_SECS + 1));
 	setenv("BURST_STATE_NOW", nowbuf, 1);
 	state_lease_count_live(st, srv.id, NULL, &n, &err);
-	is_int(n, 0, "lease without heartbeat expires");
+	is_int(n, 1, "a live holder with its start time keeps the lease past the expiry "
+	       "(a stopped run sends no heartbeat)");
+	ok(state_server_try_begin_delete(st, srv.id, now + STATE_LEASE_TTL_SECS + 1, 0, &d,
+					 &err) == 0 && d.reason == STATE_KEEP_LEASED,
+	   "and its server is kept");
+	/* without a recorded start time only the heartbeat counts */
+	ok(sqlite3_exec(state_sqlite(st), "UPDATE leases SET pid_start = 0", NULL, NULL,
+			NULL) == SQLITE_OK, "forget the holder's start time");
+	state_lease_count_live(st, srv.id, NULL, &n, &err);
+	is_int(n, 0, "lease without heartbeat expires when the start time is unknown");
 	snprintf(nowbuf, sizeof(nowbuf), "%lld", (long long)now);
 	setenv("BURST_STATE_NOW", nowbuf, 1);
 	ok(state_lease_heartbeat(st, lease, &err) == 0, "heartbeat");

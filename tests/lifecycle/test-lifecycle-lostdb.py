@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""A lost state database leaks nothing.  Deleted (state.db, -wal, -shm)
+while a server and a volume are up, with no command run afterwards: the
+old reapers do not abandon them but hand them over to a new database and
+the server is reaped by its deadline; `status` with a token then shows
+the volume and it is reaped by its deadline too.  Corrupt, and seen first
+by a command without a token: nothing is lost, a later `status` with a
+token shows the server rebuilt from labels, and both are reaped."""
+
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import lclib  # noqa: E402
+from lclib import Tap, World, new_sim, seed, wait_for, status_json  # noqa: E402
+
+KEEP = 15
+VKEEP = 45
+
+
+def reapers_running(w):
+    """Pids of reaper processes of this world's state directory."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if any(a in (b"__reap-server", b"__reap-volume") for a in argv) and \
+                w.state_dir.encode() in argv and lclib.pid_alive(int(d)):
+            out.append(int(d))
+    return out
+
+
+def volumes_of(st):
+    return [p for p in (st or {}).get("projects", []) if p.get("volume")]
+
+
+def main():
+    lclib.need_real_world()
+    tap = Tap()
+    tap.plan(15)
+    with new_sim() as sim:
+        seed(sim)
+        cfg = {"keep_alive_secs": KEEP, "volume_keep_alive_secs": VKEEP,
+               "billing_hour_hold": False}
+        with World(tap, sim, config=cfg) as w:
+            ws = w.fixture("hello")
+            db = os.path.join(w.state_dir, "state.db")
+
+            # 1. deleted while up; nobody runs a command
+            r = w.burst(["build"], cwd=ws)
+            if not tap.ok(r.code == 0 and len(w.servers()) == 1 and len(w.volumes()) == 1,
+                          "cold build: one server, one volume"):
+                tap.diag(repr(r))
+                return tap.done()
+            st, _ = status_json(w, ws)
+            deadline = ((st or {}).get("server") or {}).get("deadline") or 0
+            for sfx in ("", "-wal", "-shm"):
+                try:
+                    os.unlink(db + sfx)
+                except FileNotFoundError:
+                    pass
+            gone = wait_for(lambda: not w.servers(), deadline - time.time() + 120, 0.5)
+            if not tap.ok(gone, "the old reaper still deletes the server"):
+                tap.diag(lclib.reaper_log_tail(w))
+            tap.ok(time.time() >= deadline - 1 or not gone, "not before its deadline")
+            tap.ok(os.path.exists(db), "it handed the server over to a new database")
+            st, r = status_json(w, ws)
+            vols = volumes_of(st)
+            tap.ok(len(vols) == 1 and vols[0]["volume"]["id"] == (w.volumes() or [{}])[0].get("id"),
+                   "status with a token shows the volume")
+            if len(vols) != 1:
+                tap.diag(repr(r))
+            vgone = wait_for(lambda: not w.volumes(), VKEEP + 150, 0.5)
+            if not tap.ok(vgone, "and the volume is reaped by its deadline"):
+                tap.diag(lclib.reaper_log_tail(w))
+
+            # 2. corrupt, seen first by a command without a token
+            r = w.burst(["build"], cwd=ws)
+            if not tap.ok(r.code == 0 and len(w.servers()) == 1 and len(w.volumes()) == 1,
+                          "another cold build: one server, one volume"):
+                tap.diag(repr(r))
+                return tap.done()
+            sid = w.servers()[0]["id"]
+            for sfx in ("-wal", "-shm"):
+                try:
+                    os.unlink(db + sfx)
+                except FileNotFoundError:
+                    pass
+            with open(db, "wb") as f:
+                f.write(b"this is not a database " * 400)
+            r = w.burst(["status"], cwd=ws, env={"HCLOUD_TOKEN": ""})
+            tap.ok("corrupt" in r.err, "a command without a token moves the corrupt one aside")
+            st, r = status_json(w, ws)
+            srv = (st or {}).get("server") or {}
+            if not tap.ok(srv.get("id") == sid, "a later status with a token shows the server"):
+                tap.diag(repr(r))
+            tap.is_(len(volumes_of(st)), 1, "and the volume")
+            gone = wait_for(lambda: not w.servers(), KEEP + 120, 0.5)
+            if not tap.ok(gone, "the server is reaped"):
+                tap.diag(lclib.reaper_log_tail(w))
+            vgone = wait_for(lambda: not w.volumes(), VKEEP + 150, 0.5)
+            if not tap.ok(vgone, "the volume is reaped"):
+                tap.diag(lclib.reaper_log_tail(w))
+            tap.is_(w.api_calls().count(("POST", "/v1/servers")), 2, "two servers made in all")
+            left = wait_for(lambda: not reapers_running(w), 60, 0.5)
+            tap.ok(left, "no reaper is left behind once they are gone (%r)" % reapers_running(w))
+            lclib.check_reaper_logs(tap, w)
+            if w.servers() or w.volumes():
+                w.burst(["down", "--with-volumes"], cwd=ws)
+    return tap.done()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
