@@ -244,13 +244,15 @@ int provision_cold(const struct provision_opts *o, struct remote_host *host,
 		   struct burst_error *err);
 
 /*
- * A server that a run left half provisioned (killed during its wait for
- * ssh) and that does not answer now (call with the provisioning lock
- * held): wait for its ssh once more, as long as the cold path would, and
- * when it still does not answer delete it (its volume detached first)
- * rather than create another beside it.  1 it answers now (host->host is
- * set), 0 deleted (provision anew), -1 with err (not deleted: its reaper
- * will, and the cost guard refuses another create meanwhile).
+ * A server that a run left half provisioned (its start failed, or the run
+ * was killed during the wait for ssh) and that does not answer now (call
+ * with the provisioning lock held; host->host is its address): when the
+ * API says it runs, wait for its ssh once more, as long as the cold path
+ * would; when it is not running or still does not answer, delete it (its
+ * volume detached first) rather than create another beside it.  1 it
+ * answers now, 0 deleted or gone (provision anew), -1 with err (not
+ * deleted: its reaper will, and the cost guard refuses another create
+ * meanwhile).
  */
 int provision_recover_half_done(const struct provision_opts *o, struct remote_host *host,
 				int64_t row_id, int64_t hcloud_id, const char *name,

@@ -755,18 +755,30 @@ int provision_recover_half_done(const struct provision_opts *o, struct remote_ho
 				struct burst_error *err)
 {
 	struct burst_error e = BURST_ERROR_INIT;
+	struct hcloud_server hs = { 0 };
+	bool running;
 
-	ui_status("Waiting", "for ssh on server '%s' (a run left it unfinished)", name);
-	if (remote_wait_ready(host, burst_now_ms() + ssh_wait_ms(o), ssh_progress, host->host,
-			      &e) == 0)
-		return 1;
-	if (e.exit_code == BURST_EXIT_INTERRUPTED || proc_interrupted()) {
-		burst_error_move(err, &e);
-		return -1;
+	/* one look: a server that is not running (its start failed) goes at once */
+	if (hcloud_server_get(o->api, hcloud_id, &hs, err) < 0) {
+		if (!err->api_code || strcmp(err->api_code, "not_found"))
+			return -1;
+		burst_error_release(err);
 	}
-	log_debug(MOD, "server '%s': %s", name, e.message);
-	burst_error_release(&e);
-	ui_status("Deleting", "server '%s': it never answered ssh", name);
+	running = hs.status && !strcmp(hs.status, "running");
+	hcloud_server_release(&hs);
+	if (running) {
+		ui_status("Waiting", "for ssh on server '%s' (a run left it unfinished)", name);
+		if (remote_wait_ready(host, burst_now_ms() + ssh_wait_ms(o), ssh_progress,
+				      host->host, &e) == 0)
+			return 1;
+		if (e.exit_code == BURST_EXIT_INTERRUPTED || proc_interrupted()) {
+			burst_error_move(err, &e);
+			return -1;
+		}
+		log_debug(MOD, "server '%s': %s", name, e.message);
+		burst_error_release(&e);
+	}
+	ui_status("Deleting", "server '%s': it never became ready", name);
 	if (provision_server_discard(o->api, o->state, row_id, hcloud_id, name, "server",
 				     "unreachable", err) < 0)
 		return -1;
