@@ -236,8 +236,11 @@ void provision_volume_release(struct provision_volume *v);
  * /actions per poll); an attach, when needed, is sent the moment the
  * server is unlocked and runs during the wait for ssh (with progress).  host must carry user, port, identity and known_hosts; its
  * host and control_path are set here.  Everything is recorded in the
- * state (server row `ready`, project volume, events).  On failure after the
- * server exists, srv->row_id is set so the caller can still arm its reaper.
+ * state (server row `ready`, project volume, events).  The create goes
+ * through provision_server_create() (cost guard: o->max_servers).  A server
+ * whose ssh never answers is deleted here (volume detached first; srv is
+ * then empty).  On failure after the server exists otherwise,
+ * srv->row_id is set so the caller can still arm its reaper.
  */
 int provision_cold(const struct provision_opts *o, struct remote_host *host,
 		   struct provision_server *srv, struct provision_volume *vol,
