@@ -391,6 +391,8 @@ struct shard_ctx {
 	bool hb_running, hb_stop;
 	pthread_mutex_t hb_mu;
 	pthread_cond_t hb_cv;
+	/* one create at a time in this process (the flock is per process) */
+	pthread_mutex_t create_mu;
 };
 
 /* Create one extra server, record it and take a lease on it (a thread). */
@@ -410,6 +412,7 @@ static void *provision_main(void *arg)
 	char *key_ref = NULL, *image_ref = NULL;
 	const char *key_refs[1];
 	int64_t lease = 0;
+	int rc;
 
 	s->rc = -1;
 	api = hcloud_new(p->endpoint, p->token, &s->err);
@@ -449,7 +452,10 @@ static void *provision_main(void *arg)
 	pc.count_shards = true;
 	pc.quiet = true;
 	pc.row = &row;
-	if (provision_server_create(&pc, &made, &s->err) < 0)
+	pthread_mutex_lock(&sc->create_mu);
+	rc = provision_server_create(&pc, &made, &s->err);
+	pthread_mutex_unlock(&sc->create_mu);
+	if (rc < 0)
 		goto out;
 	s->srv.hcloud_id = made.sc.server.id;
 	s->srv.name = xstrdup(made.name);
@@ -1182,6 +1188,7 @@ int pipeline_shard_test(struct run *r, struct burst_error *err)
 	strvec_init(&sc.archive_args);
 	strvec_init(&sc.run_args);
 	pthread_mutex_init(&sc.hb_mu, NULL);
+	pthread_mutex_init(&sc.create_mu, NULL);
 	pthread_cond_init(&sc.hb_cv, NULL);
 	sc.v = xcalloc((size_t)sc.n, sizeof(*sc.v));
 	for (int i = 0; i < sc.n; i++) {
@@ -1305,6 +1312,7 @@ out:
 	strvec_clear(&sc.archive_args);
 	strvec_clear(&sc.run_args);
 	pthread_mutex_destroy(&sc.hb_mu);
+	pthread_mutex_destroy(&sc.create_mu);
 	pthread_cond_destroy(&sc.hb_cv);
 	free(sc.archive);
 	free(sc.dir);
