@@ -71,6 +71,7 @@ enum config_key_id {
 	CONFIG_VOLUME_GB,
 	CONFIG_BILLING_HOUR_HOLD,
 	CONFIG_BILLING_MARGIN_SECS,
+	CONFIG_MAX_SERVERS,
 	CONFIG_SSH_KEY_PATH,
 	CONFIG_SSH_USER,
 	CONFIG_SSH_PORT,
@@ -147,6 +148,7 @@ struct burst_config {
 	int64_t volume_gb;
 	bool billing_hour_hold;
 	int64_t billing_margin_secs;
+	int64_t max_servers;      /* cost guard: build servers of ours at once */
 	char *ssh_key_path;       /* private key, ~ expanded */
 	char *ssh_pub_key_path;   /* ssh_key_path + ".pub" (derived) */
 	char *ssh_user;

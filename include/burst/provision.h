@@ -12,12 +12,14 @@
 #define BURST_PROVISION_H
 
 #include "burst/error.h"
+#include "burst/hcloud.h"
 #include "burst/strvec.h"
 #include "burst/util.h"
 
 struct hcloud;
 struct hcloud_labels;
 struct burst_state;
+struct state_server;
 struct remote_host;
 
 /* Length of a project hash (hex digits). */
@@ -66,6 +68,103 @@ void provision_location_order(const char *volume_location,
 int provision_usable_locations(struct hcloud *api, const char *type,
 			       struct strvec *locations, struct burst_error *err);
 
+/* ---- one server lifecycle (server.c) ---------------------------------- */
+
+/* Is this create error "sold out here, try elsewhere"? */
+bool provision_sold_out(const struct burst_error *err);
+/*
+ * Do the labels say managed-by=cargo-burst and owner=owner_id (and, when
+ * role is not NULL, role=role)?  The one test before adopting or deleting.
+ */
+bool provision_is_ours(const struct hcloud_labels *l, const char *owner_id,
+		       const char *role);
+/* Record a lifecycle event (best effort: a failure is only logged). */
+void provision_add_event(struct burst_state *st, const char *kind, const char *rkind,
+			 int64_t id, const char *name, const char *reason,
+			 const char *details);
+
+/*
+ * One server create, for every caller (the cold path, the extra servers
+ * of --shards, the bake).  All pointers are borrowed.
+ */
+struct provision_create {
+	struct hcloud *api;
+	struct burst_state *state;
+	const char *owner_id;
+	const char *role;                   /* our role label: server, shard, bake */
+	struct hcloud_server_opts *so;      /* name, type, image, keys, user_data, labels;
+					     * location (and name) are set here */
+	const struct strvec *locations;     /* tried in order */
+	/*
+	 * The cost guard: refused (BURST_EXIT_CONFIG) when `limit` servers of
+	 * ours are up in the state (rows provisioning or ready; extra servers
+	 * of --shards only when count_shards).  0: no guard.  Checked under
+	 * the provisioning lock, held until the new row is recorded.
+	 */
+	int64_t limit;
+	bool count_shards;
+	bool rename;         /* a name taken by a server we cannot adopt: "<name>-N" */
+	bool quiet;          /* no terminal lines (threads): debug log only */
+	/* before each attempt (NULL: "Provisioning <type> in <location>") */
+	void (*announce)(void *data, const char *location);
+	/* before each POST: adjust so (e.g. volumes for this location) */
+	void (*prepare)(void *data, struct hcloud_server_opts *so);
+	/*
+	 * A refusal the caller can fix (e.g. a stale ssh key id): 1 retry the
+	 * same location (err released here), 0 not the caller's, -1 fail (err).
+	 */
+	int (*refused)(void *data, struct hcloud_server_opts *so, struct burst_error *err);
+	void *data;
+	const char *sold_out_hint; /* hint when every location is sold out */
+	/* the state row (NULL: none); hcloud_id, name, ip, location are set here */
+	struct state_server *row;
+	/* > 0: wait (bounded) until the server runs */
+	uint64_t wait_ms;
+	hcloud_progress_fn progress;
+	void *progress_data;
+};
+
+/* What provision_server_create() made. */
+struct provision_created {
+	struct hcloud_server_created sc; /* the server (recovered: adopted by name) */
+	char *name;                      /* the name it got */
+	char *location;
+	int64_t row_id;                  /* state row, 0 when none */
+	uint64_t posted_ms;              /* when the create was accepted */
+};
+
+/* Free what a create made (not the server). */
+void provision_created_release(struct provision_created *c);
+
+/*
+ * The lifecycle of a new server: cost guard -> intent row -> POST in the
+ * first usable location (where the type is deprecated or not offered:
+ * skipped up front; sold-out ones skipped, one notice each) ->
+ * recovery when the name is taken or the reply was lost (our own labelled
+ * server that the state does not know is adopted; else another name) ->
+ * the row recorded (status provisioning) and a `provisioned` event -> the
+ * wait until running (c->wait_ms).  On failure after the create,
+ * out->row_id / out->sc.server.id say what exists.
+ */
+int provision_server_create(const struct provision_create *c, struct provision_created *out,
+			    struct burst_error *err);
+
+/*
+ * The cost guard alone: -1 (BURST_EXIT_CONFIG, naming every server that is
+ * up and how to remove it) when `limit` servers of ours are up.
+ */
+int provision_server_guard(struct burst_state *st, int64_t limit, bool count_shards,
+			   struct burst_error *err);
+
+/*
+ * Delete a server of ours now, through the reapers' routine (volumes
+ * detached first), and record it: row `deleted` (row_id may be 0) and a
+ * `terminated` event with reason.
+ */
+int provision_server_discard(struct hcloud *api, struct burst_state *st, int64_t row_id,
+			     int64_t hcloud_id, const char *name, const char *rkind,
+			     const char *reason, struct burst_error *err);
+
 /* ---- talking to the API ---------------------------------------------- */
 
 /*
@@ -107,6 +206,7 @@ struct provision_opts {
 	int64_t keep_alive_secs;
 	bool no_reap;
 	uint64_t ssh_deadline_ms;     /* how long to wait for ssh (0 = 180 s) */
+	int64_t max_servers;          /* cost guard (0 = none) */
 };
 
 /* The server a run uses. */
@@ -146,12 +246,30 @@ void provision_volume_release(struct provision_volume *v);
  * /actions per poll); an attach, when needed, is sent the moment the
  * server is unlocked and runs during the wait for ssh (with progress).  host must carry user, port, identity and known_hosts; its
  * host and control_path are set here.  Everything is recorded in the
- * state (server row `ready`, project volume, events).  On failure after the
- * server exists, srv->row_id is set so the caller can still arm its reaper.
+ * state (server row `ready`, project volume, events).  The create goes
+ * through provision_server_create() (cost guard: o->max_servers).  A server
+ * whose ssh never answers is deleted here (volume detached first; srv is
+ * then empty).  On failure after the server exists otherwise,
+ * srv->row_id is set so the caller can still arm its reaper.
  */
 int provision_cold(const struct provision_opts *o, struct remote_host *host,
 		   struct provision_server *srv, struct provision_volume *vol,
 		   struct burst_error *err);
+
+/*
+ * A server that a run left half provisioned (its start failed, or the run
+ * was killed during the wait for ssh) and that does not answer now (call
+ * with the provisioning lock held; host->host is its address): when the
+ * API says it runs, wait for its ssh once more, as long as the cold path
+ * would; when it is not running or still does not answer, delete it (its
+ * volume detached first) rather than create another beside it.  1 it
+ * answers now, 0 deleted or gone (provision anew), -1 with err (not
+ * deleted: its reaper will, and the cost guard refuses another create
+ * meanwhile).
+ */
+int provision_recover_half_done(const struct provision_opts *o, struct remote_host *host,
+				int64_t row_id, int64_t hcloud_id, const char *name,
+				struct burst_error *err);
 
 /*
  * A live server that does not have this project's volume attached: find

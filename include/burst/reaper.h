@@ -166,6 +166,17 @@ int reaper_run_watch(struct burst_state *st, struct hcloud *api,
 
 /* ---- deleting now ------------------------------------------------------ */
 
+/*
+ * Delete one server of ours now (the reapers' own routine: our volumes on
+ * it unmounted when it answers, detached and awaited, then DELETE and
+ * await).  Refuses a server without our labels; a server already gone is
+ * done.  cfg may be NULL (ssh defaults).  Records nothing: the caller
+ * records the termination its own way.
+ */
+int reaper_delete_server_now(struct burst_state *st, struct hcloud *api,
+			     const struct burst_config *cfg, const char *reason,
+			     int64_t hcloud_id, struct burst_error *err);
+
 /* Flags of reaper_down(). */
 #define REAPER_DOWN_VOLUMES 0x1 /* also delete every project volume */
 #define REAPER_DOWN_FORCE 0x2   /* ignore live leases (runs in progress) */

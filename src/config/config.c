@@ -60,6 +60,10 @@ const struct config_key config_keys[CONFIG_KEY_COUNT] = {
 	{ CONFIG_BILLING_MARGIN_SECS, NULL, "billing_margin_secs", NULL,
 	  CONFIG_T_INT, 0, 3599, "120",
 	  "Delete this many seconds before the billing hour ends.", 0 },
+	{ CONFIG_MAX_SERVERS, NULL, "max_servers", NULL, CONFIG_T_INT, 1, 100,
+	  "1",
+	  "Build servers of ours up at once (a cost guard; the extra servers "
+	  "of a running `test --shards N` come on top).", 0 },
 	{ CONFIG_SSH_KEY_PATH, NULL, "ssh_key_path", NULL, CONFIG_T_PATH, 0, 0,
 	  "\"~/.ssh/id_ed25519\"",
 	  "Private ssh key (falls back to ~/.ssh/id_rsa when only that "
@@ -110,6 +114,7 @@ static const size_t field_offset[CONFIG_KEY_COUNT] = {
 		offsetof(struct burst_config, billing_hour_hold),
 	[CONFIG_BILLING_MARGIN_SECS] =
 		offsetof(struct burst_config, billing_margin_secs),
+	[CONFIG_MAX_SERVERS] = offsetof(struct burst_config, max_servers),
 	[CONFIG_SSH_KEY_PATH] = offsetof(struct burst_config, ssh_key_path),
 	[CONFIG_SSH_USER] = offsetof(struct burst_config, ssh_user),
 	[CONFIG_SSH_PORT] = offsetof(struct burst_config, ssh_port),

@@ -33,6 +33,7 @@ static int64_t int_value(const struct burst_config *cfg, enum config_key_id id)
 	case CONFIG_VOLUME_KEEP_ALIVE_SECS: return cfg->volume_keep_alive_secs;
 	case CONFIG_VOLUME_GB: return cfg->volume_gb;
 	case CONFIG_BILLING_MARGIN_SECS: return cfg->billing_margin_secs;
+	case CONFIG_MAX_SERVERS: return cfg->max_servers;
 	case CONFIG_SSH_PORT: return cfg->ssh_port;
 	default: BUG("key %d is not an integer", (int)id);
 	}
@@ -202,6 +203,7 @@ static void format_key(const struct burst_config *cfg, enum config_key_id id,
 	case CONFIG_VOLUME_KEEP_ALIVE_SECS:
 	case CONFIG_VOLUME_GB:
 	case CONFIG_BILLING_MARGIN_SECS:
+	case CONFIG_MAX_SERVERS:
 	case CONFIG_SSH_PORT:
 		strbuf_addf(out, "%lld", (long long)int_value(cfg, id));
 		break;
@@ -341,6 +343,7 @@ static cJSON *json_key(const struct burst_config *cfg, enum config_key_id id)
 	case CONFIG_VOLUME_KEEP_ALIVE_SECS:
 	case CONFIG_VOLUME_GB:
 	case CONFIG_BILLING_MARGIN_SECS:
+	case CONFIG_MAX_SERVERS:
 	case CONFIG_SSH_PORT:
 		cJSON_AddNumberToObject(o, "value", (double)int_value(cfg, id));
 		break;

@@ -122,18 +122,8 @@ out:
 
 static bool is_ours(const struct hcloud_image *im, const char *owner_id)
 {
-	const char *v;
-
-	if (!im->type || strcmp(im->type, "snapshot"))
-		return false;
-	v = hcloud_labels_get(&im->labels, "managed-by");
-	if (!v || strcmp(v, "cargo-burst"))
-		return false;
-	v = hcloud_labels_get(&im->labels, "role");
-	if (!v || strcmp(v, "image"))
-		return false;
-	v = hcloud_labels_get(&im->labels, "owner");
-	return v && owner_id && !strcmp(v, owner_id);
+	return im->type && !strcmp(im->type, "snapshot") &&
+	       provision_is_ours(&im->labels, owner_id, "image");
 }
 
 /* Newer first: created, then id. */
@@ -183,23 +173,6 @@ size_t image_retention_plan(const struct hcloud_images *imgs, const char *owner_
 	return *n - before;
 }
 
-static void add_event(struct burst_state *st, const char *kind, const char *rkind, int64_t id,
-		      const char *name, const char *reason, const char *details)
-{
-	struct burst_error e = BURST_ERROR_INIT;
-	struct state_event ev = { 0 };
-
-	ev.kind = kind;
-	ev.resource_kind = rkind;
-	ev.resource_id = id;
-	ev.resource_name = name;
-	ev.reason = reason;
-	ev.details = details;
-	if (state_event_add(st, &ev, &e) < 0)
-		log_warn(MOD, "recording a %s event: %s", kind, e.message ? e.message : "");
-	burst_error_release(&e);
-}
-
 int image_retention_apply(struct hcloud *api, struct burst_state *st, const char *owner_id,
 			  int64_t keep, int64_t protect_id, size_t *deleted,
 			  struct burst_error *err)
@@ -236,7 +209,7 @@ int image_retention_apply(struct hcloud *api, struct burst_state *st, const char
 		done++;
 		ui_status("Deleted", "old image %lld (%s)", (long long)doomed[i],
 			  im && im->description ? im->description : "no description");
-		add_event(st, "terminated", "image", doomed[i],
+		provision_add_event(st, "terminated", "image", doomed[i],
 			  im ? im->description : NULL, "retention", NULL);
 	}
 out:
@@ -259,31 +232,13 @@ out:
 static int delete_bake_server(struct hcloud *api, struct burst_state *st, int64_t id,
 			      const char *name, const char *reason, struct burst_error *err)
 {
-	struct hcloud_action act = { 0 };
 	struct burst_error e = BURST_ERROR_INIT;
-	int ret = -1;
 
-	if (hcloud_server_delete(api, id, &act, err) < 0) {
-		if (!err->api_code || strcmp(err->api_code, "not_found"))
-			goto out;
-		burst_error_release(err);
-	} else if (act.id && hcloud_actions_wait(api, &act.id, 1,
-						 burst_now_ms() + ACTION_DEADLINE_MS, NULL, NULL,
-						 &e) < 0) {
-		/* the delete was accepted; the wait is only a courtesy */
-		log_warn(MOD, "waiting for the deletion of '%s': %s", name,
-			 e.message ? e.message : "");
-		burst_error_release(&e);
-	}
-	add_event(st, "terminated", "bake", id, name, reason, NULL);
+	if (provision_server_discard(api, st, 0, id, name, "bake", reason, err) < 0)
+		return -1;
 	state_reaper_remove(st, IMAGE_REAPER_KIND, name, true, &e);
 	burst_error_release(&e);
-	ret = 0;
-out:
-	if (ret < 0)
-		burst_error_prefix(err, "deleting bake server '%s'", name);
-	hcloud_action_release(&act);
-	return ret;
+	return 0;
 }
 
 int image_bake_sweep(struct hcloud *api, struct burst_state *st, const char *owner_id,
@@ -303,12 +258,11 @@ int image_bake_sweep(struct hcloud *api, struct burst_state *st, const char *own
 	for (size_t i = 0; i < srvs.nr; i++) {
 		const struct hcloud_server *s = &srvs.v[i];
 		const char *d = hcloud_labels_get(&s->labels, "deadline");
-		const char *own = hcloud_labels_get(&s->labels, "owner");
 		int64_t deadline;
 		bool alive;
 
 		/* the selector said so; never trust it for a delete */
-		if (!own || strcmp(own, owner_id))
+		if (!provision_is_ours(&s->labels, owner_id, "bake"))
 			continue;
 		if (s->status && !strcmp(s->status, "deleting"))
 			continue;
@@ -369,13 +323,6 @@ struct bake {
 static int64_t snapshot_secs(const struct image_bake_opts *o)
 {
 	return o->snapshot_secs > 0 ? o->snapshot_secs : IMAGE_SNAPSHOT_SECS;
-}
-
-static bool sold_out(const struct burst_error *err)
-{
-	return err->api_code && (!strcmp(err->api_code, "resource_unavailable") ||
-				 !strcmp(err->api_code, "placement_error") ||
-				 !strcmp(err->api_code, "no_space_left_in_location"));
 }
 
 static int interrupted(struct burst_error *err)
@@ -456,74 +403,56 @@ static void create_progress(const struct hcloud_actions *actions, void *data)
 	ui_progress("Baking", "server '%s' starting (%us)", b->r->server_name, elapsed_s(b));
 }
 
+/* The bake's line before each attempt. */
+static void bake_announce(void *data, const char *location)
+{
+	struct bake *b = data;
+
+	ui_status("Creating", "bake server '%s' (%s from %s) in %s", b->name,
+		  b->o->server_type, IMAGE_BASE, location);
+}
+
 /* Create the bake server in the first location that has the type. */
 static int create_server(struct bake *b, const char *user_data, int64_t key_id,
-			 struct hcloud_server_created *sc, struct burst_error *err)
+			 struct provision_created *made, struct burst_error *err)
 {
 	const struct image_bake_opts *o = b->o;
 	struct hcloud_labels labels = HCLOUD_LABELS_INIT;
 	struct hcloud_server_opts so = { 0 };
-	struct burst_error ignore = BURST_ERROR_INIT;
-	const char *name = b->name;
-	char *labels_json, *key_ref;
+	struct provision_create pc = { 0 };
+	char *key_ref, *hint;
 	const char *key_refs[1];
-	struct strvec order = STRVEC_INIT;
-	int64_t intent = 0;
-	int ret = -1;
+	int ret;
 
+	if (proc_interrupted())
+		return interrupted(err);
 	image_bake_labels(&labels, b->owner, b->deadline);
-	labels_json = provision_labels_json(&labels);
 	key_ref = xstrfmt("%lld", (long long)key_id);
 	key_refs[0] = key_ref;
-	so.name = name;
+	so.name = b->name;
 	so.server_type = o->server_type;
 	so.image = IMAGE_BASE;
 	so.ssh_keys = key_refs;
 	so.nr_ssh_keys = 1;
 	so.user_data = user_data;
 	so.labels = &labels;
-	strvec_pushn(&order, o->regions->v, o->regions->nr);
-	if (provision_usable_locations(o->api, o->server_type, &order, err) < 0) {
-		burst_error_prefix(err, "creating bake server '%s'", name);
-		goto out;
-	}
-	for (size_t i = 0; i < order.nr; i++) {
-		if (proc_interrupted()) {
-			interrupted(err);
-			goto out;
-		}
-		so.location = order.v[i];
-		ui_status("Creating", "bake server '%s' (%s from %s) in %s", name, o->server_type,
-			  IMAGE_BASE, so.location);
-		if (state_intent_begin(o->state, STATE_INTENT_SERVER, name, labels_json, &intent,
-				       err) < 0)
-			goto out;
-		if (hcloud_server_create(o->api, &so, sc, err) == 0) {
-			state_intent_done(o->state, intent, sc->server.id, &ignore);
-			burst_error_release(&ignore);
-			ret = 0;
-			break;
-		}
-		state_intent_failed(o->state, intent, err->message, &ignore);
-		burst_error_release(&ignore);
-		hcloud_server_created_release(sc);
-		if (!sold_out(err) || i + 1 == order.nr) {
-			if (sold_out(err))
-				burst_error_hint(err, "every configured location is sold out for "
-						 "%s: add regions or pass --server-type",
-						 o->server_type);
-			burst_error_prefix(err, "creating bake server '%s'", name);
-			goto out;
-		}
-		ui_info("Sold out", "%s is not available in %s; trying %s", o->server_type,
-			so.location, order.v[i + 1]);
-		burst_error_release(err);
-	}
-out:
-	strvec_clear(&order);
+	hint = xstrfmt("every configured location is sold out for %s: add regions or "
+		       "pass --server-type", o->server_type);
+	pc.api = o->api;
+	pc.state = o->state;
+	pc.owner_id = b->owner;
+	pc.role = "bake";
+	pc.so = &so;
+	pc.locations = o->regions;
+	pc.announce = bake_announce;
+	pc.data = b;
+	pc.sold_out_hint = hint;
+	ret = provision_server_create(&pc, made, err);
+	if (ret < 0)
+		burst_error_prefix(err, "creating bake server '%s'", b->name);
 	hcloud_labels_release(&labels);
-	free(labels_json);
 	free(key_ref);
+	free(hint);
 	return ret;
 }
 
@@ -541,7 +470,7 @@ static int adopt_server(struct bake *b, const struct hcloud_server *s, const cha
 	b->r->server_ip = xstrdup(s->ipv4);
 	details = xstrfmt("{\"location\":\"%s\",\"server_type\":\"%s\",\"deadline\":%lld}",
 			  s->location ? s->location : "", o->server_type, (long long)b->deadline);
-	add_event(o->state, "provisioned", "bake", s->id, s->name, NULL, details);
+	provision_add_event(o->state, "provisioned", "bake", s->id, s->name, NULL, details);
 	free(details);
 	if (!s->ipv4)
 		return burst_error_set(err, BURST_EXIT_API, s->ipv4_invalid
@@ -707,7 +636,7 @@ static int snapshot(struct bake *b, struct burst_error *err)
 	b->r->image_id = im.id;
 	ui_progress_done("Snapshotted", "image %lld in %s", (long long)im.id,
 			 ui_duration(dur, sizeof(dur), burst_now_ms() - t0));
-	add_event(o->state, "provisioned", "image", im.id, b->r->description, NULL, labels_json);
+	provision_add_event(o->state, "provisioned", "image", im.id, b->r->description, NULL, labels_json);
 	rec.hcloud_id = im.id;
 	rec.created_at = im.created ? (int64_t)im.created : now;
 	rec.version = (char *)BURST_VERSION;
@@ -742,7 +671,7 @@ static void drop_creating_image(struct bake *b)
 		burst_error_release(&e);
 		sleep_ms(500);
 	}
-	add_event(b->o->state, "terminated", "image", b->creating_image, NULL, "interrupted",
+	provision_add_event(b->o->state, "terminated", "image", b->creating_image, NULL, "interrupted",
 		  NULL);
 	b->creating_image = 0;
 }
@@ -865,7 +794,7 @@ int image_bake_watch(struct hcloud *api, struct burst_state *st, const char *nam
 	for (;;) {
 		struct hcloud_servers sl = { 0 };
 		const struct hcloud_server *s;
-		const char *d, *own, *role;
+		const char *d;
 		int64_t deadline, now;
 
 		/* cheap while the bake runs: the database only */
@@ -909,9 +838,7 @@ int image_bake_watch(struct hcloud *api, struct burst_state *st, const char *nam
 		s = &sl.v[0];
 		settle_dead_intent(st, name, s->id);
 		d = hcloud_labels_get(&s->labels, "deadline");
-		own = hcloud_labels_get(&s->labels, "owner");
-		role = hcloud_labels_get(&s->labels, "role");
-		if (!own || strcmp(own, owner) || !role || strcmp(role, "bake") || !d ||
+		if (!provision_is_ours(&s->labels, owner, "bake") || !d ||
 		    parse_int64(d, 0, INT64_MAX, &deadline) < 0) {
 			log_warn(MOD, "server '%s' is not a bake server of ours: leaving it alone",
 				 name);
@@ -945,7 +872,7 @@ int image_bake(const struct image_bake_opts *o, struct image_bake_result *r,
 	       struct burst_error *err)
 {
 	struct bake b;
-	struct hcloud_server_created sc = { 0 };
+	struct provision_created made = { 0 };
 	struct strbuf user_data = STRBUF_INIT;
 	struct burst_error e = BURST_ERROR_INIT;
 	char *host_priv = NULL, *host_pub = NULL, *scratch = NULL, *keyfile = NULL;
@@ -996,11 +923,17 @@ int image_bake(const struct image_bake_opts *o, struct image_bake_result *r,
 			       err) < 0)
 		goto out;
 	start_watcher(&b);
-	if (create_server(&b, user_data.buf, key_id, &sc, err) < 0)
-		goto out;
-	if (adopt_server(&b, &sc.server, host_pub, err) < 0)
+	if (create_server(&b, user_data.buf, key_id, &made, err) < 0) {
+		if (!made.sc.server.id)
+			goto out;
+		/* it exists (e.g. without an address): ours to delete */
+		adopt_server(&b, &made.sc.server, host_pub, &e);
+		burst_error_release(&e);
 		goto fail;
-	if (hcloud_server_wait_created(o->api, &sc, burst_now_ms() + ACTION_DEADLINE_MS,
+	}
+	if (adopt_server(&b, &made.sc.server, host_pub, err) < 0)
+		goto fail;
+	if (hcloud_server_wait_created(o->api, &made.sc, burst_now_ms() + ACTION_DEADLINE_MS,
 				       create_progress, &b, err) < 0) {
 		burst_error_prefix(err, "starting bake server '%s'", r->server_name);
 		goto fail;
@@ -1048,7 +981,7 @@ out:
 					  b.host.port ? b.host.port : 22, &e);
 		burst_error_release(&e);
 	}
-	hcloud_server_created_release(&sc);
+	provision_created_release(&made);
 	strbuf_release(&user_data);
 	remote_host_release(&b.host);
 	burst_error_release(&e);

@@ -229,6 +229,7 @@ static void provision_opts_fill(struct run *r, struct provision_opts *o)
 	o->control_dir = r->control_dir;
 	o->keep_alive_secs = r->keep_alive;
 	o->no_reap = r->ctx->run.no_reap;
+	o->max_servers = r->cfg->max_servers;
 }
 
 /* Fill the ssh host of a known server row. */
@@ -350,9 +351,16 @@ static int try_warm(struct run *r, bool under_lock, struct burst_error *err)
 		log_debug(MOD, "warm connection failed: %s", err->message);
 		burst_error_release(err);
 		if (half_done) {
-			ui_verbose("Skipping", "server '%s': it never became ready", row.name);
-			ret = 0;
-			goto out;
+			/* retried once, else deleted: never a row of servers */
+			struct provision_opts o;
+
+			provision_opts_fill(r, &o);
+			ret = provision_recover_half_done(&o, &r->host, row.id, row.hcloud_id,
+							  row.name, err);
+			if (ret <= 0)
+				goto out;
+			ret = -1;
+			goto answered;
 		}
 		/* only now ask the API what happened to the server */
 		if (hcloud_server_get(r->api, row.hcloud_id, &hs, err) < 0) {
@@ -376,6 +384,7 @@ static int try_warm(struct run *r, bool under_lock, struct burst_error *err)
 				      err) < 0)
 			goto out;
 	}
+answered:
 	if (half_done && state_server_set_status(r->st, row.id, STATE_SERVER_READY, err) < 0)
 		goto out;
 	r->srv.row_id = row.id;

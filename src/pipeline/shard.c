@@ -374,6 +374,7 @@ struct shard_plan {
 	const char *endpoint, *token, *state_dir, *owner, *server_type, *known_hosts;
 	struct strvec order;
 	int64_t image_id, key_id;
+	int64_t max_servers;
 };
 
 struct shard_ctx {
@@ -390,14 +391,9 @@ struct shard_ctx {
 	bool hb_running, hb_stop;
 	pthread_mutex_t hb_mu;
 	pthread_cond_t hb_cv;
+	/* one create at a time in this process (the flock is per process) */
+	pthread_mutex_t create_mu;
 };
-
-static bool sold_out(const struct burst_error *err)
-{
-	return err->api_code && (!strcmp(err->api_code, "resource_unavailable") ||
-				 !strcmp(err->api_code, "placement_error") ||
-				 !strcmp(err->api_code, "no_space_left_in_location"));
-}
 
 /* Create one extra server, record it and take a lease on it (a thread). */
 static void *provision_main(void *arg)
@@ -409,14 +405,14 @@ static void *provision_main(void *arg)
 	struct burst_state *st = NULL;
 	struct hcloud_labels labels = HCLOUD_LABELS_INIT;
 	struct hcloud_server_opts so = { 0 };
-	struct hcloud_server_created created = { 0 };
+	struct provision_create pc = { 0 };
+	struct provision_created made = { 0 };
 	struct strbuf user_data = STRBUF_INIT;
-	struct burst_error ignore = BURST_ERROR_INIT;
 	struct state_server row = { 0 };
-	char *labels_json = NULL, *key_ref = NULL, *image_ref = NULL;
+	char *key_ref = NULL, *image_ref = NULL;
 	const char *key_refs[1];
-	int64_t intent = 0, lease = 0;
-	bool made = false;
+	int64_t lease = 0;
+	int rc;
 
 	s->rc = -1;
 	api = hcloud_new(p->endpoint, p->token, &s->err);
@@ -425,7 +421,6 @@ static void *provision_main(void *arg)
 	if (state_open(p->state_dir, &st, &s->err) < 0)
 		goto out;
 	provision_labels(&labels, "shard", p->owner, NULL);
-	labels_json = provision_labels_json(&labels);
 	if (remote_cloud_config(s->host_priv, s->host_pub, &user_data) < 0) {
 		burst_error_set(&s->err, BURST_EXIT_INTERNAL, "the cloud-config is too large");
 		goto out;
@@ -440,54 +435,35 @@ static void *provision_main(void *arg)
 	so.nr_ssh_keys = 1;
 	so.user_data = user_data.buf;
 	so.labels = &labels;
-	for (size_t i = 0; i < p->order.nr; i++) {
-		so.location = p->order.v[i];
-		if (state_intent_begin(st, STATE_INTENT_SERVER, s->server_name, labels_json,
-				       &intent, &s->err) < 0)
-			goto out;
-		if (hcloud_server_create(api, &so, &created, &s->err) == 0) {
-			state_intent_done(st, intent, created.server.id, &ignore);
-			burst_error_release(&ignore);
-			made = true;
-			break;
-		}
-		state_intent_failed(st, intent, s->err.message, &ignore);
-		burst_error_release(&ignore);
-		hcloud_server_created_release(&created);
-		if (!sold_out(&s->err) || i + 1 == p->order.nr)
-			goto out;
-		log_debug(MOD, "%s: sold out in %s, trying %s", s->server_name, p->order.v[i],
-			  p->order.v[i + 1]);
-		burst_error_release(&s->err);
-	}
-	if (!made)
-		goto out;
-	if (!created.server.ipv4) {
-		burst_error_set(&s->err, BURST_EXIT_API, created.server.ipv4_invalid
-				? "the API returned an invalid address for server '%s'"
-				: "server '%s' has no public IPv4 address", s->server_name);
-		goto out;
-	}
-	s->srv.hcloud_id = created.server.id;
-	s->srv.name = xstrdup(created.server.name ? created.server.name : s->server_name);
-	s->srv.ip = xstrdup(created.server.ipv4);
-	s->srv.location = xstrdup(created.server.location ? created.server.location
-							 : so.location);
-	s->srv.host_key_pub = xstrdup(s->host_pub);
-	row.hcloud_id = s->srv.hcloud_id;
-	row.name = s->srv.name;
-	row.ip = s->srv.ip;
-	row.location = s->srv.location;
 	row.server_type = (char *)p->server_type;
 	row.image_id = p->image_id;
 	row.host_key_pub = s->host_pub;
 	row.host_key_path = (char *)p->known_hosts;
 	row.status = STATE_SERVER_PROVISIONING;
 	row.keep_alive_secs = SHARD_SAFETY_SECS;
-	if (state_server_insert(st, &row, &s->err) < 0)
+	pc.api = api;
+	pc.state = st;
+	pc.owner_id = p->owner;
+	pc.role = "shard";
+	pc.so = &so;
+	pc.locations = &p->order;
+	/* the cost guard: max_servers, plus the extra servers of this run */
+	pc.limit = p->max_servers + sc->n - 1;
+	pc.count_shards = true;
+	pc.quiet = true;
+	pc.row = &row;
+	pthread_mutex_lock(&sc->create_mu);
+	rc = provision_server_create(&pc, &made, &s->err);
+	pthread_mutex_unlock(&sc->create_mu);
+	if (rc < 0)
 		goto out;
-	s->srv.row_id = row.id;
-	if (state_lease_acquire(st, NULL, row.id, &lease, &s->err) != 0) {
+	s->srv.hcloud_id = made.sc.server.id;
+	s->srv.name = xstrdup(made.name);
+	s->srv.ip = xstrdup(made.sc.server.ipv4);
+	s->srv.location = xstrdup(made.location);
+	s->srv.host_key_pub = xstrdup(s->host_pub);
+	s->srv.row_id = made.row_id;
+	if (state_lease_acquire(st, NULL, made.row_id, &lease, &s->err) != 0) {
 		if (!s->err.message)
 			burst_error_set(&s->err, BURST_EXIT_STATE, "server '%s' went away",
 					s->srv.name);
@@ -497,20 +473,20 @@ static void *provision_main(void *arg)
 	pthread_mutex_lock(&sc->hb_mu);
 	s->lease_id = lease;
 	pthread_mutex_unlock(&sc->hb_mu);
-	if (hcloud_server_wait_created(api, &created, burst_now_ms() + SHARD_ACTION_DEADLINE_MS,
+	if (hcloud_server_wait_created(api, &made.sc, burst_now_ms() + SHARD_ACTION_DEADLINE_MS,
 				       NULL, NULL, &s->err) < 0) {
 		burst_error_prefix(&s->err, "starting server '%s'", s->srv.name);
 		goto out;
 	}
-	if (state_server_set_status(st, row.id, STATE_SERVER_READY, &s->err) < 0)
+	if (state_server_set_status(st, made.row_id, STATE_SERVER_READY, &s->err) < 0)
 		goto out;
 	s->rc = 0;
 out:
+	if (!s->srv.row_id && made.row_id)
+		s->srv.row_id = made.row_id; /* created, then failed: still reaped */
 	hcloud_labels_release(&labels);
-	hcloud_server_created_release(&created);
+	provision_created_release(&made);
 	strbuf_release(&user_data);
-	burst_error_release(&ignore);
-	free(labels_json);
 	free(key_ref);
 	free(image_ref);
 	state_close(st);
@@ -854,6 +830,7 @@ static int plan_servers(struct shard_ctx *sc, struct burst_error *err)
 	p->owner = state_owner_id(r->st);
 	p->server_type = r->cfg->server_type;
 	p->known_hosts = r->known_hosts;
+	p->max_servers = r->cfg->max_servers;
 	provision_location_order(r->srv.location, &r->cfg->regions, &p->order);
 	if (provision_find_image(r->api, p->owner, &p->image_id, err) < 0)
 		return -1;
@@ -1251,6 +1228,7 @@ int pipeline_shard_test(struct run *r, struct burst_error *err)
 	strvec_init(&sc.archive_args);
 	strvec_init(&sc.run_args);
 	pthread_mutex_init(&sc.hb_mu, NULL);
+	pthread_mutex_init(&sc.create_mu, NULL);
 	pthread_cond_init(&sc.hb_cv, NULL);
 	sc.v = xcalloc((size_t)sc.n, sizeof(*sc.v));
 	for (int i = 0; i < sc.n; i++) {
@@ -1378,6 +1356,7 @@ out:
 	strvec_clear(&sc.archive_args);
 	strvec_clear(&sc.run_args);
 	pthread_mutex_destroy(&sc.hb_mu);
+	pthread_mutex_destroy(&sc.create_mu);
 	pthread_cond_destroy(&sc.hb_cv);
 	free(sc.archive);
 	free(sc.dir);

@@ -519,15 +519,6 @@ static void ssh_progress(unsigned elapsed, void *data)
 	ui_progress("Waiting", "for ssh on %s (%us)", ip, elapsed);
 }
 
-/* Is this create error "sold out here, try elsewhere"? */
-static bool sold_out(const struct burst_error *err)
-{
-	return err->api_code && (!strcmp(err->api_code, "resource_unavailable") ||
-				 !strcmp(err->api_code, "placement_error") ||
-				 !strcmp(err->api_code, "no_space_left_in_location"));
-}
-
-
 /*
  * Does a server create error refuse what a field names (an invalid_input
  * or not_found naming the field, or the word in the message)?
@@ -581,48 +572,6 @@ out:
 	hcloud_labels_release(&labels);
 	burst_error_release(&ignore);
 	free(lj);
-	return ret;
-}
-
-/*
- * A server create refused because the name is taken: by a server the state
- * knows or not of ours (another run's, created in the same second: 1, pick
- * another name), or by one of ours it does not know, which is this run's
- * own create whose reply was lost (0, sc filled as a recovered create).  When that cannot be
- * told (the lookup failed): 1.
- */
-static int name_taken(const struct provision_opts *o, const char *name,
-		      struct hcloud_server_created *sc)
-{
-	struct hcloud_servers l = { 0 };
-	struct state_server known = { 0 };
-	struct burst_error e = BURST_ERROR_INIT;
-	const char *owner, *managed;
-	int ret = 1, in_state;
-
-	if (hcloud_servers_list(o->api, name, NULL, &l, &e) < 0) {
-		log_debug(MOD, "looking up server '%s': %s", name, e.message);
-		goto out;
-	}
-	if (!l.nr)
-		goto out;
-	owner = hcloud_labels_get(&l.v[0].labels, "owner");
-	managed = hcloud_labels_get(&l.v[0].labels, "managed-by");
-	if (!owner || strcmp(owner, o->owner_id) || !managed || strcmp(managed, "cargo-burst"))
-		goto out; /* not ours at all */
-	in_state = state_server_by_hcloud_id(o->state, l.v[0].id, &known, &e);
-	if (in_state != 0)
-		goto out;
-	hcloud_server_created_release(sc);
-	sc->server = l.v[0];
-	memset(&l.v[0], 0, sizeof(l.v[0]));
-	sc->recovered = true;
-	sc->start = true;
-	ret = 0;
-out:
-	hcloud_servers_release(&l);
-	state_server_release(&known);
-	burst_error_release(&e);
 	return ret;
 }
 
@@ -754,6 +703,151 @@ static int state_volume(const struct provision_opts *o, struct hcloud_volume *ou
 }
 
 /*
+ * How long the cold path waits for ssh: o->ssh_deadline_ms, else
+ * BURST_SSH_WAIT_SECS (1..3600; for tests), else 180 s.
+ */
+static uint64_t ssh_wait_ms(const struct provision_opts *o)
+{
+	const char *env = getenv("BURST_SSH_WAIT_SECS");
+	int64_t secs;
+
+	if (o->ssh_deadline_ms)
+		return o->ssh_deadline_ms;
+	if (env && parse_int64(env, 1, 3600, &secs) == 0)
+		return (uint64_t)secs * 1000;
+	return 180000;
+}
+
+/*
+ * A new server whose sshd never answered (a broken image, a host
+ * problem): delete it now, its volume detached first, rather than keep it
+ * for its paid hour beside the one the next run would create.  On success
+ * srv is emptied (nothing left to reap) and err gets the hint.
+ */
+static void discard_unreachable(const struct provision_opts *o, struct remote_host *host,
+				struct provision_server *srv, struct hcloud_waiter *w,
+				int64_t attach_id, struct burst_error *err)
+{
+	struct burst_error e = BURST_ERROR_INIT;
+
+	/* an attach still running locks the volume: let it end first */
+	if (attach_id && hcloud_waiter_wait(w, &attach_id, 1, burst_now_ms() + 60000,
+					    NULL, NULL, &e) < 0)
+		log_debug(MOD, "waiting for the attach: %s", e.message);
+	burst_error_release(&e);
+	ui_status("Deleting", "server '%s': it never answered ssh", srv->name);
+	if (provision_server_discard(o->api, o->state, srv->row_id, srv->hcloud_id, srv->name,
+				     "server", "unreachable", &e) < 0) {
+		ui_warn("%s; its reaper will delete it", e.message);
+		burst_error_release(&e);
+		return;
+	}
+	remote_known_hosts_forget(host->known_hosts, srv->ip, host->port ? host->port : 22, &e);
+	burst_error_release(&e);
+	burst_error_hint(err, "server '%s' never answered ssh (a broken image or a host "
+			 "problem), so it was deleted; run again, and if it repeats, bake "
+			 "the image again with `cargo burst image build`", srv->name);
+	provision_server_release(srv);
+}
+
+int provision_recover_half_done(const struct provision_opts *o, struct remote_host *host,
+				int64_t row_id, int64_t hcloud_id, const char *name,
+				struct burst_error *err)
+{
+	struct burst_error e = BURST_ERROR_INIT;
+	struct hcloud_server hs = { 0 };
+	bool running;
+
+	/* one look: a server that is not running (its start failed) goes at once */
+	if (hcloud_server_get(o->api, hcloud_id, &hs, err) < 0) {
+		if (!err->api_code || strcmp(err->api_code, "not_found"))
+			return -1;
+		burst_error_release(err);
+	}
+	running = hs.status && !strcmp(hs.status, "running");
+	hcloud_server_release(&hs);
+	if (running) {
+		ui_status("Waiting", "for ssh on server '%s' (a run left it unfinished)", name);
+		if (remote_wait_ready(host, burst_now_ms() + ssh_wait_ms(o), ssh_progress,
+				      host->host, &e) == 0)
+			return 1;
+		if (e.exit_code == BURST_EXIT_INTERRUPTED || proc_interrupted()) {
+			burst_error_move(err, &e);
+			return -1;
+		}
+		log_debug(MOD, "server '%s': %s", name, e.message);
+		burst_error_release(&e);
+	}
+	ui_status("Deleting", "server '%s': it never became ready", name);
+	if (provision_server_discard(o->api, o->state, row_id, hcloud_id, name, "server",
+				     "unreachable", err) < 0)
+		return -1;
+	return 0;
+}
+
+/* What the cold path's create hooks share. */
+struct cold_create {
+	const struct provision_opts *o;
+	int found;                     /* the project's volume is known */
+	struct hcloud_volume *found_vol;
+	struct strvec *names;
+	bool try_vol;                  /* false once `volumes` was refused */
+	bool with_vol;                 /* this attempt has the volume in it */
+	int64_t key_id;                /* registered by this run (0: remembered) */
+	char **key_ref;
+	const char **key_refs;
+	const char *fp;
+};
+
+/* A free volume in this location goes in with the create. */
+static void cold_prepare(void *data, struct hcloud_server_opts *so)
+{
+	struct cold_create *cc = data;
+	const struct hcloud_volume *v = cc->found_vol;
+
+	cc->with_vol = cc->try_vol && cc->found && !v->server && v->location &&
+		       !strcmp(v->location, so->location);
+	so->volumes = cc->with_vol ? &v->id : NULL;
+	so->nr_volumes = cc->with_vol ? 1 : 0;
+}
+
+/*
+ * The cold path's own recoveries: a remembered ssh key id that is gone
+ * (register the key again) and a volume that cannot go in with the create
+ * (busy or gone: ask the API, create without it, attach later).
+ */
+static int cold_refused(void *data, struct hcloud_server_opts *so, struct burst_error *err)
+{
+	struct cold_create *cc = data;
+	const struct provision_opts *o = cc->o;
+
+	if (!cc->key_id && create_refused(err, "ssh_keys", "ssh key")) {
+		log_debug(MOD, "ssh key '%s' refused at create: %s", *cc->key_ref, err->message);
+		burst_error_release(err);
+		if (provision_ensure_ssh_key(o->api, o->state, o->owner_id,
+					     o->ssh_pub_key_path, &cc->key_id, err) < 0)
+			return -1;
+		key_cache_set(o, cc->fp, cc->key_id);
+		free(*cc->key_ref);
+		*cc->key_ref = xstrfmt("%lld", (long long)cc->key_id);
+		cc->key_refs[0] = *cc->key_ref;
+		(void)so;
+		return 1;
+	}
+	if (cc->with_vol && create_refused(err, "volumes", "volume")) {
+		log_debug(MOD, "volume %lld refused at create: %s", (long long)cc->found_vol->id,
+			  err->message);
+		burst_error_release(err);
+		cc->try_vol = false;
+		hcloud_volume_release(cc->found_vol);
+		strvec_clear(cc->names);
+		cc->found = find_project_volume(o->api, o, cc->found_vol, cc->names, err);
+		return cc->found < 0 ? -1 : 1;
+	}
+	return 0;
+}
+
+/*
  * The cold path, timed for its critical path: the lookups, then POST
  * /servers at once (with the project's volume in `volumes` when it is free
  * in that location: attached at create, no attach step), the volume created
@@ -768,29 +862,28 @@ int provision_cold(const struct provision_opts *o, struct remote_host *host,
 {
 	struct strvec order = STRVEC_INIT, names = STRVEC_INIT;
 	struct hcloud_labels slabels = HCLOUD_LABELS_INIT;
-	struct hcloud_server_created sc = { 0 };
 	struct hcloud_volume_created vc = { 0 };
 	struct hcloud_server_opts so = { 0 };
 	struct hcloud_action attach = { 0 };
 	struct hcloud_waiter *w = NULL;
 	struct strbuf user_data = STRBUF_INIT;
-	struct burst_error ignore = BURST_ERROR_INIT;
 	struct state_server row = { 0 };
 	struct hcloud_volume found_vol = { 0 }, v = { 0 };
-	struct state_event ev = { 0 };
+	struct provision_create pc = { 0 };
+	struct provision_created made = { 0 };
+	struct cold_create cc = { 0 };
 	struct wait_progress wp;
-	char *host_priv = NULL, *host_pub = NULL, *slabels_json = NULL;
+	char *host_priv = NULL, *host_pub = NULL, *sold_hint = NULL;
 	char *key_ref = NULL, *image_ref = NULL, *name = NULL, *keyfile = NULL;
 	char *vname = NULL, *fp = NULL;
 	const char *key_refs[1];
-	int64_t image_id = 0, key_id = 0, srv_intent = 0;
+	int64_t image_id = 0, key_id = 0;
 	int64_t *ids = NULL;
 	size_t nr_ids = 0, alloc_ids = 0;
-	bool created = false, moved = false, vol_at_create = false, try_vol = true;
+	bool created = false, moved = false, vol_at_create = false;
 	uint64_t t0 = burst_now_ms(), posted = 0, vol_posted = 0, deadline;
 	char dur[32];
-	int found, renames = 0, ret = -1;
-	char *tmp;
+	int found, rc, ret = -1;
 
 	if (provision_find_image(o->api, o->owner_id, &image_id, err) < 0)
 		goto out;
@@ -811,8 +904,6 @@ int provision_cold(const struct provision_opts *o, struct remote_host *host,
 		burst_error_hint(err, "set [hetzner] regions in the config");
 		goto out;
 	}
-	if (provision_usable_locations(o->api, o->server_type, &order, err) < 0)
-		goto out;
 
 	/*
 	 * The user's key by the id remembered from its registration: no lookup
@@ -837,7 +928,6 @@ int provision_cold(const struct provision_opts *o, struct remote_host *host,
 	}
 
 	provision_labels(&slabels, "server", o->owner_id, NULL);
-	slabels_json = provision_labels_json(&slabels);
 	name = provision_server_name(o->owner_id, state_now());
 	image_ref = xstrfmt("%lld", (long long)image_id);
 	key_refs[0] = key_ref;
@@ -848,128 +938,62 @@ int provision_cold(const struct provision_opts *o, struct remote_host *host,
 	so.nr_ssh_keys = 1;
 	so.user_data = user_data.buf;
 	so.labels = &slabels;
-	for (size_t i = 0; i < order.nr;) {
-		/* a free volume in this location goes in with the create */
-		bool with_vol = try_vol && found && !found_vol.server && found_vol.location &&
-				!strcmp(found_vol.location, order.v[i]);
-
-		so.location = order.v[i];
-		so.volumes = with_vol ? &found_vol.id : NULL;
-		so.nr_volumes = with_vol ? 1 : 0;
-		ui_status("Provisioning", "%s in %s", o->server_type, order.v[i]);
-		if (state_intent_begin(o->state, STATE_INTENT_SERVER, name, slabels_json,
-				       &srv_intent, err) < 0)
-			goto out;
-		if (hcloud_server_create(o->api, &so, &sc, err) == 0) {
-			posted = burst_now_ms();
-			state_intent_done(o->state, srv_intent, sc.server.id, &ignore);
-			burst_error_release(&ignore);
-			vol_at_create = with_vol;
-			break;
-		}
-		state_intent_failed(o->state, srv_intent, err->message, &ignore);
-		burst_error_release(&ignore);
-		hcloud_server_created_release(&sc);
-		if (!key_id && create_refused(err, "ssh_keys", "ssh key")) {
-			log_debug(MOD, "ssh key '%s' refused at create: %s", key_ref, err->message);
-			burst_error_release(err);
-			if (provision_ensure_ssh_key(o->api, o->state, o->owner_id,
-						     o->ssh_pub_key_path, &key_id, err) < 0)
-				goto out;
-			key_cache_set(o, fp, key_id);
-			free(key_ref);
-			key_ref = xstrfmt("%lld", (long long)key_id);
-			key_refs[0] = key_ref;
-			continue;
-		}
-		if (err->api_code && !strcmp(err->api_code, "uniqueness_error") &&
-		    renames < 3) {
-			if (!name_taken(o, name, &sc)) {
-				/* ours after all (a reply lost, the request resent) */
-				burst_error_release(err);
-				posted = burst_now_ms();
-				state_intent_done(o->state, srv_intent, sc.server.id, &ignore);
-				burst_error_release(&ignore);
-				for (size_t k = 0; with_vol && k < sc.server.nr_volumes; k++)
-					if (sc.server.volumes[k] == found_vol.id)
-						vol_at_create = true;
-				break;
-			}
-			/* a server of a run in the same second has this name */
-			log_debug(MOD, "server name '%s' taken: %s", name, err->message);
-			burst_error_release(err);
-			free(name);
-			name = provision_server_name(o->owner_id, state_now());
-			renames++;
-			tmp = xstrfmt("%s-%d", name, renames + 1);
-			free(name);
-			name = tmp;
-			so.name = name;
-			continue;
-		}
-		if (with_vol && create_refused(err, "volumes", "volume")) {
-			/* busy or gone: ask the API, create without it, attach later */
-			log_debug(MOD, "volume %lld refused at create: %s", (long long)found_vol.id,
-				  err->message);
-			burst_error_release(err);
-			try_vol = false;
-			hcloud_volume_release(&found_vol);
-			strvec_clear(&names);
-			found = find_project_volume(o->api, o, &found_vol, &names, err);
-			if (found < 0)
-				goto out;
-			continue;
-		}
-		if (!sold_out(err) || i + 1 == order.nr) {
-			if (sold_out(err))
-				burst_error_hint(err, "every configured location is sold out "
-						 "for %s: add regions or pick another server_type",
-						 o->server_type);
-			goto out;
-		}
-		ui_info("Sold out", "%s is not available in %s; trying %s",
-			o->server_type, order.v[i], order.v[i + 1]);
-		burst_error_release(err);
-		i++;
-	}
-	/* known from here on, so the caller can tell the user it exists */
-	srv->hcloud_id = sc.server.id;
-	srv->name = xstrdup(sc.server.name ? sc.server.name : name);
-	if (!sc.server.ipv4) {
-		burst_error_set(err, BURST_EXIT_API, sc.server.ipv4_invalid
-				? "the API returned an invalid address for server '%s'"
-				: "server '%s' has no public IPv4 address", name);
-		goto out;
-	}
-	srv->ip = xstrdup(sc.server.ipv4);
-	srv->location = xstrdup(sc.server.location ? sc.server.location : so.location);
-	srv->host_key_pub = xstrdup(host_pub);
-
-	/* pin the host key before anything connects */
-	if (remote_known_hosts_pin(host->known_hosts, srv->ip, host->port ? host->port : 22,
-				   host_pub, err) < 0)
-		goto out;
-	row.hcloud_id = srv->hcloud_id;
-	row.name = srv->name;
-	row.ip = srv->ip;
-	row.location = srv->location;
-	row.server_type = (char *)o->server_type;
+	cc.o = o;
+	cc.found = found;
+	cc.found_vol = &found_vol;
+	cc.names = &names;
+	cc.try_vol = true;
+	cc.key_id = key_id;
+	cc.key_ref = &key_ref;
+	cc.key_refs = key_refs;
+	cc.fp = fp;
+	sold_hint = xstrfmt("every configured location is sold out for %s: add regions "
+			    "or pick another server_type", o->server_type);
 	row.image_id = image_id;
 	row.host_key_pub = host_pub;
 	row.host_key_path = host->known_hosts;
 	row.status = STATE_SERVER_PROVISIONING;
 	row.keep_alive_secs = o->keep_alive_secs;
 	row.no_reap = o->no_reap;
-	if (state_server_insert(o->state, &row, err) < 0)
+	pc.api = o->api;
+	pc.state = o->state;
+	pc.owner_id = o->owner_id;
+	pc.role = "server";
+	pc.so = &so;
+	pc.locations = &order;
+	pc.limit = o->max_servers;
+	pc.rename = true;
+	pc.prepare = cold_prepare;
+	pc.refused = cold_refused;
+	pc.data = &cc;
+	pc.sold_out_hint = sold_hint;
+	pc.row = &row;
+	rc = provision_server_create(&pc, &made, err);
+	found = cc.found;
+	if (made.row_id)
+		srv->row_id = made.row_id;
+	if (rc < 0)
 		goto out;
-	srv->row_id = row.id;
-	ev.kind = "provisioned";
-	ev.resource_kind = "server";
-	ev.resource_id = srv->hcloud_id;
-	ev.resource_name = srv->name;
-	ev.details = srv->location;
-	state_event_add(o->state, &ev, &ignore);
-	burst_error_release(&ignore);
+	posted = made.posted_ms;
+	vol_at_create = cc.with_vol;
+	if (vol_at_create && made.sc.recovered) {
+		vol_at_create = false;
+		for (size_t k = 0; k < made.sc.server.nr_volumes; k++)
+			if (made.sc.server.volumes[k] == found_vol.id)
+				vol_at_create = true;
+	}
+	srv->hcloud_id = made.sc.server.id;
+	srv->name = xstrdup(made.name);
+	srv->ip = xstrdup(made.sc.server.ipv4);
+	srv->location = xstrdup(made.location);
+	srv->host_key_pub = xstrdup(host_pub);
+	provision_add_event(o->state, "provisioned", "server", srv->hcloud_id, srv->name, NULL,
+			    srv->location);
+
+	/* pin the host key before anything connects */
+	if (remote_known_hosts_pin(host->known_hosts, srv->ip, host->port ? host->port : 22,
+				   host_pub, err) < 0)
+		goto out;
 
 	/* the project's volume in the location the server got: create it now */
 	if (!found || strcmp(found_vol.location ? found_vol.location : "", srv->location)) {
@@ -1019,10 +1043,10 @@ int provision_cold(const struct provision_opts *o, struct remote_host *host,
 
 	/* both creates' actions, one poll for all */
 	w = hcloud_waiter_new(o->api);
-	hcloud_waiter_add(w, sc.action.id, posted);
+	hcloud_waiter_add(w, made.sc.action.id, posted);
 	if (created)
 		hcloud_waiter_add(w, vc.action.id, vol_posted);
-	create_ids(&sc.action, &sc.next_actions, &ids, &nr_ids, &alloc_ids);
+	create_ids(&made.sc.action, &made.sc.next_actions, &ids, &nr_ids, &alloc_ids);
 	if (created)
 		create_ids(&vc.action, &vc.next_actions, &ids, &nr_ids, &alloc_ids);
 	wp.what = srv->name;
@@ -1035,8 +1059,8 @@ int provision_cold(const struct provision_opts *o, struct remote_host *host,
 			burst_error_prefix(err, "starting server '%s'", srv->name);
 		goto out;
 	}
-	if (sc.recovered &&
-	    hcloud_server_wait_created(o->api, &sc, burst_now_ms() + ACTION_DEADLINE_MS,
+	if (made.sc.recovered &&
+	    hcloud_server_wait_created(o->api, &made.sc, burst_now_ms() + ACTION_DEADLINE_MS,
 				       server_progress, &wp, err) < 0) {
 		burst_error_prefix(err, "starting server '%s'", srv->name);
 		goto out;
@@ -1077,9 +1101,12 @@ int provision_cold(const struct provision_opts *o, struct remote_host *host,
 	host->host = xstrdup(srv->ip);
 	if (o->control_dir && remote_host_set_control_dir(host, o->control_dir, err) < 0)
 		goto out;
-	deadline = burst_now_ms() + (o->ssh_deadline_ms ? o->ssh_deadline_ms : 180000);
-	if (remote_wait_ready(host, deadline, ssh_progress, srv->ip, err) < 0)
+	deadline = burst_now_ms() + ssh_wait_ms(o);
+	if (remote_wait_ready(host, deadline, ssh_progress, srv->ip, err) < 0) {
+		if (err->exit_code == BURST_EXIT_REMOTE && !proc_interrupted())
+			discard_unreachable(o, host, srv, w, attach.id, err);
 		goto out;
+	}
 	if (attach.id) {
 		if (hcloud_waiter_wait(w, &attach.id, 1, burst_now_ms() + ACTION_DEADLINE_MS,
 				       NULL, NULL, err) < 0) {
@@ -1111,16 +1138,15 @@ out:
 	strvec_clear(&order);
 	strvec_clear(&names);
 	hcloud_labels_release(&slabels);
-	hcloud_server_created_release(&sc);
+	provision_created_release(&made);
 	hcloud_volume_created_release(&vc);
 	hcloud_action_release(&attach);
 	hcloud_volume_release(&found_vol);
 	hcloud_volume_release(&v);
 	strbuf_release(&user_data);
-	burst_error_release(&ignore);
 	free(host_priv);
 	free(host_pub);
-	free(slabels_json);
+	free(sold_hint);
 	free(key_ref);
 	free(image_ref);
 	free(name);

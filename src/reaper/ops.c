@@ -307,6 +307,21 @@ out:
 	return ret;
 }
 
+int reaper_delete_server_now(struct burst_state *st, struct hcloud *api,
+			     const struct burst_config *cfg, const char *reason,
+			     int64_t hcloud_id, struct burst_error *err)
+{
+	struct reaper_ops o = { 0 };
+	bool gone = false;
+
+	o.st = st;
+	o.api = api;
+	o.cfg = cfg;
+	o.owner = state_owner_id(st);
+	o.reason = reason;
+	return reaper_delete_server(&o, hcloud_id, &gone, err);
+}
+
 void reaper_record_server_gone(struct reaper_ops *o, int64_t row_id, int64_t hcloud_id,
 			       const char *name, const char *ip)
 {

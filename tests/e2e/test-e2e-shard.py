@@ -272,6 +272,23 @@ def run_all(tap, sim, w):
            {k for k, _, _, _ in res} == {1}, "everything sold out: all 12 tests on the main server")
     sim.configure({"sold_out": []})
 
+    # --- the reply to the extra server's create lost and the request resent (the
+    # create took effect; the resend gets 409 for the name): adopted, never two
+    sim.configure({"faults": [{"method": "POST", "path": "/servers", "apply": True,
+                               "status": 409, "code": "uniqueness_error", "times": 1}]})
+    sim.reset_requests()
+    r = w.burst(["test", "--shards", "2"], cwd=ws, timeout=480)
+    sim.configure({"faults": []})
+    done = [q for q in sim.requests() if q["method"] == "POST" and q["path"].endswith("/servers")
+            and (q.get("status") == 201 or q.get("fault"))]
+    res = results_of(r.out + r.err)
+    if not tap.is_(r.code, 0, "an extra server's create reply lost: the run passes"):
+        tap.diag(repr(r))
+    tap.is_(len(done), 1, "one extra server was created (%d)" % len(done))
+    tap.ok(len(res) == 12 and {k for k, _, _, _ in res} == {1, 2},
+           "all 12 tests ran, on both servers")
+    tap.ok(wait_no_shards(w, 60), "the adopted extra server is deleted after the run")
+
     # --- a failing test in one shard (warm main server)
     sim.reset_requests()
     junit2 = os.path.join(w.dir, "junit-fail.xml")

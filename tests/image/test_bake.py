@@ -396,6 +396,24 @@ def test_kill9_during_create(tap, sim, w):
     sim.configure({"faults": []})
 
 
+def test_lost_reply(tap, sim, w):
+    """The reply to the bake's POST /servers lost and the request resent
+    (libcurl does so on a dead keep-alive connection): the create took
+    effect, the answer is 409 uniqueness_error for its own name.  The bake
+    adopts its own server, never two."""
+    sim.configure({"durations": {"bake": 1.0},
+                   "faults": [{"method": "POST", "path": "/servers", "apply": True,
+                               "status": 409, "code": "uniqueness_error", "times": 1}]})
+    sim.reset_requests()
+    r = bake(w, "--description", "bake lost reply")
+    sim.configure({"faults": []})
+    if not tap.is_(r.code, 0, "a bake whose POST /servers reply was lost succeeds"):
+        tap.diag(repr(r))
+    done = [c for c in posts(sim, r"/v1/servers") if c.get("status") == 201 or c.get("fault")]
+    tap.is_(len(done), 1, "one server create took effect (%d)" % len(done))
+    tap.ok(wait_until(lambda: bake_servers(w) == [], 20), "and no bake server is left")
+
+
 def test_down_abandoned(tap, sim, w):
     """`down` leaves a live bake alone and deletes an abandoned one at once,
     long before its deadline (the tool and its watcher both gone, as after a
@@ -444,6 +462,7 @@ def main():
             test_keep_on_failure(tap, sim, w)
             test_kill9(tap, sim, w)
             test_kill9_during_create(tap, sim, w)
+            test_lost_reply(tap, sim, w)
             test_down_abandoned(tap, sim, w)
             tap.is_(bake_servers(w), [], "no bake server is left at the end")
     return tap.done()

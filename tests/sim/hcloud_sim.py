@@ -140,6 +140,7 @@ DEFAULT_CONFIG = {
     "volume_real_cap_gb": 10,
     "legacy_datacenter": False,
     "deprecated_types": [],
+    "sshd_refuse": 0,
 }
 
 SERVER_BODY = {"name", "server_type", "image", "location", "datacenter", "start_after_create",
@@ -606,7 +607,12 @@ class Machine:
                 script.append("ln -sf %s /dev/disk/by-id/scsi-0HC_Volume_%d" % (vol["_loop"], vol["id"]))
                 if vol.get("_automount") and vol["format"]:
                     script.append(automount_cmd(vol))
-        script.append("exec /usr/sbin/sshd -D -e -f %s" % q(cfg))
+        refuse = self.sim.take_sshd_refuse()
+        if refuse:
+            # a broken image: the machine runs, its sshd never starts
+            script.append("exec sleep 2147483647")
+        else:
+            script.append("exec /usr/sbin/sshd -D -e -f %s" % q(cfg))
         logf = open(os.path.join(self.dir, "sshd.log"), "a")
         # setpriv --pdeathsig: sshd dies with the simulator's scheduler thread
         # (the thread that runs every machine start) even if it is SIGKILLed.
@@ -621,6 +627,12 @@ class Machine:
             logf.close()
         ip = self.server["_ip"]
         deadline = time.time() + 10
+        while refuse and time.time() < deadline and self.ns_fd is None:
+            self._pin_ns()
+            time.sleep(0.02)
+        if refuse:
+            log("server %d: sshd refused by config (sshd_refuse), ns %s", self.server["id"], self.ns)
+            return
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("sshd for server %d exited with %d (see %s)" % (
@@ -1021,6 +1033,14 @@ class Sim:
             self.machines[s["id"]] = m
         if not m.running():
             m.start(keys)
+
+    def take_sshd_refuse(self):
+        """Config sshd_refuse: the next N machine starts get no sshd (-1: all)."""
+        with self.lock:
+            n = int(self.config.get("sshd_refuse", 0) or 0)
+            if n > 0:
+                self.config["sshd_refuse"] = n - 1
+            return n != 0
 
     def machine_stop(self, s):
         m = self.machines.get(s["id"])
