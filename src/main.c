@@ -7,7 +7,7 @@ int main(int argc, char **argv)
 {
 	/* before anything reads the token; the reapers start here too */
 	proc_no_core_dumps();
-	/* a caught SIGINT/SIGTERM/SIGHUP ends the API waits promptly */
-	hcloud_set_interrupt_check(proc_interrupted);
+	/* a caught SIGINT/SIGTERM/SIGHUP ends the API wait in progress */
+	hcloud_set_signal_count(proc_signals_caught);
 	return burst_cli_main(argc, argv);
 }

@@ -342,14 +342,16 @@ time_t hcloud_parse_time(const char *s);
 /* ---- the client -------------------------------------------------------- */
 
 /*
- * The function every wait, retry and pacing sleep of the client asks
- * (between sleeps, and when a caught signal cuts one short): when it
- * returns non-zero they stop at once with BURST_EXIT_INTERRUPTED, so
- * SIGINT/SIGTERM/SIGHUP end a wait promptly.  A request already sent is
- * never cut short (its reply may be a create).  The CLI sets
- * proc_interrupted; NULL (the default) never interrupts.
+ * The count of interrupting signals caught so far (the CLI sets
+ * proc_signals_caught; NULL, the default, never interrupts).  A signal
+ * caught while a wait, a retry backoff or a create's recovery runs ends it
+ * at once with BURST_EXIT_INTERRUPTED, so SIGINT/SIGTERM/SIGHUP end a wait
+ * promptly.  A wait that starts afterwards (the cleanup after an
+ * interruption: deleting what was made) runs to its own deadline unless
+ * another signal comes.  A request already sent is never cut short (its
+ * reply may be a create).
  */
-void hcloud_set_interrupt_check(int (*check)(void));
+void hcloud_set_signal_count(int (*count)(void));
 
 /*
  * Create a client for endpoint (NULL = HCLOUD_DEFAULT_ENDPOINT) and token.

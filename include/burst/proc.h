@@ -149,6 +149,11 @@ void proc_describe_status(const struct child_process *cp, struct strbuf *out);
 
 /* The first SIGINT/SIGTERM/SIGHUP caught while children ran, or 0. */
 int proc_interrupted(void);
+/*
+ * How many interrupting signals (SIGINT, SIGTERM, SIGHUP) were caught so
+ * far; never reset, so a wait can tell whether one came while it ran.
+ */
+int proc_signals_caught(void);
 /* Forget a recorded interrupt (tests, or after handling it). */
 void proc_clear_interrupted(void);
 /*

@@ -257,11 +257,8 @@ static int create_once(struct hcloud *c, const char *path, const char *list_key,
 			goto out; /* not ours by that name: a real conflict */
 		if (burst_now_ms() + backoff > start + c->retry.total_ms)
 			goto out;
-		if (!hc_sleep_ms(backoff)) {
-			burst_error_release(&tmp);
-			hc_error_interrupted(what, &tmp);
-			goto out;
-		}
+		/* not cut short by a signal: whether it was created must be known */
+		hc_sleep_ms(backoff, HC_UNINTERRUPTED);
 		backoff = backoff * 2 > c->retry.cap_ms ? c->retry.cap_ms : backoff * 2;
 	}
 out:

@@ -18,28 +18,33 @@
 #define TRACE_MAX 4096
 #define API_TEXT_MAX 1024 /* longest API text shown */
 
-static int (*interrupt_check)(void);
+static int (*signal_count)(void);
 
-/* Set the function the client's waits and retries ask (NULL: none). */
-void hcloud_set_interrupt_check(int (*check)(void))
+/* Set the count of interrupting signals the waits watch (NULL: none). */
+void hcloud_set_signal_count(int (*count)(void))
 {
-	interrupt_check = check;
+	signal_count = count;
 }
 
-bool hc_interrupted(void)
+int hc_signal_mark(void)
 {
-	return interrupt_check && interrupt_check();
+	return signal_count ? signal_count() : 0;
 }
 
-bool hc_sleep_ms(uint64_t ms)
+bool hc_interrupted_since(int mark)
+{
+	return signal_count && mark != HC_UNINTERRUPTED && signal_count() != mark;
+}
+
+bool hc_sleep_ms(uint64_t ms, int mark)
 {
 	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
 
-	if (hc_interrupted())
+	if (hc_interrupted_since(mark))
 		return false;
 	/* a caught signal interrupts the sleep (no SA_RESTART): ask again */
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		if (hc_interrupted())
+		if (hc_interrupted_since(mark))
 			return false;
 	return true;
 }
@@ -528,7 +533,7 @@ static void pace(struct hcloud *c)
 	c->stats.paced++;
 	c->stats.paced_ms += ms;
 	/* interrupted: the request goes out at once and the caller stops after it */
-	(void)hc_sleep_ms(ms);
+	(void)hc_sleep_ms(ms, hc_signal_mark());
 	/* Assume the refill we waited for; the next response corrects it. */
 	c->stats.rl_remaining = rem + 1;
 }
@@ -728,7 +733,7 @@ int hc_request(struct hcloud *c, const char *method, const char *path,
 	char *url = xstrfmt("%s%s", c->base, path);
 	uint64_t start = burst_now_ms(), wait_ms = 0, backoff = c->retry.base_ms;
 	enum hc_outcome o = HC_FAIL;
-	int ret = -1;
+	int ret = -1, mark = hc_signal_mark();
 
 	if (ambiguous)
 		*ambiguous = false;
@@ -771,7 +776,7 @@ int hc_request(struct hcloud *c, const char *method, const char *path,
 		log_debug("hcloud", "%s: %s; retrying in %llu ms", what,
 			  tmp.api_code ? tmp.api_code : tmp.message,
 			  (unsigned long long)delay);
-		if (!hc_sleep_ms(delay)) {
+		if (!hc_sleep_ms(delay, mark)) {
 			burst_error_release(&tmp);
 			hc_error_interrupted(what, &tmp);
 			break;

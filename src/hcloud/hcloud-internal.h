@@ -108,13 +108,16 @@ int hc_list(struct hcloud *c, const char *path, const char *key,
 	    const char *what, struct burst_error *err);
 
 /*
- * Sleep ms milliseconds, restarting after a signal unless the interrupt
- * check (hcloud_set_interrupt_check) says the process was interrupted:
- * then false at once.
+ * A wait takes a mark of the signals caught so far when it starts
+ * (hc_signal_mark); hc_interrupted_since(mark) is true once another one
+ * was caught (hcloud_set_signal_count).  hc_sleep_ms() sleeps ms
+ * milliseconds, restarting after other signals, but returns false at once
+ * when one was caught since mark.
  */
-bool hc_sleep_ms(uint64_t ms);
-/* True when the interrupt check says the process was interrupted. */
-bool hc_interrupted(void);
+#define HC_UNINTERRUPTED (-1) /* a mark no signal ends */
+int hc_signal_mark(void);
+bool hc_interrupted_since(int mark);
+bool hc_sleep_ms(uint64_t ms, int mark);
 /* Fill err with BURST_EXIT_INTERRUPTED ("interrupted while WHAT"); -1. */
 int hc_error_interrupted(const char *what, struct burst_error *err);
 

@@ -11,6 +11,7 @@
 
 struct poller {
 	uint64_t interval, cap, deadline;
+	int mark; /* signals caught before the wait began */
 };
 
 static void poller_init(struct poller *p, struct hcloud *c, uint64_t deadline)
@@ -18,6 +19,7 @@ static void poller_init(struct poller *p, struct hcloud *c, uint64_t deadline)
 	p->interval = c->poll_first_ms;
 	p->cap = c->poll_cap_ms;
 	p->deadline = deadline;
+	p->mark = hc_signal_mark();
 }
 
 /*
@@ -33,7 +35,7 @@ static bool poller_sleep(struct poller *p)
 		return false;
 	if (p->deadline && now + ms > p->deadline)
 		ms = p->deadline - now;
-	if (!hc_sleep_ms(ms))
+	if (!hc_sleep_ms(ms, p->mark))
 		return false;
 	p->interval = p->interval * 3 / 2;
 	if (p->interval > p->cap)
@@ -335,6 +337,7 @@ int hcloud_waiter_wait(struct hcloud_waiter *w, const int64_t *ids, size_t n,
 {
 	bool first = true;
 	unsigned polls = 0;
+	int mark = hc_signal_mark();
 
 	for (size_t k = 0; k < n; k++)
 		hcloud_waiter_add(w, ids[k], 0);
@@ -433,7 +436,7 @@ int hcloud_waiter_wait(struct hcloud_waiter *w, const int64_t *ids, size_t n,
 			strbuf_release(&sb);
 			return -1;
 		}
-		if (at > now && !hc_sleep_ms(at - now))
+		if (at > now && !hc_sleep_ms(at - now, mark))
 			return hc_error_interrupted("waiting for the cloud", err);
 		if (waiter_poll(w, err) < 0)
 			return -1;
@@ -472,9 +475,10 @@ static int wait_create_actions(struct hcloud *c, const struct hcloud_action *act
 	return ret;
 }
 
-static int timed_out(const char *what, const char *status, struct burst_error *err)
+static int timed_out(const struct poller *p, const char *what, const char *status,
+		     struct burst_error *err)
 {
-	if (hc_interrupted()) {
+	if (hc_interrupted_since(p->mark)) {
 		burst_error_set(err, BURST_EXIT_INTERRUPTED,
 				"interrupted while waiting for %s", what);
 		return -1;
@@ -504,7 +508,7 @@ int hcloud_server_wait_status(struct hcloud *c, int64_t id, const char *status,
 			break;
 		}
 		if (!poller_sleep(&p)) {
-			timed_out(what, s.status, err);
+			timed_out(&p, what, s.status, err);
 			break;
 		}
 	}
@@ -537,7 +541,7 @@ int hcloud_image_wait_available(struct hcloud *c, int64_t id, uint64_t deadline_
 			break;
 		}
 		if (!poller_sleep(&p)) {
-			timed_out(what, img.status, err);
+			timed_out(&p, what, img.status, err);
 			break;
 		}
 	}
@@ -588,7 +592,7 @@ int hcloud_volume_wait_created(struct hcloud *c, struct hcloud_volume_created *r
 			break;
 		}
 		if (!poller_sleep(&p)) {
-			timed_out(what, r->volume.status, err);
+			timed_out(&p, what, r->volume.status, err);
 			break;
 		}
 	}

@@ -58,6 +58,7 @@ static volatile sig_atomic_t interrupted_sig;
 static int interrupt_count;
 static int sig_pipe[2] = { -1, -1 };
 static int install_depth;
+static volatile sig_atomic_t signals_caught;
 static bool catch_always;
 static bool sigpipe_ignored;
 
@@ -69,6 +70,7 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
 	(void)uc;
 	if (!interrupted_sig)
 		interrupted_sig = sig;
+	signals_caught++;
 	if (si && si->si_code == SI_KERNEL)
 		b |= 0x80;
 	if (sig_pipe[1] >= 0) {
@@ -134,6 +136,11 @@ void proc_catch_signals(bool on)
 int proc_interrupted(void)
 {
 	return interrupted_sig;
+}
+
+int proc_signals_caught(void)
+{
+	return signals_caught;
 }
 
 void proc_clear_interrupted(void)

@@ -972,8 +972,14 @@ int provision_cold(const struct provision_opts *o, struct remote_host *host,
 	found = cc.found;
 	if (made.row_id)
 		srv->row_id = made.row_id;
-	if (rc < 0)
+	if (rc < 0) {
+		/* one that exists still: the caller tells the user about it */
+		if (made.sc.server.id) {
+			srv->hcloud_id = made.sc.server.id;
+			srv->name = xstrdup(made.name ? made.name : name);
+		}
 		goto out;
+	}
 	posted = made.posted_ms;
 	vol_at_create = cc.with_vol;
 	if (vol_at_create && made.sc.recovered) {

@@ -291,6 +291,18 @@ int provision_server_create(const struct provision_create *c, struct provision_c
 		burst_error_set(err, BURST_EXIT_API, out->sc.server.ipv4_invalid
 				? "the API returned an invalid address for server '%s'"
 				: "server '%s' has no public IPv4 address", out->name);
+		/* unreachable for good: delete it now rather than leave it unwatched */
+		if (provision_server_discard(c->api, c->state, 0, out->sc.server.id, out->name,
+					     strcmp(c->role, "bake") ? "server" : "bake",
+					     "no usable address", &ignore) < 0) {
+			burst_error_hint(err, "it could not be deleted (%s): delete it with "
+					 "`cargo burst down`", ignore.message);
+			burst_error_release(&ignore);
+		} else {
+			burst_error_hint(err, "the server was deleted; if this repeats, the "
+					 "API is misbehaving: try again later");
+			out->sc.server.id = 0;
+		}
 		goto out;
 	}
 	if (c->row) {

@@ -21,26 +21,6 @@ from e2elib import Tap, World, need_root_and_tools, new_sim, seed  # noqa: E402
 CREATE_SECS = 120
 
 
-def reapers_of(w):
-    """The resource kinds of live reapers of this test's state directory."""
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/cmdline" % d, "rb") as f:
-                cmd = f.read().split(b"\0")
-            with open("/proc/%s/stat" % d) as f:
-                if f.read().split(") ")[1].split()[0] == "Z":
-                    continue
-        except (OSError, IndexError):
-            continue
-        if any(a.startswith(b"__reap-") for a in cmd) and \
-                any(a.startswith(w.state_dir.encode()) for a in cmd):
-            out.append(cmd[1].decode())
-    return out
-
-
 def server_rows(w):
     try:
         con = sqlite3.connect(os.path.join(w.state_dir, "state.db"), timeout=10)
@@ -83,10 +63,10 @@ def one_signal(tap, sim, w, hello, sig):
     tap.ok(new and new[0]["id"] in ids,
            "%s: the server being created is recorded in the state" % name)
     deadline = time.time() + 60
-    reapers = reapers_of(w)
+    reapers = w.reapers()
     while "__reap-server" not in reapers and time.time() < deadline:
         time.sleep(0.1)
-        reapers = reapers_of(w)
+        reapers = w.reapers()
     tap.ok("__reap-server" in reapers, "%s: its reaper is armed (%s)" % (name, reapers))
 
 
