@@ -571,6 +571,7 @@ static void run_init(struct run *r, struct burst_ctx *ctx)
 	strvec_init(&r->env);
 	strvec_init(&r->excludes);
 	strbuf_init(&r->tail, 0);
+	strbuf_init(&r->json_pending, 0);
 	remote_host_init(&r->host);
 	r->exit_code = -1;
 }
@@ -592,6 +593,10 @@ static void run_release(struct run *r)
 	free(r->byo_base);
 	free(r->display);
 	free(r->rustc);
+	pipeline_paths_release(&r->paths);
+	for (size_t i = 0; i < ARRAY_SIZE(r->remote_paths); i++)
+		free(r->remote_paths[i]);
+	strbuf_release(&r->json_pending);
 	hcloud_free(r->own_api);
 	state_close(r->own_state);
 }
@@ -791,8 +796,24 @@ static int run_pipeline(struct run *r, struct burst_error *err)
 
 	project_register(r);
 	resolve_env(r);
-	if (!strcmp(r->verb, "test") || !strcmp(r->verb, "build") || !strcmp(r->verb, "bench"))
+	/* cargo's paths and the cwd; a path off the workspace fails here */
+	if (!r->shell) {
+		const struct strvec *a = &r->ctx->run.cargo_args;
+
+		if (pipeline_map_paths(r->root, r->ctx->cwd ? r->ctx->cwd : r->root,
+				       (const char *const *)a->v, a->nr,
+				       getenv("CARGO_TARGET_DIR"), &r->paths, err) < 0)
+			goto out;
+		r->paths_mapped = true;
+		r->json_map = pipeline_json_output((const char *const *)a->v, a->nr);
+	}
+	if (!strcmp(r->verb, "test") || !strcmp(r->verb, "build") || !strcmp(r->verb, "bench") ||
+	    r->json_map)
 		local_metadata(r);
+	if (r->paths.target_dir) {
+		free(r->local_target_dir);
+		r->local_target_dir = xstrdup(r->paths.target_dir);
+	}
 	large_dirs_question(r);
 
 	/* a taken local port for -L fails before any server is touched */
