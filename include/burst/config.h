@@ -243,6 +243,8 @@ const char *config_key_fullname(enum config_key_id id, char *buf, size_t size);
 
 /* Append the effective config, one key per line with its source. */
 void config_format(const struct burst_config *cfg, struct strbuf *out);
+/* The version of `config --json` (its "schema" field); see STATE_STATUS_JSON_SCHEMA. */
+#define CONFIG_JSON_SCHEMA 1
 /* Append the effective config as a JSON object. */
 void config_format_json(const struct burst_config *cfg, struct strbuf *out);
 /* Append the key reference as a Markdown table (for the README). */
