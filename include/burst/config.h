@@ -262,7 +262,8 @@ const char *burst_closest(const char *word, const char *const *candidates,
  * --workspace --message-format plain` ($CARGO, cargo on PATH, then
  * ~/.cargo/bin/cargo) and sets *root to the directory of the workspace
  * manifest (allocated).  Outside a cargo project: -1 with a
- * BURST_EXIT_CONFIG error and a hint.  The answer is cached per cwd in
+ * BURST_EXIT_CONFIG error and a hint; when cargo itself fails (no default
+ * toolchain, a broken manifest), the same with cargo's own message.  The answer is cached per cwd in
  * <state dir>/workspace/ and reused (without starting cargo) while every
  * Cargo.toml from cwd up to / and the root's own is unchanged (stat) and
  * older than 2 s.
