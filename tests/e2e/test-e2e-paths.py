@@ -1,0 +1,238 @@
+#!/usr/bin/env python3
+"""End-to-end, differential: paths and the current directory.
+
+The same command with local cargo and with `cargo burst` (on the simulator)
+must agree, on a two-member workspace generated here (member `a`: a library
+with a unit test and an integration test that prints; member `b`: a binary
+with a test):
+
+- `test --cargo-test` from `a/` runs the tests local `cargo test` runs
+  there (the test names cargo reports; --cargo-test so that both sides are
+  plain cargo test, nextest is not on the simulated servers anyway);
+- `build --manifest-path ../b/Cargo.toml` from `a/`, and with an absolute
+  path from the root, builds `b` and fetches it where local cargo puts it;
+- `build --target-dir <dir in the workspace>` puts the artifacts there;
+- `--target-dir /tmp/...` (outside the workspace) and CARGO_TARGET_DIR
+  outside it are usage errors before any server is made;
+- `check --message-format=json` (rust-analyzer's check.overrideCommand):
+  every stdout line is JSON, the paths in manifest_path, src_path and the
+  spans' file_name are local and exist, filenames and out_dir lie in the
+  local target dir, and the messages match local `cargo check`'s.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from e2elib import Tap, World, cargo_path, need_root_and_tools, new_sim, seed  # noqa: E402
+
+FILES = {
+    "Cargo.toml": '[workspace]\nmembers = ["a", "b"]\nresolver = "2"\n',
+    "a/Cargo.toml": '[package]\nname = "a"\nversion = "0.1.0"\nedition = "2021"\n',
+    "a/src/lib.rs": (
+        "pub fn answer() -> u32 { 42 }\n"
+        "fn unused_in_a() {}\n"
+        "#[cfg(test)]\nmod tests {\n"
+        "    #[test]\n    fn a_unit() { assert_eq!(super::answer(), 42); }\n}\n"),
+    "a/tests/talk.rs": (
+        "#[test]\nfn a_prints() { println!(\"hello from a\"); assert_eq!(a::answer(), 42); }\n"),
+    "b/Cargo.toml": '[package]\nname = "b"\nversion = "0.1.0"\nedition = "2021"\n',
+    "b/src/main.rs": (
+        "fn main() { let unused_in_b = 1; println!(\"b runs\"); }\n"
+        "#[cfg(test)]\nmod tests {\n    #[test]\n    fn b_only() {}\n}\n"),
+}
+
+
+def make_workspace(w):
+    ws = os.path.join(w.work, "ws")
+    for rel, text in FILES.items():
+        path = os.path.join(ws, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(text)
+    return ws
+
+
+def local_cargo(w, args, cwd, target_dir):
+    """Local cargo with the world's environment and its own target dir."""
+    env = w.env({"CARGO_TARGET_DIR": target_dir})
+    p = subprocess.run([cargo_path()] + args, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=300)
+    return p.returncode, p.stdout, p.stderr
+
+
+def test_names(out):
+    """The tests cargo test reports ("test NAME ... ok")."""
+    names = set()
+    for line in out.splitlines():
+        if line.startswith("test ") and " ... " in line:
+            names.add(line[5:line.index(" ... ")])
+    return names
+
+
+def main():
+    tap = Tap()
+    need_root_and_tools(tap)
+    with new_sim() as sim:
+        seed(sim)
+        with World(tap, sim) as w:
+            run_all(tap, sim, w)
+    return tap.done()
+
+
+def run_all(tap, sim, w):
+    ws = make_workspace(w)
+    a = os.path.join(ws, "a")
+    local_target = os.path.join(w.dir, "local-target")
+
+    # --- outside the workspace: clear errors, before any server is made
+    elsewhere = os.path.join("/tmp", "burst-elsewhere-%d" % os.getpid())
+    r = w.burst(["build", "--target-dir", elsewhere], cwd=ws)
+    tap.ok(r.code in (64, 78), "--target-dir outside the workspace fails (64/78): %s" % r.code)
+    tap.ok("--target-dir '%s' is outside the workspace" % elsewhere in r.err,
+           "...naming the option and the path")
+    if r.code not in (64, 78):
+        tap.diag(repr(r))
+    r2 = w.burst(["build"], cwd=ws, env={"CARGO_TARGET_DIR": elsewhere})
+    tap.ok(r2.code in (64, 78) and "CARGO_TARGET_DIR" in r2.err,
+           "CARGO_TARGET_DIR outside the workspace fails too")
+    tap.ok(not w.servers() and ("POST", "/v1/servers") not in w.api_calls(),
+           "...before any server was made")
+    tap.ok(not os.path.exists(elsewhere), "...and nothing was written there")
+
+    # --- test from member a: the same tests as local cargo test there
+    rc, out, err = local_cargo(w, ["test"], a, local_target)
+    want = test_names(out)
+    tap.ok(rc == 0 and {"tests::a_unit", "a_prints"} <= want and "b_only" not in want,
+           "local cargo test in a/ runs a's tests only: %s" % sorted(want))
+    r = w.burst(["test", "--cargo-test"], cwd=a)
+    got = test_names(r.out)
+    tap.is_(r.code, 0, "cargo burst test from a/ succeeds")
+    if not tap.is_(sorted(got), sorted(want), "cargo burst test from a/ runs the same tests"):
+        tap.diag(repr(r))
+
+    # --- build --manifest-path, relative from a/ and absolute from the root
+    b_bin = os.path.join(ws, "target", "debug", "b")
+    r = w.burst(["build", "--manifest-path", "../b/Cargo.toml"], cwd=a)
+    tap.is_(r.code, 0, "build --manifest-path ../b/Cargo.toml from a/ succeeds")
+    if r.code != 0:
+        tap.diag(repr(r))
+    ok = os.path.exists(b_bin) and subprocess.run(
+        [b_bin], capture_output=True, text=True, timeout=30).stdout == "b runs\n"
+    tap.ok(ok, "b is fetched into <ws>/target/debug and runs")
+    if os.path.exists(b_bin):
+        os.unlink(b_bin)
+    r = w.burst(["build", "--manifest-path=%s" % os.path.join(ws, "b", "Cargo.toml")], cwd=ws)
+    tap.ok(r.code == 0 and os.path.exists(b_bin),
+           "build --manifest-path=<absolute path> from the root fetches b")
+    if r.code != 0:
+        tap.diag(repr(r))
+
+    # --- build --target-dir inside the workspace: artifacts where local cargo puts them
+    tdir = os.path.join(ws, "mytarget")
+    rc, out, err = local_cargo(w, ["build", "--target-dir", tdir], ws, local_target)
+    local_files = sorted(f for f in os.listdir(os.path.join(tdir, "debug"))
+                         if os.path.isfile(os.path.join(tdir, "debug", f)) and
+                         not f.endswith(".d") and not f.startswith(".")) if rc == 0 else []
+    subprocess.run(["rm", "-rf", tdir], check=False)
+    r = w.burst(["build", "--target-dir", "mytarget"], cwd=ws)
+    tap.is_(r.code, 0, "build --target-dir mytarget succeeds")
+    ddir = os.path.join(tdir, "debug")
+    got_files = sorted(f for f in os.listdir(ddir)) if os.path.isdir(ddir) else []
+    tap.ok(local_files and got_files == local_files,
+           "artifacts land in <ws>/mytarget/debug as with local cargo: %s vs %s" %
+           (got_files, local_files))
+    if r.code != 0:
+        tap.diag(repr(r))
+
+    # --- check --message-format=json: what rust-analyzer needs
+    rc, lout, lerr = local_cargo(w, ["check", "--message-format=json"], ws,
+                                 os.path.join(ws, "target"))
+    r = w.burst(["check", "--message-format=json"], cwd=ws)
+    tap.is_(r.code, 0, "check --message-format=json succeeds")
+    msgs, bad = [], []
+    for line in r.out.splitlines():
+        try:
+            doc = json.loads(line)
+            if not isinstance(doc, dict):
+                raise ValueError("not an object")
+            msgs.append(doc)
+        except ValueError:
+            bad.append(line)
+    tap.ok(msgs and not bad, "every stdout line is a JSON object (%d lines, bad: %r)" %
+           (len(msgs), bad[:3]))
+    tap.ok("/root/burst/" not in r.out and "/mnt/cache/" not in r.out,
+           "no remote source or target path is left in the messages")
+    check_paths(tap, ws, msgs)
+    local_msgs = [json.loads(x) for x in lout.splitlines() if x.startswith("{")]
+    tap.is_(summary(msgs), summary(local_msgs),
+            "the messages match local cargo check's (modulo the target dir's hashes)")
+
+    # the same from member a: paths still local
+    r = w.burst(["check", "--message-format=json-diagnostic-rendered-ansi"], cwd=a)
+    msgs = [json.loads(x) for x in r.out.splitlines() if x.startswith("{")]
+    tap.ok(r.code == 0 and msgs and all(m.get("manifest_path", a).startswith(ws) for m in msgs),
+           "from a/, the manifest paths are local too")
+    tap.ok(any(m.get("reason") == "compiler-artifact" and m["target"]["name"] == "a"
+               for m in msgs) and
+           not any(m.get("reason") == "compiler-artifact" and m["target"]["name"] == "b"
+                   for m in msgs),
+           "check from a/ checks a only, like local cargo")
+
+
+def walk_spans(spans, out):
+    for s in spans or []:
+        out.append(s.get("file_name"))
+        if s.get("expansion"):
+            walk_spans([s["expansion"].get("span")], out)
+
+
+def message_files(m):
+    files = []
+    msg = m.get("message") or {}
+    walk_spans(msg.get("spans"), files)
+    for c in msg.get("children") or []:
+        walk_spans(c.get("spans"), files)
+    return files
+
+
+def check_paths(tap, ws, msgs):
+    target = os.path.join(ws, "target")
+    missing, outside = [], []
+    for m in msgs:
+        for p in [m.get("manifest_path"), (m.get("target") or {}).get("src_path")]:
+            if p and not os.path.exists(p):
+                missing.append(p)
+        for f in message_files(m):
+            p = f if os.path.isabs(f) else os.path.join(ws, f)
+            if not os.path.exists(p):
+                missing.append(f)
+        for p in (m.get("filenames") or []) + [m.get("out_dir"), m.get("executable")]:
+            if p and not p.startswith(target + "/"):
+                outside.append(p)
+    tap.ok(not missing, "manifest_path, src_path and spans' file_name exist locally: %r" %
+           missing[:3])
+    tap.ok(not outside, "filenames, out_dir, executable lie in the local target dir: %r" %
+           outside[:3])
+    tap.ok(any(m.get("reason") == "compiler-message" and message_files(m) for m in msgs),
+           "the warnings come with their spans")
+
+
+def summary(msgs):
+    """What must agree with local cargo: per message, the reason, package,
+    manifest, target source and the diagnostics with their files."""
+    out = []
+    for m in msgs:
+        if m.get("reason") == "build-finished":
+            out.append(("build-finished", m.get("success")))
+            continue
+        out.append((m.get("reason"), m.get("package_id"), m.get("manifest_path"),
+                    (m.get("target") or {}).get("src_path"),
+                    (m.get("message") or {}).get("message"), tuple(message_files(m))))
+    return sorted(out, key=repr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
