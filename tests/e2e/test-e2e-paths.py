@@ -45,6 +45,16 @@ FILES = {
 }
 
 
+FAKE_NEXTEST = """#!/bin/sh
+# cargo-nextest stand-in: `cargo nextest --version` / `cargo nextest run ARGS`
+shift
+if [ "$1" = "--version" ]; then echo "cargo-nextest 0.0.0-fake"; exit 0; fi
+shift
+echo "FAKE-NEXTEST run $*" >&2
+exec cargo test --tests "$@"
+"""
+
+
 def make_workspace(w):
     ws = os.path.join(w.work, "ws")
     for rel, text in FILES.items():
@@ -112,6 +122,27 @@ def run_all(tap, sim, w):
     tap.is_(r.code, 0, "cargo burst test from a/ succeeds")
     if not tap.is_(sorted(got), sorted(want), "cargo burst test from a/ runs the same tests"):
         tap.diag(repr(r))
+
+    # --- test from member b (a binary) where nextest runs: no doctests for
+    # a package without a library (`cargo test --doc` would fail there)
+    b = os.path.join(ws, "b")
+    servers = w.servers()
+    if servers:
+        nbin = os.path.join(w.server_home(servers[0]["id"]), ".local", "bin")
+        os.makedirs(nbin, exist_ok=True)
+        with open(os.path.join(nbin, "cargo-nextest"), "w") as f:
+            f.write(FAKE_NEXTEST)
+        os.chmod(os.path.join(nbin, "cargo-nextest"), 0o755)
+    rc, out, err = local_cargo(w, ["test"], b, local_target)
+    want = test_names(out)
+    r = w.burst(["test"], cwd=b)
+    tap.ok(r.code == 0 and "FAKE-NEXTEST" in r.err, "test from b/ with nextest succeeds")
+    tap.ok("no library targets" not in r.err and "Doc-tests" not in r.out + r.err,
+           "...without doctests for a package that has no library")
+    if not tap.is_(sorted(test_names(r.out)), sorted(want), "...running b's tests only"):
+        tap.diag(repr(r))
+    if servers:
+        os.unlink(os.path.join(nbin, "cargo-nextest"))
 
     # --- build --manifest-path, relative from a/ and absolute from the root
     b_bin = os.path.join(ws, "target", "debug", "b")
