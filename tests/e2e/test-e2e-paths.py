@@ -179,10 +179,11 @@ def run_all(tap, sim, w):
         tap.diag(repr(r))
 
     # --- check --message-format=json: what rust-analyzer needs
-    rc, lout, lerr = local_cargo(w, ["check", "--message-format=json"], ws,
-                                 os.path.join(ws, "target"))
-    r = w.burst(["check", "--message-format=json"], cwd=ws)
-    tap.is_(r.code, 0, "check --message-format=json succeeds")
+    # (the arguments doc/json.md gives for check.overrideCommand)
+    ra = ["check", "--workspace", "--all-targets", "--message-format=json"]
+    rc, lout, lerr = local_cargo(w, ra, ws, os.path.join(ws, "target"))
+    r = w.burst(ra, cwd=ws)
+    tap.is_(r.code, 0, "check --workspace --all-targets --message-format=json succeeds")
     msgs, bad = [], []
     for line in r.out.splitlines():
         try:
