@@ -178,6 +178,26 @@ def run_all(tap, sim, w):
     if r.code != 0:
         tap.diag(repr(r))
 
+    # --- build --artifact-dir (unstable: nightly): copies where local cargo makes them
+    rustup_home = os.environ.get("RUSTUP_HOME", "/root/.rustup")
+    tc = os.path.join(rustup_home, "toolchains")
+    if os.path.isdir(tc) and any(t.startswith("nightly") for t in os.listdir(tc)):
+        zargs = ["build", "-Z", "unstable-options", "--artifact-dir"]
+        rc, out, err = local_cargo(w, ["+nightly"] + zargs + ["local-out"], a, local_target)
+        lout = os.path.join(a, "local-out")
+        want = sorted(os.listdir(lout)) if rc == 0 and os.path.isdir(lout) else []
+        subprocess.run(["rm", "-rf", lout], check=False)
+        r = w.burst(["+nightly"] + zargs + ["art"], cwd=a)
+        art = os.path.join(a, "art")
+        got = sorted(os.listdir(art)) if os.path.isdir(art) else []
+        tap.ok(r.code == 0 and want and got == want,
+               "build --artifact-dir art from a/ fills a/art as local cargo does: %s vs %s" %
+               (got, want))
+        if r.code != 0:
+            tap.diag(repr(r))
+    else:
+        tap.skip("build --artifact-dir", "no nightly toolchain installed")
+
     # --- check --message-format=json: what rust-analyzer needs
     # (the arguments doc/json.md gives for check.overrideCommand)
     ra = ["check", "--workspace", "--all-targets", "--message-format=json"]
