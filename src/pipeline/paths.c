@@ -239,6 +239,13 @@ int pipeline_map_paths(const char *root, const char *cwd, const char *const *arg
 			out->target_dir = abs;
 			continue;
 		}
+		if (opt->kind == PATH_ARTIFACT_DIR && !strcmp(abs, r)) {
+			free(abs);
+			burst_error_set(err, BURST_EXIT_USAGE, "%s '%s' is the workspace root",
+					opt->name, value);
+			burst_error_hint(err, "name a directory inside the workspace");
+			goto out;
+		}
 		mapped = pipeline_rel_path(base, abs);
 		if (opt->kind == PATH_ARTIFACT_DIR) {
 			free(out->artifact_dir);

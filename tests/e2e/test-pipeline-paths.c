@@ -162,6 +162,14 @@ static void test_map_paths(void)
 	       "--config FILE outside the workspace fails");
 	pipeline_paths_release(&p);
 	burst_error_release(&err);
+	{
+		const char *rootart[] = { "--artifact-dir", ".." };
+
+		is_int(pipeline_map_paths(root, cwd, rootart, N(rootart), NULL, &p, &err), -1,
+		       "--artifact-dir naming the workspace root fails");
+		pipeline_paths_release(&p);
+		burst_error_release(&err);
+	}
 	is_int(pipeline_map_paths(root, cwd, NULL, 0, "/tmp/elsewhere-burst", &p, &err), -1,
 	       "CARGO_TARGET_DIR outside the workspace fails");
 	ok(err.message && strstr(err.message, "CARGO_TARGET_DIR"), "...naming it");
