@@ -11,7 +11,10 @@ with a test):
   plain cargo test, nextest is not on the simulated servers anyway);
 - `build --manifest-path ../b/Cargo.toml` from `a/`, and with an absolute
   path from the root, builds `b` and fetches it where local cargo puts it;
-- `build --target-dir <dir in the workspace>` puts the artifacts there;
+- `run --config ../FILE` from `a/` reads the workspace's file;
+- `build --target-dir <dir in the workspace>` puts the artifacts there, and
+  `+nightly build -Z unstable-options --artifact-dir DIR` fills DIR;
+- `test` from `b/` (a binary) with nextest runs no doctests;
 - `--target-dir /tmp/...` (outside the workspace) and CARGO_TARGET_DIR
   outside it are usage errors before any server is made;
 - `check --message-format=json` (rust-analyzer's check.overrideCommand):
@@ -158,6 +161,17 @@ def run_all(tap, sim, w):
     r = w.burst(["build", "--manifest-path=%s" % os.path.join(ws, "b", "Cargo.toml")], cwd=ws)
     tap.ok(r.code == 0 and os.path.exists(b_bin),
            "build --manifest-path=<absolute path> from the root fetches b")
+    if r.code != 0:
+        tap.diag(repr(r))
+
+    # --- --config FILE relative to a/: the file cargo reads is the workspace's
+    with open(os.path.join(ws, "burst-cfg.toml"), "w") as f:
+        f.write('[env]\nBURST_FROM_CONFIG = "yes"\n')
+    rc, out, err = local_cargo(w, ["run", "-q", "-p", "b", "--config", "../burst-cfg.toml"], a,
+                               local_target)
+    r = w.burst(["run", "-q", "-p", "b", "--config", "../burst-cfg.toml"], cwd=a)
+    tap.ok(rc == 0 and r.code == 0 and r.out == out,
+           "run --config ../burst-cfg.toml from a/ works as locally")
     if r.code != 0:
         tap.diag(repr(r))
 
