@@ -43,7 +43,21 @@ FILES = {
         "#[test]\nfn a_prints() { println!(\"hello from a\"); assert_eq!(a::answer(), 42); }\n"),
     "b/Cargo.toml": '[package]\nname = "b"\nversion = "0.1.0"\nedition = "2021"\n',
     "b/src/main.rs": (
-        "fn main() { let unused_in_b = 1; println!(\"b runs\"); }\n"
+        "fn main() {\n"
+        "    let unused_in_b = 1;\n"
+        "    if std::env::args().nth(1).as_deref() == Some(\"json\") {\n"
+        "        // JSON lines naming the cwd: one long (joined from pieces), one\n"
+        "        // beyond the bound (passed as it is), one short, one without newline\n"
+        "        let d = std::env::current_dir().unwrap();\n"
+        "        let d = d.display();\n"
+        "        println!(\"{{\\\"file_name\\\":\\\"{}/x.rs\\\",\\\"pad\\\":\\\"{}\\\"}}\", d, \"a\".repeat(200000));\n"
+        "        println!(\"{{\\\"file_name\\\":\\\"{}/big.rs\\\",\\\"pad\\\":\\\"{}\\\"}}\", d, \"b\".repeat(5 << 20));\n"
+        "        println!(\"{{\\\"file_name\\\":\\\"{}/y.rs\\\"}}\", d);\n"
+        "        print!(\"{{\\\"file_name\\\":\\\"{}/z.rs\\\"}}\", d);\n"
+        "        return;\n"
+        "    }\n"
+        "    println!(\"b runs\");\n"
+        "}\n"
         "#[cfg(test)]\nmod tests {\n    #[test]\n    fn b_only() {}\n}\n"),
 }
 
@@ -174,6 +188,33 @@ def run_all(tap, sim, w):
            "run --config ../burst-cfg.toml from a/ works as locally")
     if r.code != 0:
         tap.diag(repr(r))
+
+    # --- the JSON filter on long lines: `run --message-format=json` from b/
+    b = os.path.join(ws, "b")
+    r = w.burst(["run", "-q", "--message-format=json", "--", "json"], cwd=b, timeout=300)
+    lines = r.out.split("\n")
+    docs = []
+    for line in lines:
+        try:
+            docs.append(json.loads(line))
+        except ValueError:
+            docs.append(None)
+    prog = [d for d in docs if isinstance(d, dict) and "pad" in d or
+            isinstance(d, dict) and d.get("file_name", "").endswith(("y.rs", "z.rs"))]
+    names = [d["file_name"] for d in prog]
+    tap.ok(r.code == 0 and None not in docs and len(prog) == 4,
+           "run --message-format=json: every line arrives whole and is JSON (%d program lines)"
+           % len(prog))
+    tap.ok(len(names) == 4 and names[0] == os.path.join(b, "x.rs") and
+           names[2] == os.path.join(b, "y.rs") and names[3] == os.path.join(b, "z.rs"),
+           "a 200 kB line (longer than one read) and a last line without newline are mapped: %r"
+           % [n[-40:] for n in names])
+    tap.ok(len(prog) == 4 and len(prog[1]["pad"]) == 5 << 20 and
+           not names[1].startswith(ws) and names[1].endswith("/b/big.rs"),
+           "a line beyond the 4 MiB bound passes through whole, unmapped")
+    tap.ok(r.out.endswith('z.rs"}'), "the last line keeps its missing newline")
+    if r.code != 0:
+        tap.diag(repr(r)[:2000])
 
     # --- build --target-dir inside the workspace: artifacts where local cargo puts them
     tdir = os.path.join(ws, "mytarget")
