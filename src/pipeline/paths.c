@@ -52,6 +52,7 @@ static char *lexical_abs(const char *cwd, const char *path)
 	return strbuf_detach(&sb, NULL);
 }
 
+/* path made absolute against cwd, normalised, links resolved (pipeline.h). */
 char *pipeline_abs_path(const char *cwd, const char *path)
 {
 	char *lex = lexical_abs(cwd, path), *real, *slash;
@@ -78,6 +79,7 @@ char *pipeline_abs_path(const char *cwd, const char *path)
 	return lex;
 }
 
+/* path relative to root, or NULL outside it. */
 char *pipeline_path_in(const char *root, const char *path)
 {
 	const char *rest;
@@ -89,6 +91,7 @@ char *pipeline_path_in(const char *root, const char *path)
 	return xstrdup(*rest ? rest + 1 : "");
 }
 
+/* The relative path from one directory to another path. */
 char *pipeline_rel_path(const char *from, const char *to)
 {
 	struct strbuf sb = STRBUF_INIT;
@@ -166,6 +169,7 @@ static int outside(const char *opt, const char *value, const char *root,
 	return -1;
 }
 
+/* Map cargo's path options for the remote cwd; refuse paths off the workspace. */
 int pipeline_map_paths(const char *root, const char *cwd, const char *const *args,
 		       size_t nargs, const char *env_target_dir,
 		       struct pipeline_paths *out, struct burst_error *err)
@@ -265,6 +269,7 @@ out:
 	return ret;
 }
 
+/* Free what pipeline_map_paths() filled. */
 void pipeline_paths_release(struct pipeline_paths *p)
 {
 	strvec_clear(&p->args);
@@ -276,6 +281,7 @@ void pipeline_paths_release(struct pipeline_paths *p)
 
 /* ---- JSON messages -------------------------------------------------------- */
 
+/* Does cargo print JSON messages with these arguments? */
 bool pipeline_json_output(const char *const *args, size_t nargs)
 {
 	bool json = false;
@@ -386,6 +392,7 @@ static bool map_tree(cJSON *node, const struct pipeline_path_map *maps, size_t n
 	return changed;
 }
 
+/* One stdout line with the remote paths mapped back, or NULL. */
 char *pipeline_json_map_line(const char *line, size_t len,
 			     const struct pipeline_path_map *maps, size_t nmaps)
 {
