@@ -268,6 +268,8 @@ const char *config_key_fullname(enum config_key_id id, char *buf, size_t size);
 
 /* Append the effective config, one key per line with its source. */
 void config_format(const struct burst_config *cfg, struct strbuf *out);
+/* The version of `config --json` (its "schema" field); see STATE_STATUS_JSON_SCHEMA. */
+#define CONFIG_JSON_SCHEMA 1
 /* Append the effective config as a JSON object. */
 void config_format_json(const struct burst_config *cfg, struct strbuf *out);
 /* Append the key reference as a Markdown table (for the README). */
@@ -285,7 +287,8 @@ const char *burst_closest(const char *word, const char *const *candidates,
  * --workspace --message-format plain` ($CARGO, cargo on PATH, then
  * ~/.cargo/bin/cargo) and sets *root to the directory of the workspace
  * manifest (allocated).  Outside a cargo project: -1 with a
- * BURST_EXIT_CONFIG error and a hint.  The answer is cached per cwd in
+ * BURST_EXIT_CONFIG error and a hint; when cargo itself fails (no default
+ * toolchain, a broken manifest), the same with cargo's own message.  The answer is cached per cwd in
  * <state dir>/workspace/ and reused (without starting cargo) while every
  * Cargo.toml from cwd up to / and the root's own is unchanged (stat) and
  * older than 2 s.

@@ -142,6 +142,8 @@ struct pipeline_cmd {
 	bool install_toolchain;   /* `rustup toolchain install` first */
 	const char *const *shell; /* ssh: the command words (NULL = a shell) */
 	size_t nshell;
+	const char *cwd_rel;      /* run in this dir of the source root, or NULL */
+	bool paths_line;          /* print the PIPELINE_PATHS_MARKER line first */
 };
 
 /*
@@ -251,5 +253,75 @@ struct pipeline_summary {
  */
 void pipeline_summary_format(struct strbuf *out,
 			     const struct pipeline_summary *s);
+
+/*
+ * ---- paths and the current directory (paths.c) ----
+ * The remote cargo runs in the counterpart of the local cwd inside the
+ * synced workspace.  Cargo's path options before "--" (--manifest-path,
+ * --config FILE, --artifact-dir/--out-dir) are rewritten relative to that
+ * remote cwd; --target-dir and CARGO_TARGET_DIR only say where the
+ * artifacts are fetched to (the server builds on the project's volume).
+ * A path outside the workspace is a usage error: the server has only the
+ * workspace.  With --message-format=json*, the remote paths in cargo's
+ * messages are mapped back to local ones.
+ */
+
+/*
+ * The absolute form of path (relative to cwd), lexically normalised, with
+ * the symbolic links of its existing part (or of its parent) resolved
+ * (allocated).
+ */
+char *pipeline_abs_path(const char *cwd, const char *path);
+/* path relative to root ("" for root itself), or NULL when outside it. */
+char *pipeline_path_in(const char *root, const char *path);
+/* The relative path from directory from to to, both absolute ("." if equal). */
+char *pipeline_rel_path(const char *from, const char *to);
+
+/* The result of pipeline_map_paths(); release with pipeline_paths_release(). */
+struct pipeline_paths {
+	char *cwd_rel;        /* remote cwd relative to the source root ("" = root) */
+	struct strvec args;   /* cargo's arguments for the remote command */
+	char *target_dir;     /* local --target-dir or CARGO_TARGET_DIR, or NULL */
+	char *artifact_dir;   /* local --artifact-dir/--out-dir, or NULL */
+	char *artifact_rel;   /* ...relative to the workspace root */
+};
+
+/*
+ * Map cargo's arguments (as handed to the pipeline) for a run in cwd of the
+ * workspace at root; env_target_dir is the local CARGO_TARGET_DIR or NULL.
+ * -1 with a usage error naming the option when a path is outside root.
+ */
+int pipeline_map_paths(const char *root, const char *cwd, const char *const *args,
+		       size_t nargs, const char *env_target_dir,
+		       struct pipeline_paths *out, struct burst_error *err);
+void pipeline_paths_release(struct pipeline_paths *p);
+
+/* Does --message-format (the last one, before "--") ask for JSON? */
+bool pipeline_json_output(const char *const *args, size_t nargs);
+
+/* One prefix mapping: a remote directory and its local counterpart. */
+struct pipeline_path_map {
+	const char *from;
+	const char *to;
+};
+
+/* Longer lines are passed through as they are. */
+#define PIPELINE_JSON_LINE_MAX (4 * 1024 * 1024)
+/*
+ * One line of cargo's stdout with the remote paths mapped back: when it is
+ * a JSON object, in the fields manifest_path, src_path, filenames,
+ * executable, file_name and out_dir at any depth (and the file:// URL of
+ * package_id), the first map whose from is a whole-component prefix is
+ * replaced by its to (list the longer from first).  The rewritten line
+ * (allocated), or NULL when the line is not JSON or nothing changed.
+ */
+char *pipeline_json_map_line(const char *line, size_t len,
+			     const struct pipeline_path_map *maps, size_t nmaps);
+/*
+ * The line the remote command prints first on stdout when paths_line is
+ * set: the marker, then tab-separated the physical source root,
+ * CARGO_TARGET_DIR and cargo's home on the server.
+ */
+#define PIPELINE_PATHS_MARKER "cargo-burst-paths:"
 
 #endif

@@ -508,6 +508,12 @@ struct state_status {
 int state_status_query(struct burst_state *st, struct state_status *out, struct burst_error *err);
 /* Free a state_status. */
 void state_status_release(struct state_status *s);
+/*
+ * The version of `status --json` and `audit --json` (their "schema" field):
+ * raised when a field changes meaning or goes away, not when one is added.
+ */
+#define STATE_STATUS_JSON_SCHEMA 1
+#define STATE_AUDIT_JSON_SCHEMA 1
 /* Print `status` (human table, or JSON with json) to out. */
 int state_print_status(struct burst_state *st, FILE *out, bool json, struct burst_error *err);
 

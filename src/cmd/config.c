@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "burst/cli.h"
 #include "burst/config.h"
@@ -69,6 +70,26 @@ static int parse_opts(struct burst_ctx *ctx, struct config_opts *o)
 	return 0;
 }
 
+/* Is there a Cargo.toml in dir or a parent? */
+static bool manifest_above(const char *dir)
+{
+	char *d = xstrdup(dir), *slash;
+	bool found = false;
+
+	for (;;) {
+		char *path = xstrfmt("%s/Cargo.toml", strcmp(d, "/") ? d : "");
+
+		found = access(path, F_OK) == 0;
+		free(path);
+		slash = strrchr(d, '/');
+		if (found || !slash || !strcmp(d, "/"))
+			break;
+		slash[slash == d ? 1 : 0] = '\0';
+	}
+	free(d);
+	return found;
+}
+
 static int config_exec(struct burst_ctx *ctx)
 {
 	struct config_opts o = { false, false, { 0 } };
@@ -88,8 +109,13 @@ static int config_exec(struct burst_ctx *ctx)
 		ret = 0;
 		goto out;
 	}
-	if (workspace_locate(ctx->cwd, &ctx->workspace_root, &ws_err) < 0)
+	if (workspace_locate(ctx->cwd, &ctx->workspace_root, &ws_err) < 0) {
 		log_debug("config", "no project layer: %s", ws_err.message);
+		/* next to a Cargo.toml, cargo failed: the project file is not read */
+		if (ctx->cwd && manifest_above(ctx->cwd))
+			ui_warn("%s\nthe project's .config/cargo-burst.toml is not read: %s",
+				ws_err.message, ws_err.hint ? ws_err.hint : "fix local cargo");
+	}
 	lo.workspace_root = ctx->workspace_root;
 	lo.cli.keep_alive_secs = o.run.keep_alive_secs;
 	lo.cli.env = &o.run.env;

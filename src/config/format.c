@@ -369,9 +369,13 @@ static cJSON *json_file(const char *path, bool found)
 void config_format_json(const struct burst_config *cfg, struct strbuf *out)
 {
 	cJSON *root = cJSON_CreateObject();
-	cJSON *files = cJSON_AddObjectToObject(root, "files");
-	cJSON *keys = cJSON_AddObjectToObject(root, "keys");
+	cJSON *files;
+	cJSON *keys;
 	char name[128], *text;
+
+	cJSON_AddNumberToObject(root, "schema", CONFIG_JSON_SCHEMA);
+	files = cJSON_AddObjectToObject(root, "files");
+	keys = cJSON_AddObjectToObject(root, "keys");
 
 	cJSON_AddItemToObject(files, "global",
 			      json_file(cfg->global_path, cfg->global_found));

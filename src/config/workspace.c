@@ -378,6 +378,19 @@ int workspace_locate(const char *cwd, char **root, struct burst_error *err)
 					"cannot run '%s'", cargo);
 			goto out;
 		}
+		if (WIFEXITED(status) && WEXITSTATUS(status) != 0 && !out.overflow &&
+		    !strstr(out.buf, "could not find `Cargo.toml`")) {
+			/* cargo itself failed (no toolchain, a broken manifest...): say why */
+			burst_error_set(err, BURST_EXIT_CONFIG,
+					"local cargo failed in '%s' (`cargo locate-project` "
+					"exited with %d)%s%.*s", cwd, WEXITSTATUS(status),
+					out.len ? ":\n" : "", out.len > 4096 ? 4096 : (int)out.len,
+					out.buf);
+			burst_error_hint(err, "cargo burst needs a working local cargo to find "
+					 "the workspace: make `cargo locate-project` work here "
+					 "first (with rustup: `rustup default stable`)");
+			goto out;
+		}
 		burst_error_set(err, BURST_EXIT_CONFIG,
 				"not inside a cargo project: no Cargo.toml in "
 				"'%s' or any parent directory", cwd);

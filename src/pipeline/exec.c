@@ -267,9 +267,109 @@ static void emit_line(FILE *f, struct run *r, const char *line, size_t len, unsi
 	keep_tail(r, line, len);
 }
 
+/* Take the marker line of the remote paths; false when line is not one. */
+static bool take_paths_line(struct run *r, const char *line, size_t len)
+{
+	const char *p;
+	size_t ml = strlen(PIPELINE_PATHS_MARKER);
+
+	if (len <= ml || memcmp(line, PIPELINE_PATHS_MARKER, ml) || memchr(line, '\n', len))
+		return false;
+	p = line + ml;
+	for (size_t i = 0; i < ARRAY_SIZE(r->remote_paths); i++) {
+		size_t n;
+
+		if (*p != '\t')
+			break;
+		p++;
+		n = strcspn(p, "\t");
+		/* only absolute paths: anything else maps nothing */
+		if (n > 1 && p[0] == '/' && n < 4096)
+			r->remote_paths[i] = xstrndup(p, n);
+		p += n;
+	}
+	return true;
+}
+
+static int longer_first(const void *a, const void *b)
+{
+	const struct pipeline_path_map *x = a, *y = b;
+	size_t lx = x->from ? strlen(x->from) : 0, ly = y->from ? strlen(y->from) : 0;
+
+	return lx < ly ? 1 : lx > ly ? -1 : 0;
+}
+
+/* Emit one whole stdout line with the remote paths mapped back. */
+static void emit_mapped(struct run *r, const char *line, size_t len, unsigned flags)
+{
+	const char *home = getenv("CARGO_HOME");
+	char *local_home, *mapped;
+	struct pipeline_path_map maps[3];
+
+	if (home && *home)
+		local_home = pipeline_abs_path(r->ctx->cwd ? r->ctx->cwd : r->root, home);
+	else
+		local_home = xstrfmt("%s/.cargo", getenv("HOME") ? getenv("HOME") : "");
+	maps[0].from = r->remote_paths[0];
+	maps[0].to = r->root;
+	maps[1].from = r->remote_paths[1];
+	maps[1].to = r->local_target_dir;
+	maps[2].from = r->remote_paths[2];
+	maps[2].to = local_home;
+	qsort(maps, ARRAY_SIZE(maps), sizeof(maps[0]), longer_first);
+	mapped = pipeline_json_map_line(line, len, maps, ARRAY_SIZE(maps));
+	if (mapped)
+		emit_line(stdout, r, mapped, strlen(mapped), flags);
+	else
+		emit_line(stdout, r, line, len, flags);
+	free(mapped);
+	free(local_home);
+}
+
+/*
+ * --message-format=json*: whole lines (up to PIPELINE_JSON_LINE_MAX, pieces
+ * joined) are mapped back; a longer one passes through as it comes.
+ */
+static void json_stdout(struct run *r, const char *line, size_t len, unsigned flags)
+{
+	if (!r->json_first_seen) {
+		r->json_first_seen = true;
+		if (!(flags & PROC_LINE_PARTIAL) && take_paths_line(r, line, len))
+			return;
+	}
+	if (r->json_long) {
+		emit_line(stdout, r, line, len, flags);
+		r->json_long = (flags & PROC_LINE_PARTIAL) != 0;
+		return;
+	}
+	if (flags & PROC_LINE_PARTIAL) {
+		if (r->json_pending.len + len <= PIPELINE_JSON_LINE_MAX) {
+			strbuf_add(&r->json_pending, line, len);
+			return;
+		}
+		emit_line(stdout, r, r->json_pending.buf, r->json_pending.len, PROC_LINE_PARTIAL);
+		strbuf_reset(&r->json_pending);
+		emit_line(stdout, r, line, len, flags);
+		r->json_long = true;
+		return;
+	}
+	if (r->json_pending.len) {
+		strbuf_add(&r->json_pending, line, len);
+		emit_mapped(r, r->json_pending.buf, r->json_pending.len, flags);
+		strbuf_reset(&r->json_pending);
+		return;
+	}
+	emit_mapped(r, line, len, flags);
+}
+
 static void cargo_stdout(const char *line, size_t len, unsigned flags, void *data)
 {
-	emit_line(stdout, data, line, len, flags);
+	struct run *r = data;
+
+	if (r->json_map)
+		json_stdout(r, line, len, flags);
+	else
+		emit_line(stdout, r, line, len, flags);
 }
 
 static void cargo_stderr(const char *line, size_t len, unsigned flags, void *data)
@@ -392,6 +492,12 @@ int pipeline_remote_cargo(struct run *r, struct burst_error *err)
 	c.toolchain = r->ctx->run.toolchain ? r->ctx->run.toolchain : r->ctx->toolchain;
 	c.args = (const char *const *)r->ctx->run.cargo_args.v;
 	c.nargs = r->ctx->run.cargo_args.nr;
+	if (r->paths_mapped) {
+		c.args = (const char *const *)r->paths.args.v;
+		c.nargs = r->paths.args.nr;
+		c.cwd_rel = r->paths.cwd_rel;
+	}
+	c.paths_line = r->json_map;
 	c.env = &r->env;
 	c.project_hash = r->hash;
 	c.no_doctests = r->ctx->run.no_doctests;
@@ -428,6 +534,10 @@ int pipeline_remote_cargo(struct run *r, struct burst_error *err)
 		ui_status("Running", "`cargo %s` on '%s'", r->verb, r->srv.name);
 	}
 	rc = proc_run(&cp, err);
+	if (r->json_pending.len) { /* the last line had no newline */
+		emit_mapped(r, r->json_pending.buf, r->json_pending.len, PROC_LINE_PARTIAL);
+		strbuf_reset(&r->json_pending);
+	}
 	stop_forwards(r, r->ctx->run.forwards.nr);
 	if (rc < 0)
 		goto out;
@@ -604,10 +714,34 @@ out:
 	return ret;
 }
 
+/* --artifact-dir/--out-dir: the remote counterpart's files into the local dir. */
+static int fetch_artifact_dir(struct run *r, struct burst_error *err)
+{
+	char *src = pipeline_run_src_dir(r);
+	char *dir = *r->paths.artifact_rel ? xstrfmt("%s/%s", src, r->paths.artifact_rel)
+					   : xstrdup(src);
+	char *local = xstrdup(r->paths.artifact_dir), *slash = strrchr(local, '/');
+	const char *paths[2] = { dir, NULL };
+	int ret;
+
+	/* rsync puts the remote dir into the local one's parent */
+	if (slash)
+		*(slash == local ? slash + 1 : slash) = '\0';
+	ui_status("Fetching", "%s", r->paths.artifact_dir);
+	ret = remote_rsync_pull(&r->host, paths, local, NULL, err);
+	free(src);
+	free(dir);
+	free(local);
+	return ret;
+}
+
 int pipeline_fetch(struct run *r, struct burst_error *err)
 {
 	if (r->ctx->run.no_fetch)
 		return 0;
+	if (!strcmp(r->verb, "build") && r->paths_mapped && r->paths.artifact_dir &&
+	    fetch_artifact_dir(r, err) < 0)
+		return -1;
 	if (!strcmp(r->verb, "build"))
 		return fetch_build(r, err);
 	if (!strcmp(r->verb, "bench"))

@@ -5,6 +5,7 @@
 #include <pthread.h>
 
 #include "burst/error.h"
+#include "burst/pipeline.h"
 #include "burst/provision.h"
 #include "burst/remote.h"
 #include "burst/strbuf.h"
@@ -110,6 +111,15 @@ struct run {
 	bool shell;         /* `cargo burst ssh` */
 	char *rustc;        /* the remote `rustc -V` for the summary */
 	bool install_toolchain;
+
+	/* paths and the current directory (paths.c) */
+	struct pipeline_paths paths; /* mapped cargo args, remote cwd */
+	bool paths_mapped;           /* paths is filled */
+	bool json_map;               /* --message-format=json*: map stdout back */
+	bool json_first_seen;        /* the first stdout line has been looked at */
+	char *remote_paths[3];       /* source root, target dir, cargo home */
+	struct strbuf json_pending;  /* a long stdout line arriving in pieces */
+	bool json_long;              /* ...too long: passing through as it comes */
 };
 
 /* The remote dir holding target/ and sccache/ (allocated). */

@@ -190,6 +190,17 @@ char *pipeline_remote_command(const struct pipeline_cmd *cmd)
 	strbuf_addstr(&sb, "; cd");
 	add_dir_word(&sb, NULL, src);
 	strbuf_addstr(&sb, " || exit 76; ");
+	/* the remote paths, for mapping cargo's JSON messages back */
+	if (cmd->paths_line)
+		strbuf_addstr(&sb, "printf '" PIPELINE_PATHS_MARKER "\\t%s\\t%s\\t%s\\n' "
+			      "\"$(pwd -P)\" \"$CARGO_TARGET_DIR\" "
+			      "\"${CARGO_HOME:-$HOME/.cargo}\"; ");
+	/* the counterpart of the local current directory */
+	if (cmd->cwd_rel && *cmd->cwd_rel) {
+		strbuf_addstr(&sb, "cd");
+		add_word(&sb, cmd->cwd_rel);
+		strbuf_addstr(&sb, " || exit 76; ");
+	}
 	/*
 	 * sccache forks a server that would keep the ssh session open through
 	 * inherited descriptors: close its stdio and give it its own session

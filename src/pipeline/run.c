@@ -37,6 +37,49 @@
 /* ---- local facts ------------------------------------------------------- */
 
 /*
+ * The package cargo selects by the cwd (the one whose directory holds it,
+ * the deepest), or NULL when the arguments select packages themselves or
+ * the cwd is in no package's directory.
+ */
+static const cJSON *package_of_cwd(const struct run *r, const cJSON *pkgs)
+{
+	static const char *const selectors[] = {
+		"-p", "--package", "--workspace", "--all", "--manifest-path",
+	};
+	const struct strvec *a = &r->ctx->run.cargo_args;
+	const cJSON *pkg, *best = NULL;
+	size_t best_len = 0;
+
+	if (!r->ctx->cwd)
+		return NULL;
+	for (size_t i = 0; i < a->nr && strcmp(a->v[i], "--"); i++) {
+		const char *rest;
+
+		if (skip_prefix(a->v[i], "-p", &rest) && (!*rest || rest[0] != '-'))
+			return NULL; /* -p NAME, -pNAME */
+		for (size_t j = 1; j < ARRAY_SIZE(selectors); j++)
+			if (skip_prefix(a->v[i], selectors[j], &rest) && (!*rest || *rest == '='))
+				return NULL;
+	}
+	cJSON_ArrayForEach(pkg, pkgs) {
+		const cJSON *m = cJSON_GetObjectItemCaseSensitive(pkg, "manifest_path");
+		char *dir, *slash, *in;
+
+		if (!cJSON_IsString(m) || !(slash = strrchr(m->valuestring, '/')))
+			continue;
+		dir = xstrndup(m->valuestring, (size_t)(slash - m->valuestring));
+		in = pipeline_path_in(*dir ? dir : "/", r->ctx->cwd);
+		if (in && strlen(dir) >= best_len) {
+			best = pkg;
+			best_len = strlen(dir);
+		}
+		free(in);
+		free(dir);
+	}
+	return best;
+}
+
+/*
  * `cargo metadata --no-deps` (local, no network): is there a library target
  * (for the doctest rule) and where is the local target directory?
  */
@@ -46,7 +89,7 @@ static void local_metadata(struct run *r)
 	struct burst_error err = BURST_ERROR_INIT;
 	const char *cargo = getenv("CARGO");
 	cJSON *doc = NULL;
-	const cJSON *pkgs, *pkg, *t;
+	const cJSON *pkgs, *pkg, *t, *cwd_pkg;
 
 	r->has_lib = true;
 	r->local_target_dir = xstrfmt("%s/target", r->root);
@@ -75,8 +118,13 @@ static void local_metadata(struct run *r)
 	}
 	r->has_lib = false;
 	pkgs = cJSON_GetObjectItemCaseSensitive(doc, "packages");
+	cwd_pkg = package_of_cwd(r, pkgs);
 	cJSON_ArrayForEach(pkg, pkgs) {
 		const cJSON *targets = cJSON_GetObjectItemCaseSensitive(pkg, "targets"), *tg;
+
+		/* in a member's directory, cargo selects that member */
+		if (cwd_pkg && pkg != cwd_pkg)
+			continue;
 
 		cJSON_ArrayForEach(tg, targets) {
 			const cJSON *kinds = cJSON_GetObjectItemCaseSensitive(tg, "kind"), *k;
@@ -555,6 +603,7 @@ static void run_init(struct run *r, struct burst_ctx *ctx)
 	strvec_init(&r->env);
 	strvec_init(&r->excludes);
 	strbuf_init(&r->tail, 0);
+	strbuf_init(&r->json_pending, 0);
 	remote_host_init(&r->host);
 	r->exit_code = -1;
 }
@@ -576,6 +625,10 @@ static void run_release(struct run *r)
 	free(r->byo_base);
 	free(r->display);
 	free(r->rustc);
+	pipeline_paths_release(&r->paths);
+	for (size_t i = 0; i < ARRAY_SIZE(r->remote_paths); i++)
+		free(r->remote_paths[i]);
+	strbuf_release(&r->json_pending);
 	hcloud_free(r->own_api);
 	state_close(r->own_state);
 }
@@ -775,8 +828,24 @@ static int run_pipeline(struct run *r, struct burst_error *err)
 
 	project_register(r);
 	resolve_env(r);
-	if (!strcmp(r->verb, "test") || !strcmp(r->verb, "build") || !strcmp(r->verb, "bench"))
+	/* cargo's paths and the cwd; a path off the workspace fails here */
+	if (!r->shell) {
+		const struct strvec *a = &r->ctx->run.cargo_args;
+
+		if (pipeline_map_paths(r->root, r->ctx->cwd ? r->ctx->cwd : r->root,
+				       (const char *const *)a->v, a->nr,
+				       getenv("CARGO_TARGET_DIR"), &r->paths, err) < 0)
+			goto out;
+		r->paths_mapped = true;
+		r->json_map = pipeline_json_output((const char *const *)a->v, a->nr);
+	}
+	if (!strcmp(r->verb, "test") || !strcmp(r->verb, "build") || !strcmp(r->verb, "bench") ||
+	    r->json_map)
 		local_metadata(r);
+	if (r->paths.target_dir) {
+		free(r->local_target_dir);
+		r->local_target_dir = xstrdup(r->paths.target_dir);
+	}
 	large_dirs_question(r);
 
 	/* a taken local port for -L fails before any server is touched */

@@ -171,6 +171,7 @@ static cJSON *status_json(struct burst_state *st, const struct state_status *s)
 	cJSON *root = cJSON_CreateObject(), *arr;
 	size_t i;
 
+	cJSON_AddNumberToObject(root, "schema", STATE_STATUS_JSON_SCHEMA);
 	cJSON_AddStringToObject(root, "owner", state_owner_id(st));
 	cJSON_AddStringToObject(root, "state_dir", state_dir(st));
 	cJSON_AddBoolToObject(root, "state_reset", state_was_reset(st));
@@ -902,6 +903,7 @@ static cJSON *audit_json(const struct state_audit *a)
 	size_t i;
 	int k;
 
+	cJSON_AddNumberToObject(root, "schema", STATE_AUDIT_JSON_SCHEMA);
 	o = cJSON_AddObjectToObject(root, "runs");
 	cJSON_AddNumberToObject(o, "total", (double)a->runs_total);
 	cJSON_AddNumberToObject(o, "finished", (double)a->runs_finished);

@@ -266,6 +266,7 @@ def main():
         ok(doc["files"]["project"] == {"path": proj, "found": True},
            "--json: project file", doc["files"])
         ok(TOKEN not in so, "--json: token value absent")
+        ok(doc.get("schema") == 1, "--json: schema 1", doc.get("schema"))
 
     # the token never shows up, not even in traces
     rc, so, se = run(["-vvv", "config"], env={"BURST_TRACE": "1"})

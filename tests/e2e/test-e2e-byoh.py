@@ -7,6 +7,7 @@ reapers; the project's directory on the host; an unknown host key is
 refused with the way to add it.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -91,6 +92,21 @@ def run_all(tap, sim, w, sshd):
     r = w.burst(["test", "--host", spec, "--cargo-test"], cwd=hello, env=env)
     if not tap.is_(r.code, 0, "test --host passes"):
         tap.diag(repr(r))
+
+    # check --message-format=json: the host's home-relative paths mapped back
+    r = w.burst(["check", "--host", spec, "--message-format=json"], cwd=hello, env=env)
+    msgs, bad = [], []
+    for line in r.out.splitlines():
+        try:
+            msgs.append(json.loads(line))
+        except ValueError:
+            bad.append(line)
+    tap.ok(r.code == 0 and msgs and not bad,
+           "check --host --message-format=json: every stdout line is JSON")
+    paths = [m["manifest_path"] for m in msgs if "manifest_path" in m]
+    tap.ok(paths and all(p == os.path.join(hello, "Cargo.toml") for p in paths),
+           "...with the local manifest path: %r" % paths[:2])
+    tap.ok(".cache/cargo-burst" not in r.out, "...and no path on the host left")
 
     # host = ... in the project config: a cloned repository must not choose
     # the machine, so it is refused (global file or --host only)

@@ -170,6 +170,7 @@ static void test_status(struct burst_state *st)
 	const cJSON *projects;
 
 	ok(j != NULL, "status --json parses");
+	is_num(j, "schema", 1);
 	is_str(str(j, "owner", NULL), state_owner_id(st), "status: owner");
 	is_num(j, "image.id", 42);
 	is_str(str(j, "image", "version"), "v3", "status: image version");
@@ -212,6 +213,7 @@ static void test_audit(struct burst_state *st)
 	cJSON *j = cJSON_Parse(text);
 
 	ok(j != NULL, "audit --json parses");
+	is_num(j, "schema", 1);
 	is_num(j, "runs.total", 4);
 	is_num(j, "runs.finished", 3);
 	is_num(j, "runs.failed", 1);
