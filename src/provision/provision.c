@@ -854,7 +854,9 @@ int provision_cold(const struct provision_opts *o, struct remote_host *host,
 		so.location = order.v[i];
 		so.volumes = with_vol ? &found_vol.id : NULL;
 		so.nr_volumes = with_vol ? 1 : 0;
-		ui_status("Provisioning", "%s in %s", o->server_type, order.v[i]);
+		tmp = provision_price_note(o, order.v[i]);
+		ui_status("Provisioning", "%s in %s%s", o->server_type, order.v[i], tmp);
+		free(tmp);
 		if (state_intent_begin(o->state, STATE_INTENT_SERVER, name, slabels_json,
 				       &srv_intent, err) < 0)
 			goto out;

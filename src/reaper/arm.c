@@ -377,6 +377,9 @@ int reaper_prepare_state(struct burst_ctx *ctx, struct burst_error *err)
 	if (state_open(NULL, &own_state, err) < 0)
 		return -1;
 	ctx->state = own_state;
+	/* --dry-run reads the state and changes nothing: no sweep, no reaper */
+	if ((ctx->cmd->flags & CMD_RUN) && ctx->run.dry_run)
+		return 0;
 	if (state_was_reset(ctx->state))
 		rebuild_from_labels(ctx);
 	if ((ctx->cmd->flags & CMD_RUN) && !have_usable_server(ctx->state)) {
