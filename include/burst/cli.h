@@ -346,5 +346,6 @@ extern const struct burst_cmd cmd_image;
 extern const struct burst_cmd cmd_completions;
 extern const struct burst_cmd cmd_man;
 extern const struct burst_cmd cmd_ssh;
+extern const struct burst_cmd cmd_doctor;
 
 #endif
