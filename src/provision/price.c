@@ -200,10 +200,29 @@ char *provision_price_note(const struct provision_opts *o, const char *location)
 	struct provision_prices pr;
 	struct burst_error e = BURST_ERROR_INIT;
 	char *amount, *ret;
+	const char *dir = o->state ? state_dir(o->state) : NULL;
+	struct hcloud *quick = NULL;
+	int rc;
 
-	if (provision_prices_get(o->api, o->state ? state_dir(o->state) : NULL,
-				 o->server_type, location, &pr, &e) < 0 ||
-	    pr.server_hourly < 0) {
+	/*
+	 * The remembered list, else one GET /pricing on a client of its own
+	 * that neither retries nor waits long: a status line must never hold
+	 * up (or fail) the create.
+	 */
+	rc = provision_prices_get(NULL, dir, o->server_type, location, &pr, &e);
+	if (rc < 0 && o->endpoint && o->token) {
+		struct hcloud_retry_policy once = { 1, 0, 0, 0, 0 };
+
+		burst_error_release(&e);
+		quick = hcloud_new(o->endpoint, o->token, &e);
+		if (quick) {
+			hcloud_set_retry(quick, &once);
+			hcloud_set_timeouts(quick, 3000, 5000);
+			rc = provision_prices_get(quick, dir, o->server_type, location, &pr, &e);
+		}
+		hcloud_free(quick);
+	}
+	if (rc < 0 || pr.server_hourly < 0) {
 		log_debug(MOD, "no price of %s in %s: %s", o->server_type, location,
 			  e.message ? e.message : "not in the price list");
 		burst_error_release(&e);
