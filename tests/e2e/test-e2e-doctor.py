@@ -16,12 +16,24 @@ import json
 import os
 import re
 import sys
+import signal
+import sqlite3
 import threading
 import time
 from email.utils import formatdate
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from e2elib import IMAGE_LABELS, SOURCE_ROOT, Tap, World, need_root_and_tools, new_sim  # noqa: E402
+from taplib import scaled  # noqa: E402
+
+
+def server_reaper_pid(w):
+    db = sqlite3.connect(os.path.join(w.state_dir, "state.db"), timeout=30)
+    try:
+        row = db.execute("SELECT pid FROM reapers WHERE kind = 'server'").fetchone()
+    finally:
+        db.close()
+    return row[0] if row else None
 
 
 def image_format():
@@ -156,6 +168,8 @@ def run_all(tap, sim, w, img):
     tap.ok(reqs and all(q["method"] == "GET" for q in reqs),
            "doctor sends GET requests only (%d)" % len(reqs))
     tap.ok(not w.servers() and not w.volumes(), "and creates nothing")
+    tap.ok("no server or volume to watch" in got.get("reapers", ["", ""])[1],
+           "no resource: no reaper needed", repr(r))
 
     r = w.burst(["doctor", "--json"], cwd=hello)
     try:
@@ -167,6 +181,26 @@ def run_all(tap, sim, w, img):
            all(c["status"] in ("ok", "warn") for c in doc.get("checks", [])),
            "--json parses, has schema 1 and the same checks", repr(r))
     tap.is_(r.code, 0, "--json: exit 0")
+
+    # a run leaves a server and a volume, each with a live reaper
+    r = w.burst(["build"], cwd=hello)
+    if tap.is_(r.code, 0, "a build leaves a server, a volume and their reapers"):
+        r = w.burst(["doctor"], cwd=hello)
+        got = lines(r.out).get("reapers", ["", ""])
+        tap.ok(r.code == 0 and got[0] == "ok" and "each of 2 resources" in got[1],
+               "doctor: a live reaper for the server and the volume (%r)" % got, repr(r))
+        pid = server_reaper_pid(w)
+        tap.ok(pid, "the server's reaper is recorded (pid %s)" % pid)
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+            deadline = time.time() + scaled(30)
+            while os.path.exists("/proc/%d" % pid) and time.time() < deadline:
+                time.sleep(0.1)
+        r = w.burst(["doctor"], cwd=hello)
+        expect_fail(tap, r, "reapers", "1 of 2 resources", "cargo burst status")
+        r = w.burst(["doctor"], cwd=hello)
+        got = lines(r.out).get("reapers", [""])
+        tap.ok(got[0] == "fail", "doctor itself re-arms nothing (still fail)", repr(r))
 
     r = w.burst(["doctor"], cwd=hello, env={"HCLOUD_TOKEN": "not-the-token"})
     expect_fail(tap, r, "token", "the API refused the token", "read+write token")
