@@ -378,8 +378,11 @@ static void check_image(struct doctor *d)
 	fmt = hcloud_labels_get(&best->labels, "format");
 	days = best->created ? ((int64_t)time(NULL) - best->created) / 86400 : -1;
 	if (fmt && strcmp(fmt, want)) {
+		char *shown = burst_text_sanitize(fmt, 32);
+
 		c = add(d, "image", CHECK_FAIL, "image %lld has image format %s; this tool needs "
-			"format %s", (long long)best->id, fmt, want);
+			"format %s", (long long)best->id, shown, want);
+		free(shown);
 		fix(c, "bake a new one: `cargo burst image build`");
 	} else if (arch && best->architecture && strcmp(arch, best->architecture)) {
 		c = add(d, "image", CHECK_FAIL, "image %lld is for %s, server type '%s' is %s",

@@ -20,6 +20,7 @@
 
 #include "burst/config.h"
 #include "burst/log.h"
+#include "burst/text.h"
 #include "burst/toml.h"
 
 /* The hcloud CLI's file is small; anything larger is not one. */
@@ -77,7 +78,7 @@ int config_apply_hcloud_cli(struct burst_config *cfg, struct burst_error *err)
 	const struct toml_value *v, *ctx_entry, *tok;
 	const char *name, *selector = getenv("HCLOUD_CONTEXT");
 	const char *token;
-	char *path = hcloud_cli_path();
+	char *path = hcloud_cli_path(), *shown = NULL;
 	size_t len = 0;
 	struct stat st;
 	int ret = 0;
@@ -111,12 +112,14 @@ int config_apply_hcloud_cli(struct burst_config *cfg, struct burst_error *err)
 		}
 		name = toml_string(v, NULL);
 	}
+	/* the name is the file's (or the environment's): terminal-safe in messages */
+	shown = burst_text_sanitize(name, 128);
 	ctx_entry = find_context(root, name);
 	tok = ctx_entry ? toml_table_get(ctx_entry, "token") : NULL;
 	if (!tok || toml_value_type(tok) != TOML_STRING) {
 		strvec_pushf(&cfg->warnings, "the hcloud CLI context '%s' (%s) is "
 			     "not in %s or has no token; select one with "
-			     "`hcloud context use NAME` or HCLOUD_CONTEXT", name,
+			     "`hcloud context use NAME` or HCLOUD_CONTEXT", shown,
 			     selector && *selector ? "HCLOUD_CONTEXT" :
 			     "active_context", path);
 		goto out;
@@ -126,15 +129,15 @@ int config_apply_hcloud_cli(struct burst_config *cfg, struct burst_error *err)
 		ret = burst_error_set(err, BURST_EXIT_CONFIG,
 				      "the API token of the hcloud CLI context "
 				      "'%s' in %s is empty, too long or contains "
-				      "white space", name, path);
+				      "white space", shown, path);
 		burst_error_hint(err, "set it again with `hcloud context create "
-				 "%s`, or export HCLOUD_TOKEN", name);
+				 "%s`, or export HCLOUD_TOKEN", shown);
 		goto out;
 	}
 	burst_redact_register(token);
 	cfg->token = xstrdup(token);
 	free(cfg->token_origin);
-	cfg->token_origin = xstrfmt("hcloud CLI context '%s' in %s", name, path);
+	cfg->token_origin = xstrfmt("hcloud CLI context '%s' in %s", shown, path);
 	cfg->source[CONFIG_TOKEN] = CONFIG_SRC_HCLOUD_CLI;
 	if (stat(path, &st) == 0 && (st.st_mode & 077))
 		strvec_pushf(&cfg->warnings,
@@ -144,6 +147,7 @@ int config_apply_hcloud_cli(struct burst_config *cfg, struct burst_error *err)
 out:
 	toml_free(root);
 	strbuf_release(&sb);
+	free(shown);
 	free(path);
 	return ret;
 }
