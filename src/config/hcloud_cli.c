@@ -70,6 +70,7 @@ static bool token_ok(const char *token, size_t len)
 	return true;
 }
 
+/* The token of the hcloud CLI's active context, when we have none. */
 int config_apply_hcloud_cli(struct burst_config *cfg, struct burst_error *err)
 {
 	struct strbuf sb = STRBUF_INIT;

@@ -57,6 +57,7 @@ static int byo_plan(struct burst_ctx *ctx)
 	return 0;
 }
 
+/* Print the plan of a run and its cost; change nothing. */
 int pipeline_dry_run(struct burst_ctx *ctx)
 {
 	const struct burst_config *cfg = ctx->config;

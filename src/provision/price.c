@@ -152,6 +152,7 @@ static void cache_write(const char *state_dir, const struct hcloud_pricing *p)
 	free(text);
 }
 
+/* The prices of a type in a location: the remembered list, else GET /pricing. */
 int provision_prices_get(struct hcloud *api, const char *state_dir, const char *type,
 			 const char *location, struct provision_prices *out,
 			 struct burst_error *err)
@@ -177,6 +178,7 @@ int provision_prices_get(struct hcloud *api, const char *state_dir, const char *
 	return 0;
 }
 
+/* An amount with its currency sign, for people. */
 char *provision_price_format(double amount, const char *currency)
 {
 	struct strbuf sb = STRBUF_INIT;
@@ -195,6 +197,7 @@ char *provision_price_format(double amount, const char *currency)
 	return strbuf_detach(&sb, NULL);
 }
 
+/* The hourly price for the Provisioning line, or "". */
 char *provision_price_note(const struct provision_opts *o, const char *location)
 {
 	struct provision_prices pr;

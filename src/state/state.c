@@ -627,6 +627,7 @@ const char *state_db_path(const struct burst_state *st)
 	return st->path;
 }
 
+/* PRAGMA quick_check on demand (doctor). */
 int state_quick_check(struct burst_state *st)
 {
 	return quick_check(st);
