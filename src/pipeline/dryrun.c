@@ -16,6 +16,7 @@
 #include "burst/pipeline.h"
 #include "burst/provision.h"
 #include "burst/remote.h"
+#include "burst/sha256.h"
 #include "burst/state.h"
 #include "burst/strbuf.h"
 
@@ -135,7 +136,13 @@ int pipeline_dry_run(struct burst_ctx *ctx)
 		printf("volume:  reuse '%s' (%lld GB, %s)\n", proj.volume_name,
 		       (long long)proj.size_gb, proj.location);
 	} else {
-		vname = provision_volume_name(ctx->workspace_root, hash,
+		/* named as the cold path names it: the hash covers the owner too */
+		char *key = xstrfmt("%s/%s", state_owner_id(ctx->state), hash);
+		char vhash[PROVISION_HASH_LEN + 1];
+
+		sha256_hex(key, strlen(key), vhash, PROVISION_HASH_LEN);
+		free(key);
+		vname = provision_volume_name(ctx->workspace_root, vhash,
 					      have_vol ? loc : NULL);
 		printf("volume:  create '%s' (%lld GB) in %s\n", vname,
 		       (long long)cfg->volume_gb, loc ? loc : "?");

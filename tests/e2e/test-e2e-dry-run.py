@@ -79,8 +79,9 @@ def run_all(tap, sim, w):
     r = w.burst(["build", "--release", "--dry-run"], cwd=hello)
     tap.is_(r.code, 0, "build --dry-run exits 0")
     tap.ok("server:  create a cpx11 in fsn1" in r.out, "the plan creates a cpx11 in fsn1", repr(r))
-    tap.ok(re.search(r"volume:  create 'cargo-burst-hello-[0-9a-f]+' \(10 GB\) in fsn1", r.out),
-           "and the project's volume there", repr(r))
+    m = re.search(r"volume:  create '(cargo-burst-hello-[0-9a-f]+)' \(10 GB\) in fsn1", r.out)
+    tap.ok(m, "and the project's volume there", repr(r))
+    planned = m.group(1) if m else None
     got = amount(r.out, "first hour \u20ac([0-9.]+) \\(billed per started hour\\)")
     tap.ok(got is not None and hourly is not None and abs(got - hourly) < 0.00006,
            "the first hour costs the simulator's price (%s vs %s)" % (got, hourly), repr(r))
@@ -108,6 +109,8 @@ def run_all(tap, sim, w):
            "the Provisioning line names the simulator's hourly price (%s vs %s)" % (got, hourly), repr(r))
 
     servers, vols = w.servers(), w.volumes()
+    tap.ok(vols and vols[0]["name"] == planned,
+           "the volume got the name the plan said (%s)" % planned)
     sim.reset_requests()
     r = w.burst(["test", "--dry-run"], cwd=hello)
     tap.is_(r.code, 0, "test --dry-run on a warm server exits 0")
