@@ -16,14 +16,14 @@ import json
 import os
 import re
 import sys
-import signal
 import sqlite3
 import threading
 import time
 from email.utils import formatdate
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2elib import IMAGE_LABELS, SOURCE_ROOT, Tap, World, need_root_and_tools, new_sim  # noqa: E402
+from e2elib import (IMAGE_LABELS, SOURCE_ROOT, Tap, World, kill_env_holders,  # noqa: E402
+                    need_root_and_tools, new_sim)
 from taplib import scaled  # noqa: E402
 
 
@@ -191,13 +191,15 @@ def run_all(tap, sim, w, img):
                "doctor: a live reaper for the server and the volume (%r)" % got, repr(r))
         pid = server_reaper_pid(w)
         tap.ok(pid, "the server's reaper is recorded (pid %s)" % pid)
-        if pid:
-            os.kill(pid, signal.SIGKILL)
-            deadline = time.time() + scaled(30)
-            while os.path.exists("/proc/%d" % pid) and time.time() < deadline:
-                time.sleep(0.1)
+        # every process of this user's tool (reapers, watchers, ssh
+        # masters): nothing is left that could re-arm a reaper
+        victims = kill_env_holders("HOME=" + w.home, w.dir)
+        deadline = time.time() + scaled(30)
+        while any(os.path.exists("/proc/%d" % v) for v in victims) and time.time() < deadline:
+            time.sleep(0.1)
+        tap.ok(pid in victims, "the reapers were stopped (%s)" % victims)
         r = w.burst(["doctor"], cwd=hello)
-        expect_fail(tap, r, "reapers", "1 of 2 resources", "cargo burst status")
+        expect_fail(tap, r, "reapers", "2 of 2 resources", "cargo burst status")
         r = w.burst(["doctor"], cwd=hello)
         got = lines(r.out).get("reapers", [""])
         tap.ok(got[0] == "fail", "doctor itself re-arms nothing (still fail)", repr(r))
