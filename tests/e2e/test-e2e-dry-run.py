@@ -99,6 +99,13 @@ def run_all(tap, sim, w):
     tap.ok(r.code == 0 and "server:  create a cpx11" in r.out, "--dry-run before the verb", repr(r))
     only_gets(tap, sim, "dry run before the verb")
 
+    # a bring-your-own host: no API request, no connection
+    sim.reset_requests()
+    r = w.burst(["--host", "root@127.0.0.1:1", "build", "--dry-run"], cwd=hello)
+    tap.ok(r.code == 0 and "host:    root@127.0.0.1:1 (bring your own" in r.out,
+           "--dry-run with --host names the host", repr(r))
+    tap.is_(len(sim.requests()), 0, "and sends no API request")
+
     # the cold run's status line names the price
     r = w.burst(["build"], cwd=hello)
     if not tap.is_(r.code, 0, "a real cold build succeeds"):
