@@ -183,7 +183,7 @@ enum run_opt_id {
 	RUN_OPT_KEEP_ALIVE = 1, RUN_OPT_NO_REAP, RUN_OPT_NO_FETCH, RUN_OPT_YES,
 	RUN_OPT_ENV, RUN_OPT_HOST, RUN_OPT_FORWARD, RUN_OPT_NO_DOCTESTS,
 	RUN_OPT_CARGO_TEST, RUN_OPT_SHARDS, RUN_OPT_JUNIT, RUN_OPT_NO_SYNC,
-	RUN_OPT_QUIET, RUN_OPT_VERBOSE,
+	RUN_OPT_QUIET, RUN_OPT_VERBOSE, RUN_OPT_DRY_RUN,
 };
 
 struct run_args {
@@ -206,6 +206,8 @@ struct run_args {
 	int shards;               /* test: --shards N (0 = not given) */
 	char *junit;              /* test: --junit PATH (JUnit report; implies the
 				     sharded path with 1 server), or NULL */
+	bool dry_run;             /* --dry-run: print the plan and its cost;
+				     create nothing, start no reaper */
 };
 
 /* Initialise empty run arguments (keep_alive_secs = -1). */
@@ -344,5 +346,6 @@ extern const struct burst_cmd cmd_image;
 extern const struct burst_cmd cmd_completions;
 extern const struct burst_cmd cmd_man;
 extern const struct burst_cmd cmd_ssh;
+extern const struct burst_cmd cmd_doctor;
 
 #endif

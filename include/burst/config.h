@@ -11,6 +11,9 @@
  *   cli      --keep-alive, --env of the run verbs
  *   env      HCLOUD_TOKEN, HCLOUD_TOKEN_FILE (a file holding the token;
  *            HCLOUD_TOKEN wins when both are set), HCLOUD_ENDPOINT
+ * When no layer set the token, the active context of the official hcloud
+ * CLI provides it (source CONFIG_SRC_HCLOUD_CLI; see
+ * config_apply_hcloud_cli()).
  * Scalars are replaced by a later layer; forward_env, forward_env_exclude,
  * extra_excludes and unexclude are additive (global -> project -> cli, de-duplicated, first
  * position kept) and a --env VAR=VALUE wins over a file entry of the same
@@ -56,6 +59,11 @@ enum config_source {
 	CONFIG_SRC_PROJECT,
 	CONFIG_SRC_CLI,
 	CONFIG_SRC_ENV,
+	/*
+	 * The token only, and only when no layer above set one: the active
+	 * context of the official hcloud CLI (config_apply_hcloud_cli()).
+	 */
+	CONFIG_SRC_HCLOUD_CLI,
 };
 
 /* The keys, in the order of config_keys[] and of `cargo burst config`. */
@@ -218,6 +226,17 @@ int config_apply_cli(struct burst_config *cfg, const struct config_overrides *o,
 		     struct burst_error *err);
 /* Apply the env layer (HCLOUD_TOKEN, _FILE, HCLOUD_ENDPOINT). */
 int config_apply_env(struct burst_config *cfg, struct burst_error *err);
+/*
+ * When cfg has no token: take the one of the official hcloud CLI's context
+ * ($HCLOUD_CONFIG, default ~/.config/hcloud/cli.toml; the context named by
+ * HCLOUD_CONTEXT, else active_context; `[[contexts]]` entries with `name`
+ * and `token`).  token_origin names the context and the file; the file's
+ * group/other permissions are warned about as for the global file.  A
+ * missing file is not an error; an unreadable or malformed one, or a
+ * context that is not there, is a warning (the file is another tool's).
+ * Returns 0, or -1 with err (BURST_EXIT_CONFIG) when the token is unusable.
+ */
+int config_apply_hcloud_cli(struct burst_config *cfg, struct burst_error *err);
 /* Check values that depend on each other (endpoint scheme).  0 or -1. */
 int config_validate(const struct burst_config *cfg, struct burst_error *err);
 

@@ -394,6 +394,8 @@ struct hcloud_stats {
 	long rl_limit;          /* last RateLimit-Limit, -1 if never seen */
 	long rl_remaining;      /* last RateLimit-Remaining, -1 if never seen */
 	int64_t rl_reset;       /* last RateLimit-Reset (UNIX s), 0 if unseen */
+	int64_t date;           /* last response's Date header (UNIX s), 0 if
+				   unseen or not an HTTP date: the API's clock */
 };
 
 /* Copy the counters. */

@@ -32,6 +32,14 @@ struct remote_host;
  * ctx->api and ctx->state from the prepare hooks, or opens its own.
  */
 int pipeline_run(struct burst_ctx *ctx);
+/*
+ * --dry-run of a run verb (pipeline_run() calls it): print the plan (reuse
+ * or create a server of which type where, the volume, the first hour's
+ * and the volume's monthly cost, the command) to stdout from the state and
+ * GET requests only; creates nothing, starts no reaper, writes no state.
+ * Returns 0, or -1 with ctx->err.
+ */
+int pipeline_dry_run(struct burst_ctx *ctx);
 
 /* Where a project lives on the server (fixed, so fingerprints stay valid). */
 #define PIPELINE_REMOTE_BASE "/root/burst"

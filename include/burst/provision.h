@@ -280,4 +280,32 @@ int provision_project_volume(const struct provision_opts *o,
 			     const struct provision_server *srv,
 			     struct provision_volume *vol, struct burst_error *err);
 
+/* ---- prices ------------------------------------------------------------ */
+
+/* Live prices (net, per the API's price list); -1 when not in the list. */
+struct provision_prices {
+	char currency[8];        /* "EUR" */
+	double server_hourly;    /* the server type in the location, per hour */
+	double volume_gb_month;  /* a volume, per GB and month */
+	bool cached;             /* from the price list remembered today */
+};
+
+/*
+ * The prices of server type `type` in location (either may be NULL) from
+ * GET /pricing, remembered for a day in <state_dir>/pricing.json (NULL:
+ * not remembered) and read from there while it is younger.  Amounts from
+ * the API are validated (finite, >= 0).  0, or -1 with err.
+ */
+int provision_prices_get(struct hcloud *api, const char *state_dir, const char *type,
+			 const char *location, struct provision_prices *out,
+			 struct burst_error *err);
+/* An amount for people: "€0.0095", "€1.20", "USD 0.50" (allocated). */
+char *provision_price_format(double amount, const char *currency);
+/*
+ * " (€0.0095/h, billed per started hour)" for o's server type in location,
+ * or "" when no price is known (allocated): the cold path's status line.
+ * Adds no API request while the remembered price list is fresh.
+ */
+char *provision_price_note(const struct provision_opts *o, const char *location);
+
 #endif

@@ -74,6 +74,8 @@ char *state_default_dir(void);
 const char *state_dir(const struct burst_state *st);
 /* The full path of state.db. */
 const char *state_db_path(const struct burst_state *st);
+/* PRAGMA quick_check now (`doctor`): 0 ok, 1 corrupt, -1 could not check. */
+int state_quick_check(struct burst_state *st);
 /* Was a corrupt database moved aside when this one was opened? */
 bool state_was_reset(const struct burst_state *st);
 /* Where the corrupt database went (NULL unless state_was_reset()). */

@@ -110,6 +110,10 @@ static int prepare_config(struct burst_ctx *ctx)
 		return -1;
 	for (size_t i = 0; i < ctx->config->warnings.nr; i++)
 		ui_warn("%s", ctx->config->warnings.v[i]);
+	/* say so when the token is another tool's */
+	if ((ctx->cmd->flags & CMD_API) &&
+	    ctx->config->source[CONFIG_TOKEN] == CONFIG_SRC_HCLOUD_CLI)
+		ui_info("Using", "the API token of the %s", ctx->config->token_origin);
 	return 0;
 }
 

@@ -31,6 +31,7 @@ const struct burst_cmd *const burst_commands[] = {
 	&cmd_audit,
 	&cmd_down,
 	&cmd_config,
+	&cmd_doctor,
 	&cmd_completions,
 	&cmd_help,
 	&cmd_version,

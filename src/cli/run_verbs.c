@@ -15,6 +15,8 @@
 	"Idle time before the server is deleted", OPT_VALUE | OPT_AFTER_VERB }
 #define OPT_NO_REAP { RUN_OPT_NO_REAP, 0, "no-reap", NULL, \
 	"Leave no reaper: the server stays up", OPT_AFTER_VERB }
+#define OPT_DRY_RUN { RUN_OPT_DRY_RUN, 0, "dry-run", NULL, \
+	"Print what would happen and its cost; create nothing", OPT_AFTER_VERB }
 #define OPT_NO_FETCH { RUN_OPT_NO_FETCH, 0, "no-fetch", NULL, \
 	"Do not fetch the built artifacts", OPT_AFTER_VERB }
 #define OPT_TEST \
@@ -45,7 +47,7 @@
 	OPT_REPEAT | OPT_CARGO }
 #define OPT_RUN_HELP { CLI_OPT_HELP, 'h', "help", NULL, \
 	"Print this help (also after the verb, before a --)", 0 }
-#define OPT_RUN_TAIL OPT_HOST, OPT_YES, OPT_ENV, OPT_QUIET, OPT_VERBOSE, \
+#define OPT_RUN_TAIL OPT_DRY_RUN, OPT_HOST, OPT_YES, OPT_ENV, OPT_QUIET, OPT_VERBOSE, \
 	OPT_RUN_HELP, OPT_END
 
 #define RUN_NOTES(verb) \

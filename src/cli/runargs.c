@@ -148,6 +148,9 @@ int run_args_apply(struct run_args *ra, const struct burst_option *opt,
 	switch (opt->id) {
 	case RUN_OPT_KEEP_ALIVE:
 		return keep_alive_value(ra, value, err);
+	case RUN_OPT_DRY_RUN:
+		ra->dry_run = true;
+		return 0;
 	case RUN_OPT_NO_REAP:
 		ra->no_reap = true;
 		return 0;

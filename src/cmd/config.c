@@ -38,7 +38,9 @@ static const char config_help[] =
 	"(HCLOUD_TOKEN,\n"
 	"HCLOUD_TOKEN_FILE, HCLOUD_ENDPOINT).  forward_env, extra_excludes and "
 	"unexclude\n"
-	"add up across layers.\n";
+	"add up across layers.  With no token in any layer, the token of the\n"
+	"official hcloud CLI's active context (~/.config/hcloud/cli.toml;\n"
+	"HCLOUD_CONTEXT selects another) is used, shown as source hcloud-cli.\n";
 
 struct config_opts {
 	bool json, reference;

@@ -158,6 +158,7 @@ const char *config_source_name(enum config_source src)
 	case CONFIG_SRC_PROJECT: return "project";
 	case CONFIG_SRC_CLI: return "cli";
 	case CONFIG_SRC_ENV: return "env";
+	case CONFIG_SRC_HCLOUD_CLI: return "hcloud-cli";
 	}
 	return "?";
 }
@@ -1198,7 +1199,8 @@ int config_load(struct burst_config *cfg, const struct config_load_opts *opts,
 		cfg->project_found = r == 0;
 	}
 	if (config_apply_cli(cfg, &opts->cli, err) < 0 ||
-	    config_apply_env(cfg, err) < 0)
+	    config_apply_env(cfg, err) < 0 ||
+	    (!cfg->token && config_apply_hcloud_cli(cfg, err) < 0))
 		return -1;
 	finish(cfg);
 	return config_validate(cfg, err);

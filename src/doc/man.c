@@ -304,6 +304,11 @@ static const struct {
 	  "HCLOUD_TOKEN is not set." },
 	{ "HCLOUD_ENDPOINT", "The API base URL (default "
 	  CONFIG_DEFAULT_ENDPOINT "), as for the hcloud CLI." },
+	{ "HCLOUD_CONTEXT", "With no token of our own: the context of the "
+	  "official hcloud CLI whose token is used (default: its "
+	  "active_context).  `cargo burst config` names it as the source." },
+	{ "HCLOUD_CONFIG", "The hcloud CLI's configuration file (default "
+	  "~/.config/hcloud/cli.toml), read for its contexts." },
 	{ "BURST_LOG", "The level of diagnostics on stderr: error, warn, info, "
 	  "debug or trace (-vv gives debug, -vvv trace)." },
 	{ "BURST_TRACE", "When set and not 0: trace every command line and "
@@ -443,6 +448,10 @@ void doc_man_page(struct strbuf *out)
 "\\fI$XDG_CONFIG_HOME/cargo\\-burst/config.toml\\fR\n"
 "The global configuration (default \\fI~/.config/cargo\\-burst/config.toml\\fR);\n"
 "the only file that may hold the token.\n"
+".TP\n"
+"\\fI~/.config/hcloud/cli.toml\\fR\n"
+"The official hcloud CLI's contexts: with no token of our own, the token of\n"
+"its active context (or of HCLOUD_CONTEXT) is used.\n"
 ".TP\n"
 "\\fI<workspace>/.config/cargo\\-burst.toml\\fR\n"
 "The project configuration, next to the workspace's Cargo.toml.\n"

@@ -386,6 +386,7 @@ struct attempt {
 	char *correlation_id;
 	long rl_limit, rl_remaining;
 	int64_t rl_reset;
+	int64_t date;
 };
 
 static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *data)
@@ -436,7 +437,17 @@ static size_t header_cb(char *buf, size_t size, size_t nitems, void *data)
 		a->rl_remaining = header_long(v, vlen);
 	else if (HDR("RateLimit-Reset"))
 		a->rl_reset = header_long(v, vlen);
-	else if (HDR("X-Correlation-Id") && vlen && vlen < 256) {
+	else if (HDR("Date") && vlen && vlen < 64) {
+		/* IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT" */
+		char tmp[64], *end;
+		struct tm tm;
+
+		memcpy(tmp, v, vlen);
+		tmp[vlen] = '\0';
+		memset(&tm, 0, sizeof(tm));
+		end = strptime(tmp, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		a->date = end && !*end ? (int64_t)timegm(&tm) : 0;
+	} else if (HDR("X-Correlation-Id") && vlen && vlen < 256) {
 		char *raw = xstrndup(v, vlen);
 
 		free(a->correlation_id);
@@ -548,7 +559,7 @@ static enum hc_outcome attempt(struct hcloud *c, const char *method, const char 
 			       struct burst_error *err)
 {
 	const struct hc_curl_api *fn = c->fn;
-	struct attempt a = { STRBUF_INIT, NULL, -1, -1, 0 };
+	struct attempt a = { STRBUF_INIT, NULL, -1, -1, 0, 0 };
 	struct curl_slist *headers = NULL;
 	char errbuf[CURL_ERROR_SIZE];
 	char *ua = xstrfmt("User-Agent: cargo-burst/%s", BURST_VERSION);
@@ -620,6 +631,8 @@ static enum hc_outcome attempt(struct hcloud *c, const char *method, const char 
 		c->stats.rl_remaining = a.rl_remaining;
 	if (a.rl_reset > 0)
 		c->stats.rl_reset = a.rl_reset;
+	if (a.date > 0)
+		c->stats.date = a.date;
 
 	if (rc != CURLE_OK) {
 		if (a.body.overflow) {

@@ -957,6 +957,8 @@ static int run_or_shell(struct burst_ctx *ctx, bool shell)
 	struct run r;
 	int ret;
 
+	if (ctx->run.dry_run && !shell)
+		return pipeline_dry_run(ctx);
 	run_init(&r, ctx);
 	r.shell = shell;
 	r.byo = pipeline_byo_host(ctx) != NULL;

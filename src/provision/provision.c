@@ -811,6 +811,16 @@ static void cold_prepare(void *data, struct hcloud_server_opts *so)
 	so->nr_volumes = cc->with_vol ? 1 : 0;
 }
 
+/* "Provisioning <type> in <location> (<price>/h, billed per started hour)" */
+static void cold_announce(void *data, const char *location)
+{
+	struct cold_create *cc = data;
+	char *price = provision_price_note(cc->o, location);
+
+	ui_status("Provisioning", "%s in %s%s", cc->o->server_type, location, price);
+	free(price);
+}
+
 /*
  * The cold path's own recoveries: a remembered ssh key id that is gone
  * (register the key again) and a volume that cannot go in with the create
@@ -963,6 +973,7 @@ int provision_cold(const struct provision_opts *o, struct remote_host *host,
 	pc.locations = &order;
 	pc.limit = o->max_servers;
 	pc.rename = true;
+	pc.announce = cold_announce;
 	pc.prepare = cold_prepare;
 	pc.refused = cold_refused;
 	pc.data = &cc;

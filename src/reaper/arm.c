@@ -382,6 +382,9 @@ int reaper_prepare_state(struct burst_ctx *ctx, struct burst_error *err)
 	ctx->state = own_state;
 	/* what this invocation records lives on the configured endpoint */
 	state_set_endpoint(ctx->state, reaper_config_endpoint(ctx->config));
+	/* --dry-run reads the state and changes nothing: no sweep, no reaper */
+	if ((ctx->cmd->flags & CMD_RUN) && ctx->run.dry_run)
+		return 0;
 	cold = (ctx->cmd->flags & CMD_RUN) && !have_usable_server(ctx->state);
 	/* a cold run sweeps with adoption below anyway */
 	if (state_needs_adoption(ctx->state) && !(cold && ctx->api))

@@ -647,6 +647,12 @@ const char *state_db_path(const struct burst_state *st)
 	return st->path;
 }
 
+/* PRAGMA quick_check on demand (doctor). */
+int state_quick_check(struct burst_state *st)
+{
+	return quick_check(st);
+}
+
 bool state_was_reset(const struct burst_state *st)
 {
 	return st->reset_path != NULL;

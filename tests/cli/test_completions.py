@@ -147,6 +147,15 @@ def test_bash(script, verbs, helps):
        "got %r\nwant %r\n%s" % (got, verbs, err))
     ok(got is not None and not any(w.startswith("__") for w in got),
        "bash: no hidden verb offered", got)
+    # issue 15: the new verb and the dry run (named here on purpose)
+    ok(got is not None and "doctor" in got, "bash: doctor is offered", got)
+    got, _ = bash_complete(script, ["cargo-burst", "doctor", "--"])
+    ok(got is not None and "--json" in got, "bash: doctor --json is offered", got)
+    for verb in ("build", "test", "check", "clippy", "bench", "run"):
+        got, _ = bash_complete(script, ["cargo-burst", verb, "--dr"])
+        ok(got == ["--dry-run"], "bash: %s --dry-run is offered after the verb" % verb, got)
+    got, _ = bash_complete(script, ["cargo-burst", "--dr"])
+    ok(got == ["--dry-run"], "bash: --dry-run is offered before the verb", got)
     got, _ = bash_complete(script, ["cargo", "burst", ""])
     ok(got is not None and sorted(got) == sorted(verbs),
        "bash: `cargo burst <TAB>` (burst skipped) offers the verbs", got)

@@ -1,0 +1,205 @@
+/*
+ * dryrun.c - `cargo burst <run verb> --dry-run`: the plan of a run and its
+ * cost, from the same facts a run decides by (the state: is there a live
+ * server, does the project have a volume; the API: the image, the type's
+ * availability and the live prices), with GET requests only: nothing is
+ * created, no reaper is started, the state is not written.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "burst/cli.h"
+#include "burst/config.h"
+#include "burst/hcloud.h"
+#include "burst/pipeline.h"
+#include "burst/provision.h"
+#include "burst/remote.h"
+#include "burst/sha256.h"
+#include "burst/state.h"
+#include "burst/strbuf.h"
+
+/* Append the command line the run would start, quoted as for a shell. */
+static void add_command(struct strbuf *out, const struct burst_ctx *ctx)
+{
+	const struct run_args *ra = &ctx->run;
+
+	strbuf_addstr(out, "cargo");
+	if (ra->toolchain)
+		strbuf_addf(out, " +%s", ra->toolchain);
+	strbuf_addf(out, " %s", ra->verb);
+	for (size_t i = 0; i < ra->cargo_args.nr; i++) {
+		strbuf_addch(out, ' ');
+		remote_shell_quote(out, ra->cargo_args.v[i]);
+	}
+}
+
+static void clock_text(char *buf, size_t size, int64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (!gmtime_r(&tt, &tm) || !strftime(buf, size, "%H:%M UTC", &tm))
+		snprintf(buf, size, "?");
+}
+
+/* The plan for a bring-your-own host: no API, no cost. */
+static int byo_plan(struct burst_ctx *ctx)
+{
+	struct strbuf cmd = STRBUF_INIT;
+
+	add_command(&cmd, ctx);
+	printf("Dry run: nothing is started.\n");
+	printf("host:    %s (bring your own: no API request, no reaper, no cost)\n",
+	       pipeline_byo_host(ctx));
+	printf("then:    sync %s and run `%s` there\n", ctx->workspace_root, cmd.buf);
+	strbuf_release(&cmd);
+	return 0;
+}
+
+/* Print the plan of a run and its cost; change nothing. */
+int pipeline_dry_run(struct burst_ctx *ctx)
+{
+	const struct burst_config *cfg = ctx->config;
+	struct state_server srv = { 0 };
+	struct state_project proj = { 0 };
+	struct provision_prices pr;
+	struct strvec order = STRVEC_INIT;
+	struct strbuf cmd = STRBUF_INIT, where = STRBUF_INIT;
+	struct hcloud_image img = { 0 };
+	struct burst_error e = BURST_ERROR_INIT;
+	char hash[PROVISION_HASH_LEN + 1], when[32];
+	char *vname = NULL, *amount = NULL, *vol_amount = NULL;
+	const char *loc, *type = cfg->server_type;
+	bool reuse, have_vol;
+	int64_t image_id = 0, keep_alive;
+	int extra = ctx->run.shards > 1 ? ctx->run.shards - 1 : 0;
+	int ret = -1;
+
+	if (pipeline_byo_host(ctx))
+		return byo_plan(ctx);
+	if (!ctx->state || !ctx->api)
+		return burst_error_set(&ctx->err, BURST_EXIT_INTERNAL,
+				       "--dry-run without the state or the API client");
+	provision_project_hash(ctx->workspace_root, hash);
+	keep_alive = ctx->run.keep_alive_secs >= 0 ? ctx->run.keep_alive_secs :
+		cfg->keep_alive_secs;
+	if (state_server_current(ctx->state, &srv, &ctx->err) < 0 ||
+	    state_project_get(ctx->state, hash, &proj, &ctx->err) < 0)
+		goto out;
+	reuse = srv.status == STATE_SERVER_READY && srv.ip && srv.hcloud_id;
+	have_vol = proj.volume_hcloud_id && proj.volume_status == STATE_VOLUME_READY &&
+		proj.location && proj.volume_name;
+	add_command(&cmd, ctx);
+
+	printf("Dry run of `cargo burst %s`: nothing is created, no reaper is started.\n",
+	       ctx->run.verb);
+	if (reuse) {
+		loc = srv.location;
+		type = srv.server_type ? srv.server_type : type;
+		printf("server:  reuse '%s' (%s, %s, %s)\n", srv.name ? srv.name : "?",
+		       type, loc ? loc : "?", srv.ip);
+	} else {
+		if (provision_find_image(ctx->api, state_owner_id(ctx->state), &image_id,
+					 &ctx->err) < 0)
+			goto out;
+		if (hcloud_image_get(ctx->api, image_id, &img, &e) < 0)
+			burst_error_release(&e);
+		provision_location_order(have_vol ? proj.location : NULL, &cfg->regions, &order);
+		loc = NULL;
+		for (size_t i = 0; i < order.nr; i++) {
+			bool avail = false;
+
+			if (hcloud_type_available(ctx->api, type, order.v[i], &avail, &ctx->err) < 0)
+				goto out;
+			strbuf_addf(&where, "%s%s%s", where.len ? ", " : "", order.v[i],
+				    avail ? "" : " (not available now)");
+			if (avail && !loc)
+				loc = order.v[i];
+		}
+		if (!loc) {
+			burst_error_set(&ctx->err, BURST_EXIT_API, "server type '%s' cannot be "
+					"ordered in any configured location (%s)", type, where.buf);
+			burst_error_hint(&ctx->err, "set another [hetzner] server_type or add "
+					 "locations to [hetzner] regions; `cargo burst doctor` "
+					 "shows where it is available");
+			goto out;
+		}
+		printf("server:  create a %s in %s (locations in order: %s) from image %lld",
+		       type, loc, where.buf, (long long)image_id);
+		if (img.description)
+			printf(" ('%s')", img.description);
+		printf("\n");
+	}
+	if (have_vol && loc && !strcmp(proj.location, loc)) {
+		printf("volume:  reuse '%s' (%lld GB, %s)\n", proj.volume_name,
+		       (long long)proj.size_gb, proj.location);
+	} else {
+		/* named as the cold path names it: the hash covers the owner too */
+		char *key = xstrfmt("%s/%s", state_owner_id(ctx->state), hash);
+		char vhash[PROVISION_HASH_LEN + 1];
+
+		sha256_hex(key, strlen(key), vhash, PROVISION_HASH_LEN);
+		free(key);
+		vname = provision_volume_name(ctx->workspace_root, vhash,
+					      have_vol ? loc : NULL);
+		printf("volume:  create '%s' (%lld GB) in %s\n", vname,
+		       (long long)cfg->volume_gb, loc ? loc : "?");
+	}
+
+	if (provision_prices_get(ctx->api, state_dir(ctx->state), type, loc, &pr,
+				 &ctx->err) < 0)
+		goto out;
+	printf("cost:    ");
+	if (pr.server_hourly < 0) {
+		printf("no live price for %s in %s", type, loc ? loc : "?");
+	} else if (reuse) {
+		int64_t now = (int64_t)time(NULL), start = srv.billing_start ?
+			srv.billing_start : srv.created_at;
+		int64_t paid = start + ((now - start) / 3600 + 1) * 3600;
+
+		amount = provision_price_format(pr.server_hourly, pr.currency);
+		clock_text(when, sizeof(when), paid);
+		printf("the server's hour is paid through %s; each hour after it %s",
+		       when, amount);
+	} else {
+		amount = provision_price_format(pr.server_hourly, pr.currency);
+		printf("first hour %s (billed per started hour)", amount);
+	}
+	if (extra && pr.server_hourly >= 0) {
+		free(amount);
+		amount = provision_price_format(pr.server_hourly * extra, pr.currency);
+		printf("; %d more server%s for the shards: %s for their first hour", extra,
+		       extra == 1 ? "" : "s", amount);
+	}
+	if (pr.volume_gb_month >= 0) {
+		int64_t gb = have_vol && proj.size_gb ? proj.size_gb : cfg->volume_gb;
+
+		vol_amount = provision_price_format(pr.volume_gb_month * (double)gb,
+						    pr.currency);
+		printf("; volume %s/month (%lld GB)", vol_amount, (long long)gb);
+	}
+	printf(" (prices without VAT%s)\n", pr.cached ? ", as of today" : ", live");
+	printf("then:    sync %s, run `%s` on the server%s\n", ctx->workspace_root, cmd.buf,
+	       ctx->cmd->flags & CMD_RUN_FETCH && !ctx->run.no_fetch ?
+	       ", fetch the artifacts" : "");
+	if (ctx->run.no_reap)
+		printf("after:   no reaper (--no-reap): the server stays up until `cargo burst down`\n");
+	else
+		printf("after:   the server is deleted after %lld s idle, the volume after %lld s\n",
+		       (long long)keep_alive, (long long)cfg->volume_keep_alive_secs);
+	ret = 0;
+out:
+	state_server_release(&srv);
+	state_project_release(&proj);
+	hcloud_image_release(&img);
+	strvec_clear(&order);
+	strbuf_release(&cmd);
+	strbuf_release(&where);
+	burst_error_release(&e);
+	free(vname);
+	free(amount);
+	free(vol_amount);
+	return ret;
+}
