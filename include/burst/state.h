@@ -41,6 +41,13 @@ struct burst_state;
  */
 #define STATE_LEASE_TTL_SECS 90
 /*
+ * ... but for at most this long after its last heartbeat: a run stopped
+ * with Ctrl-Z and never continued cannot keep its server (and the bill)
+ * forever.  (A running run that makes no progress stops renewing and
+ * releases its lease sooner: pipeline's HEARTBEAT_STALL_SECS.)
+ */
+#define STATE_LEASE_HOLD_SECS 14400
+/*
  * A server row still `provisioning` is not reaped before created_at + this,
  * whatever its deadline says (the provisioning run may not hold a lease on
  * the row yet); `down` (STATE_DELETE_IGNORE_DEADLINE) ignores it.
@@ -124,7 +131,9 @@ bool state_pid_alive(pid_t pid, uint64_t start);
  * drops it when the holder dies).  While waiting, prints once
  * "Blocking waiting for another cargo-burst (pid N) that is provisioning".
  * Returns 0 when held, STATE_LOCK_TIMEOUT after timeout_ms (err filled,
- * BURST_EXIT_STATE), -1 on error.  Re-entrant within one connection.
+ * BURST_EXIT_STATE), -1 on error (BURST_EXIT_INTERRUPTED when a signal was
+ * caught while waiting: proc_signals_caught()).  Re-entrant within one
+ * connection.
  */
 int state_lock_provision(struct burst_state *st, int timeout_ms, struct burst_error *err);
 /* Release one level of the provisioning lock. */
@@ -359,8 +368,9 @@ int state_lease_heartbeat(struct burst_state *st, int64_t lease_id, struct burst
 /* Drop the lease. */
 int state_lease_release(struct burst_state *st, int64_t lease_id, struct burst_error *err);
 /*
- * Count live leases (pid alive with the same start time, and the heartbeat
- * not expired when that start time is unknown) on server row server_id
+ * Count live leases (pid alive with the same start time and a heartbeat
+ * within STATE_LEASE_HOLD_SECS, or the heartbeat not expired when that
+ * start time is unknown) on server row server_id
  * (0 = any) and project (NULL = any).
  */
 int state_lease_count_live(struct burst_state *st, int64_t server_id, const char *project,

@@ -10,8 +10,8 @@
  * inside a bounded section (provisioning: the lock and every API wait
  * have deadlines of their own, which may add up to more than the bound);
  * after
- * HEARTBEAT_STALL_SECS the lease is no longer renewed, expires
- * STATE_LEASE_TTL_SECS later, and the server's reaper may delete the
+ * HEARTBEAT_STALL_SECS the lease is released (a live holder would keep
+ * even an expired one: state.h), and the server's reaper may delete the
  * server: a stuck run cannot keep a server, and its bill, forever.
  */
 #include <stdatomic.h>
@@ -80,9 +80,20 @@ static void *heartbeat_main(void *arg)
 		if (pipeline_run_stalled(hb->stall_ms)) {
 			/* for good: the lease may be gone by the time the run moves again */
 			hb->stalled = true;
-			log_warn(MOD, "the run made no progress for %llu s: its lease is no "
-				 "longer renewed, so the server's reaper may delete the server",
+			log_warn(MOD, "the run made no progress for %llu s: its lease is "
+				 "released, so the server's reaper may delete the server",
 				 (unsigned long long)(hb->stall_ms / 1000));
+			/*
+			 * A live holder keeps even an expired lease (a stopped run
+			 * must not lose its server), so a stuck one gives it up.
+			 */
+			pthread_mutex_unlock(&hb->mu);
+			if (state_lease_release(st, hb->lease_id, &err) < 0) {
+				log_warn(MOD, "releasing the lease: %s",
+					 err.message ? err.message : "");
+				burst_error_release(&err);
+			}
+			pthread_mutex_lock(&hb->mu);
 			break;
 		}
 		pthread_mutex_unlock(&hb->mu);

@@ -42,8 +42,11 @@ char *st_col_str(sqlite3_stmt *s, int i);
  * even when its heartbeat expired (a run stopped with Ctrl-Z or SIGSTOP
  * sends none); the expiry only counts when the start time is unknown (0).
  */
+#define ST_STR_(x) #x
+#define ST_STR(x) ST_STR_(x)
 #define ST_LEASE_LIVE                                                             \
-	"(burst_pid_alive(l.pid, l.pid_start) AND (l.pid_start != 0 OR"           \
+	"(burst_pid_alive(l.pid, l.pid_start) AND ((l.pid_start != 0 AND"          \
+	" l.heartbeat_at > burst_now() - " ST_STR(STATE_LEASE_HOLD_SECS) ") OR"    \
 	" l.expires_at > burst_now()))"
 
 #endif

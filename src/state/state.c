@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "burst/log.h"
+#include "burst/proc.h"
 #include "burst/sha256.h"
 #include "burst/strbuf.h"
 #include "burst/ui.h"
@@ -727,7 +728,7 @@ int state_lock_provision(struct burst_state *st, int timeout_ms, struct burst_er
 	uint64_t deadline = burst_now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
 	unsigned sleep_ms = 20;
 	bool told = false;
-	int fd = -1, ret = -1;
+	int fd = -1, ret = -1, mark = proc_signals_caught();
 
 	if (st->lock_fd >= 0) {
 		st->lock_depth++;
@@ -746,6 +747,12 @@ int state_lock_provision(struct burst_state *st, int timeout_ms, struct burst_er
 		if (errno != EWOULDBLOCK && errno != EINTR) {
 			burst_error_set(err, BURST_EXIT_STATE, "cannot lock '%s': %s", path,
 					strerror(errno));
+			goto out;
+		}
+		/* a signal caught while waiting ends the wait (the caller cleans up) */
+		if (proc_signals_caught() != mark) {
+			burst_error_set(err, BURST_EXIT_INTERRUPTED, "interrupted while waiting "
+					"for another cargo-burst that is provisioning");
 			goto out;
 		}
 		if (burst_now_ms() >= deadline) {

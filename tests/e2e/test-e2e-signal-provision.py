@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""End-to-end: SIGTERM, SIGINT or SIGHUP while the server is being created.
+"""End-to-end: SIGTERM, SIGINT or SIGHUP while the server is being created,
+and while waiting for another run's provisioning lock.
 
 The simulator takes two minutes to create a server.  A signal to the tool
 while it waits for the create must end the wait at once (exit 130, the
@@ -13,6 +14,8 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import fcntl
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -70,6 +73,45 @@ def one_signal(tap, sim, w, hello, sig):
     tap.ok("__reap-server" in reapers, "%s: its reaper is armed (%s)" % (name, reapers))
 
 
+def lock_wait(tap, sim, w, hello):
+    """SIGTERM while another run holds the provisioning lock (15 min wait)."""
+    os.makedirs(w.state_dir, exist_ok=True)
+    fd = os.open(os.path.join(w.state_dir, "provision.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.ftruncate(fd, 0)
+        os.write(fd, b"%d\n" % os.getpid())
+        p = w.start(["build"], cwd=hello)
+        lines = []
+
+        def read():
+            for line in p.stderr:
+                lines.append(line)
+        t = threading.Thread(target=read, daemon=True)
+        t.start()
+        deadline = time.time() + 60
+        while time.time() < deadline and p.poll() is None and \
+                not any("Blocking" in x for x in lines):
+            time.sleep(0.1)
+        tap.ok(any("Blocking" in x for x in lines), "the run waits for the lock")
+        t0 = time.time()
+        os.kill(p.pid, signal.SIGTERM)
+        try:
+            p.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+        t.join(timeout=10)
+        took = time.time() - t0
+        if not tap.is_(p.returncode, 130, "SIGTERM ends the lock wait: exit 130 (after %.1fs)"
+                       % took):
+            tap.diag("".join(lines))
+        tap.ok(any("interrupted" in x for x in lines), "it says interrupted")
+        tap.is_(w.servers(), [], "nothing was created")
+    finally:
+        os.close(fd)
+
+
 def main():
     tap = Tap()
     need_root_and_tools(tap)
@@ -79,6 +121,10 @@ def main():
             seed(sim)
             with World(tap, sim) as w:
                 one_signal(tap, sim, w, w.fixture("hello"), sig)
+    with new_sim() as sim:
+        seed(sim)
+        with World(tap, sim) as w:
+            lock_wait(tap, sim, w, w.fixture("hello"))
     return tap.done()
 
 

@@ -76,6 +76,17 @@ int main(void)
 		renewals(&hb, &stalled);
 	} while (!stalled && burst_now_ms() < deadline);
 	ok(stalled, "the lease is given up once the run made no progress for stall_ms");
+	{
+		int64_t live = -1;
+
+		/* a live holder would keep even an expired lease: it is released */
+		deadline = burst_now_ms() + 30000;
+		do {
+			usleep(50000);
+			state_lease_count_live(st, 0, "p", &live, &err);
+		} while (live != 0 && burst_now_ms() < deadline);
+		is_int(live, 0, "and released, though its holder is alive");
+	}
 	n = renewals(&hb, NULL);
 	proc_note_activity();
 	usleep(500000);

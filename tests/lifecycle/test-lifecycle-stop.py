@@ -59,9 +59,11 @@ def main():
                     stopped = True
                 tap.ok(started and stopped, "the warm run reached cargo and was stopped")
                 # the server's deadline (from the earlier run) and the lease's
-                # heartbeat expire while the run is stopped
+                # heartbeat expire while the run is stopped (ten minutes ago:
+                # well past the expiry, well within the hold of a live holder)
                 sql(w, "UPDATE servers SET deadline = ?", (int(time.time()) - 1,))
-                sql(w, "UPDATE leases SET expires_at = 0, heartbeat_at = 0")
+                sql(w, "UPDATE leases SET expires_at = ?, heartbeat_at = ?",
+                    (int(time.time()) - 600, int(time.time()) - 690))
                 rows = sql(w, "SELECT pid FROM reapers WHERE kind = 'server'")
                 rpid = rows[0][0] if rows else 0
                 tap.ok(rpid and lclib.pid_alive(rpid), "the server's reaper runs (pid %s)" % rpid)

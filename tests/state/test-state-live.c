@@ -201,6 +201,14 @@ static void test_leases(struct burst_state *st)
 	ok(state_server_try_begin_delete(st, srv.id, now + STATE_LEASE_TTL_SECS + 1, 0, &d,
 					 &err) == 0 && d.reason == STATE_KEEP_LEASED,
 	   "and its server is kept");
+	/* but not for ever: a run stopped and never continued */
+	snprintf(nowbuf, sizeof(nowbuf), "%lld", (long long)(now + STATE_LEASE_HOLD_SECS + 1));
+	setenv("BURST_STATE_NOW", nowbuf, 1);
+	state_lease_count_live(st, srv.id, NULL, &n, &err);
+	is_int(n, 0, "a live holder keeps it no longer than STATE_LEASE_HOLD_SECS after its "
+	       "last heartbeat");
+	snprintf(nowbuf, sizeof(nowbuf), "%lld", (long long)(now + STATE_LEASE_TTL_SECS + 1));
+	setenv("BURST_STATE_NOW", nowbuf, 1);
 	/* without a recorded start time only the heartbeat counts */
 	ok(sqlite3_exec(state_sqlite(st), "UPDATE leases SET pid_start = 0", NULL, NULL,
 			NULL) == SQLITE_OK, "forget the holder's start time");
