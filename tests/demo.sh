@@ -17,9 +17,11 @@ if [[ $(id -u) != 0 ]]; then
 	exit 1
 fi
 
+# (the last line: what the test command after it needs besides)
 pkgs=(meson ninja-build pkg-config gcc libcurl4-openssl-dev libcjson-dev
       libsqlite3-dev libuv1-dev openssh-server openssh-client rsync sqlite3
-      python3 e2fsprogs util-linux mount)
+      python3 e2fsprogs util-linux mount
+      git cloud-init shellcheck)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

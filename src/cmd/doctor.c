@@ -453,10 +453,11 @@ static void check_server_type(struct doctor *d)
 		goto out;
 	}
 	/*
-	 * The top-level `deprecated`/`deprecation` of the type; a per-location
-	 * deprecation (server_types[].locations[]) is not decoded yet.
+	 * An older answer (no locations[]) has only the top-level
+	 * `deprecated`; today's is per location (hcloud_server_type_usable_in
+	 * below).
 	 */
-	if (d->type.deprecated) {
+	if (!d->type.nr_locations && d->type.deprecated) {
 		c = add(d, "server type", CHECK_FAIL, "server type '%s' is deprecated: it can no "
 			"longer be ordered (or soon not)", name);
 		fix(c, "set [hetzner] server_type to a current type");
@@ -465,7 +466,8 @@ static void check_server_type(struct doctor *d)
 	for (size_t i = 0; i < d->cfg->regions.nr; i++) {
 		const char *loc = d->cfg->regions.v[i];
 		bool ok = available_in(&dcs, d->type.id, loc) &&
-			hcloud_server_type_price(&d->type, loc);
+			hcloud_server_type_price(&d->type, loc) &&
+			hcloud_server_type_usable_in(&d->type, loc, time(NULL));
 
 		strbuf_addf(ok ? &yes : &no, "%s%s", (ok ? yes.len : no.len) ? ", " : "", loc);
 		if (ok)

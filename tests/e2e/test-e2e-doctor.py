@@ -156,6 +156,14 @@ def run_all(tap, sim, w, img):
            "the image has this tool's format", repr(r))
     tap.ok(got.get("server type", [""])[0] == "ok" and "fsn1, nbg1" in got["server type"][1],
            "the type is available in both configured locations", repr(r))
+
+    # today's API: the type deprecated in one configured location only
+    sim.configure({"deprecated_types": [{"server_type": "cpx11", "location": "fsn1"}]})
+    r2 = w.burst(["doctor"], cwd=hello)
+    st = lines(r2.out).get("server type", ["", ""])
+    tap.ok(st[0] == "warn" and "available now in nbg1; not in fsn1" in st[1],
+           "a type deprecated in one location: a warn line naming it", repr(r2))
+    sim.configure({"deprecated_types": []})
     tap.ok(re.search(r"cpx11 in fsn1: \u20ac[0-9.]+/h", got.get("prices", ["", ""])[1]),
            "the price of the type", repr(r))
     tap.ok(got.get("token write", [""])[0] == "warn" and
