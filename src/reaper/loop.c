@@ -562,6 +562,33 @@ out:
 	return ret;
 }
 
+/*
+ * Delete the project's volume p now and record it: 1 deleted (or already
+ * gone), 0 failed but to be retried (backoff advanced), -1 given up (err).
+ */
+static int volume_delete_now(struct burst_state *st, struct reaper_ops *o, const char *project,
+			     const struct state_project *p, int64_t *backoff,
+			     struct burst_error *err)
+{
+	struct burst_error e = BURST_ERROR_INIT;
+	bool gone = false;
+	int rc;
+
+	if (reaper_delete_volume(o, p->volume_hcloud_id, &gone, &e) < 0) {
+		rc = delete_failed(st, "volume", project, &e, backoff);
+		burst_error_release(&e);
+		if (rc < 0)
+			return burst_error_set(err, BURST_EXIT_API, "volume '%s': giving up",
+					       p->volume_name ? p->volume_name : project);
+		return 0;
+	}
+	o->reason = gone ? "stale" : "reap";
+	reaper_record_volume_gone(o, p->volume_hcloud_id, p->volume_name, p->size_gb);
+	log_info(MOD, "volume '%s' (%lld) %s", p->volume_name ? p->volume_name : "?",
+		 (long long)p->volume_hcloud_id, gone ? "was already gone" : "deleted");
+	return 1;
+}
+
 int reaper_run_volume(struct burst_state *st, struct hcloud *api,
 		      const struct burst_config *cfg, const char *project,
 		      struct burst_error *err)
@@ -613,7 +640,6 @@ int reaper_run_volume(struct burst_state *st, struct hcloud *api,
 	burst_error_release(&e);
 	for (;;) {
 		struct state_delete_decision d;
-		bool gone = false;
 		int64_t now;
 		int rc;
 
@@ -653,20 +679,11 @@ int reaper_run_volume(struct burst_state *st, struct hcloud *api,
 				sleep_wall(st, p.volume_deadline - now);
 				continue;
 			}
-			if (reaper_delete_volume(&o, p.volume_hcloud_id, &gone, &e) < 0) {
-				rc = delete_failed(st, "volume", project, &e, &backoff);
-				burst_error_release(&e);
-				if (rc < 0) {
-					burst_error_set(err, BURST_EXIT_API, "volume '%s': giving up",
-							p.volume_name ? p.volume_name : project);
-					goto out;
-				}
+			rc = volume_delete_now(st, &o, project, &p, &backoff, err);
+			if (rc < 0)
+				goto out;
+			if (!rc)
 				continue;
-			}
-			o.reason = gone ? "stale" : "reap";
-			reaper_record_volume_gone(&o, p.volume_hcloud_id, p.volume_name, p.size_gb);
-			log_info(MOD, "volume '%s' (%lld) %s", p.volume_name ? p.volume_name : "?",
-				 (long long)p.volume_hcloud_id, gone ? "was already gone" : "deleted");
 			break;
 		}
 		state_project_release(&p);
@@ -708,23 +725,14 @@ int reaper_run_volume(struct burst_state *st, struct hcloud *api,
 					 (long long)p.volume_hcloud_id);
 			continue;
 		}
-		if (reaper_delete_volume(&o, p.volume_hcloud_id, &gone, &e) < 0) {
-			rc = delete_failed(st, "volume", project, &e, &backoff);
-			burst_error_release(&e);
-			if (rc < 0) {
-				burst_error_set(err, BURST_EXIT_API, "volume '%s': giving up",
-						p.volume_name ? p.volume_name : project);
-				goto out;
-			}
+		rc = volume_delete_now(st, &o, project, &p, &backoff, err);
+		if (rc < 0)
+			goto out;
+		if (!rc)
 			continue;
-		}
-		o.reason = gone ? "stale" : "reap";
-		reaper_record_volume_gone(&o, p.volume_hcloud_id, p.volume_name, p.size_gb);
 		if (state_project_clear_volume(st, project, &e) < 0)
 			log_warn(MOD, "forgetting the volume: %s", e.message);
 		burst_error_release(&e);
-		log_info(MOD, "volume '%s' (%lld) %s", p.volume_name ? p.volume_name : "?",
-			 (long long)p.volume_hcloud_id, gone ? "was already gone" : "deleted");
 		break;
 	}
 	state_reaper_remove(st, "volume", project, false, &e);
