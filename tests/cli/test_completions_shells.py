@@ -93,6 +93,7 @@ def sysroot(name):
 
 BASH_DRIVER = r'''
 . "$1" || exit 3
+eval "${BURST_BASH_PRE-}"
 [[ -n $2 ]] && { . "$2" || exit 3; }
 shift 2
 COMP_WORDS=("$@")
@@ -129,10 +130,11 @@ class Bash:
             shutil.copy(self.cargo, os.path.join(d, "cargo"))
         self.env = env
 
-    def complete(self, script, line):
+    def complete(self, script, line, pre=""):
         words = line.split(" ")
+        env = dict(self.env, BURST_BASH_PRE=pre)
         rc, out, err = run(["bash", "--norc", "--noprofile", self.driver,
-                            BASH_COMPLETION, script or ""] + words, self.env)
+                            BASH_COMPLETION, script or ""] + words, env)
         got = [x[3:] for x in out.splitlines() if x.startswith("<M>")]
         return got, "rc %s\nstdout: %s\nstderr: %s" % (rc, out, err)
 
@@ -346,6 +348,17 @@ def main():
             ok("build" in got and "burst" in got,
                "%s: `cargo bu<TAB>` still offers cargo's build and burst"
                % shell, "got %s\n%s" % (got, diag))
+        if shell == "bash":
+            # a completion of cargo set up before ours stays cargo's
+            pre = ("_other_cargo() { COMPREPLY=(from-other); }; "
+                   "complete -F _other_cargo cargo")
+            got, diag = sh.complete(script, "cargo b", pre)
+            ok(got == ["from-other"],
+               "bash: cargo's completion set up before ours still serves "
+               "`cargo b<TAB>`", "got %s\n%s" % (got, diag))
+            got, diag = sh.complete(script, "cargo burst bu", pre)
+            ok(got == ["build"], "bash: ... and ours `cargo burst bu<TAB>`",
+               "got %s\n%s" % (got, diag))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return TAP.done()
