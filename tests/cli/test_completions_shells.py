@@ -321,7 +321,7 @@ def main():
                      "zsh completes `cargo burst` only through it")
         check(sh, script, "cargo-burst build --k", kflags, desc="our flags")
         if not sh.cargo:
-            for _ in range(4):
+            for _ in range(5):
                 skip("%s: cargo's own completion" % shell,
                      "cargo's %s completion is not installed" % shell)
         else:
@@ -343,6 +343,16 @@ def main():
             ok(not any(w in got for w in want),
                "%s: not after ssh (its words are a remote command)" % shell,
                "got %s\n%s" % (got, diag))
+            if shell == "bash":
+                # what cargo's completion has nothing for: file names
+                open(os.path.join(CWD, "afile.txt"), "w").close()
+                got, diag = sh.complete(script, "cargo burst build af")
+                os.unlink(os.path.join(CWD, "afile.txt"))
+                ok(got == ["afile.txt"], "bash: `cargo burst build af<TAB>` "
+                   "(nothing from cargo's) offers file names",
+                   "got %s\n%s" % (got, diag))
+            else:
+                skip("%s: file names" % shell, "checked in bash")
             # cargo's own verbs still complete through cargo's completion
             got, diag = sh.complete(script, "cargo bu")
             ok("build" in got and "burst" in got,
