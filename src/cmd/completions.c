@@ -24,9 +24,12 @@ static const char completions_help[] =
 	"    bash (~/.bashrc):   source <(cargo burst completions bash)\n"
 	"    zsh (~/.zshrc, after compinit):   source <(cargo burst completions zsh)\n"
 	"    fish (config.fish): cargo burst completions fish | source\n\n"
-	"Both `cargo-burst <TAB>` and `cargo burst <TAB>` complete in zsh, and in\n"
-	"bash with bash-completion 2.12 or later (cargo's completion hands over);\n"
-	"fish completes `cargo burst` once the script was sourced.\n";
+	"`cargo-burst <TAB>` completes from the installed files.  `cargo burst\n"
+	"<TAB>` completes in zsh through cargo's _cargo; in bash and fish once the\n"
+	"script is sourced from the startup file as above (the bash script wraps\n"
+	"cargo's completion, which bash-completion 2.11 ends in file names).\n"
+	"After a run verb other than ssh, cargo's own completion (when installed)\n"
+	"adds cargo's options for that verb.\n";
 
 static int write_out(const struct strbuf *sb, struct burst_error *err)
 {
