@@ -21,7 +21,7 @@ fi
 pkgs=(meson ninja-build pkg-config gcc libcurl4-openssl-dev libcjson-dev
       libsqlite3-dev libuv1-dev openssh-server openssh-client rsync sqlite3
       python3 e2fsprogs util-linux mount
-      git cloud-init shellcheck)
+      git cloud-init shellcheck bash-completion zsh fish)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
