@@ -257,10 +257,18 @@ struct pipeline_summary {
 /*
  * Format the closing line (without the status verb), e.g.
  * "build in 12.3s (provision 0.0s warm, sync 0.4s, cargo 11.6s, fetch 0.3s);
- *  server 'x' stays up until 14:05 UTC".
+ *  server 'x' stays up until 15:05 CET" (times in local time).
  */
 void pipeline_summary_format(struct strbuf *out,
 			     const struct pipeline_summary *s);
+/*
+ * Append line wrapped to width columns at its phrase boundaries (after
+ * "; " or ", "), a phrase never split: the first line starts at column
+ * indent (after the status verb), each further line is indented by indent
+ * spaces, as cargo does.  width 0 = one line.
+ */
+void pipeline_summary_wrap(struct strbuf *out, const char *line, size_t width,
+			   size_t indent);
 
 /*
  * ---- paths and the current directory (paths.c) ----

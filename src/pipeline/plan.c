@@ -598,9 +598,47 @@ static void add_clock(struct strbuf *out, int64_t when)
 	struct tm tm;
 	char buf[32];
 
-	if (!gmtime_r(&t, &tm) || !strftime(buf, sizeof(buf), "%H:%M UTC", &tm))
+	/* local time, with the zone's abbreviation ("15:58 CET") */
+	if (!localtime_r(&t, &tm) || !strftime(buf, sizeof(buf), "%H:%M %Z", &tm))
 		return;
 	strbuf_addstr(out, buf);
+}
+
+/* The length of the phrase at p: up to and with the next "; " or ", ". */
+static size_t phrase_len(const char *p)
+{
+	const char *q = p;
+
+	while (*q && !((q[0] == ';' || q[0] == ',') && q[1] == ' '))
+		q++;
+	return (size_t)(q - p) + (*q ? 1 : 0);
+}
+
+void pipeline_summary_wrap(struct strbuf *out, const char *line, size_t width,
+			   size_t indent)
+{
+	size_t col = indent;
+	bool first = true;
+
+	while (*line) {
+		size_t n = phrase_len(line);
+
+		if (!first && width && col + 1 + n > width) {
+			strbuf_addch(out, '\n');
+			for (size_t i = 0; i < indent; i++)
+				strbuf_addch(out, ' ');
+			col = indent;
+		} else if (!first) {
+			strbuf_addch(out, ' ');
+			col++;
+		}
+		strbuf_add(out, line, n);
+		col += n;
+		line += n;
+		if (*line == ' ')
+			line++;
+		first = false;
+	}
 }
 
 void pipeline_summary_format(struct strbuf *out, const struct pipeline_summary *s)
