@@ -262,6 +262,15 @@ struct pipeline_summary {
 void pipeline_summary_format(struct strbuf *out,
 			     const struct pipeline_summary *s);
 /*
+ * What happens to the server of a run interrupted before cargo started,
+ * for the note printed at once: "no server was created" (server_name
+ * NULL); one no reaper watches (not watched); else kept for the next run
+ * until deadline (local time), then deleted by its reaper -- "(still being
+ * created)" when not ready.
+ */
+void pipeline_interrupt_fate(struct strbuf *out, const char *server_name, bool ready,
+			     bool watched, bool no_reap, int64_t deadline);
+/*
  * Append line wrapped to width columns at its phrase boundaries (after
  * "; " or ", "), a phrase never split: the first line starts at column
  * indent (after the status verb), each further line is indented by indent

@@ -604,6 +604,31 @@ static void add_clock(struct strbuf *out, int64_t when)
 	strbuf_addstr(out, buf);
 }
 
+void pipeline_interrupt_fate(struct strbuf *out, const char *server_name, bool ready,
+			     bool watched, bool no_reap, int64_t deadline)
+{
+	if (!server_name) {
+		strbuf_addstr(out, "no server was created");
+		return;
+	}
+	if (!watched) {
+		strbuf_addf(out, "server '%s' may still be running and no reaper watches it: "
+			    "delete it with `cargo burst down`", server_name);
+		return;
+	}
+	strbuf_addf(out, "server '%s'%s ", server_name, ready ? "" : " (still being created)");
+	if (no_reap) {
+		strbuf_addstr(out, "stays up (--no-reap): delete it with `cargo burst down`");
+	} else if (deadline > 0) {
+		strbuf_addstr(out, "is kept for the next run until ");
+		add_clock(out, deadline);
+		strbuf_addstr(out, ", then its reaper deletes it");
+	} else {
+		strbuf_addstr(out, "stays up until its reaper deletes it (or run "
+			      "`cargo burst down`)");
+	}
+}
+
 /* The length of the phrase at p: up to and with the next "; " or ", ". */
 static size_t phrase_len(const char *p)
 {

@@ -741,6 +741,27 @@ static void print_summary(struct run *r)
 	state_project_release(&proj);
 }
 
+/*
+ * Interrupted while provisioning: say what happens to the server being
+ * made, from what the state has once the records are left.
+ */
+static void interrupt_note(struct run *r)
+{
+	struct state_server row = { 0 };
+	struct burst_error e = BURST_ERROR_INIT;
+	struct strbuf sb = STRBUF_INIT;
+	bool known = r->srv.row_id && state_server_get(r->st, r->srv.row_id, &row, &e) == 1;
+	const char *name = known && row.name ? row.name : r->srv.name;
+
+	burst_error_release(&e);
+	pipeline_interrupt_fate(&sb, name, known && row.status == STATE_SERVER_READY,
+				known && r->reapers_armed, known && row.no_reap,
+				known ? row.deadline : 0);
+	ui_note("%s", sb.buf);
+	strbuf_release(&sb);
+	state_server_release(&row);
+}
+
 /* After a failure: name the missing environment variables and the fix. */
 static void env_hints(struct run *r)
 {
@@ -902,6 +923,7 @@ static int run_pipeline(struct run *r, struct burst_error *err)
 		}
 	}
 	r->provision_ms = burst_now_ms() - t;
+	r->provisioned = true;
 	if (proc_interrupted()) {
 		r->interrupted = true;
 		goto out;
@@ -994,6 +1016,8 @@ static int run_or_shell(struct burst_ctx *ctx, bool shell)
 		burst_error_release(&ctx->err);
 		ui_warn(r.cargo_started ? "interrupted: the remote cargo was stopped"
 					: "interrupted");
+		if (!r.byo && !r.provisioned)
+			interrupt_note(&r);
 		print_summary(&r);
 		ret = BURST_EXIT_INTERRUPTED;
 	} else if (ret < 0) {

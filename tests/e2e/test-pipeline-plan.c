@@ -653,6 +653,36 @@ static void test_summary_wrap(void)
 	strbuf_release(&flat);
 }
 
+/* What the note after an interrupted provisioning says, per case. */
+static void test_interrupt_fate(void)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	setenv("TZ", "CET-1", 1);
+	tzset();
+	pipeline_interrupt_fate(&sb, NULL, false, false, false, 0);
+	is_str(sb.buf, "no server was created", "nothing made");
+	strbuf_reset(&sb);
+	pipeline_interrupt_fate(&sb, "cb-1", false, true, false, 1700000000);
+	is_str(sb.buf, "server 'cb-1' (still being created) is kept for the next run until "
+	       "23:13 CET, then its reaper deletes it", "being created, recorded, reaper armed");
+	strbuf_reset(&sb);
+	pipeline_interrupt_fate(&sb, "cb-1", true, true, false, 1700000000);
+	is_str(sb.buf, "server 'cb-1' is kept for the next run until 23:13 CET, then its "
+	       "reaper deletes it", "ready");
+	strbuf_reset(&sb);
+	pipeline_interrupt_fate(&sb, "cb-1", true, true, true, 1700000000);
+	ok(contains(sb.buf, "--no-reap") && contains(sb.buf, "cargo burst down") &&
+	   !contains(sb.buf, "reaper deletes"), "--no-reap: stays up, no reaper claim");
+	strbuf_reset(&sb);
+	pipeline_interrupt_fate(&sb, "cb-1", false, false, false, 0);
+	ok(contains(sb.buf, "no reaper watches it") && contains(sb.buf, "cargo burst down"),
+	   "not recorded or no reaper: says so, with what to do");
+	setenv("TZ", "UTC0", 1);
+	tzset();
+	strbuf_release(&sb);
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir))
@@ -667,5 +697,6 @@ int main(void)
 	test_summary();
 	test_summary_local_time();
 	test_summary_wrap();
+	test_interrupt_fate();
 	return done_testing();
 }
