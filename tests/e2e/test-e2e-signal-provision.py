@@ -115,6 +115,41 @@ def before_create(tap, sim, w, hello):
                    for r in sim.requests()), "... no create was sent")
 
 
+def during_create_post(tap, sim, w, hello):
+    """Ctrl-C while the create request is on its way (its answer slow): the
+    server it made is recorded with its reaper, no volume is created and
+    the two-minute create is not waited for."""
+    p = w.start(["build"], cwd=hello)
+    deadline = time.time() + 60
+    while time.time() < deadline and p.poll() is None:
+        if any(r.get("method") == "POST" and r.get("path", "").startswith("/v1/servers")
+               for r in sim.requests()):
+            break
+        time.sleep(0.1)
+    os.kill(p.pid, signal.SIGINT)
+    try:
+        out, err = p.communicate(timeout=CREATE_SECS - 30)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        out, err = p.communicate()
+        err += "[test: killed: the wait went on]"
+    if not tap.is_(p.returncode, 130, "SIGINT during the create request: exit 130"):
+        tap.diag(err)
+    servers = w.servers()
+    check_note(tap, "SIGINT during the create request", err,
+               servers[0] if len(servers) == 1 else None, "UTC")
+    ids = {row[0] for row in server_rows(w)}
+    tap.ok(len(servers) == 1 and servers[0]["id"] in ids, "... the server is recorded")
+    tap.ok(not any(r.get("method") == "POST" and r.get("path", "").startswith("/v1/volumes")
+                   for r in sim.requests()), "... no volume create was sent after it")
+    deadline = time.time() + 60
+    reapers = w.reapers()
+    while "__reap-server" not in reapers and time.time() < deadline:
+        time.sleep(0.1)
+        reapers = w.reapers()
+    tap.ok("__reap-server" in reapers, "... its reaper is armed (%s)" % reapers)
+
+
 def main():
     tap = Tap()
     need_root_and_tools(tap)
@@ -130,6 +165,12 @@ def main():
         seed(sim)
         with World(tap, sim) as w:
             before_create(tap, sim, w, w.fixture("hello"))
+    with new_sim({"durations": {"server_create": CREATE_SECS},
+                  "faults": [{"method": "POST", "path": "/servers", "apply": True,
+                              "delay": 8, "times": 1}]}) as sim:
+        seed(sim)
+        with World(tap, sim) as w:
+            during_create_post(tap, sim, w, w.fixture("hello"))
     return tap.done()
 
 
