@@ -272,9 +272,10 @@ void pipeline_interrupt_fate(struct strbuf *out, const char *server_name, bool r
 			     bool watched, bool no_reap, int64_t deadline);
 /*
  * Append line wrapped to width columns at its phrase boundaries (after
- * "; " or ", "), a phrase never split: the first line starts at column
- * indent (after the status verb), each further line is indented by indent
- * spaces, as cargo does.  width 0 = one line.
+ * "; " or ", "; a phrase longer than a whole line at its spaces, a word
+ * never split): the first line starts at column indent (after the status
+ * verb), each further line is indented by indent spaces, as cargo does.
+ * width 0 = one line.
  */
 void pipeline_summary_wrap(struct strbuf *out, const char *line, size_t width,
 			   size_t indent);

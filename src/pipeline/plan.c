@@ -639,6 +639,16 @@ static size_t phrase_len(const char *p)
 	return (size_t)(q - p) + (*q ? 1 : 0);
 }
 
+/* The length of the word at p: up to the next space. */
+static size_t word_len(const char *p, size_t max)
+{
+	size_t n = 0;
+
+	while (n < max && p[n] != ' ')
+		n++;
+	return n;
+}
+
 void pipeline_summary_wrap(struct strbuf *out, const char *line, size_t width,
 			   size_t indent)
 {
@@ -648,6 +658,9 @@ void pipeline_summary_wrap(struct strbuf *out, const char *line, size_t width,
 	while (*line) {
 		size_t n = phrase_len(line);
 
+		/* a phrase too long for any line goes word by word */
+		if (width && indent + n > width)
+			n = word_len(line, n);
 		if (!first && width && col + 1 + n > width) {
 			strbuf_addch(out, '\n');
 			for (size_t i = 0; i < indent; i++)

@@ -646,9 +646,15 @@ static void test_summary_wrap(void)
 	ok(fit && lines >= 3, "64 columns: every line fits (%zu lines)", lines);
 
 	strbuf_reset(&sb);
-	pipeline_summary_wrap(&sb, "averyveryverylongphrasewithoutanyboundary; short", 20, 13);
-	is_str(sb.buf, "averyveryverylongphrasewithoutanyboundary;\n             short",
-	       "an over-long phrase stays whole, the rest goes on the next line");
+	pipeline_summary_wrap(&sb, line, 60, 13);
+	diag("60 columns:\n    Finished %s", sb.buf);
+	fit = lines_fit(sb.buf, 60, 13, &lines);
+	ok(fit && contains(sb.buf, "'cargo-burst-abc' stays up until 23:13 CET,\n"),
+	   "60 columns: a phrase longer than a line breaks at its spaces, every line fits");
+	strbuf_reset(&sb);
+	pipeline_summary_wrap(&sb, "averyveryverylongwordwithoutanyboundary; short", 20, 13);
+	is_str(sb.buf, "averyveryverylongwordwithoutanyboundary;\n             short",
+	       "a word never splits, the rest goes on the next line");
 	strbuf_release(&sb);
 	strbuf_release(&flat);
 }
