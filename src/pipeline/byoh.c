@@ -311,7 +311,6 @@ char *pipeline_run_src_dir(const struct run *r)
 	return r->byo ? xstrfmt("%s/src", r->byo_base) : pipeline_remote_src_dir(r->hash);
 }
 
-/* The local user's name (allocated), for a BYO host without "user@". */
 /*
  * The ssh config of a BYO host when ssh would not find it by itself: ssh
  * reads the passwd entry's ~/.ssh/config, the tool follows $HOME (as for
