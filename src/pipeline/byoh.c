@@ -350,6 +350,11 @@ int pipeline_byo_connect(struct run *r, const char *spec, struct burst_error *er
 	if (pipeline_parse_host(spec, h, err) < 0)
 		return -1;
 	/*
+	 * The user's ssh config may SendEnv anything: the token (a host of
+	 * the user's needs no API) leaves the environment every ssh inherits.
+	 */
+	unsetenv("HCLOUD_TOKEN");
+	/*
 	 * What the spec leaves out: ssh_user / ssh_port / ssh_key_path when
 	 * configured, else whatever the user's ~/.ssh/config (or ssh's
 	 * defaults) says for that name -- it may be an alias there.

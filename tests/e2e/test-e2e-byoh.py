@@ -165,7 +165,7 @@ def ssh_config_alias(tap, w, sshd, hello, env):
             f.write(k.read())
     with open(os.path.join(w.home, ".ssh", "config"), "w") as f:
         f.write("Host myalias otheralias\n  HostName 127.0.0.1\n  Port %d\n  User root\n"
-                "  IdentityFile %s\n" % (sshd.port, akey))
+                "  IdentityFile %s\n  SendEnv BURST_PROBE HCLOUD_*\n" % (sshd.port, akey))
     gpath = os.path.join(w.config_dir, "config.toml")
     with open(gpath) as f:
         text = f.read()
@@ -180,6 +180,16 @@ def ssh_config_alias(tap, w, sshd, hello, env):
     tap.ok("on myalias" in r.err, "... and the summary names the alias")
     r = w.burst(["run", "--host", "myalias", "--", "exit", "5"], cwd=hello, env=env)
     tap.is_(r.code, 5, "run --host ALIAS passes the exit code through")
+    # the config's SendEnv applies (BURST_PROBE arrives), but never to the token
+    secret = {"HCLOUD_TOKEN": "tok-secret-7f3a9", "BURST_PROBE": "probe-ok"}
+    r = w.burst(["run", "-q", "--host", "myalias", "--", "env", "BURST_PROBE"], cwd=hello,
+                env=secret)
+    tap.ok(r.code == 0 and "BURST_PROBE=probe-ok" in r.out,
+           "the config's SendEnv reaches the host (%d, %r)" % (r.code, r.out))
+    r = w.burst(["run", "-q", "--host", "myalias", "--", "env", "HCLOUD_TOKEN"], cwd=hello,
+                env=secret)
+    tap.ok(r.code == 3 and "tok-secret-7f3a9" not in r.out + r.err,
+           "... but the API token never reaches it (%d)" % r.code)
     # the alias's host key must be in ~/.ssh/known_hosts: strict checking
     # stays (another alias: no connection of the tool's to reuse)
     kh = os.path.join(w.home, ".ssh", "known_hosts")
