@@ -257,10 +257,28 @@ struct pipeline_summary {
 /*
  * Format the closing line (without the status verb), e.g.
  * "build in 12.3s (provision 0.0s warm, sync 0.4s, cargo 11.6s, fetch 0.3s);
- *  server 'x' stays up until 14:05 UTC".
+ *  server 'x' stays up until 15:05 CET" (times in local time).
  */
 void pipeline_summary_format(struct strbuf *out,
 			     const struct pipeline_summary *s);
+/*
+ * What happens to the server of a run interrupted before cargo started,
+ * for the note printed at once: "no server was created" (server_name
+ * NULL); one no reaper watches (not watched); else kept for the next run
+ * until deadline (local time), then deleted by its reaper -- "(still being
+ * created)" when not ready.
+ */
+void pipeline_interrupt_fate(struct strbuf *out, const char *server_name, bool ready,
+			     bool watched, bool no_reap, int64_t deadline);
+/*
+ * Append line wrapped to width columns at its phrase boundaries (after
+ * "; " or ", "; a phrase longer than a whole line at its spaces, a word
+ * never split): the first line starts at column indent (after the status
+ * verb), each further line is indented by indent spaces, as cargo does.
+ * width 0 = one line.
+ */
+void pipeline_summary_wrap(struct strbuf *out, const char *line, size_t width,
+			   size_t indent);
 
 /*
  * ---- paths and the current directory (paths.c) ----

@@ -45,11 +45,14 @@ struct remote_host {
 	int persist_secs;    /* ControlPersist; 0 = 60 */
 	int connect_timeout_secs; /* ConnectTimeout; 0 = 10 */
 	char *user_known_hosts; /* a machine of the user's (BYO host): their
-				   known_hosts, checked instead of ours; NULL =
-				   only ours */
+				   known_hosts, checked instead of ours, and
+				   their ~/.ssh/config applies; NULL = only
+				   ours, no config */
+	char *user_ssh_config; /* BYO host: the ssh config to read (-F) when it
+				  is not the one ssh finds itself, or NULL */
 };
 
-#define REMOTE_HOST_INIT { NULL, NULL, 0, NULL, NULL, NULL, 0, 0, NULL }
+#define REMOTE_HOST_INIT { NULL, NULL, 0, NULL, NULL, NULL, 0, 0, NULL, NULL }
 
 /* Initialise an empty host (same as REMOTE_HOST_INIT). */
 void remote_host_init(struct remote_host *h);
@@ -67,7 +70,10 @@ int remote_host_set_control_dir(struct remote_host *h, const char *dir,
 
 /*
  * Append ssh and its options, WITHOUT the destination (for rsync -e):
- * program, -F /dev/null, -l, -p, -i and every -o of the list above.
+ * program, -F /dev/null, -l, -p, -i and every -o of the list above.  A
+ * BYO host (user_known_hosts set) gets no -F /dev/null, so the user's
+ * ~/.ssh/config applies (-F user_ssh_config when set), and -p only when
+ * port is set.
  */
 void remote_ssh_base_argv(const struct remote_host *h, struct strvec *argv);
 /* Append the base argv plus "-T -- <host>"; the caller may add a command. */

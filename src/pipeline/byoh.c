@@ -311,15 +311,32 @@ char *pipeline_run_src_dir(const struct run *r)
 	return r->byo ? xstrfmt("%s/src", r->byo_base) : pipeline_remote_src_dir(r->hash);
 }
 
-/* The local user's name (allocated), for a BYO host without "user@". */
-static char *local_user(void)
+/*
+ * The ssh config of a BYO host when ssh would not find it by itself: ssh
+ * reads the passwd entry's ~/.ssh/config, the tool follows $HOME (as for
+ * known_hosts), so a $HOME elsewhere gets its own file (or none).  NULL:
+ * ssh's own lookup is the right one.
+ */
+static char *byo_ssh_config(const char *home)
 {
 	struct passwd *pw = getpwuid(getuid());
-	const char *u = getenv("USER");
+	char *a, *b, *path;
+	bool same;
 
-	if (pw && pw->pw_name && *pw->pw_name)
-		return xstrdup(pw->pw_name);
-	return xstrdup(u && *u ? u : "root");
+	if (!home || !*home || !pw || !pw->pw_dir)
+		return NULL;
+	a = realpath(home, NULL);
+	b = realpath(pw->pw_dir, NULL);
+	same = a && b ? !strcmp(a, b) : !strcmp(home, pw->pw_dir);
+	free(a);
+	free(b);
+	if (same)
+		return NULL;
+	path = xstrfmt("%s/.ssh/config", home);
+	if (access(path, R_OK) == 0)
+		return path;
+	free(path);
+	return xstrdup("/dev/null");
 }
 
 int pipeline_byo_connect(struct run *r, const char *spec, struct burst_error *err)
@@ -332,19 +349,31 @@ int pipeline_byo_connect(struct run *r, const char *spec, struct burst_error *er
 	h->user = NULL;
 	if (pipeline_parse_host(spec, h, err) < 0)
 		return -1;
-	/* what the spec leaves out: ssh_user / ssh_port when configured, else ssh's defaults */
-	if (!h->user)
-		h->user = r->cfg->source[CONFIG_SSH_USER] != CONFIG_SRC_DEFAULT && r->cfg->ssh_user
-				  ? xstrdup(r->cfg->ssh_user) : local_user();
-	if (!h->port)
-		h->port = r->cfg->source[CONFIG_SSH_PORT] != CONFIG_SRC_DEFAULT ? (int)r->cfg->ssh_port
-									       : 22;
+	/*
+	 * The user's ssh config may SendEnv anything: the token (a host of
+	 * the user's needs no API) leaves the environment every ssh inherits.
+	 */
+	unsetenv("HCLOUD_TOKEN");
+	/*
+	 * What the spec leaves out: ssh_user / ssh_port / ssh_key_path when
+	 * configured, else whatever the user's ~/.ssh/config (or ssh's
+	 * defaults) says for that name -- it may be an alias there.
+	 */
+	if (!h->user && r->cfg->source[CONFIG_SSH_USER] != CONFIG_SRC_DEFAULT && r->cfg->ssh_user)
+		h->user = xstrdup(r->cfg->ssh_user);
+	if (!h->port && r->cfg->source[CONFIG_SSH_PORT] != CONFIG_SRC_DEFAULT)
+		h->port = (int)r->cfg->ssh_port;
+	if (r->cfg->source[CONFIG_SSH_KEY_PATH] == CONFIG_SRC_DEFAULT)
+		FREE_AND_NULL(h->identity_file);
 	port = h->port;
 	/* never the tool's own file (ssh.c): without a home, no file vouches */
 	h->user_known_hosts = home && *home ? xstrfmt("%s/.ssh/known_hosts", home)
 					    : xstrdup("/dev/null");
-	r->display = port == 22 ? xstrfmt("%s@%s", h->user, h->host)
-				: xstrfmt("%s@%s:%d", h->user, h->host, port);
+	free(h->user_ssh_config);
+	h->user_ssh_config = byo_ssh_config(home);
+	r->display = port ? xstrfmt("%s%s%s:%d", h->user ? h->user : "", h->user ? "@" : "",
+				    h->host, port)
+			  : xstrfmt("%s%s%s", h->user ? h->user : "", h->user ? "@" : "", h->host);
 	r->srv.name = xstrdup(r->display);
 	r->srv.ip = xstrdup(h->host);
 	if (remote_host_set_control_dir(h, r->control_dir, err) < 0)
@@ -354,15 +383,16 @@ int pipeline_byo_connect(struct run *r, const char *spec, struct burst_error *er
 	if (remote_master_start(h, err) == 0)
 		return 0;
 	if (err->message && strstr(err->message, "host key")) {
-		char *p = port == 22 ? xstrdup("") : xstrfmt("-p %d ", port);
+		char *p = !port || port == 22 ? xstrdup("") : xstrfmt("-p %d ", port);
 
 		burst_error_release(err);
 		burst_error_set(err, BURST_EXIT_REMOTE,
 				"the host key of '%s' is not in ~/.ssh/known_hosts, "
 				"or it does not match the one there", r->display);
 		burst_error_hint(err, "check the key and add it once: `ssh-keyscan %s%s >> "
-				 "~/.ssh/known_hosts`, or connect once with `ssh %s%s@%s`",
-				 p, h->host, p, h->user, h->host);
+				 "~/.ssh/known_hosts`, or connect once with `ssh %s%s%s%s`",
+				 p, h->host, p, h->user ? h->user : "", h->user ? "@" : "",
+				 h->host);
 		free(p);
 	}
 	return -1;

@@ -90,6 +90,7 @@ struct run {
 	struct provision_server srv;
 	struct provision_volume vol;
 	bool cold, used_api;
+	bool provisioned;   /* a server (warm or cold) is ready for this run */
 	bool reapers_armed; /* pipeline_arm_reapers() succeeded */
 	/* warm: the device was not looked for; the mount script tells */
 	bool volume_unverified;

@@ -598,9 +598,85 @@ static void add_clock(struct strbuf *out, int64_t when)
 	struct tm tm;
 	char buf[32];
 
-	if (!gmtime_r(&t, &tm) || !strftime(buf, sizeof(buf), "%H:%M UTC", &tm))
+	/* local time, with the zone's abbreviation ("15:58 CET") */
+	if (!localtime_r(&t, &tm) || !strftime(buf, sizeof(buf), "%H:%M %Z", &tm))
 		return;
 	strbuf_addstr(out, buf);
+}
+
+void pipeline_interrupt_fate(struct strbuf *out, const char *server_name, bool ready,
+			     bool watched, bool no_reap, int64_t deadline)
+{
+	if (!server_name) {
+		strbuf_addstr(out, "no server was created");
+		return;
+	}
+	if (!watched) {
+		strbuf_addf(out, "server '%s' may still be running and no reaper watches it: "
+			    "delete it with `cargo burst down`", server_name);
+		return;
+	}
+	strbuf_addf(out, "server '%s'%s ", server_name, ready ? "" : " (still being created)");
+	if (no_reap) {
+		strbuf_addstr(out, "stays up (--no-reap): delete it with `cargo burst down`");
+	} else if (deadline > 0) {
+		strbuf_addstr(out, "is kept for the next run until ");
+		add_clock(out, deadline);
+		strbuf_addstr(out, ", then its reaper deletes it");
+	} else {
+		strbuf_addstr(out, "stays up until its reaper deletes it (or run "
+			      "`cargo burst down`)");
+	}
+}
+
+/* The length of the phrase at p: up to and with the next "; " or ", ". */
+static size_t phrase_len(const char *p)
+{
+	const char *q = p;
+
+	while (*q && !((q[0] == ';' || q[0] == ',') && q[1] == ' '))
+		q++;
+	return (size_t)(q - p) + (*q ? 1 : 0);
+}
+
+/* The length of the word at p: up to the next space. */
+static size_t word_len(const char *p, size_t max)
+{
+	size_t n = 0;
+
+	while (n < max && p[n] != ' ')
+		n++;
+	return n;
+}
+
+void pipeline_summary_wrap(struct strbuf *out, const char *line, size_t width,
+			   size_t indent)
+{
+	size_t col = indent;
+	bool first = true;
+
+	while (*line) {
+		size_t n = phrase_len(line);
+
+		/* a phrase too long for any line goes word by word */
+		if (width && indent + n > width)
+			n = word_len(line, n);
+		if (!first && width && col + 1 + n > width) {
+			strbuf_addch(out, '\n');
+			for (size_t i = 0; i < indent; i++)
+				strbuf_addch(out, ' ');
+			col = indent;
+		} else if (!first) {
+			strbuf_addch(out, ' ');
+			col++;
+		}
+		strbuf_add(out, line, n);
+		col += n;
+		line += n;
+		if (*line == ' ')
+			line++;
+		first = false;
+	}
 }
 
 void pipeline_summary_format(struct strbuf *out, const struct pipeline_summary *s)

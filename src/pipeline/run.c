@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -682,13 +683,27 @@ static void run_records(struct run *r)
 	}
 }
 
+/* The terminal's width (stderr's, else $COLUMNS), 0 = unknown: no wrapping. */
+static size_t term_columns(void)
+{
+	struct winsize ws;
+	const char *v = getenv("COLUMNS");
+	int64_t n;
+
+	if (isatty(STDERR_FILENO) && ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col)
+		return ws.ws_col;
+	if (v && parse_int64(v, 20, 100000, &n) == 0)
+		return (size_t)n;
+	return 0;
+}
+
 static void print_summary(struct run *r)
 {
 	struct pipeline_summary s = { 0 };
 	struct state_server row = { 0 };
 	struct state_project proj = { 0 };
 	struct burst_error e = BURST_ERROR_INIT;
-	struct strbuf line = STRBUF_INIT;
+	struct strbuf line = STRBUF_INIT, wrapped = STRBUF_INIT;
 
 	s.verb = r->verb;
 	s.success = r->exit_code == 0 && !r->interrupted;
@@ -714,13 +729,37 @@ static void print_summary(struct run *r)
 	s.host = r->byo ? r->display : NULL;
 	s.rustc = r->rustc;
 	pipeline_summary_format(&line, &s);
+	/* 13: the status verb's column and its space */
+	pipeline_summary_wrap(&wrapped, line.buf, term_columns(), 13);
 	if (s.success)
-		ui_status("Finished", "%s", line.buf);
+		ui_status("Finished", "%s", wrapped.buf);
 	else
-		ui_info("Finished", "%s", line.buf);
+		ui_info("Finished", "%s", wrapped.buf);
 	strbuf_release(&line);
+	strbuf_release(&wrapped);
 	state_server_release(&row);
 	state_project_release(&proj);
+}
+
+/*
+ * Interrupted while provisioning: say what happens to the server being
+ * made, from what the state has once the records are left.
+ */
+static void interrupt_note(struct run *r)
+{
+	struct state_server row = { 0 };
+	struct burst_error e = BURST_ERROR_INIT;
+	struct strbuf sb = STRBUF_INIT;
+	bool known = r->srv.row_id && state_server_get(r->st, r->srv.row_id, &row, &e) == 1;
+	const char *name = known && row.name ? row.name : r->srv.name;
+
+	burst_error_release(&e);
+	pipeline_interrupt_fate(&sb, name, known && row.status == STATE_SERVER_READY,
+				known && r->reapers_armed, known && row.no_reap,
+				known ? row.deadline : 0);
+	ui_note("%s", sb.buf);
+	strbuf_release(&sb);
+	state_server_release(&row);
 }
 
 /* After a failure: name the missing environment variables and the fix. */
@@ -884,6 +923,7 @@ static int run_pipeline(struct run *r, struct burst_error *err)
 		}
 	}
 	r->provision_ms = burst_now_ms() - t;
+	r->provisioned = true;
 	if (proc_interrupted()) {
 		r->interrupted = true;
 		goto out;
@@ -976,6 +1016,8 @@ static int run_or_shell(struct burst_ctx *ctx, bool shell)
 		burst_error_release(&ctx->err);
 		ui_warn(r.cargo_started ? "interrupted: the remote cargo was stopped"
 					: "interrupted");
+		if (!r.byo && !r.provisioned)
+			interrupt_note(&r);
 		print_summary(&r);
 		ret = BURST_EXIT_INTERRUPTED;
 	} else if (ret < 0) {

@@ -1011,6 +1011,15 @@ int provision_cold(const struct provision_opts *o, struct remote_host *host,
 	if (remote_known_hosts_pin(host->known_hosts, srv->ip, host->port ? host->port : 22,
 				   host_pub, err) < 0)
 		goto out;
+	/*
+	 * A Ctrl-C while the create was sent: the server is recorded (its
+	 * reaper takes it, or the next run); no volume, no wait for it.
+	 */
+	if (proc_interrupted()) {
+		burst_error_set(err, BURST_EXIT_INTERRUPTED, "interrupted while creating server '%s'",
+				srv->name);
+		goto out;
+	}
 
 	/* the project's volume in the location the server got: create it now */
 	if (!found || strcmp(found_vol.location ? found_vol.location : "", srv->location)) {
@@ -1058,7 +1067,12 @@ int provision_cold(const struct provision_opts *o, struct remote_host *host,
 		}
 	}
 
-	/* both creates' actions, one poll for all */
+	/* both creates' actions, one poll for all (none after a Ctrl-C meanwhile) */
+	if (proc_interrupted()) {
+		burst_error_set(err, BURST_EXIT_INTERRUPTED, "interrupted while creating server '%s'",
+				srv->name);
+		goto out;
+	}
 	w = hcloud_waiter_new(o->api);
 	hcloud_waiter_add(w, made.sc.action.id, posted);
 	if (created)

@@ -11,6 +11,7 @@
 
 #include "burst/hcloud.h"
 #include "burst/log.h"
+#include "burst/proc.h"
 #include "burst/provision.h"
 #include "burst/reaper.h"
 #include "burst/state.h"
@@ -214,6 +215,12 @@ int provision_server_create(const struct provision_create *c, struct provision_c
 		goto out;
 	labels_json = provision_labels_json(c->so->labels);
 	for (size_t i = 0; i < order->nr;) {
+		/* a Ctrl-C during the lookups before: create nothing */
+		if (proc_interrupted()) {
+			burst_error_set(err, BURST_EXIT_INTERRUPTED,
+					"interrupted before creating server '%s'", name);
+			goto out;
+		}
 		c->so->name = name;
 		c->so->location = order->v[i];
 		if (c->prepare)

@@ -34,6 +34,7 @@ void remote_host_release(struct remote_host *h)
 	FREE_AND_NULL(h->known_hosts);
 	FREE_AND_NULL(h->control_path);
 	FREE_AND_NULL(h->user_known_hosts);
+	FREE_AND_NULL(h->user_ssh_config);
 }
 
 int remote_mkdir_p(const char *dir, unsigned mode)
@@ -155,21 +156,31 @@ static void ssh_base(const struct remote_host *h, const char *const *extra,
 		     struct strvec *argv)
 {
 	char num[32];
+	bool byo = h->user_known_hosts != NULL;
 
 	if (!h->known_hosts)
 		BUG("remote: no known_hosts file for %s", remote_dest(h));
 	strvec_push(argv, proc_ssh_program());
 	for (size_t i = 0; extra && extra[i]; i++)
 		strvec_push(argv, extra[i]);
-	strvec_push(argv, "-F");
-	strvec_push(argv, "/dev/null");
+	/*
+	 * A machine of the user's: their ~/.ssh/config applies (aliases,
+	 * ProxyJump, User, Port, IdentityFile), so only what they gave is
+	 * passed.  A server the tool created gets no config but ours.
+	 */
+	if (!byo || h->user_ssh_config) {
+		strvec_push(argv, "-F");
+		strvec_push(argv, byo ? h->user_ssh_config : "/dev/null");
+	}
 	if (h->user) {
 		strvec_push(argv, "-l");
 		strvec_push(argv, h->user);
 	}
-	snprintf(num, sizeof(num), "%d", host_port(h));
-	strvec_push(argv, "-p");
-	strvec_push(argv, num);
+	if (!byo || h->port) {
+		snprintf(num, sizeof(num), "%d", host_port(h));
+		strvec_push(argv, "-p");
+		strvec_push(argv, num);
+	}
 	if (h->identity_file) {
 		strvec_push(argv, "-i");
 		strvec_push(argv, h->identity_file);
@@ -194,6 +205,8 @@ static void ssh_base(const struct remote_host *h, const char *const *extra,
 	push_opt(argv, "KbdInteractiveAuthentication", "no");
 	push_opt(argv, "ForwardAgent", "no");
 	push_opt(argv, "ForwardX11", "no");
+	if (byo)
+		push_opt(argv, "RemoteCommand", "none"); /* ours is the command */
 	if (h->control_path) {
 		push_opt(argv, "ControlMaster", "auto");
 		push_opt(argv, "ControlPath", h->control_path);
@@ -297,7 +310,12 @@ int remote_master_start(const struct remote_host *h, struct burst_error *err)
 	if (h->control_path && remote_master_check(h))
 		return 0;
 	r = try_true(h, NULL, 60000, &why, err);
-	if (r > 0) {
+	if (r > 0 && h->user_known_hosts && !h->port) {
+		/* the user's ssh config chooses the port */
+		burst_error_set(err, BURST_EXIT_REMOTE, "cannot connect to '%s': %s",
+				remote_dest(h), why ? why : "ssh failed");
+		r = -1;
+	} else if (r > 0) {
 		burst_error_set(err, BURST_EXIT_REMOTE, "cannot connect to '%s' port %d: %s",
 				remote_dest(h), host_port(h), why ? why : "ssh failed");
 		r = -1;

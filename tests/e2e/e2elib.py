@@ -334,6 +334,7 @@ class PlainSshd:
                     "PermitRootLogin prohibit-password\nPasswordAuthentication no\n"
                     "KbdInteractiveAuthentication no\nLogLevel VERBOSE\n"
                     "AllowTcpForwarding yes\nMaxSessions 50\nMaxStartups 50\n"
+                    "AcceptEnv BURST_PROBE HCLOUD_*\n"
                     "Subsystem sftp internal-sftp\n" % (self.port, hostkey, ak))
         self.made_cache = not os.path.isdir(os.path.join(self.home, ".cache"))
         os.makedirs(os.path.join(self.home, ".cache"), exist_ok=True)

@@ -9,6 +9,7 @@ fake nextest), bench fetching target/criterion.
 """
 
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -111,6 +112,24 @@ def run_all(tap, sim, w):
         tap.diag(calls)
     tap.ok("Compiling" not in r.err, "warm build recompiles nothing")
     tap.ok("warm" in r.err, "warm run says so")
+    fin = [l for l in r.err.splitlines() if "Finished" in l and "stays up until" in l]
+    tap.ok(len(fin) == 1 and re.search(r"stays up until \d\d:\d\d UTC", fin[0]),
+           "the summary is one line, its times in local time (TZ unset: UTC): %r" % fin)
+    # a narrow terminal in Berlin: local times, wrapped at phrases, cargo's indent
+    r = w.burst(["build"], cwd=hello, env={"TZ": "CET-1", "COLUMNS": "60"})
+    lines = r.err.splitlines()
+    at = [i for i, l in enumerate(lines) if l.startswith("    Finished ")]
+    tail = lines[at[-1]:] if at else []  # the last: cargo has its own
+    cont = []
+    for l in tail[1:]:
+        if not l.startswith(" " * 13) or l[13] == " ":
+            break
+        cont.append(l)
+    text = " ".join([tail[0][13:]] + [l[13:] for l in cont]) if tail else ""
+    tap.ok(r.code == 0 and cont and all(len(l) <= 60 for l in [tail[0]] + cont),
+           "COLUMNS=60: the summary wraps, every line fits, continuations indented by 13")
+    tap.ok(re.search(r"stays up until \d\d:\d\d CET, volume until \d\d:\d\d CET", text),
+           "TZ=CET-1: the summary's times are local (%r)" % text)
     # with the API down, a warm run does not notice
     sim.configure({"faults": [{"path": ".*", "times": 0, "status": 503}]})
     r = w.burst(["build"], cwd=hello)

@@ -143,9 +143,67 @@ def run_all(tap, sim, w, sshd):
     if r.code != 0 or spec not in r.out:
         tap.diag(repr(r))
 
+    os.unlink(gpath)
+    with open(gpath, "w") as f:
+        f.write(text)
+    ssh_config_alias(tap, w, sshd, hello, env)
+
     tap.is_(sim.requests(), [], "no API call at all")
     tap.is_(w.servers(), [], "no server was created")
     tap.is_(reapers_of(w), [], "no reaper or watcher is left running")
+
+
+def ssh_config_alias(tap, w, sshd, hello, env):
+    """--host ALIAS: the user's ~/.ssh/config gives the machine, port, user
+    and key (ProxyJump would go through the same config); the sshd takes
+    only the alias's key, and no ssh_key_path is configured."""
+    akey = os.path.join(w.dir, "alias_key")
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "alias", "-f", akey],
+                   check=True, timeout=30)
+    with open(os.path.join(sshd.dir, "authorized_keys"), "w") as f:
+        with open(akey + ".pub") as k:
+            f.write(k.read())
+    with open(os.path.join(w.home, ".ssh", "config"), "w") as f:
+        f.write("Host myalias otheralias\n  HostName 127.0.0.1\n  Port %d\n  User root\n"
+                "  IdentityFile %s\n  SendEnv BURST_PROBE HCLOUD_*\n" % (sshd.port, akey))
+    gpath = os.path.join(w.config_dir, "config.toml")
+    with open(gpath) as f:
+        text = f.read()
+    with open(gpath, "w") as f:
+        f.write("".join(line + "\n" for line in text.splitlines()
+                        if not line.startswith("ssh_key_path")))
+    r = w.burst(["build", "--host", "myalias"], cwd=hello, env=env, timeout=240)
+    if not tap.is_(r.code, 0, "build --host ALIAS of ~/.ssh/config succeeds"):
+        tap.diag(repr(r))
+    tap.ok("Syncing" in r.err and "myalias" in r.err,
+           "... it syncs (rsync -e) through the same ssh to the alias")
+    tap.ok("on myalias" in r.err, "... and the summary names the alias")
+    r = w.burst(["run", "--host", "myalias", "--", "exit", "5"], cwd=hello, env=env)
+    tap.is_(r.code, 5, "run --host ALIAS passes the exit code through")
+    # the config's SendEnv applies (BURST_PROBE arrives), but never to the token
+    secret = {"HCLOUD_TOKEN": "tok-secret-7f3a9", "BURST_PROBE": "probe-ok"}
+    r = w.burst(["run", "-q", "--host", "myalias", "--", "env", "BURST_PROBE"], cwd=hello,
+                env=secret)
+    tap.ok(r.code == 0 and "BURST_PROBE=probe-ok" in r.out,
+           "the config's SendEnv reaches the host (%d, %r)" % (r.code, r.out))
+    r = w.burst(["run", "-q", "--host", "myalias", "--", "env", "HCLOUD_TOKEN"], cwd=hello,
+                env=secret)
+    tap.ok(r.code == 3 and "tok-secret-7f3a9" not in r.out + r.err,
+           "... but the API token never reaches it (%d)" % r.code)
+    # the alias's host key must be in ~/.ssh/known_hosts: strict checking
+    # stays (another alias: no connection of the tool's to reuse)
+    kh = os.path.join(w.home, ".ssh", "known_hosts")
+    os.rename(kh, kh + ".saved")
+    try:
+        r = w.burst(["build", "--host", "otheralias"], cwd=hello, env=env, timeout=120)
+        if not tap.is_(r.code, 76, "an alias whose host key is unknown is refused (76)"):
+            tap.diag(repr(r))
+        tap.ok("ssh otheralias" in r.err, "... with the way to add the key")
+    finally:
+        os.rename(kh + ".saved", kh)
+    with open(gpath, "w") as f:
+        f.write(text)
+    os.unlink(os.path.join(w.home, ".ssh", "config"))
 
 
 if __name__ == "__main__":

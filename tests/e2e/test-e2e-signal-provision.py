@@ -9,12 +9,13 @@ recorded in the state with its reaper armed: nothing leaks, nothing waits
 out the create.
 """
 
+import fcntl
 import os
+import re
 import signal
 import sqlite3
 import subprocess
 import sys
-import fcntl
 import threading
 import time
 
@@ -34,10 +35,26 @@ def server_rows(w):
         return []
 
 
-def one_signal(tap, sim, w, hello, sig):
-    name = signal.Signals(sig).name
+NOTE = re.compile(r"note: server '([^']+)' \(still being created\) is kept for the next run "
+                  r"until \d\d:\d\d (\w+), then its reaper deletes it")
+
+
+def check_note(tap, name, err, server, zone):
+    """The note on what happens to the server, before the summary."""
+    m = NOTE.search(err)
+    tap.ok(m and server and m.group(1) == server["name"] and m.group(2) == zone,
+           "%s: it says at once the server is kept until HH:MM %s, then reaped" % (name, zone))
+    fin = err.find("Finished")
+    tap.ok(m and fin > m.start(), "%s: ... before the summary" % name)
+    if not m:
+        tap.diag(err)
+
+
+def one_signal(tap, sim, w, hello, sig, twice=False, tz=None):
+    name = signal.Signals(sig).name + (" twice" if twice else "")
+    zone = "CET" if tz else "UTC"
     before = {s["id"] for s in w.servers()}
-    p = w.start(["build"], cwd=hello)
+    p = w.start(["build"], cwd=hello, env={"TZ": tz} if tz else None)
     # wait until the create was sent and the tool waits for it
     deadline = time.time() + 60
     new = []
@@ -51,6 +68,8 @@ def one_signal(tap, sim, w, hello, sig):
     time.sleep(1)  # inside the wait (any later point is as good)
     t0 = time.time()
     os.kill(p.pid, sig)
+    if twice:
+        os.kill(p.pid, sig)  # a second Ctrl-C while it cleans up: still recorded
     try:
         out, err = p.communicate(timeout=CREATE_SECS - 30)
     except subprocess.TimeoutExpired:
@@ -62,6 +81,7 @@ def one_signal(tap, sim, w, hello, sig):
                    % (name, took)):
         tap.diag(err)
     tap.ok("interrupted" in err, "%s: it says interrupted" % name)
+    check_note(tap, name, err, new[0] if new else None, zone)
     ids = {row[0] for row in server_rows(w)}
     tap.ok(new and new[0]["id"] in ids,
            "%s: the server being created is recorded in the state" % name)
@@ -112,15 +132,87 @@ def lock_wait(tap, sim, w, hello):
         os.close(fd)
 
 
+def before_create(tap, sim, w, hello):
+    """Ctrl-C before any server exists (an image lookup slow to answer):
+    exit 130 at once, "no server was created", and none is."""
+    p = w.start(["build"], cwd=hello)
+    deadline = time.time() + 60
+    while time.time() < deadline and p.poll() is None:
+        if any(r.get("path", "").startswith("/v1/images") and r.get("by") != "harness"
+               for r in sim.requests()):
+            break
+        time.sleep(0.1)
+    os.kill(p.pid, signal.SIGINT)
+    try:
+        out, err = p.communicate(timeout=CREATE_SECS - 30)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        out, err = p.communicate()
+        err += "[test: killed: the run went on]"
+    if not tap.is_(p.returncode, 130, "SIGINT before the create: exit 130"):
+        tap.diag(err)
+    tap.ok("note: no server was created" in err, "... it says no server was created")
+    tap.is_(w.servers(), [], "... and none was")
+    tap.ok(not any(r.get("method") == "POST" and r.get("path", "").startswith("/v1/servers")
+                   for r in sim.requests()), "... no create was sent")
+
+
+def during_create_post(tap, sim, w, hello):
+    """Ctrl-C while the create request is on its way (its answer slow): the
+    server it made is recorded with its reaper, no volume is created and
+    the two-minute create is not waited for."""
+    p = w.start(["build"], cwd=hello)
+    deadline = time.time() + 60
+    while time.time() < deadline and p.poll() is None:
+        if any(r.get("method") == "POST" and r.get("path", "").startswith("/v1/servers")
+               for r in sim.requests()):
+            break
+        time.sleep(0.1)
+    os.kill(p.pid, signal.SIGINT)
+    try:
+        out, err = p.communicate(timeout=CREATE_SECS - 30)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        out, err = p.communicate()
+        err += "[test: killed: the wait went on]"
+    if not tap.is_(p.returncode, 130, "SIGINT during the create request: exit 130"):
+        tap.diag(err)
+    servers = w.servers()
+    check_note(tap, "SIGINT during the create request", err,
+               servers[0] if len(servers) == 1 else None, "UTC")
+    ids = {row[0] for row in server_rows(w)}
+    tap.ok(len(servers) == 1 and servers[0]["id"] in ids, "... the server is recorded")
+    tap.ok(not any(r.get("method") == "POST" and r.get("path", "").startswith("/v1/volumes")
+                   for r in sim.requests()), "... no volume create was sent after it")
+    deadline = time.time() + 60
+    reapers = w.reapers()
+    while "__reap-server" not in reapers and time.time() < deadline:
+        time.sleep(0.1)
+        reapers = w.reapers()
+    tap.ok("__reap-server" in reapers, "... its reaper is armed (%s)" % reapers)
+
+
 def main():
     tap = Tap()
     need_root_and_tools(tap)
     # one simulator each: the server left behind is still being created
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+    for sig, twice, tz in ((signal.SIGTERM, False, None), (signal.SIGINT, False, None),
+                           (signal.SIGHUP, False, "CET-1"), (signal.SIGINT, True, None)):
         with new_sim({"durations": {"server_create": CREATE_SECS}}) as sim:
             seed(sim)
             with World(tap, sim) as w:
-                one_signal(tap, sim, w, w.fixture("hello"), sig)
+                one_signal(tap, sim, w, w.fixture("hello"), sig, twice, tz)
+    with new_sim({"faults": [{"method": "GET", "path": "/images.*", "apply": True,
+                              "delay": 20, "times": 0}]}) as sim:
+        seed(sim)
+        with World(tap, sim) as w:
+            before_create(tap, sim, w, w.fixture("hello"))
+    with new_sim({"durations": {"server_create": CREATE_SECS},
+                  "faults": [{"method": "POST", "path": "/servers", "apply": True,
+                              "delay": 8, "times": 1}]}) as sim:
+        seed(sim)
+        with World(tap, sim) as w:
+            during_create_post(tap, sim, w, w.fixture("hello"))
     with new_sim() as sim:
         seed(sim)
         with World(tap, sim) as w:

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -523,6 +524,8 @@ static void test_summary(void)
 	s.total_ms = 12320;
 	s.server_name = "cargo-burst-abc";
 	s.server_deadline = 1700000000; /* 22:13 UTC */
+	setenv("TZ", "UTC0", 1);
+	tzset();
 	pipeline_summary_format(&sb, &s);
 	diag("%s", sb.buf);
 	ok(contains(sb.buf, "build ok in 12.3s"), "verb, outcome, wall time");
@@ -542,6 +545,150 @@ static void test_summary(void)
 	strbuf_release(&sb);
 }
 
+/* The times in local time, with the zone's abbreviation. */
+static void test_summary_local_time(void)
+{
+	struct strbuf sb = STRBUF_INIT;
+	struct pipeline_summary s = { 0 };
+	const char *zones[][2] = {
+		{ "Europe/Berlin", "23:13 CET" }, /* tzdata */
+		{ "CET-1", "23:13 CET" },         /* POSIX: without tzdata too */
+		{ "EST5", "17:13 EST" },
+	};
+
+	s.verb = "build";
+	s.success = true;
+	s.server_name = "cargo-burst-abc";
+	s.server_deadline = 1700000000; /* 2023-11-14 22:13:20 UTC */
+	s.volume_name = "cargo-burst-vol";
+	s.volume_deadline = 1700000000 + 3600;
+	for (size_t i = 0; i < sizeof(zones) / sizeof(zones[0]); i++) {
+		strbuf_reset(&sb);
+		setenv("TZ", zones[i][0], 1);
+		tzset();
+		pipeline_summary_format(&sb, &s);
+		ok(contains(sb.buf, zones[i][1]) && !contains(sb.buf, "UTC"),
+		   "TZ=%s: the server's time is %s (%s)", zones[i][0], zones[i][1], sb.buf);
+	}
+	setenv("TZ", "CET-1", 1);
+	tzset();
+	strbuf_reset(&sb);
+	pipeline_summary_format(&sb, &s);
+	ok(contains(sb.buf, "stays up until 23:13 CET, volume until 00:13 CET"),
+	   "the volume's time too (%s)", sb.buf);
+	setenv("TZ", "UTC0", 1);
+	tzset();
+	strbuf_release(&sb);
+}
+
+/* Each line of s fits width (when its phrase does); count the lines. */
+static bool lines_fit(const char *s, size_t width, size_t first_col, size_t *lines)
+{
+	size_t col = first_col;
+
+	*lines = 1;
+	for (; *s; s++) {
+		if (*s == '\n') {
+			(*lines)++;
+			col = 0;
+			continue;
+		}
+		if (++col > width)
+			return false;
+	}
+	return true;
+}
+
+/* The summary wraps at phrase boundaries, continuation indented like cargo. */
+static void test_summary_wrap(void)
+{
+	const char *line = "build ok in 12.3s (provision 0.0s warm, sync 0.4s, cargo 11.6s, "
+			   "fetch 0.3s); server 'cargo-burst-abc' stays up until 23:13 CET, "
+			   "volume until 00:13 CET";
+	struct strbuf sb = STRBUF_INIT, flat = STRBUF_INIT;
+	size_t lines = 0;
+	bool fit;
+
+	pipeline_summary_wrap(&sb, line, 0, 13);
+	is_str(sb.buf, line, "width 0: one line, unchanged");
+	strbuf_reset(&sb);
+	pipeline_summary_wrap(&sb, line, 200, 13);
+	is_str(sb.buf, line, "a wide terminal: one line, unchanged");
+
+	strbuf_reset(&sb);
+	pipeline_summary_wrap(&sb, line, 80, 13);
+	diag("80 columns:\n    Finished %s", sb.buf);
+	fit = lines_fit(sb.buf, 80, 13, &lines);
+	ok(fit && lines >= 2, "80 columns: more than one line, each fits (%zu lines)", lines);
+	ok(contains(sb.buf, ",\n             ") || contains(sb.buf, ";\n             "),
+	   "the break is after ';' or ',' and the next line is indented by 13");
+	ok(!contains(sb.buf, " \n") && !contains(sb.buf, "\n              "),
+	   "no trailing space, no extra indent");
+	ok(contains(sb.buf, "'cargo-burst-abc' stays up until 23:13 CET"),
+	   "a phrase is never split");
+
+	/* removing the breaks gives the line back */
+	strbuf_reset(&flat);
+	for (const char *p = sb.buf; *p; p++) {
+		if (*p == '\n') {
+			strbuf_addch(&flat, ' ');
+			p += 13;
+			continue;
+		}
+		strbuf_addch(&flat, *p);
+	}
+	is_str(flat.buf, line, "nothing lost or added by wrapping");
+
+	strbuf_reset(&sb);
+	pipeline_summary_wrap(&sb, line, 64, 13);
+	diag("64 columns:\n    Finished %s", sb.buf);
+	fit = lines_fit(sb.buf, 64, 13, &lines);
+	ok(fit && lines >= 3, "64 columns: every line fits (%zu lines)", lines);
+
+	strbuf_reset(&sb);
+	pipeline_summary_wrap(&sb, line, 60, 13);
+	diag("60 columns:\n    Finished %s", sb.buf);
+	fit = lines_fit(sb.buf, 60, 13, &lines);
+	ok(fit && contains(sb.buf, "'cargo-burst-abc' stays up until 23:13 CET,\n"),
+	   "60 columns: a phrase longer than a line breaks at its spaces, every line fits");
+	strbuf_reset(&sb);
+	pipeline_summary_wrap(&sb, "averyveryverylongwordwithoutanyboundary; short", 20, 13);
+	is_str(sb.buf, "averyveryverylongwordwithoutanyboundary;\n             short",
+	       "a word never splits, the rest goes on the next line");
+	strbuf_release(&sb);
+	strbuf_release(&flat);
+}
+
+/* What the note after an interrupted provisioning says, per case. */
+static void test_interrupt_fate(void)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	setenv("TZ", "CET-1", 1);
+	tzset();
+	pipeline_interrupt_fate(&sb, NULL, false, false, false, 0);
+	is_str(sb.buf, "no server was created", "nothing made");
+	strbuf_reset(&sb);
+	pipeline_interrupt_fate(&sb, "cb-1", false, true, false, 1700000000);
+	is_str(sb.buf, "server 'cb-1' (still being created) is kept for the next run until "
+	       "23:13 CET, then its reaper deletes it", "being created, recorded, reaper armed");
+	strbuf_reset(&sb);
+	pipeline_interrupt_fate(&sb, "cb-1", true, true, false, 1700000000);
+	is_str(sb.buf, "server 'cb-1' is kept for the next run until 23:13 CET, then its "
+	       "reaper deletes it", "ready");
+	strbuf_reset(&sb);
+	pipeline_interrupt_fate(&sb, "cb-1", true, true, true, 1700000000);
+	ok(contains(sb.buf, "--no-reap") && contains(sb.buf, "cargo burst down") &&
+	   !contains(sb.buf, "reaper deletes"), "--no-reap: stays up, no reaper claim");
+	strbuf_reset(&sb);
+	pipeline_interrupt_fate(&sb, "cb-1", false, false, false, 0);
+	ok(contains(sb.buf, "no reaper watches it") && contains(sb.buf, "cargo burst down"),
+	   "not recorded or no reaper: says so, with what to do");
+	setenv("TZ", "UTC0", 1);
+	tzset();
+	strbuf_release(&sb);
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir))
@@ -554,5 +701,8 @@ int main(void)
 	test_env_hint();
 	test_large_dirs();
 	test_summary();
+	test_summary_local_time();
+	test_summary_wrap();
+	test_interrupt_fate();
 	return done_testing();
 }

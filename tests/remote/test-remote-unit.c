@@ -105,7 +105,29 @@ static void test_ssh_argv(void)
 	ok(strstr(joined.buf, "|UserKnownHostsFile=/home/u/.ssh/known_hosts|") &&
 	   !strstr(joined.buf, "/state dir/known_hosts"),
 	   "BYO host: only the user's known_hosts, not the tool's (wildcards there vouch for nothing)");
+	ok(!strstr(joined.buf, "|-F|") && strstr(joined.buf, "|StrictHostKeyChecking=yes|") &&
+	   strstr(joined.buf, "|RemoteCommand=none|"),
+	   "BYO host: the user's ssh config applies (no -F), strict checking stays");
+
+	/* an alias of ~/.ssh/config: only what the user gave, the config does the rest */
+	strvec_clear(&argv);
+	strbuf_reset(&joined);
+	FREE_AND_NULL(h.user);
+	FREE_AND_NULL(h.identity_file);
+	h.port = 0;
+	free(h.host);
+	h.host = xstrdup("myalias");
+	h.user_ssh_config = xstrdup("/home/u/.ssh/config");
+	remote_ssh_base_argv(&h, &argv);
+	for (size_t i = 0; i < argv.nr; i++)
+		strbuf_addf(&joined, "%s|", argv.v[i]);
+	ok(!strstr(joined.buf, "|-l|") && !strstr(joined.buf, "|-p|") &&
+	   !strstr(joined.buf, "|-i|") && !strstr(joined.buf, "IdentitiesOnly"),
+	   "BYO alias: no user, port or key passed over the config's: %s", joined.buf);
+	ok(strstr(joined.buf, "|-F|/home/u/.ssh/config|") != NULL,
+	   "BYO host: the config of $HOME when ssh would read another");
 	FREE_AND_NULL(h.user_known_hosts);
+	FREE_AND_NULL(h.user_ssh_config);
 
 	{
 		struct burst_error err = BURST_ERROR_INIT;
