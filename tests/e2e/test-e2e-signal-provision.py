@@ -25,6 +25,17 @@ from e2elib import Tap, World, need_root_and_tools, new_sim, seed  # noqa: E402
 CREATE_SECS = 120
 
 
+def finish(p, what):
+    """Wait for the tool (well before the create would end); kill it when
+    it does not stop, saying so in its stderr."""
+    try:
+        return p.communicate(timeout=CREATE_SECS - 30)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        out, err = p.communicate()
+        return out, err + "[test: killed: %s]" % what
+
+
 def server_rows(w):
     try:
         con = sqlite3.connect(os.path.join(w.state_dir, "state.db"), timeout=10)
@@ -70,12 +81,7 @@ def one_signal(tap, sim, w, hello, sig, twice=False, tz=None):
     os.kill(p.pid, sig)
     if twice:
         os.kill(p.pid, sig)  # a second Ctrl-C while it cleans up: still recorded
-    try:
-        out, err = p.communicate(timeout=CREATE_SECS - 30)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        out, err = p.communicate()
-        err += "[test: killed: the wait went on]"
+    out, err = finish(p, "the wait went on")
     took = time.time() - t0
     if not tap.is_(p.returncode, 130, "%s ends the wait for the create: exit 130 (after %.1fs)"
                    % (name, took)):
@@ -143,12 +149,7 @@ def before_create(tap, sim, w, hello):
             break
         time.sleep(0.1)
     os.kill(p.pid, signal.SIGINT)
-    try:
-        out, err = p.communicate(timeout=CREATE_SECS - 30)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        out, err = p.communicate()
-        err += "[test: killed: the run went on]"
+    out, err = finish(p, "the run went on")
     if not tap.is_(p.returncode, 130, "SIGINT before the create: exit 130"):
         tap.diag(err)
     tap.ok("note: no server was created" in err, "... it says no server was created")
@@ -169,12 +170,7 @@ def during_create_post(tap, sim, w, hello):
             break
         time.sleep(0.1)
     os.kill(p.pid, signal.SIGINT)
-    try:
-        out, err = p.communicate(timeout=CREATE_SECS - 30)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        out, err = p.communicate()
-        err += "[test: killed: the wait went on]"
+    out, err = finish(p, "the wait went on")
     if not tap.is_(p.returncode, 130, "SIGINT during the create request: exit 130"):
         tap.diag(err)
     servers = w.servers()
