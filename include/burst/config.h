@@ -7,7 +7,8 @@
  *   project  <workspace>/.config/cargo-burst.toml (comes with a cloned
  *            repository: refuses the CONFIG_KEY_GLOBAL_ONLY keys, which
  *            decide where the token goes, which machine is trusted or which
- *            of the user's keys is used: token, endpoint, host, ssh_*)
+ *            of the user's keys is used, or lift the cost guard:
+ *            token, endpoint, host, ssh_*, max_servers)
  *   cli      --keep-alive, --env of the run verbs
  *   env      HCLOUD_TOKEN, HCLOUD_TOKEN_FILE (a file holding the token;
  *            HCLOUD_TOKEN wins when both are set), HCLOUD_ENDPOINT

@@ -63,7 +63,7 @@ const struct config_key config_keys[CONFIG_KEY_COUNT] = {
 	{ CONFIG_MAX_SERVERS, NULL, "max_servers", NULL, CONFIG_T_INT, 1, 100,
 	  "1",
 	  "Build servers of ours up at once (a cost guard; the extra servers "
-	  "of a running `test --shards N` come on top).", 0 },
+	  "of a running `test --shards N` come on top).", CONFIG_KEY_GLOBAL_ONLY },
 	{ CONFIG_SSH_KEY_PATH, NULL, "ssh_key_path", NULL, CONFIG_T_PATH, 0, 0,
 	  "\"~/.ssh/id_ed25519\"",
 	  "Private ssh key (falls back to ~/.ssh/id_rsa when only that "
@@ -853,6 +853,9 @@ static int refuse_global_only(const struct burst_config *cfg,
 		break;
 	case CONFIG_SSH_KEY_PATH:
 		why = "it decides which of your private keys is used";
+		break;
+	case CONFIG_MAX_SERVERS:
+		why = "it is the cost guard, which a repository must not lift";
 		break;
 	default:
 		why = "it is a setting of this machine, not of the project";

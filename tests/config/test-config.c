@@ -650,6 +650,10 @@ static void test_global_only(void)
 		  "proj.toml:1:1: `ssh_key_path` is not allowed in the project "
 		  "config: it decides which of your private keys is used",
 		  "set `ssh_key_path` in the global config" },
+		{ CONFIG_MAX_SERVERS, "max_servers = 50\n",
+		  "proj.toml:1:1: `max_servers` is not allowed in the project "
+		  "config: it is the cost guard, which a repository must not lift",
+		  "set `max_servers` in the global config" },
 	};
 	struct burst_config cfg;
 	struct burst_error err = BURST_ERROR_INIT;
@@ -683,8 +687,8 @@ static void test_global_only(void)
 	for (int id = 0; id < CONFIG_KEY_COUNT; id++)
 		if (config_keys[id].flags & CONFIG_KEY_GLOBAL_ONLY)
 			got |= 1u << id;
-	ok(got == want, "the global-only keys are the token, endpoint, host "
-	   "and the ssh login (%#x, want %#x)", got, want);
+	ok(got == want, "the global-only keys are the token, endpoint, host, "
+	   "the ssh login and the cost guard (%#x, want %#x)", got, want);
 
 	/* the reference (README table) says so, for those keys only */
 	config_format_reference(&ref);
