@@ -240,7 +240,8 @@ char *pipeline_remote_command(const struct pipeline_cmd *cmd)
 		add_word(&sb, v);
 		free(v);
 	}
-	strbuf_addstr(&sb, " -V 2>/dev/null) && echo \"" PIPELINE_RUSTC_MARKER "$v\" >&2; } & ");
+	strbuf_addstr(&sb, " -V 2>/dev/null) && echo \"" PIPELINE_RUSTC_MARKER "$v\" >&2; } & "
+		      "burst_rv=$!; ");
 	if (is_test || is_bench)
 		strbuf_addstr(&sb,
 			      "if [ -x /usr/local/bin/cargo-burst-wait-db ]; then "
@@ -277,6 +278,12 @@ char *pipeline_remote_command(const struct pipeline_cmd *cmd)
 			add_no_doctests(&sb, cmd);
 		add_args(&sb, cmd);
 	}
+	/*
+	 * The rustc -V above may end after a quick cargo (rustup's start-up
+	 * under load): wait for it, so its line is read before the session
+	 * ends, and keep cargo's status.
+	 */
+	strbuf_addstr(&sb, "; burst_rc=$?; wait $burst_rv 2>/dev/null; exit $burst_rc");
 out:
 	free(src);
 	free(cache);

@@ -191,6 +191,9 @@ static void test_commands(void)
 	ok(!strstr(cmd, "/mnt/cache") && !strstr(cmd, "/root/burst"), "BYO: no volume paths");
 	ok(strstr(cmd, "v=$(rustc -V 2>/dev/null) && echo \"" PIPELINE_RUSTC_MARKER "$v\" >&2;") != NULL,
 	   "the wrapper reports rustc -V on stderr");
+	ok(strstr(cmd, "} & burst_rv=$!; ") != NULL &&
+	   has_suffix(cmd, "; burst_rc=$?; wait $burst_rv 2>/dev/null; exit $burst_rc"),
+	   "... in the background, waited for before the session ends, cargo's status kept");
 	ok(!strstr(cmd, "rustup toolchain install"), "no install unless asked");
 	free(cmd);
 
