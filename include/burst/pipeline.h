@@ -15,6 +15,7 @@
 #define BURST_PIPELINE_H
 
 #include "burst/error.h"
+#include "burst/layout.h"
 #include "burst/strbuf.h"
 #include "burst/strvec.h"
 #include "burst/util.h"
@@ -41,22 +42,11 @@ int pipeline_run(struct burst_ctx *ctx);
  */
 int pipeline_dry_run(struct burst_ctx *ctx);
 
-/* Where a project lives on the server (fixed, so fingerprints stay valid). */
-#define PIPELINE_REMOTE_BASE "/root/burst"
-#define PIPELINE_CACHE_BASE "/mnt/cache"
-
-/* The remote source dir of a project: /root/burst/<hash>/src (allocated). */
-char *pipeline_remote_src_dir(const char *project_hash);
-/* The volume mount point of a project: /mnt/cache/<hash> (allocated). */
-char *pipeline_remote_cache_dir(const char *project_hash);
 /*
- * Where runs keep their ssh ControlMaster sockets, so other commands can
- * reach a master a run left: <state dir>/cm, or a short /tmp path when
- * that would not fit in sun_path (allocated).
- */
-char *pipeline_control_dir(const char *state_dir);
-/*
- * Make dir (a pipeline_control_dir()) safe to hold the sockets: create it
+ * Where a project lives on the server and on a BYO host, and the ssh
+ * control dir: layout.h.
+ *
+ * Make dir (a layout_control_dir()) safe to hold the sockets: create it
  * 0700 when it is missing and create is set, and refuse one that is not a
  * directory (lstat: a symlink is refused), is not owned by us or has any
  * group or other permission -- another user could have planted it in
@@ -75,7 +65,6 @@ int pipeline_control_dir_prepare(const char *dir, bool create,
  * checks its host key against the user's ~/.ssh/known_hosts and the tool's
  * file (strictly), with the user's key.
  */
-#define PIPELINE_BYO_BASE ".cache/cargo-burst"
 
 /* The BYO host of this invocation: --host, else config `host`, else NULL. */
 const char *pipeline_byo_host(const struct burst_ctx *ctx);
@@ -86,8 +75,6 @@ const char *pipeline_byo_host(const struct burst_ctx *ctx);
  */
 int pipeline_parse_host(const char *spec, struct remote_host *h,
 			struct burst_error *err);
-/* The home-relative base dir of a project on a BYO host (allocated). */
-char *pipeline_byo_base_dir(const char *project_hash);
 
 /*
  * Remember the last run on a BYO host (there is no server row for it):
@@ -146,7 +133,7 @@ struct pipeline_cmd {
 	bool cargo_test;          /* test: --cargo-test (plain cargo test) */
 	bool has_lib;             /* the workspace has a library target */
 	bool color;               /* the local terminal shows colour */
-	const char *byo_base;     /* BYO host: home-relative base dir, or NULL */
+	bool byo;                 /* a BYO host: home-relative paths (layout.h) */
 	bool install_toolchain;   /* `rustup toolchain install` first */
 	const char *const *shell; /* ssh: the command words (NULL = a shell) */
 	size_t nshell;

@@ -13,6 +13,7 @@
 
 #include "burst/error.h"
 #include "burst/hcloud.h"
+#include "burst/layout.h"
 #include "burst/strvec.h"
 #include "burst/util.h"
 
@@ -22,13 +23,11 @@ struct burst_state;
 struct state_server;
 struct remote_host;
 
-/* Length of a project hash (hex digits). */
-#define PROVISION_HASH_LEN 12
+/* Length of a project hash (hex digits; the project value is in layout.h). */
+#define PROVISION_HASH_LEN PROJECT_HASH_LEN
 /* Hetzner's longest volume name. */
 #define PROVISION_NAME_MAX 64
 
-/* The short project id of an absolute workspace root (12 hex digits). */
-void provision_project_hash(const char *root, char out[PROVISION_HASH_LEN + 1]);
 /*
  * The project's volume name: "cargo-burst-<sanitised leaf>-<hash>", plus
  * "-<location>" when location is not NULL (a project that moved to another

@@ -56,6 +56,14 @@ struct remote_host {
 
 /* Initialise an empty host (same as REMOTE_HOST_INIT). */
 void remote_host_init(struct remote_host *h);
+/*
+ * Initialise h as the ssh host of one of our build servers at ip (NULL:
+ * set h->host later): user (NULL = "root"), port (0 = 22), the user's key
+ * (NULL = ssh's default), and the known_hosts file the tool owns under
+ * state_dir (layout_known_hosts()).  The one place a server's host is made.
+ */
+void remote_host_server(struct remote_host *h, const char *user, int port,
+			const char *identity_file, const char *state_dir, const char *ip);
 /* Free the strings. */
 void remote_host_release(struct remote_host *h);
 /*

@@ -12,6 +12,7 @@
 
 #include "burst/cli.h"
 #include "burst/config.h"
+#include "burst/layout.h"
 #include "burst/pipeline.h"
 #include "burst/proc.h"
 #include "burst/remote.h"
@@ -41,13 +42,11 @@ static int probe_services(struct burst_ctx *ctx, bool up[], char **server_name)
 	if (state_server_current(ctx->state, &s, &e) != 1 || !s.ip ||
 	    s.status != STATE_SERVER_READY)
 		goto out;
-	h.user = xstrdup(ctx->config && ctx->config->ssh_user ? ctx->config->ssh_user : "root");
-	h.host = xstrdup(s.ip);
-	h.port = ctx->config ? (int)ctx->config->ssh_port : 0;
-	h.identity_file = ctx->config && ctx->config->ssh_key_path ?
-		xstrdup(ctx->config->ssh_key_path) : NULL;
-	h.known_hosts = xstrfmt("%s/known_hosts", state_dir(ctx->state));
-	dir = pipeline_control_dir(state_dir(ctx->state));
+	remote_host_server(&h, ctx->config ? ctx->config->ssh_user : NULL,
+			   ctx->config ? (int)ctx->config->ssh_port : 0,
+			   ctx->config ? ctx->config->ssh_key_path : NULL,
+			   state_dir(ctx->state), s.ip);
+	dir = layout_control_dir(state_dir(ctx->state));
 	/* a missing directory has no master; an unsafe one is never used */
 	if (pipeline_control_dir_prepare(dir, false, &e) != 0) {
 		if (e.message)

@@ -886,12 +886,9 @@ int image_bake(const struct image_bake_opts *o, struct image_bake_result *r,
 	b.r = r;
 	b.t0 = burst_now_ms();
 	b.owner = state_owner_id(o->state);
-	remote_host_init(&b.host);
-	b.host.user = xstrdup(o->ssh_user ? o->ssh_user : "root");
-	b.host.port = o->ssh_port;
-	b.host.identity_file = xstrdup(o->ssh_key_path);
-	b.known_hosts = xstrfmt("%s/known_hosts", state_dir(o->state));
-	b.host.known_hosts = xstrdup(b.known_hosts);
+	remote_host_server(&b.host, o->ssh_user, o->ssh_port, o->ssh_key_path,
+			   state_dir(o->state), NULL);
+	b.known_hosts = xstrdup(b.host.known_hosts);
 
 	if (!o->regions || !o->regions->nr) {
 		burst_error_set(err, BURST_EXIT_CONFIG, "no location to create the bake server in");

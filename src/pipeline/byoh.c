@@ -86,11 +86,6 @@ int pipeline_parse_host(const char *spec, struct remote_host *h,
 	return 0;
 }
 
-char *pipeline_byo_base_dir(const char *project_hash)
-{
-	return xstrfmt("%s/%s", PIPELINE_BYO_BASE, project_hash);
-}
-
 int pipeline_parse_forward(const char *spec, int *local, int *remote,
 			   struct burst_error *err)
 {
@@ -301,16 +296,6 @@ bool pipeline_toolchain_listed(const char *list, const char *name)
 
 /* ---- the run's side --------------------------------------------------- */
 
-char *pipeline_run_cache_dir(const struct run *r)
-{
-	return r->byo ? xstrdup(r->byo_base) : pipeline_remote_cache_dir(r->hash);
-}
-
-char *pipeline_run_src_dir(const struct run *r)
-{
-	return r->byo ? xstrfmt("%s/src", r->byo_base) : pipeline_remote_src_dir(r->hash);
-}
-
 /*
  * The ssh config of a BYO host when ssh would not find it by itself: ssh
  * reads the passwd entry's ~/.ssh/config, the tool follows $HOME (as for
@@ -403,7 +388,7 @@ void pipeline_check_toolchain(struct run *r)
 	struct child_process cp = CHILD_PROCESS_INIT;
 	struct burst_error err = BURST_ERROR_INIT;
 	const char *cli_tc = r->ctx->run.toolchain ? r->ctx->run.toolchain : r->ctx->toolchain;
-	char *file_tc = cli_tc ? NULL : pipeline_toolchain_file(r->root);
+	char *file_tc = cli_tc ? NULL : pipeline_toolchain_file(r->project.root);
 	const char *tc = cli_tc ? cli_tc : file_tc;
 
 	if (!tc)

@@ -82,7 +82,7 @@ int pipeline_dry_run(struct burst_ctx *ctx)
 	if (!ctx->state || !ctx->api)
 		return burst_error_set(&ctx->err, BURST_EXIT_INTERNAL,
 				       "--dry-run without the state or the API client");
-	provision_project_hash(ctx->workspace_root, hash);
+	project_hash(ctx->workspace_root, hash);
 	keep_alive = ctx->run.keep_alive_secs >= 0 ? ctx->run.keep_alive_secs :
 		cfg->keep_alive_secs;
 	if (state_server_current(ctx->state, &srv, &ctx->err) < 0 ||
@@ -137,11 +137,9 @@ int pipeline_dry_run(struct burst_ctx *ctx)
 		       (long long)proj.size_gb, proj.location);
 	} else {
 		/* named as the cold path names it: the hash covers the owner too */
-		char *key = xstrfmt("%s/%s", state_owner_id(ctx->state), hash);
 		char vhash[PROVISION_HASH_LEN + 1];
 
-		sha256_hex(key, strlen(key), vhash, PROVISION_HASH_LEN);
-		free(key);
+		project_volume_hash(state_owner_id(ctx->state), hash, vhash);
 		vname = provision_volume_name(ctx->workspace_root, vhash,
 					      have_vol ? loc : NULL);
 		printf("volume:  create '%s' (%lld GB) in %s\n", vname,

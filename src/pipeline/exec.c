@@ -51,7 +51,7 @@ static int prepare_rsync(struct run *r, const char *remote_dir, struct strbuf *r
 	f.unexclude = (const char *const *)r->cfg->unexclude.items.v;
 	f.sync_git = r->cfg->sync_git;
 	f.progress = remote_sync_progress_wanted();
-	ret = remote_rsync_push_prepare(&r->host, r->root, remote_dir, &f, rules, cp, err);
+	ret = remote_rsync_push_prepare(&r->host, r->project.root, remote_dir, &f, rules, cp, err);
 	strvec_clear(&extra);
 	return ret;
 }
@@ -79,7 +79,7 @@ static char *last_line(const struct strbuf *sb)
 static int project_lock(struct run *r, struct burst_error *err)
 {
 	char *dir = xstrfmt("%s/locks", state_dir(r->st));
-	char *path = xstrfmt("%s/%s.sync", dir, r->hash);
+	char *path = xstrfmt("%s/%s.sync", dir, r->project.hash);
 	bool said = false;
 	int fd;
 
@@ -115,7 +115,7 @@ static int sync_only(struct run *r, struct burst_error *err)
 	struct child_process sync = CHILD_PROCESS_INIT;
 	struct strbuf rules = STRBUF_INIT;
 	struct sync_stats stats = { 0 };
-	char *src = pipeline_run_src_dir(r);
+	char *src = layout_src_dir(r->project.hash, r->byo);
 	int ret = -1, lock = -2;
 
 	if (r->ctx->run.no_sync) {
@@ -129,7 +129,7 @@ static int sync_only(struct run *r, struct burst_error *err)
 		goto out;
 	if (prepare_rsync(r, src, &rules, &sync, err) < 0)
 		goto out;
-	ui_status("Syncing", "%s to %s:%s", r->root, r->srv.name, src);
+	ui_status("Syncing", "%s to %s:%s", r->project.root, r->srv.name, src);
 	if (proc_run(&sync, err) < 0)
 		goto out;
 	if (proc_interrupted()) {
@@ -137,7 +137,7 @@ static int sync_only(struct run *r, struct burst_error *err)
 		ret = 0;
 		goto out;
 	}
-	if (remote_rsync_push_finish(&r->host, r->root, src, &sync, &stats, err) < 0)
+	if (remote_rsync_push_finish(&r->host, r->project.root, src, &sync, &stats, err) < 0)
 		goto out;
 	ui_verbose("Synced", "%llu files, %llu bytes sent",
 		   (unsigned long long)stats.files, (unsigned long long)stats.bytes_sent);
@@ -158,8 +158,8 @@ static int mount_and_sync(struct run *r, struct burst_error *err)
 	struct child_process *both[2] = { &sync, &mount };
 	struct strbuf script = STRBUF_INIT, cmd = STRBUF_INIT, rules = STRBUF_INIT;
 	struct sync_stats stats = { 0 };
-	char *src = pipeline_remote_src_dir(r->hash);
-	char *mnt = pipeline_remote_cache_dir(r->hash);
+	char *src = layout_src_dir(r->project.hash, false);
+	char *mnt = layout_cache_dir(r->project.hash, false);
 	char *dev = provision_device_path(r->vol.hcloud_id);
 	int ret = -1, lock;
 
@@ -185,7 +185,7 @@ static int mount_and_sync(struct run *r, struct burst_error *err)
 	} else {
 		if (prepare_rsync(r, src, &rules, &sync, err) < 0)
 			goto out;
-		ui_status("Syncing", "%s to %s:%s (mounting the volume meanwhile)", r->root,
+		ui_status("Syncing", "%s to %s:%s (mounting the volume meanwhile)", r->project.root,
 			  r->srv.name, src);
 		if (proc_run_all(both, 2, err) < 0)
 			goto out;
@@ -216,7 +216,7 @@ static int mount_and_sync(struct run *r, struct burst_error *err)
 		goto out;
 	}
 	if (!r->ctx->run.no_sync) {
-		if (remote_rsync_push_finish(&r->host, r->root, src, &sync, &stats, err) < 0)
+		if (remote_rsync_push_finish(&r->host, r->project.root, src, &sync, &stats, err) < 0)
 			goto out;
 		ui_verbose("Synced", "%llu files, %llu bytes sent",
 			   (unsigned long long)stats.files,
@@ -307,11 +307,11 @@ static void emit_mapped(struct run *r, const char *line, size_t len, unsigned fl
 	struct pipeline_path_map maps[3];
 
 	if (home && *home)
-		local_home = pipeline_abs_path(r->ctx->cwd ? r->ctx->cwd : r->root, home);
+		local_home = pipeline_abs_path(r->ctx->cwd ? r->ctx->cwd : r->project.root, home);
 	else
 		local_home = xstrfmt("%s/.cargo", getenv("HOME") ? getenv("HOME") : "");
 	maps[0].from = r->remote_paths[0];
-	maps[0].to = r->root;
+	maps[0].to = r->project.root;
 	maps[1].from = r->remote_paths[1];
 	maps[1].to = r->local_target_dir;
 	maps[2].from = r->remote_paths[2];
@@ -499,12 +499,12 @@ int pipeline_remote_cargo(struct run *r, struct burst_error *err)
 	}
 	c.paths_line = r->json_map;
 	c.env = &r->env;
-	c.project_hash = r->hash;
+	c.project_hash = r->project.hash;
 	c.no_doctests = r->ctx->run.no_doctests;
 	c.cargo_test = r->ctx->run.cargo_test;
 	c.has_lib = r->has_lib;
 	c.color = ui_color();
-	c.byo_base = r->byo ? r->byo_base : NULL;
+	c.byo = r->byo;
 	pipeline_check_toolchain(r);
 	c.install_toolchain = r->install_toolchain;
 	line = pipeline_remote_command(&c);
@@ -568,15 +568,15 @@ int pipeline_remote_shell(struct run *r, struct burst_error *err)
 	struct strbuf wrapped = STRBUF_INIT;
 	const struct strvec *words = &r->ctx->run.cargo_args;
 	bool tty = !words->nr && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
-	char *line, *src = pipeline_run_src_dir(r);
+	char *line, *src = layout_src_dir(r->project.hash, r->byo);
 	int ret = -1;
 
 	c.verb = "ssh";
 	c.toolchain = r->ctx->run.toolchain ? r->ctx->run.toolchain : r->ctx->toolchain;
 	c.env = &r->env;
-	c.project_hash = r->hash;
+	c.project_hash = r->project.hash;
 	c.color = ui_color();
-	c.byo_base = r->byo ? r->byo_base : NULL;
+	c.byo = r->byo;
 	c.shell = (const char *const *)(words->nr ? words->v : NULL);
 	c.nshell = words->nr;
 	if (!c.shell) {
@@ -623,22 +623,22 @@ static int fetch_build(struct run *r, struct burst_error *err)
 	const char *env_target = NULL;
 	struct strbuf cmd = STRBUF_INIT, list = STRBUF_INIT;
 	struct strvec names = STRVEC_INIT;
-	char *triple, *adir, *cache, *remote_dir = NULL, *local_dir = NULL, *p, *nl;
+	char *triple, *adir, *target, *remote_dir = NULL, *local_dir = NULL, *p, *nl;
 	const char *profile;
 	int ret = -1;
 
 	for (size_t i = 0; i < r->env.nr; i++)
 		skip_prefix(r->env.v[i], "CARGO_BUILD_TARGET=", &env_target);
-	triple = pipeline_target_triple(args, nargs, env_target, r->root);
+	triple = pipeline_target_triple(args, nargs, env_target, r->project.root);
 	profile = pipeline_profile_dir(r->verb, args, nargs);
 	adir = pipeline_artifact_dir(triple, profile);
-	cache = pipeline_run_cache_dir(r);
+	target = layout_target_dir(r->project.hash, r->byo);
 #if !(defined(__linux__) && defined(__x86_64__))
 	if (!triple)
 		ui_warn("the server builds for x86_64 Linux and this machine is not one: "
 			"the fetched artifacts will not run here (pass --target to choose)");
 #endif
-	remote_dir = xstrfmt("%s/target/%s", cache, adir);
+	remote_dir = xstrfmt("%s/%s", target, adir);
 	local_dir = xstrfmt("%s/%s", r->local_target_dir, adir);
 	strbuf_addstr(&cmd, "cd ");
 	remote_shell_quote(&cmd, remote_dir);
@@ -677,7 +677,7 @@ out:
 	strvec_clear(&names);
 	free(triple);
 	free(adir);
-	free(cache);
+	free(target);
 	free(remote_dir);
 	free(local_dir);
 	return ret;
@@ -686,8 +686,8 @@ out:
 static int fetch_criterion(struct run *r, struct burst_error *err)
 {
 	struct strbuf cmd = STRBUF_INIT, out = STRBUF_INIT;
-	char *cache = pipeline_run_cache_dir(r);
-	char *dir = xstrfmt("%s/target/criterion", cache);
+	char *target = layout_target_dir(r->project.hash, r->byo);
+	char *dir = xstrfmt("%s/criterion", target);
 	const char *paths[2] = { dir, NULL };
 	int ret = -1;
 
@@ -709,7 +709,7 @@ static int fetch_criterion(struct run *r, struct burst_error *err)
 out:
 	strbuf_release(&cmd);
 	strbuf_release(&out);
-	free(cache);
+	free(target);
 	free(dir);
 	return ret;
 }
@@ -717,7 +717,7 @@ out:
 /* --artifact-dir/--out-dir: the remote counterpart's files into the local dir. */
 static int fetch_artifact_dir(struct run *r, struct burst_error *err)
 {
-	char *src = pipeline_run_src_dir(r);
+	char *src = layout_src_dir(r->project.hash, r->byo);
 	char *dir = *r->paths.artifact_rel ? xstrfmt("%s/%s", src, r->paths.artifact_rel)
 					   : xstrdup(src);
 	char *local = xstrdup(r->paths.artifact_dir), *slash = strrchr(local, '/');

@@ -69,8 +69,7 @@ struct run {
 	struct burst_state *own_state; /* opened here when no hook did */
 	struct hcloud *own_api;
 	const char *verb;
-	const char *root;
-	char hash[PROVISION_HASH_LEN + 1];
+	struct burst_project project; /* the workspace: root, hash */
 	int64_t keep_alive;
 
 	/* local facts */
@@ -107,7 +106,6 @@ struct run {
 
 	/* extras (pipeline.h) */
 	bool byo;           /* a bring-your-own host: no API, volume, reapers */
-	char *byo_base;     /* its home-relative project dir */
 	char *display;      /* "user@machine:port" for messages (BYO) */
 	bool shell;         /* `cargo burst ssh` */
 	char *rustc;        /* the remote `rustc -V` for the summary */
@@ -123,10 +121,6 @@ struct run {
 	bool json_long;              /* ...too long: passing through as it comes */
 };
 
-/* The remote dir holding target/ and sccache/ (allocated). */
-char *pipeline_run_cache_dir(const struct run *r);
-/* The remote source dir of the run (allocated). */
-char *pipeline_run_src_dir(const struct run *r);
 /* Connect to the BYO host (r->host filled from the spec). */
 int pipeline_byo_connect(struct run *r, const char *spec, struct burst_error *err);
 /* Run the remote shell or command of `cargo burst ssh`; sets r->exit_code. */

@@ -17,26 +17,6 @@
 #include "burst/toml.h"
 #include "burst/ui.h"
 
-char *pipeline_remote_src_dir(const char *project_hash)
-{
-	return xstrfmt("%s/%s/src", PIPELINE_REMOTE_BASE, project_hash);
-}
-
-char *pipeline_remote_cache_dir(const char *project_hash)
-{
-	return xstrfmt("%s/%s", PIPELINE_CACHE_BASE, project_hash);
-}
-
-char *pipeline_control_dir(const char *state_dir)
-{
-	char hex[13];
-
-	if (strlen(state_dir) + strlen("/cm/") + 8 < 100)
-		return xstrfmt("%s/cm", state_dir);
-	sha256_hex(state_dir, strlen(state_dir), hex, 12);
-	return xstrfmt("/tmp/cargo-burst-%u-%s", (unsigned)getuid(), hex);
-}
-
 static int unsafe_control_dir(const char *dir, const char *why, struct burst_error *err)
 {
 	burst_error_set(err, BURST_EXIT_REMOTE,
@@ -152,24 +132,17 @@ static void add_dir_word(struct strbuf *sb, const char *name, const char *dir)
 char *pipeline_remote_command(const struct pipeline_cmd *cmd)
 {
 	struct strbuf sb = STRBUF_INIT;
-	char *src, *cache, *v;
+	char *src = layout_src_dir(cmd->project_hash, cmd->byo), *v;
 	bool is_test = !strcmp(cmd->verb, "test");
 	bool is_bench = !strcmp(cmd->verb, "bench");
 
-	if (cmd->byo_base) {
-		src = xstrfmt("%s/src", cmd->byo_base);
-		cache = xstrdup(cmd->byo_base);
-	} else {
-		src = pipeline_remote_src_dir(cmd->project_hash);
-		cache = pipeline_remote_cache_dir(cmd->project_hash);
-	}
 	strbuf_addstr(&sb, "export PATH=\"$HOME/.cargo/bin:$HOME/.local/bin:/usr/local/cargo/bin:$PATH\"; ");
 	strbuf_addstr(&sb, "export");
-	v = xstrfmt("%s/target", cache);
+	v = layout_target_dir(cmd->project_hash, cmd->byo);
 	add_dir_word(&sb, "CARGO_TARGET_DIR", v);
 	free(v);
 	strbuf_addstr(&sb, "; export");
-	v = xstrfmt("%s/sccache", cache);
+	v = layout_sccache_dir(cmd->project_hash, cmd->byo);
 	add_dir_word(&sb, "SCCACHE_DIR", v);
 	free(v);
 	/* One sccache server per project: SCCACHE_DIR is read at its start. */
@@ -286,7 +259,6 @@ char *pipeline_remote_command(const struct pipeline_cmd *cmd)
 	strbuf_addstr(&sb, "; burst_rc=$?; wait $burst_rv 2>/dev/null; exit $burst_rc");
 out:
 	free(src);
-	free(cache);
 	return strbuf_detach(&sb, NULL);
 }
 

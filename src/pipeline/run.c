@@ -93,13 +93,13 @@ static void local_metadata(struct run *r)
 	const cJSON *pkgs, *pkg, *t, *cwd_pkg;
 
 	r->has_lib = true;
-	r->local_target_dir = xstrfmt("%s/target", r->root);
+	r->local_target_dir = xstrfmt("%s/target", r->project.root);
 	strvec_push(&cp.args, cargo && *cargo ? cargo : "cargo");
 	strvec_push(&cp.args, "metadata");
 	strvec_push(&cp.args, "--no-deps");
 	strvec_push(&cp.args, "--format-version");
 	strvec_push(&cp.args, "1");
-	cp.dir = r->root;
+	cp.dir = r->project.root;
 	cp.in = PROC_IO_NULL;
 	cp.out = PROC_IO_CAPTURE;
 	cp.err = PROC_IO_CAPTURE;
@@ -215,10 +215,10 @@ static void large_dirs_question(struct run *r)
 		strvec_push(&pats, remote_default_excludes[i]);
 	for (size_t i = 0; i < r->cfg->extra_excludes.items.nr; i++)
 		strvec_push(&pats, r->cfg->extra_excludes.items.v[i]);
-	n = pipeline_large_dirs(r->root, &pats, PIPELINE_LARGE_DIR_BYTES, &dirs, sizes);
+	n = pipeline_large_dirs(r->project.root, &pats, PIPELINE_LARGE_DIR_BYTES, &dirs, sizes);
 	if (!n)
 		goto out;
-	if (state_project_get(r->st, r->hash, &proj, &err) < 0)
+	if (state_project_get(r->st, r->project.hash, &proj, &err) < 0)
 		goto out;
 	strbuf_addstr(&text, proj.excludes ? proj.excludes : "");
 	for (size_t i = 0; i < n; i++) {
@@ -244,9 +244,9 @@ static void large_dirs_question(struct run *r)
 		free(proj.excludes);
 		proj.excludes = strbuf_detach(&text, NULL);
 		if (!proj.id)
-			proj.id = xstrdup(r->hash);
+			proj.id = xstrdup(r->project.hash);
 		if (!proj.root)
-			proj.root = xstrdup(r->root);
+			proj.root = xstrdup(r->project.root);
 		if (state_project_put(r->st, &proj, &err) < 0)
 			log_warn(MOD, "cannot remember the answer: %s", err.message);
 	}
@@ -268,8 +268,8 @@ static void provision_opts_fill(struct run *r, struct provision_opts *o)
 	o->token = r->cfg->token;
 	o->state = r->st;
 	o->owner_id = state_owner_id(r->st);
-	o->project_hash = r->hash;
-	o->workspace_root = r->root;
+	o->project_hash = r->project.hash;
+	o->workspace_root = r->project.root;
 	o->server_type = r->cfg->server_type;
 	o->regions = &r->cfg->regions;
 	o->volume_gb = r->cfg->volume_gb;
@@ -515,7 +515,7 @@ static int ensure_volume(struct run *r, struct burst_error *err)
 
 	if (learn_location(r, err) < 0)
 		goto out;
-	found = state_project_get(r->st, r->hash, &proj, err);
+	found = state_project_get(r->st, r->project.hash, &proj, err);
 	if (found < 0)
 		goto out;
 	if (found && proj.volume_hcloud_id && proj.volume_status == STATE_VOLUME_READY &&
@@ -600,7 +600,8 @@ static void run_init(struct run *r, struct burst_ctx *ctx)
 	r->st = ctx->state;
 	r->api = ctx->api;
 	r->verb = ctx->run.verb;
-	r->root = ctx->workspace_root;
+	if (ctx->workspace_root)
+		project_init(&r->project, ctx->workspace_root, NULL);
 	strvec_init(&r->env);
 	strvec_init(&r->excludes);
 	strbuf_init(&r->tail, 0);
@@ -623,7 +624,7 @@ static void run_release(struct run *r)
 	free(r->scratch_dir);
 	free(r->known_hosts);
 	free(r->pid_file);
-	free(r->byo_base);
+	project_release(&r->project);
 	free(r->display);
 	free(r->rustc);
 	pipeline_paths_release(&r->paths);
@@ -664,7 +665,7 @@ static void run_records(struct run *r)
 		burst_error_release(&e);
 	}
 	if (r->vol.hcloud_id) {
-		if (state_project_touch(r->st, r->hash, now, r->cfg->volume_keep_alive_secs,
+		if (state_project_touch(r->st, r->project.hash, now, r->cfg->volume_keep_alive_secs,
 					&e) < 0)
 			log_warn(MOD, "recording the volume's deadline: %s", e.message);
 		burst_error_release(&e);
@@ -721,7 +722,7 @@ static void print_summary(struct run *r)
 		s.no_reap = row.no_reap;
 	}
 	burst_error_release(&e);
-	if (r->vol.hcloud_id && state_project_get(r->st, r->hash, &proj, &e) == 1) {
+	if (r->vol.hcloud_id && state_project_get(r->st, r->project.hash, &proj, &e) == 1) {
 		s.volume_name = proj.volume_name;
 		s.volume_deadline = proj.volume_deadline;
 	}
@@ -794,7 +795,7 @@ static int take_lease(struct run *r, struct burst_error *err)
 	bool said = false;
 
 	for (;;) {
-		int rc = state_lease_acquire(r->st, r->hash, 0, &r->lease_id, err);
+		int rc = state_lease_acquire(r->st, r->project.hash, 0, &r->lease_id, err);
 
 		if (rc < 0)
 			return -1;
@@ -820,17 +821,17 @@ static void project_register(struct run *r)
 {
 	struct state_project proj = { 0 };
 	struct burst_error e = BURST_ERROR_INIT;
-	int found = state_project_get(r->st, r->hash, &proj, &e);
+	int found = state_project_get(r->st, r->project.hash, &proj, &e);
 
 	if (found == 0 || (found == 1 && !proj.root)) {
-		const char *leaf = strrchr(r->root, '/');
+		const char *leaf = strrchr(r->project.root, '/');
 
 		if (!proj.id)
-			proj.id = xstrdup(r->hash);
+			proj.id = xstrdup(r->project.hash);
 		free(proj.root);
-		proj.root = xstrdup(r->root);
+		proj.root = xstrdup(r->project.root);
 		free(proj.name);
-		proj.name = xstrdup(leaf && leaf[1] ? leaf + 1 : r->root);
+		proj.name = xstrdup(leaf && leaf[1] ? leaf + 1 : r->project.root);
 		if (!proj.volume_keep_alive)
 			proj.volume_keep_alive = r->cfg->volume_keep_alive_secs;
 		state_project_put(r->st, &proj, &e);
@@ -844,25 +845,21 @@ static int run_pipeline(struct run *r, struct burst_error *err)
 	uint64_t t;
 	int ret = -1;
 
-	provision_project_hash(r->root, r->hash);
 	r->keep_alive = r->ctx->run.keep_alive_secs >= 0 ? r->ctx->run.keep_alive_secs
 							  : r->cfg->keep_alive_secs;
-	r->known_hosts = xstrfmt("%s/known_hosts", state_dir(r->st));
-	r->control_dir = pipeline_control_dir(state_dir(r->st));
+	r->control_dir = layout_control_dir(state_dir(r->st));
 	if (pipeline_control_dir_prepare(r->control_dir, true, err) < 0)
 		goto out;
 	r->scratch_dir = xstrfmt("%s/keys", state_dir(r->st));
+	r->pid_file = layout_pid_file(r->project.hash, r->byo, (long)getpid());
+	remote_host_server(&r->host, r->cfg->ssh_user, (int)r->cfg->ssh_port,
+			   r->cfg->ssh_key_path, state_dir(r->st), NULL);
 	if (r->byo) {
-		r->byo_base = pipeline_byo_base_dir(r->hash);
-		r->pid_file = xstrfmt("%s/cargo-%ld.pid", r->byo_base, (long)getpid());
-	} else {
-		r->pid_file = xstrfmt("%s/%s/cargo-%ld.pid", PIPELINE_REMOTE_BASE, r->hash,
-				      (long)getpid());
-		r->host.user = xstrdup(r->cfg->ssh_user ? r->cfg->ssh_user : "root");
-		r->host.port = (int)r->cfg->ssh_port;
+		/* the BYO host's user and port come from its spec (byoh.c) */
+		FREE_AND_NULL(r->host.user);
+		r->host.port = 0;
 	}
-	r->host.identity_file = xstrdup(r->cfg->ssh_key_path);
-	r->host.known_hosts = xstrdup(r->known_hosts);
+	r->known_hosts = xstrdup(r->host.known_hosts);
 	r->host.persist_secs = MASTER_PERSIST_SECS;
 
 	project_register(r);
@@ -871,7 +868,7 @@ static int run_pipeline(struct run *r, struct burst_error *err)
 	if (!r->shell) {
 		const struct strvec *a = &r->ctx->run.cargo_args;
 
-		if (pipeline_map_paths(r->root, r->ctx->cwd ? r->ctx->cwd : r->root,
+		if (pipeline_map_paths(r->project.root, r->ctx->cwd ? r->ctx->cwd : r->project.root,
 				       (const char *const *)a->v, a->nr,
 				       getenv("CARGO_TARGET_DIR"), &r->paths, err) < 0)
 			goto out;
@@ -895,7 +892,7 @@ static int run_pipeline(struct run *r, struct burst_error *err)
 		    pipeline_check_local_port(local, err) < 0)
 			goto out;
 	}
-	if (state_run_begin(r->st, r->verb, r->hash, &r->run_id, err) < 0)
+	if (state_run_begin(r->st, r->verb, r->project.hash, &r->run_id, err) < 0)
 		goto out;
 	/* a BYO host has no server or volume a reaper could take away */
 	if (!r->byo) {
@@ -973,7 +970,7 @@ out:
  */
 static int open_resources(struct run *r, struct burst_error *err)
 {
-	if (!r->cfg || !r->root)
+	if (!r->cfg || !r->project.root)
 		return burst_error_set(err, BURST_EXIT_INTERNAL,
 				       "pipeline_run without configuration or workspace");
 	if (!r->st) {

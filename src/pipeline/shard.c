@@ -621,7 +621,7 @@ static char *cargo_line(struct run *r, const struct strvec *args)
 	c.args = (const char *const *)args->v;
 	c.nargs = args->nr;
 	c.env = &r->env;
-	c.project_hash = r->hash;
+	c.project_hash = r->project.hash;
 	c.has_lib = r->has_lib;
 	c.color = ui_color();
 	return pipeline_remote_command(&c);
@@ -722,9 +722,9 @@ out:
 static void junit_find(struct shard_ctx *sc, struct strbuf *sb)
 {
 	char *extract = xstrfmt("%s/x", sc->dir);
-	char *src = pipeline_remote_src_dir(sc->r->hash);
-	char *cache = pipeline_remote_cache_dir(sc->r->hash);
-	char *t1 = xstrfmt("%s/target", src), *t2 = xstrfmt("%s/target/nextest", cache);
+	char *src = layout_src_dir(sc->r->project.hash, false);
+	char *target = layout_target_dir(sc->r->project.hash, false);
+	char *t1 = xstrfmt("%s/target", src), *t2 = xstrfmt("%s/nextest", target);
 
 	strbuf_addstr(sb, "find ");
 	remote_shell_quote(sb, extract);
@@ -735,7 +735,7 @@ static void junit_find(struct shard_ctx *sc, struct strbuf *sb)
 	strbuf_addstr(sb, " -path '*/nextest/" SHARD_JUNIT_PROFILE "/junit.xml' 2>/dev/null");
 	free(extract);
 	free(src);
-	free(cache);
+	free(target);
 	free(t1);
 	free(t2);
 }
@@ -754,7 +754,7 @@ static void prepare_run(struct shard_ctx *sc, struct shard *s, const char *archi
 	struct run *r = sc->r;
 	struct strvec args = STRVEC_INIT;
 	struct strbuf line = STRBUF_INIT, wrapped = STRBUF_INIT;
-	char *src = pipeline_remote_src_dir(r->hash);
+	char *src = layout_src_dir(r->project.hash, false);
 	char *extract = xstrfmt("%s/x", sc->dir);
 	char *cfg = xstrfmt("%s/nextest-tool.toml", sc->dir);
 	char *part = xstrfmt("hash:%d/%d", s->k, s->n);
@@ -896,13 +896,9 @@ static int connect_servers(struct shard_ctx *sc, struct burst_error *err)
 				s->err.message ? s->err.message : "unknown error");
 			continue;
 		}
-		s->own.user = xstrdup(r->host.user);
-		s->own.port = r->host.port;
-		s->own.identity_file = r->host.identity_file ? xstrdup(r->host.identity_file)
-							     : NULL;
-		s->own.known_hosts = xstrdup(r->known_hosts);
+		remote_host_server(&s->own, r->host.user, r->host.port, r->host.identity_file,
+				   state_dir(r->st), s->srv.ip);
 		s->own.persist_secs = 30;
-		s->own.host = xstrdup(s->srv.ip);
 		if (remote_known_hosts_pin(r->known_hosts, s->srv.ip,
 					   s->own.port ? s->own.port : 22, s->host_pub, err) < 0)
 			return -1;
@@ -931,7 +927,7 @@ static int distribute(struct shard_ctx *sc, struct burst_error *err)
 	struct strbuf rules[2 * SHARD_MAX];
 	struct sync_filters f = { 0 };
 	struct strvec extra = STRVEC_INIT;
-	char *src = pipeline_remote_src_dir(r->hash);
+	char *src = layout_src_dir(r->project.hash, false);
 	size_t n = 0;
 	int ret = -1;
 	uint64_t t0 = burst_now_ms();
@@ -962,7 +958,7 @@ static int distribute(struct shard_ctx *sc, struct burst_error *err)
 		if (remote_rsync_push_prepare(s->host, sc->local_dir, sc->dir, NULL, &rules[n - 2],
 					      a, err) < 0)
 			goto out;
-		if (remote_rsync_push_prepare(s->host, r->root, src, &f, &rules[n - 1], b,
+		if (remote_rsync_push_prepare(s->host, r->project.root, src, &f, &rules[n - 1], b,
 					      err) < 0)
 			goto out;
 	}
@@ -992,7 +988,7 @@ static int distribute(struct shard_ctx *sc, struct burst_error *err)
 			continue;
 		if (remote_rsync_push_finish(s->host, sc->local_dir, sc->dir, cps[a], NULL,
 					     err) < 0 ||
-		    remote_rsync_push_finish(s->host, r->root, src, cps[a + 1], NULL, err) < 0) {
+		    remote_rsync_push_finish(s->host, r->project.root, src, cps[a + 1], NULL, err) < 0) {
 			ui_warn("pushing to '%s' failed: %s", s->srv.name, err->message);
 			burst_error_release(err);
 			s->ready = false;
@@ -1217,7 +1213,6 @@ int pipeline_shard_test(struct run *r, struct burst_error *err)
 	struct shard_ctx sc;
 	struct shard *use[SHARD_MAX];
 	struct shard_summary sums[SHARD_MAX], total;
-	char *cache = pipeline_remote_cache_dir(r->hash);
 	int m = 0, ret = -1;
 	bool provisioning = false;
 
@@ -1245,8 +1240,8 @@ int pipeline_shard_test(struct run *r, struct burst_error *err)
 		s->exit_code = -1;
 		burst_error_init(&s->err);
 	}
-	sc.archive = xstrfmt("%s/nextest/archive-%ld.tar.zst", cache, (long)getpid());
-	sc.dir = xstrfmt("%s/%s/shard-%ld", PIPELINE_REMOTE_BASE, r->hash, (long)getpid());
+	sc.archive = layout_nextest_archive(r->project.hash, (long)getpid());
+	sc.dir = layout_shard_dir(r->project.hash, (long)getpid());
 	sc.local_dir = xstrfmt("%s/shards-%ld", state_dir(r->st), (long)getpid());
 	shard_split_args((const char *const *)r->ctx->run.cargo_args.v, r->ctx->run.cargo_args.nr,
 			 &sc.archive_args, &sc.run_args);
@@ -1361,6 +1356,5 @@ out:
 	free(sc.archive);
 	free(sc.dir);
 	free(sc.local_dir);
-	free(cache);
 	return ret;
 }

@@ -10,11 +10,6 @@
 #include "burst/state.h"
 #include "burst/strbuf.h"
 
-void provision_project_hash(const char *root, char out[PROVISION_HASH_LEN + 1])
-{
-	state_project_id(root, out);
-}
-
 /*
  * Lower-case the leaf and keep [a-z0-9], turning every other run of bytes
  * into one '-'; no '-' at either end.  Empty when nothing is left.

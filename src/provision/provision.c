@@ -325,11 +325,9 @@ static char *new_volume_name(const struct provision_opts *o, const char *locatio
 			     const struct strvec *taken)
 {
 	char hash[PROVISION_HASH_LEN + 1];
-	char *key = xstrfmt("%s/%s", o->owner_id, o->project_hash);
 	char *name;
 
-	sha256_hex(key, strlen(key), hash, PROVISION_HASH_LEN);
-	free(key);
+	project_volume_hash(o->owner_id, o->project_hash, hash);
 	name = provision_volume_name(o->workspace_root, hash, NULL);
 	if (strvec_find(taken, name) >= 0) {
 		free(name);

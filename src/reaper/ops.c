@@ -10,8 +10,8 @@
 
 #include "burst/config.h"
 #include "burst/hcloud.h"
+#include "burst/layout.h"
 #include "burst/log.h"
-#include "burst/pipeline.h"
 #include "burst/proc.h"
 #include "burst/reaper.h"
 #include "burst/remote.h"
@@ -79,7 +79,7 @@ void reaper_wake(pid_t pid)
 
 char *reaper_known_hosts_path(struct burst_state *st)
 {
-	return xstrfmt("%s/known_hosts", state_dir(st));
+	return layout_known_hosts(state_dir(st));
 }
 
 char *reaper_pinned_key(struct burst_state *st, const char *ip, int port)
@@ -117,13 +117,10 @@ static void remote_unmount(struct reaper_ops *o, const char *ip, const char *pro
 	struct child_process cp = CHILD_PROCESS_INIT;
 	struct burst_error err = BURST_ERROR_INIT;
 	struct strbuf script = STRBUF_INIT, cmd = STRBUF_INIT;
-	char *mnt = pipeline_remote_cache_dir(project);
+	char *mnt = layout_cache_dir(project, false);
 
-	h.user = xstrdup(o->cfg && o->cfg->ssh_user ? o->cfg->ssh_user : "root");
-	h.host = xstrdup(ip);
-	h.port = o->cfg ? (int)o->cfg->ssh_port : 0;
-	h.identity_file = o->cfg && o->cfg->ssh_key_path ? xstrdup(o->cfg->ssh_key_path) : NULL;
-	h.known_hosts = reaper_known_hosts_path(o->st);
+	remote_host_server(&h, o->cfg ? o->cfg->ssh_user : NULL, o->cfg ? (int)o->cfg->ssh_port : 0,
+			   o->cfg ? o->cfg->ssh_key_path : NULL, state_dir(o->st), ip);
 	h.connect_timeout_secs = 5;
 	remote_umount_script(mnt, &script);
 	strbuf_addstr(&cmd, "sh -c ");

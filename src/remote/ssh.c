@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "burst/layout.h"
 #include "burst/log.h"
 #include "burst/sha256.h"
 #include "remote-int.h"
@@ -22,6 +23,18 @@ void remote_host_init(struct remote_host *h)
 	struct remote_host blank = REMOTE_HOST_INIT;
 
 	*h = blank;
+}
+
+/* The ssh host of a build server (remote.h). */
+void remote_host_server(struct remote_host *h, const char *user, int port,
+			const char *identity_file, const char *state_dir, const char *ip)
+{
+	remote_host_init(h);
+	h->user = xstrdup(user ? user : "root");
+	h->port = port;
+	h->identity_file = identity_file ? xstrdup(identity_file) : NULL;
+	h->known_hosts = layout_known_hosts(state_dir);
+	h->host = ip ? xstrdup(ip) : NULL;
 }
 
 void remote_host_release(struct remote_host *h)

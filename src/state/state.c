@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "burst/layout.h"
 #include "burst/log.h"
 #include "burst/proc.h"
 #include "burst/sha256.h"
@@ -333,7 +334,7 @@ void state_compute_owner_id(const char *dir, char out[STATE_OWNER_ID_LEN + 1])
 
 void state_project_id(const char *root, char out[STATE_OWNER_ID_LEN + 1])
 {
-	sha256_hex(root, strlen(root), out, STATE_OWNER_ID_LEN);
+	project_hash(root, out);
 }
 
 /* ---- open ------------------------------------------------------------- */

@@ -182,7 +182,7 @@ static void test_commands(void)
 	c.args = args;
 	c.nargs = 1;
 	c.project_hash = "abcdef0123456789";
-	c.byo_base = ".cache/cargo-burst/abcdef0123456789";
+	c.byo = true;
 	cmd = pipeline_remote_command(&c);
 	ok(strstr(cmd, "export CARGO_TARGET_DIR=\"$HOME\"/.cache/cargo-burst/abcdef0123456789/target;") != NULL,
 	   "BYO: CARGO_TARGET_DIR under $HOME");
@@ -197,7 +197,7 @@ static void test_commands(void)
 	ok(!strstr(cmd, "rustup toolchain install"), "no install unless asked");
 	free(cmd);
 
-	c.byo_base = NULL;
+	c.byo = false;
 	c.toolchain = "nightly";
 	c.install_toolchain = true;
 	cmd = pipeline_remote_command(&c);

@@ -293,9 +293,11 @@ static void test_remote_cwd(void)
 	mkdir_rel("home");
 	mkdir_rel("home/.cargo");
 	mkdir_rel("home/.cargo/bin");
-	mkdir_rel("home/p");
-	mkdir_rel("home/p/src");
-	mkdir_rel("home/p/src/my dir");
+	mkdir_rel("home/.cache");
+	mkdir_rel("home/.cache/cargo-burst");
+	mkdir_rel("home/.cache/cargo-burst/feedfeedfeed");
+	mkdir_rel("home/.cache/cargo-burst/feedfeedfeed/src");
+	mkdir_rel("home/.cache/cargo-burst/feedfeedfeed/src/my dir");
 	path = xstrfmt("%s/.cargo/bin/cargo", home);
 	cmd = xstrfmt("#!/bin/sh\n{ pwd -P; echo \"$@\"; } > '%s'\n", outp);
 	write_file(path, cmd, 0755);
@@ -306,7 +308,7 @@ static void test_remote_cwd(void)
 	c.args = args;
 	c.nargs = N(args);
 	c.project_hash = "feedfeedfeed";
-	c.byo_base = "p";
+	c.byo = true;
 	c.cwd_rel = "my dir";
 	c.paths_line = true;
 	cmd = pipeline_remote_command(&c);
@@ -340,14 +342,15 @@ static void test_remote_cwd(void)
 		waitpid(pid, &status, 0);
 	}
 	is_int(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 0, "the command ran");
-	want = xstrfmt(PIPELINE_PATHS_MARKER "\t%s/home/p/src\t%s/home/p/target\t%s/home/.cargo\n",
+	want = xstrfmt(PIPELINE_PATHS_MARKER "\t%s/home/.cache/cargo-burst/feedfeedfeed/src\t"
+		       "%s/home/.cache/cargo-burst/feedfeedfeed/target\t%s/home/.cargo\n",
 		       real_tmp, real_tmp, real_tmp);
 	is_str(out.buf, want, "stdout: only the paths line, with the physical remote paths");
 	free(want);
 	strbuf_reset(&out);
 	if (strbuf_read_file(&out, outp) < 0)
 		strbuf_addstr(&out, "(no output)");
-	want = xstrfmt("%s/home/p/src/my dir\ncheck --manifest-path=../b/Cargo.toml\n", real_tmp);
+	want = xstrfmt("%s/home/.cache/cargo-burst/feedfeedfeed/src/my dir\ncheck --manifest-path=../b/Cargo.toml\n", real_tmp);
 	is_str(out.buf, want, "cargo ran in the counterpart of the cwd, with the mapped args");
 	free(want);
 	free(cmd);

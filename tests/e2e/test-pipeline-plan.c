@@ -117,7 +117,7 @@ static void test_profile_and_target(void)
 	const char *tgt_eq[] = { "--target=specs/my-target.json" };
 	char *t;
 
-	t = pipeline_control_dir("/home/me/.local/state/cargo-burst");
+	t = layout_control_dir("/home/me/.local/state/cargo-burst");
 	is_str(t, "/home/me/.local/state/cargo-burst/cm", "control dir under the state dir");
 	free(t);
 	{
@@ -126,7 +126,7 @@ static void test_profile_and_target(void)
 		memset(longdir, 'x', sizeof(longdir) - 1);
 		longdir[0] = '/';
 		longdir[sizeof(longdir) - 1] = '\0';
-		t = pipeline_control_dir(longdir);
+		t = layout_control_dir(longdir);
 		ok(t && strlen(t) < 60 && !strncmp(t, "/tmp/cargo-burst-", 17),
 		   "a short control dir for a long state dir: %s", t ? t : "(null)");
 		free(t);
@@ -391,7 +391,7 @@ static void test_remote_roundtrip(void)
 		/* the real paths are /root/burst/...: point the test at tmp */
 		strbuf_addstr(&full, cmd);
 		{
-			char *from = pipeline_remote_src_dir("feedfeedfeed");
+			char *from = layout_src_dir("feedfeedfeed", false);
 			strbuf_replace_all(&full, from, src);
 			free(from);
 		}

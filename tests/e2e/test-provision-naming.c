@@ -33,11 +33,11 @@ int main(void)
 		"/tmp/ends-with-dash-/",
 	};
 
-	provision_project_hash("/home/me/proj", h1);
-	provision_project_hash("/home/me/proj", h2);
+	project_hash("/home/me/proj", h1);
+	project_hash("/home/me/proj", h2);
 	is_str(h1, h2, "project hash is deterministic");
 	is_int(strlen(h1), PROVISION_HASH_LEN, "12 hex digits");
-	provision_project_hash("/home/me/proj2", h2);
+	project_hash("/home/me/proj2", h2);
 	ok(strcmp(h1, h2) != 0, "another root, another hash");
 
 	n = provision_volume_name("/home/me/proj", h1, NULL);
