@@ -182,6 +182,12 @@ struct burst_config {
 void config_init(struct burst_config *cfg);
 /* Free everything; cfg must be config_init()ed again before reuse. */
 void config_release(struct burst_config *cfg);
+/*
+ * The default of an integer or boolean key (CONFIG_T_INT, CONFIG_T_BOOL:
+ * 1/0) as the key table states it: for code that runs without a loaded
+ * config, so it never keeps defaults of its own.
+ */
+int64_t config_key_default_int(enum config_key_id id);
 /* Allocate an initialised config. */
 struct burst_config *config_new(void);
 /* Release and free; NULL is fine. */

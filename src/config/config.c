@@ -461,6 +461,21 @@ void config_init(struct burst_config *cfg)
 	set_pub_path(cfg);
 }
 
+/* The key table's default of an integer or boolean key (config.h). */
+int64_t config_key_default_int(enum config_key_id id)
+{
+	struct burst_config def;
+	int64_t ret;
+
+	if (config_keys[id].type != CONFIG_T_INT && config_keys[id].type != CONFIG_T_BOOL)
+		BUG("config key '%s' is not an integer", config_keys[id].name);
+	config_init(&def);
+	ret = config_keys[id].type == CONFIG_T_BOOL ? *FIELD(&def, id, bool)
+						    : *FIELD(&def, id, int64_t);
+	config_release(&def);
+	return ret;
+}
+
 void config_release(struct burst_config *cfg)
 {
 	if (!cfg)

@@ -67,7 +67,8 @@ static int adopt_server(struct burst_state *st, const struct burst_config *cfg,
 	struct burst_error e = BURST_ERROR_INIT;
 	int port = cfg && cfg->ssh_port ? (int)cfg->ssh_port : 22;
 	char *pinned = NULL, *kh = NULL;
-	int64_t now = state_now(), keep = cfg ? cfg->keep_alive_secs : 300;
+	int64_t now = state_now(), keep = cfg ? cfg->keep_alive_secs :
+		config_key_default_int(CONFIG_KEEP_ALIVE_SECS);
 	bool alive, usable;
 	int found, ret = -1;
 
@@ -99,8 +100,10 @@ static int adopt_server(struct burst_state *st, const struct burst_config *cfg,
 	/* the deadline is a guess: a reaper of a replaced state may lower it */
 	row.adopted = true;
 	row.deadline = state_server_deadline(row.created_at, now, keep,
-					     cfg ? cfg->billing_hour_hold : true,
-					     cfg ? cfg->billing_margin_secs : 300);
+					     cfg ? cfg->billing_hour_hold :
+					     config_key_default_int(CONFIG_BILLING_HOUR_HOLD),
+					     cfg ? cfg->billing_margin_secs :
+					     config_key_default_int(CONFIG_BILLING_MARGIN_SECS));
 	if (state_server_insert(st, &row, err) < 0)
 		goto out;
 	add_event(st, "adopted", "server", s->id, s->name, usable ? NULL : "orphaned", why);
@@ -144,7 +147,8 @@ static int adopt_volume(struct burst_state *st, const struct burst_config *cfg,
 	if (state_project_set_volume(st, project, v->id, v->name, v->location, v->size, err) < 0)
 		goto out;
 	if (state_project_touch(st, project, state_now(),
-				cfg ? cfg->volume_keep_alive_secs : 7 * 86400, err) < 0)
+				cfg ? cfg->volume_keep_alive_secs :
+				config_key_default_int(CONFIG_VOLUME_KEEP_ALIVE_SECS), err) < 0)
 		goto out;
 	if (state_volume_mark_adopted(st, project, err) < 0)
 		goto out;
