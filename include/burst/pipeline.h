@@ -63,11 +63,10 @@ int pipeline_control_dir_prepare(const char *dir, bool create,
  * call, no token, no reapers, no volume.  The project lives in
  * ~/.cache/cargo-burst/<hash>/{src,target,sccache} on that machine; ssh
  * checks its host key against the user's ~/.ssh/known_hosts and the tool's
- * file (strictly), with the user's key.
+ * file (strictly), with the user's key.  The host of a run is its
+ * run_request's (cli.h).
  */
 
-/* The BYO host of this invocation: --host, else config `host`, else NULL. */
-const char *pipeline_byo_host(const struct burst_ctx *ctx);
 /*
  * Parse "[user@]machine[:port]" ("[v6addr]:port" too) into h->user (only
  * when given), h->host and h->port (0 when not given).  -1 with a usage

@@ -167,8 +167,11 @@ static int dispatch(struct burst_ctx *ctx)
 	}
 	if ((cmd->flags & (CMD_CONFIG | CMD_API)) && prepare_config(ctx) < 0)
 		return -1;
+	if ((flags & CMD_RUN) && run_request_build(&ctx->req, &ctx->run, ctx->config,
+						   &ctx->err) < 0)
+		return -1;
 	/* a bring-your-own host (pipeline.h): no API, no token, no reapers */
-	if ((flags & CMD_RUN) && pipeline_byo_host(ctx))
+	if ((flags & CMD_RUN) && ctx->req.host)
 		flags &= ~(unsigned)(CMD_API | CMD_STATE);
 	if ((flags & CMD_API) &&
 	    config_require_token(ctx->config, &ctx->err) < 0)
@@ -209,6 +212,7 @@ static void ctx_release(struct burst_ctx *ctx)
 	cli_args_release(&ctx->args);
 	free(ctx->workspace_root);
 	config_free(ctx->config);
+	run_request_release(&ctx->req);
 	run_args_release(&ctx->run);
 	burst_error_release(&ctx->err);
 }

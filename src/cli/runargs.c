@@ -9,7 +9,6 @@
 #include "burst/shard.h"
 
 /* The widest --keep-alive accepted (a week); config has the same bound. */
-#define KEEP_ALIVE_MAX (7 * 24 * 3600)
 
 void run_args_init(struct run_args *ra)
 {
@@ -86,11 +85,14 @@ out:
 static int keep_alive_value(struct run_args *ra, const char *value,
 			    struct burst_error *err)
 {
-	if (parse_int64(value, 0, KEEP_ALIVE_MAX, &ra->keep_alive_secs) < 0) {
+	/* the range of the config key it overrides (config_apply_cli()) */
+	const struct config_key *k = &config_keys[CONFIG_KEEP_ALIVE_SECS];
+
+	if (parse_int64(value, k->min, k->max, &ra->keep_alive_secs) < 0) {
 		burst_error_set(err, BURST_EXIT_USAGE,
 				"invalid value '%s' for '--keep-alive': expected "
-				"a number of seconds from 0 to %d", value,
-				KEEP_ALIVE_MAX);
+				"a number of seconds from %lld to %lld", value,
+				(long long)k->min, (long long)k->max);
 		return -1;
 	}
 	return 0;

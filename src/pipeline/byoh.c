@@ -27,15 +27,6 @@
 
 #include "pipeline-int.h"
 
-const char *pipeline_byo_host(const struct burst_ctx *ctx)
-{
-	if (ctx->run.host && *ctx->run.host)
-		return ctx->run.host;
-	if (ctx->config && ctx->config->host && *ctx->config->host)
-		return ctx->config->host;
-	return NULL;
-}
-
 static int bad_host(const char *spec, const char *why, struct burst_error *err)
 {
 	burst_error_set(err, BURST_EXIT_USAGE, "invalid host '%s': %s", spec, why);
@@ -387,7 +378,7 @@ void pipeline_check_toolchain(struct run *r)
 {
 	struct child_process cp = CHILD_PROCESS_INIT;
 	struct burst_error err = BURST_ERROR_INIT;
-	const char *cli_tc = r->ctx->run.toolchain ? r->ctx->run.toolchain : r->ctx->toolchain;
+	const char *cli_tc = r->req->toolchain;
 	char *file_tc = cli_tc ? NULL : pipeline_toolchain_file(r->project.root);
 	const char *tc = cli_tc ? cli_tc : file_tc;
 

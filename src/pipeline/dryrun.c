@@ -52,7 +52,7 @@ static int byo_plan(struct burst_ctx *ctx)
 	add_command(&cmd, ctx);
 	printf("Dry run: nothing is started.\n");
 	printf("host:    %s (bring your own: no API request, no reaper, no cost)\n",
-	       pipeline_byo_host(ctx));
+	       ctx->req.host);
 	printf("then:    sync %s and run `%s` there\n", ctx->workspace_root, cmd.buf);
 	strbuf_release(&cmd);
 	return 0;
@@ -73,18 +73,16 @@ int pipeline_dry_run(struct burst_ctx *ctx)
 	char *vname = NULL, *amount = NULL, *vol_amount = NULL;
 	const char *loc, *type = cfg->server_type;
 	bool reuse, have_vol;
-	int64_t image_id = 0, keep_alive;
-	int extra = ctx->run.shards > 1 ? ctx->run.shards - 1 : 0;
+	int64_t image_id = 0;
+	int extra = ctx->req.shards > 1 ? ctx->req.shards - 1 : 0;
 	int ret = -1;
 
-	if (pipeline_byo_host(ctx))
+	if (ctx->req.host)
 		return byo_plan(ctx);
 	if (!ctx->state || !ctx->api)
 		return burst_error_set(&ctx->err, BURST_EXIT_INTERNAL,
 				       "--dry-run without the state or the API client");
 	project_hash(ctx->workspace_root, hash);
-	keep_alive = ctx->run.keep_alive_secs >= 0 ? ctx->run.keep_alive_secs :
-		cfg->keep_alive_secs;
 	if (state_server_current(ctx->state, &srv, &ctx->err) < 0 ||
 	    state_project_get(ctx->state, hash, &proj, &ctx->err) < 0)
 		goto out;
@@ -182,11 +180,12 @@ int pipeline_dry_run(struct burst_ctx *ctx)
 	printf("then:    sync %s, run `%s` on the server%s\n", ctx->workspace_root, cmd.buf,
 	       ctx->cmd->flags & CMD_RUN_FETCH && !ctx->run.no_fetch ?
 	       ", fetch the artifacts" : "");
-	if (ctx->run.no_reap)
+	if (ctx->req.no_reap)
 		printf("after:   no reaper (--no-reap): the server stays up until `cargo burst down`\n");
 	else
 		printf("after:   the server is deleted after %lld s idle, the volume after %lld s\n",
-		       (long long)keep_alive, (long long)cfg->volume_keep_alive_secs);
+		       (long long)ctx->req.keep_alive_secs,
+		       (long long)ctx->req.volume_keep_alive_secs);
 	ret = 0;
 out:
 	state_server_release(&srv);

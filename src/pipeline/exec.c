@@ -424,15 +424,14 @@ out:
 	return ret;
 }
 
-/* Cancel the forwards set up so far (the first nr of r->ctx->run.forwards). */
+/* Cancel the forwards set up so far (the first nr of the request's). */
 static void stop_forwards(struct run *r, size_t nr)
 {
 	for (size_t i = 0; i < nr; i++) {
 		struct burst_error e = BURST_ERROR_INIT;
-		int local, remote;
+		int local = r->req->forwards[i].local, remote = r->req->forwards[i].remote;
 
-		if (pipeline_parse_forward(r->ctx->run.forwards.v[i], &local, &remote, &e) == 0 &&
-		    forward_ctl(r, "cancel", local, remote, &e) < 0)
+		if (forward_ctl(r, "cancel", local, remote, &e) < 0)
 			log_debug(MOD, "cancelling the forward of port %d: %s", local, e.message);
 		burst_error_release(&e);
 	}
@@ -441,13 +440,10 @@ static void stop_forwards(struct run *r, size_t nr)
 /* Set up every -L; on failure the ones already set up are cancelled. */
 static int start_forwards(struct run *r, struct burst_error *err)
 {
-	const struct strvec *fw = &r->ctx->run.forwards;
+	for (size_t i = 0; i < r->req->nforwards; i++) {
+		int local = r->req->forwards[i].local, remote = r->req->forwards[i].remote;
 
-	for (size_t i = 0; i < fw->nr; i++) {
-		int local, remote;
-
-		if (pipeline_parse_forward(fw->v[i], &local, &remote, err) < 0 ||
-		    pipeline_check_local_port(local, err) < 0 ||
+		if (pipeline_check_local_port(local, err) < 0 ||
 		    forward_ctl(r, "forward", local, remote, err) < 0) {
 			stop_forwards(r, i);
 			return -1;
@@ -489,7 +485,7 @@ int pipeline_remote_cargo(struct run *r, struct burst_error *err)
 	int ret = -1, rc;
 
 	c.verb = r->verb;
-	c.toolchain = r->ctx->run.toolchain ? r->ctx->run.toolchain : r->ctx->toolchain;
+	c.toolchain = r->req->toolchain;
 	c.args = (const char *const *)r->ctx->run.cargo_args.v;
 	c.nargs = r->ctx->run.cargo_args.nr;
 	if (r->paths_mapped) {
@@ -538,7 +534,7 @@ int pipeline_remote_cargo(struct run *r, struct burst_error *err)
 		emit_mapped(r, r->json_pending.buf, r->json_pending.len, PROC_LINE_PARTIAL);
 		strbuf_reset(&r->json_pending);
 	}
-	stop_forwards(r, r->ctx->run.forwards.nr);
+	stop_forwards(r, r->req->nforwards);
 	if (rc < 0)
 		goto out;
 	if (proc_interrupted())
@@ -572,7 +568,7 @@ int pipeline_remote_shell(struct run *r, struct burst_error *err)
 	int ret = -1;
 
 	c.verb = "ssh";
-	c.toolchain = r->ctx->run.toolchain ? r->ctx->run.toolchain : r->ctx->toolchain;
+	c.toolchain = r->req->toolchain;
 	c.env = &r->env;
 	c.project_hash = r->project.hash;
 	c.color = ui_color();

@@ -68,9 +68,9 @@ struct run {
 	struct hcloud *api;
 	struct burst_state *own_state; /* opened here when no hook did */
 	struct hcloud *own_api;
+	const struct run_request *req; /* worked out at the CLI edge (cli.h) */
 	const char *verb;
 	struct burst_project project; /* the workspace: root, hash */
-	int64_t keep_alive;
 
 	/* local facts */
 	bool has_lib;

@@ -276,8 +276,8 @@ static void provision_opts_fill(struct run *r, struct provision_opts *o)
 	o->ssh_pub_key_path = r->cfg->ssh_pub_key_path;
 	o->scratch_dir = r->scratch_dir;
 	o->control_dir = r->control_dir;
-	o->keep_alive_secs = r->keep_alive;
-	o->no_reap = r->ctx->run.no_reap;
+	o->keep_alive_secs = r->req->keep_alive_secs;
+	o->no_reap = r->req->no_reap;
 	o->max_servers = r->cfg->max_servers;
 }
 
@@ -599,6 +599,7 @@ static void run_init(struct run *r, struct burst_ctx *ctx)
 	r->cfg = ctx->config;
 	r->st = ctx->state;
 	r->api = ctx->api;
+	r->req = &ctx->req;
 	r->verb = ctx->run.verb;
 	if (ctx->workspace_root)
 		project_init(&r->project, ctx->workspace_root, NULL);
@@ -658,22 +659,22 @@ static void run_records(struct run *r)
 		burst_error_release(&e);
 	}
 	if (r->srv.row_id) {
-		if (state_server_touch(r->st, r->srv.row_id, now, r->keep_alive,
-				       r->ctx->run.no_reap, r->cfg->billing_hour_hold,
-				       r->cfg->billing_margin_secs, &e) < 0)
+		if (state_server_touch(r->st, r->srv.row_id, now, r->req->keep_alive_secs,
+				       r->req->no_reap, r->req->billing_hour_hold,
+				       r->req->billing_margin_secs, &e) < 0)
 			log_warn(MOD, "recording the server's deadline: %s", e.message);
 		burst_error_release(&e);
 	}
 	if (r->vol.hcloud_id) {
-		if (state_project_touch(r->st, r->project.hash, now, r->cfg->volume_keep_alive_secs,
-					&e) < 0)
+		if (state_project_touch(r->st, r->project.hash, now,
+					r->req->volume_keep_alive_secs, &e) < 0)
 			log_warn(MOD, "recording the volume's deadline: %s", e.message);
 		burst_error_release(&e);
 	}
 	if (!r->byo)
 		pipeline_arm_reapers(r);
 	else if (r->run_id)
-		pipeline_byo_record(state_dir(r->st), pipeline_byo_host(r->ctx), r->verb,
+		pipeline_byo_record(state_dir(r->st), r->req->host, r->verb,
 				    r->interrupted ? BURST_EXIT_INTERRUPTED : res.exit_code,
 				    burst_now_ms() - r->t0);
 	pipeline_heartbeat_stop(&r->hb);
@@ -833,7 +834,7 @@ static void project_register(struct run *r)
 		free(proj.name);
 		proj.name = xstrdup(leaf && leaf[1] ? leaf + 1 : r->project.root);
 		if (!proj.volume_keep_alive)
-			proj.volume_keep_alive = r->cfg->volume_keep_alive_secs;
+			proj.volume_keep_alive = r->req->volume_keep_alive_secs;
 		state_project_put(r->st, &proj, &e);
 	}
 	burst_error_release(&e);
@@ -845,8 +846,6 @@ static int run_pipeline(struct run *r, struct burst_error *err)
 	uint64_t t;
 	int ret = -1;
 
-	r->keep_alive = r->ctx->run.keep_alive_secs >= 0 ? r->ctx->run.keep_alive_secs
-							  : r->cfg->keep_alive_secs;
 	r->control_dir = layout_control_dir(state_dir(r->st));
 	if (pipeline_control_dir_prepare(r->control_dir, true, err) < 0)
 		goto out;
@@ -885,13 +884,9 @@ static int run_pipeline(struct run *r, struct burst_error *err)
 	large_dirs_question(r);
 
 	/* a taken local port for -L fails before any server is touched */
-	for (size_t i = 0; i < r->ctx->run.forwards.nr; i++) {
-		int local, remote;
-
-		if (pipeline_parse_forward(r->ctx->run.forwards.v[i], &local, &remote, err) < 0 ||
-		    pipeline_check_local_port(local, err) < 0)
+	for (size_t i = 0; i < r->req->nforwards; i++)
+		if (pipeline_check_local_port(r->req->forwards[i].local, err) < 0)
 			goto out;
-	}
 	if (state_run_begin(r->st, r->verb, r->project.hash, &r->run_id, err) < 0)
 		goto out;
 	/* a BYO host has no server or volume a reaper could take away */
@@ -903,8 +898,8 @@ static int run_pipeline(struct run *r, struct burst_error *err)
 
 	t = burst_now_ms();
 	if (r->byo) {
-		ui_status("Connecting", "to %s", pipeline_byo_host(r->ctx));
-		if (pipeline_byo_connect(r, pipeline_byo_host(r->ctx), err) < 0) {
+		ui_status("Connecting", "to %s", r->req->host);
+		if (pipeline_byo_connect(r, r->req->host, err) < 0) {
 			r->provision_ms = burst_now_ms() - t;
 			goto out;
 		}
@@ -942,7 +937,7 @@ static int run_pipeline(struct run *r, struct burst_error *err)
 	t = burst_now_ms();
 	r->cargo_started = true;
 	if ((r->shell ? pipeline_remote_shell(r, err)
-	     : r->ctx->run.shards > 0 || r->ctx->run.junit ? pipeline_shard_test(r, err)
+	     : r->req->sharded ? pipeline_shard_test(r, err)
 	     : pipeline_remote_cargo(r, err)) < 0) {
 		r->cargo_ms = burst_now_ms() - t;
 		goto out;
@@ -998,7 +993,7 @@ static int run_or_shell(struct burst_ctx *ctx, bool shell)
 		return pipeline_dry_run(ctx);
 	run_init(&r, ctx);
 	r.shell = shell;
-	r.byo = pipeline_byo_host(ctx) != NULL;
+	r.byo = ctx->req.host != NULL;
 	r.t0 = burst_now_ms();
 	if (open_resources(&r, &ctx->err) < 0) {
 		run_release(&r);

@@ -617,7 +617,7 @@ static char *cargo_line(struct run *r, const struct strvec *args)
 	struct pipeline_cmd c = { 0 };
 
 	c.verb = "nextest";
-	c.toolchain = r->ctx->run.toolchain ? r->ctx->run.toolchain : r->ctx->toolchain;
+	c.toolchain = r->req->toolchain;
 	c.args = (const char *const *)args->v;
 	c.nargs = args->nr;
 	c.env = &r->env;
@@ -647,11 +647,11 @@ static int archive_failed(struct shard_ctx *sc, struct burst_error *err)
 		burst_error_set(err, BURST_EXIT_REMOTE,
 				"cannot run `cargo nextest` on '%s': %s needs "
 				"cargo-nextest (%s)", r->srv.name,
-				r->ctx->run.shards > 0 ? "--shards" : "--junit",
+				r->req->shards > 0 ? "--shards" : "--junit",
 				e.message ? e.message : "no reason given");
 		burst_error_hint(err, "bake a current image with `cargo burst "
 				 "image build`, or run the tests without %s",
-				 r->ctx->run.shards > 0 ? "--shards" : "--junit");
+				 r->req->shards > 0 ? "--shards" : "--junit");
 		ret = -1;
 	}
 	free(cmd);
@@ -1218,7 +1218,7 @@ int pipeline_shard_test(struct run *r, struct burst_error *err)
 
 	memset(&sc, 0, sizeof(sc));
 	sc.r = r;
-	sc.n = r->ctx->run.shards > 0 ? r->ctx->run.shards : 1;
+	sc.n = r->req->shards > 0 ? r->req->shards : 1;
 	strvec_init(&sc.plan.order);
 	strvec_init(&sc.archive_args);
 	strvec_init(&sc.run_args);

@@ -9,6 +9,7 @@
 
 #include "../tap.h"
 #include "burst/cli.h"
+#include "burst/config.h"
 #include "burst/strbuf.h"
 
 #define MAXARGS 20
@@ -420,6 +421,87 @@ static void test_no_cargo_name_taken(void)
 	   checked);
 }
 
+/*
+ * The request of a routed command line and a config: --keep-alive applied
+ * to the config (as the dispatcher does) is the request's, the policy
+ * keys come from the config, --host wins over the config's host, the
+ * forwards are parsed, --junit alone takes the sharded path.
+ */
+static int request(const char *const *argv, const char *cfg_host, struct run_request *req,
+		   struct burst_config *cfg, struct burst_error *err)
+{
+	struct run_args ra;
+	const struct burst_cmd *cmd;
+	struct config_overrides o = { -1, NULL };
+	int rc;
+
+	config_init(cfg);
+	cfg->billing_margin_secs = 60;
+	cfg->volume_keep_alive_secs = 7200;
+	cfg->host = cfg_host ? xstrdup(cfg_host) : NULL;
+	if (route(argv, &ra, &cmd, err) < 0) {
+		run_args_release(&ra);
+		return -1;
+	}
+	o.keep_alive_secs = ra.keep_alive_secs;
+	rc = config_apply_cli(cfg, &o, err);
+	if (!rc)
+		rc = run_request_build(req, &ra, cfg, err);
+	/* the request points into ra: check it before releasing */
+	if (!rc) {
+		ok(req->env == &ra.env, "the request's env is the routed --env");
+		is_str(req->toolchain ? req->toolchain : "(null)",
+		       ra.toolchain ? ra.toolchain : "(null)", "the routed +toolchain");
+		is_str(req->host ? req->host : "(null)", ra.host ? ra.host :
+		       cfg_host ? cfg_host : "(null)", "host: --host, else the config's");
+	}
+	run_args_release(&ra);
+	return rc;
+}
+
+#define V(...) ((const char *const[]){ "burst", __VA_ARGS__, NULL })
+static void test_request(void)
+{
+	struct run_request req;
+	struct burst_config cfg;
+	struct burst_error err = BURST_ERROR_INIT;
+
+	ok(request(V("build"), NULL, &req, &cfg, &err) == 0, "plain build: a request");
+	is_int(req.keep_alive_secs, cfg.keep_alive_secs, "keep-alive: the config's");
+	is_int(req.keep_alive_secs, 300, "... its default");
+	is_int(req.billing_margin_secs, 60, "billing margin: the config's");
+	is_int(req.volume_keep_alive_secs, 7200, "volume keep-alive: the config's");
+	ok(req.billing_hour_hold && !req.no_reap && !req.sharded && !req.nforwards,
+	   "hold, reap, no shards, no forwards");
+	run_request_release(&req);
+	config_release(&cfg);
+
+	ok(request(V("--keep-alive", "900", "--no-reap", "-L", "8080", "+nightly", "run",
+		     "--forward", "5433:5432"), "me@cfg-host", &req, &cfg, &err) == 0,
+	   "run with options: a request (%s)", err.message ? err.message : "ok");
+	is_int(req.keep_alive_secs, 900, "--keep-alive wins over the config");
+	ok(req.no_reap, "--no-reap");
+	is_int((long long)req.nforwards, 2, "two forwards");
+	ok(req.nforwards == 2 && req.forwards[0].local == 8080 && req.forwards[0].remote == 8080 &&
+	   req.forwards[1].local == 5433 && req.forwards[1].remote == 5432,
+	   "... parsed: 8080->8080, 5433->5432");
+	run_request_release(&req);
+	config_release(&cfg);
+
+	ok(request(V("--host", "root@cli-host", "test", "--junit", "j.xml"), "me@cfg-host", &req,
+		   &cfg, &err) == 0, "test --junit --host: a request");
+	ok(req.sharded && req.shards == 0, "--junit alone: the sharded path with no --shards");
+	run_request_release(&req);
+	config_release(&cfg);
+
+	ok(request(V("test", "--shards", "3"), NULL, &req, &cfg, &err) == 0, "--shards 3");
+	ok(req.sharded && req.shards == 3, "... sharded, 3");
+	run_request_release(&req);
+	config_release(&cfg);
+	burst_error_release(&err);
+}
+#undef V
+
 int main(void)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
@@ -427,5 +509,6 @@ int main(void)
 	test_release_reuse();
 	test_values();
 	test_no_cargo_name_taken();
+	test_request();
 	return done_testing();
 }
