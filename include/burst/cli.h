@@ -20,9 +20,9 @@
  *      src/cmd/meson.build;
  *   2. add `&cmd_<verb>,` to the table in src/cli/commands.c.
  * The flags of the entry say what the dispatcher prepares before exec runs
- * (CMD_CONFIG, CMD_WORKSPACE, CMD_API, CMD_STATE, CMD_LOOP); modules that
- * own a resource (API client, state DB, event loop) register one prepare
- * hook in the hook table of src/cli/commands.c to fill the ctx field.
+ * (CMD_CONFIG, CMD_WORKSPACE, CMD_API, CMD_STATE) and how (CMD_NO_REARM);
+ * the prepare hooks of src/cli/prepare.c, listed in the hook table of
+ * src/cli/commands.c, fill the ctx fields (API client, state DB).
  *
  * Exit codes: an exec returns the process exit status (>= 0; a run verb
  * returns the remote cargo's status unchanged), or -1 after filling
@@ -42,7 +42,6 @@ struct burst_ctx;
 /* Opaque resources filled by prepare hooks of other modules (NULL now). */
 struct hcloud;       /* hcloud.h */
 struct burst_state;  /* state.h */
-struct uv_loop_s;    /* uv.h: uv_loop_t */
 
 /* What the dispatcher prepares before exec (struct burst_cmd.flags). */
 enum burst_cmd_flags {
@@ -51,7 +50,6 @@ enum burst_cmd_flags {
 	CMD_API = 1 << 2,       /* implies CMD_CONFIG; require the token;
 				   fill ctx->api (hook) */
 	CMD_STATE = 1 << 3,     /* open the state DB: ctx->state (hook) */
-	CMD_LOOP = 1 << 4,      /* create the libuv loop: ctx->loop (hook) */
 	CMD_RUN = 1 << 5,       /* a run verb: route argv into ctx->run */
 	CMD_RUN_FETCH = 1 << 6, /* run verb that accepts --no-fetch */
 	CMD_RUN_TEST = 1 << 7,  /* run verb that accepts --no-doctests, --cargo-test */
@@ -61,11 +59,13 @@ enum burst_cmd_flags {
 	CMD_RUN_FORWARD = 1 << 12, /* run verb that accepts -L/--forward (run) */
 	CMD_RUN_SHELL = 1 << 13,   /* `ssh`: --no-sync; the rest is a command,
 				      -q/-v are not forwarded to it */
+	CMD_NO_REARM = 1 << 14,    /* CMD_STATE without re-arming the reapers
+				      (`down` deletes instead) */
 };
 
 /* The run verbs need everything. */
 #define CMD_RUN_VERB (CMD_RUN | CMD_CONFIG | CMD_WORKSPACE | CMD_API | \
-		      CMD_STATE | CMD_LOOP)
+		      CMD_STATE)
 
 /* How an option is taken (struct burst_option.flags). */
 enum burst_opt_flags {
@@ -319,8 +319,6 @@ struct burst_ctx {
 	 */
 	struct hcloud *api;
 	struct burst_state *state;
-	/* CMD_LOOP: the libuv loop; filled by the loop prepare hook. */
-	struct uv_loop_s *loop;
 	/* Error of a failed exec (return -1); printed by main. */
 	struct burst_error err;
 };
@@ -342,6 +340,22 @@ struct burst_prepare_hook {
 extern const struct burst_cmd *const burst_commands[];
 /* The prepare hooks (src/cli/commands.c), terminated by flag 0. */
 extern const struct burst_prepare_hook burst_prepare_hooks[];
+/*
+ * The CMD_STATE prepare hook (src/cli/prepare.c): opens the state into
+ * ctx->state (the default directory); a BYO host's run needs no more.
+ * Else it sets the configured endpoint and, unless it is a dry run,
+ * rebuilds a new state from labels, reconciles unfinished creates (a cold run also sweeps by label
+ * and starts its watcher) and re-arms missing reapers (not with
+ * CMD_NO_REARM; without a token it says which resources have none).  Does
+ * nothing when ctx->state is already set.
+ */
+int cli_prepare_state(struct burst_ctx *ctx, struct burst_error *err);
+/* Release hook: closes what cli_prepare_state() opened. */
+void cli_release_state(struct burst_ctx *ctx);
+/* The CMD_API prepare hook: an API client from the config into ctx->api. */
+int cli_prepare_api(struct burst_ctx *ctx, struct burst_error *err);
+/* Release hook: frees what cli_prepare_api() created. */
+void cli_release_api(struct burst_ctx *ctx);
 
 /* Find a command by name (hidden ones too), or NULL. */
 const struct burst_cmd *cli_find_command(const char *name);

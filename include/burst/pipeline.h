@@ -30,7 +30,8 @@ struct remote_host;
  * is stopped, the run recorded as interrupted, the reapers armed); or -1
  * with ctx->err filled when the tool itself failed (API, ssh, state...),
  * which main prints and turns into the error's reserved exit code.  Uses
- * ctx->api and ctx->state from the prepare hooks, or opens its own.
+ * ctx->req, and ctx->api (not for a BYO host) and ctx->state from the
+ * prepare hooks.
  */
 int pipeline_run(struct burst_ctx *ctx);
 /*

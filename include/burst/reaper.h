@@ -28,7 +28,7 @@
  * are ever touched; everything else is left alone (reapers, sweeps, down).
  *
  * When things happen (all through the dispatcher's CMD_STATE prepare hook,
- * reaper_prepare_state(), unless noted):
+ * cli_prepare_state() in src/cli/prepare.c, unless noted):
  *  - every invocation with CMD_STATE re-arms missing reapers (no API call);
  *  - a run verb without a usable server (a cold run) first starts a
  *    detached watcher (`__reap-watch PID:START`) that outlives a kill -9 of
@@ -60,7 +60,6 @@
 
 #include <sys/types.h>
 
-struct burst_ctx;
 struct burst_config;
 struct burst_state;
 struct hcloud;
@@ -92,16 +91,20 @@ int reaper_arm_volume(struct burst_state *st, const char *project, struct burst_
 char *reaper_log_path(struct burst_state *st, const char *kind, const char *resource);
 
 /*
- * The CMD_STATE prepare hook (src/cli/commands.c): opens the state into
- * ctx->state (the default directory) and re-arms missing reapers.  Does nothing when ctx->state is already set.
+ * Count the live resources that have no running reaper (those
+ * reaper_arm_all() would start one for) into *servers and *volumes;
+ * no spawn, no API call.
  */
-int reaper_prepare_state(struct burst_ctx *ctx, struct burst_error *err);
-/* Release hook: closes what reaper_prepare_state() opened. */
-void reaper_release_state(struct burst_ctx *ctx);
-/* The CMD_API prepare hook: an API client from the config into ctx->api. */
-int reaper_prepare_api(struct burst_ctx *ctx, struct burst_error *err);
-/* Release hook: frees what reaper_prepare_api() created. */
-void reaper_release_api(struct burst_ctx *ctx);
+int reaper_count_unreaped(struct burst_state *st, int *servers, int *volumes,
+			  struct burst_error *err);
+/*
+ * Start the detached watcher of the run pid (`__reap-watch PID:START`):
+ * when that run is gone (even after a kill -9) it reconciles the run's
+ * unfinished intents and arms every reaper.
+ */
+int reaper_start_watcher(struct burst_state *st, pid_t pid, struct burst_error *err);
+/* The endpoint the config names (HCLOUD_DEFAULT_ENDPOINT when none). */
+const char *reaper_config_endpoint(const struct burst_config *cfg);
 
 /* ---- talking to the API ----------------------------------------------- */
 

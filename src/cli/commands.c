@@ -9,12 +9,12 @@
  * src/cmd/meson.build, and add one `&cmd_<verb>,` line below.  The order
  * here is the order of `cargo burst --help`.
  *
- * TO FILL A CONTEXT FIELD (ctx->api, ctx->state, ctx->loop): add one line
- * to burst_prepare_hooks[] below with the CMD_* flag, a prepare function
- * and a release function (see struct burst_prepare_hook in cli.h).
+ * TO FILL A CONTEXT FIELD (ctx->api, ctx->state): add one line to
+ * burst_prepare_hooks[] below with the CMD_* flag, a prepare function and
+ * a release function (see struct burst_prepare_hook in cli.h); the hooks
+ * live in src/cli/prepare.c.
  */
 #include "burst/cli.h"
-#include "burst/reaper.h"
 
 const struct burst_cmd *const burst_commands[] = {
 	/* run verbs (cargo on the server), src/cli/run_verbs.c */
@@ -46,9 +46,8 @@ const struct burst_cmd *const burst_commands[] = {
 
 const struct burst_prepare_hook burst_prepare_hooks[] = {
 	/* the API client first: the state hook uses it before cold runs */
-	{ CMD_API, reaper_prepare_api, reaper_release_api },
-	/* opens the state and re-arms missing reapers (src/reaper/arm.c) */
-	{ CMD_STATE, reaper_prepare_state, reaper_release_state },
-	/* { CMD_LOOP, loop_prepare, loop_release }, */
+	{ CMD_API, cli_prepare_api, cli_release_api },
+	/* opens the state and re-arms missing reapers (src/cli/prepare.c) */
+	{ CMD_STATE, cli_prepare_state, cli_release_state },
 	{ 0, NULL, NULL }
 };

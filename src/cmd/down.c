@@ -76,5 +76,5 @@ const struct burst_cmd cmd_down = {
 	"Volumes are unmounted on the server and detached before anything is\n"
 	"deleted.  Labelled resources of ours that the local state forgot are\n"
 	"deleted too; nothing without our labels is ever touched.\n",
-	CMD_CONFIG | CMD_API | CMD_STATE, exec_down, down_options,
+	CMD_CONFIG | CMD_API | CMD_STATE | CMD_NO_REARM, exec_down, down_options,
 };

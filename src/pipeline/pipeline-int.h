@@ -66,8 +66,6 @@ struct run {
 	const struct burst_config *cfg;
 	struct burst_state *st;
 	struct hcloud *api;
-	struct burst_state *own_state; /* opened here when no hook did */
-	struct hcloud *own_api;
 	const struct run_request *req; /* worked out at the CLI edge (cli.h) */
 	const char *verb;
 	struct burst_project project; /* the workspace: root, hash */

@@ -632,8 +632,6 @@ static void run_release(struct run *r)
 	for (size_t i = 0; i < ARRAY_SIZE(r->remote_paths); i++)
 		free(r->remote_paths[i]);
 	strbuf_release(&r->json_pending);
-	hcloud_free(r->own_api);
-	state_close(r->own_state);
 }
 
 /* Leave the records: run, server and volume deadlines, lease, reapers. */
@@ -959,31 +957,6 @@ out:
 	return ret;
 }
 
-/*
- * The dispatcher's prepare hooks normally hand us the API client and the
- * state; when a hook is missing, open them here (and close them after).
- */
-static int open_resources(struct run *r, struct burst_error *err)
-{
-	if (!r->cfg || !r->project.root)
-		return burst_error_set(err, BURST_EXIT_INTERNAL,
-				       "pipeline_run without configuration or workspace");
-	if (!r->st) {
-		if (state_open(NULL, &r->own_state, err) < 0)
-			return -1;
-		r->st = r->own_state;
-	}
-	if (!r->api && !r->byo) {
-		if (config_require_token(r->cfg, err) < 0)
-			return -1;
-		r->own_api = hcloud_new(r->cfg->endpoint, r->cfg->token, err);
-		if (!r->own_api)
-			return -1;
-		r->api = r->own_api;
-	}
-	return 0;
-}
-
 static int run_or_shell(struct burst_ctx *ctx, bool shell)
 {
 	struct run r;
@@ -995,9 +968,11 @@ static int run_or_shell(struct burst_ctx *ctx, bool shell)
 	r.shell = shell;
 	r.byo = ctx->req.host != NULL;
 	r.t0 = burst_now_ms();
-	if (open_resources(&r, &ctx->err) < 0) {
+	/* the dispatcher's prepare hooks hand over the state and the API client */
+	if (!r.cfg || !r.project.root || !r.st || (!r.api && !r.byo)) {
 		run_release(&r);
-		return -1;
+		return burst_error_set(&ctx->err, BURST_EXIT_INTERNAL, "pipeline_run without "
+				       "configuration, workspace, state or API client");
 	}
 	proc_catch_signals(true);
 	ret = run_pipeline(&r, &ctx->err);

@@ -1,6 +1,6 @@
 /*
- * arm.c - starting reapers (cheap: reads the state, no API call) and the
- * dispatcher's prepare hooks that open the state and the API client.
+ * arm.c - starting reapers (cheap: reads the state, no API call); the
+ * dispatcher's prepare hooks that use them are in src/cli/prepare.c.
  */
 #include <limits.h>
 #include <signal.h>
@@ -9,7 +9,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "burst/cli.h"
 #include "burst/config.h"
 #include "burst/hcloud.h"
 #include "burst/log.h"
@@ -244,201 +243,40 @@ static bool volume_unreaped(struct burst_state *st, const struct state_project *
 	return !state_reaper_alive(st, "volume", p->id);
 }
 
-/*
- * No API token: a reaper started now could delete nothing and would exit
- * at once ("the reaper has no API token"), only to be started again by the
- * next command.  Start none; say plainly which resources have no reaper
- * and how to fix it.  Reapers that are running are left alone.
- */
-static void warn_unreaped(struct burst_ctx *ctx, const struct burst_error *why)
+/* Count the live resources whose reaper is not running (reaper.h). */
+int reaper_count_unreaped(struct burst_state *st, int *servers, int *volumes,
+			  struct burst_error *err)
 {
-	struct state_server *servers = NULL;
-	struct state_project *projects = NULL;
-	struct burst_error e = BURST_ERROR_INIT;
-	struct strbuf what = STRBUF_INIT;
+	struct state_server *sv = NULL;
+	struct state_project *pv = NULL;
 	size_t ns = 0, np = 0;
-	int n_servers = 0, n_volumes = 0;
+	int ret = -1;
 
-	if (state_server_list_live(ctx->state, &servers, &ns, &e) < 0 ||
-	    state_project_list(ctx->state, &projects, &np, &e) < 0) {
-		log_warn(MOD, "looking for resources without a reaper: %s", e.message);
+	*servers = *volumes = 0;
+	if (state_server_list_live(st, &sv, &ns, err) < 0 ||
+	    state_project_list(st, &pv, &np, err) < 0)
 		goto out;
-	}
 	for (size_t i = 0; i < ns; i++)
-		n_servers += server_unreaped(ctx->state, &servers[i]);
+		*servers += server_unreaped(st, &sv[i]);
 	for (size_t i = 0; i < np; i++)
-		n_volumes += volume_unreaped(ctx->state, &projects[i]);
-	log_debug(MOD, "no API token: not arming the reapers of %d server(s), %d volume(s)",
-		  n_servers, n_volumes);
-	if (!n_servers && !n_volumes)
-		goto out;
-	if (n_servers)
-		strbuf_addf(&what, "%d server%s", n_servers, n_servers == 1 ? "" : "s");
-	if (n_volumes)
-		strbuf_addf(&what, "%s%d volume%s", n_servers ? " and " : "", n_volumes,
-			    n_volumes == 1 ? "" : "s");
-	ui_warn("no reaper is running for %s: %s, and a reaper cannot delete anything "
-		"without one", what.buf, why->message ? why->message : "no Hetzner Cloud API token");
-	ui_note("a server or volume without a reaper is billed until someone deletes it");
-	ui_help("%s; then run any cargo burst command (e.g. `cargo burst status`) to start "
-		"the reapers", why->hint ? why->hint : "export HCLOUD_TOKEN=<token>, or put the "
-		"token in the global config");
+		*volumes += volume_unreaped(st, &pv[i]);
+	ret = 0;
 out:
-	strbuf_release(&what);
-	burst_error_release(&e);
-	state_servers_free(servers, ns);
-	state_projects_free(projects, np);
+	state_servers_free(sv, ns);
+	state_projects_free(pv, np);
+	return ret;
 }
 
-/* ---- the prepare hooks ------------------------------------------------- */
-
-static struct burst_state *own_state;
-static struct hcloud *own_api;
-
-/* Is there a server row a run could use without provisioning? */
-static bool have_usable_server(struct burst_state *st)
+/* Start the watcher of the run pid (reaper.h). */
+int reaper_start_watcher(struct burst_state *st, pid_t pid, struct burst_error *err)
 {
-	struct state_server s = { 0 };
-	struct burst_error e = BURST_ERROR_INIT;
-	bool ok = state_server_current(st, &s, &e) == 1 && s.status == STATE_SERVER_READY &&
-		s.ip && s.hcloud_id;
-
-	state_server_release(&s);
-	burst_error_release(&e);
-	return ok;
-}
-
-/*
- * Before a cold run: start a watcher that outlives a kill -9 of this
- * process, reconcile leftover intents and adopt labelled resources a lost
- * database forgot (so no second server is created).
- */
-static void before_cold_run(struct burst_ctx *ctx)
-{
-	struct burst_error e = BURST_ERROR_INIT;
-	struct reaper_sweep_result res;
 	char arg[48], *log;
+	int ret;
 
-	snprintf(arg, sizeof(arg), "%ld:%llu", (long)getpid(),
-		 (unsigned long long)state_pid_start_time(getpid()));
-	log = xstrfmt("%s/reapers/watch.log", state_dir(ctx->state));
-	if (spawn(ctx->state, "__reap-watch", arg, log, &e) < 0)
-		log_warn(MOD, "cannot start the run watcher: %s", e.message);
-	burst_error_release(&e);
+	snprintf(arg, sizeof(arg), "%ld:%llu", (long)pid,
+		 (unsigned long long)state_pid_start_time(pid));
+	log = xstrfmt("%s/reapers/watch.log", state_dir(st));
+	ret = spawn(st, "__reap-watch", arg, log, err);
 	free(log);
-	if (!ctx->api)
-		return;
-	if (reaper_reconcile_intents(ctx->api, ctx->state, ctx->config, &e) < 0)
-		log_warn(MOD, "reconciling unfinished creates: %s", e.message);
-	burst_error_release(&e);
-	memset(&res, 0, sizeof(res));
-	if (reaper_sweep(ctx->api, ctx->state, ctx->config, REAPER_SWEEP_ADOPT, &res, NULL,
-			 &e) < 0)
-		log_warn(MOD, "looking for resources of ours by label: %s", e.message);
-	burst_error_release(&e);
-}
-
-/*
- * A new database (the old one deleted, or moved aside as corrupt) does not
- * know our resources yet: rebuild the live state from their labels (any
- * verb, when a token is configured; until then the state stays marked and
- * the old reapers keep their resources), so that status shows them and
- * their reapers are armed.
- */
-static void rebuild_from_labels(struct burst_ctx *ctx)
-{
-	struct burst_error e = BURST_ERROR_INIT;
-	struct reaper_sweep_result res;
-	struct hcloud *api = ctx->api;
-
-	if (!api && ctx->config && ctx->config->token)
-		api = hcloud_new(ctx->config->endpoint, ctx->config->token, &e);
-	if (!api) {
-		log_debug(MOD, "state reset: no API client to rebuild it from labels");
-		goto out;
-	}
-	memset(&res, 0, sizeof(res));
-	if (reaper_sweep(api, ctx->state, ctx->config, REAPER_SWEEP_ADOPT, &res, NULL, &e) < 0)
-		log_warn(MOD, "rebuilding the state from labels: %s", e.message);
-	else if (res.servers_adopted || res.volumes_adopted)
-		ui_note("rebuilt the state from the labels of %d server(s) and %d volume(s) of ours",
-			res.servers_adopted, res.volumes_adopted);
-out:
-	if (api != ctx->api)
-		hcloud_free(api);
-	burst_error_release(&e);
-}
-
-int reaper_prepare_state(struct burst_ctx *ctx, struct burst_error *err)
-{
-	struct burst_error e = BURST_ERROR_INIT;
-	int started = 0;
-	bool cold;
-
-	if (ctx->state)
-		return 0;
-	if (state_open(NULL, &own_state, err) < 0)
-		return -1;
-	ctx->state = own_state;
-	/* what this invocation records lives on the configured endpoint */
-	state_set_endpoint(ctx->state, reaper_config_endpoint(ctx->config));
-	/* --dry-run reads the state and changes nothing: no sweep, no reaper */
-	if ((ctx->cmd->flags & CMD_RUN) && ctx->run.dry_run)
-		return 0;
-	cold = (ctx->cmd->flags & CMD_RUN) && !have_usable_server(ctx->state);
-	/* a cold run sweeps with adoption below anyway */
-	if (state_needs_adoption(ctx->state) && !(cold && ctx->api))
-		rebuild_from_labels(ctx);
-	if (cold) {
-		before_cold_run(ctx);
-	} else if ((ctx->cmd->flags & CMD_RUN) && ctx->api &&
-		   reaper_reconcile_intents(ctx->api, ctx->state, ctx->config, &e) < 0) {
-		/* warm: an API call only when a create was left unfinished */
-		log_warn(MOD, "reconciling unfinished creates: %s", e.message);
-		burst_error_release(&e);
-	}
-	/* `down` deletes instead; everything else re-arms what is missing */
-	if (!strcmp(ctx->cmd->name, "down"))
-		return 0;
-	/* only reapers that can work: no token, no reaper (and no churn) */
-	if (ctx->config && config_require_token(ctx->config, &e) < 0) {
-		warn_unreaped(ctx, &e);
-		burst_error_release(&e);
-		return 0;
-	}
-	if (reaper_arm_all(ctx->state, &started, &e) < 0)
-		log_warn(MOD, "re-arming the reapers: %s", e.message);
-	if (started)
-		log_debug(MOD, "re-armed %d reaper(s)", started);
-	burst_error_release(&e);
-	return 0;
-}
-
-void reaper_release_state(struct burst_ctx *ctx)
-{
-	if (own_state && ctx->state == own_state)
-		ctx->state = NULL;
-	state_close(own_state);
-	own_state = NULL;
-}
-
-int reaper_prepare_api(struct burst_ctx *ctx, struct burst_error *err)
-{
-	if (ctx->api)
-		return 0;
-	if (!ctx->config)
-		return burst_error_set(err, BURST_EXIT_INTERNAL, "the API client needs the config");
-	own_api = hcloud_new(ctx->config->endpoint, ctx->config->token, err);
-	if (!own_api)
-		return -1;
-	ctx->api = own_api;
-	return 0;
-}
-
-void reaper_release_api(struct burst_ctx *ctx)
-{
-	if (own_api && ctx->api == own_api)
-		ctx->api = NULL;
-	hcloud_free(own_api);
-	own_api = NULL;
+	return ret;
 }

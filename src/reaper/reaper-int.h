@@ -62,8 +62,6 @@ char *reaper_known_hosts_path(struct burst_state *st);
 /* The pinned key line for ip in our known_hosts, or NULL (allocated). */
 char *reaper_pinned_key(struct burst_state *st, const char *ip, int port);
 
-/* The endpoint the config names (HCLOUD_DEFAULT_ENDPOINT when none). */
-const char *reaper_config_endpoint(const struct burst_config *cfg);
 /*
  * The API client for a resource recorded on endpoint: api when endpoint is
  * NULL (an old row) or the config's own, else a new client for endpoint
