@@ -8,7 +8,10 @@
  *            repository: refuses the CONFIG_KEY_GLOBAL_ONLY keys, which
  *            decide where the token goes, which machine is trusted or which
  *            of the user's keys is used, or lift the cost guard:
- *            token, endpoint, host, ssh_*, max_servers)
+ *            token, endpoint, host, ssh_*, max_*; and a cost key above
+ *            its ceiling: keep_alive_secs > max_keep_alive_secs,
+ *            volume_keep_alive_secs > max_volume_keep_alive_secs,
+ *            volume_gb > max_volume_gb)
  *   cli      --keep-alive, --env of the run verbs
  *   env      HCLOUD_TOKEN, HCLOUD_TOKEN_FILE (a file holding the token;
  *            HCLOUD_TOKEN wins when both are set), HCLOUD_ENDPOINT
@@ -81,6 +84,9 @@ enum config_key_id {
 	CONFIG_BILLING_HOUR_HOLD,
 	CONFIG_BILLING_MARGIN_SECS,
 	CONFIG_MAX_SERVERS,
+	CONFIG_MAX_KEEP_ALIVE_SECS,
+	CONFIG_MAX_VOLUME_KEEP_ALIVE_SECS,
+	CONFIG_MAX_VOLUME_GB,
 	CONFIG_SSH_KEY_PATH,
 	CONFIG_SSH_USER,
 	CONFIG_SSH_PORT,
@@ -158,6 +164,10 @@ struct burst_config {
 	bool billing_hour_hold;
 	int64_t billing_margin_secs;
 	int64_t max_servers;      /* cost guard: build servers of ours at once */
+	/* ceilings of the project file's cost keys (global file only) */
+	int64_t max_keep_alive_secs;
+	int64_t max_volume_keep_alive_secs;
+	int64_t max_volume_gb;
 	char *ssh_key_path;       /* private key, ~ expanded */
 	char *ssh_pub_key_path;   /* ssh_key_path + ".pub" (derived) */
 	char *ssh_user;

@@ -64,6 +64,18 @@ const struct config_key config_keys[CONFIG_KEY_COUNT] = {
 	  "1",
 	  "Build servers of ours up at once (a cost guard; the extra servers "
 	  "of a running `test --shards N` come on top).", CONFIG_KEY_GLOBAL_ONLY },
+	{ CONFIG_MAX_KEEP_ALIVE_SECS, NULL, "max_keep_alive_secs", NULL, CONFIG_T_INT,
+	  0, 7 * DAY, "10800",
+	  "Highest keep_alive_secs a project file may set (a cost ceiling; a "
+	  "higher one is refused).", CONFIG_KEY_GLOBAL_ONLY },
+	{ CONFIG_MAX_VOLUME_KEEP_ALIVE_SECS, NULL, "max_volume_keep_alive_secs",
+	  NULL, CONFIG_T_INT, 0, 90 * DAY, "604800",
+	  "Highest volume_keep_alive_secs a project file may set (a cost "
+	  "ceiling; a higher one is refused).", CONFIG_KEY_GLOBAL_ONLY },
+	{ CONFIG_MAX_VOLUME_GB, NULL, "max_volume_gb", NULL, CONFIG_T_INT, 10,
+	  10240, "500",
+	  "Highest volume_gb a project file may set (a cost ceiling; a higher "
+	  "one is refused).", CONFIG_KEY_GLOBAL_ONLY },
 	{ CONFIG_SSH_KEY_PATH, NULL, "ssh_key_path", NULL, CONFIG_T_PATH, 0, 0,
 	  "\"~/.ssh/id_ed25519\"",
 	  "Private ssh key (falls back to ~/.ssh/id_rsa when only that "
@@ -115,6 +127,11 @@ static const size_t field_offset[CONFIG_KEY_COUNT] = {
 	[CONFIG_BILLING_MARGIN_SECS] =
 		offsetof(struct burst_config, billing_margin_secs),
 	[CONFIG_MAX_SERVERS] = offsetof(struct burst_config, max_servers),
+	[CONFIG_MAX_KEEP_ALIVE_SECS] =
+		offsetof(struct burst_config, max_keep_alive_secs),
+	[CONFIG_MAX_VOLUME_KEEP_ALIVE_SECS] =
+		offsetof(struct burst_config, max_volume_keep_alive_secs),
+	[CONFIG_MAX_VOLUME_GB] = offsetof(struct burst_config, max_volume_gb),
 	[CONFIG_SSH_KEY_PATH] = offsetof(struct burst_config, ssh_key_path),
 	[CONFIG_SSH_USER] = offsetof(struct burst_config, ssh_user),
 	[CONFIG_SSH_PORT] = offsetof(struct burst_config, ssh_port),
@@ -872,6 +889,11 @@ static int refuse_global_only(const struct burst_config *cfg,
 	case CONFIG_MAX_SERVERS:
 		why = "it is the cost guard, which a repository must not lift";
 		break;
+	case CONFIG_MAX_KEEP_ALIVE_SECS:
+	case CONFIG_MAX_VOLUME_KEEP_ALIVE_SECS:
+	case CONFIG_MAX_VOLUME_GB:
+		why = "it is a cost ceiling, which a repository must not lift";
+		break;
 	default:
 		why = "it is a setting of this machine, not of the project";
 		break;
@@ -885,6 +907,53 @@ static int refuse_global_only(const struct burst_config *cfg,
 			 "config %s%s", k->name, k->section ? " under [" : "",
 			 k->section ? k->section : "", k->section ? "]" : "",
 			 global, instead);
+	return -1;
+}
+
+/*
+ * A cost key the project file set above its ceiling from the global
+ * config (applied before it): refused with file:line:col, why and where
+ * the ceiling is raised.  A cloned repository must not run up the bill.
+ */
+static int over_ceiling(const struct burst_config *cfg, const struct config_key *k,
+			const struct origin *o, struct burst_error *err)
+{
+	const char *global = cfg->global_path ? cfg->global_path :
+		"~/.config/cargo-burst/config.toml";
+	enum config_key_id ceiling;
+	int64_t v, max;
+	char buf[4096], name[128];
+
+	switch (k->id) {
+	case CONFIG_KEEP_ALIVE_SECS:
+		v = cfg->keep_alive_secs;
+		max = cfg->max_keep_alive_secs;
+		ceiling = CONFIG_MAX_KEEP_ALIVE_SECS;
+		break;
+	case CONFIG_VOLUME_KEEP_ALIVE_SECS:
+		v = cfg->volume_keep_alive_secs;
+		max = cfg->max_volume_keep_alive_secs;
+		ceiling = CONFIG_MAX_VOLUME_KEEP_ALIVE_SECS;
+		break;
+	case CONFIG_VOLUME_GB:
+		v = cfg->volume_gb;
+		max = cfg->max_volume_gb;
+		ceiling = CONFIG_MAX_VOLUME_GB;
+		break;
+	default:
+		return 0;
+	}
+	if (v <= max)
+		return 0;
+	config_key_fullname(k->id, name, sizeof(name));
+	burst_error_set(err, BURST_EXIT_CONFIG,
+			"%s: `%s = %lld` is above `%s` (%lld) in the project config: "
+			"a cloned repository must not run up the bill",
+			where(o, buf, sizeof(buf)), name, (long long)v,
+			config_keys[ceiling].name, (long long)max);
+	burst_error_hint(err, "lower it in the project file, or raise `%s` in the global "
+			 "config %s if this project needs it", config_keys[ceiling].name,
+			 global);
 	return -1;
 }
 
@@ -933,6 +1002,8 @@ static int apply_table(struct burst_config *cfg, const char *section,
 		    src == CONFIG_SRC_PROJECT)
 			return refuse_global_only(cfg, k, &o, err);
 		if (apply_key(cfg, k, e->value, &o, err) < 0)
+			return -1;
+		if (src == CONFIG_SRC_PROJECT && over_ceiling(cfg, k, &o, err) < 0)
 			return -1;
 		if (k->id == CONFIG_TOKEN) {
 			burst_redact_register(cfg->token);

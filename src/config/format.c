@@ -34,6 +34,9 @@ static int64_t int_value(const struct burst_config *cfg, enum config_key_id id)
 	case CONFIG_VOLUME_GB: return cfg->volume_gb;
 	case CONFIG_BILLING_MARGIN_SECS: return cfg->billing_margin_secs;
 	case CONFIG_MAX_SERVERS: return cfg->max_servers;
+	case CONFIG_MAX_KEEP_ALIVE_SECS: return cfg->max_keep_alive_secs;
+	case CONFIG_MAX_VOLUME_KEEP_ALIVE_SECS: return cfg->max_volume_keep_alive_secs;
+	case CONFIG_MAX_VOLUME_GB: return cfg->max_volume_gb;
 	case CONFIG_SSH_PORT: return cfg->ssh_port;
 	default: BUG("key %d is not an integer", (int)id);
 	}
@@ -204,6 +207,9 @@ static void format_key(const struct burst_config *cfg, enum config_key_id id,
 	case CONFIG_VOLUME_GB:
 	case CONFIG_BILLING_MARGIN_SECS:
 	case CONFIG_MAX_SERVERS:
+	case CONFIG_MAX_KEEP_ALIVE_SECS:
+	case CONFIG_MAX_VOLUME_KEEP_ALIVE_SECS:
+	case CONFIG_MAX_VOLUME_GB:
 	case CONFIG_SSH_PORT:
 		strbuf_addf(out, "%lld", (long long)int_value(cfg, id));
 		break;
@@ -344,6 +350,9 @@ static cJSON *json_key(const struct burst_config *cfg, enum config_key_id id)
 	case CONFIG_VOLUME_GB:
 	case CONFIG_BILLING_MARGIN_SECS:
 	case CONFIG_MAX_SERVERS:
+	case CONFIG_MAX_KEEP_ALIVE_SECS:
+	case CONFIG_MAX_VOLUME_KEEP_ALIVE_SECS:
+	case CONFIG_MAX_VOLUME_GB:
 	case CONFIG_SSH_PORT:
 		cJSON_AddNumberToObject(o, "value", (double)int_value(cfg, id));
 		break;

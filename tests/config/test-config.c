@@ -654,6 +654,18 @@ static void test_global_only(void)
 		  "proj.toml:1:1: `max_servers` is not allowed in the project "
 		  "config: it is the cost guard, which a repository must not lift",
 		  "set `max_servers` in the global config" },
+		{ CONFIG_MAX_KEEP_ALIVE_SECS, "max_keep_alive_secs = 604800\n",
+		  "proj.toml:1:1: `max_keep_alive_secs` is not allowed in the project "
+		  "config: it is a cost ceiling, which a repository must not lift",
+		  "set `max_keep_alive_secs` in the global config" },
+		{ CONFIG_MAX_VOLUME_KEEP_ALIVE_SECS, "max_volume_keep_alive_secs = 7776000\n",
+		  "proj.toml:1:1: `max_volume_keep_alive_secs` is not allowed in the "
+		  "project config: it is a cost ceiling, which a repository must not lift",
+		  "set `max_volume_keep_alive_secs` in the global config" },
+		{ CONFIG_MAX_VOLUME_GB, "max_volume_gb = 10240\n",
+		  "proj.toml:1:1: `max_volume_gb` is not allowed in the project "
+		  "config: it is a cost ceiling, which a repository must not lift",
+		  "set `max_volume_gb` in the global config" },
 	};
 	struct burst_config cfg;
 	struct burst_error err = BURST_ERROR_INIT;
@@ -1085,6 +1097,82 @@ static void cleanup(void)
 	free(cmd);
 }
 
+/*
+ * The cost keys a project file may set are bounded by global ceilings: a
+ * value above one is refused with file:line:col, why and where to raise
+ * it; up to the ceiling, a raised ceiling, the global file and the CLI are
+ * not bounded.
+ */
+static void test_ceilings(void)
+{
+	static const struct {
+		const char *text, *message, *hint;
+	} over[] = {
+		{ "volume_gb = 50\nkeep_alive_secs = 10801\n",
+		  "proj.toml:2:1: `keep_alive_secs = 10801` is above `max_keep_alive_secs` "
+		  "(10800) in the project config: a cloned repository must not run up the bill",
+		  "raise `max_keep_alive_secs` in the global config" },
+		{ "  volume_keep_alive_secs = 604801\n",
+		  "proj.toml:1:3: `volume_keep_alive_secs = 604801` is above "
+		  "`max_volume_keep_alive_secs` (604800) in the project config: a cloned "
+		  "repository must not run up the bill",
+		  "raise `max_volume_keep_alive_secs` in the global config" },
+		{ "volume_gb = 501\n",
+		  "proj.toml:1:1: `volume_gb = 501` is above `max_volume_gb` (500) in the "
+		  "project config: a cloned repository must not run up the bill",
+		  "raise `max_volume_gb` in the global config" },
+	};
+	struct burst_config cfg;
+	struct burst_error err = BURST_ERROR_INIT;
+
+	config_init(&cfg);
+	is_int(cfg.max_keep_alive_secs, 3 * 3600, "max_keep_alive_secs: 3 hours by default");
+	is_int(cfg.max_volume_keep_alive_secs, 7 * 24 * 3600,
+	       "max_volume_keep_alive_secs: 7 days by default");
+	is_int(cfg.max_volume_gb, 500, "max_volume_gb: 500 GB by default");
+	config_release(&cfg);
+	for (size_t i = 0; i < ARRAY_SIZE(over); i++) {
+		config_init(&cfg);
+		ok(apply(&cfg, over[i].text, CONFIG_SRC_PROJECT, &err) == -1 &&
+		   err.exit_code == BURST_EXIT_CONFIG, "over its ceiling in the project file: "
+		   "refused (%s)", over[i].text);
+		is_str(err.message, over[i].message, "... with file:line:col and why");
+		ok(err.hint && strstr(err.hint, over[i].hint), "... and where to raise it (%s)",
+		   err.hint ? err.hint : "no hint");
+		burst_error_release(&err);
+		config_release(&cfg);
+		config_init(&cfg);
+		ok(apply(&cfg, over[i].text, CONFIG_SRC_GLOBAL, &err) == 0,
+		   "... the same in the global file is the user's own choice");
+		burst_error_release(&err);
+		config_release(&cfg);
+	}
+	config_init(&cfg);
+	ok(apply(&cfg, "keep_alive_secs = 10800\nvolume_keep_alive_secs = 604800\n"
+		 "volume_gb = 500\n", CONFIG_SRC_PROJECT, &err) == 0 &&
+	   cfg.keep_alive_secs == 10800 && cfg.volume_gb == 500,
+	   "at the ceilings: taken from the project file");
+	burst_error_release(&err);
+	config_release(&cfg);
+	config_init(&cfg);
+	ok(apply(&cfg, "max_keep_alive_secs = 86400\nmax_volume_gb = 1000\n",
+		 CONFIG_SRC_GLOBAL, &err) == 0 &&
+	   apply(&cfg, "keep_alive_secs = 86400\nvolume_gb = 1000\n", CONFIG_SRC_PROJECT,
+		 &err) == 0 && cfg.keep_alive_secs == 86400 && cfg.volume_gb == 1000,
+	   "ceilings raised in the global file: the project's values are taken");
+	burst_error_release(&err);
+	config_release(&cfg);
+	config_init(&cfg);
+	{
+		struct config_overrides o = { 86400, NULL };
+
+		ok(config_apply_cli(&cfg, &o, &err) == 0 && cfg.keep_alive_secs == 86400,
+		   "--keep-alive is the user's own: not bounded by the ceiling");
+	}
+	burst_error_release(&err);
+	config_release(&cfg);
+}
+
 int main(void)
 {
 	int rc;
@@ -1101,6 +1189,7 @@ int main(void)
 	test_bad_input();
 	test_token();
 	test_global_only();
+	test_ceilings();
 	test_pattern_control_chars();
 	test_token_file_mode();
 	test_endpoint();
