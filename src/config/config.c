@@ -301,6 +301,19 @@ char *config_project_path(const char *workspace_root)
 	return xstrfmt("%s/.config/cargo-burst.toml", workspace_root);
 }
 
+char *config_state_dir(void)
+{
+	const char *xdg = getenv("XDG_STATE_HOME");
+	char *home, *ret;
+
+	if (xdg && xdg[0] == '/')
+		return xstrfmt("%s/cargo-burst", xdg);
+	home = home_dir();
+	ret = xstrfmt("%s/.local/state/cargo-burst", home);
+	free(home);
+	return ret;
+}
+
 /* ---- lists ------------------------------------------------------------ */
 
 static void list_clear(struct config_list *l)
