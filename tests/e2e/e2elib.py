@@ -236,6 +236,14 @@ class World:
             self.tap.diag(repr(r))
         return r
 
+    def cold_build(self, desc, fixture="hello"):
+        """A fresh copy of fixture and its first `build` with the simulator's
+        request log emptied before it; one row: it succeeds (burst_ok).
+        (the workspace, the result)."""
+        ws = self.fixture(fixture)
+        self.sim.reset_requests()
+        return ws, self.burst_ok(["build"], ws, desc)
+
     # inspection helpers ----------------------------------------------------
     def api_calls(self):
         """The simulator's request log (method, path) without the control API."""

@@ -56,10 +56,7 @@ def main():
 
 
 def run_all(tap, sim, w):
-    hello = w.fixture("hello")
-
-    sim.reset_requests()
-    r = w.burst_ok(["build"], hello, "build succeeds although cpx11 is deprecated in fsn1")
+    hello, r = w.cold_build("build succeeds although cpx11 is deprecated in fsn1")
     if r.code != 0:
         return
     reqs = sim.requests()

@@ -30,10 +30,7 @@ def main():
 
 
 def run_all(tap, sim, w):
-    hello = w.fixture("hello")
-
-    sim.reset_requests()
-    r = w.burst_ok(["build"], hello, "first cold build succeeds")
+    hello, r = w.cold_build("first cold build succeeds")
     if r.code != 0:
         return
     reqs = sim.requests()
