@@ -64,6 +64,14 @@ def expect_fail(name, root, want, *args):
         ok(re.search(w, out) is not None, "%s: it says %r" % (name, w), out)
 
 
+def plant(tmp, name, rel, inc, wants):
+    """A fresh copy with `#include "inc"` appended to rel: the check fails,
+    saying each of wants (a %d in one is the planted line's number)."""
+    root = fresh(tmp)
+    n = append(root, rel, '#include "%s"\n' % inc)
+    expect_fail(name, root, [w % n if "%d" in w else w for w in wants])
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="burst-layers-")
     try:
@@ -79,31 +87,21 @@ def run(tmp):
     ok(rc == 0 and out == "", "the tree as it is passes", out)
 
     # an upward include in a .c file: util includes pipeline
-    root = fresh(tmp)
-    n = append(root, "src/util/strbuf.c", '#include "burst/pipeline.h"\n')
-    expect_fail("util includes pipeline.h", root,
-                [r"src/util/strbuf\.c:%d: upward include: \"burst/pipeline\.h\" is "
-                 r"layer pipeline" % n, r"util <- base <- state <- provision"])
-
+    plant(tmp, "util includes pipeline.h", "src/util/strbuf.c", "burst/pipeline.h",
+          [r"src/util/strbuf\.c:%d: upward include: \"burst/pipeline\.h\" is "
+           r"layer pipeline", r"util <- base <- state <- provision"])
     # one layer up is as wrong as five: base includes state
-    root = fresh(tmp)
-    n = append(root, "src/hcloud/json.c", '#include "burst/state.h"\n')
-    expect_fail("hcloud includes state.h", root,
-                [r"src/hcloud/json\.c:%d: upward include: \"burst/state\.h\" is "
-                 r"layer state \(module state\), above this file's layer base" % n])
-
+    plant(tmp, "hcloud includes state.h", "src/hcloud/json.c", "burst/state.h",
+          [r"src/hcloud/json\.c:%d: upward include: \"burst/state\.h\" is "
+           r"layer state \(module state\), above this file's layer base"])
     # in a header: a util header includes a base one
-    root = fresh(tmp)
-    n = append(root, "include/burst/strbuf.h", '#include "burst/ui.h"\n')
-    expect_fail("strbuf.h includes ui.h", root,
-                [r"include/burst/strbuf\.h:%d: upward include: \"burst/ui\.h\"" % n])
-
+    plant(tmp, "strbuf.h includes ui.h", "include/burst/strbuf.h", "burst/ui.h",
+          [r"include/burst/strbuf\.h:%d: upward include: \"burst/ui\.h\""])
     # another module's private header, even from a higher layer
-    root = fresh(tmp)
-    n = append(root, "src/cmd/status.c", '#include "../state/state-int.h"\n')
-    expect_fail("cmd includes state's private header", root,
-                [r"src/cmd/status\.c:%d: \"\.\./state/state-int\.h\" is private to "
-                 r"module state" % n])
+    plant(tmp, "cmd includes state's private header", "src/cmd/status.c",
+          "../state/state-int.h",
+          [r"src/cmd/status\.c:%d: \"\.\./state/state-int\.h\" is private to "
+           r"module state"])
 
     # a circle inside one layer: ui includes config, config includes ui
     root = fresh(tmp)
