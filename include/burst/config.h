@@ -227,6 +227,11 @@ int config_load(struct burst_config *cfg, const struct config_load_opts *opts,
 char *config_global_path(void);
 /* The project file of a workspace (allocated). */
 char *config_project_path(const char *workspace_root);
+/*
+ * The default state directory (allocated): $XDG_STATE_HOME/cargo-burst or
+ * ~/.local/state/cargo-burst (state.db, reaper logs, the workspace cache).
+ */
+char *config_state_dir(void);
 
 /*
  * Apply one TOML document as layer src (CONFIG_SRC_GLOBAL or _PROJECT);

@@ -3,7 +3,8 @@
  *
  * Library code never exits and never prints errors itself: it returns -1 (or
  * NULL) and fills a caller-owned struct burst_error.  Only the top level
- * (main) prints it with burst_error_print() and exits with err.exit_code.
+ * (main) prints it with burst_error_print() (ui.h) and exits with
+ * err.exit_code.
  *
  * Messages follow git/curl: lower case, what failed first, the subject
  * quoted, no trailing period; `hint` is the next step for the user.
@@ -68,13 +69,5 @@ void burst_error_prefix(struct burst_error *err, const char *fmt, ...)
 	BURST_PRINTF(2, 3);
 /* Move src into dst (dst released first); src becomes empty. */
 void burst_error_move(struct burst_error *dst, struct burst_error *src);
-
-/*
- * Print to stderr in cargo's style:
- *   error: <message>
- *     Hetzner says: <api_code>: <api_message> (HTTP <status>, correlation id <id>)
- *   help: <hint>
- */
-void burst_error_print(const struct burst_error *err);
 
 #endif

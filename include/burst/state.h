@@ -75,8 +75,6 @@ enum {
 int state_open(const char *dir, struct burst_state **out, struct burst_error *err);
 /* Close the database and release the provisioning lock if held; NULL ok. */
 void state_close(struct burst_state *st);
-/* The default state directory ($XDG_STATE_HOME or ~/.local/state)/cargo-burst. */
-char *state_default_dir(void);
 /* The state directory of an open database. */
 const char *state_dir(const struct burst_state *st);
 /* The full path of state.db. */

@@ -16,6 +16,7 @@
 #ifndef BURST_UI_H
 #define BURST_UI_H
 
+#include "burst/error.h"
 #include "burst/util.h"
 
 enum ui_color_mode { UI_COLOR_AUTO, UI_COLOR_ALWAYS, UI_COLOR_NEVER };
@@ -55,5 +56,13 @@ void ui_progress_done(const char *verb, const char *fmt, ...) BURST_PRINTF(2, 3)
 
 /* Format a duration in ms as "1.2s", "3m 04s", "2h 01m" into buf. */
 const char *ui_duration(char *buf, size_t size, uint64_t ms);
+
+/*
+ * Print an error (error.h) to stderr in cargo's style:
+ *   error: <message>
+ *     Hetzner says: <api_code>: <api_message> (HTTP <status>, correlation id <id>)
+ *   help: <hint>
+ */
+void burst_error_print(const struct burst_error *err);
 
 #endif

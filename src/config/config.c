@@ -300,22 +300,33 @@ static char *expand_home(const char *path)
 	return ret;
 }
 
-char *config_global_path(void)
+/* $<xdg>/<leaf> when that variable is an absolute path, else ~/<dflt>/<leaf>. */
+static char *xdg_path(const char *xdg, const char *dflt, const char *leaf)
 {
-	const char *xdg = getenv("XDG_CONFIG_HOME");
+	const char *dir = getenv(xdg);
 	char *home, *ret;
 
-	if (xdg && xdg[0] == '/')
-		return xstrfmt("%s/cargo-burst/config.toml", xdg);
+	if (dir && dir[0] == '/')
+		return xstrfmt("%s/%s", dir, leaf);
 	home = home_dir();
-	ret = xstrfmt("%s/.config/cargo-burst/config.toml", home);
+	ret = xstrfmt("%s/%s/%s", home, dflt, leaf);
 	free(home);
 	return ret;
+}
+
+char *config_global_path(void)
+{
+	return xdg_path("XDG_CONFIG_HOME", ".config", "cargo-burst/config.toml");
 }
 
 char *config_project_path(const char *workspace_root)
 {
 	return xstrfmt("%s/.config/cargo-burst.toml", workspace_root);
+}
+
+char *config_state_dir(void)
+{
+	return xdg_path("XDG_STATE_HOME", ".local/state", "cargo-burst");
 }
 
 /* ---- lists ------------------------------------------------------------ */

@@ -28,7 +28,6 @@
 #include "burst/config.h"
 #include "burst/log.h"
 #include "burst/sha256.h"
-#include "burst/state.h"
 
 #define LOCATE_OUTPUT_MAX 65536
 #define LOCATE_TIMEOUT_MS 60000
@@ -226,7 +225,7 @@ out:
 /* <state dir>/workspace/<32 hex digits of SHA-256(cwd)>, and its directory. */
 static char *cache_path(const char *cwd, char **dir_out)
 {
-	char *state = state_default_dir(), *dir, *path, hex[33];
+	char *state = config_state_dir(), *dir, *path, hex[33];
 
 	sha256_hex(cwd, strlen(cwd), hex, 32);
 	dir = xstrfmt("%s/workspace", state);

@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +15,7 @@
 #include <unistd.h>
 
 #include "burst/layout.h"
+#include "burst/config.h"
 #include "burst/log.h"
 #include "burst/proc.h"
 #include "burst/sha256.h"
@@ -264,21 +264,6 @@ static void sql_now(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 }
 
 /* ---- directory, owner id ---------------------------------------------- */
-
-char *state_default_dir(void)
-{
-	const char *x = getenv("XDG_STATE_HOME");
-	const char *home = getenv("HOME");
-
-	if (x && *x == '/')
-		return xstrfmt("%s/cargo-burst", x);
-	if (!home || !*home) {
-		struct passwd *pw = getpwuid(getuid());
-
-		home = pw && pw->pw_dir ? pw->pw_dir : "/";
-	}
-	return xstrfmt("%s/.local/state/cargo-burst", home);
-}
 
 /* mkdir -p with mode 0700 for every directory we create. */
 static int mkdir_p(const char *dir, struct burst_error *err)
@@ -579,7 +564,7 @@ int state_open(const char *dir, struct burst_state **out, struct burst_error *er
 	st->lock_fd = -1;
 	st->pid = getpid();
 	st->pid_start = state_pid_start_time(st->pid);
-	st->dir = dir ? xstrdup(dir) : state_default_dir();
+	st->dir = dir ? xstrdup(dir) : config_state_dir();
 	if (mkdir_p(st->dir, err) < 0)
 		goto fail;
 	chmod(st->dir, 0700);

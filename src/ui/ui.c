@@ -176,3 +176,32 @@ const char *ui_duration(char *buf, size_t size, uint64_t ms)
 			 (unsigned)(s / 60 % 60));
 	return buf;
 }
+
+/* An error's lines on stderr (error:, Hetzner's answer as note:, help:). */
+void burst_error_print(const struct burst_error *err)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	if (!err || !burst_error_isset(err))
+		return;
+	ui_error("%s", err->message ? err->message : "unknown error");
+	if (err->api_code || err->http_status) {
+		strbuf_addstr(&sb, "Hetzner says: ");
+		if (err->api_code)
+			strbuf_addf(&sb, "%s", err->api_code);
+		if (err->api_message)
+			strbuf_addf(&sb, "%s%s", err->api_code ? ": " : "",
+				    err->api_message);
+		strbuf_addf(&sb, " (HTTP %ld", err->http_status);
+		if (err->correlation_id)
+			strbuf_addf(&sb, ", correlation id %s",
+				    err->correlation_id);
+		strbuf_addch(&sb, ')');
+		if (err->api_details)
+			strbuf_addf(&sb, "\n  details: %s", err->api_details);
+		ui_note("%s", sb.buf);
+		strbuf_release(&sb);
+	}
+	if (err->hint)
+		ui_help("%s", err->hint);
+}

@@ -5,7 +5,6 @@
 #include "burst/error.h"
 #include "burst/log.h"
 #include "burst/strbuf.h"
-#include "burst/ui.h"
 
 void burst_error_init(struct burst_error *err)
 {
@@ -76,32 +75,4 @@ void burst_error_move(struct burst_error *dst, struct burst_error *src)
 	burst_error_release(dst);
 	*dst = *src;
 	burst_error_init(src);
-}
-
-void burst_error_print(const struct burst_error *err)
-{
-	struct strbuf sb = STRBUF_INIT;
-
-	if (!err || !burst_error_isset(err))
-		return;
-	ui_error("%s", err->message ? err->message : "unknown error");
-	if (err->api_code || err->http_status) {
-		strbuf_addstr(&sb, "Hetzner says: ");
-		if (err->api_code)
-			strbuf_addf(&sb, "%s", err->api_code);
-		if (err->api_message)
-			strbuf_addf(&sb, "%s%s", err->api_code ? ": " : "",
-				    err->api_message);
-		strbuf_addf(&sb, " (HTTP %ld", err->http_status);
-		if (err->correlation_id)
-			strbuf_addf(&sb, ", correlation id %s",
-				    err->correlation_id);
-		strbuf_addch(&sb, ')');
-		if (err->api_details)
-			strbuf_addf(&sb, "\n  details: %s", err->api_details);
-		ui_note("%s", sb.buf);
-		strbuf_release(&sb);
-	}
-	if (err->hint)
-		ui_help("%s", err->hint);
 }

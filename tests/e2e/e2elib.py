@@ -9,6 +9,10 @@ with short durations, and a copy of a fixture crate.
         ws = w.fixture("hello")
         r = w.burst(["build"], cwd=ws)
 
+or, for the usual test, world_main(run_all): root and tools (else a skip),
+a seeded simulator and one World, handed to run_all(tap, sim, w); and
+w.burst_ok() for a run that must succeed (a cold build before the checks).
+
 World.close() kills every process that still carries the world's HOME in
 its environment (ssh masters, reapers), so nothing outlives a test.
 """
@@ -31,6 +35,16 @@ from simharness import Simulator, Tap  # noqa: E402,F401
 
 FIXTURES = os.path.join(SOURCE_ROOT, "tests", "fixtures")
 IMAGE_LABELS = {"managed-by": "cargo-burst", "role": "image", "version": "test"}
+# A cargo-nextest stand-in for a server's ~/.local/bin (World.fake_nextest):
+# it says FAKE-NEXTEST and runs `cargo test --tests` with the run's arguments.
+FAKE_NEXTEST = """#!/bin/sh
+# cargo-nextest stand-in: `cargo nextest --version` / `cargo nextest run ARGS`
+shift
+if [ "$1" = "--version" ]; then echo "cargo-nextest 0.0.0-fake"; exit 0; fi
+shift
+echo "FAKE-NEXTEST run $*" >&2
+exec cargo test --tests "$@"
+"""
 
 
 def need_root_and_tools(tap):
@@ -93,6 +107,25 @@ def kill_env_holders(marker, path=None):
         except OSError:
             pass
     return victims
+
+
+def wait_for(cond, timeout, step=0.2):
+    """Poll cond() until it is true or timeout seconds passed; returns its last value."""
+    deadline = time.time() + timeout
+    while True:
+        v = cond()
+        if v or time.time() >= deadline:
+            return v
+        time.sleep(step)
+
+
+def pid_alive(pid):
+    """Is pid a running process (not gone, not a zombie)?"""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 class World:
@@ -195,6 +228,22 @@ class World:
             self.tap.diag("cargo burst %s: %r" % (" ".join(args), r))
         return r
 
+    def burst_ok(self, args, cwd, desc, env=None, timeout=240):
+        """Run the tool; one row: it exits 0 (with its output when not).
+        The result; callers stop where nothing after makes sense."""
+        r = self.burst(args, cwd, env=env, timeout=timeout)
+        if not self.tap.is_(r.code, 0, desc):
+            self.tap.diag(repr(r))
+        return r
+
+    def cold_build(self, desc, fixture="hello"):
+        """A fresh copy of fixture and its first `build` with the simulator's
+        request log emptied before it; one row: it succeeds (burst_ok).
+        (the workspace, the result)."""
+        ws = self.fixture(fixture)
+        self.sim.reset_requests()
+        return ws, self.burst_ok(["build"], ws, desc)
+
     # inspection helpers ----------------------------------------------------
     def api_calls(self):
         """The simulator's request log (method, path) without the control API."""
@@ -212,6 +261,17 @@ class World:
         """The host directory that is /root on a simulated server."""
         return os.path.join(self.sim.state_dir, "servers", str(server_id), "home")
 
+    def fake_nextest(self, server_id):
+        """Put FAKE_NEXTEST as cargo-nextest into the server's ~/.local/bin;
+        its path (on this machine)."""
+        nbin = os.path.join(self.server_home(server_id), ".local", "bin")
+        os.makedirs(nbin, exist_ok=True)
+        path = os.path.join(nbin, "cargo-nextest")
+        with open(path, "w") as f:
+            f.write(FAKE_NEXTEST)
+        os.chmod(path, 0o755)
+        return path
+
     def reapers(self):
         """{"__reap-server": [pid, ...], ...}: live reapers of this state directory."""
         out = {}
@@ -221,13 +281,11 @@ class World:
             try:
                 with open("/proc/%s/cmdline" % d, "rb") as f:
                     cmd = f.read().split(b"\0")
-                with open("/proc/%s/stat" % d) as f:
-                    if f.read().split(") ")[1].split()[0] == "Z":
-                        continue
-            except (OSError, IndexError):
+            except OSError:
                 continue
             verbs = [a.decode() for a in cmd if a.startswith(b"__reap-")]
-            if verbs and any(a.startswith(self.state_dir.encode()) for a in cmd):
+            if verbs and any(a.startswith(self.state_dir.encode()) for a in cmd) and \
+                    pid_alive(int(d)):
                 out.setdefault(verbs[0], []).append(int(d))
         return out
 
@@ -275,6 +333,19 @@ def new_sim(config=None):
 
 def seed(sim):
     return sim.seed_image(labels=IMAGE_LABELS, description="cargo-burst test image")
+
+
+def world_main(run_all, sim_config=None, **world_kw):
+    """The main() of an e2e test: skip unless real machines can run, then
+    run_all(tap, sim, w) with a seeded simulator (new_sim(sim_config)) and
+    one World (World(tap, sim, **world_kw)); the exit status."""
+    tap = Tap()
+    need_root_and_tools(tap)
+    with new_sim(sim_config) as sim:
+        seed(sim)
+        with World(tap, sim, **world_kw) as w:
+            run_all(tap, sim, w)
+    return tap.done()
 
 
 # ---- a plain sshd for the bring-your-own-host tests ------------------------

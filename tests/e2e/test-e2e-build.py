@@ -16,16 +16,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2elib import Tap, World, need_root_and_tools, new_sim, seed  # noqa: E402
-
-FAKE_NEXTEST = """#!/bin/sh
-# cargo-nextest stand-in: `cargo nextest --version` / `cargo nextest run ARGS`
-shift
-if [ "$1" = "--version" ]; then echo "cargo-nextest 0.0.0-fake"; exit 0; fi
-shift
-echo "FAKE-NEXTEST run $*" >&2
-exec cargo test --tests "$@"
-"""
+from e2elib import world_main  # noqa: E402
 
 
 def project_hash(w, ws):
@@ -44,13 +35,7 @@ def project_hash(w, ws):
 
 
 def main():
-    tap = Tap()
-    need_root_and_tools(tap)
-    with new_sim() as sim:
-        seed(sim)
-        with World(tap, sim) as w:
-            run_all(tap, sim, w)
-    return tap.done()
+    return world_main(run_all)
 
 
 def run_all(tap, sim, w):
@@ -64,9 +49,7 @@ def run_all(tap, sim, w):
     os.makedirs(os.path.join(hello, "target", "junk"))
 
     # --- cold build
-    r = w.burst(["build"], cwd=hello)
-    if not tap.is_(r.code, 0, "cold build succeeds"):
-        tap.diag(repr(r))
+    r = w.burst_ok(["build"], hello, "cold build succeeds")
     calls = w.api_calls()
     tap.ok(("POST", "/v1/servers") in calls and ("POST", "/v1/volumes") in calls,
            "cold build created a server and a volume through the API")
@@ -213,12 +196,7 @@ def run_all(tap, sim, w):
     tap.ok("Doc-tests hello" in r.out + r.err, "plain cargo test runs the doctests")
 
     # a fake nextest in the server's ~/.local/bin
-    sid = w.servers()[0]["id"]
-    nbin = os.path.join(w.server_home(sid), ".local", "bin")
-    os.makedirs(nbin, exist_ok=True)
-    with open(os.path.join(nbin, "cargo-nextest"), "w") as f:
-        f.write(FAKE_NEXTEST)
-    os.chmod(os.path.join(nbin, "cargo-nextest"), 0o755)
+    w.fake_nextest(w.servers()[0]["id"])
     r = w.burst(["test"], cwd=hello)
     both = r.out + r.err
     tap.ok(r.code == 0 and "FAKE-NEXTEST" in both and "Doc-tests hello" in both,

@@ -26,24 +26,6 @@ def main():
     return tap.done()
 
 
-def reapers_of(w):
-    """cargo-burst processes of this world still running (reapers, watchers)."""
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/environ" % d, "rb") as f:
-                env = f.read()
-            with open("/proc/%s/cmdline" % d, "rb") as f:
-                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if ("HOME=" + w.home).encode() in env and "cargo-burst" in cmd:
-            out.append(cmd)
-    return out
-
-
 def run_all(tap, sim, w, sshd):
     hello = w.fixture("hello")
     spec = sshd.spec
@@ -150,7 +132,7 @@ def run_all(tap, sim, w, sshd):
 
     tap.is_(sim.requests(), [], "no API call at all")
     tap.is_(w.servers(), [], "no server was created")
-    tap.is_(reapers_of(w), [], "no reaper or watcher is left running")
+    tap.is_(w.reapers(), {}, "no reaper or watcher is left running")
 
 
 def ssh_config_alias(tap, w, sshd, hello, env):

@@ -16,7 +16,7 @@ import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2elib import Tap, World, need_root_and_tools, new_sim, seed  # noqa: E402
+from e2elib import world_main  # noqa: E402
 
 
 def sim_prices(sim, type_name, location):
@@ -54,13 +54,7 @@ def processes_of(home):
 
 
 def main():
-    tap = Tap()
-    need_root_and_tools(tap)
-    with new_sim() as sim:
-        seed(sim)
-        with World(tap, sim) as w:
-            run_all(tap, sim, w)
-    return tap.done()
+    return world_main(run_all)
 
 
 def only_gets(tap, sim, what):
@@ -107,9 +101,8 @@ def run_all(tap, sim, w):
     tap.is_(len(sim.requests()), 0, "and sends no API request")
 
     # the cold run's status line names the price
-    r = w.burst(["build"], cwd=hello)
-    if not tap.is_(r.code, 0, "a real cold build succeeds"):
-        tap.diag(repr(r))
+    r = w.burst_ok(["build"], hello, "a real cold build succeeds")
+    if r.code != 0:
         return
     got = amount(r.err, "Provisioning cpx11 in fsn1 \\(\u20ac([0-9.]+)/h, billed per started hour\\)")
     tap.ok(got is not None and abs(got - hourly) < 0.00006,

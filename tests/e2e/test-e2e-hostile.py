@@ -26,7 +26,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2elib import Result, Tap, World, need_root_and_tools, new_sim, seed  # noqa: E402
+from e2elib import Result, Tap, World, need_root_and_tools, new_sim, seed, wait_for  # noqa: E402
 
 DEADLINE = 120  # generous: a hung fetch used to never end
 
@@ -96,41 +96,6 @@ def run(w, args, cwd, timeout=DEADLINE):
     return Result(p.returncode, out, err, time.time() - t0)
 
 
-def alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().split(") ")[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def reapers_of(w):
-    """{verb: pid} of the live reapers of this test's state directory."""
-    out = {}
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/cmdline" % d, "rb") as f:
-                cmd = f.read().split(b"\0")
-        except OSError:
-            continue
-        if len(cmd) > 1 and any(a.startswith(b"__reap-") for a in cmd) and \
-                any(a.startswith(w.state_dir.encode()) for a in cmd) and alive(int(d)):
-            out[[a for a in cmd if a.startswith(b"__reap-")][0].decode()] = int(d)
-    return out
-
-
-def wait_for(cond, timeout, step=0.2):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(step)
-    return cond()
-
-
 def unsafe_entries(root):
     """Entries under root that are not plain directories or regular files
     without setuid/setgid bits."""
@@ -192,10 +157,10 @@ def check_safe(tap, w, ws, what):
     tap.is_(files_containing(target, b"canary-secret"), [],
             "%s: the canary was not read into target/" % what)
     tap.is_(cores(ws), [], "%s: no core file" % what)
-    reapers = wait_for(lambda: "__reap-server" in reapers_of(w) and reapers_of(w), 20)
+    reapers = wait_for(lambda: "__reap-server" in w.reapers() and w.reapers(), 20)
     tap.ok(reapers and "__reap-server" in reapers, "%s: the server's reaper is armed (%s)"
            % (what, reapers))
-    limits = sorted(set(core_limit(pid) for pid in (reapers or {}).values()))
+    limits = sorted(set(core_limit(pid) for pids in (reapers or {}).values() for pid in pids))
     tap.is_(limits, ["0"], "%s: the reapers run with core dumps off" % what)
 
 

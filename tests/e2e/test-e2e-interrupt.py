@@ -15,69 +15,23 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2elib import Tap, World, kill_env_holders, need_root_and_tools, new_sim, seed  # noqa: E402
-
-
-def alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().split(") ")[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def reapers_of(w):
-    """Live reaper processes of this test's state directory."""
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/cmdline" % d, "rb") as f:
-                cmd = f.read().split(b"\0")
-        except OSError:
-            continue
-        if any(a.startswith(b"__reap-") for a in cmd) and \
-                any(a.startswith(w.state_dir.encode()) for a in cmd) and alive(int(d)):
-            out.append(cmd[1].decode())
-    return out
-
-
-def kill_reapers(w):
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/cmdline" % d, "rb") as f:
-                cmd = f.read().split(b"\0")
-        except OSError:
-            continue
-        if any(a.startswith(b"__reap-") for a in cmd) and \
-                any(a.startswith(w.state_dir.encode()) for a in cmd):
-            try:
-                os.kill(int(d), signal.SIGKILL)
-            except OSError:
-                pass
+from e2elib import kill_env_holders, pid_alive, world_main  # noqa: E402
 
 
 def main():
-    tap = Tap()
-    need_root_and_tools(tap)
-    with new_sim() as sim:
-        seed(sim)
-        with World(tap, sim) as w:
-            run_all(tap, sim, w)
-    return tap.done()
+    return world_main(run_all)
 
 
 def run_all(tap, sim, w):
     hello = w.fixture("hello")
-    r = w.burst(["build"], cwd=hello)
-    if not tap.is_(r.code, 0, "cold build"):
-        tap.diag(repr(r))
+    w.burst_ok(["build"], hello, "cold build")
 
     # --- Ctrl-C while the remote program sleeps
-    kill_reapers(w)
+    for pid in [p for pids in w.reapers().values() for p in pids]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass  # it ended meanwhile
     pidfile = os.path.join(w.dir, "sleeper.pid")
     p = w.start(["run", "--", "sleep", "120", pidfile], cwd=hello)
     deadline = time.time() + 120
@@ -89,7 +43,7 @@ def run_all(tap, sim, w):
             remote_pid = int(f.read().strip() or 0)
     except (OSError, ValueError):
         pass
-    tap.ok(remote_pid > 0 and alive(remote_pid), "the remote program runs (pid %d)" % remote_pid)
+    tap.ok(remote_pid > 0 and pid_alive(remote_pid), "the remote program runs (pid %d)" % remote_pid)
     t0 = time.time()
     os.kill(p.pid, signal.SIGINT)
     try:
@@ -104,7 +58,7 @@ def run_all(tap, sim, w):
     gone = False
     deadline = time.time() + 60
     while time.time() < deadline:
-        if not remote_pid or not alive(remote_pid):
+        if not remote_pid or not pid_alive(remote_pid):
             gone = True
             break
         time.sleep(0.1)
@@ -121,11 +75,11 @@ def run_all(tap, sim, w):
         tap.diag("state db: %s" % e)
     tap.is_(row, ("run", 1, 0), "the run is recorded as interrupted")
     deadline = time.time() + 60  # they are started as the run ends: poll for them
-    reapers = reapers_of(w)
+    reapers = w.reapers()
     while not ("__reap-server" in reapers and "__reap-volume" in reapers) and \
             time.time() < deadline:
         time.sleep(0.1)
-        reapers = reapers_of(w)
+        reapers = w.reapers()
     tap.ok("__reap-server" in reapers and "__reap-volume" in reapers,
            "after Ctrl-C the server and volume reapers are armed (%s)" % reapers)
 
@@ -145,7 +99,7 @@ def run_all(tap, sim, w):
             bs_pid = int(f.read().strip() or 0)
     except (OSError, ValueError):
         pass
-    tap.ok(bs_pid > 0 and alive(bs_pid), "the build script runs (pid %d)" % bs_pid)
+    tap.ok(bs_pid > 0 and pid_alive(bs_pid), "the build script runs (pid %d)" % bs_pid)
     os.kill(p.pid, signal.SIGINT)
     try:
         out, err = p.communicate(timeout=30)
@@ -156,7 +110,7 @@ def run_all(tap, sim, w):
     gone = False
     deadline = time.time() + 60
     while time.time() < deadline:
-        if not bs_pid or not alive(bs_pid):
+        if not bs_pid or not pid_alive(bs_pid):
             gone = True
             break
         time.sleep(0.1)

@@ -18,7 +18,7 @@ import sqlite3
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2elib import Tap, World, need_root_and_tools, new_sim, seed  # noqa: E402
+from e2elib import world_main  # noqa: E402
 
 
 def lose_database(w):
@@ -52,22 +52,12 @@ def adopted_location(w, server_id):
 
 
 def main():
-    tap = Tap()
-    need_root_and_tools(tap)
-    with new_sim({"deprecated_types": [{"server_type": "cpx11", "location": "fsn1"}]}) as sim:
-        seed(sim)
-        with World(tap, sim) as w:
-            run_all(tap, sim, w)
-    return tap.done()
+    return world_main(run_all, {"deprecated_types": [{"server_type": "cpx11", "location": "fsn1"}]})
 
 
 def run_all(tap, sim, w):
-    hello = w.fixture("hello")
-
-    sim.reset_requests()
-    r = w.burst(["build"], cwd=hello)
-    if not tap.is_(r.code, 0, "build succeeds although cpx11 is deprecated in fsn1"):
-        tap.diag(repr(r))
+    hello, r = w.cold_build("build succeeds although cpx11 is deprecated in fsn1")
+    if r.code != 0:
         return
     reqs = sim.requests()
     posts = [(q.get("body") or {}).get("location") for q in reqs

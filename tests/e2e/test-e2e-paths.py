@@ -29,7 +29,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2elib import Tap, World, cargo_path, need_root_and_tools, new_sim, seed  # noqa: E402
+from e2elib import cargo_path, world_main  # noqa: E402
 
 FILES = {
     "Cargo.toml": '[workspace]\nmembers = ["a", "b"]\nresolver = "2"\n',
@@ -62,16 +62,6 @@ FILES = {
 }
 
 
-FAKE_NEXTEST = """#!/bin/sh
-# cargo-nextest stand-in: `cargo nextest --version` / `cargo nextest run ARGS`
-shift
-if [ "$1" = "--version" ]; then echo "cargo-nextest 0.0.0-fake"; exit 0; fi
-shift
-echo "FAKE-NEXTEST run $*" >&2
-exec cargo test --tests "$@"
-"""
-
-
 def make_workspace(w):
     ws = os.path.join(w.work, "ws")
     for rel, text in FILES.items():
@@ -100,13 +90,7 @@ def test_names(out):
 
 
 def main():
-    tap = Tap()
-    need_root_and_tools(tap)
-    with new_sim() as sim:
-        seed(sim)
-        with World(tap, sim) as w:
-            run_all(tap, sim, w)
-    return tap.done()
+    return world_main(run_all)
 
 
 def run_all(tap, sim, w):
@@ -145,11 +129,7 @@ def run_all(tap, sim, w):
     b = os.path.join(ws, "b")
     servers = w.servers()
     if servers:
-        nbin = os.path.join(w.server_home(servers[0]["id"]), ".local", "bin")
-        os.makedirs(nbin, exist_ok=True)
-        with open(os.path.join(nbin, "cargo-nextest"), "w") as f:
-            f.write(FAKE_NEXTEST)
-        os.chmod(os.path.join(nbin, "cargo-nextest"), 0o755)
+        nextest = w.fake_nextest(servers[0]["id"])
     rc, out, err = local_cargo(w, ["test"], b, local_target)
     want = test_names(out)
     r = w.burst(["test"], cwd=b)
@@ -159,7 +139,7 @@ def run_all(tap, sim, w):
     if not tap.is_(sorted(test_names(r.out)), sorted(want), "...running b's tests only"):
         tap.diag(repr(r))
     if servers:
-        os.unlink(os.path.join(nbin, "cargo-nextest"))
+        os.unlink(nextest)
 
     # --- build --manifest-path, relative from a/ and absolute from the root
     b_bin = os.path.join(ws, "target", "debug", "b")

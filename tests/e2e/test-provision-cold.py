@@ -15,7 +15,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2elib import Tap, World, need_root_and_tools, new_sim, seed  # noqa: E402
+from e2elib import world_main  # noqa: E402
 
 
 def calls(sim, method, path_start, path_end=""):
@@ -25,23 +25,13 @@ def calls(sim, method, path_start, path_end=""):
 
 
 def main():
-    tap = Tap()
-    need_root_and_tools(tap)
-    with new_sim({"durations": {"server_create": 0.6, "server_start": 0.6,
-                                "volume_create": 0.3, "attach": 0.3}}) as sim:
-        seed(sim)
-        with World(tap, sim) as w:
-            run_all(tap, sim, w)
-    return tap.done()
+    return world_main(run_all, {"durations": {"server_create": 0.6, "server_start": 0.6,
+                                             "volume_create": 0.3, "attach": 0.3}})
 
 
 def run_all(tap, sim, w):
-    hello = w.fixture("hello")
-
-    sim.reset_requests()
-    r = w.burst(["build"], cwd=hello)
-    if not tap.is_(r.code, 0, "first cold build succeeds"):
-        tap.diag(repr(r))
+    hello, r = w.cold_build("first cold build succeeds")
+    if r.code != 0:
         return
     reqs = sim.requests()
     tap.ok(len(reqs) <= 15, "a cold run makes at most 15 API requests (%d)" % len(reqs))

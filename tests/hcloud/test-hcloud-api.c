@@ -20,6 +20,7 @@
 #include "burst/hcloud.h"
 #include "burst/log.h"
 #include "burst/strbuf.h"
+#include "burst/ui.h"
 
 static const char *endpoint, *token, *sim_base;
 

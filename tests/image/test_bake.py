@@ -13,50 +13,17 @@ also when it was killed during the create call.
 
 import os
 import re
-import shutil
 import signal
 import sqlite3
 import sys
 import time
 
-SOURCE_ROOT = os.environ.get("BURST_SOURCE_ROOT",
-                             os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
-sys.path.insert(0, os.path.join(SOURCE_ROOT, "tests", "e2e"))
-
-from e2elib import Tap, World, cargo_path, new_sim  # noqa: E402
-from simharness import real_machines_unavailable  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from imagetest import SOURCE_ROOT, bake_prereqs, write_bake_config  # noqa: E402
+from e2elib import Tap, World, new_sim, wait_for  # noqa: E402
 
 BAKE_LOG = "/var/log/cargo-burst-bake.log"
 OTHER_OWNER = "ffffffffffff"
-
-
-from taplib import skip_all  # noqa: E402,F401
-
-
-def check_prereqs():
-    why = real_machines_unavailable()
-    if why:
-        skip_all(why)
-    for prog in ("ssh", "rsync", "ssh-keygen", "sqlite3"):
-        if prog != "sqlite3" and not shutil.which(prog):
-            skip_all("%s is not installed" % prog)
-    if not os.environ.get("CARGO_BURST") or not os.path.exists(os.environ["CARGO_BURST"]):
-        skip_all("CARGO_BURST does not name the built binary")
-    if not cargo_path():
-        skip_all("cargo is not installed")
-
-
-def write_config(w):
-    with open(os.path.join(w.config_dir, "config.toml"), "w") as f:
-        f.write('ssh_key_path = "%s"\n' % w.key)
-        f.write("keep_alive_secs = 600\nvolume_keep_alive_secs = 3600\nvolume_gb = 10\n")
-        f.write("[hetzner]\n")
-        f.write('regions = ["fsn1", "nbg1"]\n')
-        f.write('server_type = "cpx11"\n')
-        f.write('image_server_type = "cx22"\n')
-        f.write("snapshot_keep = 2\n")
-
-
 ENV = {"CARGO_BURST_BAKE_POLL_MS": "100"}
 
 
@@ -72,16 +39,6 @@ def ours(sim, owner):
 
 def bake_servers(w):
     return [s for s in w.servers() if s["labels"].get("role") == "bake"]
-
-
-def wait_until(pred, timeout, step=0.1):
-    end = time.time() + timeout
-    while time.time() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
 
 
 def posts(sim, path_re):
@@ -146,7 +103,7 @@ def test_first_bake(tap, sim, w):
     tap.ok(len(mine) == 1 and mine[0]["status"] == "available" and
            mine[0]["description"] == "bake one", "the image is available")
     tap.is_(bake_servers(w), [], "the bake server is gone afterwards")
-    tap.ok(wait_until(lambda: not watchers(w), 10), "its watcher exited with it")
+    tap.ok(wait_for(lambda: not watchers(w), 10), "its watcher exited with it")
     tap.ok("Finished" in r.err and "image" in r.err, "the bake says it finished")
 
     image_id = mine[0]["id"] if mine else 0
@@ -225,7 +182,7 @@ def test_interrupt(tap, sim, w, owner):
     before = sorted(i["id"] for i in ours(sim, owner))
     p = w.start(["image", "build"], cwd=w.work, env=ENV)
     try:
-        up = wait_until(lambda: [s for s in bake_servers(w) if s["status"] == "running"], 60)
+        up = wait_for(lambda: [s for s in bake_servers(w) if s["status"] == "running"], 60)
         tap.ok(bool(up), "the bake server is running")
         time.sleep(0.5)
         os.kill(p.pid, signal.SIGINT)
@@ -236,7 +193,7 @@ def test_interrupt(tap, sim, w, owner):
             out, err = p.communicate()
         tap.is_(p.returncode, 130, "Ctrl-C exits 130")
         tap.ok("interrupted" in err, "and says so")
-        gone = wait_until(lambda: not bake_servers(w), 20)
+        gone = wait_for(lambda: not bake_servers(w), 20)
         tap.ok(gone, "the bake server was deleted")
         tap.is_(sorted(i["id"] for i in ours(sim, owner)), before, "no image was added")
         with db(w) as c:
@@ -273,7 +230,7 @@ def test_timeout_log(tap, sim, w):
             tap.ok("cargo-burst-bake.log" in r.err, "the bake log is mentioned")
         if r.code != 76:
             tap.diag(repr(r))
-        tap.ok(wait_until(lambda: not bake_servers(w), 20), "the failed bake server is deleted")
+        tap.ok(wait_for(lambda: not bake_servers(w), 20), "the failed bake server is deleted")
         with db(w) as c:
             n = c.execute("SELECT count(*) FROM events WHERE kind='terminated' AND "
                           "resource_kind='bake' AND reason='failed'").fetchone()[0]
@@ -296,7 +253,7 @@ def test_keep_on_failure(tap, sim, w):
         tap.ok(s.code == 0 and len(bake_servers(w)) == 1, "a sweep before the deadline keeps it")
         s = w.burst(["image", "sweep"], cwd=w.work,
                     env=dict(ENV, BURST_STATE_NOW=str(dl + 1)))
-        tap.ok(s.code == 0 and wait_until(lambda: not bake_servers(w), 20),
+        tap.ok(s.code == 0 and wait_for(lambda: not bake_servers(w), 20),
                "a sweep after the deadline deletes it")
 
 
@@ -325,7 +282,7 @@ def test_kill9(tap, sim, w):
     p = w.start(["image", "build", "--timeout", "2", "--snapshot-timeout", "8"], cwd=w.work,
                 env=ENV)
     try:
-        up = wait_until(lambda: [s for s in bake_servers(w) if s["status"] == "running"], 60)
+        up = wait_for(lambda: [s for s in bake_servers(w) if s["status"] == "running"], 60)
         tap.ok(bool(up), "the bake server of the doomed bake is running")
         sid = up[0]["name"] if up else "none"
         tap.ok(len(watchers(w, sid)) == 1, "a detached bake watcher runs")
@@ -344,11 +301,11 @@ def test_kill9(tap, sim, w):
     s = w.burst(["image", "sweep"], cwd=w.work, env=ENV)
     tap.ok(s.code == 0 and (time.time() >= dl or len(bake_servers(w)) == 1),
            "before its deadline a sweep leaves it alone")
-    gone = wait_until(lambda: not bake_servers(w), max(0, dl - time.time()) + 30, step=0.2)
+    gone = wait_for(lambda: not bake_servers(w), max(0, dl - time.time()) + 30, step=0.2)
     t_gone = time.time()
     tap.ok(gone, "the watcher deleted it after the bake was killed")
     tap.ok(t_gone >= dl - 1, "not before its deadline (%.1f s after it)" % (t_gone - dl))
-    tap.ok(wait_until(lambda: not watchers(w, sid), 10), "the watcher has exited")
+    tap.ok(wait_for(lambda: not watchers(w, sid), 10), "the watcher has exited")
     with db(w) as c:
         n = c.execute("SELECT count(*) FROM events WHERE kind='terminated' AND "
                       "resource_kind='bake' AND reason='reap'").fetchone()[0]
@@ -365,7 +322,7 @@ def test_kill9_during_create(tap, sim, w):
     p = w.start(["image", "build", "--timeout", "2", "--snapshot-timeout", "4"], cwd=w.work,
                 env=ENV)
     try:
-        sent = wait_until(lambda: posts(sim, r"/v1/servers"), 30)
+        sent = wait_for(lambda: posts(sim, r"/v1/servers"), 30)
         tap.ok(bool(sent), "the create call is in flight")
         os.killpg(p.pid, signal.SIGKILL)
         p.communicate()
@@ -374,7 +331,7 @@ def test_kill9_during_create(tap, sim, w):
             os.killpg(p.pid, signal.SIGKILL)
             p.wait()
     name = sent[0]["body"]["name"] if sent else "none"
-    made = wait_until(lambda: [s for s in bake_servers(w) if s["name"] == name], 10)
+    made = wait_for(lambda: [s for s in bake_servers(w) if s["name"] == name], 10)
     tap.ok(bool(made), "the server was created after the tool died")
     tap.ok(len(watchers(w, name)) == 1, "its watcher outlived the tool")
 
@@ -383,16 +340,16 @@ def test_kill9_during_create(tap, sim, w):
             row = c.execute("SELECT state, hcloud_id FROM intents WHERE name=?",
                             (name,)).fetchone()
         return row if row and row[0] != "pending" else None
-    st = wait_until(intent_state, 10)
+    st = wait_for(intent_state, 10)
     tap.ok(st is not None and st[0] == "done" and made and st[1] == made[0]["id"],
            "the watcher settled the create's intent: %r" % (st,))
     dl = int(made[0]["labels"]["deadline"]) if made else int(t0 + 6)
-    gone = wait_until(lambda: not [s for s in bake_servers(w) if s["name"] == name],
+    gone = wait_for(lambda: not [s for s in bake_servers(w) if s["name"] == name],
                       max(0, dl - time.time()) + 30, step=0.2)
     t_gone = time.time()
     tap.ok(gone and t_gone >= dl - 1, "deleted after its deadline (%.1f s after it)" %
            (t_gone - dl))
-    tap.ok(wait_until(lambda: not watchers(w, name), 10), "the watcher has exited")
+    tap.ok(wait_for(lambda: not watchers(w, name), 10), "the watcher has exited")
     sim.configure({"faults": []})
 
 
@@ -411,7 +368,7 @@ def test_lost_reply(tap, sim, w):
         tap.diag(repr(r))
     done = [c for c in posts(sim, r"/v1/servers") if c.get("status") == 201 or c.get("fault")]
     tap.is_(len(done), 1, "one server create took effect (%d)" % len(done))
-    tap.ok(wait_until(lambda: bake_servers(w) == [], 20), "and no bake server is left")
+    tap.ok(wait_for(lambda: bake_servers(w) == [], 20), "and no bake server is left")
 
 
 def test_down_abandoned(tap, sim, w):
@@ -421,7 +378,7 @@ def test_down_abandoned(tap, sim, w):
     sim.configure({"durations": {"bake": 600}})
     p = w.start(["image", "build", "--timeout", "900"], cwd=w.work, env=ENV)
     try:
-        up = wait_until(lambda: [s for s in bake_servers(w) if s["status"] == "running"], 60)
+        up = wait_for(lambda: [s for s in bake_servers(w) if s["status"] == "running"], 60)
         tap.ok(bool(up), "a long bake is running")
         sid = up[0]["name"] if up else "none"
         d = w.burst(["down"], cwd=w.work, env=ENV)
@@ -432,7 +389,7 @@ def test_down_abandoned(tap, sim, w):
         p.communicate()
         for pid in watchers(w, sid):
             os.kill(pid, signal.SIGKILL)
-        tap.ok(wait_until(lambda: not watchers(w, sid), 10), "tool and watcher are gone")
+        tap.ok(wait_for(lambda: not watchers(w, sid), 10), "tool and watcher are gone")
     finally:
         if p.poll() is None:
             os.killpg(p.pid, signal.SIGKILL)
@@ -445,7 +402,7 @@ def test_down_abandoned(tap, sim, w):
 
 
 def main():
-    check_prereqs()
+    bake_prereqs()
     tap = Tap()
     cfg = {"durations": {"bake": 1.0, "image_create": 0.3}}
     with new_sim(cfg) as sim:
@@ -453,7 +410,7 @@ def main():
         sim.seed_image(labels={"managed-by": "cargo-burst", "role": "image",
                                "owner": OTHER_OWNER}, description="other owner")
         with World(tap, sim) as w:
-            write_config(w)
+            write_bake_config(w, "snapshot_keep = 2\n")
             owner, first = test_first_bake(tap, sim, w)
             newest = test_fallback_and_retention(tap, sim, w, owner, first)
             test_build_uses_image(tap, sim, w, newest)

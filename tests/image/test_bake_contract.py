@@ -16,44 +16,17 @@ import subprocess
 import sys
 import tempfile
 
-SOURCE_ROOT = os.environ.get("BURST_SOURCE_ROOT",
-                             os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
-sys.path.insert(0, os.path.join(SOURCE_ROOT, "tests", "e2e"))
-
-from e2elib import Tap, World, cargo_path, new_sim  # noqa: E402
-from simharness import real_machines_unavailable  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from imagetest import bake_prereqs, skip_all, write_bake_config  # noqa: E402
+from e2elib import Tap, World, new_sim  # noqa: E402
 
 LIMIT = 32 * 1024
 
 
-def skip_all(reason):
-    print("1..0 # SKIP %s" % reason, flush=True)
-    sys.exit(0)
-
-
 def check_prereqs():
-    why = real_machines_unavailable()
-    if why:
-        skip_all(why)
-    for prog in ("ssh", "rsync", "ssh-keygen"):
-        if not shutil.which(prog):
-            skip_all("%s is not installed" % prog)
+    bake_prereqs()
     if not shutil.which("cloud-init"):
         skip_all("cloud-init is not installed (apt-get install cloud-init; .ci/run does)")
-    if not os.environ.get("CARGO_BURST") or not os.path.exists(os.environ["CARGO_BURST"]):
-        skip_all("CARGO_BURST does not name the built binary")
-    if not cargo_path():
-        skip_all("cargo is not installed")
-
-
-def write_config(w):
-    with open(os.path.join(w.config_dir, "config.toml"), "w") as f:
-        f.write('ssh_key_path = "%s"\n' % w.key)
-        f.write("keep_alive_secs = 600\nvolume_keep_alive_secs = 3600\nvolume_gb = 10\n")
-        f.write("[hetzner]\n")
-        f.write('regions = ["fsn1", "nbg1"]\n')
-        f.write('server_type = "cpx11"\n')
-        f.write('image_server_type = "cx22"\n')
 
 
 def creates(sim):
@@ -90,7 +63,7 @@ def main():
            "deprecated_types": [{"server_type": "cx22", "location": "fsn1"}]}
     with new_sim(cfg) as sim:
         with World(tap, sim) as w:
-            write_config(w)
+            write_bake_config(w)
             run_all(tap, sim, w)
     return tap.done()
 

@@ -3,15 +3,14 @@
 Builds on tests/e2e/e2elib.py (World: a temporary HOME/XDG world, the built
 binary, a fixture crate) and tests/sim/simharness.py (the simulator with
 real machines).  Adds: skipping the TAP way meson expects (exit 0), reading
-`status --json`, waiting for conditions with a bound, and listing the
-simulator's resources.
+`status --json`, and listing the simulator's resources; e2elib's wait_for
+(a condition polled with a bound) and pid_alive are here too.
 """
 
 import json
 import os
 import shutil
 import sys
-import time
 
 SOURCE_ROOT = os.environ.get("BURST_SOURCE_ROOT",
                              os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
@@ -19,7 +18,7 @@ sys.path.insert(0, os.path.join(SOURCE_ROOT, "tests", "e2e"))
 sys.path.insert(0, os.path.join(SOURCE_ROOT, "tests", "sim"))
 
 import e2elib  # noqa: E402
-from e2elib import World, new_sim, seed, kill_env_holders  # noqa: E402,F401
+from e2elib import World, new_sim, seed, kill_env_holders, pid_alive, wait_for  # noqa: E402,F401
 from simharness import Tap  # noqa: E402,F401
 from taplib import skip_all  # noqa: E402,F401
 
@@ -35,16 +34,6 @@ def need_real_world():
         skip_all("CARGO_BURST does not name the built binary")
     if not e2elib.cargo_path():
         skip_all("cargo is not installed")
-
-
-def wait_for(cond, timeout, step=0.2):
-    """Poll cond() until it is true or timeout seconds passed; returns its last value."""
-    deadline = time.time() + timeout
-    while True:
-        v = cond()
-        if v or time.time() >= deadline:
-            return v
-        time.sleep(step)
 
 
 def status_json(w, cwd=None):
@@ -74,14 +63,6 @@ def live_servers(w):
 
 def count_calls(w, method, path):
     return sum(1 for m, p in w.api_calls() if m == method and p == "/v1" + path)
-
-
-def pid_alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def reaper_log_tail(w, n=30):

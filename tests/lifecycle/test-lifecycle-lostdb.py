@@ -19,23 +19,6 @@ KEEP = 15
 VKEEP = 45
 
 
-def reapers_running(w):
-    """Pids of reaper processes of this world's state directory."""
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/cmdline" % d, "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
-        if any(a in (b"__reap-server", b"__reap-volume") for a in argv) and \
-                w.state_dir.encode() in argv and lclib.pid_alive(int(d)):
-            out.append(int(d))
-    return out
-
-
 def volumes_of(st):
     return [p for p in (st or {}).get("projects", []) if p.get("volume")]
 
@@ -108,8 +91,8 @@ def main():
             if not tap.ok(vgone, "the volume is reaped"):
                 tap.diag(lclib.reaper_log_tail(w))
             tap.is_(w.api_calls().count(("POST", "/v1/servers")), 2, "two servers made in all")
-            left = wait_for(lambda: not reapers_running(w), 60, 0.5)
-            tap.ok(left, "no reaper is left behind once they are gone (%r)" % reapers_running(w))
+            left = wait_for(lambda: not w.reapers(), 60, 0.5)
+            tap.ok(left, "no reaper is left behind once they are gone (%r)" % w.reapers())
             lclib.check_reaper_logs(tap, w)
             if w.servers() or w.volumes():
                 w.burst(["down", "--with-volumes"], cwd=ws)

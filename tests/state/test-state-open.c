@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include "state-test.h"
+#include "burst/config.h"
 #include "burst/sha256.h"
 
 static int64_t user_version(const char *path)
@@ -81,7 +82,7 @@ int main(void)
 
 	test_sha256();
 
-	def = state_default_dir();
+	def = config_state_dir();
 	is_str(def, dir, "default dir follows XDG_STATE_HOME");
 	free(def);
 
