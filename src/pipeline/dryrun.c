@@ -82,10 +82,10 @@ int pipeline_dry_run(struct burst_ctx *ctx)
 	if (!ctx->state || !ctx->api)
 		return burst_error_set(&ctx->err, BURST_EXIT_INTERNAL,
 				       "--dry-run without the state or the API client");
-	provision_project_hash(ctx->workspace_root, hash);
+	provision_project_hash_arch(ctx->workspace_root, cfg->arch, hash);
 	keep_alive = ctx->run.keep_alive_secs >= 0 ? ctx->run.keep_alive_secs :
 		cfg->keep_alive_secs;
-	if (state_server_current(ctx->state, &srv, &ctx->err) < 0 ||
+	if (provision_current_server(ctx->state, cfg->arch, &srv, &ctx->err) < 0 ||
 	    state_project_get(ctx->state, hash, &proj, &ctx->err) < 0)
 		goto out;
 	reuse = srv.status == STATE_SERVER_READY && srv.ip && srv.hcloud_id;
@@ -93,16 +93,16 @@ int pipeline_dry_run(struct burst_ctx *ctx)
 		proj.location && proj.volume_name;
 	add_command(&cmd, ctx);
 
-	printf("Dry run of `cargo burst %s`: nothing is created, no reaper is started.\n",
-	       ctx->run.verb);
+	printf("Dry run of `cargo burst %s` (%s): nothing is created, no reaper is started.\n",
+	       ctx->run.verb, cfg->arch);
 	if (reuse) {
 		loc = srv.location;
 		type = srv.server_type ? srv.server_type : type;
 		printf("server:  reuse '%s' (%s, %s, %s)\n", srv.name ? srv.name : "?",
 		       type, loc ? loc : "?", srv.ip);
 	} else {
-		if (provision_find_image(ctx->api, state_owner_id(ctx->state), &image_id,
-					 &ctx->err) < 0)
+		if (provision_find_image(ctx->api, state_owner_id(ctx->state), cfg->arch,
+					 &image_id, &ctx->err) < 0)
 			goto out;
 		if (hcloud_image_get(ctx->api, image_id, &img, &e) < 0)
 			burst_error_release(&e);
@@ -143,7 +143,7 @@ int pipeline_dry_run(struct burst_ctx *ctx)
 		sha256_hex(key, strlen(key), vhash, PROVISION_HASH_LEN);
 		free(key);
 		vname = provision_volume_name(ctx->workspace_root, vhash,
-					      have_vol ? loc : NULL);
+					      have_vol ? loc : NULL, cfg->arch);
 		printf("volume:  create '%s' (%lld GB) in %s\n", vname,
 		       (long long)cfg->volume_gb, loc ? loc : "?");
 	}

@@ -271,6 +271,7 @@ static void provision_opts_fill(struct run *r, struct provision_opts *o)
 	o->project_hash = r->hash;
 	o->workspace_root = r->root;
 	o->server_type = r->cfg->server_type;
+	o->arch = r->cfg->arch;
 	o->regions = &r->cfg->regions;
 	o->volume_gb = r->cfg->volume_gb;
 	o->ssh_pub_key_path = r->cfg->ssh_pub_key_path;
@@ -368,7 +369,8 @@ static int try_warm(struct run *r, bool under_lock, struct burst_error *err)
 	bool half_done;
 	int found, rc, ret = -1;
 
-	found = state_server_current(r->st, &row, err);
+	/* only a server of the run's architecture (a live x86 one is no arm64 server) */
+	found = provision_current_server(r->st, r->cfg->arch, &row, err);
 	if (found < 0)
 		goto out;
 	/*
@@ -844,7 +846,8 @@ static int run_pipeline(struct run *r, struct burst_error *err)
 	uint64_t t;
 	int ret = -1;
 
-	provision_project_hash(r->root, r->hash);
+	/* arm64 is a project of its own (provision.h); a BYO host is what it is */
+	provision_project_hash_arch(r->root, r->byo ? NULL : r->cfg->arch, r->hash);
 	r->keep_alive = r->ctx->run.keep_alive_secs >= 0 ? r->ctx->run.keep_alive_secs
 							  : r->cfg->keep_alive_secs;
 	r->known_hosts = xstrfmt("%s/known_hosts", state_dir(r->st));

@@ -832,7 +832,7 @@ static int plan_servers(struct shard_ctx *sc, struct burst_error *err)
 	p->known_hosts = r->known_hosts;
 	p->max_servers = r->cfg->max_servers;
 	provision_location_order(r->srv.location, &r->cfg->regions, &p->order);
-	if (provision_find_image(r->api, p->owner, &p->image_id, err) < 0)
+	if (provision_find_image(r->api, p->owner, r->cfg->arch, &p->image_id, err) < 0)
 		return -1;
 	if (provision_ensure_ssh_key(r->api, r->st, p->owner, r->cfg->ssh_pub_key_path,
 				     &p->key_id, err) < 0)

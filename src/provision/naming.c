@@ -15,6 +15,31 @@ void provision_project_hash(const char *root, char out[PROVISION_HASH_LEN + 1])
 	state_project_id(root, out);
 }
 
+void provision_project_hash_arch(const char *root, const char *arch,
+				 char out[PROVISION_HASH_LEN + 1])
+{
+	char *key;
+
+	if (!provision_arch_is_arm(arch)) {
+		state_project_id(root, out);
+		return;
+	}
+	/* another project for arm64: its own volume, state row and leases */
+	key = xstrfmt("%s\narch=arm64", root);
+	state_project_id(key, out);
+	free(key);
+}
+
+bool provision_arch_is_arm(const char *arch)
+{
+	return arch && !strcmp(arch, "arm64");
+}
+
+const char *provision_arch_api(const char *arch)
+{
+	return provision_arch_is_arm(arch) ? "arm" : "x86";
+}
+
 /*
  * Lower-case the leaf and keep [a-z0-9], turning every other run of bytes
  * into one '-'; no '-' at either end.  Empty when nothing is left.
@@ -57,7 +82,7 @@ static const char *leaf_of(const char *root, size_t *len)
 }
 
 char *provision_volume_name(const char *root, const char *hash,
-			    const char *location)
+			    const char *location, const char *arch)
 {
 	struct strbuf sb = STRBUF_INIT, leaf = STRBUF_INIT;
 	size_t llen, fixed;
@@ -66,6 +91,8 @@ char *provision_volume_name(const char *root, const char *hash,
 
 	/* "cargo-burst-" + leaf + "-" + hash [+ "-" + location] <= 64 */
 	fixed = strlen("cargo-burst-") + 1 + strlen(hash);
+	if (provision_arch_is_arm(arch))
+		fixed += strlen("-arm64");
 	if (location)
 		fixed += 1 + strlen(location);
 	sanitise(&leaf, tmp, fixed < PROVISION_NAME_MAX ?
@@ -76,6 +103,8 @@ char *provision_volume_name(const char *root, const char *hash,
 	if (leaf.len)
 		strbuf_addf(&sb, "%s-", leaf.buf);
 	strbuf_addstr(&sb, hash);
+	if (provision_arch_is_arm(arch))
+		strbuf_addstr(&sb, "-arm64");
 	if (location) {
 		struct strbuf loc = STRBUF_INIT;
 

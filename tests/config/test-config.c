@@ -151,7 +151,7 @@ static void test_layering(void)
 	struct burst_config cfg;
 	struct burst_error err = BURST_ERROR_INIT;
 	struct strvec cli_env = STRVEC_INIT;
-	struct config_overrides o = { 900, &cli_env };
+	struct config_overrides o = { 900, &cli_env, NULL };
 
 	config_init(&cfg);
 	ok(apply(&cfg,
@@ -249,7 +249,7 @@ static void test_lists_and_refused(void)
 	struct burst_config cfg;
 	struct burst_error err = BURST_ERROR_INIT;
 	struct strvec cli_env = STRVEC_INIT;
-	struct config_overrides o = { -1, &cli_env };
+	struct config_overrides o = { -1, &cli_env, NULL };
 
 	config_init(&cfg);
 	ok(apply(&cfg, "forward_env = [\"PATH\", \"OK_1\", \"CARGO_TARGET_DIR\"]\n",
@@ -862,7 +862,7 @@ static void test_load(void)
 	char *sshdir = tpath("home/.ssh"), *rsa = tpath("home/.ssh/id_rsa");
 	char *ed = tpath("home/.ssh/id_ed25519"), *p;
 	struct strvec cli_env = STRVEC_INIT;
-	struct config_load_opts opts = { NULL, NULL, { -1, NULL } };
+	struct config_load_opts opts = { NULL, NULL, { -1, NULL, NULL } };
 	struct strbuf out = STRBUF_INIT;
 	cJSON *json, *item;
 
