@@ -302,7 +302,7 @@ out:
 
 const struct burst_cmd cmd_image = {
 	"image", "Bake the build image the servers start from",
-	"cargo burst image build [--server-type TYPE] [--description TEXT] "
+	"cargo burst image build [--server-type TYPE] [--arch ARCH] [--description TEXT] "
 	"[--timeout SECONDS] [--snapshot-timeout SECONDS] [--keep-on-failure]\n"
 	"       cargo burst image sweep",
 	image_help, CMD_CONFIG | CMD_WORKSPACE_OPT, image_exec, image_options,
