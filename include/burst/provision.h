@@ -190,7 +190,12 @@ int provision_server_discard(struct hcloud *api, struct burst_state *st, int64_t
  */
 int provision_find_image(struct hcloud *api, const char *owner_id, const char *arch,
 			 int64_t *image_id, struct burst_error *err);
-/* The architecture of an image ("x86", "arm64"), as provision_find_image() reads it. */
+/*
+ * The architecture of an image as provision_find_image() reads it: "x86" or
+ * "arm64" from the API's `architecture` ("other" for a value it does not
+ * know, used by no run), else from the `arch` label, else "x86" (snapshots
+ * baked before architectures were told apart).
+ */
 const char *provision_image_arch(const struct hcloud_image *im);
 /*
  * The newest server row of arch (not deleted, shards excepted), as

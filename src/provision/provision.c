@@ -74,7 +74,8 @@ const char *provision_image_arch(const struct hcloud_image *im)
 
 	/* the API's word first: a label can be wrong, the architecture cannot */
 	if (im->architecture)
-		return !strcmp(im->architecture, "arm") ? "arm64" : "x86";
+		return !strcmp(im->architecture, "arm") ? "arm64" :
+			!strcmp(im->architecture, "x86") ? "x86" : "other";
 	return label && !strcmp(label, "arm64") ? "arm64" : "x86";
 }
 

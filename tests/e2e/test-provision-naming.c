@@ -69,6 +69,26 @@ int main(void)
 	provision_project_hash_arch("/home/me/proj", "arm64", h2);
 	ok(strcmp(h1, h2) != 0 && strlen(h2) == PROVISION_HASH_LEN,
 	   "arm64 is another project (its own volume and leases): %s", h2);
+	{
+		struct hcloud_image im = { 0 };
+
+		hcloud_labels_init(&im.labels);
+		is_str(provision_image_arch(&im), "x86", "an image without architecture or label is x86");
+		hcloud_labels_set(&im.labels, "arch", "arm64");
+		is_str(provision_image_arch(&im), "arm64", "else its arch label tells");
+		im.architecture = xstrdup("x86");
+		is_str(provision_image_arch(&im), "x86", "the API's architecture wins over a label");
+		free(im.architecture);
+		im.architecture = xstrdup("arm");
+		is_str(provision_image_arch(&im), "arm64", "architecture arm is arm64");
+		free(im.architecture);
+		im.architecture = xstrdup("riscv");
+		is_str(provision_image_arch(&im), "other", "an unknown architecture is neither");
+		free(im.architecture);
+		hcloud_labels_release(&im.labels);
+	}
+	is_str(provision_arch_api("arm64"), "arm", "the API calls arm64 arm");
+	is_str(provision_arch_api(NULL), "x86", "and the default x86");
 	for (size_t i = 0; i < sizeof(weird) / sizeof(weird[0]); i++) {
 		n = provision_volume_name(weird[i], "0123456789ab", i % 2 ? "hel1" : NULL, NULL);
 		ok(valid_volume_name(n) && strstr(n, "0123456789ab"),
