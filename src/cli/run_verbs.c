@@ -35,7 +35,7 @@
 	OPT_VALUE | OPT_REPEAT | OPT_AFTER_VERB }
 #define OPT_HOST { RUN_OPT_HOST, 0, "host", "USER@MACHINE[:PORT]", \
 	"Use this ssh machine, not a Hetzner server", OPT_VALUE | OPT_AFTER_VERB }
-#define OPT_ARCH { RUN_OPT_ARCH, 0, "arch", "ARCH", \
+#define OPT_ARCH { RUN_OPT_ARCH, 0, "arch", "x86|arm64", \
 	"Build on an x86 or arm64 server (Ampere, cax types)", OPT_VALUE | OPT_AFTER_VERB }
 #define OPT_YES { RUN_OPT_YES, 'y', "yes", NULL, \
 	"Do not ask before costly steps", OPT_AFTER_VERB }

@@ -57,7 +57,7 @@ static const struct burst_option image_options[] = {
 	{ IMAGE_OPT_SERVER_TYPE, 0, "server-type", "TYPE",
 	  "The bake server's type (default: [hetzner] image_server_type)",
 	  OPT_VALUE },
-	{ IMAGE_OPT_ARCH, 0, "arch", "ARCH",
+	{ IMAGE_OPT_ARCH, 0, "arch", "x86|arm64",
 	  "Bake the x86 or the arm64 image (default: [hetzner] arch; arm64 on "
 	  "arm_image_server_type)", OPT_VALUE },
 	{ IMAGE_OPT_DESCRIPTION, 0, "description", "TEXT",
@@ -302,7 +302,7 @@ out:
 
 const struct burst_cmd cmd_image = {
 	"image", "Bake the build image the servers start from",
-	"cargo burst image build [--server-type TYPE] [--arch ARCH] [--description TEXT] "
+	"cargo burst image build [--server-type TYPE] [--arch x86|arm64] [--description TEXT] "
 	"[--timeout SECONDS] [--snapshot-timeout SECONDS] [--keep-on-failure]\n"
 	"       cargo burst image sweep",
 	image_help, CMD_CONFIG | CMD_WORKSPACE_OPT, image_exec, image_options,
