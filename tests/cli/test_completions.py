@@ -374,6 +374,8 @@ def test_man(page, verbs, helps):
         missing += [u for u in usage if re.sub(r"\s+", " ", u) not in flat]
         ok(not missing, "man: %s: usage and every flag rendered" % verb,
            "missing %r" % missing)
+    ok("--arch arm64" in flat and 'arch = "arm64"' in flat and "image build --arch arm64" in flat,
+       "man: DESCRIPTION says how to build for arm64 (issue 15)")
     keys = config_keys()
     missing = [k for k in keys if k not in flat]
     ok(keys and not missing, "man: CONFIGURATION has the %d keys of config "
