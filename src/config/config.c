@@ -54,7 +54,7 @@ const struct config_key config_keys[CONFIG_KEY_COUNT] = {
 	  NULL, CONFIG_T_STRING, 0, 0, "\"cax11\"",
 	  "Server type used by `cargo burst image build --arch arm64`.", 0 },
 	{ CONFIG_SNAPSHOT_KEEP, "hetzner", "snapshot_keep", NULL, CONFIG_T_INT,
-	  1, 100, "2", "Baked image snapshots to keep.", 0 },
+	  1, 100, "2", "Baked image snapshots to keep (per architecture).", 0 },
 	{ CONFIG_KEEP_ALIVE_SECS, NULL, "keep_alive_secs", NULL, CONFIG_T_INT,
 	  0, 7 * DAY, "300",
 	  "Idle seconds before the server is deleted (--keep-alive).", 0 },
