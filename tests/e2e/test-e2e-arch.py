@@ -143,6 +143,8 @@ def run_all(tap, sim, w):
     tap.is_([(c["body"].get("server_type"), c["body"].get("location")) for c in creates],
             [("cax41", "fsn1")], "one create: cax41 (arm_server_type) in fsn1, never in ash")
     tap.ok("ash" in r.err, "says ash was skipped for cax41")
+    tap.ok(re.search(r"Provisioning cax41 in fsn1 \(€0\.\d+/h", r.err) is not None,
+           "the cold run names cax41's live hourly price")
     servers = w.servers()
     arm_srv = [s for s in servers if s["id"] != x86_srv.get("id")]
     arm_srv = arm_srv[0] if len(arm_srv) == 1 else {}
