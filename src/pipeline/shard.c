@@ -421,6 +421,7 @@ static void *provision_main(void *arg)
 	if (state_open(p->state_dir, &st, &s->err) < 0)
 		goto out;
 	provision_labels(&labels, "shard", p->owner, NULL);
+	hcloud_labels_set(&labels, "arch", config_type_arch(p->server_type));
 	if (remote_cloud_config(s->host_priv, s->host_pub, &user_data) < 0) {
 		burst_error_set(&s->err, BURST_EXIT_INTERNAL, "the cloud-config is too large");
 		goto out;
