@@ -10,8 +10,10 @@ arm64 snapshot (not from a newer x86 one), with a volume of its own
 (name ending -arm64, labels arch=arm64, its own project id); the x86 server
 is not reused and the x86 volume is untouched.  `--arch x86` reuses the x86
 server and volume without touching the arm64 ones; `--arch arm64` the arm64
-server.  status shows the architecture, --dry-run names it, and a project
-config that sets arch = "arm64" with an x86 server_type is a config error.
+server.  status shows the architecture, --dry-run names it; the cost guard
+counts servers of both architectures (max_servers = 1 with the x86 server
+up refuses an arm64 create); a project config that sets arch = "arm64"
+with an x86 server_type is a config error.
 """
 
 import json
@@ -206,6 +208,23 @@ def run_all(tap, sim, w):
            "--dry-run names the architecture and the arm64 server it would reuse")
     if "(arm64)" not in r.out:
         tap.diag(repr(r))
+
+    # the cost guard counts servers of both architectures: with max_servers = 1
+    # and the x86 server up, an arm64 run that needs a server is refused
+    tap.ok(w.delete_server(arm_srv.get("id", 0)), "the arm64 server is deleted behind the tool's back")
+    with open(os.path.join(w.config_dir, "config.toml")) as f:
+        text = f.read()
+    with open(os.path.join(w.config_dir, "config.toml"), "w") as f:
+        f.write(text.replace("max_servers = 2", "max_servers = 1"))
+    sim.reset_requests()
+    r = w.burst(["--arch", "arm64", "build"], cwd=hello, timeout=120)
+    tap.ok(r.code == 78 and "max_servers" in r.err and x86_srv.get("name", "?") in r.err,
+           "max_servers = 1: an arm64 run with the x86 server up is refused (78), naming it")
+    if r.code != 78:
+        tap.diag(repr(r))
+    tap.is_(posts(sim, r"/v1/servers"), [], "and no server was created")
+    with open(os.path.join(w.config_dir, "config.toml"), "w") as f:
+        f.write(text)
 
     # arch and a server type of the other architecture in one file: a config error
     write_project(hello, '[hetzner]\narch = "arm64"\nserver_type = "ccx63"\n')
