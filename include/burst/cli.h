@@ -183,7 +183,7 @@ enum run_opt_id {
 	RUN_OPT_KEEP_ALIVE = 1, RUN_OPT_NO_REAP, RUN_OPT_NO_FETCH, RUN_OPT_YES,
 	RUN_OPT_ENV, RUN_OPT_HOST, RUN_OPT_FORWARD, RUN_OPT_NO_DOCTESTS,
 	RUN_OPT_CARGO_TEST, RUN_OPT_SHARDS, RUN_OPT_JUNIT, RUN_OPT_NO_SYNC,
-	RUN_OPT_QUIET, RUN_OPT_VERBOSE, RUN_OPT_DRY_RUN,
+	RUN_OPT_QUIET, RUN_OPT_VERBOSE, RUN_OPT_DRY_RUN, RUN_OPT_ARCH,
 };
 
 struct run_args {
@@ -201,6 +201,7 @@ struct run_args {
 	struct strvec env;        /* --env values as given: VAR or VAR=VALUE */
 	struct strvec cargo_args; /* what follows `cargo <verb>` remotely */
 	char *host;               /* --host user@machine[:port], or NULL */
+	char *arch;               /* --arch x86|arm64, or NULL */
 	struct strvec forwards;   /* run: -L/--forward LOCAL[:REMOTE] as given */
 	bool no_sync;             /* ssh: --no-sync */
 	int shards;               /* test: --shards N (0 = not given) */

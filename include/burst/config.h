@@ -77,6 +77,9 @@ enum config_key_id {
 	CONFIG_REGIONS,
 	CONFIG_SERVER_TYPE,
 	CONFIG_IMAGE_SERVER_TYPE,
+	CONFIG_ARCH,
+	CONFIG_ARM_SERVER_TYPE,
+	CONFIG_ARM_IMAGE_SERVER_TYPE,
 	CONFIG_SNAPSHOT_KEEP,
 	CONFIG_KEEP_ALIVE_SECS,
 	CONFIG_VOLUME_KEEP_ALIVE_SECS,
@@ -154,8 +157,11 @@ struct burst_config {
 	char *token_origin;       /* "env HCLOUD_TOKEN", "global config <path>", ... */
 	char *endpoint;           /* API base URL without trailing '/' */
 	struct strvec regions;    /* location names, in preference order */
-	char *server_type;
+	char *server_type;        /* the build server's type, for `arch` (see finish) */
 	char *image_server_type;
+	char *arch;               /* "x86" or "arm64": of the build server */
+	char *arm_server_type;    /* the build server's type when arch is arm64 */
+	char *arm_image_server_type; /* the bake's type for `image build --arch arm64` */
 	int64_t snapshot_keep;
 	/* top level */
 	int64_t keep_alive_secs;
@@ -207,6 +213,7 @@ void config_free(struct burst_config *cfg);
 struct config_overrides {
 	int64_t keep_alive_secs;  /* --keep-alive, or -1 */
 	const struct strvec *env; /* --env values "VAR" or "VAR=VALUE", or NULL */
+	const char *arch;         /* --arch, or NULL */
 };
 
 /* What config_load() reads. */
@@ -259,6 +266,19 @@ int config_apply_env(struct burst_config *cfg, struct burst_error *err);
  * Returns 0, or -1 with err (BURST_EXIT_CONFIG) when the token is unusable.
  */
 int config_apply_hcloud_cli(struct burst_config *cfg, struct burst_error *err);
+/*
+ * The architecture of a server type, by its name: "arm64" for Hetzner's
+ * Ampere types (cax*), else "x86".  Offline; the API's answer
+ * (server_type.architecture) is checked where it is fetched.
+ */
+const char *config_type_arch(const char *type);
+/* Is arch one of the names the tool takes ("x86", "arm64")? */
+bool config_arch_valid(const char *arch);
+/*
+ * The server type `image build` bakes on for arch: image_server_type for
+ * x86, arm_image_server_type for arm64.
+ */
+const char *config_image_server_type(const struct burst_config *cfg, const char *arch);
 /* Check values that depend on each other (endpoint scheme).  0 or -1. */
 int config_validate(const struct burst_config *cfg, struct burst_error *err);
 

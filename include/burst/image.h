@@ -78,12 +78,15 @@ int image_user_data(const char *host_priv, const char *host_pub, struct strbuf *
 /*
  * The retention rule, pure: among imgs, the snapshots that are ours
  * (type snapshot, labels managed-by=cargo-burst, role=image, owner ==
- * owner_id), newest first (created, then id); the ones after the first
- * `keep` (at least 1) get their ids appended to doomed.  protect_id (0 =
- * none) is never doomed and counts as kept.  Returns the number doomed.
+ * owner_id) and of architecture arch ("x86" or NULL, "arm64":
+ * provision_image_arch(); each architecture keeps its own), newest first
+ * (created, then id); the ones after the first `keep` (at least 1) get
+ * their ids appended to doomed.  protect_id (0 = none) is never doomed and
+ * counts as kept.  Returns the number doomed.
  */
 size_t image_retention_plan(const struct hcloud_images *imgs, const char *owner_id,
-			    int64_t keep, int64_t protect_id, int64_t **doomed, size_t *n);
+			    const char *arch, int64_t keep, int64_t protect_id,
+			    int64_t **doomed, size_t *n);
 
 /*
  * List our snapshots and delete the ones image_retention_plan() dooms,
@@ -92,7 +95,7 @@ size_t image_retention_plan(const struct hcloud_images *imgs, const char *owner_
  * others were tried.
  */
 int image_retention_apply(struct hcloud *api, struct burst_state *st, const char *owner_id,
-			  int64_t keep, int64_t protect_id, size_t *deleted,
+			  const char *arch, int64_t keep, int64_t protect_id, size_t *deleted,
 			  struct burst_error *err);
 
 /*
@@ -119,6 +122,8 @@ struct image_bake_opts {
 	struct hcloud *api;
 	struct burst_state *state;
 	const char *server_type;        /* the bake server's type */
+	const char *arch;               /* "x86" (or NULL) or "arm64": of server_type;
+					 * labels the snapshot, retention per arch */
 	const struct strvec *regions;   /* locations, in order of preference */
 	const char *description;        /* NULL = image_default_description() */
 	bool keep_on_failure;           /* keep the bake server after a failure */

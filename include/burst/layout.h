@@ -38,16 +38,26 @@ struct burst_project {
 };
 
 /*
- * Fill p for the workspace at root (absolute); owner_id (this machine's
+ * Fill p for the workspace at root (absolute) built for arch (NULL or "x86":
+ * the plain hash; "arm64": project_hash_arch()); owner_id (this machine's
  * state owner id, or NULL when not known yet) goes into volume_hash:
  * volume names are unique per account, and two machines of one user can
  * have a workspace at the same path.
  */
-void project_init(struct burst_project *p, const char *root, const char *owner_id);
+void project_init(struct burst_project *p, const char *root, const char *arch,
+		  const char *owner_id);
 /* Free p's strings (NULL-safe; p can be initialised again). */
 void project_release(struct burst_project *p);
 /* The project hash of root: 12 hex digits of sha256(root). */
 void project_hash(const char *root, char out[PROJECT_HASH_LEN + 1]);
+/*
+ * The project hash of root built for arch ("x86" or NULL: project_hash();
+ * "arm64": another hash, so the arm64 build has its own volume, state row,
+ * leases, `project` label and remote dirs: a target/ of one architecture is
+ * never used by the other).
+ */
+void project_hash_arch(const char *root, const char *arch,
+		       char out[PROJECT_HASH_LEN + 1]);
 /* The hash in a project's volume names: 12 hex digits of sha256(owner/hash). */
 void project_volume_hash(const char *owner_id, const char *hash,
 			 char out[PROJECT_HASH_LEN + 1]);

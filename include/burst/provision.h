@@ -28,21 +28,27 @@ struct remote_host;
 /* Hetzner's longest volume name. */
 #define PROVISION_NAME_MAX 64
 
+/* Is arch (the config's name: "x86", "arm64") arm64? */
+bool provision_arch_is_arm(const char *arch);
+/* The API's name of arch: "x86" or "arm" (server types' and images' `architecture`). */
+const char *provision_arch_api(const char *arch);
 /*
  * The project's volume name: "cargo-burst-<sanitised leaf>-<hash>", plus
- * "-<location>" when location is not NULL (a project that moved to another
- * location while its old volume still exists).  At most 64 characters of
- * [a-z0-9-], alphanumeric at both ends (allocated).
+ * "-arm64" for arch "arm64" (x86 or NULL: nothing, the names of old
+ * volumes), plus "-<location>" when location is not NULL (a project that
+ * moved to another location while its old volume still exists).  At most
+ * 64 characters of [a-z0-9-], alphanumeric at both ends (allocated).
  */
 char *provision_volume_name(const char *root, const char *hash,
-			    const char *location);
+			    const char *location, const char *arch);
 /* The shared server's name: "cargo-burst-<owner>-<base36 time>" (allocated). */
 char *provision_server_name(const char *owner_id, int64_t now);
 /* The name of the user's ssh key in the API (allocated). */
 char *provision_ssh_key_name(const char *owner_id, const char *fingerprint);
 /*
  * Set our labels on l: managed-by, owner, role ("server", "volume") and,
- * when project_hash is not NULL, project.
+ * when project_hash is not NULL, project.  (Servers, volumes and images
+ * also get `arch` = "x86" | "arm64" from their creator; none means x86.)
  */
 void provision_labels(struct hcloud_labels *l, const char *role,
 		      const char *owner_id, const char *project_hash);
@@ -168,12 +174,27 @@ int provision_server_discard(struct hcloud *api, struct burst_state *st, int64_t
 
 /*
  * The newest available snapshot labelled managed-by=cargo-burst,role=image
- * (found by label, never by a remembered id), preferring those with our
- * owner label.  None: -1 with an error that says to run `cargo burst image
- * build`.
+ * (found by label, never by a remembered id) of architecture arch ("x86"
+ * or NULL, "arm64": the image's `architecture`, else its `arch` label,
+ * else x86), preferring those with our owner label.  None: -1 with an
+ * error that says to run `cargo burst image build [--arch arm64]`.
  */
-int provision_find_image(struct hcloud *api, const char *owner_id, int64_t *image_id,
-			 struct burst_error *err);
+int provision_find_image(struct hcloud *api, const char *owner_id, const char *arch,
+			 int64_t *image_id, struct burst_error *err);
+/*
+ * The architecture of an image as provision_find_image() reads it: "x86" or
+ * "arm64" from the API's `architecture` ("other" for a value it does not
+ * know, used by no run), else from the `arch` label, else "x86" (snapshots
+ * baked before architectures were told apart).
+ */
+const char *provision_image_arch(const struct hcloud_image *im);
+/*
+ * The newest server row of arch (not deleted, shards excepted), as
+ * state_server_current() for one architecture (a row's arch is its type's,
+ * config_type_arch()): 1, 0 none, -1.
+ */
+int provision_current_server(struct burst_state *st, const char *arch,
+			     struct state_server *out, struct burst_error *err);
 /*
  * The MD5 fingerprint ("aa:bb:...") of a public key file, as the API shows
  * it, computed with ssh-keygen -l -E md5 (allocated).  NULL + err.
@@ -197,6 +218,7 @@ struct provision_opts {
 	const char *project_hash;
 	const char *workspace_root;
 	const char *server_type;
+	const char *arch;             /* "x86" (or NULL) or "arm64": image, labels */
 	const struct strvec *regions;
 	int64_t volume_gb;
 	const char *ssh_pub_key_path; /* the user's key, registered via the API */

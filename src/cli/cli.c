@@ -93,16 +93,18 @@ static void cli_overrides(const struct burst_ctx *ctx,
 {
 	o->keep_alive_secs = -1;
 	o->env = NULL;
+	o->arch = NULL;
 	if (ctx->cmd->flags & CMD_RUN) {
 		o->keep_alive_secs = ctx->run.keep_alive_secs;
 		o->env = &ctx->run.env;
+		o->arch = ctx->run.arch;
 	}
 }
 
 static int prepare_config(struct burst_ctx *ctx)
 {
 	struct config_load_opts opts = { ctx->workspace_root, NULL,
-					 { -1, NULL } };
+					 { -1, NULL, NULL } };
 
 	cli_overrides(ctx, &opts.cli);
 	ctx->config = config_new();

@@ -14,6 +14,7 @@
 #include "burst/config.h"
 #include "burst/hcloud.h"
 #include "burst/log.h"
+#include "burst/provision.h"
 #include "burst/reaper.h"
 #include "burst/state.h"
 #include "burst/strbuf.h"
@@ -63,13 +64,13 @@ out:
 static struct burst_state *own_state;
 static struct hcloud *own_api;
 
-/* Is there a server row a run could use without provisioning? */
-static bool have_usable_server(struct burst_state *st)
+/* Is there a server row a run (of arch) could use without provisioning? */
+static bool have_usable_server(struct burst_state *st, const char *arch)
 {
 	struct state_server s = { 0 };
 	struct burst_error e = BURST_ERROR_INIT;
-	bool ok = state_server_current(st, &s, &e) == 1 && s.status == STATE_SERVER_READY &&
-		s.ip && s.hcloud_id;
+	bool ok = provision_current_server(st, arch, &s, &e) == 1 &&
+		s.status == STATE_SERVER_READY && s.ip && s.hcloud_id;
 
 	state_server_release(&s);
 	burst_error_release(&e);
@@ -152,7 +153,8 @@ int cli_prepare_state(struct burst_ctx *ctx, struct burst_error *err)
 	/* --dry-run reads the state and changes nothing: no sweep, no reaper */
 	if ((ctx->cmd->flags & CMD_RUN) && ctx->run.dry_run)
 		return 0;
-	cold = (ctx->cmd->flags & CMD_RUN) && !have_usable_server(ctx->state);
+	cold = (ctx->cmd->flags & CMD_RUN) &&
+		!have_usable_server(ctx->state, ctx->config ? ctx->config->arch : NULL);
 	/* a cold run sweeps with adoption below anyway */
 	if (state_needs_adoption(ctx->state) && !(cold && ctx->api))
 		rebuild_from_labels(ctx);

@@ -35,6 +35,8 @@
 	OPT_VALUE | OPT_REPEAT | OPT_AFTER_VERB }
 #define OPT_HOST { RUN_OPT_HOST, 0, "host", "USER@MACHINE[:PORT]", \
 	"Use this ssh machine, not a Hetzner server", OPT_VALUE | OPT_AFTER_VERB }
+#define OPT_ARCH { RUN_OPT_ARCH, 0, "arch", "x86|arm64", \
+	"Build on an x86 or arm64 server (Ampere, cax types)", OPT_VALUE | OPT_AFTER_VERB }
 #define OPT_YES { RUN_OPT_YES, 'y', "yes", NULL, \
 	"Do not ask before costly steps", OPT_AFTER_VERB }
 #define OPT_ENV { RUN_OPT_ENV, 0, "env", "VAR[=VALUE]", \
@@ -47,7 +49,7 @@
 	OPT_REPEAT | OPT_CARGO }
 #define OPT_RUN_HELP { CLI_OPT_HELP, 'h', "help", NULL, \
 	"Print this help (also after the verb, before a --)", 0 }
-#define OPT_RUN_TAIL OPT_DRY_RUN, OPT_HOST, OPT_YES, OPT_ENV, OPT_QUIET, OPT_VERBOSE, \
+#define OPT_RUN_TAIL OPT_DRY_RUN, OPT_ARCH, OPT_HOST, OPT_YES, OPT_ENV, OPT_QUIET, OPT_VERBOSE, \
 	OPT_RUN_HELP, OPT_END
 
 #define RUN_NOTES(verb) \

@@ -25,6 +25,7 @@ void run_args_release(struct run_args *ra)
 	strvec_clear(&ra->env);
 	strvec_clear(&ra->cargo_args);
 	free(ra->host);
+	free(ra->arch);
 	strvec_clear(&ra->forwards);
 	free(ra->junit);
 	run_args_init(ra);
@@ -168,6 +169,16 @@ int run_args_apply(struct run_args *ra, const struct burst_option *opt,
 		return host_value(ra, value, err);
 	case RUN_OPT_FORWARD:
 		return forward_value(ra, value, err);
+	case RUN_OPT_ARCH:
+		if (!config_arch_valid(value)) {
+			burst_error_set(err, BURST_EXIT_USAGE, "invalid value '%s' for "
+					"'--arch': expected x86 or arm64", value);
+			burst_error_hint(err, "arm64 runs on Hetzner's Ampere (cax) types");
+			return -1;
+		}
+		free(ra->arch);
+		ra->arch = xstrdup(value);
+		return 0;
 	case RUN_OPT_NO_DOCTESTS:
 		ra->no_doctests = true;
 		return 0;

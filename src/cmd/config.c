@@ -95,7 +95,7 @@ static bool manifest_above(const char *dir)
 static int config_exec(struct burst_ctx *ctx)
 {
 	struct config_opts o = { false, false, { 0 } };
-	struct config_load_opts lo = { NULL, NULL, { -1, NULL } };
+	struct config_load_opts lo = { NULL, NULL, { -1, NULL, NULL } };
 	struct burst_error ws_err = BURST_ERROR_INIT;
 	struct burst_config cfg;
 	struct strbuf out = STRBUF_INIT;

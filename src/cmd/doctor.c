@@ -361,6 +361,9 @@ static void check_image(struct doctor *d)
 
 		if (im->status && strcmp(im->status, "available"))
 			continue;
+		/* the image of the configured architecture, as a run picks it */
+		if (strcmp(provision_image_arch(im), d->cfg->arch))
+			continue;
 		if (!best || im->created > best->created)
 			best = im;
 		if (owner_id && owner && !strcmp(owner, owner_id) &&
@@ -369,9 +372,11 @@ static void check_image(struct doctor *d)
 	}
 	best = mine ? mine : best;
 	if (!best) {
-		c = add(d, "image", CHECK_FAIL, "no cargo-burst image (a snapshot labelled "
-			"managed-by=cargo-burst, role=image) in this project");
-		fix(c, "bake it once: `cargo burst image build` (about 10 minutes)");
+		c = add(d, "image", CHECK_FAIL, "no %scargo-burst image (a snapshot labelled "
+			"managed-by=cargo-burst, role=image) in this project",
+			provision_arch_is_arm(d->cfg->arch) ? "arm64 " : "");
+		fix(c, "bake it once: `cargo burst image build%s` (about 10 minutes)",
+		    provision_arch_is_arm(d->cfg->arch) ? " --arch arm64" : "");
 		goto out;
 	}
 	snprintf(want, sizeof(want), "%d", burst_image_format_version);

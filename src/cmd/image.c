@@ -20,6 +20,7 @@
 #include "burst/image.h"
 #include "burst/log.h"
 #include "burst/proc.h"
+#include "burst/provision.h"
 #include "burst/reaper.h"
 #include "burst/state.h"
 #include "burst/ui.h"
@@ -29,6 +30,8 @@ static const char image_help[] =
 	"    build    Bake a new image: create a bake server from " IMAGE_BASE ",\n"
 	"             let it provision itself, snapshot it, delete it, and keep\n"
 	"             the newest [hetzner] snapshot_keep images of this machine\n"
+	"             (per architecture: --arch arm64 bakes the arm64 image on a\n"
+	"             cax server from the arm64 " IMAGE_BASE ")\n"
 	"    sweep    Delete bake servers of this machine whose deadline passed\n"
 	"             (bakes that were killed)\n\n"
 	"The options above are those of build.\n\n"
@@ -39,6 +42,7 @@ static const char image_help[] =
 struct image_args {
 	const char *sub;
 	const char *server_type;
+	const char *arch;
 	const char *description;
 	int64_t timeout_secs;
 	int64_t snapshot_secs;
@@ -47,12 +51,15 @@ struct image_args {
 };
 
 enum { IMAGE_OPT_SERVER_TYPE = 1, IMAGE_OPT_DESCRIPTION, IMAGE_OPT_TIMEOUT,
-       IMAGE_OPT_SNAPSHOT_TIMEOUT, IMAGE_OPT_KEEP_ON_FAILURE };
+       IMAGE_OPT_SNAPSHOT_TIMEOUT, IMAGE_OPT_KEEP_ON_FAILURE, IMAGE_OPT_ARCH };
 
 static const struct burst_option image_options[] = {
 	{ IMAGE_OPT_SERVER_TYPE, 0, "server-type", "TYPE",
 	  "The bake server's type (default: [hetzner] image_server_type)",
 	  OPT_VALUE },
+	{ IMAGE_OPT_ARCH, 0, "arch", "x86|arm64",
+	  "Bake the x86 or the arm64 image (default: [hetzner] arch; arm64 on "
+	  "arm_image_server_type)", OPT_VALUE },
 	{ IMAGE_OPT_DESCRIPTION, 0, "description", "TEXT",
 	  "The snapshot's description", OPT_VALUE },
 	{ IMAGE_OPT_TIMEOUT, 0, "timeout", "SECONDS",
@@ -85,6 +92,13 @@ static int parse_args(struct burst_ctx *ctx, struct image_args *a)
 	a->timeout_secs = IMAGE_BAKE_TIMEOUT_SECS;
 	a->snapshot_secs = IMAGE_SNAPSHOT_SECS;
 	a->server_type = cli_args_get(&ctx->args, IMAGE_OPT_SERVER_TYPE);
+	a->arch = cli_args_get(&ctx->args, IMAGE_OPT_ARCH);
+	if (a->arch && !config_arch_valid(a->arch)) {
+		burst_error_set(&ctx->err, BURST_EXIT_USAGE, "invalid value '%s' for '--arch': "
+				"expected x86 or arm64", a->arch);
+		burst_error_hint(&ctx->err, "arm64 bakes on Hetzner's Ampere (cax) types");
+		return -1;
+	}
 	a->description = cli_args_get(&ctx->args, IMAGE_OPT_DESCRIPTION);
 	a->keep_on_failure = cli_args_has(&ctx->args, IMAGE_OPT_KEEP_ON_FAILURE);
 	if (seconds_value(ctx, IMAGE_OPT_TIMEOUT, "--timeout", &a->timeout_secs) < 0 ||
@@ -119,7 +133,7 @@ static int parse_args(struct burst_ctx *ctx, struct image_args *a)
 		burst_error_hint(&ctx->err, "the subcommands are `build` and `sweep`");
 		return -1;
 	}
-	if (!strcmp(a->sub, "sweep") && (a->server_type || a->description ||
+	if (!strcmp(a->sub, "sweep") && (a->server_type || a->arch || a->description ||
 					 a->keep_on_failure ||
 					 a->timeout_secs != IMAGE_BAKE_TIMEOUT_SECS ||
 					 a->snapshot_secs != IMAGE_SNAPSHOT_SECS))
@@ -171,7 +185,22 @@ static int do_build(struct burst_ctx *ctx, const struct image_args *a, struct hc
 
 	o.api = api;
 	o.state = st;
-	o.server_type = a->server_type ? a->server_type : cfg->image_server_type;
+	/*
+	 * The architecture: --arch, else --server-type's, else the config's;
+	 * the type: --server-type, else the configured bake type of the arch.
+	 */
+	o.arch = a->arch ? a->arch : a->server_type ? config_type_arch(a->server_type) :
+		cfg->arch;
+	o.server_type = a->server_type ? a->server_type : config_image_server_type(cfg, o.arch);
+	if (o.server_type && strcmp(config_type_arch(o.server_type), o.arch)) {
+		burst_error_set(&ctx->err, BURST_EXIT_USAGE, "the bake server type '%s' is %s, "
+				"not %s", o.server_type, config_type_arch(o.server_type), o.arch);
+		burst_error_hint(&ctx->err, "an arm64 image bakes on a cax type, an x86 one on "
+				 "cx, cpx or ccx: pass a --server-type of the architecture, or "
+				 "set [hetzner] %s", provision_arch_is_arm(o.arch) ?
+				 "arm_image_server_type" : "image_server_type");
+		return -1;
+	}
 	o.regions = &cfg->regions;
 	o.description = a->description;
 	o.keep_on_failure = a->keep_on_failure;
@@ -273,7 +302,7 @@ out:
 
 const struct burst_cmd cmd_image = {
 	"image", "Bake the build image the servers start from",
-	"cargo burst image build [--server-type TYPE] [--description TEXT] "
+	"cargo burst image build [--server-type TYPE] [--arch x86|arm64] [--description TEXT] "
 	"[--timeout SECONDS] [--snapshot-timeout SECONDS] [--keep-on-failure]\n"
 	"       cargo burst image sweep",
 	image_help, CMD_CONFIG | CMD_WORKSPACE_OPT, image_exec, image_options,

@@ -43,8 +43,18 @@ const struct config_key config_keys[CONFIG_KEY_COUNT] = {
 	{ CONFIG_IMAGE_SERVER_TYPE, "hetzner", "image_server_type", NULL,
 	  CONFIG_T_STRING, 0, 0, "\"cx22\"",
 	  "Server type used by `cargo burst image build`.", 0 },
+	{ CONFIG_ARCH, "hetzner", "arch", NULL, CONFIG_T_STRING, 0, 0,
+	  "\"x86\"",
+	  "Architecture of the build server: \"x86\" or \"arm64\" (Ampere, "
+	  "server_type then defaults to arm_server_type; --arch).", 0 },
+	{ CONFIG_ARM_SERVER_TYPE, "hetzner", "arm_server_type", NULL,
+	  CONFIG_T_STRING, 0, 0, "\"cax41\"",
+	  "Server type of the build server when arch is \"arm64\".", 0 },
+	{ CONFIG_ARM_IMAGE_SERVER_TYPE, "hetzner", "arm_image_server_type",
+	  NULL, CONFIG_T_STRING, 0, 0, "\"cax11\"",
+	  "Server type used by `cargo burst image build --arch arm64`.", 0 },
 	{ CONFIG_SNAPSHOT_KEEP, "hetzner", "snapshot_keep", NULL, CONFIG_T_INT,
-	  1, 100, "2", "Baked image snapshots to keep.", 0 },
+	  1, 100, "2", "Baked image snapshots to keep (per architecture).", 0 },
 	{ CONFIG_KEEP_ALIVE_SECS, NULL, "keep_alive_secs", NULL, CONFIG_T_INT,
 	  0, 7 * DAY, "300",
 	  "Idle seconds before the server is deleted (--keep-alive).", 0 },
@@ -116,6 +126,10 @@ static const size_t field_offset[CONFIG_KEY_COUNT] = {
 	[CONFIG_SERVER_TYPE] = offsetof(struct burst_config, server_type),
 	[CONFIG_IMAGE_SERVER_TYPE] =
 		offsetof(struct burst_config, image_server_type),
+	[CONFIG_ARCH] = offsetof(struct burst_config, arch),
+	[CONFIG_ARM_SERVER_TYPE] = offsetof(struct burst_config, arm_server_type),
+	[CONFIG_ARM_IMAGE_SERVER_TYPE] =
+		offsetof(struct burst_config, arm_image_server_type),
 	[CONFIG_SNAPSHOT_KEEP] = offsetof(struct burst_config, snapshot_keep),
 	[CONFIG_KEEP_ALIVE_SECS] =
 		offsetof(struct burst_config, keep_alive_secs),
@@ -514,6 +528,9 @@ void config_release(struct burst_config *cfg)
 	strvec_clear(&cfg->regions);
 	free(cfg->server_type);
 	free(cfg->image_server_type);
+	free(cfg->arch);
+	free(cfg->arm_server_type);
+	free(cfg->arm_image_server_type);
 	free(cfg->ssh_key_path);
 	free(cfg->ssh_pub_key_path);
 	free(cfg->ssh_user);
@@ -1110,6 +1127,17 @@ int config_apply_cli(struct burst_config *cfg, const struct config_overrides *o,
 		cfg->keep_alive_secs = o->keep_alive_secs;
 		cfg->source[CONFIG_KEEP_ALIVE_SECS] = CONFIG_SRC_CLI;
 	}
+	if (o->arch) {
+		if (!config_arch_valid(o->arch)) {
+			burst_error_set(err, BURST_EXIT_USAGE, "--arch '%s' is not an "
+					"architecture", o->arch);
+			burst_error_hint(err, "use --arch x86 or --arch arm64");
+			return -1;
+		}
+		free(cfg->arch);
+		cfg->arch = xstrdup(o->arch);
+		cfg->source[CONFIG_ARCH] = CONFIG_SRC_CLI;
+	}
 	for (size_t i = 0; o->env && i < o->env->nr; i++) {
 		if (env_entry(cfg, o->env->v[i], true, &orig, err) < 0) {
 			err->exit_code = BURST_EXIT_USAGE;
@@ -1256,6 +1284,79 @@ int config_validate(const struct burst_config *cfg, struct burst_error *err)
 	return 0;
 }
 
+const char *config_type_arch(const char *type)
+{
+	return type && !strncmp(type, "cax", 3) ? "arm64" : "x86";
+}
+
+bool config_arch_valid(const char *arch)
+{
+	return arch && (!strcmp(arch, "x86") || !strcmp(arch, "arm64"));
+}
+
+const char *config_image_server_type(const struct burst_config *cfg, const char *arch)
+{
+	return arch && !strcmp(arch, "arm64") ? cfg->arm_image_server_type :
+		cfg->image_server_type;
+}
+
+static int arch_error(const char *key, const char *value, enum config_source src,
+		      const char *what, struct burst_error *err)
+{
+	burst_error_set(err, BURST_EXIT_CONFIG, "[hetzner] %s = \"%s\" (%s): %s", key, value,
+			config_source_name(src), what);
+	burst_error_hint(err, "x86 types are cx*, cpx*, ccx*; arm64 ones cax*: set "
+			 "server_type for arch = \"x86\" and arm_server_type for "
+			 "arch = \"arm64\" (or pass --arch)");
+	return -1;
+}
+
+/*
+ * The build server's architecture and type: a cax* server_type alone means
+ * arm64; arch (of the same or a later layer than server_type) picks
+ * arm_server_type, or server_type's default for x86; both set in one layer
+ * and not matching is an error.
+ */
+static int resolve_arch(struct burst_config *cfg, struct burst_error *err)
+{
+	enum config_source as = cfg->source[CONFIG_ARCH];
+	enum config_source ts = cfg->source[CONFIG_SERVER_TYPE];
+	const char *def = config_keys[CONFIG_SERVER_TYPE].def;
+
+	if (!config_arch_valid(cfg->arch)) {
+		arch_error("arch", cfg->arch, as, "not an architecture", err);
+		burst_error_hint(err, "set arch = \"x86\" or arch = \"arm64\" under [hetzner]");
+		return -1;
+	}
+	if (strcmp(config_type_arch(cfg->arm_server_type), "arm64"))
+		return arch_error("arm_server_type", cfg->arm_server_type,
+				  cfg->source[CONFIG_ARM_SERVER_TYPE], "not an arm64 type", err);
+	if (!strcmp(config_type_arch(cfg->server_type), cfg->arch))
+		return 0;
+	if (ts != CONFIG_SRC_DEFAULT && ts >= as) {
+		char what[128];
+
+		if (as == CONFIG_SRC_DEFAULT) {
+			free(cfg->arch);
+			cfg->arch = xstrdup(config_type_arch(cfg->server_type));
+			cfg->source[CONFIG_ARCH] = ts;
+			return 0;
+		}
+		snprintf(what, sizeof(what), "an %s type, but arch is \"%s\"",
+			 config_type_arch(cfg->server_type), cfg->arch);
+		return arch_error("server_type", cfg->server_type, ts, what, err);
+	}
+	free(cfg->server_type);
+	if (!strcmp(cfg->arch, "arm64")) {
+		cfg->server_type = xstrdup(cfg->arm_server_type);
+		cfg->source[CONFIG_SERVER_TYPE] = cfg->source[CONFIG_ARM_SERVER_TYPE];
+	} else {
+		cfg->server_type = xstrndup(def + 1, strlen(def) - 2);
+		cfg->source[CONFIG_SERVER_TYPE] = CONFIG_SRC_DEFAULT;
+	}
+	return 0;
+}
+
 /* Defaults that depend on the machine, and derived values. */
 static void finish(struct burst_config *cfg)
 {
@@ -1303,6 +1404,8 @@ int config_load(struct burst_config *cfg, const struct config_load_opts *opts,
 	    (!cfg->token && config_apply_hcloud_cli(cfg, err) < 0))
 		return -1;
 	finish(cfg);
+	if (resolve_arch(cfg, err) < 0)
+		return -1;
 	return config_validate(cfg, err);
 }
 

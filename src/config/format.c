@@ -187,6 +187,11 @@ static void format_key(const struct burst_config *cfg, enum config_key_id id,
 	case CONFIG_IMAGE_SERVER_TYPE:
 		add_quoted(out, cfg->image_server_type);
 		break;
+	case CONFIG_ARCH: add_quoted(out, cfg->arch); break;
+	case CONFIG_ARM_SERVER_TYPE: add_quoted(out, cfg->arm_server_type); break;
+	case CONFIG_ARM_IMAGE_SERVER_TYPE:
+		add_quoted(out, cfg->arm_image_server_type);
+		break;
 	case CONFIG_SSH_KEY_PATH: add_quoted(out, cfg->ssh_key_path); break;
 	case CONFIG_SSH_USER: add_quoted(out, cfg->ssh_user); break;
 	case CONFIG_HOST:
@@ -325,6 +330,15 @@ static cJSON *json_key(const struct burst_config *cfg, enum config_key_id id)
 		break;
 	case CONFIG_IMAGE_SERVER_TYPE:
 		cJSON_AddStringToObject(o, "value", cfg->image_server_type);
+		break;
+	case CONFIG_ARCH:
+		cJSON_AddStringToObject(o, "value", cfg->arch);
+		break;
+	case CONFIG_ARM_SERVER_TYPE:
+		cJSON_AddStringToObject(o, "value", cfg->arm_server_type);
+		break;
+	case CONFIG_ARM_IMAGE_SERVER_TYPE:
+		cJSON_AddStringToObject(o, "value", cfg->arm_image_server_type);
 		break;
 	case CONFIG_SSH_KEY_PATH:
 		cJSON_AddStringToObject(o, "value", cfg->ssh_key_path);

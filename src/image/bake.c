@@ -135,8 +135,10 @@ static bool newer(const struct hcloud_image *a, const struct hcloud_image *b)
 }
 
 size_t image_retention_plan(const struct hcloud_images *imgs, const char *owner_id,
-			    int64_t keep, int64_t protect_id, int64_t **doomed, size_t *n)
+			    const char *arch, int64_t keep, int64_t protect_id,
+			    int64_t **doomed, size_t *n)
 {
+	const char *want = provision_arch_is_arm(arch) ? "arm64" : "x86";
 	const struct hcloud_image **ours;
 	size_t nr = 0, kept = 0, before = *n;
 
@@ -147,7 +149,7 @@ size_t image_retention_plan(const struct hcloud_images *imgs, const char *owner_
 		const struct hcloud_image *im = &imgs->v[i];
 		size_t j;
 
-		if (!is_ours(im, owner_id))
+		if (!is_ours(im, owner_id) || strcmp(provision_image_arch(im), want))
 			continue;
 		/* insertion sort, newest first (a handful of snapshots) */
 		for (j = nr; j > 0 && newer(im, ours[j - 1]); j--)
@@ -174,7 +176,7 @@ size_t image_retention_plan(const struct hcloud_images *imgs, const char *owner_
 }
 
 int image_retention_apply(struct hcloud *api, struct burst_state *st, const char *owner_id,
-			  int64_t keep, int64_t protect_id, size_t *deleted,
+			  const char *arch, int64_t keep, int64_t protect_id, size_t *deleted,
 			  struct burst_error *err)
 {
 	struct hcloud_images imgs = { 0 };
@@ -188,7 +190,7 @@ int image_retention_apply(struct hcloud *api, struct burst_state *st, const char
 		burst_error_prefix(err, "listing the cargo-burst snapshots");
 		goto out;
 	}
-	image_retention_plan(&imgs, owner_id, keep, protect_id, &doomed, &n);
+	image_retention_plan(&imgs, owner_id, arch, keep, protect_id, &doomed, &n);
 	ret = 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct hcloud_image *im = NULL;
@@ -408,8 +410,9 @@ static void bake_announce(void *data, const char *location)
 {
 	struct bake *b = data;
 
-	ui_status("Creating", "bake server '%s' (%s from %s) in %s", b->name,
-		  b->o->server_type, IMAGE_BASE, location);
+	ui_status("Creating", "bake server '%s' (%s from %s, %s) in %s", b->name,
+		  b->o->server_type, IMAGE_BASE,
+		  provision_arch_is_arm(b->o->arch) ? "arm64" : "x86", location);
 }
 
 /* Create the bake server in the first location that has the type. */
@@ -427,6 +430,7 @@ static int create_server(struct bake *b, const char *user_data, int64_t key_id,
 	if (proc_interrupted())
 		return interrupted(err);
 	image_bake_labels(&labels, b->owner, b->deadline);
+	hcloud_labels_set(&labels, "arch", provision_arch_is_arm(o->arch) ? "arm64" : "x86");
 	key_ref = xstrfmt("%lld", (long long)key_id);
 	key_refs[0] = key_ref;
 	so.name = b->name;
@@ -580,6 +584,8 @@ static int snapshot(struct bake *b, struct burst_error *err)
 	int ret = -1;
 
 	image_snapshot_labels(&labels, b->owner, BURST_VERSION, now);
+	/* what runs find it by (with the API's architecture); none means x86 */
+	hcloud_labels_set(&labels, "arch", provision_arch_is_arm(o->arch) ? "arm64" : "x86");
 	labels_json = provision_labels_json(&labels);
 	b->r->description = o->description ? xstrdup(o->description)
 					   : image_default_description(BURST_VERSION,
@@ -952,7 +958,7 @@ int image_bake(const struct image_bake_opts *o, struct image_bake_result *r,
 	} else {
 		b.server_up = false;
 	}
-	if (image_retention_apply(o->api, o->state, b.owner, o->snapshot_keep, r->image_id,
+	if (image_retention_apply(o->api, o->state, b.owner, o->arch, o->snapshot_keep, r->image_id,
 				  &r->snapshots_deleted, &e) < 0) {
 		ui_warn("snapshot retention: %s", e.message);
 		burst_error_release(&e);

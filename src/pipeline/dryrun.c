@@ -82,8 +82,8 @@ int pipeline_dry_run(struct burst_ctx *ctx)
 	if (!ctx->state || !ctx->api)
 		return burst_error_set(&ctx->err, BURST_EXIT_INTERNAL,
 				       "--dry-run without the state or the API client");
-	project_hash(ctx->workspace_root, hash);
-	if (state_server_current(ctx->state, &srv, &ctx->err) < 0 ||
+	project_hash_arch(ctx->workspace_root, cfg->arch, hash);
+	if (provision_current_server(ctx->state, cfg->arch, &srv, &ctx->err) < 0 ||
 	    state_project_get(ctx->state, hash, &proj, &ctx->err) < 0)
 		goto out;
 	reuse = srv.status == STATE_SERVER_READY && srv.ip && srv.hcloud_id;
@@ -91,16 +91,16 @@ int pipeline_dry_run(struct burst_ctx *ctx)
 		proj.location && proj.volume_name;
 	add_command(&cmd, ctx);
 
-	printf("Dry run of `cargo burst %s`: nothing is created, no reaper is started.\n",
-	       ctx->run.verb);
+	printf("Dry run of `cargo burst %s` (%s): nothing is created, no reaper is started.\n",
+	       ctx->run.verb, cfg->arch);
 	if (reuse) {
 		loc = srv.location;
 		type = srv.server_type ? srv.server_type : type;
 		printf("server:  reuse '%s' (%s, %s, %s)\n", srv.name ? srv.name : "?",
 		       type, loc ? loc : "?", srv.ip);
 	} else {
-		if (provision_find_image(ctx->api, state_owner_id(ctx->state), &image_id,
-					 &ctx->err) < 0)
+		if (provision_find_image(ctx->api, state_owner_id(ctx->state), cfg->arch,
+					 &image_id, &ctx->err) < 0)
 			goto out;
 		if (hcloud_image_get(ctx->api, image_id, &img, &e) < 0)
 			burst_error_release(&e);
@@ -139,7 +139,7 @@ int pipeline_dry_run(struct burst_ctx *ctx)
 
 		project_volume_hash(state_owner_id(ctx->state), hash, vhash);
 		vname = provision_volume_name(ctx->workspace_root, vhash,
-					      have_vol ? loc : NULL);
+					      have_vol ? loc : NULL, cfg->arch);
 		printf("volume:  create '%s' (%lld GB) in %s\n", vname,
 		       (long long)cfg->volume_gb, loc ? loc : "?");
 	}

@@ -271,6 +271,7 @@ static void provision_opts_fill(struct run *r, struct provision_opts *o)
 	o->project_hash = r->project.hash;
 	o->workspace_root = r->project.root;
 	o->server_type = r->cfg->server_type;
+	o->arch = r->cfg->arch;
 	o->regions = &r->cfg->regions;
 	o->volume_gb = r->cfg->volume_gb;
 	o->ssh_pub_key_path = r->cfg->ssh_pub_key_path;
@@ -368,7 +369,8 @@ static int try_warm(struct run *r, bool under_lock, struct burst_error *err)
 	bool half_done;
 	int found, rc, ret = -1;
 
-	found = state_server_current(r->st, &row, err);
+	/* only a server of the run's architecture (a live x86 one is no arm64 server) */
+	found = provision_current_server(r->st, r->cfg->arch, &row, err);
 	if (found < 0)
 		goto out;
 	/*
@@ -602,7 +604,9 @@ static void run_init(struct run *r, struct burst_ctx *ctx)
 	r->req = &ctx->req;
 	r->verb = ctx->run.verb;
 	if (ctx->workspace_root)
-		project_init(&r->project, ctx->workspace_root, NULL);
+		/* arm64 is a project of its own; a BYO host is what it is */
+		project_init(&r->project, ctx->workspace_root,
+			     ctx->req.host || !ctx->config ? NULL : ctx->config->arch, NULL);
 	strvec_init(&r->env);
 	strvec_init(&r->excludes);
 	strbuf_init(&r->tail, 0);

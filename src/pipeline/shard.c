@@ -421,6 +421,7 @@ static void *provision_main(void *arg)
 	if (state_open(p->state_dir, &st, &s->err) < 0)
 		goto out;
 	provision_labels(&labels, "shard", p->owner, NULL);
+	hcloud_labels_set(&labels, "arch", config_type_arch(p->server_type));
 	if (remote_cloud_config(s->host_priv, s->host_pub, &user_data) < 0) {
 		burst_error_set(&s->err, BURST_EXIT_INTERNAL, "the cloud-config is too large");
 		goto out;
@@ -832,7 +833,7 @@ static int plan_servers(struct shard_ctx *sc, struct burst_error *err)
 	p->known_hosts = r->known_hosts;
 	p->max_servers = r->cfg->max_servers;
 	provision_location_order(r->srv.location, &r->cfg->regions, &p->order);
-	if (provision_find_image(r->api, p->owner, &p->image_id, err) < 0)
+	if (provision_find_image(r->api, p->owner, r->cfg->arch, &p->image_id, err) < 0)
 		return -1;
 	if (provision_ensure_ssh_key(r->api, r->st, p->owner, r->cfg->ssh_pub_key_path,
 				     &p->key_id, err) < 0)

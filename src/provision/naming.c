@@ -10,6 +10,16 @@
 #include "burst/state.h"
 #include "burst/strbuf.h"
 
+bool provision_arch_is_arm(const char *arch)
+{
+	return arch && !strcmp(arch, "arm64");
+}
+
+const char *provision_arch_api(const char *arch)
+{
+	return provision_arch_is_arm(arch) ? "arm" : "x86";
+}
+
 /*
  * Lower-case the leaf and keep [a-z0-9], turning every other run of bytes
  * into one '-'; no '-' at either end.  Empty when nothing is left.
@@ -52,7 +62,7 @@ static const char *leaf_of(const char *root, size_t *len)
 }
 
 char *provision_volume_name(const char *root, const char *hash,
-			    const char *location)
+			    const char *location, const char *arch)
 {
 	struct strbuf sb = STRBUF_INIT, leaf = STRBUF_INIT;
 	size_t llen, fixed;
@@ -61,6 +71,8 @@ char *provision_volume_name(const char *root, const char *hash,
 
 	/* "cargo-burst-" + leaf + "-" + hash [+ "-" + location] <= 64 */
 	fixed = strlen("cargo-burst-") + 1 + strlen(hash);
+	if (provision_arch_is_arm(arch))
+		fixed += strlen("-arm64");
 	if (location)
 		fixed += 1 + strlen(location);
 	sanitise(&leaf, tmp, fixed < PROVISION_NAME_MAX ?
@@ -71,6 +83,8 @@ char *provision_volume_name(const char *root, const char *hash,
 	if (leaf.len)
 		strbuf_addf(&sb, "%s-", leaf.buf);
 	strbuf_addstr(&sb, hash);
+	if (provision_arch_is_arm(arch))
+		strbuf_addstr(&sb, "-arm64");
 	if (location) {
 		struct strbuf loc = STRBUF_INIT;
 

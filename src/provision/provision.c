@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "burst/config.h"
 #include "burst/hcloud.h"
 #include "burst/log.h"
 #include "burst/proc.h"
@@ -67,11 +68,49 @@ static bool image_newer(const struct hcloud_image *a, const struct hcloud_image 
 	return !b || a->created > b->created || (a->created == b->created && a->id > b->id);
 }
 
-int provision_find_image(struct hcloud *api, const char *owner_id, int64_t *image_id,
-			 struct burst_error *err)
+const char *provision_image_arch(const struct hcloud_image *im)
+{
+	const char *label = hcloud_labels_get(&im->labels, "arch");
+
+	/* the API's word first: a label can be wrong, the architecture cannot */
+	if (im->architecture)
+		return !strcmp(im->architecture, "arm") ? "arm64" :
+			!strcmp(im->architecture, "x86") ? "x86" : "other";
+	return label && !strcmp(label, "arm64") ? "arm64" : "x86";
+}
+
+int provision_current_server(struct burst_state *st, const char *arch,
+			     struct state_server *out, struct burst_error *err)
+{
+	struct state_server *v = NULL;
+	size_t n = 0, pick = SIZE_MAX;
+	const char *want = provision_arch_is_arm(arch) ? "arm64" : "x86";
+
+	memset(out, 0, sizeof(*out));
+	if (state_server_list_live(st, &v, &n, err) < 0)
+		return -1;
+	/* ordered by id: the last match is the newest */
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].name && !strncmp(v[i].name, STATE_SHARD_NAME_PREFIX,
+					  strlen(STATE_SHARD_NAME_PREFIX)))
+			continue;
+		if (!strcmp(config_type_arch(v[i].server_type), want))
+			pick = i;
+	}
+	if (pick != SIZE_MAX) {
+		*out = v[pick];
+		memset(&v[pick], 0, sizeof(v[pick]));
+	}
+	state_servers_free(v, n);
+	return pick != SIZE_MAX;
+}
+
+int provision_find_image(struct hcloud *api, const char *owner_id, const char *arch,
+			 int64_t *image_id, struct burst_error *err)
 {
 	struct hcloud_images imgs = { 0 };
 	const struct hcloud_image *mine = NULL, *any = NULL, *best;
+	const char *want = provision_arch_is_arm(arch) ? "arm64" : "x86";
 
 	if (hcloud_images_list(api, "snapshot", "managed-by==cargo-burst,role==image",
 			       NULL, &imgs, err) < 0) {
@@ -84,6 +123,9 @@ int provision_find_image(struct hcloud *api, const char *owner_id, int64_t *imag
 
 		if (im->status && strcmp(im->status, "available"))
 			continue;
+		/* a server is only ever created from an image of its architecture */
+		if (strcmp(provision_image_arch(im), want))
+			continue;
 		if (image_newer(im, any))
 			any = im;
 		/* our own bakes first: another owner's retention may delete theirs */
@@ -94,9 +136,11 @@ int provision_find_image(struct hcloud *api, const char *owner_id, int64_t *imag
 	if (!best) {
 		hcloud_images_release(&imgs);
 		burst_error_set(err, BURST_EXIT_CONFIG,
-				"no cargo-burst image (a snapshot labelled "
-				"managed-by=cargo-burst, role=image) in this project");
-		burst_error_hint(err, "run `cargo burst image build` once to bake it");
+				"no %scargo-burst image (a snapshot labelled "
+				"managed-by=cargo-burst, role=image) in this project",
+				provision_arch_is_arm(arch) ? "arm64 " : "");
+		burst_error_hint(err, "run `cargo burst image build%s` once to bake it",
+				 provision_arch_is_arm(arch) ? " --arch arm64" : "");
 		return -1;
 	}
 	*image_id = best->id;
@@ -256,6 +300,8 @@ out:
 static void volume_labels(const struct provision_opts *o, struct hcloud_labels *l)
 {
 	provision_labels(l, "volume", o->owner_id, o->project_hash);
+	if (provision_arch_is_arm(o->arch))
+		hcloud_labels_set(l, "arch", "arm64");
 }
 
 /*
@@ -328,10 +374,10 @@ static char *new_volume_name(const struct provision_opts *o, const char *locatio
 	char *name;
 
 	project_volume_hash(o->owner_id, o->project_hash, hash);
-	name = provision_volume_name(o->workspace_root, hash, NULL);
+	name = provision_volume_name(o->workspace_root, hash, NULL, o->arch);
 	if (strvec_find(taken, name) >= 0) {
 		free(name);
-		name = provision_volume_name(o->workspace_root, hash, location);
+		name = provision_volume_name(o->workspace_root, hash, location, o->arch);
 	}
 	return name;
 }
@@ -893,7 +939,7 @@ int provision_cold(const struct provision_opts *o, struct remote_host *host,
 	char dur[32];
 	int found, rc, ret = -1;
 
-	if (provision_find_image(o->api, o->owner_id, &image_id, err) < 0)
+	if (provision_find_image(o->api, o->owner_id, o->arch, &image_id, err) < 0)
 		goto out;
 
 	/*
@@ -936,6 +982,7 @@ int provision_cold(const struct provision_opts *o, struct remote_host *host,
 	}
 
 	provision_labels(&slabels, "server", o->owner_id, NULL);
+	hcloud_labels_set(&slabels, "arch", provision_arch_is_arm(o->arch) ? "arm64" : "x86");
 	name = provision_server_name(o->owner_id, state_now());
 	image_ref = xstrfmt("%lld", (long long)image_id);
 	key_refs[0] = key_ref;

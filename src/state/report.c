@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "burst/config.h"
 #include "burst/strbuf.h"
 #include "burst/ui.h"
 #include "state-int.h"
@@ -193,6 +194,7 @@ static cJSON *status_json(struct burst_state *st, const struct state_status *s)
 		cJSON_AddNumberToObject(o, "row", (double)v->id);
 		cJSON_AddItemToObject(o, "name", json_str_or_null(v->name));
 		cJSON_AddItemToObject(o, "type", json_str_or_null(v->server_type));
+		cJSON_AddStringToObject(o, "arch", config_type_arch(v->server_type));
 		cJSON_AddItemToObject(o, "location", json_str_or_null(v->location));
 		cJSON_AddItemToObject(o, "ip", json_str_or_null(v->ip));
 		cJSON_AddStringToObject(o, "status", state_server_status_name(v->status));
@@ -316,9 +318,9 @@ static void status_human(struct burst_state *st, FILE *f, const struct state_sta
 
 		ui_duration(up, sizeof(up), (uint64_t)(s->now > v->created_at ?
 						       s->now - v->created_at : 0) * 1000);
-		fprintf(f, "server      %s %lld (%s) in %s, %s\n", v->name ? v->name : "-",
+		fprintf(f, "server      %s %lld (%s, %s) in %s, %s\n", v->name ? v->name : "-",
 			(long long)v->hcloud_id, v->server_type ? v->server_type : "?",
-			v->location ? v->location : "?", state_server_status_name(v->status));
+			config_type_arch(v->server_type), v->location ? v->location : "?", state_server_status_name(v->status));
 		fprintf(f, "  ip            %s\n", v->ip ? v->ip : "-");
 		fprintf(f, "  up since      %s (%s)\n", fmt_time(a, sizeof(a), v->created_at), up);
 		fprintf(f, "  paid through  %s (%s)\n", fmt_time(a, sizeof(a), s->server_paid_through),

@@ -12,6 +12,21 @@ void project_hash(const char *root, char out[PROJECT_HASH_LEN + 1])
 	sha256_hex(root, strlen(root), out, PROJECT_HASH_LEN);
 }
 
+/* root's hash, or that of "root\narch=arm64" for an arm64 build. */
+void project_hash_arch(const char *root, const char *arch,
+		       char out[PROJECT_HASH_LEN + 1])
+{
+	char *key;
+
+	if (!arch || strcmp(arch, "arm64")) {
+		project_hash(root, out);
+		return;
+	}
+	key = xstrfmt("%s\narch=arm64", root);
+	project_hash(key, out);
+	free(key);
+}
+
 /* 12 hex digits of sha256(owner/hash). */
 void project_volume_hash(const char *owner_id, const char *hash,
 			 char out[PROJECT_HASH_LEN + 1])
@@ -23,11 +38,12 @@ void project_volume_hash(const char *owner_id, const char *hash,
 }
 
 /* Fill the project value of a workspace root. */
-void project_init(struct burst_project *p, const char *root, const char *owner_id)
+void project_init(struct burst_project *p, const char *root, const char *arch,
+		  const char *owner_id)
 {
 	memset(p, 0, sizeof(*p));
 	p->root = xstrdup(root);
-	project_hash(root, p->hash);
+	project_hash_arch(root, arch, p->hash);
 	if (owner_id)
 		project_volume_hash(owner_id, p->hash, p->volume_hash);
 }

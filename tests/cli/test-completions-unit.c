@@ -217,7 +217,8 @@ static void route_one(const struct burst_cmd *cmd, const struct doc_opt *o,
 		argv[argc++] = (char *)(strstr(o->arg, "SECONDS") ? "30" :
 					!strcmp(o->arg, "N") ? "2" :
 					strstr(o->arg, "LOCAL") ? "8080" :
-					strstr(o->arg, "MACHINE") ? "box" : "FOO");
+					strstr(o->arg, "MACHINE") ? "box" :
+					strchr(o->arg, '|') ? strrchr(o->arg, '|') + 1 : "FOO");
 	if (!after)
 		argv[argc++] = (char *)cmd->name;
 	argv[argc++] = (char *)"CARGO_ARG";

@@ -432,7 +432,7 @@ static int request(const char *const *argv, const char *cfg_host, struct run_req
 {
 	struct run_args ra;
 	const struct burst_cmd *cmd;
-	struct config_overrides o = { -1, NULL };
+	struct config_overrides o = { -1, NULL, NULL };
 	int rc;
 
 	config_init(cfg);

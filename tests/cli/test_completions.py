@@ -156,6 +156,14 @@ def test_bash(script, verbs, helps):
         ok(got == ["--dry-run"], "bash: %s --dry-run is offered after the verb" % verb, got)
     got, _ = bash_complete(script, ["cargo-burst", "--dr"])
     ok(got == ["--dry-run"], "bash: --dry-run is offered before the verb", got)
+    # issue 15 part 1: --arch and its values, on run verbs and image build
+    for words in (["cargo-burst", "build", "--arch", ""], ["cargo-burst", "--arch", ""],
+                  ["cargo-burst", "image", "build", "--arch", ""]):
+        got, _ = bash_complete(script, words)
+        ok(got is not None and sorted(got) == ["arm64", "x86"],
+           "bash: `%s<TAB>` offers x86 arm64" % " ".join(words), got)
+    got, _ = bash_complete(script, ["cargo-burst", "image", "build", "--ar"])
+    ok(got == ["--arch"], "bash: image build --arch is offered", got)
     got, _ = bash_complete(script, ["cargo", "burst", ""])
     ok(got is not None and sorted(got) == sorted(verbs),
        "bash: `cargo burst <TAB>` (burst skipped) offers the verbs", got)
@@ -366,6 +374,8 @@ def test_man(page, verbs, helps):
         missing += [u for u in usage if re.sub(r"\s+", " ", u) not in flat]
         ok(not missing, "man: %s: usage and every flag rendered" % verb,
            "missing %r" % missing)
+    ok("--arch arm64" in flat and 'arch = "arm64"' in flat and "image build --arch arm64" in flat,
+       "man: DESCRIPTION says how to build for arm64 (issue 15)")
     keys = config_keys()
     missing = [k for k in keys if k not in flat]
     ok(keys and not missing, "man: CONFIGURATION has the %d keys of config "

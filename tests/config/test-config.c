@@ -151,7 +151,7 @@ static void test_layering(void)
 	struct burst_config cfg;
 	struct burst_error err = BURST_ERROR_INIT;
 	struct strvec cli_env = STRVEC_INIT;
-	struct config_overrides o = { 900, &cli_env };
+	struct config_overrides o = { 900, &cli_env, NULL };
 
 	config_init(&cfg);
 	ok(apply(&cfg,
@@ -249,7 +249,7 @@ static void test_lists_and_refused(void)
 	struct burst_config cfg;
 	struct burst_error err = BURST_ERROR_INIT;
 	struct strvec cli_env = STRVEC_INIT;
-	struct config_overrides o = { -1, &cli_env };
+	struct config_overrides o = { -1, &cli_env, NULL };
 
 	config_init(&cfg);
 	ok(apply(&cfg, "forward_env = [\"PATH\", \"OK_1\", \"CARGO_TARGET_DIR\"]\n",
@@ -874,7 +874,7 @@ static void test_load(void)
 	char *sshdir = tpath("home/.ssh"), *rsa = tpath("home/.ssh/id_rsa");
 	char *ed = tpath("home/.ssh/id_ed25519"), *p;
 	struct strvec cli_env = STRVEC_INIT;
-	struct config_load_opts opts = { NULL, NULL, { -1, NULL } };
+	struct config_load_opts opts = { NULL, NULL, { -1, NULL, NULL } };
 	struct strbuf out = STRBUF_INIT;
 	cJSON *json, *item;
 
@@ -1164,13 +1164,120 @@ static void test_ceilings(void)
 	config_release(&cfg);
 	config_init(&cfg);
 	{
-		struct config_overrides o = { 86400, NULL };
+		struct config_overrides o = { 86400, NULL, NULL };
 
 		ok(config_apply_cli(&cfg, &o, &err) == 0 && cfg.keep_alive_secs == 86400,
 		   "--keep-alive is the user's own: not bounded by the ceiling");
 	}
 	burst_error_release(&err);
 	config_release(&cfg);
+}
+
+/*
+ * arch (issue 15): a cax server_type alone is arm64; arch picks
+ * arm_server_type over a server_type of a lower layer; both in one layer
+ * and not matching is a config error; --arch beats the files.
+ */
+static int load_arch(const char *global_text, const char *project_text, const char *cli_arch,
+		     struct burst_config *cfg, struct burst_error *err)
+{
+	char *home = tpath("ahome"), *xdg = tpath("ahome/xdg");
+	char *global = tpath("ahome/xdg/cargo-burst/config.toml");
+	char *ws = tpath("aws"), *project = tpath("aws/.config/cargo-burst.toml");
+	struct config_load_opts opts = { NULL, NULL, { -1, NULL, NULL } };
+	int rc;
+
+	mkdir(home, 0755);
+	setenv("HOME", home, 1);
+	setenv("XDG_CONFIG_HOME", xdg, 1);
+	write_file(global, global_text, 0600);
+	write_file(project, project_text, 0644);
+	opts.workspace_root = ws;
+	opts.cli.arch = cli_arch;
+	config_init(cfg);
+	burst_error_release(err);
+	rc = config_load(cfg, &opts, err);
+	setenv("HOME", real_home, 1);
+	unsetenv("XDG_CONFIG_HOME");
+	free(home); free(xdg); free(global); free(ws); free(project);
+	return rc;
+}
+
+static void test_arch(void)
+{
+	struct burst_config cfg;
+	struct burst_error err = BURST_ERROR_INIT;
+	struct strbuf out = STRBUF_INIT;
+
+	ok(load_arch("", "", NULL, &cfg, &err) == 0, "defaults load");
+	is_str(cfg.arch, "x86", "x86 by default");
+	is_str(cfg.server_type, "ccx63", "the x86 type");
+	is_str(cfg.arm_server_type, "cax41", "arm_server_type defaults to cax41");
+	is_str(config_image_server_type(&cfg, "arm64"), "cax11", "the arm64 bake type: cax11");
+	is_str(config_image_server_type(&cfg, "x86"), "cx22", "the x86 bake type: cx22");
+	config_release(&cfg);
+
+	ok(load_arch("[hetzner]\nserver_type = \"cax31\"\n", "", NULL, &cfg, &err) == 0,
+	   "a cax server_type alone loads");
+	is_str(cfg.arch, "arm64", "and means arm64");
+	is_str(cfg.server_type, "cax31", "on that type");
+	config_release(&cfg);
+
+	ok(load_arch("[hetzner]\nserver_type = \"ccx33\"\n", "[hetzner]\narch = \"arm64\"\n", NULL,
+		     &cfg, &err) == 0, "global x86 server_type, project arch = arm64");
+	is_str(cfg.server_type, "cax41", "the project's arch picks arm_server_type");
+	config_format(&cfg, &out);
+	ok(strstr(out.buf, "\nhetzner.arch = \"arm64\" (project)\n") != NULL,
+	   "config shows arch with its source");
+	if (!strstr(out.buf, "\nhetzner.arch = \"arm64\" (project)\n"))
+		diag("%s", out.buf);
+	strbuf_reset(&out);
+	config_release(&cfg);
+
+	ok(load_arch("[hetzner]\narm_server_type = \"cax21\"\n", "", "arm64", &cfg, &err) == 0,
+	   "--arch arm64");
+	is_str(cfg.server_type, "cax21", "--arch arm64 takes the configured arm type");
+	is_str(config_source_name(cfg.source[CONFIG_ARCH]), "cli", "arch source cli");
+	config_release(&cfg);
+
+	ok(load_arch("", "[hetzner]\narch = \"arm64\"\n", "x86", &cfg, &err) == 0,
+	   "--arch x86 over a project's arm64");
+	is_str(cfg.arch, "x86", "--arch wins");
+	is_str(cfg.server_type, "ccx63", "on the x86 type");
+	config_release(&cfg);
+
+	ok(load_arch("", "[hetzner]\narch = \"arm64\"\nserver_type = \"ccx63\"\n", NULL, &cfg,
+		     &err) == -1, "arch = arm64 with server_type = ccx63 in one file: refused");
+	ok(err.exit_code == BURST_EXIT_CONFIG && err.message &&
+	   strstr(err.message, "server_type = \"ccx63\"") && strstr(err.message, "arm64") &&
+	   err.hint && strstr(err.hint, "arm_server_type"),
+	   "a config error naming the type, the arch and the fix: %s / %s",
+	   err.message ? err.message : "", err.hint ? err.hint : "");
+	config_release(&cfg);
+
+	ok(load_arch("[hetzner]\narch = \"arm64\"\n", "[hetzner]\nserver_type = \"cpx31\"\n", NULL,
+		     &cfg, &err) == -1, "a later layer's x86 server_type against arch arm64: refused");
+	config_release(&cfg);
+
+	ok(load_arch("[hetzner]\narch = \"aarch64\"\n", "", NULL, &cfg, &err) == -1,
+	   "an unknown arch is refused");
+	ok(err.exit_code == BURST_EXIT_CONFIG && err.message && strstr(err.message, "aarch64"),
+	   "a config error naming it: %s", err.message ? err.message : "");
+	config_release(&cfg);
+
+	ok(load_arch("[hetzner]\narm_server_type = \"ccx63\"\n", "", NULL, &cfg, &err) == -1 &&
+	   strstr(err.message, "arm_server_type"), "an x86 arm_server_type is refused");
+	config_release(&cfg);
+
+	ok(load_arch("", "", "sparc", &cfg, &err) == -1 && err.exit_code == BURST_EXIT_USAGE,
+	   "--arch sparc is a usage error");
+	config_release(&cfg);
+
+	is_str(config_type_arch("cax11"), "arm64", "cax11 is arm64");
+	is_str(config_type_arch("ccx63"), "x86", "ccx63 is x86");
+	is_str(config_type_arch(NULL), "x86", "no type: x86");
+	strbuf_release(&out);
+	burst_error_release(&err);
 }
 
 int main(void)
@@ -1194,6 +1301,7 @@ int main(void)
 	test_token_file_mode();
 	test_endpoint();
 	test_load();
+	test_arch();
 	test_closest();
 	test_workspace();
 	rc = done_testing();

@@ -229,6 +229,22 @@ def run_all(tap, sim, w, img):
     r = w.burst(["doctor"], cwd=hello)
     expect_fail(tap, r, "image", "image format 999", "cargo burst image build")
 
+    # arch = "arm64": only an arm64 image counts (issue 15)
+    os.makedirs(os.path.join(hello, ".config"), exist_ok=True)
+    with open(os.path.join(hello, ".config", "cargo-burst.toml"), "w") as f:
+        f.write('[hetzner]\narch = "arm64"\n')
+    r = w.burst(["doctor"], cwd=hello)
+    expect_fail(tap, r, "image", "no arm64 cargo-burst image", "image build --arch arm64")
+    arm = sim.seed_image(labels=dict(IMAGE_LABELS, format=image_format(), arch="arm64"),
+                         description="arm64", architecture="arm")
+    r = w.burst(["doctor"], cwd=hello)
+    got = lines(r.out).get("image") or ["", ""]
+    tap.ok(got[0] == "ok" and "image %d " % arm["id"] in got[1] and "arm" in got[1],
+           "arch = \"arm64\": the arm64 image is the one checked (%r)" % got, repr(r))
+    st = lines(r.out).get("server type") or ["", ""]
+    tap.ok("cax41" in st[1] and "arm" in st[1], "and the server type is cax41, arm (%r)" % st)
+    os.unlink(os.path.join(hello, ".config", "cargo-burst.toml"))
+
     stub = Stub(deprecated=True)
     try:
         r = w.burst(["doctor"], cwd=hello, env={"HCLOUD_ENDPOINT": stub.endpoint})

@@ -205,6 +205,10 @@ def run_all(tap, sim, w):
             if q["method"] == "POST" and q["path"].endswith("/servers"):
                 tap.diag("POST %s -> %s %s %s" % ((q.get("body") or {}).get("name"), q.get("status"),
                                                  q.get("code"), (q.get("body") or {}).get("location")))
+    arches = sorted(((q.get("body") or {}).get("labels") or {}).get("arch", "-")
+                    for q in sim.requests() if q["method"] == "POST" and q["path"].endswith("/servers")
+                    and q.get("status") == 201)
+    tap.is_(arches, ["x86", "x86", "x86"], "every server, extras included, is labelled with its arch")
     res = results_of(r.out + r.err)
     seen = collections.Counter((b, t) for _, _, b, t in res)
     tap.is_(set(seen), EXPECTED, "every test ran")

@@ -40,19 +40,57 @@ int main(void)
 	project_hash("/home/me/proj2", h2);
 	ok(strcmp(h1, h2) != 0, "another root, another hash");
 
-	n = provision_volume_name("/home/me/proj", h1, NULL);
+	n = provision_volume_name("/home/me/proj", h1, NULL, NULL);
 	j = xstrfmt("cargo-burst-proj-%s", h1);
 	is_str(n, j, "volume name");
 	free(n);
 	free(j);
-	n = provision_volume_name("/home/me/My_Cool.Project", "0123456789ab", NULL);
+	n = provision_volume_name("/home/me/My_Cool.Project", "0123456789ab", NULL, "x86");
 	is_str(n, "cargo-burst-my-cool-project-0123456789ab", "leaf sanitised");
 	free(n);
-	n = provision_volume_name("/home/me/proj", "0123456789ab", "fsn1");
+	n = provision_volume_name("/home/me/proj", "0123456789ab", "fsn1", NULL);
 	is_str(n, "cargo-burst-proj-0123456789ab-fsn1", "moved volume carries its location");
 	free(n);
+	/* arm64: a name of its own; x86 keeps the names existing volumes have */
+	n = provision_volume_name("/home/me/proj", "0123456789ab", NULL, "arm64");
+	is_str(n, "cargo-burst-proj-0123456789ab-arm64", "an arm64 volume says so");
+	free(n);
+	n = provision_volume_name("/home/me/proj", "0123456789ab", "fsn1", "arm64");
+	is_str(n, "cargo-burst-proj-0123456789ab-arm64-fsn1", "arm64, moved");
+	free(n);
+	n = provision_volume_name(weird[4], "0123456789ab", "hel1", "arm64");
+	ok(valid_volume_name(n) && strstr(n, "0123456789ab-arm64-hel1"),
+	   "long leaf, arm64, moved: still valid: %s", n);
+	free(n);
+	project_hash_arch("/home/me/proj", "x86", h2);
+	is_str(h2, h1, "x86 keeps the project's hash (existing volumes keep working)");
+	project_hash_arch("/home/me/proj", NULL, h2);
+	is_str(h2, h1, "no arch is x86");
+	project_hash_arch("/home/me/proj", "arm64", h2);
+	ok(strcmp(h1, h2) != 0 && strlen(h2) == PROVISION_HASH_LEN,
+	   "arm64 is another project (its own volume and leases): %s", h2);
+	{
+		struct hcloud_image im = { 0 };
+
+		hcloud_labels_init(&im.labels);
+		is_str(provision_image_arch(&im), "x86", "an image without architecture or label is x86");
+		hcloud_labels_set(&im.labels, "arch", "arm64");
+		is_str(provision_image_arch(&im), "arm64", "else its arch label tells");
+		im.architecture = xstrdup("x86");
+		is_str(provision_image_arch(&im), "x86", "the API's architecture wins over a label");
+		free(im.architecture);
+		im.architecture = xstrdup("arm");
+		is_str(provision_image_arch(&im), "arm64", "architecture arm is arm64");
+		free(im.architecture);
+		im.architecture = xstrdup("riscv");
+		is_str(provision_image_arch(&im), "other", "an unknown architecture is neither");
+		free(im.architecture);
+		hcloud_labels_release(&im.labels);
+	}
+	is_str(provision_arch_api("arm64"), "arm", "the API calls arm64 arm");
+	is_str(provision_arch_api(NULL), "x86", "and the default x86");
 	for (size_t i = 0; i < sizeof(weird) / sizeof(weird[0]); i++) {
-		n = provision_volume_name(weird[i], "0123456789ab", i % 2 ? "hel1" : NULL);
+		n = provision_volume_name(weird[i], "0123456789ab", i % 2 ? "hel1" : NULL, NULL);
 		ok(valid_volume_name(n) && strstr(n, "0123456789ab"),
 		   "valid volume name for '%s': %s", weird[i], n);
 		free(n);

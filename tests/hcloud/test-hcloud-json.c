@@ -140,6 +140,19 @@ static void test_volume_image_key(void)
 	is_int(i.created_from, 1, "created_from id");
 	is_int(i.created, 1454198100, "Z timestamp");
 	is_str(hcloud_labels_get(&i.labels, "env"), "ci", "image label");
+	is_str(i.architecture, "x86", "image architecture x86");
+	hcloud_image_release(&i);
+	ok(!DECODE(hcloud_image_decode, "{\"id\": 43, \"type\": \"system\", \"name\": "
+		   "\"ubuntu-24.04\", \"architecture\": \"arm\"}", &i), "arm image decodes");
+	is_str(i.architecture, "arm", "image architecture arm");
+	hcloud_image_release(&i);
+	ok(!DECODE(hcloud_image_decode, "{\"id\": 44, \"architecture\": null}", &i),
+	   "image with a null architecture decodes");
+	ok(i.architecture == NULL, "null architecture -> NULL (unknown)");
+	hcloud_image_release(&i);
+	ok(!DECODE(hcloud_image_decode, "{\"id\": 45, \"architecture\": 7}", &i),
+	   "image with a non-string architecture decodes");
+	ok(i.architecture == NULL, "a non-string architecture is ignored");
 	hcloud_image_release(&i);
 	ok(!DECODE(hcloud_image_decode, "{\"id\": 5, \"image_size\": null, \"created_from\": null}",
 		   &i), "creating image decodes");
@@ -278,6 +291,7 @@ static void test_types_pricing(void)
 		   " \"cpu_type\": \"shared\", \"architecture\": \"x86\"}", &t),
 	   "server type decodes");
 	is_int(t.cores, 2, "cores");
+	is_str(t.architecture, "x86", "server type architecture x86");
 	ok(!t.deprecated, "not deprecated without deprecation key");
 	pr = hcloud_server_type_price(&t, "fsn1");
 	ok(pr != NULL, "price for fsn1");
@@ -288,6 +302,15 @@ static void test_types_pricing(void)
 	pr = hcloud_server_type_price(&t, "hel1");
 	ok(pr && !pr->hourly_net && pr->hourly_net_d == 0.0, "price entry without amounts");
 	ok(!hcloud_server_type_price(&t, "ash"), "no price for ash");
+	hcloud_server_type_release(&t);
+	ok(!DECODE(hcloud_server_type_decode,
+		   "{\"id\": 95, \"name\": \"cax41\", \"cores\": 16, \"memory\": 32,"
+		   " \"disk\": 320, \"cpu_type\": \"shared\", \"architecture\": \"arm\","
+		   " \"locations\": [{\"id\": 1, \"name\": \"fsn1\", \"deprecation\": null}]}", &t),
+	   "an Ampere server type decodes");
+	is_str(t.architecture, "arm", "server type architecture arm");
+	ok(t.nr_locations == 1 && hcloud_server_type_usable_in(&t, "fsn1", 0) &&
+	   !hcloud_server_type_usable_in(&t, "ash", 0), "offered in fsn1 only, not in ash");
 	hcloud_server_type_release(&t);
 	ok(!DECODE(hcloud_server_type_decode,
 		   "{\"id\": 2, \"deprecation\": {\"unavailable_after\": \"2023-09-01T00:00:00+00:00\"}}",

@@ -150,7 +150,7 @@ static void test_retention(void)
 	add_image(&imgs, 8, "backup", 40, "cargo-burst", "image", me);      /* not a snapshot */
 	add_image(&imgs, 9, "snapshot", 300, "cargo-burst", "image", me);   /* same time as 2 */
 
-	is_int(image_retention_plan(&imgs, me, 2, 0, &doomed, &n), 2, "keep 2 of 4: two doomed");
+	is_int(image_retention_plan(&imgs, me, NULL, 2, 0, &doomed, &n), 2, "keep 2 of 4: two doomed");
 	ok(has_id(doomed, n, 1) && has_id(doomed, n, 3), "the two oldest of ours are doomed");
 	ok(!has_id(doomed, n, 2) && !has_id(doomed, n, 9), "the newest two are kept (id breaks ties)");
 	ok(!has_id(doomed, n, 4) && !has_id(doomed, n, 5) && !has_id(doomed, n, 6) &&
@@ -160,19 +160,19 @@ static void test_retention(void)
 	doomed = NULL;
 	n = 0;
 
-	is_int(image_retention_plan(&imgs, me, 1, 0, &doomed, &n), 3, "keep 1: three doomed");
+	is_int(image_retention_plan(&imgs, me, NULL, 1, 0, &doomed, &n), 3, "keep 1: three doomed");
 	ok(!has_id(doomed, n, 9), "keep 1 keeps the newest (highest id at equal time)");
 	free(doomed);
 	doomed = NULL;
 	n = 0;
 
-	is_int(image_retention_plan(&imgs, me, 0, 0, &doomed, &n), 3,
+	is_int(image_retention_plan(&imgs, me, NULL, 0, 0, &doomed, &n), 3,
 	       "keep 0 is treated as 1 (never delete every image)");
 	free(doomed);
 	doomed = NULL;
 	n = 0;
 
-	is_int(image_retention_plan(&imgs, me, 2, 1, &doomed, &n), 2,
+	is_int(image_retention_plan(&imgs, me, NULL, 2, 1, &doomed, &n), 2,
 	       "a protected old image counts as kept");
 	ok(!has_id(doomed, n, 1) && !has_id(doomed, n, 9) && has_id(doomed, n, 2) &&
 	   has_id(doomed, n, 3), "protected 1 and newest 9 stay");
@@ -180,11 +180,43 @@ static void test_retention(void)
 	doomed = NULL;
 	n = 0;
 
-	is_int(image_retention_plan(&imgs, me, 10, 0, &doomed, &n), 0, "keep 10: nothing doomed");
-	is_int(image_retention_plan(&imgs, "cccccccccccc", 1, 0, &doomed, &n), 0,
+	is_int(image_retention_plan(&imgs, me, NULL, 10, 0, &doomed, &n), 0, "keep 10: nothing doomed");
+	is_int(image_retention_plan(&imgs, "cccccccccccc", NULL, 1, 0, &doomed, &n), 0,
 	       "a stranger owns nothing here");
-	is_int(image_retention_plan(&imgs, "bbbbbbbbbbbb", 1, 0, &doomed, &n), 0,
+	is_int(image_retention_plan(&imgs, "bbbbbbbbbbbb", NULL, 1, 0, &doomed, &n), 0,
 	       "the other owner keeps its only image");
+	free(doomed);
+	hcloud_images_release(&imgs);
+}
+
+/* Each architecture keeps its own newest images. */
+static void test_retention_per_arch(void)
+{
+	struct hcloud_images imgs = { 0 };
+	int64_t *doomed = NULL;
+	size_t n = 0;
+	const char *me = "aaaaaaaaaaaa";
+
+	add_image(&imgs, 1, "snapshot", 100, "cargo-burst", "image", me); /* unlabelled: x86 */
+	add_image(&imgs, 2, "snapshot", 200, "cargo-burst", "image", me);
+	imgs.v[1].architecture = xstrdup("x86");
+	add_image(&imgs, 3, "snapshot", 300, "cargo-burst", "image", me);
+	imgs.v[2].architecture = xstrdup("arm");
+	add_image(&imgs, 4, "snapshot", 400, "cargo-burst", "image", me);
+	imgs.v[3].architecture = xstrdup("arm");
+	add_image(&imgs, 5, "snapshot", 500, "cargo-burst", "image", me);  /* label only */
+	hcloud_labels_set(&imgs.v[4].labels, "arch", "arm64");
+
+	is_int(image_retention_plan(&imgs, me, "x86", 1, 2, &doomed, &n), 1,
+	       "x86, keep 1: one doomed");
+	ok(has_id(doomed, n, 1), "the older x86 image, not an arm64 one newer than both");
+	free(doomed);
+	doomed = NULL;
+	n = 0;
+	is_int(image_retention_plan(&imgs, me, "arm64", 1, 5, &doomed, &n), 2,
+	       "arm64, keep 1: the two older arm64 ones doomed");
+	ok(has_id(doomed, n, 3) && has_id(doomed, n, 4) && !has_id(doomed, n, 1) &&
+	   !has_id(doomed, n, 2), "x86 images are not counted nor doomed by an arm64 bake");
 	free(doomed);
 	hcloud_images_release(&imgs);
 }
@@ -194,5 +226,6 @@ int main(void)
 	test_names_and_labels();
 	test_user_data();
 	test_retention();
+	test_retention_per_arch();
 	return done_testing();
 }

@@ -84,6 +84,11 @@ SERVER_TYPES_RAW = [
     ("ccx43", 99, 16, 64.0, 360, "dedicated", 96.49, ALL_LOC),
     ("ccx53", 100, 32, 128.0, 600, "dedicated", 192.49, ALL_LOC),
     ("ccx63", 101, 48, 192.0, 960, "dedicated", 288.49, ALL_LOC),
+    # Ampere (arm) types: Hetzner offers them in the EU locations only
+    ("cax11", 45, 2, 4.0, 40, "shared", 3.79, EU),
+    ("cax21", 93, 4, 8.0, 80, "shared", 6.49, EU),
+    ("cax31", 94, 8, 16.0, 160, "shared", 12.49, EU),
+    ("cax41", 95, 16, 32.0, 320, "shared", 24.49, EU),
 ]
 LOC_PRICE_FACTOR = {"fsn1": 1.0, "nbg1": 1.0, "hel1": 1.0, "ash": 1.2, "hil": 1.2, "sin": 1.35}
 LOC_TRAFFIC_TB = {"fsn1": 20, "nbg1": 20, "hel1": 20, "ash": 1, "hil": 1, "sin": 0.5}
@@ -118,7 +123,8 @@ for _n, _id, _c, _m, _d, _cpu, _mon, _locs in SERVER_TYPES_RAW:
         "id": _id, "name": _n, "description": _n.upper(), "cores": _c, "memory": _m,
         "disk": _d, "deprecated": False, "deprecation": None,
         "prices": _type_prices(_mon, _locs), "storage_type": "local",
-        "cpu_type": _cpu, "architecture": "x86", "category": "regular_purpose",
+        "cpu_type": _cpu, "architecture": "arm" if _n.startswith("cax") else "x86",
+        "category": "cost_optimized" if _n.startswith("cax") else "regular_purpose",
     })
 
 VOLUME_PRICE_GB_MONTH = 0.0440
@@ -766,18 +772,20 @@ class Sim:
         return self.next_id
 
     def _add_system_images(self):
-        for i, (name, flavor, ver, desc) in enumerate([
-                ("ubuntu-24.04", "ubuntu", "24.04", "Ubuntu 24.04"),
-                ("ubuntu-22.04", "ubuntu", "22.04", "Ubuntu 22.04"),
-                ("debian-12", "debian", "12", "Debian 12")]):
-            iid = 161547269 + i
-            self.images[iid] = {
-                "id": iid, "type": "system", "status": "available", "name": name,
-                "description": desc, "image_size": None, "disk_size": 5.0,
-                "created": iso(1700000000 + i), "created_from": None, "bound_to": None,
-                "os_flavor": flavor, "os_version": ver, "rapid_deploy": True,
-                "protection": {"delete": False}, "deprecated": None, "deleted": None,
-                "labels": {}, "architecture": "x86", "_created_t": 1700000000 + i}
+        # as Hetzner: one image per name and architecture (arm ids apart)
+        for arch, base in (("x86", 161547269), ("arm", 103908070)):
+            for i, (name, flavor, ver, desc) in enumerate([
+                    ("ubuntu-24.04", "ubuntu", "24.04", "Ubuntu 24.04"),
+                    ("ubuntu-22.04", "ubuntu", "22.04", "Ubuntu 22.04"),
+                    ("debian-12", "debian", "12", "Debian 12")]):
+                iid = base + i
+                self.images[iid] = {
+                    "id": iid, "type": "system", "status": "available", "name": name,
+                    "description": desc, "image_size": None, "disk_size": 5.0,
+                    "created": iso(1700000000 + i), "created_from": None, "bound_to": None,
+                    "os_flavor": flavor, "os_version": ver, "rapid_deploy": True,
+                    "protection": {"delete": False}, "deprecated": None, "deleted": None,
+                    "labels": {}, "architecture": arch, "_created_t": 1700000000 + i}
 
     # rate limiting -----------------------------------------------------
     def take_token(self):
@@ -982,11 +990,19 @@ class Sim:
                 "location": self.location(dc["location"]),
                 "server_types": {"supported": sup, "available": avail, "available_for_migration": avail}}
 
-    def image_ref(self, ref):
+    def image_ref(self, ref, arch=None):
+        """An image by id, or by name: the one of architecture arch when
+        given (a name is shared by the x86 and the arm image, as at Hetzner,
+        where the server type decides)."""
+        named = None
         for img in self.images.values():
-            if str(ref) == str(img["id"]) or (img["name"] is not None and str(ref) == img["name"]):
+            if str(ref) == str(img["id"]):
                 return img
-        return None
+            if img["name"] is not None and str(ref) == img["name"]:
+                if arch is None or img["architecture"] == arch:
+                    return img
+                named = named or img
+        return named
 
     def ssh_key_ref(self, ref):
         for k in self.ssh_keys.values():
@@ -1284,11 +1300,14 @@ class Api:
         st = sim.server_type(body["server_type"])
         if not st:
             raise invalid("server_type", "server type '%s' not found" % body["server_type"])
-        img = sim.image_ref(body["image"])
+        img = sim.image_ref(body["image"], st["architecture"])
         if not img:
             raise invalid("image", "image '%s' not found" % body["image"])
         if img["status"] != "available":
             raise invalid("image", "image %d is not available" % img["id"])
+        if img["architecture"] != st["architecture"]:
+            raise invalid("image", "image %d is for architecture %s, server type %s is %s"
+                          % (img["id"], img["architecture"], st["name"], st["architecture"]))
         if body.get("location") is not None and body.get("datacenter") is not None:
             raise ApiError(422, "invalid_input", "invalid input: 'location' and 'datacenter' are mutually exclusive",
                            {"fields": [{"name": "location", "messages": ["cannot be combined with datacenter"]},
@@ -1529,6 +1548,7 @@ class Api:
         img = self._new_image(desc if desc else "snapshot of %s" % s["name"], labels, typ,
                               status="creating", created_from={"id": s["id"], "name": s["name"]},
                               disk_size=float(s["server_type"]["disk"]))
+        img["architecture"] = s["server_type"]["architecture"]
         src_img = sim.images.get(s["_image_id"])
         img["os_flavor"] = src_img["os_flavor"] if src_img else "ubuntu"
         img["os_version"] = src_img["os_version"] if src_img else None
@@ -2303,6 +2323,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 img = sim.api._new_image(body.get("description", "seeded snapshot"), labels,
                                          image_size=float(body.get("image_size", sim.config.get("image_size", 2.5))),
                                          disk_size=float(body.get("disk_size", 80.0)))
+                if body.get("architecture") in ("x86", "arm"):
+                    img["architecture"] = body["architecture"]
                 return self.send_json(201, sim.image_view(img))
         if method == "POST" and path == "/_sim/shutdown":
             self.send_json(200, {"ok": True})

@@ -250,9 +250,12 @@ class Simulator:
     def state(self):
         return self._control("GET", "/_sim/state")
 
-    def seed_image(self, labels=None, description="cargo-burst image", image_size=2.5):
-        return self._control("POST", "/_sim/images", {"labels": labels or {}, "description": description,
-                                                      "image_size": image_size})
+    def seed_image(self, labels=None, description="cargo-burst image", image_size=2.5,
+                   architecture=None):
+        body = {"labels": labels or {}, "description": description, "image_size": image_size}
+        if architecture:
+            body["architecture"] = architecture  # "x86" (the default) or "arm"
+        return self._control("POST", "/_sim/images", body)
 
     def wait_action(self, action_id, timeout=30):
         """Poll an action until it leaves running; return it."""

@@ -162,7 +162,38 @@ def main():
         st, body, _ = sim.api("GET", "/images?type=snapshot&label_selector=role%3Dimage")
         t.is_([i["id"] for i in body["images"]], [img["id"]], "seeded image found by type + label")
         st, body, _ = sim.api("GET", "/images?name=ubuntu-24.04&type=system")
-        t.is_(len(body["images"]), 1, "system image ubuntu-24.04")
+        t.is_(sorted(i["architecture"] for i in body["images"]), ["arm", "x86"],
+              "system image ubuntu-24.04, one per architecture")
+        st, body, _ = sim.api("GET", "/images?name=ubuntu-24.04&type=system&architecture=arm")
+        t.ok(len(body["images"]) == 1 and body["images"][0]["architecture"] == "arm",
+             "the architecture filter: the arm one")
+        arm_sys = body["images"][0]["id"] if body["images"] else 0
+        # CAX (Ampere) types: arm, in the EU locations only
+        st, body, _ = sim.api("GET", "/server_types?name=cax41")
+        cax = body["server_types"][0] if body.get("server_types") else {}
+        t.ok(cax.get("architecture") == "arm" and cax.get("cores") == 16 and
+             sorted(l["name"] for l in cax.get("locations", [])) == ["fsn1", "hel1", "nbg1"],
+             "cax41: arm, 16 cores, offered in fsn1, nbg1, hel1 only")
+        st, body, _ = sim.api("POST", "/servers", server_body("caxash", server_type="cax11",
+                                                             location="ash", start_after_create=False))
+        t.is_((st, body.get("error", {}).get("code")), (422, "invalid_input"), "cax11 in ash is refused")
+        st, body, _ = sim.api("POST", "/servers", server_body("caxsnap", server_type="cax11",
+                                                             image=str(img["id"]), start_after_create=False))
+        t.is_((st, body.get("error", {}).get("code")), (422, "invalid_input"),
+              "cax11 from an x86 snapshot is refused")
+        st, body, _ = sim.api("POST", "/servers", server_body("caxok", server_type="cax11",
+                                                             start_after_create=False))
+        t.ok(st == 201 and body["server"]["image"]["id"] == arm_sys,
+             "cax11 from ubuntu-24.04 gets the arm system image")
+        if st == 201:
+            sim.wait_action(body["action"]["id"])
+            sa = body["server"]["id"]
+            st, body, _ = sim.api("POST", "/servers/%d/actions/create_image" % sa,
+                                  {"description": "arm snap", "labels": {"role": "image"}})
+            t.is_(body.get("image", {}).get("architecture"), "arm", "a snapshot of it is arm")
+            sim.wait_action(body["action"]["id"])
+            sim.api("DELETE", "/images/%d" % body["image"]["id"])
+            sim.wait_action(sim.api("DELETE", "/servers/%d" % sa)[1]["action"]["id"])
         st, body, _ = sim.api("POST", "/servers", server_body("fromimg", image=str(img["id"]),
                                                              start_after_create=False))
         t.is_(st, 201, "server from snapshot id")

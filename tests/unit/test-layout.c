@@ -47,17 +47,17 @@ static void test_project(void)
 	const char *root = "/home/me/proj";
 
 	sha256_hex(root, strlen(root), want, PROJECT_HASH_LEN);
-	project_init(&p, root, "0123456789ab");
+	project_init(&p, root, NULL, "0123456789ab");
 	is_str(p.root, root, "the root is kept");
 	is_str(p.hash, want, "hash: sha256 of the root, 12 hex digits");
 	project_volume_hash("0123456789ab", p.hash, vh);
 	is_str(p.volume_hash, vh, "volume hash: of owner and project hash");
 	ok(strcmp(p.volume_hash, p.hash) != 0, "... not the project hash");
-	project_init(&q, root, "ba9876543210");
+	project_init(&q, root, NULL, "ba9876543210");
 	is_str(q.hash, p.hash, "another owner: the same project hash");
 	ok(strcmp(q.volume_hash, p.volume_hash) != 0, "... another volume hash");
 	project_release(&q);
-	project_init(&q, root, NULL);
+	project_init(&q, root, NULL, NULL);
 	is_str(q.volume_hash, "", "no owner yet: no volume hash");
 	project_release(&q);
 	project_release(&p);
