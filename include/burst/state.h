@@ -467,6 +467,12 @@ struct state_event {
 };
 /* Append an event. */
 int state_event_add(struct burst_state *st, const struct state_event *ev, struct burst_error *err);
+/*
+ * Append an event of these fields, best effort: a failure is only logged
+ * (the one event writer of provision, the reapers and the bake).
+ */
+void state_event_note(struct burst_state *st, const char *kind, const char *rkind,
+		      int64_t id, const char *name, const char *reason, const char *details);
 
 struct state_run_result {
 	bool cold; /* this run provisioned the server */

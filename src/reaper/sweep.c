@@ -25,22 +25,6 @@
 /* How long `down` waits for a run that is provisioning. */
 #define DOWN_LOCK_TIMEOUT_MS (120 * 1000)
 
-static void add_event(struct burst_state *st, const char *kind, const char *rkind, int64_t id,
-		      const char *name, const char *reason, const char *details)
-{
-	struct burst_error e = BURST_ERROR_INIT;
-	struct state_event ev = { 0 };
-
-	ev.kind = kind;
-	ev.resource_kind = rkind;
-	ev.resource_id = id;
-	ev.resource_name = name;
-	ev.reason = reason;
-	ev.details = details;
-	state_event_add(st, &ev, &e);
-	burst_error_release(&e);
-}
-
 /* Is there a server row a run could use (ready, with an address)? */
 static bool usable_current(struct burst_state *st)
 {
@@ -103,7 +87,7 @@ static int adopt_server(struct burst_state *st, const struct burst_config *cfg,
 					     cfg ? cfg->billing_margin_secs : 300);
 	if (state_server_insert(st, &row, err) < 0)
 		goto out;
-	add_event(st, "adopted", "server", s->id, s->name, usable ? NULL : "orphaned", why);
+	state_event_note(st, "adopted", "server", s->id, s->name, usable ? NULL : "orphaned", why);
 	log_info(MOD, "adopted server '%s' (%lld) %s: %s", s->name ? s->name : "?",
 		 (long long)s->id, why, usable ? "usable, reaped after its keep-alive" :
 		 "not usable (no pinned host key or another server is current): deleting it");
@@ -148,7 +132,7 @@ static int adopt_volume(struct burst_state *st, const struct burst_config *cfg,
 		goto out;
 	if (state_volume_mark_adopted(st, project, err) < 0)
 		goto out;
-	add_event(st, "adopted", "volume", v->id, v->name, NULL, why);
+	state_event_note(st, "adopted", "volume", v->id, v->name, NULL, why);
 	log_info(MOD, "adopted volume '%s' (%lld) of project %s %s", v->name ? v->name : "?",
 		 (long long)v->id, project, why);
 	if (reaper_arm_volume(st, project, &e) < 0)

@@ -1372,6 +1372,23 @@ int state_event_add(struct burst_state *st, const struct state_event *ev, struct
 	return step_done(st, s, "recording an event", err);
 }
 
+void state_event_note(struct burst_state *st, const char *kind, const char *rkind,
+		      int64_t id, const char *name, const char *reason, const char *details)
+{
+	struct burst_error e = BURST_ERROR_INIT;
+	struct state_event ev = { 0 };
+
+	ev.kind = kind;
+	ev.resource_kind = rkind;
+	ev.resource_id = id;
+	ev.resource_name = name;
+	ev.reason = reason;
+	ev.details = details;
+	if (state_event_add(st, &ev, &e) < 0)
+		log_warn(MOD, "recording a %s event: %s", kind, e.message ? e.message : "");
+	burst_error_release(&e);
+}
+
 int state_run_begin(struct burst_state *st, const char *verb, const char *project, int64_t *run_id,
 		    struct burst_error *err)
 {
