@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "state-test.h"
+#include "burst/report.h"
 #include "burst/strbuf.h"
 
 #define T 1000000LL
@@ -28,7 +29,8 @@ static char *capture(struct burst_state *st, bool audit, bool json, double rate)
 
 	if (!f)
 		bail_out("open_memstream");
-	r = audit ? state_print_audit(st, f, rate, json, &err) : state_print_status(st, f, json, &err);
+	r = audit ? report_print_audit(st, f, &(struct state_prices){ rate, -1, NULL }, json, &err)
+		  : report_print_status(st, f, json, &err);
 	fclose(f);
 	if (r < 0)
 		diag("print failed: %s", err.message);
@@ -280,7 +282,7 @@ static void test_audit(struct burst_state *st)
 		size_t len = 0;
 		FILE *f = open_memstream(&buf, &len);
 
-		ok(f && state_print_audit_priced(st, f, &pr, true, &err) == 0, "audit with prices");
+		ok(f && report_print_audit(st, f, &pr, true, &err) == 0, "audit with prices");
 		if (f)
 			fclose(f);
 		j = buf ? cJSON_Parse(buf) : NULL;
