@@ -218,6 +218,62 @@ int state_lease_prune(struct burst_state *st, struct burst_error *err)
 
 /* ---- delete decisions ------------------------------------------------- */
 
+/*
+ * The rest of a delete decision, in the transaction that read the row
+ * (d->deadline set): keep it while a live lease uses it (server_id, or
+ * the project; unless STATE_DELETE_IGNORE_LEASES), while no_reap or
+ * before the deadline (unless STATE_DELETE_IGNORE_DEADLINE), else mark it
+ * `deleting` with mark_sql (bound to server_id or project) and commit.
+ * 0 decided (the transaction is over), -1 error (rolled back).
+ */
+static int decide_delete(struct burst_state *st, int64_t server_id, const char *project,
+			 bool no_reap, int64_t now, unsigned flags, const char *mark_sql,
+			 const char *what, struct state_delete_decision *d,
+			 struct burst_error *err)
+{
+	sqlite3_stmt *s = NULL;
+
+	if (count_live(st, server_id, project, &d->live_leases, err) < 0)
+		goto fail;
+	if (d->live_leases > 0 && !(flags & STATE_DELETE_IGNORE_LEASES)) {
+		d->reason = STATE_KEEP_LEASED;
+		goto keep;
+	}
+	if (!(flags & STATE_DELETE_IGNORE_DEADLINE)) {
+		if (no_reap) {
+			d->reason = STATE_KEEP_NO_REAP;
+			goto keep;
+		}
+		if (d->deadline > now) {
+			d->reason = STATE_KEEP_NOT_DUE;
+			goto keep;
+		}
+	}
+	if (st_prepare(st, mark_sql, &s, err) < 0)
+		goto fail;
+	if (project)
+		st_bind_text(s, 1, project);
+	else
+		sqlite3_bind_int64(s, 1, server_id);
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		st_dberr(st, err, what);
+		goto fail;
+	}
+	sqlite3_finalize(s);
+	if (st_commit(st, err) < 0)
+		return -1;
+	d->do_delete = true;
+	d->reason = STATE_DELETE_NOW;
+	return 0;
+keep:
+	st_rollback(st);
+	return 0;
+fail:
+	sqlite3_finalize(s);
+	st_rollback(st);
+	return -1;
+}
+
 int state_server_try_begin_delete(struct burst_state *st, int64_t server_id, int64_t now,
 				  unsigned flags, struct state_delete_decision *d,
 				  struct burst_error *err)
@@ -251,36 +307,12 @@ int state_server_try_begin_delete(struct burst_state *st, int64_t server_id, int
 	    d->deadline < sqlite3_column_int64(s, 3) + STATE_PROVISION_GRACE_SECS)
 		d->deadline = sqlite3_column_int64(s, 3) + STATE_PROVISION_GRACE_SECS;
 	sqlite3_finalize(s);
-	s = NULL;
-	if (count_live(st, server_id, NULL, &d->live_leases, err) < 0)
-		goto fail;
-	if (d->live_leases > 0 && !(flags & STATE_DELETE_IGNORE_LEASES)) {
-		d->reason = STATE_KEEP_LEASED;
-		goto keep;
-	}
-	if (!(flags & STATE_DELETE_IGNORE_DEADLINE)) {
-		if (no_reap) {
-			d->reason = STATE_KEEP_NO_REAP;
-			goto keep;
-		}
-		if (d->deadline > now) {
-			d->reason = STATE_KEEP_NOT_DUE;
-			goto keep;
-		}
-	}
-	if (st_prepare(st, "UPDATE servers SET status='deleting' WHERE id=?", &s, err) < 0)
-		goto fail;
-	sqlite3_bind_int64(s, 1, server_id);
-	if (sqlite3_step(s) != SQLITE_DONE) {
-		st_dberr(st, err, "marking the server deleting");
-		goto fail;
-	}
-	sqlite3_finalize(s);
-	if (st_commit(st, err) < 0)
+	if (decide_delete(st, server_id, NULL, no_reap, now, flags,
+			  "UPDATE servers SET status='deleting' WHERE id=?",
+			  "marking the server deleting", d, err) < 0)
 		return -1;
-	d->do_delete = true;
-	d->reason = STATE_DELETE_NOW;
-	log_debug(MOD, "server row %lld: decided to delete", (long long)server_id);
+	if (d->do_delete)
+		log_debug(MOD, "server row %lld: decided to delete", (long long)server_id);
 	return 0;
 keep:
 	sqlite3_finalize(s);
@@ -320,30 +352,9 @@ int state_volume_try_begin_delete(struct burst_state *st, const char *project, i
 	if (!status || strcmp(status, "ready"))
 		goto keep;
 	sqlite3_finalize(s);
-	s = NULL;
-	if (count_live(st, 0, project, &d->live_leases, err) < 0)
-		goto fail;
-	if (d->live_leases > 0 && !(flags & STATE_DELETE_IGNORE_LEASES)) {
-		d->reason = STATE_KEEP_LEASED;
-		goto keep;
-	}
-	if (!(flags & STATE_DELETE_IGNORE_DEADLINE) && d->deadline > now) {
-		d->reason = STATE_KEEP_NOT_DUE;
-		goto keep;
-	}
-	if (st_prepare(st, "UPDATE projects SET volume_status='deleting' WHERE id=?", &s, err) < 0)
-		goto fail;
-	st_bind_text(s, 1, project);
-	if (sqlite3_step(s) != SQLITE_DONE) {
-		st_dberr(st, err, "marking the volume deleting");
-		goto fail;
-	}
-	sqlite3_finalize(s);
-	if (st_commit(st, err) < 0)
-		return -1;
-	d->do_delete = true;
-	d->reason = STATE_DELETE_NOW;
-	return 0;
+	return decide_delete(st, 0, project, false, now, flags,
+			     "UPDATE projects SET volume_status='deleting' WHERE id=?",
+			     "marking the volume deleting", d, err);
 keep:
 	sqlite3_finalize(s);
 	st_rollback(st);
