@@ -274,34 +274,67 @@ fail:
 	return -1;
 }
 
+/*
+ * Begin a delete decision: open the transaction and read the row of sql
+ * (bound to server_id or project).  1 = a row in *s (to finalize), 0 =
+ * none (kept: rolled back), -1 = error (rolled back).
+ */
+static int begin_decision(struct burst_state *st, const char *sql, int64_t server_id,
+			  const char *project, const char *what, sqlite3_stmt **s,
+			  struct burst_error *err)
+{
+	int rc;
+
+	*s = NULL;
+	if (st_begin(st, err) < 0)
+		return -1;
+	if (st_prepare(st, sql, s, err) < 0) {
+		st_rollback(st);
+		return -1;
+	}
+	if (project)
+		st_bind_text(*s, 1, project);
+	else
+		sqlite3_bind_int64(*s, 1, server_id);
+	rc = sqlite3_step(*s);
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc != SQLITE_DONE)
+		st_dberr(st, err, what);
+	sqlite3_finalize(*s);
+	*s = NULL;
+	st_rollback(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* The row's status keeps it (the decision is over: s finalized, rolled back). */
+static int keep_row(struct burst_state *st, sqlite3_stmt *s)
+{
+	sqlite3_finalize(s);
+	st_rollback(st);
+	return 0;
+}
+
 int state_server_try_begin_delete(struct burst_state *st, int64_t server_id, int64_t now,
 				  unsigned flags, struct state_delete_decision *d,
 				  struct burst_error *err)
 {
-	sqlite3_stmt *s = NULL;
+	sqlite3_stmt *s;
 	const char *status;
 	bool no_reap;
 	int rc;
 
 	memset(d, 0, sizeof(*d));
 	d->reason = STATE_KEEP_GONE;
-	if (st_begin(st, err) < 0)
-		return -1;
-	if (st_prepare(st, "SELECT status, no_reap, deadline, created_at FROM servers WHERE id=?", &s, err) < 0)
-		goto fail;
-	sqlite3_bind_int64(s, 1, server_id);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_DONE)
-		goto keep;
-	if (rc != SQLITE_ROW) {
-		st_dberr(st, err, "reading the server");
-		goto fail;
-	}
+	rc = begin_decision(st, "SELECT status, no_reap, deadline, created_at FROM servers"
+			    " WHERE id=?", server_id, NULL, "reading the server", &s, err);
+	if (rc <= 0)
+		return rc;
 	status = (const char *)sqlite3_column_text(s, 0);
 	no_reap = sqlite3_column_int(s, 1) != 0;
 	d->deadline = sqlite3_column_int64(s, 2);
 	if (!status || !strcmp(status, "deleting") || !strcmp(status, "deleted"))
-		goto keep;
+		return keep_row(st, s);
 	/* a server still being provisioned gets a grace period from creation */
 	if (!strcmp(status, "provisioning") &&
 	    d->deadline < sqlite3_column_int64(s, 3) + STATE_PROVISION_GRACE_SECS)
@@ -314,53 +347,29 @@ int state_server_try_begin_delete(struct burst_state *st, int64_t server_id, int
 	if (d->do_delete)
 		log_debug(MOD, "server row %lld: decided to delete", (long long)server_id);
 	return 0;
-keep:
-	sqlite3_finalize(s);
-	st_rollback(st);
-	return 0;
-fail:
-	sqlite3_finalize(s);
-	st_rollback(st);
-	return -1;
 }
 
 int state_volume_try_begin_delete(struct burst_state *st, const char *project, int64_t now,
 				  unsigned flags, struct state_delete_decision *d,
 				  struct burst_error *err)
 {
-	sqlite3_stmt *s = NULL;
+	sqlite3_stmt *s;
 	const char *status;
 	int rc;
 
 	memset(d, 0, sizeof(*d));
 	d->reason = STATE_KEEP_GONE;
-	if (st_begin(st, err) < 0)
-		return -1;
-	if (st_prepare(st, "SELECT volume_status, volume_deadline FROM projects WHERE id=?", &s,
-		       err) < 0)
-		goto fail;
-	st_bind_text(s, 1, project);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_DONE)
-		goto keep;
-	if (rc != SQLITE_ROW) {
-		st_dberr(st, err, "reading the project");
-		goto fail;
-	}
+	rc = begin_decision(st, "SELECT volume_status, volume_deadline FROM projects WHERE id=?",
+			    0, project, "reading the project", &s, err);
+	if (rc <= 0)
+		return rc;
 	status = (const char *)sqlite3_column_text(s, 0);
 	d->deadline = sqlite3_column_int64(s, 1);
 	if (!status || strcmp(status, "ready"))
-		goto keep;
+		return keep_row(st, s);
 	sqlite3_finalize(s);
 	return decide_delete(st, 0, project, false, now, flags,
 			     "UPDATE projects SET volume_status='deleting' WHERE id=?",
 			     "marking the volume deleting", d, err);
-keep:
-	sqlite3_finalize(s);
-	st_rollback(st);
-	return 0;
-fail:
-	sqlite3_finalize(s);
-	st_rollback(st);
-	return -1;
 }
+
