@@ -596,12 +596,7 @@ static int reap(struct burst_state *st, struct hcloud *api, const struct burst_c
 				sleep_wall(st, t->p.volume_deadline - now);
 				continue;
 			}
-			rc = target_delete_now(st, &o, t, &backoff, err);
-			if (rc < 0)
-				goto out;
-			if (!rc)
-				continue;
-			break;
+			goto delete;
 		}
 		found = target_read(st, t, &e);
 		if (found < 0) {
@@ -654,6 +649,7 @@ static int reap(struct burst_state *st, struct hcloud *api, const struct burst_c
 			continue; /* re-read: `deleting` now, or moved, no_reap or gone */
 		}
 		/* deleting: ours to finish (also after a crashed reaper or down) */
+delete:
 		rc = target_delete_now(st, &o, t, &backoff, err);
 		if (rc < 0)
 			goto out;

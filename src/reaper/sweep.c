@@ -243,6 +243,28 @@ static char *selector(struct burst_state *st, const char *role)
 	return xstrfmt("managed-by==cargo-burst,owner==%s,role==%s", state_owner_id(st), role);
 }
 
+/*
+ * Is s a server of ours, not being deleted, that the state does not know
+ * (or knows as deleted)?  1 yes, 0 no, -1 error.
+ */
+static int forgotten_server(struct burst_state *st, const struct hcloud_server *s,
+			    struct burst_error *err)
+{
+	struct state_server known = { 0 };
+	int found;
+
+	/* the selector asked for ours; check again, never trust a filter */
+	if (!reaper_labels_ours(&s->labels, state_owner_id(st)))
+		return 0;
+	if (s->status && !strcmp(s->status, "deleting"))
+		return 0;
+	found = state_server_by_hcloud_id(st, s->id, &known, err);
+	state_server_release(&known);
+	if (found < 0)
+		return -1;
+	return !found || known.status == STATE_SERVER_DELETED;
+}
+
 /* Internal: a sweep that leaves forgotten volumes alone (`down` without the flag). */
 #define SWEEP_NO_VOLUMES 0x100
 
@@ -269,20 +291,12 @@ static int sweep(struct hcloud *api, struct burst_state *st, const struct burst_
 		goto out;
 	for (size_t i = 0; i < sl.nr; i++) {
 		const struct hcloud_server *s = &sl.v[i];
-		struct state_server known = { 0 };
 		bool gone;
-		int found;
+		int rc = forgotten_server(st, s, err);
 
-		/* the selector asked for ours; check again, never trust a filter */
-		if (!reaper_labels_ours(&s->labels, o.owner))
-			continue;
-		if (s->status && !strcmp(s->status, "deleting"))
-			continue;
-		found = state_server_by_hcloud_id(st, s->id, &known, err);
-		state_server_release(&known);
-		if (found < 0)
+		if (rc < 0)
 			goto out;
-		if (found && known.status != STATE_SERVER_DELETED)
+		if (!rc)
 			continue;
 		if (flags & REAPER_SWEEP_DELETE_NOW) {
 			if (reaper_delete_server(&o, s->id, &gone, err) < 0)
@@ -310,19 +324,12 @@ static int sweep(struct hcloud *api, struct burst_state *st, const struct burst_
 		goto out;
 	for (size_t i = 0; i < sl.nr; i++) {
 		const struct hcloud_server *s = &sl.v[i];
-		struct state_server known = { 0 };
 		bool gone;
-		int found;
+		int rc = forgotten_server(st, s, err);
 
-		if (!reaper_labels_ours(&s->labels, o.owner))
-			continue;
-		if (s->status && !strcmp(s->status, "deleting"))
-			continue;
-		found = state_server_by_hcloud_id(st, s->id, &known, err);
-		state_server_release(&known);
-		if (found < 0)
+		if (rc < 0)
 			goto out;
-		if (found && known.status != STATE_SERVER_DELETED)
+		if (!rc)
 			continue;
 		if (!(flags & REAPER_SWEEP_DELETE_NOW) &&
 		    !(s->created && now - (int64_t)s->created >= REAPER_ORPHAN_GRACE_SECS)) {
