@@ -72,6 +72,7 @@ HEADERS = {
     "shard.h": "pipeline",
     "image.h": "image",
     "cli.h": "cli",
+    "report.h": "cmd",
     "doc.h": "doc",
 }
 

@@ -83,10 +83,6 @@ bool provision_sold_out(const struct burst_error *err);
  */
 bool provision_is_ours(const struct hcloud_labels *l, const char *owner_id,
 		       const char *role);
-/* Record a lifecycle event (best effort: a failure is only logged). */
-void provision_add_event(struct burst_state *st, const char *kind, const char *rkind,
-			 int64_t id, const char *name, const char *reason,
-			 const char *details);
 
 /*
  * One server create, for every caller (the cold path, the extra servers

@@ -465,6 +465,12 @@ struct state_event {
 };
 /* Append an event. */
 int state_event_add(struct burst_state *st, const struct state_event *ev, struct burst_error *err);
+/*
+ * Append an event of these fields, best effort: a failure is only logged
+ * (the one event writer of provision, the reapers and the bake).
+ */
+void state_event_note(struct burst_state *st, const char *kind, const char *rkind,
+		      int64_t id, const char *name, const char *reason, const char *details);
 
 struct state_run_result {
 	bool cold; /* this run provisioned the server */
@@ -524,8 +530,6 @@ void state_status_release(struct state_status *s);
  */
 #define STATE_STATUS_JSON_SCHEMA 1
 #define STATE_AUDIT_JSON_SCHEMA 1
-/* Print `status` (human table, or JSON with json) to out. */
-int state_print_status(struct burst_state *st, FILE *out, bool json, struct burst_error *err);
 
 /* ---- audit ------------------------------------------------------------ */
 
@@ -583,9 +587,6 @@ int state_audit_query(struct burst_state *st, double rate_eur_per_hour, struct s
 		      struct burst_error *err);
 /* Free a state_audit. */
 void state_audit_release(struct state_audit *a);
-/* Print `audit` (human tables, or JSON with json) to out; rate < 0: unknown. */
-int state_print_audit(struct burst_state *st, FILE *out, double rate_eur_per_hour, bool json,
-		      struct burst_error *err);
 
 /*
  * Prices for the cost model, e.g. from GET /pricing (net): the hourly
@@ -600,9 +601,6 @@ struct state_prices {
 };
 /* Apply prices to a computed audit (recomputes the costs). */
 void state_audit_set_prices(struct state_audit *a, const struct state_prices *p);
-/* state_print_audit() with live prices. */
-int state_print_audit_priced(struct burst_state *st, FILE *out, const struct state_prices *prices,
-			     bool json, struct burst_error *err);
 
 /* ---- tests and benchmarks --------------------------------------------- */
 

@@ -11,6 +11,7 @@
 #include "burst/config.h"
 #include "burst/hcloud.h"
 #include "burst/log.h"
+#include "burst/report.h"
 #include "burst/state.h"
 #include "burst/ui.h"
 
@@ -99,13 +100,14 @@ static int exec_audit(struct burst_ctx *ctx)
 	if (!have_rate && ctx->config->token)
 		live = live_prices(ctx, &prices, cur);
 	if (live) {
-		if (state_print_audit_priced(ctx->state, stdout, &prices, json, &ctx->err) < 0)
+		if (report_print_audit(ctx->state, stdout, &prices, json, &ctx->err) < 0)
 			return -1;
 		if (!json)
 			printf("(live net prices from the API; pass --rate to use your own)\n");
 		return 0;
 	}
-	if (state_print_audit(ctx->state, stdout, rate, json, &ctx->err) < 0)
+	prices = (struct state_prices){ rate, -1, NULL };
+	if (report_print_audit(ctx->state, stdout, &prices, json, &ctx->err) < 0)
 		return -1;
 	fflush(stdout);
 	if (rate < 0 && !json)

@@ -16,6 +16,7 @@
 #include "burst/pipeline.h"
 #include "burst/proc.h"
 #include "burst/remote.h"
+#include "burst/report.h"
 #include "burst/state.h"
 #include "burst/strbuf.h"
 #include "burst/ui.h"
@@ -89,24 +90,15 @@ out:
 
 static int print_json(struct burst_ctx *ctx, int known, const bool up[])
 {
-	char *buf = NULL, *text;
-	size_t len = 0;
-	FILE *mem = open_memstream(&buf, &len);
+	struct state_status s;
+	char *text;
 	cJSON *doc, *svc;
 	int ret = -1;
 
-	if (!mem)
-		return burst_error_set(&ctx->err, BURST_EXIT_INTERNAL, "out of memory");
-	if (state_print_status(ctx->state, mem, true, &ctx->err) < 0) {
-		fclose(mem);
-		free(buf);
+	if (state_status_query(ctx->state, &s, &ctx->err) < 0)
 		return -1;
-	}
-	fclose(mem);
-	doc = cJSON_ParseWithLength(buf, len);
-	free(buf);
-	if (!doc)
-		return burst_error_set(&ctx->err, BURST_EXIT_INTERNAL, "status JSON did not parse");
+	doc = report_status_json(ctx->state, &s);
+	state_status_release(&s);
 	if (known) {
 		svc = cJSON_AddObjectToObject(doc, "services");
 		for (size_t i = 0; i < ARRAY_SIZE(services); i++)
@@ -152,7 +144,7 @@ static int exec_status(struct burst_ctx *ctx)
 	if (json) {
 		ret = print_json(ctx, known, up);
 	} else {
-		ret = state_print_status(ctx->state, stdout, false, &ctx->err);
+		ret = report_print_status(ctx->state, stdout, false, &ctx->err);
 		if (ret == 0 && known) {
 			printf("services on %s:", name);
 			for (size_t i = 0; i < ARRAY_SIZE(services); i++)

@@ -21,6 +21,73 @@ static void add_query(struct strbuf *path, const char *key, const char *value)
 	free(enc);
 }
 
+/* ---- the resources: one descriptor a kind -------------------------------- */
+
+/*
+ * The decoders of one kind, for the table: decode_K() releases and decodes
+ * one K, collect_K() appends one to a struct hcloud_Ks (hc_list's callback).
+ */
+#define RESOURCE_FNS(name)                                                 \
+	static void decode_##name(const cJSON *j, void *out)                   \
+	{                                                                      \
+		hcloud_##name##_release(out);                                      \
+		hc_decode_##name(j, out);                                          \
+	}                                                                      \
+	static int collect_##name(const cJSON *item, void *data)               \
+	{                                                                      \
+		struct hcloud_##name##s *l = data;                                 \
+                                                                               \
+		ALLOC_GROW(l->v, l->nr + 1, l->alloc);                             \
+		memset(&l->v[l->nr], 0, sizeof(l->v[l->nr]));                     \
+		hc_decode_##name(item, &l->v[l->nr++]);                            \
+		return 0;                                                          \
+	}
+
+RESOURCE_FNS(server)
+RESOURCE_FNS(volume)
+RESOURCE_FNS(image)
+RESOURCE_FNS(ssh_key)
+RESOURCE_FNS(action)
+RESOURCE_FNS(server_type)
+RESOURCE_FNS(location)
+RESOURCE_FNS(datacenter)
+
+enum resource_kind {
+	RES_SERVER,
+	RES_VOLUME,
+	RES_IMAGE,
+	RES_SSH_KEY,
+	RES_ACTION,
+	RES_SERVER_TYPE,
+	RES_LOCATION,
+	RES_DATACENTER,
+};
+
+/* Where a kind lives, its JSON keys, its words in messages, its decoders. */
+struct resource {
+	const char *path;     /* "/ssh_keys"; one is at "<path>/<id>" */
+	const char *key;      /* the object of a get or create: "ssh_key" */
+	const char *list_key; /* the array of a list: "ssh_keys" */
+	const char *noun;     /* "ssh key" ("getting ssh key 7") */
+	const char *nouns;    /* "ssh keys" ("listing ssh keys") */
+	void (*decode)(const cJSON *j, void *out);
+	int (*collect)(const cJSON *item, void *list);
+};
+
+#define RESOURCE(kind, name, key, noun)                                        \
+	[kind] = { "/" key "s", key, key "s", noun, noun "s", decode_##name, collect_##name }
+
+static const struct resource resources[] = {
+	RESOURCE(RES_SERVER, server, "server", "server"),
+	RESOURCE(RES_VOLUME, volume, "volume", "volume"),
+	RESOURCE(RES_IMAGE, image, "image", "image"),
+	RESOURCE(RES_SSH_KEY, ssh_key, "ssh_key", "ssh key"),
+	RESOURCE(RES_ACTION, action, "action", "action"),
+	RESOURCE(RES_SERVER_TYPE, server_type, "server_type", "server type"),
+	RESOURCE(RES_LOCATION, location, "location", "location"),
+	RESOURCE(RES_DATACENTER, datacenter, "datacenter", "datacenter"),
+};
+
 /* GET/PUT/POST returning {"<key>": {...}}; *obj points into resp->json. */
 static int request_object(struct hcloud *c, const char *method, const char *path,
 			  const char *body, const char *key, const char *what,
@@ -149,46 +216,6 @@ static int volume_action_once(struct hcloud *c, int64_t id, const char *name,
 	return ret;
 }
 
-static char *labels_body(const struct hcloud_labels *l)
-{
-	cJSON *o = cJSON_CreateObject();
-	char *s;
-
-	hc_labels_to_json(o, l);
-	s = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
-	return s;
-}
-
-static int put_labels(struct hcloud *c, const char *kind, const char *key, int64_t id,
-		      const struct hcloud_labels *l, struct burst_error *err)
-{
-	char *path = xstrfmt("/%ss/%lld", kind, (long long)id);
-	char *what = xstrfmt("updating the labels of %s %lld", kind, (long long)id);
-	char *body = labels_body(l);
-	struct hc_response r;
-	const cJSON *obj;
-	int ret = request_object(c, "PUT", path, body, key, what, &r, &obj, err);
-
-	if (!ret)
-		hc_response_release(&r);
-	free(body);
-	free(what);
-	free(path);
-	return ret;
-}
-
-static int delete_plain(struct hcloud *c, const char *path, const char *what,
-			struct burst_error *err)
-{
-	struct hc_response r;
-
-	if (hc_request(c, "DELETE", path, NULL, HC_DELETE_GONE_OK, what, &r, NULL, err) < 0)
-		return -1;
-	hc_response_release(&r);
-	return 0;
-}
-
 /*
  * POST a create without ever making two: after an ambiguous failure (lost
  * reply, timeout, 5xx) or a uniqueness_error on a resend, look the resource
@@ -268,44 +295,40 @@ out:
 	return ret;
 }
 
-/* ---- servers ---------------------------------------------------------- */
-
-static int collect_server(const cJSON *item, void *data)
+/*
+ * List every K into out (a struct hcloud_Ks); query holds key, value
+ * pairs ending in a NULL key, a NULL value is left out.
+ */
+static int res_list(struct hcloud *c, enum resource_kind k, const char *const *query,
+		    void *out, struct burst_error *err)
 {
-	struct hcloud_servers *l = data;
-
-	ALLOC_GROW(l->v, l->nr + 1, l->alloc);
-	memset(&l->v[l->nr], 0, sizeof(l->v[l->nr]));
-	hc_decode_server(item, &l->v[l->nr++]);
-	return 0;
-}
-
-int hcloud_servers_list(struct hcloud *c, const char *name, const char *label_selector,
-			struct hcloud_servers *out, struct burst_error *err)
-{
+	const struct resource *res = &resources[k];
 	struct strbuf path = STRBUF_INIT;
+	char *what = xstrfmt("listing %s", res->nouns);
 	int ret;
 
-	strbuf_addstr(&path, "/servers");
-	add_query(&path, "name", name);
-	add_query(&path, "label_selector", label_selector);
-	ret = hc_list(c, path.buf, "servers", collect_server, out, "listing servers", err);
+	strbuf_addstr(&path, res->path);
+	for (; query && query[0]; query += 2)
+		add_query(&path, query[0], query[1]);
+	ret = hc_list(c, path.buf, res->list_key, res->collect, out, what, err);
+	free(what);
 	strbuf_release(&path);
 	return ret;
 }
 
-int hcloud_server_get(struct hcloud *c, int64_t id, struct hcloud_server *out,
-		      struct burst_error *err)
+/* GET one K by id into out (released first). */
+static int res_get(struct hcloud *c, enum resource_kind k, int64_t id, void *out,
+		   struct burst_error *err)
 {
-	char *path = xstrfmt("/servers/%lld", (long long)id);
-	char *what = xstrfmt("getting server %lld", (long long)id);
+	const struct resource *res = &resources[k];
+	char *path = xstrfmt("%s/%lld", res->path, (long long)id);
+	char *what = xstrfmt("getting %s %lld", res->noun, (long long)id);
 	struct hc_response r;
 	const cJSON *obj;
-	int ret = request_object(c, "GET", path, NULL, "server", what, &r, &obj, err);
+	int ret = request_object(c, "GET", path, NULL, res->key, what, &r, &obj, err);
 
 	if (!ret) {
-		hcloud_server_release(out);
-		hc_decode_server(obj, out);
+		res->decode(obj, out);
 		hc_response_release(&r);
 	}
 	free(what);
@@ -313,10 +336,110 @@ int hcloud_server_get(struct hcloud *c, int64_t id, struct hcloud_server *out,
 	return ret;
 }
 
-static char *server_body(const struct hcloud_server_opts *o)
+/* DELETE one K (gone already is done); its action into action if not NULL. */
+static int res_delete(struct hcloud *c, enum resource_kind k, int64_t id,
+		      struct hcloud_action *action, struct burst_error *err)
+{
+	const struct resource *res = &resources[k];
+	char *path = xstrfmt("%s/%lld", res->path, (long long)id);
+	char *what = xstrfmt("deleting %s %lld", res->noun, (long long)id);
+	struct hc_response r;
+	int ret = hc_request(c, "DELETE", path, NULL, HC_DELETE_GONE_OK, what, &r, NULL, err);
+
+	if (!ret && action) {
+		hcloud_action_release(action);
+		hc_decode_action(cJSON_GetObjectItemCaseSensitive(r.json, "action"), action);
+	}
+	if (!ret)
+		hc_response_release(&r);
+	free(what);
+	free(path);
+	return ret;
+}
+
+/* PUT the labels of one K. */
+static int res_set_labels(struct hcloud *c, enum resource_kind k, int64_t id,
+			  const struct hcloud_labels *l, struct burst_error *err)
+{
+	const struct resource *res = &resources[k];
+	char *path = xstrfmt("%s/%lld", res->path, (long long)id);
+	char *what = xstrfmt("updating the labels of %s %lld", res->noun, (long long)id);
+	cJSON *o = cJSON_CreateObject();
+	char *body;
+	struct hc_response r;
+	const cJSON *obj;
+	int ret;
+
+	hc_labels_to_json(o, l);
+	body = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	ret = request_object(c, "PUT", path, body, res->key, what, &r, &obj, err);
+	if (!ret)
+		hc_response_release(&r);
+	free(body);
+	free(what);
+	free(path);
+	return ret;
+}
+
+/*
+ * Create one K from the JSON body b (freed) without ever making two
+ * (create_once) and decode it into out (released first); its action and
+ * next actions into action and next when not NULL.  A K found by name
+ * after a failed create sets *recovered and has no actions.
+ */
+static int res_create(struct hcloud *c, enum resource_kind k, const char *name, cJSON *b,
+		      const char *what, void *out, struct hcloud_action *action,
+		      struct hcloud_actions *next, bool *recovered, struct burst_error *err)
+{
+	const struct resource *res = &resources[k];
+	char *body = cJSON_PrintUnformatted(b);
+	cJSON *created = NULL, *found = NULL;
+	const cJSON *obj;
+	int ret;
+
+	cJSON_Delete(b);
+	ret = create_once(c, res->path, res->list_key, name, body, what, &created, &found,
+			  err);
+	obj = found ? found : cJSON_GetObjectItemCaseSensitive(created, res->key);
+	if (!ret && !cJSON_IsObject(obj)) {
+		ret = burst_error_set(err, BURST_EXIT_API,
+				      "%s: the API response has no '%s' object", what, res->key);
+	} else if (!ret) {
+		res->decode(obj, out);
+		if (found && recovered)
+			*recovered = true;
+		if (!found && action)
+			hc_decode_action(cJSON_GetObjectItemCaseSensitive(created, "action"),
+					 action);
+		if (!found && next)
+			hc_decode_actions(cJSON_GetObjectItemCaseSensitive(created, "next_actions"),
+					  next);
+	}
+	cJSON_Delete(created);
+	cJSON_Delete(found);
+	free(body);
+	return ret;
+}
+
+/* ---- servers ---------------------------------------------------------- */
+
+int hcloud_servers_list(struct hcloud *c, const char *name, const char *label_selector,
+			struct hcloud_servers *out, struct burst_error *err)
+{
+	return res_list(c, RES_SERVER, (const char *[]){ "name", name, "label_selector",
+				label_selector, NULL }, out, err);
+}
+
+int hcloud_server_get(struct hcloud *c, int64_t id, struct hcloud_server *out,
+		      struct burst_error *err)
+{
+	return res_get(c, RES_SERVER, id, out, err);
+}
+
+static cJSON *server_body(const struct hcloud_server_opts *o)
 {
 	cJSON *b = cJSON_CreateObject();
-	char *s;
 
 	cJSON_AddStringToObject(b, "name", o->name);
 	cJSON_AddStringToObject(b, "server_type", o->server_type);
@@ -341,46 +464,22 @@ static char *server_body(const struct hcloud_server_opts *o)
 	}
 	if (o->labels)
 		hc_labels_to_json(b, o->labels);
-	s = cJSON_PrintUnformatted(b);
-	cJSON_Delete(b);
-	return s;
+	return b;
 }
 
 int hcloud_server_create(struct hcloud *c, const struct hcloud_server_opts *o,
 			 struct hcloud_server_created *out, struct burst_error *err)
 {
-	char *what, *body;
-	cJSON *created = NULL, *found = NULL;
+	char *what;
 	int ret;
 
 	if (!o->name || !o->server_type || !o->image)
 		BUG("hcloud_server_create without name, server_type or image");
 	what = xstrfmt("creating server '%s'", o->name);
-	body = server_body(o);
 	hcloud_server_created_release(out);
 	out->start = !o->no_start;
-	ret = create_once(c, "/servers", "servers", o->name, body, what, &created, &found,
-			  err);
-	if (!ret && found) {
-		hc_decode_server(found, &out->server);
-		out->recovered = true;
-	} else if (!ret) {
-		const cJSON *srv = cJSON_GetObjectItemCaseSensitive(created, "server");
-
-		if (!cJSON_IsObject(srv)) {
-			ret = burst_error_set(err, BURST_EXIT_API,
-					      "%s: the API response has no 'server' object", what);
-		} else {
-			hc_decode_server(srv, &out->server);
-			hc_decode_action(cJSON_GetObjectItemCaseSensitive(created, "action"),
-					 &out->action);
-			hc_decode_actions(cJSON_GetObjectItemCaseSensitive(created, "next_actions"),
-					  &out->next_actions);
-		}
-	}
-	cJSON_Delete(created);
-	cJSON_Delete(found);
-	free(body);
+	ret = res_create(c, RES_SERVER, o->name, server_body(o), what, &out->server,
+			 &out->action, &out->next_actions, &out->recovered, err);
 	free(what);
 	return ret;
 }
@@ -388,26 +487,13 @@ int hcloud_server_create(struct hcloud *c, const struct hcloud_server_opts *o,
 int hcloud_server_delete(struct hcloud *c, int64_t id, struct hcloud_action *action,
 			 struct burst_error *err)
 {
-	char *path = xstrfmt("/servers/%lld", (long long)id);
-	char *what = xstrfmt("deleting server %lld", (long long)id);
-	struct hc_response r;
-	int ret = hc_request(c, "DELETE", path, NULL, HC_DELETE_GONE_OK, what, &r, NULL, err);
-
-	if (!ret && action) {
-		hcloud_action_release(action);
-		hc_decode_action(cJSON_GetObjectItemCaseSensitive(r.json, "action"), action);
-	}
-	if (!ret)
-		hc_response_release(&r);
-	free(what);
-	free(path);
-	return ret;
+	return res_delete(c, RES_SERVER, id, action, err);
 }
 
 int hcloud_server_set_labels(struct hcloud *c, int64_t id, const struct hcloud_labels *l,
 			     struct burst_error *err)
 {
-	return put_labels(c, "server", "server", id, l, err);
+	return res_set_labels(c, RES_SERVER, id, l, err);
 }
 
 static int server_action(struct hcloud *c, int64_t id, const char *name,
@@ -547,118 +633,51 @@ int hcloud_server_create_image(struct hcloud *c, int64_t id, const char *descrip
 
 /* ---- images ----------------------------------------------------------- */
 
-static int collect_image(const cJSON *item, void *data)
-{
-	struct hcloud_images *l = data;
-
-	ALLOC_GROW(l->v, l->nr + 1, l->alloc);
-	memset(&l->v[l->nr], 0, sizeof(l->v[l->nr]));
-	hc_decode_image(item, &l->v[l->nr++]);
-	return 0;
-}
-
 int hcloud_images_list(struct hcloud *c, const char *type, const char *label_selector,
 		       const char *sort, struct hcloud_images *out,
 		       struct burst_error *err)
 {
-	struct strbuf path = STRBUF_INIT;
-	int ret;
-
-	strbuf_addstr(&path, "/images");
-	add_query(&path, "type", type);
-	add_query(&path, "label_selector", label_selector);
-	add_query(&path, "sort", sort);
-	ret = hc_list(c, path.buf, "images", collect_image, out, "listing images", err);
-	strbuf_release(&path);
-	return ret;
+	return res_list(c, RES_IMAGE, (const char *[]){ "type", type, "label_selector",
+				label_selector, "sort", sort, NULL }, out, err);
 }
 
 int hcloud_image_get(struct hcloud *c, int64_t id, struct hcloud_image *out,
 		     struct burst_error *err)
 {
-	char *path = xstrfmt("/images/%lld", (long long)id);
-	char *what = xstrfmt("getting image %lld", (long long)id);
-	struct hc_response r;
-	const cJSON *obj;
-	int ret = request_object(c, "GET", path, NULL, "image", what, &r, &obj, err);
-
-	if (!ret) {
-		hcloud_image_release(out);
-		hc_decode_image(obj, out);
-		hc_response_release(&r);
-	}
-	free(what);
-	free(path);
-	return ret;
+	return res_get(c, RES_IMAGE, id, out, err);
 }
 
 int hcloud_image_delete(struct hcloud *c, int64_t id, struct burst_error *err)
 {
-	char *path = xstrfmt("/images/%lld", (long long)id);
-	char *what = xstrfmt("deleting image %lld", (long long)id);
-	int ret = delete_plain(c, path, what, err);
-
-	free(what);
-	free(path);
-	return ret;
+	return res_delete(c, RES_IMAGE, id, NULL, err);
 }
 
 int hcloud_image_set_labels(struct hcloud *c, int64_t id, const struct hcloud_labels *l,
 			    struct burst_error *err)
 {
-	return put_labels(c, "image", "image", id, l, err);
+	return res_set_labels(c, RES_IMAGE, id, l, err);
 }
 
 /* ---- volumes ---------------------------------------------------------- */
 
-static int collect_volume(const cJSON *item, void *data)
-{
-	struct hcloud_volumes *l = data;
-
-	ALLOC_GROW(l->v, l->nr + 1, l->alloc);
-	memset(&l->v[l->nr], 0, sizeof(l->v[l->nr]));
-	hc_decode_volume(item, &l->v[l->nr++]);
-	return 0;
-}
-
 int hcloud_volumes_list(struct hcloud *c, const char *name, const char *label_selector,
 			struct hcloud_volumes *out, struct burst_error *err)
 {
-	struct strbuf path = STRBUF_INIT;
-	int ret;
-
-	strbuf_addstr(&path, "/volumes");
-	add_query(&path, "name", name);
-	add_query(&path, "label_selector", label_selector);
-	ret = hc_list(c, path.buf, "volumes", collect_volume, out, "listing volumes", err);
-	strbuf_release(&path);
-	return ret;
+	return res_list(c, RES_VOLUME, (const char *[]){ "name", name, "label_selector",
+				label_selector, NULL }, out, err);
 }
 
 int hcloud_volume_get(struct hcloud *c, int64_t id, struct hcloud_volume *out,
 		      struct burst_error *err)
 {
-	char *path = xstrfmt("/volumes/%lld", (long long)id);
-	char *what = xstrfmt("getting volume %lld", (long long)id);
-	struct hc_response r;
-	const cJSON *obj;
-	int ret = request_object(c, "GET", path, NULL, "volume", what, &r, &obj, err);
-
-	if (!ret) {
-		hcloud_volume_release(out);
-		hc_decode_volume(obj, out);
-		hc_response_release(&r);
-	}
-	free(what);
-	free(path);
-	return ret;
+	return res_get(c, RES_VOLUME, id, out, err);
 }
 
 int hcloud_volume_create(struct hcloud *c, const struct hcloud_volume_opts *o,
 			 struct hcloud_volume_created *out, struct burst_error *err)
 {
-	cJSON *b = cJSON_CreateObject(), *created = NULL, *found = NULL;
-	char *what, *body;
+	cJSON *b = cJSON_CreateObject();
+	char *what;
 	int ret;
 
 	if (!o->name)
@@ -676,45 +695,17 @@ int hcloud_volume_create(struct hcloud *c, const struct hcloud_volume_opts *o,
 	}
 	if (o->labels)
 		hc_labels_to_json(b, o->labels);
-	body = cJSON_PrintUnformatted(b);
-	cJSON_Delete(b);
 	hcloud_volume_created_release(out);
 	out->server = o->server;
-	ret = create_once(c, "/volumes", "volumes", o->name, body, what, &created, &found,
-			  err);
-	if (!ret && found) {
-		hc_decode_volume(found, &out->volume);
-		out->recovered = true;
-	} else if (!ret) {
-		const cJSON *vol = cJSON_GetObjectItemCaseSensitive(created, "volume");
-
-		if (!cJSON_IsObject(vol)) {
-			ret = burst_error_set(err, BURST_EXIT_API,
-					      "%s: the API response has no 'volume' object", what);
-		} else {
-			hc_decode_volume(vol, &out->volume);
-			hc_decode_action(cJSON_GetObjectItemCaseSensitive(created, "action"),
-					 &out->action);
-			hc_decode_actions(cJSON_GetObjectItemCaseSensitive(created, "next_actions"),
-					  &out->next_actions);
-		}
-	}
-	cJSON_Delete(created);
-	cJSON_Delete(found);
-	free(body);
+	ret = res_create(c, RES_VOLUME, o->name, b, what, &out->volume, &out->action,
+			 &out->next_actions, &out->recovered, err);
 	free(what);
 	return ret;
 }
 
 int hcloud_volume_delete(struct hcloud *c, int64_t id, struct burst_error *err)
 {
-	char *path = xstrfmt("/volumes/%lld", (long long)id);
-	char *what = xstrfmt("deleting volume %lld", (long long)id);
-	int ret = delete_plain(c, path, what, err);
-
-	free(what);
-	free(path);
-	return ret;
+	return res_delete(c, RES_VOLUME, id, NULL, err);
 }
 
 int hcloud_volume_attach(struct hcloud *c, int64_t id, int64_t server,
@@ -745,79 +736,38 @@ int hcloud_volume_detach(struct hcloud *c, int64_t id, struct hcloud_action *act
 int hcloud_volume_set_labels(struct hcloud *c, int64_t id, const struct hcloud_labels *l,
 			     struct burst_error *err)
 {
-	return put_labels(c, "volume", "volume", id, l, err);
+	return res_set_labels(c, RES_VOLUME, id, l, err);
 }
 
 /* ---- ssh keys --------------------------------------------------------- */
 
-static int collect_ssh_key(const cJSON *item, void *data)
-{
-	struct hcloud_ssh_keys *l = data;
-
-	ALLOC_GROW(l->v, l->nr + 1, l->alloc);
-	memset(&l->v[l->nr], 0, sizeof(l->v[l->nr]));
-	hc_decode_ssh_key(item, &l->v[l->nr++]);
-	return 0;
-}
-
 int hcloud_ssh_keys_list(struct hcloud *c, const char *fingerprint, const char *name,
 			 struct hcloud_ssh_keys *out, struct burst_error *err)
 {
-	struct strbuf path = STRBUF_INIT;
-	int ret;
-
-	strbuf_addstr(&path, "/ssh_keys");
-	add_query(&path, "fingerprint", fingerprint);
-	add_query(&path, "name", name);
-	ret = hc_list(c, path.buf, "ssh_keys", collect_ssh_key, out, "listing ssh keys", err);
-	strbuf_release(&path);
-	return ret;
+	return res_list(c, RES_SSH_KEY, (const char *[]){ "fingerprint", fingerprint,
+				"name", name, NULL }, out, err);
 }
 
 int hcloud_ssh_key_create(struct hcloud *c, const char *name, const char *public_key,
 			  const struct hcloud_labels *labels, struct hcloud_ssh_key *out,
 			  struct burst_error *err)
 {
-	cJSON *b = cJSON_CreateObject(), *created = NULL, *found = NULL;
+	cJSON *b = cJSON_CreateObject();
 	char *what = xstrfmt("uploading ssh key '%s'", name);
-	char *body;
 	int ret;
 
 	cJSON_AddStringToObject(b, "name", name);
 	cJSON_AddStringToObject(b, "public_key", public_key);
 	if (labels)
 		hc_labels_to_json(b, labels);
-	body = cJSON_PrintUnformatted(b);
-	cJSON_Delete(b);
-	hcloud_ssh_key_release(out);
-	ret = create_once(c, "/ssh_keys", "ssh_keys", name, body, what, &created, &found,
-			  err);
-	if (!ret) {
-		const cJSON *k = found ? found
-			: cJSON_GetObjectItemCaseSensitive(created, "ssh_key");
-
-		if (!cJSON_IsObject(k))
-			ret = burst_error_set(err, BURST_EXIT_API,
-					      "%s: the API response has no 'ssh_key' object", what);
-		else
-			hc_decode_ssh_key(k, out);
-	}
-	cJSON_Delete(created);
-	cJSON_Delete(found);
-	free(body);
+	ret = res_create(c, RES_SSH_KEY, name, b, what, out, NULL, NULL, NULL, err);
 	free(what);
 	return ret;
 }
 
 int hcloud_ssh_key_delete(struct hcloud *c, int64_t id, struct burst_error *err)
 {
-	char *path = xstrfmt("/ssh_keys/%lld", (long long)id);
-	char *what = xstrfmt("deleting ssh key %lld", (long long)id);
-	int ret = delete_plain(c, path, what, err);
-
-	free(what);
-	free(path);
-	return ret;
+	return res_delete(c, RES_SSH_KEY, id, NULL, err);
 }
 
 /* ---- actions ---------------------------------------------------------- */
@@ -825,30 +775,7 @@ int hcloud_ssh_key_delete(struct hcloud *c, int64_t id, struct burst_error *err)
 int hcloud_action_get(struct hcloud *c, int64_t id, struct hcloud_action *out,
 		      struct burst_error *err)
 {
-	char *path = xstrfmt("/actions/%lld", (long long)id);
-	char *what = xstrfmt("getting action %lld", (long long)id);
-	struct hc_response r;
-	const cJSON *obj;
-	int ret = request_object(c, "GET", path, NULL, "action", what, &r, &obj, err);
-
-	if (!ret) {
-		hcloud_action_release(out);
-		hc_decode_action(obj, out);
-		hc_response_release(&r);
-	}
-	free(what);
-	free(path);
-	return ret;
-}
-
-static int collect_action(const cJSON *item, void *data)
-{
-	struct hcloud_actions *l = data;
-
-	ALLOC_GROW(l->v, l->nr + 1, l->alloc);
-	memset(&l->v[l->nr], 0, sizeof(l->v[l->nr]));
-	hc_decode_action(item, &l->v[l->nr++]);
-	return 0;
+	return res_get(c, RES_ACTION, id, out, err);
 }
 
 int hcloud_actions_get(struct hcloud *c, const int64_t *ids, size_t n,
@@ -864,7 +791,7 @@ int hcloud_actions_get(struct hcloud *c, const int64_t *ids, size_t n,
 		for (size_t i = start; i < n && i < start + 50; i++)
 			strbuf_addf(&path, "%cid=%lld", i == start ? '?' : '&',
 				    (long long)ids[i]);
-		ret = hc_list(c, path.buf, "actions", collect_action, out,
+		ret = hc_list(c, path.buf, "actions", resources[RES_ACTION].collect, out,
 			      "getting the status of actions", err);
 	}
 	strbuf_release(&path);
@@ -873,62 +800,22 @@ int hcloud_actions_get(struct hcloud *c, const int64_t *ids, size_t n,
 
 /* ---- locations, types, pricing ---------------------------------------- */
 
-static int collect_location(const cJSON *item, void *data)
-{
-	struct hcloud_locations *l = data;
-
-	ALLOC_GROW(l->v, l->nr + 1, l->alloc);
-	memset(&l->v[l->nr], 0, sizeof(l->v[l->nr]));
-	hc_decode_location(item, &l->v[l->nr++]);
-	return 0;
-}
-
 int hcloud_locations_list(struct hcloud *c, struct hcloud_locations *out,
 			  struct burst_error *err)
 {
-	return hc_list(c, "/locations", "locations", collect_location, out,
-		       "listing locations", err);
-}
-
-static int collect_datacenter(const cJSON *item, void *data)
-{
-	struct hcloud_datacenters *l = data;
-
-	ALLOC_GROW(l->v, l->nr + 1, l->alloc);
-	memset(&l->v[l->nr], 0, sizeof(l->v[l->nr]));
-	hc_decode_datacenter(item, &l->v[l->nr++]);
-	return 0;
+	return res_list(c, RES_LOCATION, NULL, out, err);
 }
 
 int hcloud_datacenters_list(struct hcloud *c, struct hcloud_datacenters *out,
 			    struct burst_error *err)
 {
-	return hc_list(c, "/datacenters", "datacenters", collect_datacenter, out,
-		       "listing datacenters", err);
-}
-
-static int collect_server_type(const cJSON *item, void *data)
-{
-	struct hcloud_server_types *l = data;
-
-	ALLOC_GROW(l->v, l->nr + 1, l->alloc);
-	memset(&l->v[l->nr], 0, sizeof(l->v[l->nr]));
-	hc_decode_server_type(item, &l->v[l->nr++]);
-	return 0;
+	return res_list(c, RES_DATACENTER, NULL, out, err);
 }
 
 int hcloud_server_types_list(struct hcloud *c, const char *name,
 			     struct hcloud_server_types *out, struct burst_error *err)
 {
-	struct strbuf path = STRBUF_INIT;
-	int ret;
-
-	strbuf_addstr(&path, "/server_types");
-	add_query(&path, "name", name);
-	ret = hc_list(c, path.buf, "server_types", collect_server_type, out,
-		      "listing server types", err);
-	strbuf_release(&path);
-	return ret;
+	return res_list(c, RES_SERVER_TYPE, (const char *[]){ "name", name, NULL }, out, err);
 }
 
 int hcloud_type_available(struct hcloud *c, const char *type, const char *location,

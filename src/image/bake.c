@@ -211,8 +211,8 @@ int image_retention_apply(struct hcloud *api, struct burst_state *st, const char
 		done++;
 		ui_status("Deleted", "old image %lld (%s)", (long long)doomed[i],
 			  im && im->description ? im->description : "no description");
-		provision_add_event(st, "terminated", "image", doomed[i],
-			  im ? im->description : NULL, "retention", NULL);
+		state_event_note(st, "terminated", "image", doomed[i],
+				 im ? im->description : NULL, "retention", NULL);
 	}
 out:
 	if (deleted)
@@ -474,7 +474,7 @@ static int adopt_server(struct bake *b, const struct hcloud_server *s, const cha
 	b->r->server_ip = xstrdup(s->ipv4);
 	details = xstrfmt("{\"location\":\"%s\",\"server_type\":\"%s\",\"deadline\":%lld}",
 			  s->location ? s->location : "", o->server_type, (long long)b->deadline);
-	provision_add_event(o->state, "provisioned", "bake", s->id, s->name, NULL, details);
+	state_event_note(o->state, "provisioned", "bake", s->id, s->name, NULL, details);
 	free(details);
 	if (!s->ipv4)
 		return burst_error_set(err, BURST_EXIT_API, s->ipv4_invalid
@@ -642,7 +642,7 @@ static int snapshot(struct bake *b, struct burst_error *err)
 	b->r->image_id = im.id;
 	ui_progress_done("Snapshotted", "image %lld in %s", (long long)im.id,
 			 ui_duration(dur, sizeof(dur), burst_now_ms() - t0));
-	provision_add_event(o->state, "provisioned", "image", im.id, b->r->description, NULL, labels_json);
+	state_event_note(o->state, "provisioned", "image", im.id, b->r->description, NULL, labels_json);
 	rec.hcloud_id = im.id;
 	rec.created_at = im.created ? (int64_t)im.created : now;
 	rec.version = (char *)BURST_VERSION;
@@ -677,8 +677,8 @@ static void drop_creating_image(struct bake *b)
 		burst_error_release(&e);
 		sleep_ms(500);
 	}
-	provision_add_event(b->o->state, "terminated", "image", b->creating_image, NULL, "interrupted",
-		  NULL);
+	state_event_note(b->o->state, "terminated", "image", b->creating_image, NULL, "interrupted",
+			 NULL);
 	b->creating_image = 0;
 }
 

@@ -13,6 +13,9 @@
  * HEARTBEAT_STALL_SECS the lease is released (a live holder would keep
  * even an expired one: state.h), and the server's reaper may delete the
  * server: a stuck run cannot keep a server, and its bill, forever.
+ *
+ * One thread renews every lease of the run: the main server's, and those
+ * of the extra servers of --shards (pipeline_heartbeat_add()).
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -56,6 +59,8 @@ static void *heartbeat_main(void *arg)
 	struct heartbeat *hb = arg;
 	struct burst_state *st = NULL;
 	struct burst_error err = BURST_ERROR_INIT;
+	int64_t *ids = NULL;
+	size_t nr, alloc = 0;
 
 	/* a connection belongs to one thread: open our own */
 	if (state_open(hb->dir, &st, &err) < 0) {
@@ -83,6 +88,9 @@ static void *heartbeat_main(void *arg)
 			log_warn(MOD, "the run made no progress for %llu s: its lease is "
 				 "released, so the server's reaper may delete the server",
 				 (unsigned long long)(hb->stall_ms / 1000));
+			if (hb->nr_extra)
+				log_warn(MOD, "the run made no progress: the extra servers' "
+					 "leases are no longer renewed");
 			/*
 			 * A live holder keeps even an expired lease (a stopped run
 			 * must not lose its server), so a stuck one gives it up.
@@ -96,15 +104,23 @@ static void *heartbeat_main(void *arg)
 			pthread_mutex_lock(&hb->mu);
 			break;
 		}
+		/* the leases of this beat: added later ones wait for the next */
+		nr = hb->nr_extra + 1;
+		ALLOC_GROW(ids, nr, alloc);
+		ids[0] = hb->lease_id;
+		for (size_t i = 0; i < hb->nr_extra; i++)
+			ids[i + 1] = hb->extra[i];
 		pthread_mutex_unlock(&hb->mu);
-		if (state_lease_heartbeat(st, hb->lease_id, &err) < 0) {
-			log_warn(MOD, "lease heartbeat: %s", err.message ? err.message : "");
+		for (size_t i = 0; i < nr; i++) {
+			if (state_lease_heartbeat(st, ids[i], &err) < 0)
+				log_warn(MOD, "lease heartbeat: %s", err.message ? err.message : "");
 			burst_error_release(&err);
 		}
 		pthread_mutex_lock(&hb->mu);
 		hb->renewals++;
 	}
 	pthread_mutex_unlock(&hb->mu);
+	free(ids);
 	state_close(st);
 	return NULL;
 }
@@ -118,6 +134,8 @@ void pipeline_heartbeat_start(struct heartbeat *hb, const char *dir, int64_t lea
 	hb->stop = false;
 	hb->stalled = false;
 	hb->renewals = 0;
+	hb->extra = NULL;
+	hb->nr_extra = hb->alloc_extra = 0;
 	if (!hb->interval_ms)
 		hb->interval_ms = HEARTBEAT_SECS * 1000ULL;
 	if (!hb->stall_ms)
@@ -144,4 +162,30 @@ void pipeline_heartbeat_stop(struct heartbeat *hb)
 	pthread_mutex_destroy(&hb->mu);
 	pthread_cond_destroy(&hb->cv);
 	FREE_AND_NULL(hb->dir);
+	FREE_AND_NULL(hb->extra);
+	hb->nr_extra = hb->alloc_extra = 0;
+}
+
+void pipeline_heartbeat_add(struct heartbeat *hb, int64_t lease_id)
+{
+	if (!hb->dir || !lease_id)
+		return;
+	pthread_mutex_lock(&hb->mu);
+	ALLOC_GROW(hb->extra, hb->nr_extra + 1, hb->alloc_extra);
+	hb->extra[hb->nr_extra++] = lease_id;
+	pthread_mutex_unlock(&hb->mu);
+}
+
+void pipeline_heartbeat_drop(struct heartbeat *hb, int64_t lease_id)
+{
+	if (!hb->dir)
+		return;
+	pthread_mutex_lock(&hb->mu);
+	for (size_t i = 0; i < hb->nr_extra; i++) {
+		if (hb->extra[i] == lease_id) {
+			hb->extra[i] = hb->extra[--hb->nr_extra];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&hb->mu);
 }

@@ -40,6 +40,9 @@ struct heartbeat {
 	uint64_t stall_ms;    /* 0 = HEARTBEAT_STALL_SECS */
 	bool stalled;         /* gave the lease up (under mu) */
 	unsigned renewals;    /* leases renewed (under mu) */
+	/* more leases, renewed but never released here (--shards' servers; under mu) */
+	int64_t *extra;
+	size_t nr_extra, alloc_extra;
 };
 
 /*
@@ -49,6 +52,14 @@ struct heartbeat {
 void pipeline_heartbeat_start(struct heartbeat *hb, const char *dir, int64_t lease_id);
 /* Stop the thread and free; fine when never started. */
 void pipeline_heartbeat_stop(struct heartbeat *hb);
+/*
+ * Renew lease_id too, from the next beat on (the extra servers of
+ * --shards); a stall stops renewing it but leaves it to its owner.  Only
+ * on a started heartbeat.
+ */
+void pipeline_heartbeat_add(struct heartbeat *hb, int64_t lease_id);
+/* Renew lease_id no more (before its owner releases it). */
+void pipeline_heartbeat_drop(struct heartbeat *hb, int64_t lease_id);
 /*
  * Has the tool shown no activity (proc.h) for longer than stall_ms, outside
  * a bounded section?

@@ -386,11 +386,6 @@ struct shard_ctx {
 	char *dir;         /* /root/burst/<hash>/shard-<pid> on every server */
 	char *local_dir;   /* local copy of the archive */
 	struct strvec archive_args, run_args;
-	/* lease heartbeat of the extra servers */
-	pthread_t hb_tid;
-	bool hb_running, hb_stop;
-	pthread_mutex_t hb_mu;
-	pthread_cond_t hb_cv;
 	/* one create at a time in this process (the flock is per process) */
 	pthread_mutex_t create_mu;
 };
@@ -470,10 +465,9 @@ static void *provision_main(void *arg)
 					s->srv.name);
 		goto out;
 	}
-	/* the heartbeat thread reads it */
-	pthread_mutex_lock(&sc->hb_mu);
 	s->lease_id = lease;
-	pthread_mutex_unlock(&sc->hb_mu);
+	/* the run's heartbeat renews it too */
+	pipeline_heartbeat_add(&sc->r->hb, lease);
 	if (hcloud_server_wait_created(api, &made.sc, burst_now_ms() + SHARD_ACTION_DEADLINE_MS,
 				       NULL, NULL, &s->err) < 0) {
 		burst_error_prefix(&s->err, "starting server '%s'", s->srv.name);
@@ -492,45 +486,6 @@ out:
 	free(image_ref);
 	state_close(st);
 	hcloud_free(api);
-	return NULL;
-}
-
-/* Keep the leases of the extra servers alive (own state connection). */
-static void *heartbeat_main(void *arg)
-{
-	struct shard_ctx *sc = arg;
-	struct burst_state *st = NULL;
-	struct burst_error err = BURST_ERROR_INIT;
-
-	if (state_open(sc->plan.state_dir, &st, &err) < 0) {
-		log_warn(MOD, "lease heartbeat: %s", err.message ? err.message : "");
-		burst_error_release(&err);
-		return NULL;
-	}
-	pthread_mutex_lock(&sc->hb_mu);
-	while (!sc->hb_stop) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += HEARTBEAT_SECS;
-		pthread_cond_timedwait(&sc->hb_cv, &sc->hb_mu, &ts);
-		if (sc->hb_stop)
-			break;
-		if (pipeline_run_stalled(HEARTBEAT_STALL_SECS * 1000ULL)) {
-			log_warn(MOD, "the run made no progress: the extra servers' leases are "
-				 "no longer renewed");
-			break; /* as heartbeat.c: for good */
-		}
-		for (int i = 1; i < sc->n; i++) {
-			if (!sc->v[i].lease_id)
-				continue;
-			if (state_lease_heartbeat(st, sc->v[i].lease_id, &err) < 0)
-				log_warn(MOD, "lease heartbeat: %s", err.message ? err.message : "");
-			burst_error_release(&err);
-		}
-	}
-	pthread_mutex_unlock(&sc->hb_mu);
-	state_close(st);
 	return NULL;
 }
 
@@ -1168,6 +1123,7 @@ static void release_servers(struct shard_ctx *sc)
 		if (state_server_touch(r->st, s->srv.row_id, now, 0, false, false, 0, &e) < 0)
 			log_warn(MOD, "moving the deadline of '%s': %s", s->srv.name, e.message);
 		burst_error_release(&e);
+		pipeline_heartbeat_drop(&r->hb, s->lease_id);
 		if (s->lease_id && state_lease_release(r->st, s->lease_id, &e) < 0)
 			log_warn(MOD, "releasing the lease: %s", e.message);
 		burst_error_release(&e);
@@ -1223,9 +1179,7 @@ int pipeline_shard_test(struct run *r, struct burst_error *err)
 	strvec_init(&sc.plan.order);
 	strvec_init(&sc.archive_args);
 	strvec_init(&sc.run_args);
-	pthread_mutex_init(&sc.hb_mu, NULL);
 	pthread_mutex_init(&sc.create_mu, NULL);
-	pthread_cond_init(&sc.hb_cv, NULL);
 	sc.v = xcalloc((size_t)sc.n, sizeof(*sc.v));
 	for (int i = 0; i < sc.n; i++) {
 		struct shard *s = &sc.v[i];
@@ -1280,7 +1234,6 @@ int pipeline_shard_test(struct run *r, struct burst_error *err)
 		provisioning = true;
 		if (start_provisioning(&sc, err) < 0)
 			goto out;
-		sc.hb_running = pthread_create(&sc.hb_tid, NULL, heartbeat_main, &sc) == 0;
 	}
 
 	if (run_archive(&sc, err) < 0 || r->interrupted)
@@ -1325,13 +1278,6 @@ int pipeline_shard_test(struct run *r, struct burst_error *err)
 out:
 	if (provisioning)
 		join_provisioning(&sc);
-	if (sc.hb_running) {
-		pthread_mutex_lock(&sc.hb_mu);
-		sc.hb_stop = true;
-		pthread_cond_signal(&sc.hb_cv);
-		pthread_mutex_unlock(&sc.hb_mu);
-		pthread_join(sc.hb_tid, NULL);
-	}
 	release_servers(&sc);
 	clean_main(&sc);
 	remove_local(sc.local_dir, sc.archive);
@@ -1351,9 +1297,7 @@ out:
 	strvec_clear(&sc.plan.order);
 	strvec_clear(&sc.archive_args);
 	strvec_clear(&sc.run_args);
-	pthread_mutex_destroy(&sc.hb_mu);
 	pthread_mutex_destroy(&sc.create_mu);
-	pthread_cond_destroy(&sc.hb_cv);
 	free(sc.archive);
 	free(sc.dir);
 	free(sc.local_dir);

@@ -1049,8 +1049,8 @@ int provision_cold(const struct provision_opts *o, struct remote_host *host,
 	srv->ip = xstrdup(made.sc.server.ipv4);
 	srv->location = xstrdup(made.location);
 	srv->host_key_pub = xstrdup(host_pub);
-	provision_add_event(o->state, "provisioned", "server", srv->hcloud_id, srv->name, NULL,
-			    srv->location);
+	state_event_note(o->state, "provisioned", "server", srv->hcloud_id, srv->name, NULL,
+			 srv->location);
 
 	/* pin the host key before anything connects */
 	if (remote_known_hosts_pin(host->known_hosts, srv->ip, host->port ? host->port : 22,

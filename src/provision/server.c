@@ -54,24 +54,6 @@ bool provision_is_ours(const struct hcloud_labels *l, const char *owner_id,
 	return !role || (r && !strcmp(r, role));
 }
 
-void provision_add_event(struct burst_state *st, const char *kind, const char *rkind,
-			 int64_t id, const char *name, const char *reason,
-			 const char *details)
-{
-	struct burst_error e = BURST_ERROR_INIT;
-	struct state_event ev = { 0 };
-
-	ev.kind = kind;
-	ev.resource_kind = rkind;
-	ev.resource_id = id;
-	ev.resource_name = name;
-	ev.reason = reason;
-	ev.details = details;
-	if (state_event_add(st, &ev, &e) < 0)
-		log_warn(MOD, "recording a %s event: %s", kind, e.message ? e.message : "");
-	burst_error_release(&e);
-}
-
 void provision_created_release(struct provision_created *c)
 {
 	if (!c)
@@ -361,6 +343,6 @@ int provision_server_discard(struct hcloud *api, struct burst_state *st, int64_t
 	if (row_id && state_server_set_status(st, row_id, STATE_SERVER_DELETED, &e) < 0)
 		log_warn(MOD, "marking server '%s' deleted: %s", name ? name : "?", e.message);
 	burst_error_release(&e);
-	provision_add_event(st, "terminated", rkind, hcloud_id, name, reason, NULL);
+	state_event_note(st, "terminated", rkind, hcloud_id, name, reason, NULL);
 	return 0;
 }

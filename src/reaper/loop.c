@@ -186,17 +186,123 @@ enum {
 };
 
 /*
- * A reaper's state was replaced: give its server to the new state with
- * the deadline the old one allowed (see state_server_handover()).
+ * What one reaper reaps: a server row, or the volume of a project.  The
+ * loop (reap()) is the same for both; the few steps that differ ask
+ * t->server.
  */
-static int handover_server(struct burst_state **stp, struct burst_state **own,
-			   const struct state_server *row, int64_t *row_id, char *res, size_t ressz,
-			   struct db_id *dbid, const char *log, struct burst_error *err)
+struct target {
+	bool server;
+	const char *kind;         /* "server" or "volume": the reaper slot's kind */
+	char *res;                /* the slot's name: the row id, or the project id */
+	int64_t row_id;           /* server */
+	struct state_server row;  /* server: as last read */
+	struct state_project p;   /* volume: as last read */
+	bool on_own;              /* volume: no state knows it any more (handover) */
+};
+
+static const char *target_name(const struct target *t)
+{
+	const char *name = t->server ? t->row.name : t->p.volume_name;
+
+	return name ? name : "?";
+}
+
+static int64_t target_deadline(const struct target *t)
+{
+	return t->server ? t->row.deadline : t->p.volume_deadline;
+}
+
+static int64_t target_hcloud_id(const struct target *t)
+{
+	return t->server ? t->row.hcloud_id : t->p.volume_hcloud_id;
+}
+
+/* Read the target's row again: 1 found, 0 gone, -1 error. */
+static int target_read(struct burst_state *st, struct target *t, struct burst_error *err)
+{
+	if (t->server) {
+		state_server_release(&t->row);
+		return state_server_get(st, t->row_id, &t->row, err);
+	}
+	state_project_release(&t->p);
+	return state_project_get(st, t->res, &t->p, err);
+}
+
+/* Is the target read gone from the state (found is target_read's answer)? */
+static bool target_gone(const struct target *t, int found)
+{
+	if (t->server) {
+		if (found && t->row.status != STATE_SERVER_DELETED)
+			return false;
+		log_info(MOD, "server row %s is gone from the state; done", t->res);
+		return true;
+	}
+	if (found && t->p.volume_status != STATE_VOLUME_NONE && t->p.volume_hcloud_id)
+		return false;
+	log_info(MOD, "project %s has no volume any more; done", t->res);
+	return true;
+}
+
+static bool target_deleting(const struct target *t)
+{
+	return t->server ? t->row.status == STATE_SERVER_DELETING
+			 : t->p.volume_status == STATE_VOLUME_DELETING;
+}
+
+/*
+ * The deadline passed: decide in one transaction (d).  0 decided, 1 wait
+ * (a server row still `provisioning` while its run holds the provisioning
+ * lock), -1 error.
+ */
+static int target_begin_delete(struct burst_state *st, struct target *t, int64_t now,
+			       bool *said_leased, struct state_delete_decision *d,
+			       struct burst_error *err)
+{
+	unsigned dflags = 0;
+	bool locked = false;
+	int rc;
+
+	if (!t->server)
+		return state_volume_try_begin_delete(st, t->res, now, 0, d, err);
+	/*
+	 * A row still `provisioning` is protected by a grace period in the
+	 * state, for the run that is creating it.  Provisioning holds the
+	 * provisioning lock throughout: when we get the lock, no such run
+	 * exists (it crashed or was killed), and the row's own deadline is
+	 * the one that counts.
+	 */
+	if (t->row.status == STATE_SERVER_PROVISIONING) {
+		if (state_lock_provision(st, 0, err) != 0) {
+			burst_error_release(err);
+			if (!*said_leased)
+				log_info(MOD, "server '%s' is being provisioned; waiting",
+					 t->row.name ? t->row.name : t->res);
+			*said_leased = true;
+			return 1;
+		}
+		locked = true;
+		dflags = STATE_DELETE_IGNORE_DEADLINE;
+		log_info(MOD, "server '%s' was left `provisioning` by a run that is gone",
+			 t->row.name ? t->row.name : t->res);
+	}
+	rc = state_server_try_begin_delete(st, t->row_id, now, dflags, d, err);
+	if (locked)
+		state_unlock_provision(st);
+	return rc < 0 ? -1 : 0;
+}
+
+/*
+ * A reaper's state was replaced: give its resource to the new state with
+ * the deadline the old one allowed (see state_server_handover() and
+ * state_volume_handover()).
+ */
+static int handover(struct target *t, struct burst_state **stp, struct burst_state **own,
+		    struct db_id *dbid, const char *log, struct burst_error *err)
 {
 	struct burst_state *nst = NULL;
 	int64_t leases = 0, nid = 0;
 	bool taken = false, claimed = false;
-	char nres[32];
+	char *nres;
 	int rc;
 
 	/*
@@ -204,7 +310,8 @@ static int handover_server(struct burst_state **stp, struct burst_state **own,
 	 * an old database that cannot be read any more (it was corrupt) has
 	 * no run either.
 	 */
-	if (state_lease_count_live(*stp, *row_id, NULL, &leases, err) < 0) {
+	if (state_lease_count_live(*stp, t->server ? t->row_id : 0, t->server ? NULL : t->res,
+				   &leases, err) < 0) {
 		log_info(MOD, "the old state database cannot be read (%s): no run uses it",
 			 err->message);
 		burst_error_release(err);
@@ -215,91 +322,56 @@ static int handover_server(struct burst_state **stp, struct burst_state **own,
 	rc = open_successor(*stp, &nst, err);
 	if (rc <= 0)
 		return rc < 0 ? -1 : HANDOVER_LATER;
-	if (state_server_handover(nst, row, &nid, &taken, err) < 0)
-		goto fail;
-	state_unlock_provision(nst);
-	if (taken) {
-		log_info(MOD, "the new state knows server '%s' (row %lld); its reaper takes over",
-			 row->name ? row->name : "?", (long long)nid);
-		if (reaper_arm_server(nst, nid, err) < 0) {
-			log_warn(MOD, "arming its reaper: %s", err->message);
-			burst_error_release(err);
-		}
-		state_close(nst);
-		return HANDOVER_TAKEN;
-	}
-	snprintf(nres, sizeof(nres), "%lld", (long long)nid);
-	if (state_reaper_claim(nst, "server", nres, row->deadline, log, &claimed, err) < 0)
-		goto fail;
-	if (!claimed) {
-		state_close(nst);
-		return HANDOVER_TAKEN;
-	}
-	log_info(MOD, "handed server '%s' over to the new state (row %lld), deadline kept",
-		 row->name ? row->name : "?", (long long)nid);
-	state_close(*own);
-	*own = *stp = nst;
-	*row_id = nid;
-	snprintf(res, ressz, "%s", nres);
-	db_id_get(nst, dbid);
-	return HANDOVER_SWITCHED;
-fail:
-	state_close(nst);
-	return -1;
-}
-
-/* The same for the volume of a project (see state_volume_handover()). */
-static int handover_volume(struct burst_state **stp, struct burst_state **own,
-			   const struct state_project *p, struct db_id *dbid, const char *log,
-			   struct burst_error *err)
-{
-	struct burst_state *nst = NULL;
-	int64_t leases = 0;
-	bool taken = false, claimed = false;
-	int rc;
-
-	if (state_lease_count_live(*stp, 0, p->id, &leases, err) < 0) {
-		log_info(MOD, "the old state database cannot be read (%s): no run uses it",
-			 err->message);
-		burst_error_release(err);
-		leases = 0;
-	}
-	if (leases > 0)
-		return HANDOVER_LATER;
-	rc = open_successor(*stp, &nst, err);
-	if (rc <= 0)
-		return rc < 0 ? -1 : HANDOVER_LATER;
-	rc = state_volume_handover(nst, p, &taken, err);
+	if (t->server)
+		rc = state_server_handover(nst, &t->row, &nid, &taken, err) < 0 ? -1 : 1;
+	else
+		rc = state_volume_handover(nst, &t->p, &taken, err);
 	if (rc < 0)
 		goto fail;
 	state_unlock_provision(nst);
 	if (rc == 0) {
 		log_info(MOD, "the new state has another volume for project %s: this reaper "
-			 "keeps volume '%s' and its deadline", p->id,
-			 p->volume_name ? p->volume_name : "?");
+			 "keeps volume '%s' and its deadline", t->res, target_name(t));
 		state_close(nst);
 		return HANDOVER_KEEP;
 	}
 	if (taken) {
-		log_info(MOD, "the new state knows volume '%s'; its reaper takes over",
-			 p->volume_name ? p->volume_name : "?");
-		if (reaper_arm_volume(nst, p->id, err) < 0) {
+		if (t->server)
+			log_info(MOD, "the new state knows server '%s' (row %lld); its reaper "
+				 "takes over", target_name(t), (long long)nid);
+		else
+			log_info(MOD, "the new state knows volume '%s'; its reaper takes over",
+				 target_name(t));
+		if ((t->server ? reaper_arm_server(nst, nid, err)
+			       : reaper_arm_volume(nst, t->res, err)) < 0) {
 			log_warn(MOD, "arming its reaper: %s", err->message);
 			burst_error_release(err);
 		}
 		state_close(nst);
 		return HANDOVER_TAKEN;
 	}
-	if (state_reaper_claim(nst, "volume", p->id, p->volume_deadline, log, &claimed, err) < 0)
+	nres = t->server ? xstrfmt("%lld", (long long)nid) : xstrdup(t->res);
+	if (state_reaper_claim(nst, t->kind, nres, target_deadline(t), log, &claimed, err) < 0) {
+		free(nres);
 		goto fail;
+	}
 	if (!claimed) {
+		free(nres);
 		state_close(nst);
 		return HANDOVER_TAKEN;
 	}
-	log_info(MOD, "handed volume '%s' over to the new state, deadline kept",
-		 p->volume_name ? p->volume_name : "?");
+	if (t->server)
+		log_info(MOD, "handed server '%s' over to the new state (row %lld), deadline kept",
+			 target_name(t), (long long)nid);
+	else
+		log_info(MOD, "handed volume '%s' over to the new state, deadline kept",
+			 target_name(t));
 	state_close(*own);
 	*own = *stp = nst;
+	if (t->server)
+		t->row_id = nid;
+	free(t->res);
+	t->res = nres;
 	db_id_get(nst, dbid);
 	return HANDOVER_SWITCHED;
 fail:
@@ -373,15 +445,66 @@ out:
 	return ret;
 }
 
-int reaper_run_server(struct burst_state *st, struct hcloud *api,
-		      const struct burst_config *cfg, int64_t row_id, struct burst_error *err)
+/*
+ * Delete the target now and record it: 1 deleted (or already gone), 0
+ * failed but to be retried (backoff advanced), -1 given up (err).
+ */
+static int target_delete_now(struct burst_state *st, struct reaper_ops *o, struct target *t,
+			     int64_t *backoff, struct burst_error *err)
+{
+	struct burst_error e = BURST_ERROR_INIT;
+	int64_t id = target_hcloud_id(t);
+	bool gone = false;
+	int rc;
+
+	if (t->server && !id && resolve_server_id(o, &t->row, &e) < 0) {
+		rc = delete_failed(st, t->kind, t->res, &e, backoff);
+		burst_error_release(&e);
+		if (rc < 0)
+			return burst_error_set(err, BURST_EXIT_API, "server row %s: giving up",
+					       t->res);
+		return 0;
+	}
+	id = target_hcloud_id(t);
+	if (id && (t->server ? reaper_delete_server(o, id, &gone, &e)
+			     : reaper_delete_volume(o, id, &gone, &e)) < 0) {
+		rc = delete_failed(st, t->kind, t->res, &e, backoff);
+		burst_error_release(&e);
+		if (rc < 0)
+			return burst_error_set(err, BURST_EXIT_API, "%s '%s': giving up", t->kind,
+					       t->server ? (t->row.name ? t->row.name : t->res)
+							 : (t->p.volume_name ? t->p.volume_name
+									     : t->res));
+		return 0;
+	}
+	o->reason = gone || !id ? "stale" : "reap";
+	if (t->server)
+		reaper_record_server_gone(o, t->row.id, id, t->row.name, t->row.ip);
+	else
+		reaper_record_volume_gone(o, id, t->p.volume_name, t->p.size_gb);
+	log_info(MOD, "%s '%s' (%lld) %s", t->kind, target_name(t), (long long)id,
+		 gone ? "was already gone" : "deleted");
+	if (!t->server && !t->on_own &&
+	    state_project_clear_volume(st, t->res, &e) < 0)
+		log_warn(MOD, "forgetting the volume: %s", e.message);
+	burst_error_release(&e);
+	return 1;
+}
+
+/*
+ * The reaper of one target: claim the slot, sleep until the deadline,
+ * decide in one transaction, delete, retry; hand over to a state that
+ * replaced ours.  0 when done (or another reaper has it), -1 given up.
+ */
+static int reap(struct burst_state *st, struct hcloud *api, const struct burst_config *cfg,
+		struct target *t, struct burst_error *err)
 {
 	struct reaper_ops o;
-	struct state_server row = { 0 };
 	struct burst_error e = BURST_ERROR_INIT;
 	struct burst_state *own_st = NULL;
 	struct hcloud *own_api = NULL;
-	char res[32], *log;
+	const char *endpoint;
+	char *log;
 	int64_t backoff = RETRY_FIRST_SECS, db_backoff = DB_RETRY_FIRST_SECS;
 	bool claimed = false, said_leased = false, replaced = false;
 	struct db_id dbid;
@@ -390,251 +513,45 @@ int reaper_run_server(struct burst_state *st, struct hcloud *api,
 
 	snprintf(owner, sizeof(owner), "%s", state_owner_id(st));
 	db_id_get(st, &dbid);
-	snprintf(res, sizeof(res), "%lld", (long long)row_id);
-	log = reaper_log_path(st, "server", res);
+	log = reaper_log_path(st, t->kind, t->res);
 	/* read the row and claim the slot; a busy database is waited for */
 	for (;;) {
-		found = state_server_get(st, row_id, &row, &e);
+		found = target_read(st, t, &e);
 		if (!found) {
 			ret = 0;
 			goto out;
 		}
-		if (found > 0 &&
-		    !state_reaper_claim(st, "server", res, row.deadline, log, &claimed, &e))
-			break;
-		state_server_release(&row);
-		db_retry(st, &e, &db_backoff);
-	}
-	if (!claimed) {
-		log_info(MOD, "server row %s: another reaper is alive; nothing to do", res);
-		ret = 0;
-		goto out;
-	}
-	/* the endpoint the server was created on, whatever the config says now */
-	state_set_endpoint(st, row.endpoint ? row.endpoint : reaper_config_endpoint(cfg));
-	api = reaper_api_for(api, cfg, row.endpoint, &own_api, err);
-	if (!api) {
-		state_reaper_set_error(st, "server", res, err->message, true, &e);
-		goto out;
-	}
-	ops_init(&o, st, api, cfg, "reap");
-	install_wake_handler();
-	log_info(MOD, "reaper of server '%s' (%lld, row %s) started", row.name ? row.name : "?",
-		 (long long)row.hcloud_id, res);
-	if (reaper_reconcile_intents(api, st, cfg, &e) < 0)
-		log_warn(MOD, "reconciling unfinished creates: %s", e.message);
-	burst_error_release(&e);
-	for (;;) {
-		struct state_delete_decision d;
-		bool gone = false, locked;
-		unsigned dflags;
-		int64_t now;
-		int rc;
-
-		if (replaced || db_replaced(st, &dbid)) {
-			replaced = true;
-			rc = handover_server(&st, &own_st, &row, &row_id, res, sizeof(res), &dbid, log,
-					     &e);
-			if (rc < 0) {
-				db_retry(st, &e, &db_backoff);
-				continue;
-			}
-			if (rc == HANDOVER_TAKEN) {
-				ret = 0;
-				goto out;
-			}
-			if (rc == HANDOVER_LATER) {
-				sleep_wall(st, LEASED_RECHECK_SECS);
-				continue;
-			}
-			replaced = false;
-			ops_init(&o, st, api, cfg, "reap");
-			o.owner = owner; /* the resource's labels name the old state's owner */
-		}
-		state_server_release(&row);
-		found = state_server_get(st, row_id, &row, &e);
-		if (found < 0) {
-			db_retry(st, &e, &db_backoff);
-			continue;
-		}
-		if (!found || row.status == STATE_SERVER_DELETED) {
-			log_info(MOD, "server row %s is gone from the state; done", res);
-			break;
-		}
-		if (row.status != STATE_SERVER_DELETING) {
-			if (row.no_reap) {
-				log_info(MOD, "server '%s' is kept (--no-reap); done", row.name);
-				break;
-			}
-			now = state_now();
-			if (row.deadline > now) {
-				state_reaper_set_deadline(st, "server", res, row.deadline, &e);
-				burst_error_release(&e);
-				log_debug(MOD, "sleeping until %lld (%llds)", (long long)row.deadline,
-					  (long long)(row.deadline - now));
-				sleep_wall(st, row.deadline - now);
-				continue;
-			}
-			/*
-			 * A row still `provisioning` is protected by a grace period in
-			 * the state, for the run that is creating it.  Provisioning
-			 * holds the provisioning lock throughout: when we get the lock,
-			 * no such run exists (it crashed or was killed), and the row's
-			 * own deadline is the one that counts.
-			 */
-			dflags = 0;
-			locked = false;
-			if (row.status == STATE_SERVER_PROVISIONING) {
-				if (state_lock_provision(st, 0, &e) != 0) {
-					burst_error_release(&e);
-					if (!said_leased)
-						log_info(MOD, "server '%s' is being provisioned; waiting",
-							 row.name ? row.name : res);
-					said_leased = true;
-					sleep_wall(st, LEASED_RECHECK_SECS);
-					continue;
-				}
-				locked = true;
-				dflags = STATE_DELETE_IGNORE_DEADLINE;
-				log_info(MOD, "server '%s' was left `provisioning` by a run that is "
-					 "gone", row.name ? row.name : res);
-			}
-			rc = state_server_try_begin_delete(st, row_id, now, dflags, &d, &e);
-			if (locked)
-				state_unlock_provision(st);
-			if (rc < 0) {
-				db_retry(st, &e, &db_backoff);
-				continue;
-			}
-			db_backoff = DB_RETRY_FIRST_SECS;
-			if (d.reason == STATE_KEEP_LEASED) {
-				if (!said_leased)
-					log_info(MOD, "deadline passed but %lld run(s) use the server; "
-						 "waiting", (long long)d.live_leases);
-				said_leased = true;
-				sleep_wall(st, LEASED_RECHECK_SECS);
-				continue;
-			}
-			said_leased = false;
-			if (d.reason == STATE_KEEP_NOT_DUE)
-				sleep_wall(st, d.deadline - now); /* the state knows a later deadline */
-			if (d.reason != STATE_DELETE_NOW)
-				continue; /* re-read: moved, no_reap or gone */
-			log_info(MOD, "deadline passed: deleting server '%s' (%lld)", row.name,
-				 (long long)row.hcloud_id);
-			continue; /* re-read: the row is `deleting` now */
-		}
-		/* deleting: ours to finish (also after a crashed reaper or down) */
-		if (!row.hcloud_id && resolve_server_id(&o, &row, &e) < 0) {
-			rc = delete_failed(st, "server", res, &e, &backoff);
-			burst_error_release(&e);
-			if (rc < 0) {
-				burst_error_set(err, BURST_EXIT_API, "server row %s: giving up", res);
-				goto out;
-			}
-			continue;
-		}
-		if (row.hcloud_id && reaper_delete_server(&o, row.hcloud_id, &gone, &e) < 0) {
-			rc = delete_failed(st, "server", res, &e, &backoff);
-			burst_error_release(&e);
-			if (rc < 0) {
-				burst_error_set(err, BURST_EXIT_API, "server '%s': giving up",
-						row.name ? row.name : res);
-				goto out;
-			}
-			continue;
-		}
-		o.reason = gone || !row.hcloud_id ? "stale" : "reap";
-		reaper_record_server_gone(&o, row.id, row.hcloud_id, row.name, row.ip);
-		log_info(MOD, "server '%s' (%lld) %s", row.name ? row.name : "?",
-			 (long long)row.hcloud_id, gone ? "was already gone" : "deleted");
-		break;
-	}
-	state_reaper_remove(st, "server", res, false, &e);
-	burst_error_release(&e);
-	ret = 0;
-out:
-	burst_error_release(&e);
-	state_server_release(&row);
-	hcloud_free(own_api);
-	state_close(own_st);
-	free(log);
-	return ret;
-}
-
-/*
- * Delete the project's volume p now and record it: 1 deleted (or already
- * gone), 0 failed but to be retried (backoff advanced), -1 given up (err).
- */
-static int volume_delete_now(struct burst_state *st, struct reaper_ops *o, const char *project,
-			     const struct state_project *p, int64_t *backoff,
-			     struct burst_error *err)
-{
-	struct burst_error e = BURST_ERROR_INIT;
-	bool gone = false;
-	int rc;
-
-	if (reaper_delete_volume(o, p->volume_hcloud_id, &gone, &e) < 0) {
-		rc = delete_failed(st, "volume", project, &e, backoff);
-		burst_error_release(&e);
-		if (rc < 0)
-			return burst_error_set(err, BURST_EXIT_API, "volume '%s': giving up",
-					       p->volume_name ? p->volume_name : project);
-		return 0;
-	}
-	o->reason = gone ? "stale" : "reap";
-	reaper_record_volume_gone(o, p->volume_hcloud_id, p->volume_name, p->size_gb);
-	log_info(MOD, "volume '%s' (%lld) %s", p->volume_name ? p->volume_name : "?",
-		 (long long)p->volume_hcloud_id, gone ? "was already gone" : "deleted");
-	return 1;
-}
-
-int reaper_run_volume(struct burst_state *st, struct hcloud *api,
-		      const struct burst_config *cfg, const char *project,
-		      struct burst_error *err)
-{
-	struct reaper_ops o;
-	struct state_project p = { 0 };
-	struct burst_error e = BURST_ERROR_INIT;
-	struct burst_state *own_st = NULL;
-	struct hcloud *own_api = NULL;
-	char *log;
-	int64_t backoff = RETRY_FIRST_SECS, db_backoff = DB_RETRY_FIRST_SECS;
-	bool claimed = false, said_leased = false, replaced = false, on_own = false;
-	struct db_id dbid;
-	char owner[STATE_OWNER_ID_LEN + 1];
-	int found, ret = -1;
-
-	snprintf(owner, sizeof(owner), "%s", state_owner_id(st));
-	db_id_get(st, &dbid);
-	log = reaper_log_path(st, "volume", project);
-	for (;;) {
-		found = state_project_get(st, project, &p, &e);
-		if (!found) {
-			ret = 0;
-			goto out;
-		}
-		if (found > 0 && !state_reaper_claim(st, "volume", project, p.volume_deadline, log,
+		if (found > 0 && !state_reaper_claim(st, t->kind, t->res, target_deadline(t), log,
 						     &claimed, &e))
 			break;
-		state_project_release(&p);
 		db_retry(st, &e, &db_backoff);
 	}
 	if (!claimed) {
-		log_info(MOD, "volume of %s: another reaper is alive; nothing to do", project);
+		if (t->server)
+			log_info(MOD, "server row %s: another reaper is alive; nothing to do",
+				 t->res);
+		else
+			log_info(MOD, "volume of %s: another reaper is alive; nothing to do",
+				 t->res);
 		ret = 0;
 		goto out;
 	}
-	state_set_endpoint(st, p.volume_endpoint ? p.volume_endpoint : reaper_config_endpoint(cfg));
-	api = reaper_api_for(api, cfg, p.volume_endpoint, &own_api, err);
+	/* the endpoint the resource was created on, whatever the config says now */
+	endpoint = t->server ? t->row.endpoint : t->p.volume_endpoint;
+	state_set_endpoint(st, endpoint ? endpoint : reaper_config_endpoint(cfg));
+	api = reaper_api_for(api, cfg, endpoint, &own_api, err);
 	if (!api) {
-		state_reaper_set_error(st, "volume", project, err->message, true, &e);
+		state_reaper_set_error(st, t->kind, t->res, err->message, true, &e);
 		goto out;
 	}
 	ops_init(&o, st, api, cfg, "reap");
 	install_wake_handler();
-	log_info(MOD, "reaper of the volume of project %s (%s, %lld) started", project,
-		 p.name ? p.name : "?", (long long)p.volume_hcloud_id);
+	if (t->server)
+		log_info(MOD, "reaper of server '%s' (%lld, row %s) started", target_name(t),
+			 (long long)t->row.hcloud_id, t->res);
+	else
+		log_info(MOD, "reaper of the volume of project %s (%s, %lld) started", t->res,
+			 t->p.name ? t->p.name : "?", (long long)t->p.volume_hcloud_id);
 	if (reaper_reconcile_intents(api, st, cfg, &e) < 0)
 		log_warn(MOD, "reconciling unfinished creates: %s", e.message);
 	burst_error_release(&e);
@@ -647,9 +564,9 @@ int reaper_run_volume(struct burst_state *st, struct hcloud *api,
 		 * on_own: the new state has another volume for the project; this
 		 * one stays with us and the old database, deadline and all.
 		 */
-		if (!on_own && (replaced || db_replaced(st, &dbid))) {
+		if (!t->on_own && (replaced || db_replaced(st, &dbid))) {
 			replaced = true;
-			rc = handover_volume(&st, &own_st, &p, &dbid, log, &e);
+			rc = handover(t, &st, &own_st, &dbid, log, &e);
 			if (rc < 0) {
 				db_retry(st, &e, &db_backoff);
 				continue;
@@ -662,12 +579,12 @@ int reaper_run_volume(struct burst_state *st, struct hcloud *api,
 				sleep_wall(st, LEASED_RECHECK_SECS);
 				continue;
 			}
-			on_own = rc == HANDOVER_KEEP;
+			t->on_own = rc == HANDOVER_KEEP;
 			replaced = false;
 			ops_init(&o, st, api, cfg, "reap");
 			o.owner = owner; /* the resource's labels name the old state's owner */
 		}
-		if (on_own) {
+		if (t->on_own) {
 			/*
 			 * No state knows this volume any more (the project has
 			 * another one, so no run can use it): delete it at the
@@ -675,42 +592,49 @@ int reaper_run_volume(struct burst_state *st, struct hcloud *api,
 			 * be unreadable.
 			 */
 			now = state_now();
-			if (p.volume_deadline > now) {
-				sleep_wall(st, p.volume_deadline - now);
+			if (t->p.volume_deadline > now) {
+				sleep_wall(st, t->p.volume_deadline - now);
 				continue;
 			}
-			rc = volume_delete_now(st, &o, project, &p, &backoff, err);
-			if (rc < 0)
-				goto out;
-			if (!rc)
-				continue;
-			break;
+			goto delete;
 		}
-		state_project_release(&p);
-		found = state_project_get(st, project, &p, &e);
+		found = target_read(st, t, &e);
 		if (found < 0) {
 			db_retry(st, &e, &db_backoff);
 			continue;
 		}
-		if (!found || p.volume_status == STATE_VOLUME_NONE || !p.volume_hcloud_id) {
-			log_info(MOD, "project %s has no volume any more; done", project);
+		if (target_gone(t, found))
 			break;
-		}
-		if (p.volume_status != STATE_VOLUME_DELETING) {
+		if (!target_deleting(t)) {
+			if (t->server && t->row.no_reap) {
+				log_info(MOD, "server '%s' is kept (--no-reap); done", t->row.name);
+				break;
+			}
 			now = state_now();
-			if (p.volume_deadline > now) {
-				state_reaper_set_deadline(st, "volume", project, p.volume_deadline, &e);
+			if (target_deadline(t) > now) {
+				state_reaper_set_deadline(st, t->kind, t->res, target_deadline(t), &e);
 				burst_error_release(&e);
-				sleep_wall(st, p.volume_deadline - now);
+				log_debug(MOD, "sleeping until %lld (%llds)",
+					  (long long)target_deadline(t),
+					  (long long)(target_deadline(t) - now));
+				sleep_wall(st, target_deadline(t) - now);
 				continue;
 			}
-			if (state_volume_try_begin_delete(st, project, now, 0, &d, &e) < 0) {
+			rc = target_begin_delete(st, t, now, &said_leased, &d, &e);
+			if (rc > 0) {
+				sleep_wall(st, LEASED_RECHECK_SECS);
+				continue;
+			}
+			if (rc < 0) {
 				db_retry(st, &e, &db_backoff);
 				continue;
 			}
 			db_backoff = DB_RETRY_FIRST_SECS;
 			if (d.reason == STATE_KEEP_LEASED) {
-				if (!said_leased)
+				if (!said_leased && t->server)
+					log_info(MOD, "deadline passed but %lld run(s) use the server; "
+						 "waiting", (long long)d.live_leases);
+				else if (!said_leased)
 					log_info(MOD, "deadline passed but a run uses the project; waiting");
 				said_leased = true;
 				sleep_wall(st, LEASED_RECHECK_SECS);
@@ -718,32 +642,56 @@ int reaper_run_volume(struct burst_state *st, struct hcloud *api,
 			}
 			said_leased = false;
 			if (d.reason == STATE_KEEP_NOT_DUE)
-				sleep_wall(st, d.deadline - now);
+				sleep_wall(st, d.deadline - now); /* the state knows a later deadline */
 			if (d.reason == STATE_DELETE_NOW)
-				log_info(MOD, "deadline passed: deleting volume '%s' (%lld)",
-					 p.volume_name ? p.volume_name : "?",
-					 (long long)p.volume_hcloud_id);
-			continue;
+				log_info(MOD, "deadline passed: deleting %s '%s' (%lld)", t->kind,
+					 target_name(t), (long long)target_hcloud_id(t));
+			continue; /* re-read: `deleting` now, or moved, no_reap or gone */
 		}
-		rc = volume_delete_now(st, &o, project, &p, &backoff, err);
+		/* deleting: ours to finish (also after a crashed reaper or down) */
+delete:
+		rc = target_delete_now(st, &o, t, &backoff, err);
 		if (rc < 0)
 			goto out;
 		if (!rc)
 			continue;
-		if (state_project_clear_volume(st, project, &e) < 0)
-			log_warn(MOD, "forgetting the volume: %s", e.message);
-		burst_error_release(&e);
 		break;
 	}
-	state_reaper_remove(st, "volume", project, false, &e);
+	state_reaper_remove(st, t->kind, t->res, false, &e);
 	burst_error_release(&e);
 	ret = 0;
 out:
 	burst_error_release(&e);
-	state_project_release(&p);
 	hcloud_free(own_api);
 	state_close(own_st);
 	free(log);
+	return ret;
+}
+
+int reaper_run_server(struct burst_state *st, struct hcloud *api,
+		      const struct burst_config *cfg, int64_t row_id, struct burst_error *err)
+{
+	struct target t = { .server = true, .kind = "server", .row_id = row_id };
+	int ret;
+
+	t.res = xstrfmt("%lld", (long long)row_id);
+	ret = reap(st, api, cfg, &t, err);
+	state_server_release(&t.row);
+	free(t.res);
+	return ret;
+}
+
+int reaper_run_volume(struct burst_state *st, struct hcloud *api,
+		      const struct burst_config *cfg, const char *project,
+		      struct burst_error *err)
+{
+	struct target t = { .server = false, .kind = "volume" };
+	int ret;
+
+	t.res = xstrdup(project);
+	ret = reap(st, api, cfg, &t, err);
+	state_project_release(&t.p);
+	free(t.res);
 	return ret;
 }
 

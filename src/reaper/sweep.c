@@ -25,22 +25,6 @@
 /* How long `down` waits for a run that is provisioning. */
 #define DOWN_LOCK_TIMEOUT_MS (120 * 1000)
 
-static void add_event(struct burst_state *st, const char *kind, const char *rkind, int64_t id,
-		      const char *name, const char *reason, const char *details)
-{
-	struct burst_error e = BURST_ERROR_INIT;
-	struct state_event ev = { 0 };
-
-	ev.kind = kind;
-	ev.resource_kind = rkind;
-	ev.resource_id = id;
-	ev.resource_name = name;
-	ev.reason = reason;
-	ev.details = details;
-	state_event_add(st, &ev, &e);
-	burst_error_release(&e);
-}
-
 /* Is there a server row a run could use (ready, with an address)? */
 static bool usable_current(struct burst_state *st)
 {
@@ -106,7 +90,7 @@ static int adopt_server(struct burst_state *st, const struct burst_config *cfg,
 					     config_key_default_int(CONFIG_BILLING_MARGIN_SECS));
 	if (state_server_insert(st, &row, err) < 0)
 		goto out;
-	add_event(st, "adopted", "server", s->id, s->name, usable ? NULL : "orphaned", why);
+	state_event_note(st, "adopted", "server", s->id, s->name, usable ? NULL : "orphaned", why);
 	log_info(MOD, "adopted server '%s' (%lld) %s: %s", s->name ? s->name : "?",
 		 (long long)s->id, why, usable ? "usable, reaped after its keep-alive" :
 		 "not usable (no pinned host key or another server is current): deleting it");
@@ -152,7 +136,7 @@ static int adopt_volume(struct burst_state *st, const struct burst_config *cfg,
 		goto out;
 	if (state_volume_mark_adopted(st, project, err) < 0)
 		goto out;
-	add_event(st, "adopted", "volume", v->id, v->name, NULL, why);
+	state_event_note(st, "adopted", "volume", v->id, v->name, NULL, why);
 	log_info(MOD, "adopted volume '%s' (%lld) of project %s %s", v->name ? v->name : "?",
 		 (long long)v->id, project, why);
 	if (reaper_arm_volume(st, project, &e) < 0)
@@ -263,6 +247,28 @@ static char *selector(struct burst_state *st, const char *role)
 	return xstrfmt("managed-by==cargo-burst,owner==%s,role==%s", state_owner_id(st), role);
 }
 
+/*
+ * Is s a server of ours, not being deleted, that the state does not know
+ * (or knows as deleted)?  1 yes, 0 no, -1 error.
+ */
+static int forgotten_server(struct burst_state *st, const struct hcloud_server *s,
+			    struct burst_error *err)
+{
+	struct state_server known = { 0 };
+	int found;
+
+	/* the selector asked for ours; check again, never trust a filter */
+	if (!reaper_labels_ours(&s->labels, state_owner_id(st)))
+		return 0;
+	if (s->status && !strcmp(s->status, "deleting"))
+		return 0;
+	found = state_server_by_hcloud_id(st, s->id, &known, err);
+	state_server_release(&known);
+	if (found < 0)
+		return -1;
+	return !found || known.status == STATE_SERVER_DELETED;
+}
+
 /* Internal: a sweep that leaves forgotten volumes alone (`down` without the flag). */
 #define SWEEP_NO_VOLUMES 0x100
 
@@ -289,20 +295,12 @@ static int sweep(struct hcloud *api, struct burst_state *st, const struct burst_
 		goto out;
 	for (size_t i = 0; i < sl.nr; i++) {
 		const struct hcloud_server *s = &sl.v[i];
-		struct state_server known = { 0 };
 		bool gone;
-		int found;
+		int rc = forgotten_server(st, s, err);
 
-		/* the selector asked for ours; check again, never trust a filter */
-		if (!reaper_labels_ours(&s->labels, o.owner))
-			continue;
-		if (s->status && !strcmp(s->status, "deleting"))
-			continue;
-		found = state_server_by_hcloud_id(st, s->id, &known, err);
-		state_server_release(&known);
-		if (found < 0)
+		if (rc < 0)
 			goto out;
-		if (found && known.status != STATE_SERVER_DELETED)
+		if (!rc)
 			continue;
 		if (flags & REAPER_SWEEP_DELETE_NOW) {
 			if (reaper_delete_server(&o, s->id, &gone, err) < 0)
@@ -330,19 +328,12 @@ static int sweep(struct hcloud *api, struct burst_state *st, const struct burst_
 		goto out;
 	for (size_t i = 0; i < sl.nr; i++) {
 		const struct hcloud_server *s = &sl.v[i];
-		struct state_server known = { 0 };
 		bool gone;
-		int found;
+		int rc = forgotten_server(st, s, err);
 
-		if (!reaper_labels_ours(&s->labels, o.owner))
-			continue;
-		if (s->status && !strcmp(s->status, "deleting"))
-			continue;
-		found = state_server_by_hcloud_id(st, s->id, &known, err);
-		state_server_release(&known);
-		if (found < 0)
+		if (rc < 0)
 			goto out;
-		if (found && known.status != STATE_SERVER_DELETED)
+		if (!rc)
 			continue;
 		if (!(flags & REAPER_SWEEP_DELETE_NOW) &&
 		    !(s->created && now - (int64_t)s->created >= REAPER_ORPHAN_GRACE_SECS)) {

@@ -32,6 +32,25 @@ int st_begin(struct burst_state *st, struct burst_error *err);
 int st_commit(struct burst_state *st, struct burst_error *err);
 /* ROLLBACK if a transaction is open; never fails loudly. */
 void st_rollback(struct burst_state *st);
+/* Run a prepared statement to completion; finalizes it.  0, or -1 with err. */
+int st_step_done(struct burst_state *st, sqlite3_stmt *s, const char *what,
+		 struct burst_error *err);
+/*
+ * The row decoder of every table: step a prepared, bound statement once
+ * and decode its row into out with decode (the table's from_row, which
+ * knows its columns); finalizes it.  1 = a row, 0 = none, -1 = err
+ * ("<what>: <sqlite message>").
+ */
+int st_get_one(struct burst_state *st, sqlite3_stmt *s,
+	       void (*decode)(sqlite3_stmt *s, void *out), void *out, const char *what,
+	       struct burst_error *err);
+/*
+ * The same for every row: a new array of size-byte elements in *v, *n
+ * (also on error: the rows decoded so far, for the caller to free).
+ */
+int st_get_all(struct burst_state *st, sqlite3_stmt *s,
+	       void (*decode)(sqlite3_stmt *s, void *out), size_t size, void **v, size_t *n,
+	       const char *what, struct burst_error *err);
 /* Bind text or NULL. */
 int st_bind_text(sqlite3_stmt *s, int i, const char *v);
 /* Column as a heap string (NULL for SQL NULL). */

@@ -104,6 +104,56 @@ int st_dberr(struct burst_state *st, struct burst_error *err, const char *what)
 			       st->db ? sqlite3_errmsg(st->db) : "no database");
 }
 
+int st_step_done(struct burst_state *st, sqlite3_stmt *s, const char *what,
+		 struct burst_error *err)
+{
+	int rc = sqlite3_step(s);
+
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return st_dberr(st, err, what);
+	return 0;
+}
+
+int st_get_one(struct burst_state *st, sqlite3_stmt *s,
+	       void (*decode)(sqlite3_stmt *s, void *out), void *out, const char *what,
+	       struct burst_error *err)
+{
+	int rc = sqlite3_step(s), ret = -1;
+
+	if (rc == SQLITE_ROW) {
+		decode(s, out);
+		ret = 1;
+	} else if (rc == SQLITE_DONE) {
+		ret = 0;
+	} else {
+		st_dberr(st, err, what);
+	}
+	sqlite3_finalize(s);
+	return ret;
+}
+
+int st_get_all(struct burst_state *st, sqlite3_stmt *s,
+	       void (*decode)(sqlite3_stmt *s, void *out), size_t size, void **v, size_t *n,
+	       const char *what, struct burst_error *err)
+{
+	unsigned char *arr = NULL;
+	size_t alloc = 0;
+	int rc;
+
+	*n = 0;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		ALLOC_GROW(arr, (*n + 1) * size, alloc);
+		decode(s, arr + *n * size);
+		(*n)++;
+	}
+	sqlite3_finalize(s);
+	*v = arr;
+	if (rc != SQLITE_DONE)
+		return st_dberr(st, err, what);
+	return 0;
+}
+
 int st_exec(struct burst_state *st, const char *sql, struct burst_error *err)
 {
 	char *msg = NULL;

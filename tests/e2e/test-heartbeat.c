@@ -2,7 +2,8 @@
  * test-heartbeat.c - the run's lease heartbeat renews while the tool makes
  * progress (including a long silent child: proc's loop notes it, and a
  * bounded section such as provisioning), and gives the lease up for good
- * once the tool made none for stall_ms.
+ * once the tool made none for stall_ms.  The same thread renews the leases
+ * added to it (--shards' extra servers) until they are dropped.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,8 @@
 #include "burst/proc.h"
 #include "burst/state.h"
 #include "tap.h"
+
+#include <sqlite3.h>
 
 static char tmp[] = "/tmp/burst-hb-XXXXXX";
 
@@ -35,6 +38,75 @@ static unsigned renewals(struct heartbeat *hb, bool *stalled)
 		*stalled = hb->stalled;
 	pthread_mutex_unlock(&hb->mu);
 	return n;
+}
+
+/* A lease's heartbeat_at (-1 when it has none), straight from the database. */
+static int64_t beat_of(struct burst_state *st, int64_t lease)
+{
+	sqlite3_stmt *s = NULL;
+	int64_t at = -1;
+
+	if (sqlite3_prepare_v2(state_sqlite(st), "SELECT heartbeat_at FROM leases WHERE id=?",
+			       -1, &s, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(s, 1, lease);
+		if (sqlite3_step(s) == SQLITE_ROW)
+			at = sqlite3_column_int64(s, 0);
+	}
+	sqlite3_finalize(s);
+	return at;
+}
+
+static void set_beat(struct burst_state *st, int64_t lease, int64_t at)
+{
+	char *sql = xstrfmt("UPDATE leases SET heartbeat_at=%lld WHERE id=%lld", (long long)at,
+			    (long long)lease);
+
+	if (sqlite3_exec(state_sqlite(st), sql, NULL, NULL, NULL) != SQLITE_OK)
+		bail_out("cannot set a lease's heartbeat");
+	free(sql);
+}
+
+/* An added lease is renewed by the same thread; a dropped one no more. */
+static void test_extra_lease(struct burst_state *st)
+{
+	struct burst_error err = BURST_ERROR_INIT;
+	struct heartbeat hb;
+	int64_t lease = 0, extra = 0;
+	uint64_t deadline;
+	unsigned n;
+
+	/* two new leases (the main one was released above: its id may come again) */
+	if (state_lease_acquire(st, "p", 0, &lease, &err) != 0 ||
+	    state_lease_acquire(st, "q", 0, &extra, &err) != 0 || lease == extra)
+		bail_out(err.message ? err.message : "state");
+	set_beat(st, extra, 1);
+	memset(&hb, 0, sizeof(hb));
+	hb.interval_ms = 100;
+	hb.stall_ms = 60000;
+	pipeline_heartbeat_start(&hb, tmp, lease);
+	pipeline_heartbeat_add(&hb, extra);
+	deadline = burst_now_ms() + 30000;
+	while (beat_of(st, extra) == 1 && burst_now_ms() < deadline)
+		usleep(50000);
+	ok(beat_of(st, extra) > 1, "an added lease is renewed by the run's heartbeat");
+	pipeline_heartbeat_drop(&hb, extra);
+	/* a beat that took its leases before the drop ends before n + 1 */
+	n = renewals(&hb, NULL) + 1;
+	deadline = burst_now_ms() + 30000;
+	while (renewals(&hb, NULL) < n && burst_now_ms() < deadline)
+		usleep(50000);
+	set_beat(st, extra, 1);
+	/* three beats that all began after the drop */
+	deadline = burst_now_ms() + 30000;
+	while (renewals(&hb, NULL) < n + 3 && burst_now_ms() < deadline)
+		usleep(50000);
+	ok(renewals(&hb, NULL) >= n + 3, "the heartbeat beat on");
+	is_int(beat_of(st, extra), 1, "a dropped lease is renewed no more");
+	pipeline_heartbeat_stop(&hb);
+	state_lease_release(st, extra, &err);
+	burst_error_release(&err);
+	state_lease_release(st, lease, &err);
+	burst_error_release(&err);
 }
 
 int main(void)
@@ -131,6 +203,7 @@ int main(void)
 		pipeline_heartbeat_stop(&hb);
 		child_process_release(&cp);
 	}
+	test_extra_lease(st);
 	state_lease_release(st, lease, &err);
 	burst_error_release(&err);
 	state_close(st);

@@ -1214,6 +1214,45 @@ static void test_trace(void)
 	hcloud_free(c);
 }
 
+/*
+ * The words and paths of the generic get and delete of every kind (calls.c's
+ * resource table): an unknown id names the kind and the id as before.
+ */
+static void test_resource_words(void)
+{
+	struct hcloud *c = client();
+	struct burst_error err = BURST_ERROR_INIT;
+	struct hcloud_volume v = { 0 };
+	struct hcloud_image im = { 0 };
+	struct hcloud_action a = { 0 };
+
+	ok(hcloud_volume_get(c, 999999, &v, &err) < 0 && err.message &&
+	   strstr(err.message, "getting volume 999999"), "get volume: its words");
+	burst_error_release(&err);
+	ok(hcloud_image_get(c, 999999, &im, &err) < 0 && err.message &&
+	   strstr(err.message, "getting image 999999"), "get image: its words");
+	burst_error_release(&err);
+	ok(hcloud_action_get(c, 999999, &a, &err) < 0 && err.message &&
+	   strstr(err.message, "getting action 999999"), "get action: its words");
+	burst_error_release(&err);
+	ok(hcloud_ssh_key_delete(c, 999999, &err) < 0 && err.message &&
+	   strstr(err.message, "deleting ssh key 999999"), "delete ssh key: its words");
+	burst_error_release(&err);
+	ok(hcloud_image_delete(c, 999999, &err) < 0 && err.message &&
+	   strstr(err.message, "deleting image 999999"), "delete image: its words");
+	burst_error_release(&err);
+	ok(hcloud_volume_delete(c, 999999, &err) < 0 && err.message &&
+	   strstr(err.message, "deleting volume 999999"), "delete volume: its words");
+	burst_error_release(&err);
+	ok(hcloud_server_delete(c, 999999, &a, &err) < 0 && err.message &&
+	   strstr(err.message, "deleting server 999999"), "delete server: its words");
+	burst_error_release(&err);
+	hcloud_volume_release(&v);
+	hcloud_image_release(&im);
+	hcloud_action_release(&a);
+	hcloud_free(c);
+}
+
 int main(void)
 {
 	endpoint = getenv("HCLOUD_ENDPOINT");
@@ -1234,6 +1273,7 @@ int main(void)
 	test_hostile_errors();
 	test_hostile_address();
 	test_trace();
+	test_resource_words();
 	burst_redact_clear();
 	curl_global_cleanup();
 	return done_testing();

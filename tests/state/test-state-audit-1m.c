@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "state-test.h"
+#include "burst/report.h"
 
 int main(void)
 {
@@ -57,7 +58,7 @@ int main(void)
 
 	f = open_memstream(&buf, &len);
 	t0 = burst_now_ms();
-	ok(f && state_print_audit(st, f, -1, true, &err) == 0, "print audit --json");
+	ok(f && report_print_audit(st, f, &(struct state_prices){ -1, -1, NULL }, true, &err) == 0, "print audit --json");
 	if (f)
 		fclose(f);
 	diag("audit --json: %.3f s", (double)(burst_now_ms() - t0) / 1000.0);

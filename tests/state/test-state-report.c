@@ -1,9 +1,12 @@
 /* test-state-report.c - status and audit on hand-made data, JSON parsed back. */
 #include <cJSON.h>
+#include <ctype.h>
 #include <math.h>
 #include <sqlite3.h>
+#include <time.h>
 
 #include "state-test.h"
+#include "burst/report.h"
 #include "burst/strbuf.h"
 
 #define T 1000000LL
@@ -26,7 +29,8 @@ static char *capture(struct burst_state *st, bool audit, bool json, double rate)
 
 	if (!f)
 		bail_out("open_memstream");
-	r = audit ? state_print_audit(st, f, rate, json, &err) : state_print_status(st, f, json, &err);
+	r = audit ? report_print_audit(st, f, &(struct state_prices){ rate, -1, NULL }, json, &err)
+		  : report_print_status(st, f, json, &err);
 	fclose(f);
 	if (r < 0)
 		diag("print failed: %s", err.message);
@@ -278,7 +282,7 @@ static void test_audit(struct burst_state *st)
 		size_t len = 0;
 		FILE *f = open_memstream(&buf, &len);
 
-		ok(f && state_print_audit_priced(st, f, &pr, true, &err) == 0, "audit with prices");
+		ok(f && report_print_audit(st, f, &pr, true, &err) == 0, "audit with prices");
 		if (f)
 			fclose(f);
 		j = buf ? cJSON_Parse(buf) : NULL;
@@ -327,6 +331,78 @@ static void test_query_plans(struct burst_state *st)
 	}
 }
 
+/* Replace every whole-word occurrence of from in *text by to. */
+static void replace_word(char **text, const char *from, const char *to)
+{
+	struct strbuf out = STRBUF_INIT;
+	size_t n = strlen(from);
+	const char *p = *text, *hit;
+
+	if (!n)
+		return;
+	while ((hit = strstr(p, from))) {
+		bool left = hit == *text || !isalnum((unsigned char)hit[-1]);
+		bool right = !isalnum((unsigned char)hit[n]);
+
+		strbuf_add(&out, p, (size_t)(hit - p));
+		strbuf_addstr(&out, left && right ? to : from);
+		p = hit + n;
+	}
+	strbuf_addstr(&out, p);
+	free(*text);
+	*text = strbuf_detach(&out, NULL);
+}
+
+/*
+ * status and audit, text and JSON, byte for byte as in tests/state/golden/
+ * (TZ=UTC; the state dir, the owner id and this pid replaced).  BURST_UPDATE_GOLDEN=1
+ * writes the files instead.
+ */
+static void test_golden(struct burst_state *st)
+{
+	static const struct {
+		const char *file;
+		bool audit, json;
+		double rate;
+	} outs[] = {
+		{ "status.txt", false, false, -1 },
+		{ "status.json", false, true, -1 },
+		{ "audit.txt", true, false, 0.5 },
+		{ "audit.json", true, true, 0.5 },
+	};
+	const char *src = getenv("BURST_SOURCE_ROOT");
+	bool update = getenv("BURST_UPDATE_GOLDEN") != NULL;
+	char pid[32];
+
+	if (!src) {
+		ok(0, "golden output: BURST_SOURCE_ROOT is not set (run through meson test)");
+		return;
+	}
+	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+	for (size_t i = 0; i < ARRAY_SIZE(outs); i++) {
+		char *path = xstrfmt("%s/tests/state/golden/%s", src, outs[i].file);
+		char *got = capture(st, outs[i].audit, outs[i].json, outs[i].rate);
+		struct strbuf want = STRBUF_INIT;
+
+		replace_word(&got, state_dir(st), "STATE_DIR");
+		replace_word(&got, state_owner_id(st), "OWNER");
+		replace_word(&got, pid, "PID");
+		if (update) {
+			FILE *f = fopen(path, "w");
+
+			ok(f && fputs(got, f) >= 0 && fclose(f) == 0, "golden %s written",
+			   outs[i].file);
+		} else if (strbuf_read_file(&want, path) < 0) {
+			ok(0, "golden %s: cannot read %s", outs[i].file, path);
+		} else if (!ok(!strcmp(got, want.buf), "%s as in the golden file", outs[i].file)) {
+			diag("got:\n%s", got);
+		}
+		strbuf_release(&want);
+		free(got);
+		free(path);
+	}
+}
+
 int main(void)
 {
 	struct burst_state *st;
@@ -338,6 +414,9 @@ int main(void)
 	test_status(st);
 	test_audit(st);
 	test_query_plans(st);
+	setenv("TZ", "UTC", 1);
+	tzset();
+	test_golden(st);
 	{
 		struct burst_state *empty;
 		char *text, *dir = xstrfmt("%s/empty", state_dir(st));
