@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tap.h"
@@ -253,8 +254,42 @@ static void test_summary(void)
 	strbuf_release(&sb);
 }
 
+/* status's last BYO run: local time, like the run summary */
+static void test_last_run_local_time(void)
+{
+	char tmpl[] = "/tmp/burst-byo-XXXXXX";
+	char *dir = mkdtemp(tmpl), *cet, *utc;
+
+	if (!dir) {
+		ok(0, "mkdtemp");
+		return;
+	}
+	pipeline_byo_record(dir, "me@box", "build", 0, 1200);
+	setenv("TZ", "CET-1", 1);
+	tzset();
+	cet = pipeline_byo_last_run(dir, "me@box");
+	setenv("TZ", "UTC0", 1);
+	tzset();
+	utc = pipeline_byo_last_run(dir, "me@box");
+	unsetenv("TZ");
+	tzset();
+	ok(cet && strstr(cet, "build ok ") && strstr(cet, " CET in 1.2s"),
+	   "the last BYO run in local time (TZ=CET-1): %s", cet ? cet : "(null)");
+	ok(utc && strstr(utc, " UTC in 1.2s"), "TZ=UTC0: in UTC (%s)", utc ? utc : "(null)");
+	free(cet);
+	free(utc);
+	{
+		char *cmd = xstrfmt("rm -rf '%s'", dir);
+
+		if (system(cmd) != 0)
+			diag("cannot remove %s", dir);
+		free(cmd);
+	}
+}
+
 int main(void)
 {
+	test_last_run_local_time();
 	test_hosts();
 	test_forwards();
 	test_port_check();
