@@ -61,6 +61,9 @@ enum burst_cmd_flags {
 	CMD_RUN_FORWARD = 1 << 12, /* run verb that accepts -L/--forward (run) */
 	CMD_RUN_SHELL = 1 << 13,   /* `ssh`: --no-sync; the rest is a command,
 				      -q/-v are not forwarded to it */
+	CMD_PROVISION = 1 << 14,   /* provisions like a run verb without being
+				      one (`up`): the state hook prepares the
+				      cold path as for a run */
 };
 
 /* The run verbs need everything. */
@@ -347,5 +350,16 @@ extern const struct burst_cmd cmd_completions;
 extern const struct burst_cmd cmd_man;
 extern const struct burst_cmd cmd_ssh;
 extern const struct burst_cmd cmd_doctor;
+extern const struct burst_cmd cmd_up;
+
+/* The log of the latest `cargo burst up` of a project (allocated). */
+char *up_log_path(const char *state_dir, const char *project_hash);
+/* The pid of a detached `cargo burst up` of the project still running, or 0. */
+int up_running(const char *state_dir, const char *project_hash);
+/*
+ * The last line of an up log (its outcome, or the step in progress), from
+ * its last 4 KiB, without colour codes (allocated), or NULL.
+ */
+char *up_last_line(const char *log);
 
 #endif

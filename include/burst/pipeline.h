@@ -41,6 +41,18 @@ int pipeline_run(struct burst_ctx *ctx);
  */
 int pipeline_dry_run(struct burst_ctx *ctx);
 
+/*
+ * `cargo burst up --wait` (src/cmd/up.c detaches it without --wait): what a
+ * run does before cargo -- the lease, the warm server or the cold path
+ * under the provisioning lock, the project's volume attached and mounted,
+ * the workspace synced, the reapers armed with the keep-alive of
+ * ctx->run -- then one outcome line and an `up` event in the audit log.
+ * A server and volume that were up already are said so and their
+ * deadlines are not extended.  Returns 0, 130 after a signal, or -1 with
+ * ctx->err filled.
+ */
+int pipeline_up(struct burst_ctx *ctx);
+
 /* Where a project lives on the server (fixed, so fingerprints stay valid). */
 #define PIPELINE_REMOTE_BASE "/root/burst"
 #define PIPELINE_CACHE_BASE "/mnt/cache"

@@ -5,6 +5,7 @@
  * only when one is up (no new connection, no API call).
  */
 #include <cJSON.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +89,65 @@ out:
 	return ret;
 }
 
+/*
+ * The latest `cargo burst up` of each project (<state dir>/up/<hash>.log):
+ * running (its pid) or its last line, and the log; as text to stdout or
+ * as the array "up" of json.
+ */
+static void up_section(struct burst_ctx *ctx, cJSON *json)
+{
+	char *dirname = xstrfmt("%s/up", state_dir(ctx->state));
+	DIR *d = opendir(dirname);
+	struct dirent *de;
+	cJSON *arr = json ? cJSON_AddArrayToObject(json, "up") : NULL;
+	size_t seen = 0;
+
+	while (d && (de = readdir(d)) && seen < 1000) {
+		struct state_project p = { 0 };
+		struct burst_error e = BURST_ERROR_INIT;
+		char hash[64], *log, *last;
+		size_t n = strlen(de->d_name);
+		int pid;
+
+		if (n < 5 || n - 4 >= sizeof(hash) || strcmp(de->d_name + n - 4, ".log"))
+			continue;
+		seen++;
+		memcpy(hash, de->d_name, n - 4);
+		hash[n - 4] = '\0';
+		log = xstrfmt("%s/%s", dirname, de->d_name);
+		pid = up_running(state_dir(ctx->state), hash);
+		last = up_last_line(log);
+		state_project_get(ctx->state, hash, &p, &e);
+		burst_error_release(&e);
+		if (arr) {
+			cJSON *o = cJSON_CreateObject();
+
+			cJSON_AddStringToObject(o, "project", hash);
+			cJSON_AddBoolToObject(o, "running", pid > 0);
+			if (pid > 0)
+				cJSON_AddNumberToObject(o, "pid", pid);
+			if (last)
+				cJSON_AddStringToObject(o, "last_line", last);
+			else
+				cJSON_AddNullToObject(o, "last_line");
+			cJSON_AddStringToObject(o, "log", log);
+			cJSON_AddItemToArray(arr, o);
+		} else if (pid > 0) {
+			printf("up of %s  running (pid %d): %s\n  log             %s\n",
+			       p.name ? p.name : hash, pid, last ? last : "starting", log);
+		} else {
+			printf("up of %s  %s\n  log             %s\n", p.name ? p.name : hash,
+			       last ? last : "(no output)", log);
+		}
+		state_project_release(&p);
+		free(last);
+		free(log);
+	}
+	if (d)
+		closedir(d);
+	free(dirname);
+}
+
 static int print_json(struct burst_ctx *ctx, int known, const bool up[])
 {
 	char *buf = NULL, *text;
@@ -108,6 +168,7 @@ static int print_json(struct burst_ctx *ctx, int known, const bool up[])
 	free(buf);
 	if (!doc)
 		return burst_error_set(&ctx->err, BURST_EXIT_INTERNAL, "status JSON did not parse");
+	up_section(ctx, doc);
 	if (known) {
 		svc = cJSON_AddObjectToObject(doc, "services");
 		for (size_t i = 0; i < ARRAY_SIZE(services); i++)
@@ -163,6 +224,8 @@ static int exec_status(struct burst_ctx *ctx)
 			printf("services          unknown (no ssh connection is open; no new one "
 			       "is made)\n");
 		}
+		if (ret == 0)
+			up_section(ctx, NULL);
 		if (ret == 0 && ctx->config && ctx->config->host) {
 			/* a bring-your-own host (pipeline.h): its last run */
 			char *last = pipeline_byo_last_run(state_dir(ctx->state),

@@ -112,6 +112,10 @@ struct run {
 	bool shell;         /* `cargo burst ssh` */
 	char *rustc;        /* the remote `rustc -V` for the summary */
 	bool install_toolchain;
+	bool up;            /* `cargo burst up`: provision, mount, sync; no cargo */
+	bool was_up;        /* ...the server and the volume were up already */
+	bool joined;        /* took the server another invocation provisioned
+			       while this one waited for the lock */
 
 	/* paths and the current directory (paths.c) */
 	struct pipeline_paths paths; /* mapped cargo args, remote cwd */
