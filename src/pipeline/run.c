@@ -633,6 +633,9 @@ static void run_release(struct run *r)
 	free(r->byo_base);
 	free(r->display);
 	free(r->rustc);
+	free(r->cache_json[0]);
+	free(r->cache_json[1]);
+	free(r->df_line);
 	pipeline_paths_release(&r->paths);
 	for (size_t i = 0; i < ARRAY_SIZE(r->remote_paths); i++)
 		free(r->remote_paths[i]);
@@ -680,6 +683,15 @@ static void run_records(struct run *r)
 		burst_error_release(&e);
 	}
 reapers:
+	if (r->df_line) {
+		/* the volume's use as the run left it, for `status` */
+		struct pipeline_volume_usage u;
+		char *mount = pipeline_remote_cache_dir(r->hash);
+
+		if (pipeline_df_parse(r->df_line, mount, &u) == 0)
+			pipeline_volume_usage_record(state_dir(r->st), r->hash, &u, now);
+		free(mount);
+	}
 	if (!r->byo)
 		pipeline_arm_reapers(r);
 	else if (r->run_id)
@@ -714,7 +726,7 @@ static void print_summary(struct run *r)
 	struct state_server row = { 0 };
 	struct state_project proj = { 0 };
 	struct burst_error e = BURST_ERROR_INIT;
-	struct strbuf line = STRBUF_INIT, wrapped = STRBUF_INIT;
+	struct strbuf line = STRBUF_INIT, wrapped = STRBUF_INIT, cache = STRBUF_INIT;
 
 	s.verb = r->verb;
 	s.success = r->exit_code == 0 && !r->interrupted;
@@ -739,6 +751,16 @@ static void print_summary(struct run *r)
 	burst_error_release(&e);
 	s.host = r->byo ? r->display : NULL;
 	s.rustc = r->rustc;
+	if (r->cache_json[1]) {
+		/* sccache answered after cargo: this run's hits and misses */
+		struct pipeline_sccache_stats before, after;
+
+		pipeline_sccache_parse(r->cache_json[0], r->cache_json[0] ?
+				       strlen(r->cache_json[0]) : 0, &before);
+		pipeline_sccache_parse(r->cache_json[1], strlen(r->cache_json[1]), &after);
+		pipeline_sccache_phrase(&cache, &before, &after);
+		s.cache = cache.buf;
+	}
 	pipeline_summary_format(&line, &s);
 	/* 13: the status verb's column and its space */
 	pipeline_summary_wrap(&wrapped, line.buf, term_columns(), 13);
@@ -748,6 +770,7 @@ static void print_summary(struct run *r)
 		ui_info("Finished", "%s", wrapped.buf);
 	strbuf_release(&line);
 	strbuf_release(&wrapped);
+	strbuf_release(&cache);
 	state_server_release(&row);
 	state_project_release(&proj);
 }

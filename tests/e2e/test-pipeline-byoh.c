@@ -193,9 +193,11 @@ static void test_commands(void)
 	ok(strstr(cmd, "v=$(rustc -V 2>/dev/null) && echo \"" PIPELINE_RUSTC_MARKER "$v\" >&2;") != NULL,
 	   "the wrapper reports rustc -V on stderr");
 	ok(strstr(cmd, "} & burst_rv=$!; ") != NULL &&
-	   has_suffix(cmd, "; burst_rc=$?; wait $burst_rv 2>/dev/null; exit $burst_rc"),
+	   strstr(cmd, "; burst_rc=$?; wait $burst_rv 2>/dev/null; ") &&
+	   has_suffix(cmd, "; exit $burst_rc"),
 	   "... in the background, waited for before the session ends, cargo's status kept");
 	ok(!strstr(cmd, "rustup toolchain install"), "no install unless asked");
+	ok(!strstr(cmd, PIPELINE_DF_MARKER), "BYO: no volume, no df");
 	free(cmd);
 
 	c.byo_base = NULL;
@@ -209,6 +211,19 @@ static void test_commands(void)
 	ok(strstr(cmd, "rustc +nightly -V") != NULL, "rustc -V of the selected toolchain");
 	ok(strstr(cmd, "install nightly") < strstr(cmd, "cargo +nightly build"),
 	   "... before cargo");
+	{
+		const char *before = strstr(cmd, "timeout 5 sccache --show-stats --stats-format=json");
+		const char *cargo = strstr(cmd, "cargo +nightly build");
+		const char *after = cargo ? strstr(cargo, PIPELINE_SCCACHE_AFTER_MARKER) : NULL;
+
+		ok(before && cargo && before < cargo && strstr(before, "& burst_sv=$!") &&
+		   strstr(before, "& burst_sv=$!") < cargo,
+		   "sccache's stats before cargo, in the background (bounded)");
+		ok(after && strstr(after, "timeout 5 sccache --show-stats --stats-format=json") &&
+		   strstr(after, "head -c 32768"), "and after it, bounded in time and size");
+		ok(strstr(cmd, PIPELINE_DF_MARKER "' \"$(timeout 3 df -Pk /mnt/cache/abcdef0123456789 ") &&
+		   has_suffix(cmd, "; exit $burst_rc"), "the volume's df, then cargo's status");
+	}
 	free(cmd);
 
 	c.toolchain = NULL;
