@@ -164,6 +164,8 @@ struct pipeline_cmd {
 	size_t nshell;
 	const char *cwd_rel;      /* run in this dir of the source root, or NULL */
 	bool paths_line;          /* print the PIPELINE_PATHS_MARKER line first */
+	bool cache_stats;         /* sccache's stats and the volume's df on stderr
+				     (the PIPELINE_*_MARKER lines of cachestats) */
 };
 
 /*

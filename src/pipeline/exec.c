@@ -521,6 +521,7 @@ int pipeline_remote_cargo(struct run *r, struct burst_error *err)
 		c.cwd_rel = r->paths.cwd_rel;
 	}
 	c.paths_line = r->json_map;
+	c.cache_stats = true;
 	c.env = &r->env;
 	c.project_hash = r->hash;
 	c.no_doctests = r->ctx->run.no_doctests;

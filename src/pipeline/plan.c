@@ -251,11 +251,14 @@ char *pipeline_remote_command(const struct pipeline_cmd *cmd)
 	 * not wait for them), into a file of this shell; bounded in time and
 	 * size.
 	 */
-	strbuf_addstr(&sb, "burst_sv=; if [ \"${RUSTC_WRAPPER:-}\" = sccache ]; then "
-		      "burst_sb=\"${TMPDIR:-/tmp}/cargo-burst-sccache.$$\"; "
-		      "{ timeout 5 sccache --show-stats --stats-format=json 2>/dev/null | "
-		      "head -c " BURST_STR(PIPELINE_SCCACHE_JSON_MAX) " >\"$burst_sb\"; } "
-		      "</dev/null >/dev/null 2>&1 & burst_sv=$!; fi; ");
+	strbuf_addstr(&sb, "burst_sv=; ");
+	if (cmd->cache_stats)
+		strbuf_addstr(&sb,
+			      "if [ \"${RUSTC_WRAPPER:-}\" = sccache ]; then "
+			      "burst_sb=\"${TMPDIR:-/tmp}/cargo-burst-sccache.$$\"; "
+			      "{ timeout 5 sccache --show-stats --stats-format=json 2>/dev/null | "
+			      "head -c " BURST_STR(PIPELINE_SCCACHE_JSON_MAX) " >\"$burst_sb\"; } "
+			      "</dev/null >/dev/null 2>&1 & burst_sv=$!; fi; ");
 	if (is_test || is_bench)
 		strbuf_addstr(&sb,
 			      "if [ -x /usr/local/bin/cargo-burst-wait-db ]; then "
@@ -299,15 +302,17 @@ char *pipeline_remote_command(const struct pipeline_cmd *cmd)
 	 */
 	strbuf_addstr(&sb, "; burst_rc=$?; wait $burst_rv 2>/dev/null; ");
 	/* ...and after it (at most 5 s), both on stderr for the summary */
-	strbuf_addstr(&sb, "if [ -n \"$burst_sv\" ]; then wait $burst_sv 2>/dev/null; "
-		      "printf '%s%s\\n' '" PIPELINE_SCCACHE_BEFORE_MARKER "' "
-		      "\"$(tr -d '\\n\\r' <\"$burst_sb\" 2>/dev/null)\" >&2; "
-		      "printf '%s%s\\n' '" PIPELINE_SCCACHE_AFTER_MARKER "' "
-		      "\"$(timeout 5 sccache --show-stats --stats-format=json </dev/null 2>/dev/null | "
-		      "head -c " BURST_STR(PIPELINE_SCCACHE_JSON_MAX) " | tr -d '\\n\\r')\" >&2; "
-		      "rm -f \"$burst_sb\"; fi; ");
+	if (cmd->cache_stats)
+		strbuf_addstr(&sb,
+			      "if [ -n \"$burst_sv\" ]; then wait $burst_sv 2>/dev/null; "
+			      "printf '%s%s\\n' '" PIPELINE_SCCACHE_BEFORE_MARKER "' "
+			      "\"$(tr -d '\\n\\r' <\"$burst_sb\" 2>/dev/null)\" >&2; "
+			      "printf '%s%s\\n' '" PIPELINE_SCCACHE_AFTER_MARKER "' "
+			      "\"$(timeout 5 sccache --show-stats --stats-format=json "
+			      "</dev/null 2>/dev/null | head -c " BURST_STR(PIPELINE_SCCACHE_JSON_MAX)
+			      " | tr -d '\\n\\r')\" >&2; rm -f \"$burst_sb\"; fi; ");
 	/* the volume's use, for `status` (a BYO host has no volume) */
-	if (!cmd->byo_base) {
+	if (cmd->cache_stats && !cmd->byo_base) {
 		strbuf_addstr(&sb, "printf '%s%s\\n' '" PIPELINE_DF_MARKER "' \"$(timeout 3 df -Pk");
 		add_dir_word(&sb, NULL, cache);
 		strbuf_addstr(&sb, " 2>/dev/null | tail -n 1)\" >&2; ");

@@ -203,6 +203,7 @@ static void test_commands(void)
 	c.byo_base = NULL;
 	c.toolchain = "nightly";
 	c.install_toolchain = true;
+	c.cache_stats = true;
 	cmd = pipeline_remote_command(&c);
 	ok(strstr(cmd, "export CARGO_TARGET_DIR=/mnt/cache/abcdef0123456789/target;") != NULL,
 	   "Hetzner: CARGO_TARGET_DIR on the volume");
@@ -224,6 +225,11 @@ static void test_commands(void)
 		ok(strstr(cmd, PIPELINE_DF_MARKER "' \"$(timeout 3 df -Pk /mnt/cache/abcdef0123456789 ") &&
 		   has_suffix(cmd, "; exit $burst_rc"), "the volume's df, then cargo's status");
 	}
+	free(cmd);
+	c.cache_stats = false;
+	cmd = pipeline_remote_command(&c);
+	ok(!strstr(cmd, "sccache --show-stats") && !strstr(cmd, PIPELINE_DF_MARKER),
+	   "only the commands that read them ask for the stats and the df");
 	free(cmd);
 
 	c.toolchain = NULL;
