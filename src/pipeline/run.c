@@ -1034,8 +1034,8 @@ static int open_resources(struct run *r, struct burst_error *err)
 }
 
 /*
- * The outcome of `cargo burst up`: one line on stderr (the terminal, or
- * the log of a detached up) and one event in the audit log.
+ * The outcome of `cargo burst up`: one event in the audit log and, when it
+ * succeeded, one line on stderr (the terminal, or the log of a detached up).
  */
 static void up_outcome(struct run *r, int ret, const struct burst_error *err)
 {
@@ -1071,9 +1071,8 @@ static void up_outcome(struct run *r, int ret, const struct burst_error *err)
 				    ui_local_time(clock, sizeof(clock), row.deadline, false));
 		ev.reason = r->was_up ? "already up" : r->cold ? "cold" : "warm";
 	}
-	if (ret < 0 || r->interrupted)
-		ui_info("Finished", "%s", line.buf);
-	else
+	/* a failure or a signal is said by the caller (once) */
+	if (ret == 0 && !r->interrupted)
 		ui_status(r->was_up ? "Up" : "Finished", "%s", line.buf);
 	ev.kind = "up";
 	ev.resource_kind = "project";
