@@ -57,7 +57,7 @@ int up_running(const char *state_dir, const char *project_hash)
 	strbuf_set_max(&sb, 128);
 	if (strbuf_read_file(&sb, path) == 0 &&
 	    sscanf(sb.buf, "%lld %llu", &pid, &start) == 2 && pid > 1 && pid < INT_MAX &&
-	    state_pid_alive((pid_t)pid, (uint64_t)start))
+	    start && state_pid_alive((pid_t)pid, (uint64_t)start))
 		ret = (int)pid;
 	strbuf_release(&sb);
 	free(path);
@@ -210,11 +210,14 @@ static int spawn_up(struct burst_ctx *ctx, const char *hash, const char *log)
 		goto out;
 	{
 		/* sh exec()s the tool: the pid stays; its start time tells a reuse */
-		char *line = xstrfmt("%d %llu\n", (int)pid,
-				     (unsigned long long)state_pid_start_time(pid));
+		uint64_t start = state_pid_start_time(pid);
+		char *line = xstrfmt("%d %llu\n", (int)pid, (unsigned long long)start);
 
-		if (write_small_file(pidfile, line) < 0)
-			ui_warn("cannot write '%s': `status` will not see this up", pidfile);
+		/* no start time: it has ended already (its log says how) */
+		if (!start)
+			unlink(pidfile);
+		else if (write_small_file(pidfile, line) < 0)
+			ui_warn("cannot write '%s': `status` will not see this up running", pidfile);
 		free(line);
 	}
 	ui_status("Starting", "the server and the project's volume in the background "

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """End-to-end: `cargo burst up` on the simulator (issue 15, part 3).
 
-- `up` returns at once (before the server exists) and a detached
+- `up` returns at once (before the server exists); a second one meanwhile
+  starts nothing and a detached
   `up --wait` provisions, mounts the volume and syncs, logging to
   <state>/up/<hash>.log, which `status` shows; the outcome is an `up`
   event in the audit log; the reapers are armed;
@@ -86,6 +87,12 @@ def background_and_join(tap, sim, w):
     tap.ok(log in r.err and "Starting" in r.err, "and says where the progress goes", repr(r))
     tap.ok("Finished" not in read(log),
            "it returned before the server was up (the create alone takes 6 s)", read(log))
+
+    # a second up meanwhile starts nothing more
+    r2 = w.burst(["up"], cwd=ws)
+    tap.ok(r2.code == 0 and "is bringing the server up already" in r2.err and
+           "Starting" not in r2.err, "a second up while one runs says so, starts nothing",
+           repr(r2))
 
     # a build started now waits for the provisioning lock and joins
     tap.ok(poll(lambda: w.servers(), 60), "the detached up creates the server")
