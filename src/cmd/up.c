@@ -301,7 +301,9 @@ const struct burst_cmd cmd_up = {
 	"started meanwhile waits for it and uses the same server, never a second\n"
 	"one.  When everything is up already it says so and extends nothing.\n"
 	"An editor or shell hook, e.g. in ~/.bashrc:\n"
-	"  cd() { builtin cd \"$@\" && { [ -f Cargo.toml ] && cargo burst -q up; }; }\n",
+	"  cd() { builtin cd \"$@\" || return; [ -f Cargo.toml ] && cargo burst -q up;\n"
+	"         return 0; }\n"
+	"(in VS Code: a task with \"runOptions\": {\"runOn\": \"folderOpen\"}).\n",
 	CMD_CONFIG | CMD_WORKSPACE | CMD_API | CMD_STATE | CMD_PROVISION, exec_up,
 	up_options,
 };
