@@ -61,6 +61,9 @@ enum burst_cmd_flags {
 				      -q/-v are not forwarded to it */
 	CMD_NO_REARM = 1 << 14,    /* CMD_STATE without re-arming the reapers
 				      (`down` deletes instead) */
+	CMD_PROVISION = 1 << 15,   /* provisions like a run verb without being
+				      one (`up`): the state hook prepares the
+				      cold path as for a run */
 };
 
 /* The run verbs need everything. */
@@ -406,5 +409,16 @@ extern const struct burst_cmd cmd_completions;
 extern const struct burst_cmd cmd_man;
 extern const struct burst_cmd cmd_ssh;
 extern const struct burst_cmd cmd_doctor;
+extern const struct burst_cmd cmd_up;
+
+/* The log of the latest `cargo burst up` of a project (allocated). */
+char *up_log_path(const char *state_dir, const char *project_hash);
+/* The pid of a detached `cargo burst up` of the project still running, or 0. */
+int up_running(const char *state_dir, const char *project_hash);
+/*
+ * The last line of an up log (its outcome, or the step in progress), from
+ * its last 4 KiB, without colour codes (allocated), or NULL.
+ */
+char *up_last_line(const char *log);
 
 #endif

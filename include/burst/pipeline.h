@@ -44,6 +44,18 @@ int pipeline_run(struct burst_ctx *ctx);
 int pipeline_dry_run(struct burst_ctx *ctx);
 
 /*
+ * `cargo burst up --wait` (src/cmd/up.c detaches it without --wait): what a
+ * run does before cargo -- the lease, the warm server or the cold path
+ * under the provisioning lock, the project's volume attached and mounted,
+ * the workspace synced, the reapers armed with the keep-alive of
+ * ctx->run -- then one outcome line and an `up` event in the audit log.
+ * A server and volume that were up already are said so and their
+ * deadlines are not extended.  Returns 0, 130 after a signal, or -1 with
+ * ctx->err filled.
+ */
+int pipeline_up(struct burst_ctx *ctx);
+
+/*
  * Where a project lives on the server and on a BYO host, and the ssh
  * control dir: layout.h.
  *
@@ -139,6 +151,8 @@ struct pipeline_cmd {
 	size_t nshell;
 	const char *cwd_rel;      /* run in this dir of the source root, or NULL */
 	bool paths_line;          /* print the PIPELINE_PATHS_MARKER line first */
+	bool cache_stats;         /* sccache's stats and the volume's df on stderr
+				     (the PIPELINE_*_MARKER lines of cachestats) */
 };
 
 /*
@@ -224,6 +238,65 @@ size_t pipeline_large_dirs(const char *root, const struct strvec *excludes,
 			   uint64_t threshold, struct strvec *dirs,
 			   uint64_t *sizes);
 
+/*
+ * ---- the caches on the build server (cachestats.c) ----
+ * sccache's hits and misses of a run: the remote command reads
+ * `sccache --show-stats --stats-format=json` in the background as cargo
+ * starts and again after it (bounded: `timeout`, at most
+ * PIPELINE_SCCACHE_JSON_MAX bytes each) and prints both on stderr after
+ * these markers; the volume's `df -Pk` line after PIPELINE_DF_MARKER.
+ * Without sccache on the server there are no markers and no stats.
+ */
+#define PIPELINE_SCCACHE_BEFORE_MARKER "cargo-burst-sccache-before: "
+#define PIPELINE_SCCACHE_AFTER_MARKER "cargo-burst-sccache-after: "
+#define PIPELINE_DF_MARKER "cargo-burst-df: "
+#define PIPELINE_SCCACHE_JSON_MAX 32768 /* bytes (a plain number: it goes into a command) */
+/* Above this share of its space used, a volume is called nearly full. */
+#define PIPELINE_VOLUME_FULL_PERCENT 90
+
+struct pipeline_sccache_stats {
+	bool known;
+	uint64_t hits, misses; /* over all languages (the "counts" maps) */
+};
+/*
+ * Parse sccache's stats JSON ({"stats": {"cache_hits": {"counts": {"Rust":
+ * N, ...}}, "cache_misses": {...}, ...}, ...}): 0, or -1 with out->known
+ * false when it is too long, not JSON or lacks those fields.
+ */
+int pipeline_sccache_parse(const char *json, size_t len, struct pipeline_sccache_stats *out);
+/*
+ * The summary's phrase for the run: "sccache 12 hits, 3 misses", or
+ * "sccache unknown" when either side is unknown or the counters went
+ * backwards (a restarted sccache server).
+ */
+void pipeline_sccache_phrase(struct strbuf *out, const struct pipeline_sccache_stats *before,
+			     const struct pipeline_sccache_stats *after);
+
+struct pipeline_volume_usage {
+	bool known;
+	uint64_t used_bytes, total_bytes;
+};
+/*
+ * Parse one data line of `df -Pk` (1024-byte blocks) whose mount point
+ * must be mount (NULL: any): 0, or -1 (out->known false).
+ */
+int pipeline_df_parse(const char *line, const char *mount, struct pipeline_volume_usage *out);
+/* The used share in percent, rounded up (0 when unknown). */
+unsigned pipeline_volume_percent(const struct pipeline_volume_usage *u);
+/* "3.1 GB of 10 GB used (31%)", or "unknown". */
+void pipeline_volume_usage_format(struct strbuf *out, const struct pipeline_volume_usage *u);
+/* Remember a measurement at when: <state_dir>/usage/<project hash>. */
+void pipeline_volume_usage_record(const char *state_dir, const char *project_hash,
+				  const struct pipeline_volume_usage *u, int64_t when);
+/* The last measurement remembered (0, *when set), or -1 when none. */
+int pipeline_volume_usage_load(const char *state_dir, const char *project_hash,
+			       struct pipeline_volume_usage *u, int64_t *when);
+/*
+ * The command that clears a project's volume (its target/), for the
+ * "nearly full" warning (allocated): "cd 'ROOT' && cargo burst ssh -- cargo clean".
+ */
+char *pipeline_volume_clean_hint(const char *root);
+
 /* Timings and outcome of a run, for the closing line. */
 struct pipeline_summary {
 	const char *verb;
@@ -239,6 +312,7 @@ struct pipeline_summary {
 	int64_t volume_deadline;   /* UNIX time, 0 = unknown */
 	const char *host;          /* BYO host shown as "on HOST", or NULL */
 	const char *rustc;         /* the remote `rustc -V`, or NULL */
+	const char *cache;         /* "sccache 12 hits, 3 misses", or NULL */
 };
 
 /*

@@ -56,6 +56,12 @@ void ui_progress_done(const char *verb, const char *fmt, ...) BURST_PRINTF(2, 3)
 
 /* Format a duration in ms as "1.2s", "3m 04s", "2h 01m" into buf. */
 const char *ui_duration(char *buf, size_t size, uint64_t ms);
+/*
+ * Format the UNIX time t in local time with the zone's abbreviation, as
+ * the run summary does: "15:58 CET", with date "2026-11-22 15:58 CET"
+ * (JSON output stays in RFC 3339 UTC).  "?" when t cannot be converted.
+ */
+const char *ui_local_time(char *buf, size_t size, int64_t t, bool with_date);
 
 /*
  * Print an error (error.h) to stderr in cargo's style:

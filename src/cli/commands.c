@@ -26,6 +26,7 @@ const struct burst_cmd *const burst_commands[] = {
 	&cmd_run,
 	&cmd_ssh,
 	/* lifecycle and bookkeeping */
+	&cmd_up,
 	&cmd_image,
 	&cmd_status,
 	&cmd_audit,

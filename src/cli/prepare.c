@@ -153,14 +153,14 @@ int cli_prepare_state(struct burst_ctx *ctx, struct burst_error *err)
 	/* --dry-run reads the state and changes nothing: no sweep, no reaper */
 	if ((ctx->cmd->flags & CMD_RUN) && ctx->run.dry_run)
 		return 0;
-	cold = (ctx->cmd->flags & CMD_RUN) &&
+	cold = (ctx->cmd->flags & (CMD_RUN | CMD_PROVISION)) &&
 		!have_usable_server(ctx->state, ctx->config ? ctx->config->arch : NULL);
 	/* a cold run sweeps with adoption below anyway */
 	if (state_needs_adoption(ctx->state) && !(cold && ctx->api))
 		rebuild_from_labels(ctx);
 	if (cold) {
 		before_cold_run(ctx);
-	} else if ((ctx->cmd->flags & CMD_RUN) && ctx->api &&
+	} else if ((ctx->cmd->flags & (CMD_RUN | CMD_PROVISION)) && ctx->api &&
 		   reaper_reconcile_intents(ctx->api, ctx->state, ctx->config, &e) < 0) {
 		/* warm: an API call only when a create was left unfinished */
 		log_warn(MOD, "reconciling unfinished creates: %s", e.message);

@@ -129,16 +129,11 @@ cJSON *report_status_json(struct burst_state *st, const struct state_status *s)
 
 static const char *fmt_time(char *buf, size_t size, int64_t t)
 {
-	time_t tt = (time_t)t;
-	struct tm tm;
-
 	if (!t) {
 		snprintf(buf, size, "-");
 		return buf;
 	}
-	gmtime_r(&tt, &tm);
-	strftime(buf, size, "%Y-%m-%d %H:%M UTC", &tm);
-	return buf;
+	return ui_local_time(buf, size, t, true);
 }
 
 /* "in 4m 00s" / "4m 00s ago" relative to now. */

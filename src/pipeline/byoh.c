@@ -451,12 +451,9 @@ char *pipeline_byo_last_run(const char *state_dir, const char *host)
 	strbuf_set_max(&sb, 4096);
 	if (strbuf_read_file(&sb, path) == 0 &&
 	    sscanf(sb.buf, "%lld %31s %d %llu", &when, verb, &code, &ms) == 4) {
-		char stamp[32], dur[32];
-		time_t t = (time_t)when;
-		struct tm tm;
+		char stamp[48], dur[32];
 
-		gmtime_r(&t, &tm);
-		strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M UTC", &tm);
+		ui_local_time(stamp, sizeof(stamp), (int64_t)when, true);
 		ret = code ? xstrfmt("%s failed (exit code %d) %s in %s", verb, code, stamp,
 				     ui_duration(dur, sizeof(dur), ms))
 			   : xstrfmt("%s ok %s in %s", verb, stamp, ui_duration(dur, sizeof(dur), ms));

@@ -19,6 +19,7 @@
 #include "burst/sha256.h"
 #include "burst/state.h"
 #include "burst/strbuf.h"
+#include "burst/ui.h"
 
 /* Append the command line the run would start, quoted as for a shell. */
 static void add_command(struct strbuf *out, const struct burst_ctx *ctx)
@@ -37,11 +38,7 @@ static void add_command(struct strbuf *out, const struct burst_ctx *ctx)
 
 static void clock_text(char *buf, size_t size, int64_t t)
 {
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (!gmtime_r(&tt, &tm) || !strftime(buf, size, "%H:%M UTC", &tm))
-		snprintf(buf, size, "?");
+	ui_local_time(buf, size, t, false);
 }
 
 /* The plan for a bring-your-own host: no API, no cost. */

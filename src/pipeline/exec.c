@@ -372,6 +372,26 @@ static void cargo_stdout(const char *line, size_t len, unsigned flags, void *dat
 		emit_line(stdout, r, line, len, flags);
 }
 
+/* Keep a marker line of the remote command's end (once each); true if it was one. */
+static bool cache_line(struct run *r, const char *line, size_t len)
+{
+	static const char *const markers[] = {
+		PIPELINE_SCCACHE_BEFORE_MARKER, PIPELINE_SCCACHE_AFTER_MARKER, PIPELINE_DF_MARKER,
+	};
+	char **slots[] = { &r->cache_json[0], &r->cache_json[1], &r->df_line };
+
+	for (size_t i = 0; i < ARRAY_SIZE(markers); i++) {
+		size_t ml = strlen(markers[i]);
+
+		if (len < ml || memcmp(line, markers[i], ml))
+			continue;
+		if (!*slots[i] && len - ml <= PIPELINE_SCCACHE_JSON_MAX)
+			*slots[i] = xstrndup(line + ml, len - ml);
+		return true;
+	}
+	return false;
+}
+
 static void cargo_stderr(const char *line, size_t len, unsigned flags, void *data)
 {
 	struct run *r = data;
@@ -383,6 +403,9 @@ static void cargo_stderr(const char *line, size_t len, unsigned flags, void *dat
 		r->rustc = xstrndup(line + ml, len - ml);
 		return;
 	}
+	/* ...and so are sccache's counters and the volume's df (cachestats.c) */
+	if (!(flags & PROC_LINE_PARTIAL) && cache_line(r, line, len))
+		return;
 	emit_line(stderr, data, line, len, flags);
 }
 
@@ -494,6 +517,7 @@ int pipeline_remote_cargo(struct run *r, struct burst_error *err)
 		c.cwd_rel = r->paths.cwd_rel;
 	}
 	c.paths_line = r->json_map;
+	c.cache_stats = true;
 	c.env = &r->env;
 	c.project_hash = r->project.hash;
 	c.no_doctests = r->ctx->run.no_doctests;

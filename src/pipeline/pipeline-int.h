@@ -119,6 +119,12 @@ struct run {
 	bool shell;         /* `cargo burst ssh` */
 	char *rustc;        /* the remote `rustc -V` for the summary */
 	bool install_toolchain;
+	char *cache_json[2]; /* sccache's stats JSON before and after cargo */
+	char *df_line;      /* the volume's `df -Pk` line after cargo */
+	bool up;            /* `cargo burst up`: provision, mount, sync; no cargo */
+	bool was_up;        /* ...the server and the volume were up already */
+	bool joined;        /* took the server another invocation provisioned
+			       while this one waited for the lock */
 
 	/* paths and the current directory (paths.c) */
 	struct pipeline_paths paths; /* mapped cargo args, remote cwd */

@@ -118,6 +118,10 @@ static unsigned hash_bits(const char *hash)
  * Append " NAME=<dir>" (NAME may be NULL for a bare dir word): an absolute
  * dir quoted, a home-relative one (BYO host) as "$HOME"/<quoted>.
  */
+/* A macro's value as a string literal. */
+#define BURST_STR_(x) #x
+#define BURST_STR(x) BURST_STR_(x)
+
 static void add_dir_word(struct strbuf *sb, const char *name, const char *dir)
 {
 	if (sb->len && sb->buf[sb->len - 1] != ' ' && sb->buf[sb->len - 1] != '\n')
@@ -215,6 +219,19 @@ char *pipeline_remote_command(const struct pipeline_cmd *cmd)
 	}
 	strbuf_addstr(&sb, " -V 2>/dev/null) && echo \"" PIPELINE_RUSTC_MARKER "$v\" >&2; } & "
 		      "burst_rv=$!; ");
+	/*
+	 * sccache's counters before the run, in the background too (cargo does
+	 * not wait for them), into a file of this shell; bounded in time and
+	 * size.
+	 */
+	strbuf_addstr(&sb, "burst_sv=; ");
+	if (cmd->cache_stats)
+		strbuf_addstr(&sb,
+			      "if [ \"${RUSTC_WRAPPER:-}\" = sccache ]; then "
+			      "burst_sb=\"${TMPDIR:-/tmp}/cargo-burst-sccache.$$\"; "
+			      "{ timeout 5 sccache --show-stats --stats-format=json 2>/dev/null | "
+			      "head -c " BURST_STR(PIPELINE_SCCACHE_JSON_MAX) " >\"$burst_sb\"; } "
+			      "</dev/null >/dev/null 2>&1 & burst_sv=$!; fi; ");
 	if (is_test || is_bench)
 		strbuf_addstr(&sb,
 			      "if [ -x /usr/local/bin/cargo-burst-wait-db ]; then "
@@ -256,7 +273,27 @@ char *pipeline_remote_command(const struct pipeline_cmd *cmd)
 	 * under load): wait for it, so its line is read before the session
 	 * ends, and keep cargo's status.
 	 */
-	strbuf_addstr(&sb, "; burst_rc=$?; wait $burst_rv 2>/dev/null; exit $burst_rc");
+	strbuf_addstr(&sb, "; burst_rc=$?; wait $burst_rv 2>/dev/null; ");
+	/* ...and after it (at most 5 s), both on stderr for the summary */
+	if (cmd->cache_stats)
+		strbuf_addstr(&sb,
+			      "if [ -n \"$burst_sv\" ]; then wait $burst_sv 2>/dev/null; "
+			      "printf '%s%s\\n' '" PIPELINE_SCCACHE_BEFORE_MARKER "' "
+			      "\"$(tr -d '\\n\\r' <\"$burst_sb\" 2>/dev/null)\" >&2; "
+			      "printf '%s%s\\n' '" PIPELINE_SCCACHE_AFTER_MARKER "' "
+			      "\"$(timeout 5 sccache --show-stats --stats-format=json "
+			      "</dev/null 2>/dev/null | head -c " BURST_STR(PIPELINE_SCCACHE_JSON_MAX)
+			      " | tr -d '\\n\\r')\" >&2; rm -f \"$burst_sb\"; fi; ");
+	/* the volume's use, for `status` (a BYO host has no volume) */
+	if (cmd->cache_stats && !cmd->byo) {
+		char *cache = layout_cache_dir(cmd->project_hash, false);
+
+		strbuf_addstr(&sb, "printf '%s%s\\n' '" PIPELINE_DF_MARKER "' \"$(timeout 3 df -Pk");
+		add_dir_word(&sb, NULL, cache);
+		free(cache);
+		strbuf_addstr(&sb, " 2>/dev/null | tail -n 1)\" >&2; ");
+	}
+	strbuf_addstr(&sb, "exit $burst_rc");
 out:
 	free(src);
 	return strbuf_detach(&sb, NULL);
@@ -680,6 +717,8 @@ void pipeline_summary_format(struct strbuf *out, const struct pipeline_summary *
 		strbuf_addf(out, "; on %s", s->host);
 	if (s->rustc)
 		strbuf_addf(out, "; %s", s->rustc);
+	if (s->cache)
+		strbuf_addf(out, "; %s", s->cache);
 	if (s->server_name) {
 		strbuf_addf(out, "; server '%s' ", s->server_name);
 		if (s->no_reap)

@@ -567,8 +567,10 @@ static int acquire_server(struct run *r, struct burst_error *err)
 	warm = try_warm(r, false, err);
 	if (warm < 0)
 		return -1;
-	if (warm)
+	if (warm) {
+		r->was_up = true;
 		return ensure_volume(r, err);
+	}
 
 	rc = state_lock_provision(r->st, LOCK_TIMEOUT_MS, err);
 	if (rc != 0)
@@ -577,6 +579,11 @@ static int acquire_server(struct run *r, struct burst_error *err)
 	warm = try_warm(r, true, err);
 	if (warm != 0) {
 		state_unlock_provision(r->st);
+		if (warm > 0) {
+			r->joined = true;
+			ui_status("Joined", "server '%s' (provisioned by another cargo-burst "
+				  "while this one waited)", r->srv.name);
+		}
 		return warm < 0 ? -1 : ensure_volume(r, err);
 	}
 	r->cold = true;
@@ -632,6 +639,9 @@ static void run_release(struct run *r)
 	project_release(&r->project);
 	free(r->display);
 	free(r->rustc);
+	free(r->cache_json[0]);
+	free(r->cache_json[1]);
+	free(r->df_line);
 	pipeline_paths_release(&r->paths);
 	for (size_t i = 0; i < ARRAY_SIZE(r->remote_paths); i++)
 		free(r->remote_paths[i]);
@@ -660,6 +670,9 @@ static void run_records(struct run *r)
 			log_warn(MOD, "recording the run: %s", e.message);
 		burst_error_release(&e);
 	}
+	/* `up` on a server and volume that were up already extends nothing */
+	if (r->up && r->was_up && !r->interrupted)
+		goto reapers;
 	if (r->srv.row_id) {
 		if (state_server_touch(r->st, r->srv.row_id, now, r->req->keep_alive_secs,
 				       r->req->no_reap, r->req->billing_hour_hold,
@@ -672,6 +685,16 @@ static void run_records(struct run *r)
 					r->req->volume_keep_alive_secs, &e) < 0)
 			log_warn(MOD, "recording the volume's deadline: %s", e.message);
 		burst_error_release(&e);
+	}
+reapers:
+	if (r->df_line) {
+		/* the volume's use as the run left it, for `status` */
+		struct pipeline_volume_usage u;
+		char *mount = layout_cache_dir(r->project.hash, false);
+
+		if (pipeline_df_parse(r->df_line, mount, &u) == 0)
+			pipeline_volume_usage_record(state_dir(r->st), r->project.hash, &u, now);
+		free(mount);
 	}
 	if (!r->byo)
 		pipeline_arm_reapers(r);
@@ -707,7 +730,7 @@ static void print_summary(struct run *r)
 	struct state_server row = { 0 };
 	struct state_project proj = { 0 };
 	struct burst_error e = BURST_ERROR_INIT;
-	struct strbuf line = STRBUF_INIT, wrapped = STRBUF_INIT;
+	struct strbuf line = STRBUF_INIT, wrapped = STRBUF_INIT, cache = STRBUF_INIT;
 
 	s.verb = r->verb;
 	s.success = r->exit_code == 0 && !r->interrupted;
@@ -732,6 +755,16 @@ static void print_summary(struct run *r)
 	burst_error_release(&e);
 	s.host = r->byo ? r->display : NULL;
 	s.rustc = r->rustc;
+	if (r->cache_json[1]) {
+		/* sccache answered after cargo: this run's hits and misses */
+		struct pipeline_sccache_stats before, after;
+
+		pipeline_sccache_parse(r->cache_json[0], r->cache_json[0] ?
+				       strlen(r->cache_json[0]) : 0, &before);
+		pipeline_sccache_parse(r->cache_json[1], strlen(r->cache_json[1]), &after);
+		pipeline_sccache_phrase(&cache, &before, &after);
+		s.cache = cache.buf;
+	}
 	pipeline_summary_format(&line, &s);
 	/* 13: the status verb's column and its space */
 	pipeline_summary_wrap(&wrapped, line.buf, term_columns(), 13);
@@ -741,6 +774,7 @@ static void print_summary(struct run *r)
 		ui_info("Finished", "%s", wrapped.buf);
 	strbuf_release(&line);
 	strbuf_release(&wrapped);
+	strbuf_release(&cache);
 	state_server_release(&row);
 	state_project_release(&proj);
 }
@@ -889,7 +923,8 @@ static int run_pipeline(struct run *r, struct burst_error *err)
 	for (size_t i = 0; i < r->req->nforwards; i++)
 		if (pipeline_check_local_port(r->req->forwards[i].local, err) < 0)
 			goto out;
-	if (state_run_begin(r->st, r->verb, r->project.hash, &r->run_id, err) < 0)
+	/* `up` is no run: its outcome is an event of the audit log */
+	if (!r->up && state_run_begin(r->st, r->verb, r->project.hash, &r->run_id, err) < 0)
 		goto out;
 	/* a BYO host has no server or volume a reaper could take away */
 	if (!r->byo) {
@@ -935,6 +970,12 @@ static int run_pipeline(struct run *r, struct burst_error *err)
 		r->interrupted = true;
 		goto out;
 	}
+	if (r->up) {
+		/* the mount script found the state's volume where it said */
+		r->was_up = r->was_up && r->volume_unverified;
+		ret = 0;
+		goto out;
+	}
 
 	t = burst_now_ms();
 	r->cargo_started = true;
@@ -961,15 +1002,71 @@ out:
 	return ret;
 }
 
-static int run_or_shell(struct burst_ctx *ctx, bool shell)
+/*
+ * The outcome of `cargo burst up`: one event in the audit log and, when it
+ * succeeded, one line on stderr (the terminal, or the log of a detached up).
+ */
+static void up_outcome(struct run *r, int ret, const struct burst_error *err)
+{
+	struct state_server row = { 0 };
+	struct state_event ev = { 0 };
+	struct burst_error e = BURST_ERROR_INIT;
+	struct strbuf line = STRBUF_INIT;
+	char dur[32], prov[32], sync[32], clock[48];
+	bool known = r->srv.row_id && state_server_get(r->st, r->srv.row_id, &row, &e) == 1;
+
+	burst_error_release(&e);
+	if (r->interrupted) {
+		strbuf_addstr(&line, "up interrupted");
+		ev.reason = "interrupted";
+	} else if (ret < 0) {
+		strbuf_addf(&line, "up failed: %s", err->message ? err->message : "?");
+		ev.reason = "failed";
+	} else {
+		if (r->was_up)
+			strbuf_addf(&line, "server '%s' and the project's volume were up already "
+				    "(nothing extended)", r->srv.name);
+		else
+			strbuf_addf(&line, "up in %s (provision %s %s%s, sync and mount %s); "
+				    "server '%s'", ui_duration(dur, sizeof(dur), burst_now_ms() - r->t0),
+				    ui_duration(prov, sizeof(prov), r->provision_ms),
+				    r->cold ? "cold" : "warm", r->joined ? ", joined" : "",
+				    ui_duration(sync, sizeof(sync), r->sync_ms),
+				    r->srv.name);
+		if (known && row.no_reap)
+			strbuf_addstr(&line, " stays up (--no-reap: run `cargo burst down`)");
+		else if (known && row.deadline > 0)
+			strbuf_addf(&line, "%s stays up until %s", r->was_up ? ";" : "",
+				    ui_local_time(clock, sizeof(clock), row.deadline, false));
+		ev.reason = r->was_up ? "already up" : r->cold ? "cold" : "warm";
+	}
+	/* a failure or a signal is said by the caller (once) */
+	if (ret == 0 && !r->interrupted)
+		ui_status(r->was_up ? "Up" : "Finished", "%s", line.buf);
+	ev.kind = "up";
+	ev.resource_kind = "project";
+	ev.resource_id = r->srv.hcloud_id;
+	ev.resource_name = r->project.hash;
+	ev.details = line.buf;
+	if (state_event_add(r->st, &ev, &e) < 0)
+		log_warn(MOD, "recording the outcome of up: %s", e.message);
+	burst_error_release(&e);
+	state_server_release(&row);
+	strbuf_release(&line);
+}
+
+static int run_or_shell(struct burst_ctx *ctx, bool shell, bool up)
 {
 	struct run r;
 	int ret;
 
-	if (ctx->run.dry_run && !shell)
+	if (ctx->run.dry_run && !shell && !up)
 		return pipeline_dry_run(ctx);
 	run_init(&r, ctx);
 	r.shell = shell;
+	r.up = up;
+	if (up)
+		r.verb = "up";
 	r.byo = ctx->req.host != NULL;
 	r.t0 = burst_now_ms();
 	/* the dispatcher's prepare hooks hand over the state and the API client */
@@ -983,13 +1080,16 @@ static int run_or_shell(struct burst_ctx *ctx, bool shell)
 	if (ret < 0 && r.exit_code < 0)
 		r.exit_code = ctx->err.exit_code;
 	run_records(&r);
+	if (r.up)
+		up_outcome(&r, ret, &ctx->err);
 	if (r.interrupted) {
 		burst_error_release(&ctx->err);
 		ui_warn(r.cargo_started ? "interrupted: the remote cargo was stopped"
 					: "interrupted");
 		if (!r.byo && !r.provisioned)
 			interrupt_note(&r);
-		print_summary(&r);
+		if (!r.up)
+			print_summary(&r);
 		ret = BURST_EXIT_INTERRUPTED;
 	} else if (ret < 0) {
 		/* a reaper watches the server only once the state has its row */
@@ -1001,6 +1101,8 @@ static int run_or_shell(struct burst_ctx *ctx, bool shell)
 				"delete it with `cargo burst down`", r.srv.name);
 	} else if (r.shell) {
 		ret = r.exit_code;
+	} else if (r.up) {
+		ret = 0;
 	} else {
 		if (r.exit_code != 0)
 			env_hints(&r);
@@ -1015,10 +1117,15 @@ static int run_or_shell(struct burst_ctx *ctx, bool shell)
 
 int pipeline_run(struct burst_ctx *ctx)
 {
-	return run_or_shell(ctx, false);
+	return run_or_shell(ctx, false, false);
 }
 
 int pipeline_shell(struct burst_ctx *ctx)
 {
-	return run_or_shell(ctx, true);
+	return run_or_shell(ctx, true, false);
+}
+
+int pipeline_up(struct burst_ctx *ctx)
+{
+	return run_or_shell(ctx, false, true);
 }

@@ -87,17 +87,14 @@ int provision_server_guard(struct burst_state *st, int64_t limit, bool count_sha
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		const struct state_server *s = &v[i];
-		char since[32] = "?";
-		time_t t = (time_t)s->created_at;
-		struct tm tm;
+		char since[48];
 
 		if (s->status != STATE_SERVER_PROVISIONING && s->status != STATE_SERVER_READY)
 			continue;
 		if (!count_shards && is_shard(s))
 			continue;
 		up++;
-		if (gmtime_r(&t, &tm))
-			strftime(since, sizeof(since), "%Y-%m-%d %H:%M UTC", &tm);
+		ui_local_time(since, sizeof(since), s->created_at, true);
 		strbuf_addf(&list, "%s'%s' (%s, up since %s)", list.len ? ", " : "",
 			    s->name ? s->name : "?", s->location ? s->location : "?", since);
 	}

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "burst/log.h"
@@ -160,6 +161,19 @@ void ui_progress_done(const char *verb, const char *fmt, ...)
 	if (quiet)
 		return;
 	EMIT(BOLD_GREEN, verb, true, "\n");
+}
+
+const char *ui_local_time(char *buf, size_t size, int64_t t, bool with_date)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (!size)
+		return buf;
+	if (!localtime_r(&tt, &tm) ||
+	    !strftime(buf, size, with_date ? "%Y-%m-%d %H:%M %Z" : "%H:%M %Z", &tm))
+		snprintf(buf, size, "?");
+	return buf;
 }
 
 const char *ui_duration(char *buf, size_t size, uint64_t ms)

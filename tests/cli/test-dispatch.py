@@ -106,6 +106,12 @@ def main():
         expect(args, 0, out=["cargo-burst %s\n" % version])
     expect(["version", "extra"], USAGE, err=["version takes no arguments"])
 
+    # up (issue 15 part 3): its options from its table, help without a project
+    expect(["up", "--help"], 0, out=["cargo burst up [--wait]", "--keep-alive SECONDS",
+                                     "cargo burst -q up"])
+    expect(["up", "--bogus"], USAGE, err=["--bogus"])
+    expect(["up", "--keep-alive"], USAGE, err=["--keep-alive"])
+
     # help
     for args in (["--help"], ["-h"], ["burst", "--help"], ["help"],
                  ["burst", "help"]):

@@ -151,6 +151,12 @@ def test_bash(script, verbs, helps):
     ok(got is not None and "doctor" in got, "bash: doctor is offered", got)
     got, _ = bash_complete(script, ["cargo-burst", "doctor", "--"])
     ok(got is not None and "--json" in got, "bash: doctor --json is offered", got)
+    # issue 15 part 3: `up` and its options (named here on purpose)
+    got, _ = bash_complete(script, ["cargo-burst", "u"])
+    ok(got == ["up"], "bash: up is offered", got)
+    got, _ = bash_complete(script, ["cargo-burst", "up", "--"])
+    ok(got is not None and {"--wait", "--keep-alive", "--no-reap"} <= set(got),
+       "bash: up --wait, --keep-alive, --no-reap are offered", got)
     for verb in ("build", "test", "check", "clippy", "bench", "run"):
         got, _ = bash_complete(script, ["cargo-burst", verb, "--dr"])
         ok(got == ["--dry-run"], "bash: %s --dry-run is offered after the verb" % verb, got)

@@ -163,6 +163,22 @@ def run_all(tap, sim, w, img):
     st = lines(r2.out).get("server type", ["", ""])
     tap.ok(st[0] == "warn" and "available now in nbg1; not in fsn1" in st[1],
            "a type deprecated in one location: a warn line naming it", repr(r2))
+    # ...and still listed in that datacenter's `available` list: only the
+    # per-location deprecation of the type tells (the list alone would not)
+    sim.configure({"deprecated_types": [{"server_type": "cpx11", "location": "fsn1",
+                                         "listed": True}]})
+    _, types, _ = sim.api("GET", "/server_types?name=cpx11")
+    type_id = [t["id"] for t in types.get("server_types") or []]
+    _, body, _ = sim.api("GET", "/datacenters")
+    listed = [d["name"] for d in body.get("datacenters") or []
+              if d["location"]["name"] == "fsn1" and type_id and
+              type_id[0] in d["server_types"]["available"]]
+    tap.ok(listed, "the simulator still lists cpx11 as available in fsn1 (%r)" % listed)
+    r3 = w.burst(["doctor"], cwd=hello)
+    st3 = lines(r3.out).get("server type", ["", ""])
+    tap.ok(listed and st3[0] == "warn" and "available now in nbg1; not in fsn1" in st3[1],
+           "deprecated in fsn1 but still listed as available there: the per-location "
+           "deprecation makes it a warn line", repr(r3))
     sim.configure({"deprecated_types": []})
     tap.ok(re.search(r"cpx11 in fsn1: \u20ac[0-9.]+/h", got.get("prices", ["", ""])[1]),
            "the price of the type", repr(r))

@@ -112,8 +112,10 @@ def run_all(tap, sim, w):
     tap.ok(vols and vols[0]["name"] == planned,
            "the volume got the name the plan said (%s)" % planned)
     sim.reset_requests()
-    r = w.burst(["test", "--dry-run"], cwd=hello)
+    r = w.burst(["test", "--dry-run"], cwd=hello, env={"TZ": "CET-1"})
     tap.is_(r.code, 0, "test --dry-run on a warm server exits 0")
+    tap.ok(re.search(r"paid through \d\d:\d\d CET", r.out) and "UTC" not in r.out,
+           "its times are in local time, like the run summary (TZ=CET-1)", repr(r))
     name = servers[0]["name"] if servers else "?"
     tap.ok("server:  reuse '%s' (cpx11, fsn1," % name in r.out, "the plan reuses the server", repr(r))
     tap.ok(re.search(r"volume:  reuse 'cargo-burst-hello-[0-9a-f]+' \(10 GB, fsn1\)", r.out),

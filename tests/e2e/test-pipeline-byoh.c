@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tap.h"
@@ -192,14 +193,17 @@ static void test_commands(void)
 	ok(strstr(cmd, "v=$(rustc -V 2>/dev/null) && echo \"" PIPELINE_RUSTC_MARKER "$v\" >&2;") != NULL,
 	   "the wrapper reports rustc -V on stderr");
 	ok(strstr(cmd, "} & burst_rv=$!; ") != NULL &&
-	   has_suffix(cmd, "; burst_rc=$?; wait $burst_rv 2>/dev/null; exit $burst_rc"),
+	   strstr(cmd, "; burst_rc=$?; wait $burst_rv 2>/dev/null; ") &&
+	   has_suffix(cmd, "; exit $burst_rc"),
 	   "... in the background, waited for before the session ends, cargo's status kept");
 	ok(!strstr(cmd, "rustup toolchain install"), "no install unless asked");
+	ok(!strstr(cmd, PIPELINE_DF_MARKER), "BYO: no volume, no df");
 	free(cmd);
 
 	c.byo = false;
 	c.toolchain = "nightly";
 	c.install_toolchain = true;
+	c.cache_stats = true;
 	cmd = pipeline_remote_command(&c);
 	ok(strstr(cmd, "export CARGO_TARGET_DIR=/mnt/cache/abcdef0123456789/target;") != NULL,
 	   "Hetzner: CARGO_TARGET_DIR on the volume");
@@ -208,6 +212,24 @@ static void test_commands(void)
 	ok(strstr(cmd, "rustc +nightly -V") != NULL, "rustc -V of the selected toolchain");
 	ok(strstr(cmd, "install nightly") < strstr(cmd, "cargo +nightly build"),
 	   "... before cargo");
+	{
+		const char *before = strstr(cmd, "timeout 5 sccache --show-stats --stats-format=json");
+		const char *cargo = strstr(cmd, "cargo +nightly build");
+		const char *after = cargo ? strstr(cargo, PIPELINE_SCCACHE_AFTER_MARKER) : NULL;
+
+		ok(before && cargo && before < cargo && strstr(before, "& burst_sv=$!") &&
+		   strstr(before, "& burst_sv=$!") < cargo,
+		   "sccache's stats before cargo, in the background (bounded)");
+		ok(after && strstr(after, "timeout 5 sccache --show-stats --stats-format=json") &&
+		   strstr(after, "head -c 32768"), "and after it, bounded in time and size");
+		ok(strstr(cmd, PIPELINE_DF_MARKER "' \"$(timeout 3 df -Pk /mnt/cache/abcdef0123456789 ") &&
+		   has_suffix(cmd, "; exit $burst_rc"), "the volume's df, then cargo's status");
+	}
+	free(cmd);
+	c.cache_stats = false;
+	cmd = pipeline_remote_command(&c);
+	ok(!strstr(cmd, "sccache --show-stats") && !strstr(cmd, PIPELINE_DF_MARKER),
+	   "only the commands that read them ask for the stats and the df");
 	free(cmd);
 
 	c.toolchain = NULL;
@@ -253,8 +275,42 @@ static void test_summary(void)
 	strbuf_release(&sb);
 }
 
+/* status's last BYO run: local time, like the run summary */
+static void test_last_run_local_time(void)
+{
+	char tmpl[] = "/tmp/burst-byo-XXXXXX";
+	char *dir = mkdtemp(tmpl), *cet, *utc;
+
+	if (!dir) {
+		ok(0, "mkdtemp");
+		return;
+	}
+	pipeline_byo_record(dir, "me@box", "build", 0, 1200);
+	setenv("TZ", "CET-1", 1);
+	tzset();
+	cet = pipeline_byo_last_run(dir, "me@box");
+	setenv("TZ", "UTC0", 1);
+	tzset();
+	utc = pipeline_byo_last_run(dir, "me@box");
+	unsetenv("TZ");
+	tzset();
+	ok(cet && strstr(cet, "build ok ") && strstr(cet, " CET in 1.2s"),
+	   "the last BYO run in local time (TZ=CET-1): %s", cet ? cet : "(null)");
+	ok(utc && strstr(utc, " UTC in 1.2s"), "TZ=UTC0: in UTC (%s)", utc ? utc : "(null)");
+	free(cet);
+	free(utc);
+	{
+		char *cmd = xstrfmt("rm -rf '%s'", dir);
+
+		if (system(cmd) != 0)
+			diag("cannot remove %s", dir);
+		free(cmd);
+	}
+}
+
 int main(void)
 {
+	test_last_run_local_time();
 	test_hosts();
 	test_forwards();
 	test_port_check();

@@ -950,6 +950,12 @@ class Sim:
                         "unavailable_after": r.get("unavailable_after") or iso(now - 86400)}
         return None
 
+    def type_listed_anyway(self, loc, st):
+        """A deprecated_types entry with "listed": the datacenter still
+        lists the type as available there (an answer lagging behind)."""
+        return any(r.get("listed") for r in self.config["deprecated_types"]
+                   if r.get("server_type") in (None, st) and r.get("location") in (None, loc))
+
     def type_unavailable(self, loc, st):
         dep = self.type_deprecation(loc, st)
         if not dep:
@@ -984,7 +990,8 @@ class Sim:
             if any(p["location"] == dc["location"] for p in st["prices"]):
                 sup.append(st["id"])
                 if not self.sold_out(dc["location"], st["name"]) and \
-                        not self.type_unavailable(dc["location"], st["name"]):
+                        (not self.type_unavailable(dc["location"], st["name"]) or
+                         self.type_listed_anyway(dc["location"], st["name"])):
                     avail.append(st["id"])
         return {"id": dc["id"], "name": dc["name"], "description": dc["description"],
                 "location": self.location(dc["location"]),

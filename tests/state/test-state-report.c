@@ -209,6 +209,22 @@ static void test_status(struct burst_state *st)
 	if (text && getenv("STATE_TEST_VERBOSE"))
 		printf("%s", text);
 	free(text);
+
+	/* times in local time, like the run summary (the server was created at T) */
+	setenv("TZ", "CET-1", 1);
+	tzset();
+	text = capture(st, false, false, -1);
+	ok(text && strstr(text, "up since      1970-01-12 14:46 CET"),
+	   "status: times in local time (TZ=CET-1)");
+	ok(text && !strstr(text, "UTC"), "status: no time left in UTC");
+	free(text);
+	setenv("TZ", "UTC0", 1);
+	tzset();
+	text = capture(st, false, false, -1);
+	ok(text && strstr(text, "up since      1970-01-12 13:46 UTC"), "status: TZ=UTC0 says UTC");
+	free(text);
+	unsetenv("TZ");
+	tzset();
 }
 
 static void test_audit(struct burst_state *st)
