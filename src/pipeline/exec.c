@@ -19,6 +19,7 @@
 #include "burst/proc.h"
 #include "burst/provision.h"
 #include "burst/remote.h"
+#include "burst/sha256.h"
 #include "burst/state.h"
 #include "burst/ui.h"
 
@@ -34,15 +35,22 @@
 /*
  * The rsync push as a child (so it runs next to the mount in one
  * proc_run_all), with the configured excludes plus the answered large
- * directories.  rules must outlive the child (it is rsync's stdin).
+ * directories, and the local index of the last sync to this server's
+ * remote_dir (a file under the state dir).  NULL + err on failure.
  */
-static int prepare_rsync(struct run *r, const char *remote_dir, struct strbuf *rules,
-			 struct child_process *cp, struct burst_error *err)
+static struct sync_push *prepare_rsync(struct run *r, const char *remote_dir,
+				       struct burst_error *err)
 {
 	struct sync_filters f = { 0 };
 	struct strvec extra = STRVEC_INIT;
-	int ret;
+	struct sync_push *sp;
+	char *target = r->byo ? xstrfmt("byo %s", r->display ? r->display : r->host.host)
+			      : xstrfmt("server %lld", (long long)r->srv.hcloud_id);
+	char *key = xstrfmt("%s\n%s\n%s", target, remote_dir, r->root);
+	char hex[17], *index;
 
+	sha256_hex(key, strlen(key), hex, 16);
+	index = xstrfmt("%s/sync/%s.idx", state_dir(r->st), hex);
 	for (size_t i = 0; i < r->cfg->extra_excludes.items.nr; i++)
 		strvec_push(&extra, r->cfg->extra_excludes.items.v[i]);
 	for (size_t i = 0; i < r->excludes.nr; i++)
@@ -51,9 +59,14 @@ static int prepare_rsync(struct run *r, const char *remote_dir, struct strbuf *r
 	f.unexclude = (const char *const *)r->cfg->unexclude.items.v;
 	f.sync_git = r->cfg->sync_git;
 	f.progress = remote_sync_progress_wanted();
-	ret = remote_rsync_push_prepare(&r->host, r->root, remote_dir, &f, rules, cp, err);
+	f.index_path = index;
+	f.index_target = target;
+	sp = remote_sync_push_start(&r->host, r->root, remote_dir, &f, err);
 	strvec_clear(&extra);
-	return ret;
+	free(index);
+	free(target);
+	free(key);
+	return sp;
 }
 
 /* The last non-empty line of captured output (allocated), or "". */
@@ -112,8 +125,7 @@ static int project_lock(struct run *r, struct burst_error *err)
 /* BYO host or --no-sync: the rsync alone, or nothing. */
 static int sync_only(struct run *r, struct burst_error *err)
 {
-	struct child_process sync = CHILD_PROCESS_INIT;
-	struct strbuf rules = STRBUF_INIT;
+	struct sync_push *sp = NULL;
 	struct sync_stats stats = { 0 };
 	char *src = pipeline_run_src_dir(r);
 	int ret = -1, lock = -2;
@@ -127,17 +139,18 @@ static int sync_only(struct run *r, struct burst_error *err)
 	lock = project_lock(r, err);
 	if (lock == -1)
 		goto out;
-	if (prepare_rsync(r, src, &rules, &sync, err) < 0)
+	sp = prepare_rsync(r, src, err);
+	if (!sp)
 		goto out;
 	ui_status("Syncing", "%s to %s:%s", r->root, r->srv.name, src);
-	if (proc_run(&sync, err) < 0)
+	if (proc_run(remote_sync_push_child(sp), err) < 0)
 		goto out;
 	if (proc_interrupted()) {
 		r->interrupted = true;
 		ret = 0;
 		goto out;
 	}
-	if (remote_rsync_push_finish(&r->host, r->root, src, &sync, &stats, err) < 0)
+	if (remote_sync_push_end(sp, &stats, err) < 0)
 		goto out;
 	ui_verbose("Synced", "%llu files, %llu bytes sent",
 		   (unsigned long long)stats.files, (unsigned long long)stats.bytes_sent);
@@ -145,18 +158,18 @@ static int sync_only(struct run *r, struct burst_error *err)
 out:
 	if (lock >= 0)
 		close(lock);
-	child_process_release(&sync);
-	strbuf_release(&rules);
+	remote_sync_push_free(sp);
 	free(src);
 	return ret;
 }
 
 static int mount_and_sync(struct run *r, struct burst_error *err)
 {
-	struct child_process mount = CHILD_PROCESS_INIT, sync = CHILD_PROCESS_INIT;
+	struct child_process mount = CHILD_PROCESS_INIT;
 	/* rsync first: it is the longer of the two, and each start takes a few ms */
-	struct child_process *both[2] = { &sync, &mount };
-	struct strbuf script = STRBUF_INIT, cmd = STRBUF_INIT, rules = STRBUF_INIT;
+	struct child_process *both[2] = { NULL, &mount };
+	struct sync_push *sp = NULL;
+	struct strbuf script = STRBUF_INIT, cmd = STRBUF_INIT;
 	struct sync_stats stats = { 0 };
 	char *src = pipeline_remote_src_dir(r->hash);
 	char *mnt = pipeline_remote_cache_dir(r->hash);
@@ -183,8 +196,10 @@ static int mount_and_sync(struct run *r, struct burst_error *err)
 		if (proc_run(&mount, err) < 0)
 			goto out;
 	} else {
-		if (prepare_rsync(r, src, &rules, &sync, err) < 0)
+		sp = prepare_rsync(r, src, err);
+		if (!sp)
 			goto out;
+		both[0] = remote_sync_push_child(sp);
 		ui_status("Syncing", "%s to %s:%s (mounting the volume meanwhile)", r->root,
 			  r->srv.name, src);
 		if (proc_run_all(both, 2, err) < 0)
@@ -216,7 +231,7 @@ static int mount_and_sync(struct run *r, struct burst_error *err)
 		goto out;
 	}
 	if (!r->ctx->run.no_sync) {
-		if (remote_rsync_push_finish(&r->host, r->root, src, &sync, &stats, err) < 0)
+		if (remote_sync_push_end(sp, &stats, err) < 0)
 			goto out;
 		ui_verbose("Synced", "%llu files, %llu bytes sent",
 			   (unsigned long long)stats.files,
@@ -227,10 +242,9 @@ out:
 	if (lock >= 0)
 		close(lock); /* releases the flock */
 	child_process_release(&mount);
-	child_process_release(&sync);
+	remote_sync_push_free(sp);
 	strbuf_release(&script);
 	strbuf_release(&cmd);
-	strbuf_release(&rules);
 	free(src);
 	free(mnt);
 	free(dev);

@@ -1,0 +1,714 @@
+/*
+ * syncindex.c - the local index of what the last sync sent (see
+ * remote-int.h): rsync's filter rules evaluated here, an lstat-only walk
+ * of the workspace, the index file and the difference that a warm sync
+ * sends instead of letting rsync walk both trees.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "burst/log.h"
+#include "burst/sha256.h"
+#include "remote-int.h"
+
+#define SI_MAGIC "BURSTSI1"
+#define SI_MAX_ENTRIES 4000000u
+#define SI_MAX_FILE (1024u * 1024 * 1024)
+#define SI_PATH_MAX 4096
+/* Wildcard matching steps per rule and path: beyond, the index is not used. */
+#define WILD_BUDGET 100000
+
+/* ---- rsync's filter rules ------------------------------------------------ */
+
+struct si_rule {
+	char *pat;      /* as rsync keeps it: trailing '/' removed */
+	bool include;
+	bool dir_only;  /* the pattern ended with '/' */
+	bool wild;      /* has one of * ? [ */
+	bool wild2;     /* has ** */
+	bool wild2_prefix;
+	bool wild3_suffix;
+	unsigned slashes;
+};
+
+struct sync_rules {
+	struct si_rule *v;
+	size_t nr, alloc;
+};
+
+void sync_rules_free(struct sync_rules *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->nr; i++)
+		free(r->v[i].pat);
+	free(r->v);
+	free(r);
+}
+
+/* Parse "- pat" / "+ pat" lines as rsync reads a merge file (NULL: unsupported). */
+struct sync_rules *sync_rules_parse(const char *text, size_t len)
+{
+	struct sync_rules *r = xcalloc(1, sizeof(*r));
+	const char *p = text, *end = text + len;
+
+	while (p < end) {
+		const char *eol = p;
+		struct si_rule *ru;
+		size_t n;
+
+		while (eol < end && *eol != '\n' && *eol != '\r')
+			eol++;
+		n = (size_t)(eol - p);
+		if (!n || *p == ';' || *p == '#')
+			goto next;
+		if (n < 3 || (p[0] != '-' && p[0] != '+') || p[1] != ' ' ||
+		    memchr(p, '\0', n) || n - 2 >= SI_PATH_MAX) {
+			sync_rules_free(r);
+			return NULL;
+		}
+		ALLOC_GROW(r->v, r->nr + 1, r->alloc);
+		ru = &r->v[r->nr++];
+		memset(ru, 0, sizeof(*ru));
+		ru->include = p[0] == '+';
+		n -= 2;
+		if (n > 1 && p[2 + n - 1] == '/') {
+			n--;
+			ru->dir_only = true;
+		}
+		ru->pat = xstrndup(p + 2, n);
+		for (size_t i = 0; i < n; i++)
+			ru->slashes += ru->pat[i] == '/';
+		if (strpbrk(ru->pat, "*[?")) {
+			const char *dd = strstr(ru->pat, "**");
+
+			ru->wild = true;
+			if (dd) {
+				ru->wild2 = true;
+				ru->wild2_prefix = dd == ru->pat;
+				ru->wild3_suffix = n >= 3 && !strcmp(ru->pat + n - 3, "***");
+			}
+		}
+next:
+		p = eol < end ? eol + 1 : end;
+	}
+	return r;
+}
+
+/* rsync's wildmatch on one string: 1, 0, or -1 when the budget ran out. */
+static int wild(const char *p, const char *t, unsigned *budget)
+{
+	for (; *p; p++, t++) {
+		if (!--*budget)
+			return -1;
+		switch (*p) {
+		case '\\':
+			if (p[1])
+				p++;
+			if (*t != *p)
+				return 0;
+			break;
+		case '?':
+			if (!*t || *t == '/')
+				return 0;
+			break;
+		case '*': {
+			bool any = p[1] == '*';
+
+			while (*p == '*')
+				p++;
+			for (;; t++) {
+				int m = wild(p, t, budget);
+
+				if (m)
+					return m;
+				if (!*t || (!any && *t == '/'))
+					return 0;
+			}
+		}
+		case '[': {
+			const char *q = p + 1;
+			bool neg = false, hit = false;
+			unsigned char c = (unsigned char)*t;
+
+			if (!c || c == '/')
+				return 0;
+			if (*q == '!' || *q == '^') {
+				neg = true;
+				q++;
+			}
+			do {
+				unsigned char lo, hi;
+
+				if (!*q)
+					return 0; /* no ']': rsync never matches */
+				if (*q == '[' && q[1] == ':')
+					return -1; /* a character class: not evaluated here */
+				if (*q == '\\' && q[1])
+					q++;
+				lo = hi = (unsigned char)*q;
+				if (q[1] == '-' && q[2] && q[2] != ']') {
+					q += 2;
+					if (*q == '\\' && q[1])
+						q++;
+					hi = (unsigned char)*q;
+				}
+				if (c >= lo && c <= hi)
+					hit = true;
+				q++;
+			} while (*q != ']');
+			if (hit == neg)
+				return 0;
+			p = q;
+			break;
+		}
+		default:
+			if (*t != *p)
+				return 0;
+		}
+	}
+	return !*t;
+}
+
+/*
+ * Does rule ru match path (relative to the transfer root, no leading or
+ * trailing '/')?  As rsync's rule_matches(): 1, 0, -1 when it cannot tell.
+ */
+static int rule_matches(const struct si_rule *ru, const char *path, bool is_dir,
+			struct strbuf *scratch)
+{
+	const char *name = path, *pat = ru->pat;
+	bool anchored = false;
+	int where;
+	unsigned budget = WILD_BUDGET;
+
+	if (ru->dir_only && !is_dir)
+		return 0;
+	if (!ru->slashes && !ru->wild2) {
+		const char *s = strrchr(path, '/');
+
+		if (s)
+			name = s + 1;
+	}
+	if (*pat == '/') {
+		anchored = true;
+		pat++;
+	}
+	if (!ru->wild) {
+		size_t l1 = strlen(name), l2 = strlen(pat);
+
+		if (anchored)
+			return !strcmp(name, pat);
+		return l2 <= l1 && !strcmp(name + l1 - l2, pat) &&
+		       (l1 == l2 || name[l1 - l2 - 1] == '/');
+	}
+	strbuf_reset(scratch);
+	if (ru->wild2_prefix)
+		strbuf_addch(scratch, '/');
+	strbuf_addstr(scratch, name);
+	if (is_dir && ru->wild3_suffix)
+		strbuf_addch(scratch, '/');
+	if (!anchored && ru->slashes && !ru->wild2)
+		where = (int)ru->slashes + 1;
+	else if (!anchored && !ru->wild2_prefix && ru->wild2)
+		where = -1;
+	else
+		where = 0;
+	if (where > 0) {
+		/* the last `where` elements */
+		const char *s = scratch->buf + scratch->len;
+		int count = where;
+
+		while (s > scratch->buf) {
+			s--;
+			if (*s == '/' && !--count)
+				return wild(pat, s + 1, &budget);
+		}
+		return count == 1 ? wild(pat, scratch->buf, &budget) : 0;
+	}
+	{
+		const char *t = scratch->buf;
+		int m = wild(pat, t, &budget);
+
+		while (m == 0 && where < 0) {
+			t = strchr(t, '/');
+			if (!t)
+				break;
+			t++;
+			m = wild(pat, t, &budget);
+		}
+		return m;
+	}
+}
+
+/* Is path excluded (first matching rule wins)?  1, 0, -1: cannot tell. */
+static int rules_exclude(const struct sync_rules *r, const char *path, bool is_dir,
+			 struct strbuf *scratch)
+{
+	for (size_t i = 0; i < r->nr; i++) {
+		int m = rule_matches(&r->v[i], path, is_dir, scratch);
+
+		if (m < 0)
+			return -1;
+		if (m)
+			return !r->v[i].include;
+	}
+	return 0;
+}
+
+/* Exposed for the unit tests: is path excluded by the rules text? */
+int sync_rules_test(const char *rules, const char *path, bool is_dir)
+{
+	struct sync_rules *r = sync_rules_parse(rules, strlen(rules));
+	struct strbuf scratch = STRBUF_INIT;
+	int ret;
+
+	if (!r)
+		return -1;
+	ret = rules_exclude(r, path, is_dir, &scratch);
+	strbuf_release(&scratch);
+	sync_rules_free(r);
+	return ret;
+}
+
+/* ---- the walk ------------------------------------------------------------ */
+
+struct walker {
+	const struct sync_rules *rules;
+	struct sync_index *idx;
+	struct strbuf path, scratch;
+	bool failed;
+	const char *why;
+};
+
+static void add_entry(struct sync_index *idx, const char *path, const struct stat *st)
+{
+	struct si_entry *e;
+
+	ALLOC_GROW(idx->v, idx->nr + 1, idx->alloc);
+	e = &idx->v[idx->nr++];
+	e->path = xstrdup(path);
+	e->mode = (uint32_t)st->st_mode;
+	e->size = (uint64_t)st->st_size;
+	e->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+	e->ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+	e->ino = (uint64_t)st->st_ino;
+}
+
+static void walk(struct walker *w, int dfd)
+{
+	DIR *d = fdopendir(dfd);
+	struct dirent *de;
+	size_t base = w->path.len;
+
+	if (!d) {
+		close(dfd);
+		w->failed = true;
+		w->why = "a directory cannot be read";
+		return;
+	}
+	while (!w->failed && (de = readdir(d))) {
+		struct stat st;
+		bool is_dir;
+		int m;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno == ENOENT)
+				continue; /* gone meanwhile: as if never seen */
+			w->failed = true;
+			w->why = "a file cannot be looked at";
+			break;
+		}
+		strbuf_setlen(&w->path, base);
+		if (base)
+			strbuf_addch(&w->path, '/');
+		strbuf_addstr(&w->path, de->d_name);
+		if (w->path.len >= SI_PATH_MAX) {
+			w->failed = true;
+			w->why = "a path is too long";
+			break;
+		}
+		is_dir = S_ISDIR(st.st_mode);
+		m = rules_exclude(w->rules, w->path.buf, is_dir, &w->scratch);
+		if (m < 0) {
+			w->failed = true;
+			w->why = "a filter rule is not one the index evaluates";
+			break;
+		}
+		if (m)
+			continue;
+		if (w->idx->nr >= SI_MAX_ENTRIES) {
+			w->failed = true;
+			w->why = "too many files";
+			break;
+		}
+		add_entry(w->idx, w->path.buf, &st);
+		if (is_dir) {
+			int sub = openat(dirfd(d), de->d_name,
+					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+			if (sub < 0) {
+				w->failed = true;
+				w->why = "a directory cannot be opened";
+				break;
+			}
+			walk(w, sub);
+		}
+	}
+	strbuf_setlen(&w->path, base);
+	closedir(d);
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+	return strcmp(((const struct si_entry *)a)->path, ((const struct si_entry *)b)->path);
+}
+
+int64_t sync_clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+struct sync_index *sync_index_walk(const char *root, const struct sync_rules *rules,
+				   const char **why)
+{
+	struct walker w;
+	int fd;
+
+	memset(&w, 0, sizeof(w));
+	strbuf_init(&w.path, 256);
+	strbuf_init(&w.scratch, 256);
+	w.rules = rules;
+	w.idx = xcalloc(1, sizeof(*w.idx));
+	/* the granule of file times: the coarse clock the kernel stamps them with */
+	w.idx->walk_ns = sync_clock_ns(CLOCK_REALTIME_COARSE);
+	w.idx->offset_ns = sync_clock_ns(CLOCK_REALTIME) - sync_clock_ns(CLOCK_BOOTTIME);
+	sync_boot_id(w.idx->boot);
+	fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		w.failed = true;
+		w.why = "the workspace cannot be opened";
+	} else {
+		struct stat st;
+
+		/* the top directory's own times and mode are synced too: "." */
+		if (fstat(fd, &st) == 0) {
+			add_entry(w.idx, ".", &st);
+			walk(&w, fd);
+		} else {
+			close(fd);
+			w.failed = true;
+			w.why = "the workspace cannot be looked at";
+		}
+	}
+	strbuf_release(&w.path);
+	strbuf_release(&w.scratch);
+	if (w.failed) {
+		*why = w.why;
+		sync_index_free(w.idx);
+		return NULL;
+	}
+	qsort(w.idx->v, w.idx->nr, sizeof(*w.idx->v), cmp_entry);
+	return w.idx;
+}
+
+void sync_index_free(struct sync_index *idx)
+{
+	if (!idx)
+		return;
+	for (size_t i = 0; i < idx->nr; i++)
+		free(idx->v[i].path);
+	free(idx->v);
+	free(idx);
+}
+
+/* ---- the file --------------------------------------------------------------
+ * "BURSTSI1", then little-endian: key[32] rules[32] gen[32] boot[36]
+ * walk_ns offset_ns full_ns (i64) count (u64), count x { u16 path length,
+ * path, u32 mode, u64 size, i64 mtime_ns, i64 ctime_ns, u64 ino }, and the
+ * SHA-256 of everything before it.
+ */
+
+static void put_u64(struct strbuf *sb, uint64_t v)
+{
+	unsigned char b[8];
+
+	for (int i = 0; i < 8; i++)
+		b[i] = (unsigned char)(v >> (8 * i));
+	strbuf_add(sb, b, 8);
+}
+
+static uint64_t get_u64(const unsigned char *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+void sync_boot_id(char out[36])
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	memset(out, '-', 36);
+	strbuf_set_max(&sb, 64);
+	if (strbuf_read_file(&sb, "/proc/sys/kernel/random/boot_id") == 0 && sb.len >= 36)
+		memcpy(out, sb.buf, 36);
+	strbuf_release(&sb);
+}
+
+int sync_index_save(const struct sync_index *idx, const char *path,
+		    struct burst_error *err)
+{
+	struct strbuf sb = STRBUF_INIT;
+	unsigned char dig[SHA256_DIGEST_LEN];
+	char *tmp = xstrfmt("%s.tmp.%ld", path, (long)getpid());
+	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+	int fd = -1, ret = -1;
+
+	strbuf_add(&sb, SI_MAGIC, 8);
+	strbuf_add(&sb, idx->key, 32);
+	strbuf_add(&sb, idx->rules, 32);
+	strbuf_add(&sb, idx->gen, 32);
+	strbuf_add(&sb, idx->boot, 36);
+	put_u64(&sb, (uint64_t)idx->walk_ns);
+	put_u64(&sb, (uint64_t)idx->offset_ns);
+	put_u64(&sb, (uint64_t)idx->full_ns);
+	put_u64(&sb, idx->nr);
+	for (size_t i = 0; i < idx->nr; i++) {
+		const struct si_entry *e = &idx->v[i];
+		size_t n = strlen(e->path);
+		unsigned char l[2] = { (unsigned char)n, (unsigned char)(n >> 8) };
+
+		strbuf_add(&sb, l, 2);
+		strbuf_add(&sb, e->path, n);
+		put_u64(&sb, e->mode);
+		put_u64(&sb, e->size);
+		put_u64(&sb, (uint64_t)e->mtime_ns);
+		put_u64(&sb, (uint64_t)e->ctime_ns);
+		put_u64(&sb, e->ino);
+	}
+	sha256_buf(sb.buf, sb.len, dig);
+	strbuf_add(&sb, dig, sizeof(dig));
+	if (slash) {
+		*slash = '\0';
+		if (remote_mkdir_p(dir, 0700) < 0)
+			goto fail;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		goto fail;
+	for (size_t off = 0; off < sb.len;) {
+		ssize_t w = write(fd, sb.buf + off, sb.len - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			goto fail;
+		off += (size_t)w;
+	}
+	if (fsync(fd) < 0 || close(fd) < 0) {
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0)
+		goto fail;
+	if (slash) {
+		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (dfd >= 0) {
+			(void)fsync(dfd);
+			close(dfd);
+		}
+	}
+	ret = 0;
+	goto out;
+fail:
+	burst_error_set(err, BURST_EXIT_STATE, "cannot write the sync index '%s': %s", path,
+			strerror(errno));
+	burst_error_hint(err, "check the free space and permissions of the state directory");
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+out:
+	free(dir);
+	free(tmp);
+	strbuf_release(&sb);
+	return ret;
+}
+
+struct sync_index *sync_index_load(const char *path, const char **why)
+{
+	struct strbuf sb = STRBUF_INIT;
+	struct sync_index *idx = NULL;
+	unsigned char dig[SHA256_DIGEST_LEN];
+	const unsigned char *p, *end;
+	uint64_t count;
+
+	strbuf_set_max(&sb, SI_MAX_FILE);
+	if (strbuf_read_file(&sb, path) < 0) {
+		*why = errno == ENOENT ? "no index yet" : "the index cannot be read";
+		goto out;
+	}
+	*why = "the index is damaged";
+	if (sb.len < 8 + 32 * 3 + 36 + 32 + 32 || memcmp(sb.buf, SI_MAGIC, 8))
+		goto out;
+	sha256_buf(sb.buf, sb.len - 32, dig);
+	if (memcmp(dig, sb.buf + sb.len - 32, 32))
+		goto out;
+	p = (const unsigned char *)sb.buf + 8;
+	end = (const unsigned char *)sb.buf + sb.len - 32;
+	idx = xcalloc(1, sizeof(*idx));
+	memcpy(idx->key, p, 32);
+	memcpy(idx->rules, p + 32, 32);
+	memcpy(idx->gen, p + 64, 32);
+	memcpy(idx->boot, p + 96, 36);
+	p += 132;
+	idx->walk_ns = (int64_t)get_u64(p);
+	idx->offset_ns = (int64_t)get_u64(p + 8);
+	idx->full_ns = (int64_t)get_u64(p + 16);
+	count = get_u64(p + 24);
+	p += 32;
+	if (count > SI_MAX_ENTRIES)
+		goto bad;
+	for (uint64_t i = 0; i < count; i++) {
+		struct si_entry *e;
+		size_t n;
+
+		if (end - p < 2)
+			goto bad;
+		n = (size_t)p[0] | (size_t)p[1] << 8;
+		p += 2;
+		if (!n || n >= SI_PATH_MAX || (size_t)(end - p) < n + 40 || memchr(p, '\0', n))
+			goto bad;
+		ALLOC_GROW(idx->v, idx->nr + 1, idx->alloc);
+		e = &idx->v[idx->nr++];
+		e->path = xstrndup((const char *)p, n);
+		p += n;
+		e->mode = (uint32_t)get_u64(p);
+		e->size = get_u64(p + 8);
+		e->mtime_ns = (int64_t)get_u64(p + 16);
+		e->ctime_ns = (int64_t)get_u64(p + 24);
+		e->ino = get_u64(p + 32);
+		p += 40;
+		if (i && strcmp(idx->v[i - 1].path, e->path) >= 0)
+			goto bad; /* sorted and unique, as written */
+	}
+	if (p != end)
+		goto bad;
+	*why = NULL;
+	goto out;
+bad:
+	sync_index_free(idx);
+	idx = NULL;
+out:
+	strbuf_release(&sb);
+	return idx;
+}
+
+/* ---- the difference ------------------------------------------------------ */
+
+static bool same_stat(const struct si_entry *a, const struct si_entry *b)
+{
+	return a->mode == b->mode && a->size == b->size && a->mtime_ns == b->mtime_ns &&
+	       a->ctime_ns == b->ctime_ns && a->ino == b->ino;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Has one of path's parent directories been deleted already? */
+static bool parent_deleted(const struct strvec *dels, const char *path)
+{
+	char *copy = xstrdup(path);
+	bool hit = false;
+
+	for (char *s = strrchr(copy, '/'); s && !hit; s = strrchr(copy, '/')) {
+		char *key = copy;
+
+		*s = '\0';
+		hit = dels->nr && bsearch(&key, dels->v, dels->nr, sizeof(*dels->v), cmp_str);
+	}
+	free(copy);
+	return hit;
+}
+
+void sync_index_diff(const struct sync_index *old, const struct sync_index *cur,
+		     struct strbuf *send, struct strvec *dels)
+{
+	int64_t racy = old->walk_ns - SYNC_RACY_NS;
+	struct strvec gone = STRVEC_INIT;
+	size_t i = 0, k = 0;
+
+	while (i < old->nr || k < cur->nr) {
+		const struct si_entry *o, *c;
+		int d = i == old->nr ? 1 : k == cur->nr ? -1
+			: strcmp(old->v[i].path, cur->v[k].path);
+
+		if (d < 0) {
+			strvec_push(&gone, old->v[i++].path);
+			continue;
+		}
+		if (d > 0) {
+			c = &cur->v[k++];
+			strbuf_add(send, c->path, strlen(c->path) + 1);
+			continue;
+		}
+		o = &old->v[i];
+		c = &cur->v[k];
+		if ((o->mode & S_IFMT) != (c->mode & S_IFMT))
+			strvec_push(&gone, o->path);
+		if (!same_stat(o, c) || o->mtime_ns >= racy || o->ctime_ns >= racy)
+			strbuf_add(send, c->path, strlen(c->path) + 1);
+		i++;
+		k++;
+	}
+	/* gone is sorted (it follows old's order): keep only the topmost */
+	for (size_t g = 0; g < gone.nr; g++)
+		if (!parent_deleted(&gone, gone.v[g]))
+			strvec_push(dels, gone.v[g]);
+	strvec_clear(&gone);
+}
+
+void sync_new_gen(char gen[32])
+{
+	unsigned char rnd[16];
+	size_t got = 0;
+
+	while (got < sizeof(rnd)) {
+		ssize_t r = getrandom(rnd + got, sizeof(rnd) - got, 0);
+
+		if (r < 0) {
+			/* no entropy source: time and pid still make a fresh id */
+			int64_t t = sync_clock_ns(CLOCK_REALTIME) ^ ((int64_t)getpid() << 32);
+
+			memcpy(rnd, &t, sizeof(t));
+			got = sizeof(rnd);
+			break;
+		}
+		got += (size_t)r;
+	}
+	for (size_t i = 0; i < sizeof(rnd); i++) {
+		static const char hex[] = "0123456789abcdef";
+
+		gen[2 * i] = hex[rnd[i] >> 4];
+		gen[2 * i + 1] = hex[rnd[i] & 15];
+	}
+}
