@@ -35,6 +35,7 @@ static int64_t int_value(const struct burst_config *cfg, enum config_key_id id)
 	case CONFIG_BILLING_MARGIN_SECS: return cfg->billing_margin_secs;
 	case CONFIG_MAX_SERVERS: return cfg->max_servers;
 	case CONFIG_SSH_PORT: return cfg->ssh_port;
+	case CONFIG_SYNC_VERIFY_SECS: return cfg->sync_verify_secs;
 	default: BUG("key %d is not an integer", (int)id);
 	}
 }
@@ -205,6 +206,7 @@ static void format_key(const struct burst_config *cfg, enum config_key_id id,
 	case CONFIG_BILLING_MARGIN_SECS:
 	case CONFIG_MAX_SERVERS:
 	case CONFIG_SSH_PORT:
+	case CONFIG_SYNC_VERIFY_SECS:
 		strbuf_addf(out, "%lld", (long long)int_value(cfg, id));
 		break;
 	case CONFIG_KEY_COUNT:
@@ -345,6 +347,7 @@ static cJSON *json_key(const struct burst_config *cfg, enum config_key_id id)
 	case CONFIG_BILLING_MARGIN_SECS:
 	case CONFIG_MAX_SERVERS:
 	case CONFIG_SSH_PORT:
+	case CONFIG_SYNC_VERIFY_SECS:
 		cJSON_AddNumberToObject(o, "value", (double)int_value(cfg, id));
 		break;
 	case CONFIG_KEY_COUNT:

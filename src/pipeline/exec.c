@@ -61,6 +61,7 @@ static struct sync_push *prepare_rsync(struct run *r, const char *remote_dir,
 	f.progress = remote_sync_progress_wanted();
 	f.index_path = index;
 	f.index_target = target;
+	f.verify_secs = r->cfg->sync_verify_secs;
 	sp = remote_sync_push_start(&r->host, r->root, remote_dir, &f, err);
 	strvec_clear(&extra);
 	free(index);
