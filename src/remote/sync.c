@@ -803,6 +803,7 @@ struct sync_push {
 	struct sync_index *old; /* the index of the last sync (incremental only) */
 	char *index_path, *index_target;
 	bool incremental;
+	bool unchanged; /* incremental with nothing to send or delete */
 	size_t changed;
 };
 
@@ -865,6 +866,21 @@ static void push_child(struct sync_push *sp)
 
 	child_process_release(cp);
 	child_process_init(cp);
+	if (sp->unchanged) {
+		/* nothing to send: only ask whether the server's tree is still ours */
+		strbuf_addstr(&rpath, "test \"$(cat ");
+		marker_path(&rpath, sp->remote_dir);
+		strbuf_addstr(&rpath, " 2>/dev/null)\" = ");
+		strbuf_add(&rpath, sp->old->gen, sizeof(sp->old->gen));
+		strbuf_addstr(&rpath, " || { echo '" SYNC_MISMATCH "' >&2; exit 97; }");
+		remote_command_prepare(sp->h, rpath.buf, 0, cp);
+		cp->in = PROC_IO_NULL;
+		cp->out = PROC_IO_CAPTURE;
+		cp->err = PROC_IO_CAPTURE;
+		cp->capture_max = 64 * 1024;
+		strbuf_release(&rpath);
+		return;
+	}
 	rsync_common(sp->h, cp);
 	if (sp->incremental) {
 		strvec_push(&cp->args, "--files-from=-");
@@ -981,6 +997,11 @@ static void plan_indexed(struct sync_push *sp)
 				sp->changed += !sp->list.buf[i];
 			sp->old = old;
 			old = NULL;
+			/*
+			 * Nothing changed and nothing was racily clean: the old
+			 * index stays as it is, the server's marker too.
+			 */
+			sp->unchanged = !sp->changed && !sp->dels.nr;
 		}
 	}
 	if (why)
@@ -1045,6 +1066,7 @@ int remote_sync_push_end(struct sync_push *sp, struct sync_stats *stats,
 		log_info("remote", "the source tree on the server changed since the last sync: "
 			 "a full sync");
 		sp->incremental = false;
+		sp->unchanged = false;
 		sp->cur->full_ns = sync_clock_ns(CLOCK_REALTIME_COARSE);
 		push_child(sp);
 		sp->cp.timeout_ms = timeout;
@@ -1054,6 +1076,27 @@ int remote_sync_push_end(struct sync_push *sp, struct sync_stats *stats,
 		}
 		if (proc_interrupted())
 			return 0;
+	}
+	if (sp->unchanged) {
+		if (sp->cp.exit_code != 0) {
+			char *what = xstrfmt("syncing '%s' to '%s:%s'", sp->local_dir,
+					     remote_dest(sp->h), sp->remote_dir);
+			char *why = remote_last_line(&sp->cp.err_buf);
+			struct strbuf st = STRBUF_INIT;
+
+			proc_describe_status(&sp->cp, &st);
+			burst_error_set(err, BURST_EXIT_REMOTE, "%s failed: ssh %s%s%s", what,
+					st.buf, why ? ": " : "", why ? why : "");
+			strbuf_release(&st);
+			free(why);
+			free(what);
+			return -1;
+		}
+		if (stats) {
+			memset(stats, 0, sizeof(*stats));
+			stats->elapsed_ms = sp->cp.elapsed_ms;
+		}
+		return 0;
 	}
 	if (remote_rsync_push_finish(sp->h, sp->local_dir, sp->remote_dir, &sp->cp, stats,
 				     err) < 0)

@@ -25,6 +25,7 @@
 
 #include "burst/proc.h"
 #include "burst/remote.h"
+#include "../../src/remote/remote-int.h"
 #include "tap.h"
 
 static char tmp[] = "/tmp/burst-rt-XXXXXX";
@@ -1197,6 +1198,20 @@ static void test_sync_index(void)
 	six_step("after the killed sync", true);
 	sh_ok("rm -f '%s/big.bin'", six_proj);
 	six_step("the big file deleted", true);
+
+	/* past the racy window: nothing to send, the server is only asked */
+	usleep((useconds_t)(SYNC_RACY_NS / 1000) + 100 * 1000);
+	six_step("the recent files sent once more", true);
+	m1 = read_marker();
+	six_step("nothing changed at all", true);
+	m2 = read_marker();
+	is_str(m2, m1, "nothing changed: the server's marker kept");
+	free(m1);
+	free(m2);
+	sh_ok("echo 0123 > '%s/.cargo-burst-sync' && echo stray > '%s/stray2'", six_dst, six_dst);
+	ok(six_push(0, &planned, &incr, &st) == 0 && planned && !incr,
+	   "nothing changed but the marker does not match: a full sync");
+	six_step("after that", true);
 }
 
 int main(void)
