@@ -128,13 +128,15 @@ class Plan:
         self.remote = None
         lines = trace.splitlines()
         for i, line in enumerate(lines):
-            if line.startswith("trace: proc: run: rsync ") and "--delete" in line and self.rsync is None:
+            if (line.startswith("trace: proc: run: rsync ") and self.rsync is None and
+                    ("--delete" in line or "--files-from=-" in line)):
                 argv = shlex.split(line[len("trace: proc: run: "):])
                 self.rsync = argv
                 self.ssh = shlex.split(argv[argv.index("-e") + 1])
                 self.local = argv[-2]
                 self.host, self.remote = argv[-1].split(":", 1)
-            elif line.startswith("trace: pipeline: sync rules:") and not self.rules:
+            elif (line.startswith(("trace: pipeline: sync rules:", "trace: remote: sync rules:"))
+                  and not self.rules):
                 for r in lines[i + 1:]:
                     if not r.strip():
                         break
