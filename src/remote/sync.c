@@ -1040,6 +1040,8 @@ struct sync_push *remote_sync_push_start(const struct remote_host *h, const char
 	log_trace("remote", "sync rules:\n%s", sp->rules.buf);
 	if (sp->f.index_path)
 		plan_indexed(sp);
+	log_trace("remote", "push of %s/ to %s:%s/ (%s)", local_dir, remote_dest(h), remote_dir,
+		  sp->unchanged ? "nothing changed" : sp->incremental ? "incremental" : "full");
 	push_child(sp);
 	return sp;
 }
