@@ -802,6 +802,7 @@ struct sync_push {
 	struct sync_index *cur; /* this walk; NULL: no index this time */
 	struct sync_index *old; /* the index of the last sync (incremental only) */
 	char *index_path, *index_target;
+	char *rules_file; /* the rules of an incremental push (stdin is the list) */
 	bool incremental;
 	bool unchanged; /* incremental with nothing to send or delete */
 	size_t changed;
@@ -891,6 +892,11 @@ static void push_child(struct sync_push *sp)
 		 * same timestamp granule; rsync's quick check would skip it).
 		 */
 		strvec_push(&cp->args, "--ignore-times");
+		/*
+		 * The same rules: a listed "." (the top directory's own times
+		 * and mode) makes rsync look at the top level's entries too.
+		 */
+		strvec_pushf(&cp->args, "--filter=. %s", sp->rules_file);
 	} else {
 		strvec_push(&cp->args, "--delete");
 		strvec_push(&cp->args, "--filter=. -");
@@ -943,6 +949,51 @@ static const char *index_untrusted(const struct sync_push *sp, const struct sync
 	    (now - old->full_ns) / 1000000000 >= sp->f.verify_secs)
 		return "a full sync verifies the tree (verify_secs)";
 	return NULL;
+}
+
+/* The rules into a file beside the index, for rsync --filter=". FILE". */
+static int write_rules_file(struct sync_push *sp)
+{
+	char *path = xstrfmt("%s.rules.%ld", sp->index_path, (long)getpid());
+	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+	struct strbuf nul = STRBUF_INIT;
+	int fd = -1, ret = -1;
+
+	if (slash) {
+		*slash = '\0';
+		if (remote_mkdir_p(dir, 0700) < 0)
+			goto out;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		goto out;
+	/* --from0 makes rsync read merge files NUL-separated too */
+	for (size_t i = 0; i < sp->rules.len; i++)
+		if (sp->rules.buf[i] == '\n')
+			strbuf_addch(&nul, '\0');
+		else
+			strbuf_addch(&nul, sp->rules.buf[i]);
+	for (size_t off = 0; off < nul.len;) {
+		ssize_t w = write(fd, nul.buf + off, nul.len - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			goto out;
+		off += (size_t)w;
+	}
+	sp->rules_file = path;
+	path = NULL;
+	ret = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (path)
+		unlink(path);
+	strbuf_release(&nul);
+	free(path);
+	free(dir);
+	return ret;
 }
 
 /* Walk, compare with the index and choose the kind of push. */
@@ -1002,6 +1053,14 @@ static void plan_indexed(struct sync_push *sp)
 			 * index stays as it is, the server's marker too.
 			 */
 			sp->unchanged = !sp->changed && !sp->dels.nr;
+			if (!sp->unchanged && write_rules_file(sp) < 0) {
+				why = "the rules cannot be written for rsync";
+				sp->incremental = false;
+				sync_index_free(sp->old);
+				sp->old = NULL;
+				strbuf_reset(&sp->list);
+				strvec_clear(&sp->dels);
+			}
 		}
 	}
 	if (why)
@@ -1124,6 +1183,9 @@ void remote_sync_push_free(struct sync_push *sp)
 	strvec_clear(&sp->dels);
 	sync_index_free(sp->cur);
 	sync_index_free(sp->old);
+	if (sp->rules_file)
+		unlink(sp->rules_file);
+	free(sp->rules_file);
 	free(sp->index_path);
 	free(sp->index_target);
 	free(sp->local_dir);
