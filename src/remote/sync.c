@@ -954,7 +954,8 @@ static const char *index_untrusted(const struct sync_push *sp, const struct sync
 /* The rules into a file beside the index, for rsync --filter=". FILE". */
 static int write_rules_file(struct sync_push *sp)
 {
-	char *path = xstrfmt("%s.rules.%ld", sp->index_path, (long)getpid());
+	/* one name: a killed run leaves no litter (runs of a project take turns) */
+	char *path = xstrfmt("%s.rules", sp->index_path);
 	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
 	struct strbuf nul = STRBUF_INIT;
 	int fd = -1, ret = -1;

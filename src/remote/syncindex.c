@@ -476,7 +476,7 @@ int sync_index_save(const struct sync_index *idx, const char *path,
 {
 	struct strbuf sb = STRBUF_INIT;
 	unsigned char dig[SHA256_DIGEST_LEN];
-	char *tmp = xstrfmt("%s.tmp.%ld", path, (long)getpid());
+	char *tmp = xstrfmt("%s.tmp", path);
 	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
 	int fd = -1, ret = -1;
 
@@ -509,7 +509,7 @@ int sync_index_save(const struct sync_index *idx, const char *path,
 		if (remote_mkdir_p(dir, 0700) < 0)
 			goto fail;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		goto fail;
 	for (size_t off = 0; off < sb.len;) {
