@@ -879,6 +879,7 @@ static void push_child(struct sync_push *sp)
 		cp->out = PROC_IO_CAPTURE;
 		cp->err = PROC_IO_CAPTURE;
 		cp->capture_max = 64 * 1024;
+		cp->timeout_ms = FETCH_IDLE_SECS * 1000;
 		strbuf_release(&rpath);
 		return;
 	}
