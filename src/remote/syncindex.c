@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,7 @@
 #include "burst/sha256.h"
 #include "remote-int.h"
 
-#define SI_MAGIC "BURSTSI1"
+#define SI_MAGIC "BURSTSI2"
 #define SI_MAX_ENTRIES 4000000u
 #define SI_MAX_FILE (1024u * 1024 * 1024)
 #define SI_PATH_MAX 4096
@@ -281,12 +282,29 @@ int sync_rules_test(const char *rules, const char *path, bool is_dir)
 
 /* ---- the walk ------------------------------------------------------------ */
 
-struct walker {
+/*
+ * The walk is lstat-bound (100,000 files: ~0.2 s of kernel time on one
+ * core), so a few threads share it: a queue of directories to read, each
+ * thread with its own entries, merged and sorted at the end.
+ */
+#define WALK_THREADS_MAX 4
+
+struct walk_shared {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct strvec queue; /* directories still to read, relative ("" = top) */
+	int busy;            /* threads reading a directory */
+	int rootfd;
 	const struct sync_rules *rules;
-	struct sync_index *idx;
-	struct strbuf path, scratch;
 	bool failed;
 	const char *why;
+};
+
+struct walker {
+	struct walk_shared *sh;
+	struct sync_index part;
+	struct strbuf path, scratch;
+	struct strvec subdirs;
 };
 
 static void add_entry(struct sync_index *idx, const char *path, const struct stat *st)
@@ -303,19 +321,24 @@ static void add_entry(struct sync_index *idx, const char *path, const struct sta
 	e->ino = (uint64_t)st->st_ino;
 }
 
-static void walk(struct walker *w, int dfd)
+/* Read one directory (rel); its subdirectories go to w->subdirs.  NULL or why not. */
+static const char *walk_dir_entries(struct walker *w, const char *rel)
 {
-	DIR *d = fdopendir(dfd);
+	int dfd = openat(w->sh->rootfd, *rel ? rel : ".",
+			 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d = dfd < 0 ? NULL : fdopendir(dfd);
 	struct dirent *de;
-	size_t base = w->path.len;
+	size_t base = strlen(rel);
+	const char *why = NULL;
 
 	if (!d) {
-		close(dfd);
-		w->failed = true;
-		w->why = "a directory cannot be read";
-		return;
+		if (dfd >= 0)
+			close(dfd);
+		return "a directory cannot be read";
 	}
-	while (!w->failed && (de = readdir(d))) {
+	strbuf_reset(&w->path);
+	strbuf_addstr(&w->path, rel);
+	while (!why && (de = readdir(d))) {
 		struct stat st;
 		bool is_dir;
 		int m;
@@ -325,8 +348,7 @@ static void walk(struct walker *w, int dfd)
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			if (errno == ENOENT)
 				continue; /* gone meanwhile: as if never seen */
-			w->failed = true;
-			w->why = "a file cannot be looked at";
+			why = "a file cannot be looked at";
 			break;
 		}
 		strbuf_setlen(&w->path, base);
@@ -334,39 +356,61 @@ static void walk(struct walker *w, int dfd)
 			strbuf_addch(&w->path, '/');
 		strbuf_addstr(&w->path, de->d_name);
 		if (w->path.len >= SI_PATH_MAX) {
-			w->failed = true;
-			w->why = "a path is too long";
+			why = "a path is too long";
 			break;
 		}
 		is_dir = S_ISDIR(st.st_mode);
-		m = rules_exclude(w->rules, w->path.buf, is_dir, &w->scratch);
-		if (m < 0) {
-			w->failed = true;
-			w->why = "a filter rule is not one the index evaluates";
-			break;
-		}
+		m = rules_exclude(w->sh->rules, w->path.buf, is_dir, &w->scratch);
+		if (m < 0)
+			why = "a filter rule is not one the index evaluates";
+		else if (!m && w->part.nr >= SI_MAX_ENTRIES)
+			why = "too many files";
 		if (m)
 			continue;
-		if (w->idx->nr >= SI_MAX_ENTRIES) {
-			w->failed = true;
-			w->why = "too many files";
-			break;
-		}
-		add_entry(w->idx, w->path.buf, &st);
-		if (is_dir) {
-			int sub = openat(dirfd(d), de->d_name,
-					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-
-			if (sub < 0) {
-				w->failed = true;
-				w->why = "a directory cannot be opened";
-				break;
-			}
-			walk(w, sub);
-		}
+		add_entry(&w->part, w->path.buf, &st);
+		if (is_dir)
+			strvec_push(&w->subdirs, w->path.buf);
 	}
-	strbuf_setlen(&w->path, base);
 	closedir(d);
+	return why;
+}
+
+static void *walk_thread(void *data)
+{
+	struct walker *w = data;
+	struct walk_shared *sh = w->sh;
+
+	pthread_mutex_lock(&sh->mu);
+	for (;;) {
+		char *rel;
+		const char *why;
+
+		while (!sh->queue.nr && sh->busy && !sh->failed)
+			pthread_cond_wait(&sh->cv, &sh->mu);
+		if (sh->failed || !sh->queue.nr)
+			break;
+		rel = xstrdup(sh->queue.v[sh->queue.nr - 1]);
+		strvec_pop(&sh->queue);
+		sh->busy++;
+		pthread_mutex_unlock(&sh->mu);
+
+		why = walk_dir_entries(w, rel);
+		free(rel);
+
+		pthread_mutex_lock(&sh->mu);
+		sh->busy--;
+		if (why && !sh->failed) {
+			sh->failed = true;
+			sh->why = why;
+		}
+		for (size_t i = 0; i < w->subdirs.nr; i++)
+			strvec_push(&sh->queue, w->subdirs.v[i]);
+		strvec_clear(&w->subdirs);
+		pthread_cond_broadcast(&sh->cv);
+	}
+	pthread_cond_broadcast(&sh->cv);
+	pthread_mutex_unlock(&sh->mu);
+	return NULL;
 }
 
 static int cmp_entry(const void *a, const void *b)
@@ -385,44 +429,79 @@ int64_t sync_clock_ns(clockid_t id)
 struct sync_index *sync_index_walk(const char *root, const struct sync_rules *rules,
 				   const char **why)
 {
-	struct walker w;
-	int fd;
+	struct walk_shared sh;
+	struct walker w[WALK_THREADS_MAX];
+	pthread_t tid[WALK_THREADS_MAX];
+	struct sync_index *idx = xcalloc(1, sizeof(*idx));
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int n = cpus < 1 ? 1 : cpus > WALK_THREADS_MAX ? WALK_THREADS_MAX : (int)cpus;
+	int started = 0;
+	struct stat st;
+	size_t total = 0;
 
-	memset(&w, 0, sizeof(w));
-	strbuf_init(&w.path, 256);
-	strbuf_init(&w.scratch, 256);
-	w.rules = rules;
-	w.idx = xcalloc(1, sizeof(*w.idx));
+	memset(&sh, 0, sizeof(sh));
+	pthread_mutex_init(&sh.mu, NULL);
+	pthread_cond_init(&sh.cv, NULL);
+	strvec_init(&sh.queue);
+	sh.rules = rules;
 	/* the granule of file times: the coarse clock the kernel stamps them with */
-	w.idx->walk_ns = sync_clock_ns(CLOCK_REALTIME_COARSE);
-	w.idx->offset_ns = sync_clock_ns(CLOCK_REALTIME) - sync_clock_ns(CLOCK_BOOTTIME);
-	sync_boot_id(w.idx->boot);
-	fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		w.failed = true;
-		w.why = "the workspace cannot be opened";
+	idx->walk_ns = sync_clock_ns(CLOCK_REALTIME_COARSE);
+	idx->offset_ns = sync_clock_ns(CLOCK_REALTIME) - sync_clock_ns(CLOCK_BOOTTIME);
+	sync_boot_id(idx->boot);
+	sh.rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sh.rootfd < 0 || fstat(sh.rootfd, &st) < 0) {
+		sh.failed = true;
+		sh.why = "the workspace cannot be opened";
 	} else {
-		struct stat st;
-
 		/* the top directory's own times and mode are synced too: "." */
-		if (fstat(fd, &st) == 0) {
-			add_entry(w.idx, ".", &st);
-			walk(&w, fd);
-		} else {
-			close(fd);
-			w.failed = true;
-			w.why = "the workspace cannot be looked at";
-		}
+		add_entry(idx, ".", &st);
+		strvec_push(&sh.queue, "");
 	}
-	strbuf_release(&w.path);
-	strbuf_release(&w.scratch);
-	if (w.failed) {
-		*why = w.why;
-		sync_index_free(w.idx);
+	for (int i = 0; i < n; i++) {
+		memset(&w[i], 0, sizeof(w[i]));
+		w[i].sh = &sh;
+		strbuf_init(&w[i].path, 256);
+		strbuf_init(&w[i].scratch, 256);
+		strvec_init(&w[i].subdirs);
+	}
+	/* this thread is walker 0; the others only when they can be started */
+	for (int i = 1; i < n && !sh.failed; i++) {
+		if (pthread_create(&tid[i], NULL, walk_thread, &w[i]))
+			break;
+		started = i;
+	}
+	walk_thread(&w[0]);
+	for (int i = 1; i <= started; i++)
+		pthread_join(tid[i], NULL);
+	for (int i = 0; i < n; i++) {
+		total += w[i].part.nr;
+		strbuf_release(&w[i].path);
+		strbuf_release(&w[i].scratch);
+		strvec_clear(&w[i].subdirs);
+	}
+	if (!sh.failed && total >= SI_MAX_ENTRIES) {
+		sh.failed = true;
+		sh.why = "too many files";
+	}
+	ALLOC_GROW(idx->v, idx->nr + total, idx->alloc);
+	for (int i = 0; i < n; i++) {
+		if (w[i].part.nr)
+			memcpy(idx->v + idx->nr, w[i].part.v, w[i].part.nr * sizeof(*idx->v));
+		idx->nr += w[i].part.nr;
+		free(w[i].part.v);
+	}
+	if (sh.rootfd >= 0)
+		close(sh.rootfd);
+	strvec_clear(&sh.queue);
+	pthread_cond_destroy(&sh.cv);
+	pthread_mutex_destroy(&sh.mu);
+	if (sh.failed) {
+		*why = sh.why;
+		sync_index_free(idx);
 		return NULL;
 	}
-	qsort(w.idx->v, w.idx->nr, sizeof(*w.idx->v), cmp_entry);
-	return w.idx;
+	qsort(idx->v, idx->nr, sizeof(*idx->v), cmp_entry);
+	return idx;
 }
 
 void sync_index_free(struct sync_index *idx)
@@ -436,11 +515,33 @@ void sync_index_free(struct sync_index *idx)
 }
 
 /* ---- the file --------------------------------------------------------------
- * "BURSTSI1", then little-endian: key[32] rules[32] gen[32] boot[36]
+ * "BURSTSI2", then little-endian: key[32] rules[32] gen[32] boot[36]
  * walk_ns offset_ns full_ns (i64) count (u64), count x { u16 path length,
- * path, u32 mode, u64 size, i64 mtime_ns, i64 ctime_ns, u64 ino }, and the
- * SHA-256 of everything before it.
+ * path, u32 mode, u64 size, i64 mtime_ns, i64 ctime_ns, u64 ino }, and a
+ * 64-bit checksum of everything before it (sum64): a torn or damaged file
+ * is detected; the file is the user's own (0600 in the state dir), so the
+ * checksum need not resist a forger, and SHA-256 was a third of a warm
+ * sync's CPU on 100,000 files.
  */
+
+/* A fast 64-bit checksum, 8 bytes at a time. */
+static uint64_t sum64(const unsigned char *p, size_t len)
+{
+	uint64_t h = 0x243f6a8885a308d3ULL ^ len;
+
+	for (; len >= 8; p += 8, len -= 8) {
+		uint64_t w;
+
+		memcpy(&w, p, 8);
+		h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+		h ^= h >> 31;
+	}
+	for (; len; p++, len--)
+		h = (h ^ *p) * 0x100000001b3ULL;
+	h ^= h >> 29;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	return h ^ (h >> 32);
+}
 
 static void put_u64(struct strbuf *sb, uint64_t v)
 {
@@ -475,7 +576,6 @@ int sync_index_save(const struct sync_index *idx, const char *path,
 		    struct burst_error *err)
 {
 	struct strbuf sb = STRBUF_INIT;
-	unsigned char dig[SHA256_DIGEST_LEN];
 	char *tmp = xstrfmt("%s.tmp", path);
 	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
 	int fd = -1, ret = -1;
@@ -502,8 +602,7 @@ int sync_index_save(const struct sync_index *idx, const char *path,
 		put_u64(&sb, (uint64_t)e->ctime_ns);
 		put_u64(&sb, e->ino);
 	}
-	sha256_buf(sb.buf, sb.len, dig);
-	strbuf_add(&sb, dig, sizeof(dig));
+	put_u64(&sb, sum64((const unsigned char *)sb.buf, sb.len));
 	if (slash) {
 		*slash = '\0';
 		if (remote_mkdir_p(dir, 0700) < 0)
@@ -556,7 +655,6 @@ struct sync_index *sync_index_load(const char *path, const char **why)
 {
 	struct strbuf sb = STRBUF_INIT;
 	struct sync_index *idx = NULL;
-	unsigned char dig[SHA256_DIGEST_LEN];
 	const unsigned char *p, *end;
 	uint64_t count;
 
@@ -566,13 +664,13 @@ struct sync_index *sync_index_load(const char *path, const char **why)
 		goto out;
 	}
 	*why = "the index is damaged";
-	if (sb.len < 8 + 32 * 3 + 36 + 32 + 32 || memcmp(sb.buf, SI_MAGIC, 8))
+	if (sb.len < 8 + 32 * 3 + 36 + 32 + 8 || memcmp(sb.buf, SI_MAGIC, 8))
 		goto out;
-	sha256_buf(sb.buf, sb.len - 32, dig);
-	if (memcmp(dig, sb.buf + sb.len - 32, 32))
+	if (sum64((const unsigned char *)sb.buf, sb.len - 8) !=
+	    get_u64((const unsigned char *)sb.buf + sb.len - 8))
 		goto out;
 	p = (const unsigned char *)sb.buf + 8;
-	end = (const unsigned char *)sb.buf + sb.len - 32;
+	end = (const unsigned char *)sb.buf + sb.len - 8;
 	idx = xcalloc(1, sizeof(*idx));
 	memcpy(idx->key, p, 32);
 	memcpy(idx->rules, p + 32, 32);
