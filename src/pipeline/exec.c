@@ -46,7 +46,8 @@ static struct sync_push *prepare_rsync(struct run *r, const char *remote_dir,
 	struct sync_push *sp;
 	char *target = r->byo ? xstrfmt("byo %s", r->display ? r->display : r->host.host)
 			      : xstrfmt("server %lld", (long long)r->srv.hcloud_id);
-	char *key = xstrfmt("%s\n%s\n%s", target, remote_dir, r->root);
+	/* one index per project and remote dir: another server's replaces it */
+	char *key = xstrfmt("%s\n%s", remote_dir, r->root);
 	char hex[17], *index;
 
 	sha256_hex(key, strlen(key), hex, 16);
