@@ -1070,6 +1070,7 @@ static void plan_indexed(struct sync_push *sp)
 	sync_index_free(old);
 }
 
+/* Walk, compare with the index and prepare the push (see remote.h). */
 struct sync_push *remote_sync_push_start(const struct remote_host *h, const char *local_dir,
 					 const char *remote_dir, const struct sync_filters *f,
 					 struct burst_error *err)
@@ -1107,16 +1108,19 @@ struct sync_push *remote_sync_push_start(const struct remote_host *h, const char
 	return sp;
 }
 
+/* The child to run. */
 struct child_process *remote_sync_push_child(struct sync_push *sp)
 {
 	return &sp->cp;
 }
 
+/* Only what changed? */
 bool remote_sync_push_incremental(const struct sync_push *sp)
 {
 	return sp->incremental;
 }
 
+/* Check the push, fall back to a full one on a marker mismatch, write the index. */
 int remote_sync_push_end(struct sync_push *sp, struct sync_stats *stats,
 			 struct burst_error *err)
 {
@@ -1175,6 +1179,7 @@ int remote_sync_push_end(struct sync_push *sp, struct sync_stats *stats,
 	return 0;
 }
 
+/* Free the push and remove its rules file. */
 void remote_sync_push_free(struct sync_push *sp)
 {
 	if (!sp)

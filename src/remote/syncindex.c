@@ -45,6 +45,7 @@ struct sync_rules {
 	size_t nr, alloc;
 };
 
+/* Free parsed rules. */
 void sync_rules_free(struct sync_rules *r)
 {
 	if (!r)
@@ -418,6 +419,7 @@ static int cmp_entry(const void *a, const void *b)
 	return strcmp(((const struct si_entry *)a)->path, ((const struct si_entry *)b)->path);
 }
 
+/* A clock in nanoseconds. */
 int64_t sync_clock_ns(clockid_t id)
 {
 	struct timespec ts;
@@ -426,6 +428,7 @@ int64_t sync_clock_ns(clockid_t id)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* Walk root as rsync would send it (see remote-int.h). */
 struct sync_index *sync_index_walk(const char *root, const struct sync_rules *rules,
 				   const char **why)
 {
@@ -504,6 +507,7 @@ struct sync_index *sync_index_walk(const char *root, const struct sync_rules *ru
 	return idx;
 }
 
+/* Free an index and its entries. */
 void sync_index_free(struct sync_index *idx)
 {
 	if (!idx)
@@ -561,6 +565,7 @@ static uint64_t get_u64(const unsigned char *p)
 	return v;
 }
 
+/* The kernel's boot id, to tell a clock step from a reboot. */
 void sync_boot_id(char out[36])
 {
 	struct strbuf sb = STRBUF_INIT;
@@ -572,6 +577,7 @@ void sync_boot_id(char out[36])
 	strbuf_release(&sb);
 }
 
+/* Write the index file atomically (temp, fsync, rename). */
 int sync_index_save(const struct sync_index *idx, const char *path,
 		    struct burst_error *err)
 {
@@ -651,6 +657,7 @@ out:
 	return ret;
 }
 
+/* Read and check an index file. */
 struct sync_index *sync_index_load(const char *path, const char **why)
 {
 	struct strbuf sb = STRBUF_INIT;
@@ -748,6 +755,7 @@ static bool parent_deleted(const struct strvec *dels, const char *path)
 	return hit;
 }
 
+/* What to send and delete to bring the last sync's tree to cur. */
 void sync_index_diff(const struct sync_index *old, const struct sync_index *cur,
 		     struct strbuf *send, struct strvec *dels)
 {
@@ -785,6 +793,7 @@ void sync_index_diff(const struct sync_index *old, const struct sync_index *cur,
 	strvec_clear(&gone);
 }
 
+/* A random generation id for the server's marker. */
 void sync_new_gen(char gen[32])
 {
 	unsigned char rnd[16];
