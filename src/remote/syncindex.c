@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -467,11 +468,21 @@ struct sync_index *sync_index_walk(const char *root, const struct sync_rules *ru
 		strbuf_init(&w[i].scratch, 256);
 		strvec_init(&w[i].subdirs);
 	}
-	/* this thread is walker 0; the others only when they can be started */
-	for (int i = 1; i < n && !sh.failed; i++) {
-		if (pthread_create(&tid[i], NULL, walk_thread, &w[i]))
-			break;
-		started = i;
+	/*
+	 * This thread is walker 0; the others only when they can be started,
+	 * with every signal blocked (signals stay the main thread's).
+	 */
+	{
+		sigset_t all, saved;
+
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &saved);
+		for (int i = 1; i < n && !sh.failed; i++) {
+			if (pthread_create(&tid[i], NULL, walk_thread, &w[i]))
+				break;
+			started = i;
+		}
+		pthread_sigmask(SIG_SETMASK, &saved, NULL);
 	}
 	walk_thread(&w[0]);
 	for (int i = 1; i <= started; i++)
