@@ -39,6 +39,8 @@ struct sync_index {
 	int64_t walk_ns;         /* CLOCK_REALTIME_COARSE when the walk began */
 	int64_t offset_ns;       /* CLOCK_REALTIME - CLOCK_BOOTTIME then */
 	int64_t full_ns;         /* when the last full sync began */
+	char *rules_text;        /* the rules the walk evaluated (NUL-free) */
+	size_t rules_len;
 	struct si_entry *v;
 	size_t nr, alloc;
 };
@@ -58,6 +60,14 @@ int sync_rules_test(const char *rules, const char *path, bool is_dir);
  */
 struct sync_index *sync_index_walk(const char *root, const struct sync_rules *rules,
 				   const char **why);
+/*
+ * The same walk in two steps, so that the caller can work meanwhile:
+ * start begins it in threads (rules must live until finish), finish walks
+ * along in the calling thread, joins and returns as sync_index_walk().
+ */
+struct sync_walk;
+struct sync_walk *sync_index_walk_start(const char *root, const struct sync_rules *rules);
+struct sync_index *sync_index_walk_finish(struct sync_walk *sw, const char **why);
 /* Free an index (NULL is fine). */
 void sync_index_free(struct sync_index *idx);
 /* Read and check an index file; NULL with *why when missing or damaged. */

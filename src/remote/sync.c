@@ -998,32 +998,81 @@ out:
 	return ret;
 }
 
-/* Walk, compare with the index and choose the kind of push. */
-static void plan_indexed(struct sync_push *sp)
+/*
+ * The early walk: while the rules are computed, the workspace is already
+ * walked with the rules of the last sync (the index keeps their text); it
+ * stands only when the rules came out the same.
+ */
+struct early_walk {
+	struct sync_index *old;  /* the index of the last sync, or NULL */
+	struct sync_rules *rules; /* old's rules, parsed */
+	struct sync_walk *walk;
+};
+
+static void early_walk_start(struct sync_push *sp, struct early_walk *ew)
 {
-	struct sync_rules *rules = sync_rules_parse(sp->rules.buf, sp->rules.len);
+	const char *why = NULL;
+
+	memset(ew, 0, sizeof(*ew));
+	ew->old = sync_index_load(sp->f.index_path, &why);
+	if (!ew->old) {
+		log_debug("remote", "sync index of '%s': %s", sp->local_dir, why);
+		return;
+	}
+	ew->rules = sync_rules_parse(ew->old->rules_text, ew->old->rules_len);
+	if (ew->rules)
+		ew->walk = sync_index_walk_start(sp->local_dir, ew->rules);
+}
+
+static void early_walk_release(struct early_walk *ew)
+{
+	const char *why;
+
+	if (ew->walk)
+		sync_index_free(sync_index_walk_finish(ew->walk, &why));
+	sync_rules_free(ew->rules);
+	sync_index_free(ew->old);
+	memset(ew, 0, sizeof(*ew));
+}
+
+/* Walk (or take the early walk), compare with the index, choose the push. */
+static void plan_indexed(struct sync_push *sp, struct early_walk *ew)
+{
 	struct sha256_ctx c;
 	const char *why = NULL;
-	struct sync_index *old;
+	struct sync_index *old = ew->old;
 	const char *target;
 	size_t dlen = 0;
 
+	if (ew->walk && ew->old->rules_len == sp->rules.len &&
+	    !memcmp(ew->old->rules_text, sp->rules.buf, sp->rules.len)) {
+		sp->cur = sync_index_walk_finish(ew->walk, &why);
+		ew->walk = NULL;
+	} else {
+		struct sync_rules *rules = sync_rules_parse(sp->rules.buf, sp->rules.len);
+
+		if (ew->walk) {
+			/* the rules changed: that walk is not this push's */
+			sync_index_free(sync_index_walk_finish(ew->walk, &why));
+			ew->walk = NULL;
+		}
+		why = "a filter rule is not one it evaluates";
+		if (rules)
+			sp->cur = sync_index_walk(sp->local_dir, rules, &why);
+		sync_rules_free(rules);
+	}
 	/*
 	 * Without an index this time, the old one must go: the full push
 	 * changes the server's tree without a new marker.
 	 */
-	if (!rules) {
-		log_debug("remote", "no sync index: a filter rule is not one it evaluates");
-		unlink(sp->f.index_path);
-		return;
-	}
-	sp->cur = sync_index_walk(sp->local_dir, rules, &why);
-	sync_rules_free(rules);
 	if (!sp->cur) {
 		log_debug("remote", "no sync index for '%s': %s", sp->local_dir, why);
 		unlink(sp->f.index_path);
 		return;
 	}
+	why = NULL;
+	sp->cur->rules_text = xstrndup(sp->rules.buf, sp->rules.len);
+	sp->cur->rules_len = sp->rules.len;
 	sha256_init(&c);
 	target = sp->f.index_target ? sp->f.index_target : "";
 	sha256_update(&c, target, strlen(target) + 1);
@@ -1034,7 +1083,6 @@ static void plan_indexed(struct sync_push *sp)
 	sync_new_gen(sp->cur->gen);
 	sp->cur->full_ns = sp->cur->walk_ns;
 
-	old = sync_index_load(sp->f.index_path, &why);
 	if (old && !(why = index_untrusted(sp, old))) {
 		sync_index_diff(old, sp->cur, &sp->list, &sp->dels);
 		for (size_t i = 0; i < sp->dels.nr; i++)
@@ -1049,7 +1097,7 @@ static void plan_indexed(struct sync_push *sp)
 			for (size_t i = 0; i < sp->list.len; i++)
 				sp->changed += !sp->list.buf[i];
 			sp->old = old;
-			old = NULL;
+			ew->old = NULL;
 			/*
 			 * Nothing changed and nothing was racily clean: the old
 			 * index stays as it is, the server's marker too.
@@ -1058,16 +1106,15 @@ static void plan_indexed(struct sync_push *sp)
 			if (!sp->unchanged && write_rules_file(sp) < 0) {
 				why = "the rules cannot be written for rsync";
 				sp->incremental = false;
-				sync_index_free(sp->old);
-				sp->old = NULL;
 				strbuf_reset(&sp->list);
 				strvec_clear(&sp->dels);
 			}
 		}
+	} else if (!old) {
+		why = "no usable index";
 	}
 	if (why)
 		log_debug("remote", "full sync of '%s': %s", sp->local_dir, why);
-	sync_index_free(old);
 }
 
 /* Walk, compare with the index and prepare the push (see remote.h). */
@@ -1076,6 +1123,7 @@ struct sync_push *remote_sync_push_start(const struct remote_host *h, const char
 					 struct burst_error *err)
 {
 	struct sync_push *sp = xcalloc(1, sizeof(*sp));
+	struct early_walk ew = { 0 };
 
 	sp->h = h;
 	sp->local_dir = xstrdup(local_dir);
@@ -1093,15 +1141,19 @@ struct sync_push *remote_sync_push_start(const struct remote_host *h, const char
 	strvec_init(&sp->dels);
 	child_process_init(&sp->cp);
 	/* the marker is the tool's, never the workspace's, on either side */
-	if (sp->f.index_path)
+	if (sp->f.index_path) {
 		strbuf_addstr(&sp->rules, "- /" SYNC_MARKER "\n");
+		early_walk_start(sp, &ew);
+	}
 	if (remote_sync_rules(local_dir, f, &sp->rules, err) < 0) {
+		early_walk_release(&ew);
 		remote_sync_push_free(sp);
 		return NULL;
 	}
 	log_trace("remote", "sync rules:\n%s", sp->rules.buf);
 	if (sp->f.index_path)
-		plan_indexed(sp);
+		plan_indexed(sp, &ew);
+	early_walk_release(&ew);
 	log_trace("remote", "push of %s/ to %s:%s/ (%s)", local_dir, remote_dest(h), remote_dir,
 		  sp->unchanged ? "nothing changed" : sp->incremental ? "incremental" : "full");
 	push_child(sp);

@@ -21,7 +21,7 @@
 #include "burst/sha256.h"
 #include "remote-int.h"
 
-#define SI_MAGIC "BURSTSI2"
+#define SI_MAGIC "BURSTSI3"
 #define SI_MAX_ENTRIES 4000000u
 #define SI_MAX_FILE (1024u * 1024 * 1024)
 #define SI_PATH_MAX 4096
@@ -429,93 +429,115 @@ int64_t sync_clock_ns(clockid_t id)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Walk root as rsync would send it (see remote-int.h). */
-struct sync_index *sync_index_walk(const char *root, const struct sync_rules *rules,
-				   const char **why)
-{
+struct sync_walk {
 	struct walk_shared sh;
 	struct walker w[WALK_THREADS_MAX];
 	pthread_t tid[WALK_THREADS_MAX];
-	struct sync_index *idx = xcalloc(1, sizeof(*idx));
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	int n = cpus < 1 ? 1 : cpus > WALK_THREADS_MAX ? WALK_THREADS_MAX : (int)cpus;
-	int started = 0;
-	struct stat st;
-	size_t total = 0;
+	int n, started;
+	struct sync_index *idx;
+};
 
-	memset(&sh, 0, sizeof(sh));
-	pthread_mutex_init(&sh.mu, NULL);
-	pthread_cond_init(&sh.cv, NULL);
-	strvec_init(&sh.queue);
-	sh.rules = rules;
+/* Begin the walk of root in threads (see remote-int.h). */
+struct sync_walk *sync_index_walk_start(const char *root, const struct sync_rules *rules)
+{
+	struct sync_walk *sw = xcalloc(1, sizeof(*sw));
+	struct walk_shared *sh = &sw->sh;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	struct stat st;
+
+	sw->n = cpus < 1 ? 1 : cpus > WALK_THREADS_MAX ? WALK_THREADS_MAX : (int)cpus;
+	sw->idx = xcalloc(1, sizeof(*sw->idx));
+	pthread_mutex_init(&sh->mu, NULL);
+	pthread_cond_init(&sh->cv, NULL);
+	strvec_init(&sh->queue);
+	sh->rules = rules;
 	/* the granule of file times: the coarse clock the kernel stamps them with */
-	idx->walk_ns = sync_clock_ns(CLOCK_REALTIME_COARSE);
-	idx->offset_ns = sync_clock_ns(CLOCK_REALTIME) - sync_clock_ns(CLOCK_BOOTTIME);
-	sync_boot_id(idx->boot);
-	sh.rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (sh.rootfd < 0 || fstat(sh.rootfd, &st) < 0) {
-		sh.failed = true;
-		sh.why = "the workspace cannot be opened";
+	sw->idx->walk_ns = sync_clock_ns(CLOCK_REALTIME_COARSE);
+	sw->idx->offset_ns = sync_clock_ns(CLOCK_REALTIME) - sync_clock_ns(CLOCK_BOOTTIME);
+	sync_boot_id(sw->idx->boot);
+	sh->rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sh->rootfd < 0 || fstat(sh->rootfd, &st) < 0) {
+		sh->failed = true;
+		sh->why = "the workspace cannot be opened";
 	} else {
 		/* the top directory's own times and mode are synced too: "." */
-		add_entry(idx, ".", &st);
-		strvec_push(&sh.queue, "");
+		add_entry(sw->idx, ".", &st);
+		strvec_push(&sh->queue, "");
 	}
-	for (int i = 0; i < n; i++) {
-		memset(&w[i], 0, sizeof(w[i]));
-		w[i].sh = &sh;
-		strbuf_init(&w[i].path, 256);
-		strbuf_init(&w[i].scratch, 256);
-		strvec_init(&w[i].subdirs);
+	for (int i = 0; i < sw->n; i++) {
+		sw->w[i].sh = sh;
+		strbuf_init(&sw->w[i].path, 256);
+		strbuf_init(&sw->w[i].scratch, 256);
+		strvec_init(&sw->w[i].subdirs);
 	}
 	/*
-	 * This thread is walker 0; the others only when they can be started,
-	 * with every signal blocked (signals stay the main thread's).
+	 * Walkers 1.. start now, with every signal blocked (signals stay the
+	 * main thread's); walker 0 is the thread that finishes the walk.
 	 */
 	{
 		sigset_t all, saved;
 
 		sigfillset(&all);
 		pthread_sigmask(SIG_SETMASK, &all, &saved);
-		for (int i = 1; i < n && !sh.failed; i++) {
-			if (pthread_create(&tid[i], NULL, walk_thread, &w[i]))
+		for (int i = 1; i < sw->n && !sh->failed; i++) {
+			if (pthread_create(&sw->tid[i], NULL, walk_thread, &sw->w[i]))
 				break;
-			started = i;
+			sw->started = i;
 		}
 		pthread_sigmask(SIG_SETMASK, &saved, NULL);
 	}
-	walk_thread(&w[0]);
-	for (int i = 1; i <= started; i++)
-		pthread_join(tid[i], NULL);
-	for (int i = 0; i < n; i++) {
-		total += w[i].part.nr;
-		strbuf_release(&w[i].path);
-		strbuf_release(&w[i].scratch);
-		strvec_clear(&w[i].subdirs);
+	return sw;
+}
+
+/* Join the walk in this thread and collect it (see remote-int.h). */
+struct sync_index *sync_index_walk_finish(struct sync_walk *sw, const char **why)
+{
+	struct walk_shared *sh = &sw->sh;
+	struct sync_index *idx = sw->idx;
+	size_t total = 0;
+
+	walk_thread(&sw->w[0]);
+	for (int i = 1; i <= sw->started; i++)
+		pthread_join(sw->tid[i], NULL);
+	for (int i = 0; i < sw->n; i++) {
+		total += sw->w[i].part.nr;
+		strbuf_release(&sw->w[i].path);
+		strbuf_release(&sw->w[i].scratch);
+		strvec_clear(&sw->w[i].subdirs);
 	}
-	if (!sh.failed && total >= SI_MAX_ENTRIES) {
-		sh.failed = true;
-		sh.why = "too many files";
+	if (!sh->failed && total >= SI_MAX_ENTRIES) {
+		sh->failed = true;
+		sh->why = "too many files";
 	}
 	ALLOC_GROW(idx->v, idx->nr + total, idx->alloc);
-	for (int i = 0; i < n; i++) {
-		if (w[i].part.nr)
-			memcpy(idx->v + idx->nr, w[i].part.v, w[i].part.nr * sizeof(*idx->v));
-		idx->nr += w[i].part.nr;
-		free(w[i].part.v);
+	for (int i = 0; i < sw->n; i++) {
+		if (sw->w[i].part.nr)
+			memcpy(idx->v + idx->nr, sw->w[i].part.v,
+			       sw->w[i].part.nr * sizeof(*idx->v));
+		idx->nr += sw->w[i].part.nr;
+		free(sw->w[i].part.v);
 	}
-	if (sh.rootfd >= 0)
-		close(sh.rootfd);
-	strvec_clear(&sh.queue);
-	pthread_cond_destroy(&sh.cv);
-	pthread_mutex_destroy(&sh.mu);
-	if (sh.failed) {
-		*why = sh.why;
+	if (sh->rootfd >= 0)
+		close(sh->rootfd);
+	strvec_clear(&sh->queue);
+	pthread_cond_destroy(&sh->cv);
+	pthread_mutex_destroy(&sh->mu);
+	if (sh->failed) {
+		*why = sh->why;
 		sync_index_free(idx);
-		return NULL;
+		idx = NULL;
+	} else {
+		qsort(idx->v, idx->nr, sizeof(*idx->v), cmp_entry);
 	}
-	qsort(idx->v, idx->nr, sizeof(*idx->v), cmp_entry);
+	free(sw);
 	return idx;
+}
+
+/* Walk root as rsync would send it (see remote-int.h). */
+struct sync_index *sync_index_walk(const char *root, const struct sync_rules *rules,
+				   const char **why)
+{
+	return sync_index_walk_finish(sync_index_walk_start(root, rules), why);
 }
 
 /* Free an index and its entries. */
@@ -526,12 +548,14 @@ void sync_index_free(struct sync_index *idx)
 	for (size_t i = 0; i < idx->nr; i++)
 		free(idx->v[i].path);
 	free(idx->v);
+	free(idx->rules_text);
 	free(idx);
 }
 
 /* ---- the file --------------------------------------------------------------
- * "BURSTSI2", then little-endian: key[32] rules[32] gen[32] boot[36]
- * walk_ns offset_ns full_ns (i64) count (u64), count x { u16 path length,
+ * "BURSTSI3", then little-endian: key[32] rules[32] gen[32] boot[36]
+ * walk_ns offset_ns full_ns (i64), the rules' length (u64) and text,
+ * count (u64), count x { u16 path length,
  * path, u32 mode, u64 size, i64 mtime_ns, i64 ctime_ns, u64 ino }, and a
  * 64-bit checksum of everything before it (sum64): a torn or damaged file
  * is detected; the file is the user's own (0600 in the state dir), so the
@@ -605,6 +629,8 @@ int sync_index_save(const struct sync_index *idx, const char *path,
 	put_u64(&sb, (uint64_t)idx->walk_ns);
 	put_u64(&sb, (uint64_t)idx->offset_ns);
 	put_u64(&sb, (uint64_t)idx->full_ns);
+	put_u64(&sb, idx->rules_len);
+	strbuf_add(&sb, idx->rules_text ? idx->rules_text : "", idx->rules_len);
 	put_u64(&sb, idx->nr);
 	for (size_t i = 0; i < idx->nr; i++) {
 		const struct si_entry *e = &idx->v[i];
@@ -682,7 +708,7 @@ struct sync_index *sync_index_load(const char *path, const char **why)
 		goto out;
 	}
 	*why = "the index is damaged";
-	if (sb.len < 8 + 32 * 3 + 36 + 32 + 8 || memcmp(sb.buf, SI_MAGIC, 8))
+	if (sb.len < 8 + 32 * 3 + 36 + 40 + 8 || memcmp(sb.buf, SI_MAGIC, 8))
 		goto out;
 	if (sum64((const unsigned char *)sb.buf, sb.len - 8) !=
 	    get_u64((const unsigned char *)sb.buf + sb.len - 8))
@@ -698,8 +724,15 @@ struct sync_index *sync_index_load(const char *path, const char **why)
 	idx->walk_ns = (int64_t)get_u64(p);
 	idx->offset_ns = (int64_t)get_u64(p + 8);
 	idx->full_ns = (int64_t)get_u64(p + 16);
-	count = get_u64(p + 24);
+	idx->rules_len = (size_t)get_u64(p + 24);
 	p += 32;
+	if (idx->rules_len > (size_t)(end - p) || (size_t)(end - p) - idx->rules_len < 8 ||
+	    memchr(p, '\0', idx->rules_len))
+		goto bad;
+	idx->rules_text = xstrndup((const char *)p, idx->rules_len);
+	p += idx->rules_len;
+	count = get_u64(p);
+	p += 8;
 	if (count > SI_MAX_ENTRIES)
 		goto bad;
 	for (uint64_t i = 0; i < count; i++) {

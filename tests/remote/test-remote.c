@@ -1154,6 +1154,20 @@ static void test_sync_index(void)
 	six_step("ignored files created", true);
 	sh_ok("cd '%s' && printf '*.log\\n' > .gitignore", six_proj);
 	six_step("the ignore rules changed", false);
+	{
+		const char *why = NULL;
+		struct sync_index *ix = sync_index_load(six_index, &why);
+		bool has = false;
+
+		for (size_t i = 0; ix && i < ix->nr; i++)
+			has |= !strcmp(ix->v[i].path, "build/more/b");
+		ok(has, "the index was walked with the new rules, not the last sync's (%s)",
+		   why ? why : "loaded");
+		sync_index_free(ix);
+	}
+	/* the index holds what the new rules include (not the old rules' walk) */
+	sh_ok("cd '%s' && echo changed >> build/more/b", six_proj);
+	six_step("a file only the new rules include, changed", true);
 
 	/* behind the tool's back: the marker no longer matches */
 	sh_ok("cd '%s' && echo stray > stray.txt && echo 0123 > .cargo-burst-sync", six_dst);
