@@ -98,6 +98,7 @@ enum config_key_id {
 	CONFIG_EXTRA_EXCLUDES,
 	CONFIG_UNEXCLUDE,
 	CONFIG_SYNC_GIT,
+	CONFIG_SYNC_VERIFY_SECS,
 	CONFIG_HOST,
 	CONFIG_KEY_COUNT
 };
@@ -184,6 +185,7 @@ struct burst_config {
 	struct config_list extra_excludes;
 	struct config_list unexclude;
 	bool sync_git;            /* sync the workspace's .git for build scripts */
+	int64_t sync_verify_secs; /* a full sync when the last is older; 0 = never */
 	char *host;               /* bring your own host "user@machine[:port]", or NULL */
 
 	enum config_source source[CONFIG_KEY_COUNT]; /* of scalar keys */

@@ -95,5 +95,11 @@ char *layout_known_hosts(const char *state_dir);
  * that would not fit in sun_path.
  */
 char *layout_control_dir(const char *state_dir);
+/*
+ * The local index of the last sync of the workspace at root to remote_dir
+ * (remote/syncindex.c): <state dir>/sync/<16 hex of sha256(remote_dir\nroot)>.idx;
+ * one per project and remote dir, so another server's sync replaces it.
+ */
+char *layout_sync_index(const char *state_dir, const char *remote_dir, const char *root);
 
 #endif

@@ -215,6 +215,10 @@ struct sync_filters {
 	bool progress;                     /* a push draws a byte-based progress
 					    * line (ui_progress) from rsync's
 					    * --info=progress2 */
+	/* remote_sync_push_start(): the local index (NULL: none, every push full) */
+	const char *index_path;
+	const char *index_target; /* what the remote side is (server id, host) */
+	int64_t verify_secs;      /* a full sync when the last one is older; 0 = never */
 };
 
 /*
@@ -291,6 +295,45 @@ int remote_rsync_push_prepare(const struct remote_host *h, const char *local_dir
 int remote_rsync_push_finish(const struct remote_host *h, const char *local_dir,
 			     const char *remote_dir, const struct child_process *cp,
 			     struct sync_stats *stats, struct burst_error *err);
+/*
+ * A push that keeps a local index of what it sent (f->index_path): the
+ * workspace is walked here (lstat only, the filter rules evaluated as rsync
+ * does) and compared with the index of the last sync; a warm push then sends
+ * only the new and changed paths (rsync --files-from, no walk of either
+ * tree by rsync) after deleting the vanished ones on the server.  The
+ * index is trusted only while the server's marker
+ * (<remote_dir>/.cargo-burst-sync, a random generation written by the
+ * command that ends each sync, removed when one begins) holds the
+ * generation the index names, the index key (index_target, both
+ * directories) and the rules' hash are the same, the clock did not step
+ * and the last full sync is younger than verify_secs; anything else is a
+ * full rsync (as remote_rsync_push()) that rebuilds the index, also when
+ * the server reports a marker mismatch.  The index file is replaced
+ * (temp + fsync + rename) only after a push succeeded.  Without
+ * index_path this is remote_rsync_push() in three steps.
+ *
+ * start computes everything and returns the push with its child ready
+ * (remote_sync_push_child(): run it, e.g. with proc_run_all(), as it is
+ * or with a timeout added), or NULL + err.  f is only read by start.
+ */
+struct sync_push;
+struct sync_push *remote_sync_push_start(const struct remote_host *h, const char *local_dir,
+					 const char *remote_dir, const struct sync_filters *f,
+					 struct burst_error *err);
+/* The rsync child of a started push. */
+struct child_process *remote_sync_push_child(struct sync_push *sp);
+/* Is the push an incremental one (only what changed)? */
+bool remote_sync_push_incremental(const struct sync_push *sp);
+/*
+ * After the child ran: check it (0 and 24 "vanished files" are success),
+ * run the full push when the server said its tree is not the one the
+ * index describes, fill stats and write the index.  -1 + err on failure.
+ */
+int remote_sync_push_end(struct sync_push *sp, struct sync_stats *stats,
+			 struct burst_error *err);
+/* Free a push (NULL is fine). */
+void remote_sync_push_free(struct sync_push *sp);
+
 /*
  * Pull remote_paths (NULL-terminated; files or directories, directories
  * recursively) into local_dir (created when missing), keeping modes and

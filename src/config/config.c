@@ -113,6 +113,10 @@ const struct config_key config_keys[CONFIG_KEY_COUNT] = {
 	  "Sync the workspace's .git directory (without config, hooks, logs and locks), "
 	  "so that build scripts asking git (rev-parse, describe) get the local "
 	  "answers.", 0 },
+	{ CONFIG_SYNC_VERIFY_SECS, NULL, "sync_verify_secs", NULL, CONFIG_T_INT, 0,
+	  365 * DAY, "86400",
+	  "A warm sync sends only what the local index says changed; at least this "
+	  "often it is a full rsync that verifies the whole tree (0: never).", 0 },
 	{ CONFIG_HOST, NULL, "host", NULL, CONFIG_T_STRING, 0, 0, NULL,
 	  "Run on this existing ssh machine (\"user@machine[:port]\"; "
 	  "--host overrides it) instead of a Hetzner server.",
@@ -155,6 +159,7 @@ static const size_t field_offset[CONFIG_KEY_COUNT] = {
 	[CONFIG_EXTRA_EXCLUDES] = offsetof(struct burst_config, extra_excludes),
 	[CONFIG_UNEXCLUDE] = offsetof(struct burst_config, unexclude),
 	[CONFIG_SYNC_GIT] = offsetof(struct burst_config, sync_git),
+	[CONFIG_SYNC_VERIFY_SECS] = offsetof(struct burst_config, sync_verify_secs),
 	[CONFIG_HOST] = offsetof(struct burst_config, host),
 };
 

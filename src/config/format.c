@@ -38,6 +38,7 @@ static int64_t int_value(const struct burst_config *cfg, enum config_key_id id)
 	case CONFIG_MAX_VOLUME_KEEP_ALIVE_SECS: return cfg->max_volume_keep_alive_secs;
 	case CONFIG_MAX_VOLUME_GB: return cfg->max_volume_gb;
 	case CONFIG_SSH_PORT: return cfg->ssh_port;
+	case CONFIG_SYNC_VERIFY_SECS: return cfg->sync_verify_secs;
 	default: BUG("key %d is not an integer", (int)id);
 	}
 }
@@ -216,6 +217,7 @@ static void format_key(const struct burst_config *cfg, enum config_key_id id,
 	case CONFIG_MAX_VOLUME_KEEP_ALIVE_SECS:
 	case CONFIG_MAX_VOLUME_GB:
 	case CONFIG_SSH_PORT:
+	case CONFIG_SYNC_VERIFY_SECS:
 		strbuf_addf(out, "%lld", (long long)int_value(cfg, id));
 		break;
 	case CONFIG_KEY_COUNT:
@@ -368,6 +370,7 @@ static cJSON *json_key(const struct burst_config *cfg, enum config_key_id id)
 	case CONFIG_MAX_VOLUME_KEEP_ALIVE_SECS:
 	case CONFIG_MAX_VOLUME_GB:
 	case CONFIG_SSH_PORT:
+	case CONFIG_SYNC_VERIFY_SECS:
 		cJSON_AddNumberToObject(o, "value", (double)int_value(cfg, id));
 		break;
 	case CONFIG_KEY_COUNT:

@@ -34,14 +34,19 @@
 /*
  * The rsync push as a child (so it runs next to the mount in one
  * proc_run_all), with the configured excludes plus the answered large
- * directories.  rules must outlive the child (it is rsync's stdin).
+ * directories, and the local index of the last sync to this server's
+ * remote_dir (a file under the state dir).  NULL + err on failure.
  */
-static int prepare_rsync(struct run *r, const char *remote_dir, struct strbuf *rules,
-			 struct child_process *cp, struct burst_error *err)
+static struct sync_push *prepare_rsync(struct run *r, const char *remote_dir,
+				       struct burst_error *err)
 {
 	struct sync_filters f = { 0 };
 	struct strvec extra = STRVEC_INIT;
-	int ret;
+	struct sync_push *sp;
+	char *target = r->byo ? xstrfmt("byo %s", r->display ? r->display : r->host.host)
+			      : xstrfmt("server %lld", (long long)r->srv.hcloud_id);
+	/* one index per project and remote dir: another server's replaces it */
+	char *index = layout_sync_index(state_dir(r->st), remote_dir, r->project.root);
 
 	for (size_t i = 0; i < r->cfg->extra_excludes.items.nr; i++)
 		strvec_push(&extra, r->cfg->extra_excludes.items.v[i]);
@@ -51,9 +56,14 @@ static int prepare_rsync(struct run *r, const char *remote_dir, struct strbuf *r
 	f.unexclude = (const char *const *)r->cfg->unexclude.items.v;
 	f.sync_git = r->cfg->sync_git;
 	f.progress = remote_sync_progress_wanted();
-	ret = remote_rsync_push_prepare(&r->host, r->project.root, remote_dir, &f, rules, cp, err);
+	f.index_path = index;
+	f.index_target = target;
+	f.verify_secs = r->cfg->sync_verify_secs;
+	sp = remote_sync_push_start(&r->host, r->project.root, remote_dir, &f, err);
 	strvec_clear(&extra);
-	return ret;
+	free(index);
+	free(target);
+	return sp;
 }
 
 /* The last non-empty line of captured output (allocated), or "". */
@@ -112,8 +122,7 @@ static int project_lock(struct run *r, struct burst_error *err)
 /* BYO host or --no-sync: the rsync alone, or nothing. */
 static int sync_only(struct run *r, struct burst_error *err)
 {
-	struct child_process sync = CHILD_PROCESS_INIT;
-	struct strbuf rules = STRBUF_INIT;
+	struct sync_push *sp = NULL;
 	struct sync_stats stats = { 0 };
 	char *src = layout_src_dir(r->project.hash, r->byo);
 	int ret = -1, lock = -2;
@@ -127,17 +136,18 @@ static int sync_only(struct run *r, struct burst_error *err)
 	lock = project_lock(r, err);
 	if (lock == -1)
 		goto out;
-	if (prepare_rsync(r, src, &rules, &sync, err) < 0)
+	sp = prepare_rsync(r, src, err);
+	if (!sp)
 		goto out;
 	ui_status("Syncing", "%s to %s:%s", r->project.root, r->srv.name, src);
-	if (proc_run(&sync, err) < 0)
+	if (proc_run(remote_sync_push_child(sp), err) < 0)
 		goto out;
 	if (proc_interrupted()) {
 		r->interrupted = true;
 		ret = 0;
 		goto out;
 	}
-	if (remote_rsync_push_finish(&r->host, r->project.root, src, &sync, &stats, err) < 0)
+	if (remote_sync_push_end(sp, &stats, err) < 0)
 		goto out;
 	ui_verbose("Synced", "%llu files, %llu bytes sent",
 		   (unsigned long long)stats.files, (unsigned long long)stats.bytes_sent);
@@ -145,18 +155,18 @@ static int sync_only(struct run *r, struct burst_error *err)
 out:
 	if (lock >= 0)
 		close(lock);
-	child_process_release(&sync);
-	strbuf_release(&rules);
+	remote_sync_push_free(sp);
 	free(src);
 	return ret;
 }
 
 static int mount_and_sync(struct run *r, struct burst_error *err)
 {
-	struct child_process mount = CHILD_PROCESS_INIT, sync = CHILD_PROCESS_INIT;
+	struct child_process mount = CHILD_PROCESS_INIT;
 	/* rsync first: it is the longer of the two, and each start takes a few ms */
-	struct child_process *both[2] = { &sync, &mount };
-	struct strbuf script = STRBUF_INIT, cmd = STRBUF_INIT, rules = STRBUF_INIT;
+	struct child_process *both[2] = { NULL, &mount };
+	struct sync_push *sp = NULL;
+	struct strbuf script = STRBUF_INIT, cmd = STRBUF_INIT;
 	struct sync_stats stats = { 0 };
 	char *src = layout_src_dir(r->project.hash, false);
 	char *mnt = layout_cache_dir(r->project.hash, false);
@@ -183,8 +193,10 @@ static int mount_and_sync(struct run *r, struct burst_error *err)
 		if (proc_run(&mount, err) < 0)
 			goto out;
 	} else {
-		if (prepare_rsync(r, src, &rules, &sync, err) < 0)
+		sp = prepare_rsync(r, src, err);
+		if (!sp)
 			goto out;
+		both[0] = remote_sync_push_child(sp);
 		ui_status("Syncing", "%s to %s:%s (mounting the volume meanwhile)", r->project.root,
 			  r->srv.name, src);
 		if (proc_run_all(both, 2, err) < 0)
@@ -216,7 +228,7 @@ static int mount_and_sync(struct run *r, struct burst_error *err)
 		goto out;
 	}
 	if (!r->ctx->run.no_sync) {
-		if (remote_rsync_push_finish(&r->host, r->project.root, src, &sync, &stats, err) < 0)
+		if (remote_sync_push_end(sp, &stats, err) < 0)
 			goto out;
 		ui_verbose("Synced", "%llu files, %llu bytes sent",
 			   (unsigned long long)stats.files,
@@ -227,10 +239,9 @@ out:
 	if (lock >= 0)
 		close(lock); /* releases the flock */
 	child_process_release(&mount);
-	child_process_release(&sync);
+	remote_sync_push_free(sp);
 	strbuf_release(&script);
 	strbuf_release(&cmd);
-	strbuf_release(&rules);
 	free(src);
 	free(mnt);
 	free(dev);

@@ -2,6 +2,8 @@
 #ifndef BURST_REMOTE_INT_H
 #define BURST_REMOTE_INT_H
 
+#include <time.h>
+
 #include "burst/remote.h"
 
 /* Create dir and its missing parents with the given mode; 0 or -1 + errno. */
@@ -10,5 +12,81 @@ int remote_mkdir_p(const char *dir, unsigned mode);
 char *remote_last_line(const struct strbuf *sb);
 /* Push "user@host" style destination of h (just the host; user goes via -l). */
 const char *remote_dest(const struct remote_host *h);
+
+/* ---- the sync index (syncindex.c) ---- */
+
+/*
+ * An entry of the last sync whose mtime or ctime is not older than the
+ * index's walk minus this is sent again (git's "racily clean" rule: it may
+ * have changed within the granule of its timestamps after it was looked at).
+ */
+#define SYNC_RACY_NS (2 * 1000000000LL)
+
+struct si_entry {
+	char *path; /* relative to the workspace, no leading or trailing '/' */
+	uint32_t mode;
+	uint64_t size;
+	int64_t mtime_ns, ctime_ns;
+	uint64_t ino;
+};
+
+/* What one sync sent: its entries sorted by path (strcmp), and its keys. */
+struct sync_index {
+	unsigned char key[32];   /* SHA-256 of the remote target, remote and local dirs */
+	unsigned char rules[32]; /* SHA-256 of the filter rules */
+	char gen[32];            /* the generation written to the remote marker */
+	char boot[36];           /* the boot id of the walk */
+	int64_t walk_ns;         /* CLOCK_REALTIME_COARSE when the walk began */
+	int64_t offset_ns;       /* CLOCK_REALTIME - CLOCK_BOOTTIME then */
+	int64_t full_ns;         /* when the last full sync began */
+	char *rules_text;        /* the rules the walk evaluated (NUL-free) */
+	size_t rules_len;
+	struct si_entry *v;
+	size_t nr, alloc;
+};
+
+struct sync_rules;
+
+/* Parse filter rules ("- pat" / "+ pat" lines); NULL when a line is another kind. */
+struct sync_rules *sync_rules_parse(const char *text, size_t len);
+/* Free parsed rules (NULL is fine). */
+void sync_rules_free(struct sync_rules *r);
+/* Is path excluded by the rules text as rsync decides it?  1, 0, -1: cannot tell. */
+int sync_rules_test(const char *rules, const char *path, bool is_dir);
+/*
+ * lstat-only walk of root honouring rules as rsync would (an excluded
+ * directory is not entered); NULL with *why when the walk cannot be
+ * trusted (unreadable directory, a rule it cannot evaluate, too many files).
+ */
+struct sync_index *sync_index_walk(const char *root, const struct sync_rules *rules,
+				   const char **why);
+/*
+ * The same walk in two steps, so that the caller can work meanwhile:
+ * start begins it in threads (rules must live until finish), finish walks
+ * along in the calling thread, joins and returns as sync_index_walk().
+ */
+struct sync_walk;
+struct sync_walk *sync_index_walk_start(const char *root, const struct sync_rules *rules);
+struct sync_index *sync_index_walk_finish(struct sync_walk *sw, const char **why);
+/* Free an index (NULL is fine). */
+void sync_index_free(struct sync_index *idx);
+/* Read and check an index file; NULL with *why when missing or damaged. */
+struct sync_index *sync_index_load(const char *path, const char **why);
+/* Write the index: temp file, fsync, rename, fsync of the directory. */
+int sync_index_save(const struct sync_index *idx, const char *path,
+		    struct burst_error *err);
+/*
+ * What changed from old to cur: the paths to send (NUL-terminated each,
+ * appended to send: new, changed or racily clean) and the topmost paths to
+ * delete on the remote (gone, or their type changed), appended to dels.
+ */
+void sync_index_diff(const struct sync_index *old, const struct sync_index *cur,
+		     struct strbuf *send, struct strvec *dels);
+/* A fresh random generation id (32 hex digits, not terminated). */
+void sync_new_gen(char gen[32]);
+/* The kernel's boot id (36 characters, not terminated; '-' when unknown). */
+void sync_boot_id(char out[36]);
+/* clock_gettime(id) in nanoseconds. */
+int64_t sync_clock_ns(clockid_t id);
 
 #endif

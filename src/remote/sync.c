@@ -782,6 +782,476 @@ out:
 	return ret;
 }
 
+/* ---- the indexed push ---------------------------------------------------- */
+
+#define SYNC_MARKER ".cargo-burst-sync"
+#define SYNC_MISMATCH "cargo-burst: the remote source tree is not the one last synced"
+/* Deletions beyond this many bytes of command line: a full sync instead. */
+#define SYNC_DELS_MAX (64 * 1024)
+/* A clock step: the wall clock moved against the boot clock by more than this. */
+#define SYNC_STEP_NS (2 * 1000000000LL)
+
+struct sync_push {
+	const struct remote_host *h;
+	char *local_dir, *remote_dir;
+	struct sync_filters f;
+	struct strbuf rules; /* rsync's stdin of a full push */
+	struct strbuf list;  /* rsync's stdin of an incremental push (--files-from) */
+	struct strvec dels;
+	struct child_process cp;
+	struct sync_index *cur; /* this walk; NULL: no index this time */
+	struct sync_index *old; /* the index of the last sync (incremental only) */
+	char *index_path, *index_target;
+	char *rules_file; /* the rules of an incremental push (stdin is the list) */
+	bool incremental;
+	bool unchanged; /* incremental with nothing to send or delete */
+	size_t changed;
+};
+
+static void marker_path(struct strbuf *out, const char *remote_dir)
+{
+	char *m = xstrfmt("%s/" SYNC_MARKER, remote_dir);
+
+	remote_shell_quote(out, m);
+	free(m);
+}
+
+/*
+ * The remote end of a push with an index: the marker is emptied before the
+ * transfer and gets the new generation only after rsync succeeded (an
+ * interrupted sync leaves none: the next one is full).  The file is
+ * truncated and rewritten, never created or removed after rsync ran, so
+ * the directory's mtime stays the one rsync gave it.
+ */
+static void indexed_rsync_path(struct sync_push *sp, struct strbuf *out)
+{
+	struct strbuf tail = STRBUF_INIT;
+
+	if (sp->incremental) {
+		strbuf_addstr(out, "test \"$(cat ");
+		marker_path(out, sp->remote_dir);
+		strbuf_addstr(out, " 2>/dev/null)\" = ");
+		strbuf_add(out, sp->old->gen, sizeof(sp->old->gen));
+		strbuf_addstr(out, " || { echo '" SYNC_MISMATCH "' >&2; exit 97; }; : >");
+		marker_path(out, sp->remote_dir);
+		if (sp->dels.nr) {
+			strbuf_addstr(out, " && (cd ");
+			remote_shell_quote(out, sp->remote_dir);
+			strbuf_addstr(out, " && rm -rf --");
+			for (size_t i = 0; i < sp->dels.nr; i++) {
+				strbuf_addstr(out, " ./");
+				remote_shell_quote(out, sp->dels.v[i]);
+			}
+			strbuf_addch(out, ')');
+		}
+	} else {
+		strbuf_addstr(out, "mkdir -p ");
+		remote_shell_quote(out, sp->remote_dir);
+		strbuf_addstr(out, " && : >");
+		marker_path(out, sp->remote_dir);
+	}
+	strbuf_addstr(&tail, "rsync \"$@\" && echo ");
+	strbuf_add(&tail, sp->cur->gen, sizeof(sp->cur->gen));
+	strbuf_addstr(&tail, " >");
+	marker_path(&tail, sp->remote_dir);
+	strbuf_addstr(out, " && sh -c ");
+	remote_shell_quote(out, tail.buf);
+	strbuf_addstr(out, " sh");
+	strbuf_release(&tail);
+}
+
+static void push_child(struct sync_push *sp)
+{
+	struct child_process *cp = &sp->cp;
+	struct strbuf rpath = STRBUF_INIT;
+
+	child_process_release(cp);
+	child_process_init(cp);
+	if (sp->unchanged) {
+		/* nothing to send: only ask whether the server's tree is still ours */
+		strbuf_addstr(&rpath, "test \"$(cat ");
+		marker_path(&rpath, sp->remote_dir);
+		strbuf_addstr(&rpath, " 2>/dev/null)\" = ");
+		strbuf_add(&rpath, sp->old->gen, sizeof(sp->old->gen));
+		strbuf_addstr(&rpath, " || { echo '" SYNC_MISMATCH "' >&2; exit 97; }");
+		remote_command_prepare(sp->h, rpath.buf, 0, cp);
+		cp->in = PROC_IO_NULL;
+		cp->out = PROC_IO_CAPTURE;
+		cp->err = PROC_IO_CAPTURE;
+		cp->capture_max = 64 * 1024;
+		cp->timeout_ms = FETCH_IDLE_SECS * 1000;
+		strbuf_release(&rpath);
+		return;
+	}
+	rsync_common(sp->h, cp);
+	if (sp->incremental) {
+		strvec_push(&cp->args, "--files-from=-");
+		strvec_push(&cp->args, "--from0");
+		/*
+		 * Only what the index says changed is listed: its content is
+		 * compared even when size and mtime agree (an edit within the
+		 * same timestamp granule; rsync's quick check would skip it).
+		 */
+		strvec_push(&cp->args, "--ignore-times");
+		/*
+		 * The same rules: a listed "." (the top directory's own times
+		 * and mode) makes rsync look at the top level's entries too.
+		 */
+		strvec_pushf(&cp->args, "--filter=. %s", sp->rules_file);
+	} else {
+		strvec_push(&cp->args, "--delete");
+		strvec_push(&cp->args, "--filter=. -");
+	}
+	strvec_pushf(&cp->args, "--timeout=%d", FETCH_IDLE_SECS);
+	if (sp->f.progress) {
+		strvec_push(&cp->args, "--info=progress2");
+		cp->out = PROC_IO_LINES;
+		cp->out_line = push_output_line;
+		cp->cb_data = cp;
+	}
+	if (sp->cur) {
+		indexed_rsync_path(sp, &rpath);
+	} else {
+		strbuf_addstr(&rpath, "mkdir -p ");
+		remote_shell_quote(&rpath, sp->remote_dir);
+	}
+	if (!sp->cur)
+		strbuf_addstr(&rpath, " && rsync");
+	strvec_pushf(&cp->args, "--rsync-path=%s", rpath.buf);
+	strvec_pushf(&cp->args, "%s/", sp->local_dir);
+	strvec_pushf(&cp->args, "%s:%s/", remote_dest(sp->h), sp->remote_dir);
+	cp->in = PROC_IO_BUFFER;
+	cp->in_buf = sp->incremental ? sp->list.buf : sp->rules.buf;
+	cp->in_len = sp->incremental ? sp->list.len : sp->rules.len;
+	strbuf_release(&rpath);
+}
+
+/* Can the old index be trusted for this push?  NULL, or why not. */
+static const char *index_untrusted(const struct sync_push *sp, const struct sync_index *old)
+{
+	int64_t now = sync_clock_ns(CLOCK_REALTIME);
+
+	if (memcmp(old->key, sp->cur->key, sizeof(old->key)))
+		return "another server or directory";
+	if (memcmp(old->rules, sp->cur->rules, sizeof(old->rules)))
+		return "the filter rules changed";
+	if (now < old->walk_ns)
+		return "the clock went back";
+	if (!memcmp(old->boot, sp->cur->boot, sizeof(old->boot))) {
+		int64_t d = sp->cur->offset_ns - old->offset_ns;
+
+		/* NTP slews at most 500 ppm: more than that is a step */
+		if (d < 0)
+			d = -d;
+		if (d > SYNC_STEP_NS + (now - old->walk_ns) / 1000)
+			return "the clock was stepped";
+	}
+	if (sp->f.verify_secs > 0 &&
+	    (now - old->full_ns) / 1000000000 >= sp->f.verify_secs)
+		return "a full sync verifies the tree (verify_secs)";
+	return NULL;
+}
+
+/* The rules into a file beside the index, for rsync --filter=". FILE". */
+static int write_rules_file(struct sync_push *sp)
+{
+	/* one name: a killed run leaves no litter (runs of a project take turns) */
+	char *path = xstrfmt("%s.rules", sp->index_path);
+	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+	struct strbuf nul = STRBUF_INIT;
+	int fd = -1, ret = -1;
+
+	if (slash) {
+		*slash = '\0';
+		if (remote_mkdir_p(dir, 0700) < 0)
+			goto out;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		goto out;
+	/* --from0 makes rsync read merge files NUL-separated too */
+	for (size_t i = 0; i < sp->rules.len; i++)
+		if (sp->rules.buf[i] == '\n')
+			strbuf_addch(&nul, '\0');
+		else
+			strbuf_addch(&nul, sp->rules.buf[i]);
+	for (size_t off = 0; off < nul.len;) {
+		ssize_t w = write(fd, nul.buf + off, nul.len - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			goto out;
+		off += (size_t)w;
+	}
+	sp->rules_file = path;
+	path = NULL;
+	ret = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (path)
+		unlink(path);
+	strbuf_release(&nul);
+	free(path);
+	free(dir);
+	return ret;
+}
+
+/*
+ * The early walk: while the rules are computed, the workspace is already
+ * walked with the rules of the last sync (the index keeps their text); it
+ * stands only when the rules came out the same.
+ */
+struct early_walk {
+	struct sync_index *old;  /* the index of the last sync, or NULL */
+	struct sync_rules *rules; /* old's rules, parsed */
+	struct sync_walk *walk;
+};
+
+static void early_walk_start(struct sync_push *sp, struct early_walk *ew)
+{
+	const char *why = NULL;
+
+	memset(ew, 0, sizeof(*ew));
+	ew->old = sync_index_load(sp->f.index_path, &why);
+	if (!ew->old) {
+		log_debug("remote", "sync index of '%s': %s", sp->local_dir, why);
+		return;
+	}
+	ew->rules = sync_rules_parse(ew->old->rules_text, ew->old->rules_len);
+	if (ew->rules)
+		ew->walk = sync_index_walk_start(sp->local_dir, ew->rules);
+}
+
+static void early_walk_release(struct early_walk *ew)
+{
+	const char *why;
+
+	if (ew->walk)
+		sync_index_free(sync_index_walk_finish(ew->walk, &why));
+	sync_rules_free(ew->rules);
+	sync_index_free(ew->old);
+	memset(ew, 0, sizeof(*ew));
+}
+
+/* Walk (or take the early walk), compare with the index, choose the push. */
+static void plan_indexed(struct sync_push *sp, struct early_walk *ew)
+{
+	struct sha256_ctx c;
+	const char *why = NULL;
+	struct sync_index *old = ew->old;
+	const char *target;
+	size_t dlen = 0;
+
+	if (ew->walk && ew->old->rules_len == sp->rules.len &&
+	    !memcmp(ew->old->rules_text, sp->rules.buf, sp->rules.len)) {
+		sp->cur = sync_index_walk_finish(ew->walk, &why);
+		ew->walk = NULL;
+	} else {
+		struct sync_rules *rules = sync_rules_parse(sp->rules.buf, sp->rules.len);
+
+		if (ew->walk) {
+			/* the rules changed: that walk is not this push's */
+			sync_index_free(sync_index_walk_finish(ew->walk, &why));
+			ew->walk = NULL;
+		}
+		why = "a filter rule is not one it evaluates";
+		if (rules)
+			sp->cur = sync_index_walk(sp->local_dir, rules, &why);
+		sync_rules_free(rules);
+	}
+	/*
+	 * Without an index this time, the old one must go: the full push
+	 * changes the server's tree without a new marker.
+	 */
+	if (!sp->cur) {
+		log_debug("remote", "no sync index for '%s': %s", sp->local_dir, why);
+		unlink(sp->f.index_path);
+		return;
+	}
+	why = NULL;
+	sp->cur->rules_text = xstrndup(sp->rules.buf, sp->rules.len);
+	sp->cur->rules_len = sp->rules.len;
+	sha256_init(&c);
+	target = sp->f.index_target ? sp->f.index_target : "";
+	sha256_update(&c, target, strlen(target) + 1);
+	sha256_update(&c, sp->remote_dir, strlen(sp->remote_dir) + 1);
+	sha256_update(&c, sp->local_dir, strlen(sp->local_dir) + 1);
+	sha256_final(&c, sp->cur->key);
+	sha256_buf(sp->rules.buf, sp->rules.len, sp->cur->rules);
+	sync_new_gen(sp->cur->gen);
+	sp->cur->full_ns = sp->cur->walk_ns;
+
+	if (old && !(why = index_untrusted(sp, old))) {
+		sync_index_diff(old, sp->cur, &sp->list, &sp->dels);
+		for (size_t i = 0; i < sp->dels.nr; i++)
+			dlen += strlen(sp->dels.v[i]) + 8;
+		if (dlen > SYNC_DELS_MAX) {
+			why = "too many deletions";
+			strbuf_reset(&sp->list);
+			strvec_clear(&sp->dels);
+		} else {
+			sp->incremental = true;
+			sp->cur->full_ns = old->full_ns;
+			for (size_t i = 0; i < sp->list.len; i++)
+				sp->changed += !sp->list.buf[i];
+			sp->old = old;
+			ew->old = NULL;
+			/*
+			 * Nothing changed and nothing was racily clean: the old
+			 * index stays as it is, the server's marker too.
+			 */
+			sp->unchanged = !sp->changed && !sp->dels.nr;
+			if (!sp->unchanged && write_rules_file(sp) < 0) {
+				why = "the rules cannot be written for rsync";
+				sp->incremental = false;
+				strbuf_reset(&sp->list);
+				strvec_clear(&sp->dels);
+			}
+		}
+	} else if (!old) {
+		why = "no usable index";
+	}
+	if (why)
+		log_debug("remote", "full sync of '%s': %s", sp->local_dir, why);
+}
+
+/* Walk, compare with the index and prepare the push (see remote.h). */
+struct sync_push *remote_sync_push_start(const struct remote_host *h, const char *local_dir,
+					 const char *remote_dir, const struct sync_filters *f,
+					 struct burst_error *err)
+{
+	struct sync_push *sp = xcalloc(1, sizeof(*sp));
+	struct early_walk ew = { 0 };
+
+	sp->h = h;
+	sp->local_dir = xstrdup(local_dir);
+	sp->remote_dir = xstrdup(remote_dir);
+	if (f)
+		sp->f = *f;
+	/* f's lists are read here only; the index names are kept */
+	sp->f.unexclude = sp->f.extra_excludes = NULL;
+	sp->index_path = f && f->index_path ? xstrdup(f->index_path) : NULL;
+	sp->index_target = f && f->index_target ? xstrdup(f->index_target) : NULL;
+	sp->f.index_path = sp->index_path;
+	sp->f.index_target = sp->index_target;
+	strbuf_init(&sp->rules, 0);
+	strbuf_init(&sp->list, 0);
+	strvec_init(&sp->dels);
+	child_process_init(&sp->cp);
+	/* the marker is the tool's, never the workspace's, on either side */
+	if (sp->f.index_path) {
+		strbuf_addstr(&sp->rules, "- /" SYNC_MARKER "\n");
+		early_walk_start(sp, &ew);
+	}
+	if (remote_sync_rules(local_dir, f, &sp->rules, err) < 0) {
+		early_walk_release(&ew);
+		remote_sync_push_free(sp);
+		return NULL;
+	}
+	log_trace("remote", "sync rules:\n%s", sp->rules.buf);
+	if (sp->f.index_path)
+		plan_indexed(sp, &ew);
+	early_walk_release(&ew);
+	log_trace("remote", "push of %s/ to %s:%s/ (%s)", local_dir, remote_dest(h), remote_dir,
+		  sp->unchanged ? "nothing changed" : sp->incremental ? "incremental" : "full");
+	push_child(sp);
+	return sp;
+}
+
+/* The child to run. */
+struct child_process *remote_sync_push_child(struct sync_push *sp)
+{
+	return &sp->cp;
+}
+
+/* Only what changed? */
+bool remote_sync_push_incremental(const struct sync_push *sp)
+{
+	return sp->incremental;
+}
+
+/* Check the push, fall back to a full one on a marker mismatch, write the index. */
+int remote_sync_push_end(struct sync_push *sp, struct sync_stats *stats,
+			 struct burst_error *err)
+{
+	struct burst_error e = BURST_ERROR_INIT;
+
+	if (sp->incremental && sp->cp.exit_code != 0 && sp->cp.err_buf.buf &&
+	    strstr(sp->cp.err_buf.buf, SYNC_MISMATCH)) {
+		int timeout = sp->cp.timeout_ms;
+
+		log_info("remote", "the source tree on the server changed since the last sync: "
+			 "a full sync");
+		sp->incremental = false;
+		sp->unchanged = false;
+		sp->cur->full_ns = sync_clock_ns(CLOCK_REALTIME_COARSE);
+		push_child(sp);
+		sp->cp.timeout_ms = timeout;
+		if (proc_run(&sp->cp, err) < 0) {
+			burst_error_prefix(err, "syncing '%s'", sp->local_dir);
+			return -1;
+		}
+		if (proc_interrupted())
+			return 0;
+	}
+	if (sp->unchanged) {
+		if (sp->cp.exit_code != 0) {
+			char *what = xstrfmt("syncing '%s' to '%s:%s'", sp->local_dir,
+					     remote_dest(sp->h), sp->remote_dir);
+			char *why = remote_last_line(&sp->cp.err_buf);
+			struct strbuf st = STRBUF_INIT;
+
+			proc_describe_status(&sp->cp, &st);
+			burst_error_set(err, BURST_EXIT_REMOTE, "%s failed: ssh %s%s%s", what,
+					st.buf, why ? ": " : "", why ? why : "");
+			strbuf_release(&st);
+			free(why);
+			free(what);
+			return -1;
+		}
+		if (stats) {
+			memset(stats, 0, sizeof(*stats));
+			stats->elapsed_ms = sp->cp.elapsed_ms;
+		}
+		return 0;
+	}
+	if (remote_rsync_push_finish(sp->h, sp->local_dir, sp->remote_dir, &sp->cp, stats,
+				     err) < 0)
+		return -1;
+	if (stats && sp->incremental)
+		stats->files = sp->changed;
+	if (sp->cur && sync_index_save(sp->cur, sp->f.index_path, &e) < 0) {
+		/* the server's marker no longer matches the old index: next is full */
+		log_warn("remote", "%s", e.message);
+		unlink(sp->f.index_path);
+	}
+	burst_error_release(&e);
+	return 0;
+}
+
+/* Free the push and remove its rules file. */
+void remote_sync_push_free(struct sync_push *sp)
+{
+	if (!sp)
+		return;
+	child_process_release(&sp->cp);
+	strbuf_release(&sp->rules);
+	strbuf_release(&sp->list);
+	strvec_clear(&sp->dels);
+	sync_index_free(sp->cur);
+	sync_index_free(sp->old);
+	if (sp->rules_file)
+		unlink(sp->rules_file);
+	free(sp->rules_file);
+	free(sp->index_path);
+	free(sp->index_target);
+	free(sp->local_dir);
+	free(sp->remote_dir);
+	free(sp);
+}
+
 /*
  * rsync from the server into local_dir.  Whatever the server sends, only
  * regular files and directories land here: no devices, FIFOs, sockets or

@@ -112,6 +112,17 @@ char *layout_known_hosts(const char *state_dir)
 	return xstrfmt("%s/known_hosts", state_dir);
 }
 
+/* <state dir>/sync/<hash of remote_dir and root>.idx. */
+char *layout_sync_index(const char *state_dir, const char *remote_dir, const char *root)
+{
+	char *key = xstrfmt("%s\n%s", remote_dir, root), hex[17], *path;
+
+	sha256_hex(key, strlen(key), hex, 16);
+	path = xstrfmt("%s/sync/%s.idx", state_dir, hex);
+	free(key);
+	return path;
+}
+
 /* <state dir>/cm, or a short /tmp path that fits sun_path. */
 char *layout_control_dir(const char *state_dir)
 {

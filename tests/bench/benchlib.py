@@ -15,6 +15,7 @@ which tests/bench/run-all.py turns into BENCHMARKS.md.
 
 import json
 import os
+import re
 import shlex
 import signal
 import statistics
@@ -128,13 +129,15 @@ class Plan:
         self.remote = None
         lines = trace.splitlines()
         for i, line in enumerate(lines):
-            if line.startswith("trace: proc: run: rsync ") and "--delete" in line and self.rsync is None:
+            if (line.startswith("trace: proc: run: rsync ") and self.rsync is None and
+                    ("--delete" in line or "--files-from=-" in line)):
                 argv = shlex.split(line[len("trace: proc: run: "):])
                 self.rsync = argv
                 self.ssh = shlex.split(argv[argv.index("-e") + 1])
                 self.local = argv[-2]
                 self.host, self.remote = argv[-1].split(":", 1)
-            elif line.startswith("trace: pipeline: sync rules:") and not self.rules:
+            elif (line.startswith(("trace: pipeline: sync rules:", "trace: remote: sync rules:"))
+                  and not self.rules):
                 for r in lines[i + 1:]:
                     if not r.strip():
                         break
@@ -142,7 +145,21 @@ class Plan:
             if self.target_dir is None and "CARGO_TARGET_DIR=" in line:
                 v = line.split("CARGO_TARGET_DIR=", 1)[1]
                 self.target_dir = v.split("'")[0].split(";")[0].strip()
-        self.ok = bool(self.rsync and self.ssh and self.host and self.remote and self.target_dir)
+        if self.rsync is None:
+            # an indexed push with nothing to send runs no rsync: one ssh over
+            # the master (its options) and the push's own trace line (the dirs)
+            for line in lines:
+                if line.startswith("trace: proc: run: ssh ") and ".cargo-burst-sync" in line:
+                    argv = shlex.split(line[len("trace: proc: run: "):])
+                    self.ssh = argv[:argv.index("-T")]
+                    self.host = argv[argv.index("--") + 1]
+                m = re.match(r"trace: remote: push of (.*/) to ([^:]+):(.*/) \(", line)
+                if m:
+                    self.local, self.remote = m.group(1), m.group(3)
+            if self.ssh and self.local:
+                self.rsync = []
+        self.ok = bool(self.rsync is not None and self.ssh and self.host and self.remote
+                       and self.target_dir)
 
     def rules_file(self, directory):
         path = os.path.join(directory, "sync-rules")

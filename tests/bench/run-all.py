@@ -27,10 +27,12 @@ sys.path.insert(0, HERE)
 
 BEGIN = "<!-- bench:begin (written by tests/bench/run-all.py) -->"
 END = "<!-- bench:end -->"
-ORDER = ["warm", "cold", "sync", "state"]
+ORDER = ["warm", "cold", "sync", "sync-index", "state"]
 LATEST = [0.0]  # when the newest result was written
 TITLES = {"1": "1. Warm overhead", "2": "2. Round trips", "3": "3. Cold critical path",
-          "4": "4. Sync (20,000 files, 200 MB)", "5": "5. State at scale", "6": "6. Footprint"}
+          "4": "4. Sync (20,000 files, 200 MB)",
+          "4b": "4b. Warm sync with the local index (100,000 files, 200 MB)",
+          "5": "5. State at scale", "6": "6. Footprint"}
 
 
 def machine():

@@ -120,6 +120,7 @@ static void test_defaults(void)
 	is_int(cfg.volume_gb, 200, "volume_gb");
 	ok(cfg.billing_hour_hold, "billing_hour_hold");
 	is_int(cfg.billing_margin_secs, 120, "billing_margin_secs");
+	is_int(cfg.sync_verify_secs, 86400, "sync_verify_secs");
 	is_str(cfg.ssh_user, "root", "ssh_user");
 	is_int(cfg.ssh_port, 22, "ssh_port");
 	ok(cfg.token == NULL, "no token by default");

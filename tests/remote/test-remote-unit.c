@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "burst/remote.h"
+#include "../../src/remote/remote-int.h"
 #include "tap.h"
 
 static char tmp[] = "/tmp/burst-ru-XXXXXX";
@@ -815,6 +816,127 @@ static void test_push_bounded(void)
 	free(root);
 }
 
+/*
+ * The index's walk evaluates rsync's filter rules itself: for each rule
+ * set, the paths it keeps must be exactly those `rsync --list-only` keeps.
+ */
+static void test_index_rules_vs_rsync(void)
+{
+	static const char *const files[] = {
+		"a.txt", "b.log", "k/keep.log", "src/x.rs", "src/gen/y.rs", "deep/a/b/c.txt",
+		"deep/a/gen/z", "target/t", "foo/bar/baz", "x/foo/bar", ".git/HEAD",
+		".git/hooks/h", ".git/x.lock", ".git/refs/main.lock", "[lit].txt", "we*ird.txt",
+		"build/o", "sub/build/o", "dir.tmp/f", "c", "s/t/u", "gen", NULL,
+	};
+	static const char *const rules[] = {
+		"+ k/keep.log\n- *.log\n- build/\n- target/\n",
+		"- /build/\n- foo/bar\n- deep/**/gen/\n- *.tmp/\n# comment\n; also\n",
+		"- /.git/hooks/\n- /.git/**.lock\n+ /.git/***\n- .git/\n- src/***\n",
+		"- **/gen\n- /deep/a/b/c.txt\n- [lit].txt\n- we\\*ird.txt\n- ?.txt\n- ?\n",
+		"- [a-c]*\n- [!s]*/\n",
+		"- deep/*/gen\n- */bar\n- x/**\n- **/b/\n",
+		"- /*/o\n- src/*\n+ */\n- *\n",
+		"- *\n",
+		"",
+		NULL,
+	};
+	char *root = xstrfmt("%s/rules-tree", tmp), *rfile = xstrfmt("%s/rules-file", tmp);
+
+	for (size_t i = 0; files[i]; i++) {
+		char *rel = xstrfmt("rules-tree/%s", files[i]);
+
+		write_file(rel, files[i]);
+		free(rel);
+	}
+	for (size_t r = 0; rules[r]; r++) {
+		struct sync_rules *sr = sync_rules_parse(rules[r], strlen(rules[r]));
+		struct sync_index *idx = NULL;
+		struct strbuf mine = STRBUF_INIT, theirs = STRBUF_INIT;
+		const char *why = "?";
+		char *cmd;
+		FILE *f = fopen(rfile, "w");
+
+		if (!f)
+			bail_out("fopen");
+		fputs(rules[r], f);
+		fclose(f);
+		if (sr)
+			idx = sync_index_walk(root, sr, &why);
+		if (!idx) {
+			ok(0, "rule set %zu: the walk evaluates it (%s)", r, sr ? why : "parse");
+			sync_rules_free(sr);
+			continue;
+		}
+		for (size_t i = 0; i < idx->nr; i++)
+			if (strcmp(idx->v[i].path, "."))
+				strbuf_addf(&mine, "%s\n", idx->v[i].path);
+		cmd = xstrfmt("rsync -r -l --list-only --filter='. %s' '%s/' | "
+			      "awk '{ print $NF }' | grep -vx '[.]' | LC_ALL=C sort", rfile, root);
+		{
+			FILE *p = popen(cmd, "r");
+			char line[4096];
+
+			while (p && fgets(line, sizeof(line), p))
+				strbuf_addstr(&theirs, line);
+			if (!p || pclose(p) != 0)
+				bail_out("rsync --list-only");
+		}
+		is_str(mine.buf, theirs.buf, "rule set %zu: the walk keeps what rsync keeps", r);
+		free(cmd);
+		strbuf_release(&mine);
+		strbuf_release(&theirs);
+		sync_index_free(idx);
+		sync_rules_free(sr);
+	}
+	ok(!sync_rules_parse("P /x\n", 5), "a rule of another kind: no index");
+	is_int(sync_rules_test("- [[:alpha:]]x\n", "ax", false), -1,
+	       "a character class: the index cannot tell (full sync)");
+	free(root);
+	free(rfile);
+}
+
+/* The racily clean rule and the deletions the index computes. */
+static void test_index_diff(void)
+{
+	struct sync_index old = { 0 }, cur = { 0 };
+	struct si_entry o[] = {
+		{ "a", 040755, 0, 1, 1, 1 }, { "a/x", 0100644, 3, 5, 5, 2 },
+		{ "a/y", 0100644, 3, 5, 5, 3 }, { "b", 0100644, 1, 5, 5, 4 },
+		{ "c", 0100644, 1, 100, 100, 5 }, { "d", 0100644, 1, 5, 5, 6 },
+	};
+	struct si_entry c[] = {
+		{ "a", 0100644, 0, 9, 9, 7 }, { "b", 0100644, 1, 5, 5, 4 },
+		{ "c", 0100644, 1, 100, 100, 5 }, { "e", 0100644, 1, 5, 5, 8 },
+	};
+	struct strbuf send = STRBUF_INIT;
+	struct strvec dels = STRVEC_INIT;
+
+	old.v = o;
+	old.nr = ARRAY_SIZE(o);
+	cur.v = c;
+	cur.nr = ARRAY_SIZE(c);
+	/* the old walk at 100 + 2 s: "c" (mtime 100) is racily clean */
+	old.walk_ns = 100 + SYNC_RACY_NS;
+	sync_index_diff(&old, &cur, &send, &dels);
+	for (size_t i = 0; i < send.len; i++)
+		if (!send.buf[i])
+			send.buf[i] = ',';
+	is_str(send.buf, "a,c,e,", "sent: the type change, the racily clean file, the new one");
+	is_int((int)dels.nr, 2, "two deletions");
+	ok(dels.nr == 2 && !strcmp(dels.v[0], "a") && !strcmp(dels.v[1], "d"),
+	   "the directory replaced by a file once (not its files), the vanished file");
+	strbuf_reset(&send);
+	strvec_clear(&dels);
+	old.walk_ns = 100 + SYNC_RACY_NS + 1;
+	sync_index_diff(&old, &cur, &send, &dels);
+	for (size_t i = 0; i < send.len; i++)
+		if (!send.buf[i])
+			send.buf[i] = ',';
+	is_str(send.buf, "a,e,", "older than the granule before the walk: not sent again");
+	strbuf_release(&send);
+	strvec_clear(&dels);
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmp))
@@ -833,5 +955,7 @@ int main(void)
 	test_known_hosts_full();
 	test_fetch_names();
 	test_push_bounded();
+	test_index_rules_vs_rsync();
+	test_index_diff();
 	return done_testing();
 }

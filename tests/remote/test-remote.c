@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 
 #include "burst/proc.h"
 #include "burst/remote.h"
+#include "../../src/remote/remote-int.h"
 #include "tap.h"
 
 static char tmp[] = "/tmp/burst-rt-XXXXXX";
@@ -1001,6 +1003,234 @@ static void test_fetch_hostile(void)
 	free(canary);
 }
 
+/* ---- the indexed sync (issue 16) ---------------------------------------- */
+
+static char *six_proj, *six_dst, *six_index, *six_rules;
+
+static void sh_ok(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void sh_ok(const char *fmt, ...)
+{
+	struct strbuf cmd = STRBUF_INIT, out = STRBUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	strbuf_vaddf(&cmd, fmt, ap);
+	va_end(ap);
+	if (run_capture(cmd.buf, &out) != 0)
+		bail_out(cmd.buf);
+	strbuf_release(&cmd);
+	strbuf_release(&out);
+}
+
+/* One indexed push; *incr: was it (still) incremental at its end? */
+static int six_push(int64_t verify_secs, bool *planned, bool *incr, struct sync_stats *st)
+{
+	struct sync_filters f = { .index_path = six_index, .index_target = "server 1",
+				  .verify_secs = verify_secs };
+	struct burst_error err = BURST_ERROR_INIT;
+	struct sync_push *sp = remote_sync_push_start(&H, six_proj, six_dst, &f, &err);
+	int ret = -1;
+
+	if (!sp)
+		goto out;
+	*planned = remote_sync_push_incremental(sp);
+	if (proc_run(remote_sync_push_child(sp), &err) < 0)
+		goto out;
+	memset(st, 0, sizeof(*st));
+	ret = remote_sync_push_end(sp, st, &err);
+	*incr = remote_sync_push_incremental(sp);
+out:
+	if (ret < 0)
+		diag("push: %s", err.message ? err.message : "?");
+	remote_sync_push_free(sp);
+	burst_error_release(&err);
+	return ret;
+}
+
+/* What a full rsync would still change (dry run; -c: by content): "" when equal. */
+static void six_diff(bool checksum, struct strbuf *out)
+{
+	struct burst_error err = BURST_ERROR_INIT;
+	struct strbuf rules = STRBUF_INIT;
+	char *cmd;
+
+	strbuf_addstr(&rules, "- /.cargo-burst-sync\n");
+	if (remote_sync_rules(six_proj, NULL, &rules, &err) < 0)
+		bail_out("sync rules");
+	write_file(six_rules, rules.buf, 0644);
+	/* the marker is the one excluded file the server holds */
+	cmd = xstrfmt("out=$(rsync -a --no-owner --no-group --delete --dry-run -i %s "
+		      "--filter='. %s' '%s/' '%s/') || exit 1; printf '%%s' \"$out\" | "
+		      "grep -vx '[*]deleting   [.]cargo-burst-sync' || true",
+		      checksum ? "-c --delete-excluded" : "", six_rules, six_proj, six_dst);
+	if (run_capture(cmd, out) != 0)
+		strbuf_addstr(out, "(rsync failed)");
+	free(cmd);
+	strbuf_release(&rules);
+	burst_error_release(&err);
+}
+
+/* One step of the matrix: change, push, compare with a full rsync. */
+static void six_step(const char *what, bool want_incr)
+{
+	struct strbuf d = STRBUF_INIT, c = STRBUF_INIT;
+	struct sync_stats st;
+	bool planned = false, incr = false;
+	int r = six_push(0, &planned, &incr, &st);
+
+	ok(r == 0, "%s: push", what);
+	is_int(incr, want_incr, "%s: %s push", what, want_incr ? "an incremental" : "a full");
+	six_diff(false, &d);
+	is_str(d.buf, "", "%s: a full rsync --dry-run -i finds nothing to do", what);
+	six_diff(true, &c);
+	is_str(c.buf, "", "%s: ...nor with --checksum (or --delete-excluded: nothing excluded "
+	       "was sent)", what);
+	strbuf_release(&d);
+	strbuf_release(&c);
+}
+
+static char *read_marker(void)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char *p = xstrfmt("%s/.cargo-burst-sync", six_dst);
+
+	if (strbuf_read_file(&sb, p) < 0)
+		strbuf_addstr(&sb, "(none)");
+	free(p);
+	strbuf_trim(&sb);
+	return strbuf_detach(&sb, NULL);
+}
+
+static void test_sync_index(void)
+{
+	struct sync_stats st;
+	struct stat sb;
+	bool planned, incr;
+	char *m1, *m2;
+
+	six_proj = path_in("six/proj");
+	six_dst = path_in("six/dst/src");
+	six_index = path_in("six/state/sync/x.idx");
+	six_rules = path_in("six/rules");
+	sh_ok("mkdir -p '%s' && cd '%s' && mkdir -p src d/e empty build && echo a > a.txt && "
+	      "echo 'fn main() {}' > src/main.rs && echo f > d/e/f.txt && ln -s a.txt link && "
+	      "printf '#!/bin/sh\\n' > run.sh && chmod 755 run.sh && echo x > x.log && "
+	      "echo o > build/out && printf '*.log\\n/build/\\n' > .gitignore && "
+	      "echo mine > .cargo-burst-sync", six_proj, six_proj);
+
+	six_step("first sync", false);
+	ok(stat(six_index, &sb) == 0 && S_ISREG(sb.st_mode), "the index is written");
+	m1 = read_marker();
+	is_int((int)strlen(m1), 32, "the server holds a generation marker");
+	six_step("no change", true);
+	m2 = read_marker();
+	ok(strcmp(m1, m2) != 0, "each sync writes a new generation");
+	free(m1);
+	free(m2);
+
+	sh_ok("cd '%s' && echo more >> a.txt", six_proj);
+	six_step("edit", true);
+	sh_ok("cd '%s' && echo new > d/new.txt && mkdir -p n/m && echo k > n/m/k.txt", six_proj);
+	six_step("create", true);
+	sh_ok("cd '%s' && rm d/e/f.txt && rm -r n", six_proj);
+	six_step("delete", true);
+	sh_ok("cd '%s' && mv src/main.rs src/lib.rs && mv d dd", six_proj);
+	six_step("rename", true);
+	sh_ok("cd '%s' && chmod 600 a.txt && chmod 700 dd && chmod 644 run.sh", six_proj);
+	six_step("chmod", true);
+	/* same size, mtime put back: only the ctime and the racy rule tell */
+	sh_ok("cd '%s' && t=$(stat -c %%y a.txt) && printf 'b\\nmore\\n' > a.txt && "
+	      "touch -d \"$t\" a.txt", six_proj);
+	six_step("an edit in the same second, mtime restored", true);
+	sh_ok("cd '%s' && rm -r dd && echo now-a-file > dd && rm a.txt && mkdir a.txt && "
+	      "echo in > a.txt/in", six_proj);
+	six_step("a directory replaced by a file and a file by a directory", true);
+	sh_ok("cd '%s' && ln -sfn run.sh link && echo plain > link2 && ln -s dd link3 && "
+	      "rm link2 && ln -s nowhere link2", six_proj);
+	six_step("symlinks retargeted, created, replacing a file", true);
+	sh_ok("cd '%s' && rm link && echo file > link", six_proj);
+	six_step("a symlink replaced by a file", true);
+	sh_ok("cd '%s' && echo y > y.log && mkdir -p build/more && echo b > build/more/b", six_proj);
+	six_step("ignored files created", true);
+	sh_ok("cd '%s' && printf '*.log\\n' > .gitignore", six_proj);
+	six_step("the ignore rules changed", false);
+	{
+		const char *why = NULL;
+		struct sync_index *ix = sync_index_load(six_index, &why);
+		bool has = false;
+
+		for (size_t i = 0; ix && i < ix->nr; i++)
+			has |= !strcmp(ix->v[i].path, "build/more/b");
+		ok(has, "the index was walked with the new rules, not the last sync's (%s)",
+		   why ? why : "loaded");
+		sync_index_free(ix);
+	}
+	/* the index holds what the new rules include (not the old rules' walk) */
+	sh_ok("cd '%s' && echo changed >> build/more/b", six_proj);
+	six_step("a file only the new rules include, changed", true);
+
+	/* behind the tool's back: the marker no longer matches */
+	sh_ok("cd '%s' && echo stray > stray.txt && echo 0123 > .cargo-burst-sync", six_dst);
+	ok(six_push(0, &planned, &incr, &st) == 0 && planned && !incr,
+	   "a marker mismatch: planned incremental, ended as a full sync");
+	six_step("after the marker mismatch", true);
+
+	/* a torn index: checksum mismatch */
+	sh_ok("truncate -s -3 '%s'", six_index);
+	six_step("a damaged index", false);
+
+	/* periodic verification */
+	usleep(1100 * 1000);
+	ok(six_push(1, &planned, &incr, &st) == 0 && !planned && !incr,
+	   "verify_secs elapsed: a full sync");
+
+	/* killed half-way: the marker is gone, the next sync is a full one */
+	sh_ok("head -c 64000000 /dev/urandom > '%s/big.bin'", six_proj);
+	{
+		pid_t pid = fork();
+		char *marker = xstrfmt("%s/.cargo-burst-sync", six_dst);
+		uint64_t deadline = burst_now_ms() + 120000;
+		int status;
+
+		if (pid < 0)
+			bail_out("fork");
+		if (pid == 0) {
+			setpgid(0, 0);
+			alarm(0);
+			_exit(six_push(0, &planned, &incr, &st) == 0 ? 0 : 1);
+		}
+		setpgid(pid, pid);
+		/* the transfer began when the marker was emptied */
+		while ((stat(marker, &sb) < 0 || sb.st_size > 0) && burst_now_ms() < deadline)
+			usleep(5000);
+		kill(-pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		m1 = read_marker();
+		is_str(m1, "", "killed half-way: the server's marker holds no generation");
+		free(m1);
+		free(marker);
+	}
+	ok(six_push(0, &planned, &incr, &st) == 0 && planned && !incr,
+	   "after the killed sync: the server said so and a full sync ran");
+	six_step("after the killed sync", true);
+	sh_ok("rm -f '%s/big.bin'", six_proj);
+	six_step("the big file deleted", true);
+
+	/* past the racy window: nothing to send, the server is only asked */
+	usleep((useconds_t)(SYNC_RACY_NS / 1000) + 100 * 1000);
+	six_step("the recent files sent once more", true);
+	m1 = read_marker();
+	six_step("nothing changed at all", true);
+	m2 = read_marker();
+	is_str(m2, m1, "nothing changed: the server's marker kept");
+	free(m1);
+	free(m2);
+	sh_ok("echo 0123 > '%s/.cargo-burst-sync' && echo stray > '%s/stray2'", six_dst, six_dst);
+	ok(six_push(0, &planned, &incr, &st) == 0 && planned && !incr,
+	   "nothing changed but the marker does not match: a full sync");
+	six_step("after that", true);
+}
+
 int main(void)
 {
 	if (geteuid() != 0)
@@ -1013,7 +1243,7 @@ int main(void)
 	signal(SIGALRM, on_fatal);
 	signal(SIGSEGV, on_fatal);
 	signal(SIGABRT, on_fatal);
-	alarm(240);
+	alarm(280);
 	plan_lazy();
 	start_sshd();
 	test_known_hosts();
@@ -1025,6 +1255,7 @@ int main(void)
 	test_rsync();
 	test_fetch();
 	test_fetch_hostile();
+	test_sync_index();
 	remote_master_stop(&H);
 	ok(!remote_master_check(&H), "master stopped");
 	remote_host_release(&H);
