@@ -107,6 +107,9 @@ struct child_process {
 	size_t capture_max;    /* PROC_IO_CAPTURE cap; 0 = PROC_CAPTURE_DEFAULT_MAX */
 	uint64_t timeout_ms;   /* 0 = none; then SIGTERM, SIGKILL after kill_grace_ms */
 	uint64_t kill_grace_ms; /* 0 = 2000 */
+	uint64_t drain_ms;     /* after the exit, how long a quiet pipe that is
+				  still open is read on (0 = 100 ms): ssh mux
+				  clients exit before their master wrote all */
 	bool own_session;      /* setsid(): no terminal Ctrl-C, no controlling tty */
 	proc_interrupt_fn on_interrupt; /* NULL = forward the signal to the child */
 

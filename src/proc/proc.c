@@ -24,6 +24,12 @@ extern char **environ;
  * until nothing arrived for this long.
  */
 #define PROC_DRAIN_MS 100
+
+static uint64_t drain_ms(const struct child_process *cp)
+{
+	return cp->drain_ms ? cp->drain_ms : PROC_DRAIN_MS;
+}
+
 /* While children run, the loop notes that the tool is alive this often. */
 #define PROC_TICK_MS 5000
 
@@ -451,7 +457,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 	if (nread > 0) {
 		proc_note_activity();
 		if (s->c->exited)
-			uv_timer_start(&s->c->timer, on_timer, PROC_DRAIN_MS, 0);
+			uv_timer_start(&s->c->timer, on_timer, drain_ms(s->c->cp), 0);
 		if (s->mode == PROC_IO_LINES)
 			split_lines(s, buf->base, (size_t)nread);
 		else
@@ -540,7 +546,7 @@ static void on_exit_cb(uv_process_t *p, int64_t status, int term_signal)
 	uv_close((uv_handle_t *)p, on_proc_closed);
 	/* Give the pipes a short while to reach EOF, then stop waiting. */
 	uv_timer_stop(&c->timer);
-	uv_timer_start(&c->timer, on_timer, PROC_DRAIN_MS, 0);
+	uv_timer_start(&c->timer, on_timer, drain_ms(cp), 0);
 }
 
 static void maybe_finished(struct proc_child *c)

@@ -17,6 +17,8 @@
 #include "remote-int.h"
 
 #define SUN_PATH_MAX 100 /* sun_path is 108; ssh appends ".XXXXXXXXXXXXXXXX" while binding */
+/* How long output is read on after a mux client exited (proc.h drain_ms). */
+#define REMOTE_DRAIN_MS 3000
 
 void remote_host_init(struct remote_host *h)
 {
@@ -427,6 +429,13 @@ void remote_command_prepare(const struct remote_host *h, const char *command_lin
 			    unsigned flags, struct child_process *cp)
 {
 	ssh_base(h, NULL, &cp->args);
+	/*
+	 * A mux client exits on the exit status while its master may still be
+	 * writing the last output into the descriptors it was passed: under
+	 * load that took more than proc's 100 ms and a last line was lost.
+	 * EOF ends the wait as soon as the master closes them.
+	 */
+	cp->drain_ms = REMOTE_DRAIN_MS;
 	strvec_push(&cp->args, (flags & REMOTE_TTY) ? "-tt" : "-T");
 	strvec_push(&cp->args, "--");
 	strvec_push(&cp->args, remote_dest(h));

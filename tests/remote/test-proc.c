@@ -402,6 +402,28 @@ static void test_detached(void)
 	free(log);
 }
 
+/*
+ * Output that arrives after the exit, from a process still holding the
+ * pipe (as an ssh ControlMaster writes what its mux client was sent after
+ * the client exited): read while drain_ms lasts.
+ */
+static void test_drain(void)
+{
+	struct child_process cp = CHILD_PROCESS_INIT;
+	struct burst_error err = BURST_ERROR_INIT;
+
+	strvec_push(&cp.args, "sh");
+	strvec_push(&cp.args, "-c");
+	strvec_push(&cp.args, "(sleep 0.3; echo late) & echo early");
+	cp.out = PROC_IO_CAPTURE;
+	cp.drain_ms = 3000;
+	ok(proc_run(&cp, &err) == 0 && cp.exit_code == 0, "a child that leaves a writer behind");
+	ok(strstr(cp.out_buf.buf, "early") && strstr(cp.out_buf.buf, "late"),
+	   "drain_ms: the line written 300 ms after the exit is read (got '%s')", cp.out_buf.buf);
+	child_process_release(&cp);
+	burst_error_release(&err);
+}
+
 static void test_trace(void)
 {
 	struct child_process cp = CHILD_PROCESS_INIT;
@@ -442,6 +464,7 @@ int main(void)
 	test_concurrency();
 	test_interrupt();
 	test_detached();
+	test_drain();
 	test_trace();
 	return done_testing();
 }
