@@ -24,6 +24,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 SOURCE_ROOT = os.environ.get("BURST_SOURCE_ROOT",
@@ -301,6 +302,47 @@ class World:
             time.sleep(0.1)
         return False
 
+
+
+class StandinInstaller:
+    """Copy a stand-in program into every simulated server's ~/.local/bin
+    as name, as the servers appear (a context manager around a thread)."""
+
+    def __init__(self, sim, standin, name):
+        self.root = os.path.join(sim.state_dir, "servers")
+        self.standin = standin
+        self.name = name
+        self.done = set()
+        self.stop_flag = threading.Event()
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+
+    def loop(self):
+        while not self.stop_flag.is_set():
+            try:
+                ids = os.listdir(self.root)
+            except OSError:
+                ids = []
+            for sid in ids:
+                home = os.path.join(self.root, sid, "home")
+                if sid in self.done or not os.path.isdir(home):
+                    continue
+                dest = os.path.join(home, ".local", "bin")
+                try:
+                    os.makedirs(dest, exist_ok=True)
+                    shutil.copy2(self.standin, os.path.join(dest, self.name))
+                    self.done.add(sid)
+                except OSError:
+                    pass
+            time.sleep(0.02)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop_flag.set()
+        self.thread.join(timeout=5)
+        return False
 
 def unmount_volumes(sim):
     """Unmount the project volumes inside every simulated server, so that

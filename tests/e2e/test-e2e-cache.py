@@ -16,55 +16,17 @@
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2elib import SOURCE_ROOT, Tap, World, need_root_and_tools, new_sim, seed  # noqa: E402
+from e2elib import (SOURCE_ROOT, StandinInstaller, Tap, World, need_root_and_tools,  # noqa: E402
+                    new_sim, seed)
 
 STANDIN = os.path.join(SOURCE_ROOT, "tests", "fixtures", "sccache-standin", "sccache")
 SCALE = min(float(os.environ.get("BURST_TEST_TIME_SCALE", "1") or 1), 3.0)
 
-
-class StandinInstaller:
-    """Copy the sccache stand-in into every simulated server's ~/.local/bin."""
-
-    def __init__(self, sim):
-        self.root = os.path.join(sim.state_dir, "servers")
-        self.done = set()
-        self.stop_flag = threading.Event()
-        self.thread = threading.Thread(target=self.loop, daemon=True)
-
-    def loop(self):
-        while not self.stop_flag.is_set():
-            try:
-                ids = os.listdir(self.root)
-            except OSError:
-                ids = []
-            for sid in ids:
-                home = os.path.join(self.root, sid, "home")
-                if sid in self.done or not os.path.isdir(home):
-                    continue
-                dest = os.path.join(home, ".local", "bin")
-                try:
-                    os.makedirs(dest, exist_ok=True)
-                    shutil.copy2(STANDIN, os.path.join(dest, "sccache"))
-                    self.done.add(sid)
-                except OSError:
-                    pass
-            time.sleep(0.02)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop_flag.set()
-        self.thread.join(timeout=5)
-        return False
 
 
 def finished(r):
@@ -88,7 +50,7 @@ def main():
     # 1 GB volumes: filling one above 90% is cheap
     with new_sim({"volume_real_cap_gb": 1}) as sim:
         seed(sim)
-        with World(tap, sim) as w, StandinInstaller(sim):
+        with World(tap, sim) as w, StandinInstaller(sim, STANDIN, "sccache"):
             ws = w.fixture("hello")
             sccache(tap, sim, w, ws)
             usage(tap, sim, w, ws)

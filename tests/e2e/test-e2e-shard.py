@@ -18,7 +18,6 @@ summary; Ctrl-C mid-run exits 130 and leaves no extra server behind.
 import collections
 import os
 import re
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -28,7 +27,8 @@ import time
 import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2elib import SOURCE_ROOT, Tap, World, need_root_and_tools, new_sim, seed  # noqa: E402
+from e2elib import (SOURCE_ROOT, StandinInstaller, Tap, World, need_root_and_tools,  # noqa: E402
+                    new_sim, seed)
 
 STANDIN = os.path.join(SOURCE_ROOT, "tests", "fixtures", "nextest-standin", "cargo-nextest")
 UNIT = ["tests::unit_%d" % i for i in range(8)]
@@ -37,43 +37,6 @@ EXPECTED = {("sharded", n) for n in UNIT} | {("sharded::extra", n) for n in EXTR
 PASS_RE = re.compile(r"^\[(\d+)/(\d+)\] +(PASS|FAIL) \[ *[0-9.]+s\] (\S+) (\S+)$")
 SHARD_PREFIX = "cargo-burst-shard-"
 
-
-class StandinInstaller:
-    """Copy the nextest stand-in into every simulated server's ~/.local/bin."""
-
-    def __init__(self, sim):
-        self.root = os.path.join(sim.state_dir, "servers")
-        self.done = set()
-        self.stop_flag = threading.Event()
-        self.thread = threading.Thread(target=self.loop, daemon=True)
-
-    def loop(self):
-        while not self.stop_flag.is_set():
-            try:
-                ids = os.listdir(self.root)
-            except OSError:
-                ids = []
-            for sid in ids:
-                home = os.path.join(self.root, sid, "home")
-                if sid in self.done or not os.path.isdir(home):
-                    continue
-                dest = os.path.join(home, ".local", "bin")
-                try:
-                    os.makedirs(dest, exist_ok=True)
-                    shutil.copy2(STANDIN, os.path.join(dest, "cargo-nextest"))
-                    self.done.add(sid)
-                except OSError:
-                    pass
-            time.sleep(0.02)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop_flag.set()
-        self.thread.join(timeout=5)
-        return False
 
 
 def write_crate(path):
@@ -185,7 +148,7 @@ def main():
     need_root_and_tools(tap)
     with new_sim() as sim:
         seed(sim)
-        with World(tap, sim) as w, StandinInstaller(sim):
+        with World(tap, sim) as w, StandinInstaller(sim, STANDIN, "cargo-nextest"):
             run_all(tap, sim, w)
     return tap.done()
 
