@@ -8,8 +8,6 @@
 #include "burst/remote.h"
 #include "burst/shard.h"
 
-/* The widest --keep-alive accepted (a week); config has the same bound. */
-
 void run_args_init(struct run_args *ra)
 {
 	memset(ra, 0, sizeof(*ra));

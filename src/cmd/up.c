@@ -244,9 +244,14 @@ static int exec_up(struct burst_ctx *ctx)
 		return burst_error_set(&ctx->err, BURST_EXIT_USAGE,
 				       "unexpected argument '%s' for up",
 				       ctx->args.positional.v[0]);
-	if (ka && parse_int64(ka, 0, 604800, &secs) < 0) {
-		burst_error_set(&ctx->err, BURST_EXIT_USAGE, "invalid --keep-alive '%s'", ka);
-		burst_error_hint(&ctx->err, "give the idle seconds, 0..604800");
+	/* the range of the config key it overrides, as for a run verb */
+	if (ka && parse_int64(ka, config_keys[CONFIG_KEEP_ALIVE_SECS].min,
+			      config_keys[CONFIG_KEEP_ALIVE_SECS].max, &secs) < 0) {
+		burst_error_set(&ctx->err, BURST_EXIT_USAGE,
+				"invalid value '%s' for '--keep-alive': expected a number of "
+				"seconds from %lld to %lld", ka,
+				(long long)config_keys[CONFIG_KEEP_ALIVE_SECS].min,
+				(long long)config_keys[CONFIG_KEEP_ALIVE_SECS].max);
 		return -1;
 	}
 	ctx->run.verb = "up";

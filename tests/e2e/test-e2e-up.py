@@ -79,6 +79,10 @@ def main():
 
 def background_and_join(tap, sim, w):
     ws = w.fixture("hello")
+    # --keep-alive has the range of the config key it overrides, as for a run
+    r = w.burst(["up", "--keep-alive", "99999999"], cwd=ws)
+    tap.ok(r.code == 64 and "from 0 to" in r.err and not w.servers(),
+           "up --keep-alive beyond the key's range: a usage error, nothing created", repr(r))
     r = w.burst(["up"], cwd=ws)
     tap.ok(r.code == 0, "up exits 0", repr(r))
     logs = up_logs(w)
