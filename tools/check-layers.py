@@ -92,16 +92,6 @@ TOP_FILES = {
 # step that removes it).  The lead deletes the entries as the steps merge;
 # an entry that no longer matches fails the check.
 ALLOWLIST = [
-    ("src/pipeline/byoh.c", "burst/cli.h",
-     "issue 13 step 3: a run request built at the CLI edge replaces burst_ctx"),
-    ("src/pipeline/dryrun.c", "burst/cli.h",
-     "issue 13 step 3: a run request built at the CLI edge replaces burst_ctx"),
-    ("src/pipeline/exec.c", "burst/cli.h",
-     "issue 13 step 3: a run request built at the CLI edge replaces burst_ctx"),
-    ("src/pipeline/run.c", "burst/cli.h",
-     "issue 13 step 3: a run request built at the CLI edge replaces burst_ctx"),
-    ("src/pipeline/shard.c", "burst/cli.h",
-     "issue 13 step 3: a run request built at the CLI edge replaces burst_ctx"),
 ]
 
 # Upward calls through a lower header into a file of a higher layer: (file,
