@@ -33,6 +33,7 @@
 #define BURST_CLI_H
 
 #include "burst/error.h"
+#include "burst/pipeline.h"
 #include "burst/strbuf.h"
 #include "burst/strvec.h"
 #include "burst/util.h"
@@ -248,38 +249,6 @@ const struct burst_option *run_option_find(const char *arg);
 int run_args_toolchain(struct run_args *ra, const char *arg,
 		       struct burst_error *err);
 
-/* One port forward of `run -L LOCAL[:REMOTE]`. */
-struct run_forward {
-	int local, remote;
-};
-
-/*
- * A run verb's request, worked out once at the CLI edge from the routed
- * arguments and the loaded config (run_request_build(), in the dispatcher
- * for CMD_RUN commands) and validated there.  The pipeline takes a run's
- * policy from here, never from run_args or the config's keys again: the
- * config is the one source of defaults and --keep-alive is applied to it
- * (config_apply_cli()), so each value below is resolved in one place.
- * Strings point into the run_args and the config it was built from.
- */
-struct run_request {
-	/* keep-alive and reap policy */
-	int64_t keep_alive_secs;        /* server: --keep-alive, else the config's */
-	int64_t volume_keep_alive_secs; /* the project's volume */
-	bool no_reap;                   /* --no-reap */
-	bool billing_hour_hold;         /* keep an idle server to its billed hour */
-	int64_t billing_margin_secs;    /* ...deleting this long before it ends */
-	const char *toolchain;          /* +toolchain (before or after the verb), or
-					   NULL: rust-toolchain file or the default */
-	const struct strvec *env;       /* --env as given (VAR or VAR=VALUE) */
-	const char *host;               /* BYO host: --host, else the config's
-					   `host`, else NULL (a Hetzner server) */
-	struct run_forward *forwards;   /* run -L/--forward, parsed */
-	size_t nforwards;
-	int shards;                     /* test --shards N, 0 when not given */
-	bool sharded;                   /* --shards or --junit: the sharded test path */
-};
-
 /*
  * Work out req from the routed arguments ra and the loaded config cfg (which
  * has --keep-alive applied).  Returns 0, or -1 with a usage error when a
@@ -289,6 +258,11 @@ int run_request_build(struct run_request *req, const struct run_args *ra,
 		      const struct burst_config *cfg, struct burst_error *err);
 /* Free what run_request_build() allocated; req is empty afterwards. */
 void run_request_release(struct run_request *req);
+/*
+ * The pipeline's job for a run verb's ctx: its request (ctx->req) and what
+ * the prepare hooks filled (config, API client, state, cwd, workspace).
+ */
+void cli_pipeline_job(struct pipeline_job *job, const struct burst_ctx *ctx);
 
 /*
  * The context handed to every exec.  Fields are filled according to the

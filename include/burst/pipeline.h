@@ -5,11 +5,13 @@
  * provisioning -> mount the project volume || rsync the workspace -> the
  * remote cargo command, streamed -> fetch artifacts -> records and reapers.
  *
- * pipeline_run() is the entry point the CLI calls.  The rest of this header
- * is the pure planning part of a run (no I/O besides reading local files),
- * exposed so it can be unit-tested: the remote command line, the doctest
- * rule, artifact selection, the missing-env-var hint, the large-directory
- * scan and the closing summary line.
+ * pipeline_run() is the entry point the CLI calls with a struct
+ * pipeline_job it fills (the pipeline includes no CLI header: the CLI
+ * parses and builds the request, the pipeline consumes it).  The rest of
+ * this header is the pure planning part of a run (no I/O besides reading
+ * local files), exposed so it can be unit-tested: the remote command line,
+ * the doctest rule, artifact selection, the missing-env-var hint, the
+ * large-directory scan and the closing summary line.
  */
 #ifndef BURST_PIPELINE_H
 #define BURST_PIPELINE_H
@@ -20,40 +22,98 @@
 #include "burst/strvec.h"
 #include "burst/util.h"
 
-struct burst_ctx;
+struct burst_config;
+struct burst_state;
+struct hcloud;
 struct remote_host;
 
+/* One port forward of `run -L LOCAL[:REMOTE]`. */
+struct run_forward {
+	int local, remote;
+};
+
 /*
- * Run one of the run verbs described by ctx (the exec of the run verbs'
- * table entries).  Returns the process exit code: the remote cargo's
- * status unchanged (0, 1, 101, ...), or 130 after Ctrl-C (the remote cargo
- * is stopped, the run recorded as interrupted, the reapers armed); or -1
- * with ctx->err filled when the tool itself failed (API, ssh, state...),
- * which main prints and turns into the error's reserved exit code.  Uses
- * ctx->req, and ctx->api (not for a BYO host) and ctx->state from the
- * prepare hooks.
+ * A run verb's request, worked out once at the CLI edge from the routed
+ * arguments and the loaded config (run_request_build() in cli.h, in the
+ * dispatcher for CMD_RUN commands) and validated there; the pipeline only
+ * reads it.  The pipeline takes a run's policy from here, never from the
+ * command line or the config's keys again: the config is the one source of
+ * defaults and --keep-alive is applied to it (config_apply_cli()), so each
+ * value below is resolved in one place.  Strings and vectors point into the
+ * routed arguments and the config it was built from.
  */
-int pipeline_run(struct burst_ctx *ctx);
+struct run_request {
+	/* what runs */
+	const char *verb;               /* "build", "test", ..., "ssh", "up" */
+	const struct strvec *cargo_args; /* what follows `cargo <verb>` remotely
+					   (ssh: the command) */
+	const char *toolchain;          /* +toolchain (before or after the verb), or
+					   NULL: rust-toolchain file or the default */
+	const struct strvec *env;       /* --env as given (VAR or VAR=VALUE) */
+	bool no_fetch;                  /* --no-fetch: do not fetch artifacts */
+	bool yes;                       /* -y/--yes: do not ask before costly steps */
+	bool no_doctests;               /* test: --no-doctests */
+	bool cargo_test;                /* test: --cargo-test (not nextest) */
+	bool no_sync;                   /* ssh: --no-sync */
+	bool dry_run;                   /* --dry-run: print the plan and its cost */
+	const char *junit;              /* test: --junit PATH, or NULL */
+	/* keep-alive and reap policy */
+	int64_t keep_alive_secs;        /* server: --keep-alive, else the config's */
+	int64_t volume_keep_alive_secs; /* the project's volume */
+	bool no_reap;                   /* --no-reap */
+	bool billing_hour_hold;         /* keep an idle server to its billed hour */
+	int64_t billing_margin_secs;    /* ...deleting this long before it ends */
+	const char *host;               /* BYO host: --host, else the config's
+					   `host`, else NULL (a Hetzner server) */
+	struct run_forward *forwards;   /* run -L/--forward, parsed */
+	size_t nforwards;
+	int shards;                     /* test --shards N, 0 when not given */
+	bool sharded;                   /* --shards or --junit: the sharded test path */
+};
+
+/*
+ * What the pipeline's entry points take: the request and what the CLI
+ * prepared for it (the prepare hooks of src/cli/prepare.c).  The pipeline
+ * includes no CLI header; the CLI fills this (cli_pipeline_job(), cli.h).
+ */
+struct pipeline_job {
+	const struct run_request *req;     /* the run's request */
+	const struct burst_config *config; /* loaded, --keep-alive applied */
+	struct hcloud *api;                /* the API client (NULL for a BYO host) */
+	struct burst_state *state;         /* the state DB */
+	const char *cwd;                   /* the directory the tool runs in */
+	const char *workspace_root;        /* the cargo workspace */
+	bool fetch_verb;                   /* the verb fetches artifacts (build, bench) */
+};
+
+/*
+ * Run one of the run verbs described by job.  Returns the process exit
+ * code: the remote cargo's status unchanged (0, 1, 101, ...), or 130 after
+ * Ctrl-C (the remote cargo is stopped, the run recorded as interrupted,
+ * the reapers armed); or -1 with err filled when the tool itself failed
+ * (API, ssh, state...), which main prints and turns into the error's
+ * reserved exit code.  Uses job->api only for a Hetzner server.
+ */
+int pipeline_run(const struct pipeline_job *job, struct burst_error *err);
 /*
  * --dry-run of a run verb (pipeline_run() calls it): print the plan (reuse
  * or create a server of which type where, the volume, the first hour's
  * and the volume's monthly cost, the command) to stdout from the state and
  * GET requests only; creates nothing, starts no reaper, writes no state.
- * Returns 0, or -1 with ctx->err.
+ * Returns 0, or -1 with err filled.
  */
-int pipeline_dry_run(struct burst_ctx *ctx);
+int pipeline_dry_run(const struct pipeline_job *job, struct burst_error *err);
 
 /*
  * `cargo burst up --wait` (src/cmd/up.c detaches it without --wait): what a
  * run does before cargo -- the lease, the warm server or the cold path
  * under the provisioning lock, the project's volume attached and mounted,
- * the workspace synced, the reapers armed with the keep-alive of
- * ctx->run -- then one outcome line and an `up` event in the audit log.
- * A server and volume that were up already are said so and their
- * deadlines are not extended.  Returns 0, 130 after a signal, or -1 with
- * ctx->err filled.
+ * the workspace synced, the reapers armed with the request's keep-alive
+ * -- then one outcome line and an `up` event in the audit log.  A server
+ * and volume that were up already are said so and their deadlines are not
+ * extended.  Returns 0, 130 after a signal, or -1 with err filled.
  */
-int pipeline_up(struct burst_ctx *ctx);
+int pipeline_up(const struct pipeline_job *job, struct burst_error *err);
 
 /*
  * Where a project lives on the server and on a BYO host, and the ssh
@@ -77,7 +137,7 @@ int pipeline_control_dir_prepare(const char *dir, bool create,
  * ~/.cache/cargo-burst/<hash>/{src,target,sccache} on that machine; ssh
  * checks its host key against the user's ~/.ssh/known_hosts and the tool's
  * file (strictly), with the user's key.  The host of a run is its
- * run_request's (cli.h).
+ * run_request's.
  */
 
 /*
@@ -129,9 +189,9 @@ bool pipeline_toolchain_listed(const char *list, const char *name);
  * `cargo burst ssh` (the exec of its table entry): a shell or a command on
  * the build server in the project's synced source dir, with the runs'
  * environment; provisions and syncs first like a run.  Returns the remote
- * command's exit status, or -1 with ctx->err filled.
+ * command's exit status, or -1 with err filled.
  */
-int pipeline_shell(struct burst_ctx *ctx);
+int pipeline_shell(const struct pipeline_job *job, struct burst_error *err);
 
 /* Everything the remote command line is built from. */
 struct pipeline_cmd {

@@ -1,7 +1,7 @@
 /*
  * request.c - a run verb's request, worked out once from the routed
- * arguments and the loaded config; see struct run_request in
- * include/burst/cli.h.
+ * arguments and the loaded config (struct run_request in
+ * include/burst/pipeline.h), and the pipeline's job for a run verb.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +15,15 @@ int run_request_build(struct run_request *req, const struct run_args *ra,
 		      const struct burst_config *cfg, struct burst_error *err)
 {
 	memset(req, 0, sizeof(*req));
+	req->verb = ra->verb;
+	req->cargo_args = &ra->cargo_args;
+	req->no_fetch = ra->no_fetch;
+	req->yes = ra->yes;
+	req->no_doctests = ra->no_doctests;
+	req->cargo_test = ra->cargo_test;
+	req->no_sync = ra->no_sync;
+	req->dry_run = ra->dry_run;
+	req->junit = ra->junit;
 	req->keep_alive_secs = cfg->keep_alive_secs;
 	req->volume_keep_alive_secs = cfg->volume_keep_alive_secs;
 	req->no_reap = ra->no_reap;
@@ -49,4 +58,17 @@ void run_request_release(struct run_request *req)
 		return;
 	free(req->forwards);
 	memset(req, 0, sizeof(*req));
+}
+
+/* The pipeline's job for a run verb (cli.h). */
+void cli_pipeline_job(struct pipeline_job *job, const struct burst_ctx *ctx)
+{
+	memset(job, 0, sizeof(*job));
+	job->req = &ctx->req;
+	job->config = ctx->config;
+	job->api = ctx->api;
+	job->state = ctx->state;
+	job->cwd = ctx->cwd;
+	job->workspace_root = ctx->workspace_root;
+	job->fetch_verb = ctx->cmd && (ctx->cmd->flags & CMD_RUN_FETCH);
 }

@@ -1,11 +1,20 @@
 /*
  * run_verbs.c - the run verbs' table entries and option tables: build,
  * test, check, clippy, bench, run.  Their arguments are routed by
- * run_args_route() into ctx->run before pipeline_run() (pipeline.h) runs
- * them remotely.
+ * run_args_route() into ctx->run, and the request built from them (ctx->req)
+ * is handed to pipeline_run() (pipeline.h), which runs them remotely.
  */
 #include "burst/cli.h"
 #include "burst/pipeline.h"
+
+/* The exec of the run verbs: the pipeline with the request ctx holds. */
+static int run_verb(struct burst_ctx *ctx)
+{
+	struct pipeline_job job;
+
+	cli_pipeline_job(&job, ctx);
+	return pipeline_run(&job, &ctx->err);
+}
 
 #define RUN_USAGE(verb) \
 	"cargo burst [OPTIONS] [+TOOLCHAIN] " verb " [CARGO ARGS]..."
@@ -82,33 +91,33 @@ static const struct burst_option run_options[] = {
 const struct burst_cmd cmd_build = {
 	"build", "Compile the workspace on the server and fetch the artifacts",
 	RUN_USAGE("build"), RUN_NOTES("build"),
-	CMD_RUN_VERB | CMD_RUN_FETCH, pipeline_run, build_options,
+	CMD_RUN_VERB | CMD_RUN_FETCH, run_verb, build_options,
 };
 
 const struct burst_cmd cmd_test = {
 	"test", "Run the tests on the server (nextest, then doctests)",
 	RUN_USAGE("test"), RUN_NOTES("test"),
-	CMD_RUN_VERB | CMD_RUN_TEST, pipeline_run, test_options,
+	CMD_RUN_VERB | CMD_RUN_TEST, run_verb, test_options,
 };
 
 const struct burst_cmd cmd_check = {
 	"check", "Check the workspace on the server", RUN_USAGE("check"),
-	RUN_NOTES("check"), CMD_RUN_VERB, pipeline_run, plain_options,
+	RUN_NOTES("check"), CMD_RUN_VERB, run_verb, plain_options,
 };
 
 const struct burst_cmd cmd_clippy = {
 	"clippy", "Run clippy on the server", RUN_USAGE("clippy"),
-	RUN_NOTES("clippy"), CMD_RUN_VERB, pipeline_run, plain_options,
+	RUN_NOTES("clippy"), CMD_RUN_VERB, run_verb, plain_options,
 };
 
 const struct burst_cmd cmd_bench = {
 	"bench", "Run the benchmarks on the server", RUN_USAGE("bench"),
-	RUN_NOTES("bench"), CMD_RUN_VERB | CMD_RUN_FETCH, pipeline_run,
+	RUN_NOTES("bench"), CMD_RUN_VERB | CMD_RUN_FETCH, run_verb,
 	build_options,
 };
 
 const struct burst_cmd cmd_run = {
 	"run", "Build and run a binary on the server", RUN_USAGE("run"),
-	RUN_NOTES("run"), CMD_RUN_VERB | CMD_RUN_FORWARD, pipeline_run,
+	RUN_NOTES("run"), CMD_RUN_VERB | CMD_RUN_FORWARD, run_verb,
 	run_options,
 };

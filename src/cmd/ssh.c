@@ -6,6 +6,15 @@
 #include "burst/cli.h"
 #include "burst/pipeline.h"
 
+/* The exec of ssh: the pipeline's shell with the request ctx holds. */
+static int ssh_exec(struct burst_ctx *ctx)
+{
+	struct pipeline_job job;
+
+	cli_pipeline_job(&job, ctx);
+	return pipeline_shell(&job, &ctx->err);
+}
+
 static const struct burst_option ssh_options[] = {
 	{ RUN_OPT_NO_SYNC, 0, "no-sync", NULL,
 	  "Do not sync the workspace first", OPT_AFTER_VERB },
@@ -38,5 +47,5 @@ const struct burst_cmd cmd_ssh = {
 	"CARGO_TARGET_DIR, SCCACHE_DIR, PATH and the forwarded variables of a\n"
 	"run.  +TOOLCHAIN sets RUSTUP_TOOLCHAIN.  The exit status is the remote\n"
 	"command's.\n",
-	CMD_RUN_VERB | CMD_RUN_SHELL, pipeline_shell, ssh_options,
+	CMD_RUN_VERB | CMD_RUN_SHELL, ssh_exec, ssh_options,
 };

@@ -260,11 +260,13 @@ static int exec_up(struct burst_ctx *ctx)
 	if (cli_args_has(&ctx->args, UP_OPT_WAIT)) {
 		/* the run request a run verb gets from the dispatcher */
 		struct config_overrides o = { ctx->run.keep_alive_secs, NULL, NULL };
+		struct pipeline_job job;
 
 		if (config_apply_cli(ctx->config, &o, &ctx->err) < 0 ||
 		    run_request_build(&ctx->req, &ctx->run, ctx->config, &ctx->err) < 0)
 			return -1;
-		return pipeline_up(ctx);
+		cli_pipeline_job(&job, ctx);
+		return pipeline_up(&job, &ctx->err);
 	}
 
 	project_hash_arch(ctx->workspace_root, ctx->config->arch, hash);

@@ -15,7 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "burst/cli.h"
 #include "burst/config.h"
 #include "burst/log.h"
 #include "burst/pipeline.h"

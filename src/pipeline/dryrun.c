@@ -10,7 +10,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "burst/cli.h"
 #include "burst/config.h"
 #include "burst/hcloud.h"
 #include "burst/pipeline.h"
@@ -22,17 +21,15 @@
 #include "burst/ui.h"
 
 /* Append the command line the run would start, quoted as for a shell. */
-static void add_command(struct strbuf *out, const struct burst_ctx *ctx)
+static void add_command(struct strbuf *out, const struct run_request *req)
 {
-	const struct run_args *ra = &ctx->run;
-
 	strbuf_addstr(out, "cargo");
-	if (ra->toolchain)
-		strbuf_addf(out, " +%s", ra->toolchain);
-	strbuf_addf(out, " %s", ra->verb);
-	for (size_t i = 0; i < ra->cargo_args.nr; i++) {
+	if (req->toolchain)
+		strbuf_addf(out, " +%s", req->toolchain);
+	strbuf_addf(out, " %s", req->verb);
+	for (size_t i = 0; i < req->cargo_args->nr; i++) {
 		strbuf_addch(out, ' ');
-		remote_shell_quote(out, ra->cargo_args.v[i]);
+		remote_shell_quote(out, req->cargo_args->v[i]);
 	}
 }
 
@@ -42,23 +39,23 @@ static void clock_text(char *buf, size_t size, int64_t t)
 }
 
 /* The plan for a bring-your-own host: no API, no cost. */
-static int byo_plan(struct burst_ctx *ctx)
+static int byo_plan(const struct pipeline_job *job)
 {
 	struct strbuf cmd = STRBUF_INIT;
 
-	add_command(&cmd, ctx);
+	add_command(&cmd, job->req);
 	printf("Dry run: nothing is started.\n");
 	printf("host:    %s (bring your own: no API request, no reaper, no cost)\n",
-	       ctx->req.host);
-	printf("then:    sync %s and run `%s` there\n", ctx->workspace_root, cmd.buf);
+	       job->req->host);
+	printf("then:    sync %s and run `%s` there\n", job->workspace_root, cmd.buf);
 	strbuf_release(&cmd);
 	return 0;
 }
 
 /* Print the plan of a run and its cost; change nothing. */
-int pipeline_dry_run(struct burst_ctx *ctx)
+int pipeline_dry_run(const struct pipeline_job *job, struct burst_error *err)
 {
-	const struct burst_config *cfg = ctx->config;
+	const struct burst_config *cfg = job->config;
 	struct state_server srv = { 0 };
 	struct state_project proj = { 0 };
 	struct provision_prices pr;
@@ -71,42 +68,42 @@ int pipeline_dry_run(struct burst_ctx *ctx)
 	const char *loc, *type = cfg->server_type;
 	bool reuse, have_vol;
 	int64_t image_id = 0;
-	int extra = ctx->req.shards > 1 ? ctx->req.shards - 1 : 0;
+	int extra = job->req->shards > 1 ? job->req->shards - 1 : 0;
 	int ret = -1;
 
-	if (ctx->req.host)
-		return byo_plan(ctx);
-	if (!ctx->state || !ctx->api)
-		return burst_error_set(&ctx->err, BURST_EXIT_INTERNAL,
+	if (job->req->host)
+		return byo_plan(job);
+	if (!job->state || !job->api)
+		return burst_error_set(err, BURST_EXIT_INTERNAL,
 				       "--dry-run without the state or the API client");
-	project_hash_arch(ctx->workspace_root, cfg->arch, hash);
-	if (provision_current_server(ctx->state, cfg->arch, &srv, &ctx->err) < 0 ||
-	    state_project_get(ctx->state, hash, &proj, &ctx->err) < 0)
+	project_hash_arch(job->workspace_root, cfg->arch, hash);
+	if (provision_current_server(job->state, cfg->arch, &srv, err) < 0 ||
+	    state_project_get(job->state, hash, &proj, err) < 0)
 		goto out;
 	reuse = srv.status == STATE_SERVER_READY && srv.ip && srv.hcloud_id;
 	have_vol = proj.volume_hcloud_id && proj.volume_status == STATE_VOLUME_READY &&
 		proj.location && proj.volume_name;
-	add_command(&cmd, ctx);
+	add_command(&cmd, job->req);
 
 	printf("Dry run of `cargo burst %s` (%s): nothing is created, no reaper is started.\n",
-	       ctx->run.verb, cfg->arch);
+	       job->req->verb, cfg->arch);
 	if (reuse) {
 		loc = srv.location;
 		type = srv.server_type ? srv.server_type : type;
 		printf("server:  reuse '%s' (%s, %s, %s)\n", srv.name ? srv.name : "?",
 		       type, loc ? loc : "?", srv.ip);
 	} else {
-		if (provision_find_image(ctx->api, state_owner_id(ctx->state), cfg->arch,
-					 &image_id, &ctx->err) < 0)
+		if (provision_find_image(job->api, state_owner_id(job->state), cfg->arch,
+					 &image_id, err) < 0)
 			goto out;
-		if (hcloud_image_get(ctx->api, image_id, &img, &e) < 0)
+		if (hcloud_image_get(job->api, image_id, &img, &e) < 0)
 			burst_error_release(&e);
 		provision_location_order(have_vol ? proj.location : NULL, &cfg->regions, &order);
 		loc = NULL;
 		for (size_t i = 0; i < order.nr; i++) {
 			bool avail = false;
 
-			if (hcloud_type_available(ctx->api, type, order.v[i], &avail, &ctx->err) < 0)
+			if (hcloud_type_available(job->api, type, order.v[i], &avail, err) < 0)
 				goto out;
 			strbuf_addf(&where, "%s%s%s", where.len ? ", " : "", order.v[i],
 				    avail ? "" : " (not available now)");
@@ -114,9 +111,9 @@ int pipeline_dry_run(struct burst_ctx *ctx)
 				loc = order.v[i];
 		}
 		if (!loc) {
-			burst_error_set(&ctx->err, BURST_EXIT_API, "server type '%s' cannot be "
+			burst_error_set(err, BURST_EXIT_API, "server type '%s' cannot be "
 					"ordered in any configured location (%s)", type, where.buf);
-			burst_error_hint(&ctx->err, "set another [hetzner] server_type or add "
+			burst_error_hint(err, "set another [hetzner] server_type or add "
 					 "locations to [hetzner] regions; `cargo burst doctor` "
 					 "shows where it is available");
 			goto out;
@@ -134,15 +131,15 @@ int pipeline_dry_run(struct burst_ctx *ctx)
 		/* named as the cold path names it: the hash covers the owner too */
 		char vhash[PROVISION_HASH_LEN + 1];
 
-		project_volume_hash(state_owner_id(ctx->state), hash, vhash);
-		vname = provision_volume_name(ctx->workspace_root, vhash,
+		project_volume_hash(state_owner_id(job->state), hash, vhash);
+		vname = provision_volume_name(job->workspace_root, vhash,
 					      have_vol ? loc : NULL, cfg->arch);
 		printf("volume:  create '%s' (%lld GB) in %s\n", vname,
 		       (long long)cfg->volume_gb, loc ? loc : "?");
 	}
 
-	if (provision_prices_get(ctx->api, state_dir(ctx->state), type, loc, &pr,
-				 &ctx->err) < 0)
+	if (provision_prices_get(job->api, state_dir(job->state), type, loc, &pr,
+				 err) < 0)
 		goto out;
 	printf("cost:    ");
 	if (pr.server_hourly < 0) {
@@ -174,15 +171,15 @@ int pipeline_dry_run(struct burst_ctx *ctx)
 		printf("; volume %s/month (%lld GB)", vol_amount, (long long)gb);
 	}
 	printf(" (prices without VAT%s)\n", pr.cached ? ", as of today" : ", live");
-	printf("then:    sync %s, run `%s` on the server%s\n", ctx->workspace_root, cmd.buf,
-	       ctx->cmd->flags & CMD_RUN_FETCH && !ctx->run.no_fetch ?
+	printf("then:    sync %s, run `%s` on the server%s\n", job->workspace_root, cmd.buf,
+	       job->fetch_verb && !job->req->no_fetch ?
 	       ", fetch the artifacts" : "");
-	if (ctx->req.no_reap)
+	if (job->req->no_reap)
 		printf("after:   no reaper (--no-reap): the server stays up until `cargo burst down`\n");
 	else
 		printf("after:   the server is deleted after %lld s idle, the volume after %lld s\n",
-		       (long long)ctx->req.keep_alive_secs,
-		       (long long)ctx->req.volume_keep_alive_secs);
+		       (long long)job->req->keep_alive_secs,
+		       (long long)job->req->volume_keep_alive_secs);
 	ret = 0;
 out:
 	state_server_release(&srv);

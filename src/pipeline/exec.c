@@ -12,7 +12,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "burst/cli.h"
 #include "burst/config.h"
 #include "burst/log.h"
 #include "burst/pipeline.h"
@@ -127,7 +126,7 @@ static int sync_only(struct run *r, struct burst_error *err)
 	char *src = layout_src_dir(r->project.hash, r->byo);
 	int ret = -1, lock = -2;
 
-	if (r->ctx->run.no_sync) {
+	if (r->req->no_sync) {
 		ui_verbose("Skipping", "the sync (--no-sync): %s:%s is as the last run left it",
 			   r->srv.name, src);
 		ret = 0;
@@ -187,7 +186,7 @@ static int mount_and_sync(struct run *r, struct burst_error *err)
 	mount.err = PROC_IO_CAPTURE;
 	mount.capture_max = 256 * 1024;
 	mount.timeout_ms = 120000;
-	if (r->ctx->run.no_sync) {
+	if (r->req->no_sync) {
 		/* the volume still holds target/: mount it, sync nothing */
 		ui_status("Mounting", "the project's volume (--no-sync: no sync)");
 		if (proc_run(&mount, err) < 0)
@@ -227,7 +226,7 @@ static int mount_and_sync(struct run *r, struct burst_error *err)
 		strbuf_release(&why);
 		goto out;
 	}
-	if (!r->ctx->run.no_sync) {
+	if (!r->req->no_sync) {
 		if (remote_sync_push_end(sp, &stats, err) < 0)
 			goto out;
 		ui_verbose("Synced", "%llu files, %llu bytes sent",
@@ -318,7 +317,7 @@ static void emit_mapped(struct run *r, const char *line, size_t len, unsigned fl
 	struct pipeline_path_map maps[3];
 
 	if (home && *home)
-		local_home = pipeline_abs_path(r->ctx->cwd ? r->ctx->cwd : r->project.root, home);
+		local_home = pipeline_abs_path(r->job->cwd ? r->job->cwd : r->project.root, home);
 	else
 		local_home = xstrfmt("%s/.cargo", getenv("HOME") ? getenv("HOME") : "");
 	maps[0].from = r->remote_paths[0];
@@ -520,8 +519,8 @@ int pipeline_remote_cargo(struct run *r, struct burst_error *err)
 
 	c.verb = r->verb;
 	c.toolchain = r->req->toolchain;
-	c.args = (const char *const *)r->ctx->run.cargo_args.v;
-	c.nargs = r->ctx->run.cargo_args.nr;
+	c.args = (const char *const *)r->req->cargo_args->v;
+	c.nargs = r->req->cargo_args->nr;
 	if (r->paths_mapped) {
 		c.args = (const char *const *)r->paths.args.v;
 		c.nargs = r->paths.args.nr;
@@ -531,8 +530,8 @@ int pipeline_remote_cargo(struct run *r, struct burst_error *err)
 	c.cache_stats = true;
 	c.env = &r->env;
 	c.project_hash = r->project.hash;
-	c.no_doctests = r->ctx->run.no_doctests;
-	c.cargo_test = r->ctx->run.cargo_test;
+	c.no_doctests = r->req->no_doctests;
+	c.cargo_test = r->req->cargo_test;
 	c.has_lib = r->has_lib;
 	c.color = ui_color();
 	c.byo = r->byo;
@@ -597,7 +596,7 @@ int pipeline_remote_shell(struct run *r, struct burst_error *err)
 	struct child_process cp = CHILD_PROCESS_INIT;
 	struct pipeline_cmd c = { 0 };
 	struct strbuf wrapped = STRBUF_INIT;
-	const struct strvec *words = &r->ctx->run.cargo_args;
+	const struct strvec *words = r->req->cargo_args;
 	bool tty = !words->nr && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
 	char *line, *src = layout_src_dir(r->project.hash, r->byo);
 	int ret = -1;
@@ -649,8 +648,8 @@ out:
 
 static int fetch_build(struct run *r, struct burst_error *err)
 {
-	const char *const *args = (const char *const *)r->ctx->run.cargo_args.v;
-	size_t nargs = r->ctx->run.cargo_args.nr;
+	const char *const *args = (const char *const *)r->req->cargo_args->v;
+	size_t nargs = r->req->cargo_args->nr;
 	const char *env_target = NULL;
 	struct strbuf cmd = STRBUF_INIT, list = STRBUF_INIT;
 	struct strvec names = STRVEC_INIT;
@@ -768,7 +767,7 @@ static int fetch_artifact_dir(struct run *r, struct burst_error *err)
 
 int pipeline_fetch(struct run *r, struct burst_error *err)
 {
-	if (r->ctx->run.no_fetch)
+	if (r->req->no_fetch)
 		return 0;
 	if (!strcmp(r->verb, "build") && r->paths_mapped && r->paths.artifact_dir &&
 	    fetch_artifact_dir(r, err) < 0)

@@ -11,7 +11,6 @@
 #include "burst/strbuf.h"
 #include "burst/strvec.h"
 
-struct burst_ctx;
 struct burst_config;
 struct burst_state;
 struct hcloud;
@@ -73,11 +72,11 @@ void pipeline_bounded_begin(void);
 void pipeline_bounded_end(void);
 
 struct run {
-	struct burst_ctx *ctx;
+	const struct pipeline_job *job; /* what the CLI handed over (pipeline.h) */
 	const struct burst_config *cfg;
 	struct burst_state *st;
 	struct hcloud *api;
-	const struct run_request *req; /* worked out at the CLI edge (cli.h) */
+	const struct run_request *req; /* job->req: worked out at the CLI edge */
 	const char *verb;
 	struct burst_project project; /* the workspace: root, hash */
 

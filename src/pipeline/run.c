@@ -14,7 +14,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "burst/cli.h"
 #include "burst/config.h"
 #include "burst/hcloud.h"
 #include "burst/log.h"
@@ -47,11 +46,11 @@ static const cJSON *package_of_cwd(const struct run *r, const cJSON *pkgs)
 	static const char *const selectors[] = {
 		"-p", "--package", "--workspace", "--all", "--manifest-path",
 	};
-	const struct strvec *a = &r->ctx->run.cargo_args;
+	const struct strvec *a = r->req->cargo_args;
 	const cJSON *pkg, *best = NULL;
 	size_t best_len = 0;
 
-	if (!r->ctx->cwd)
+	if (!r->job->cwd)
 		return NULL;
 	for (size_t i = 0; i < a->nr && strcmp(a->v[i], "--"); i++) {
 		const char *rest;
@@ -69,7 +68,7 @@ static const cJSON *package_of_cwd(const struct run *r, const cJSON *pkgs)
 		if (!cJSON_IsString(m) || !(slash = strrchr(m->valuestring, '/')))
 			continue;
 		dir = xstrndup(m->valuestring, (size_t)(slash - m->valuestring));
-		in = pipeline_path_in(*dir ? dir : "/", r->ctx->cwd);
+		in = pipeline_path_in(*dir ? dir : "/", r->job->cwd);
 		if (in && strlen(dir) >= best_len) {
 			best = pkg;
 			best_len = strlen(dir);
@@ -207,7 +206,7 @@ static void large_dirs_question(struct run *r)
 	struct burst_error err = BURST_ERROR_INIT;
 	uint64_t sizes[8];
 	size_t n;
-	bool interactive = isatty(STDIN_FILENO) && isatty(STDERR_FILENO) && !r->ctx->run.yes;
+	bool interactive = isatty(STDIN_FILENO) && isatty(STDERR_FILENO) && !r->req->yes;
 	bool changed = false;
 	struct strbuf text = STRBUF_INIT;
 
@@ -601,19 +600,19 @@ static int acquire_server(struct run *r, struct burst_error *err)
 
 /* ---- the run ------------------------------------------------------------ */
 
-static void run_init(struct run *r, struct burst_ctx *ctx)
+static void run_init(struct run *r, const struct pipeline_job *job)
 {
 	memset(r, 0, sizeof(*r));
-	r->ctx = ctx;
-	r->cfg = ctx->config;
-	r->st = ctx->state;
-	r->api = ctx->api;
-	r->req = &ctx->req;
-	r->verb = ctx->run.verb;
-	if (ctx->workspace_root)
+	r->job = job;
+	r->cfg = job->config;
+	r->st = job->state;
+	r->api = job->api;
+	r->req = job->req;
+	r->verb = job->req->verb;
+	if (job->workspace_root)
 		/* arm64 is a project of its own; a BYO host is what it is */
-		project_init(&r->project, ctx->workspace_root,
-			     ctx->req.host || !ctx->config ? NULL : ctx->config->arch, NULL);
+		project_init(&r->project, job->workspace_root,
+			     job->req->host || !job->config ? NULL : job->config->arch, NULL);
 	strvec_init(&r->env);
 	strvec_init(&r->excludes);
 	strbuf_init(&r->tail, 0);
@@ -901,9 +900,9 @@ static int run_pipeline(struct run *r, struct burst_error *err)
 	resolve_env(r);
 	/* cargo's paths and the cwd; a path off the workspace fails here */
 	if (!r->shell) {
-		const struct strvec *a = &r->ctx->run.cargo_args;
+		const struct strvec *a = r->req->cargo_args;
 
-		if (pipeline_map_paths(r->project.root, r->ctx->cwd ? r->ctx->cwd : r->project.root,
+		if (pipeline_map_paths(r->project.root, r->job->cwd ? r->job->cwd : r->project.root,
 				       (const char *const *)a->v, a->nr,
 				       getenv("CARGO_TARGET_DIR"), &r->paths, err) < 0)
 			goto out;
@@ -1055,35 +1054,36 @@ static void up_outcome(struct run *r, int ret, const struct burst_error *err)
 	strbuf_release(&line);
 }
 
-static int run_or_shell(struct burst_ctx *ctx, bool shell, bool up)
+static int run_or_shell(const struct pipeline_job *job, bool shell, bool up,
+			struct burst_error *err)
 {
 	struct run r;
 	int ret;
 
-	if (ctx->run.dry_run && !shell && !up)
-		return pipeline_dry_run(ctx);
-	run_init(&r, ctx);
+	if (job->req->dry_run && !shell && !up)
+		return pipeline_dry_run(job, err);
+	run_init(&r, job);
 	r.shell = shell;
 	r.up = up;
 	if (up)
 		r.verb = "up";
-	r.byo = ctx->req.host != NULL;
+	r.byo = job->req->host != NULL;
 	r.t0 = burst_now_ms();
 	/* the dispatcher's prepare hooks hand over the state and the API client */
 	if (!r.cfg || !r.project.root || !r.st || (!r.api && !r.byo)) {
 		run_release(&r);
-		return burst_error_set(&ctx->err, BURST_EXIT_INTERNAL, "pipeline_run without "
+		return burst_error_set(err, BURST_EXIT_INTERNAL, "pipeline_run without "
 				       "configuration, workspace, state or API client");
 	}
 	proc_catch_signals(true);
-	ret = run_pipeline(&r, &ctx->err);
+	ret = run_pipeline(&r, err);
 	if (ret < 0 && r.exit_code < 0)
-		r.exit_code = ctx->err.exit_code;
+		r.exit_code = err->exit_code;
 	run_records(&r);
 	if (r.up)
-		up_outcome(&r, ret, &ctx->err);
+		up_outcome(&r, ret, err);
 	if (r.interrupted) {
-		burst_error_release(&ctx->err);
+		burst_error_release(err);
 		ui_warn(r.cargo_started ? "interrupted: the remote cargo was stopped"
 					: "interrupted");
 		if (!r.byo && !r.provisioned)
@@ -1115,17 +1115,20 @@ static int run_or_shell(struct burst_ctx *ctx, bool shell, bool up)
 	return ret;
 }
 
-int pipeline_run(struct burst_ctx *ctx)
+/* A run verb (pipeline.h). */
+int pipeline_run(const struct pipeline_job *job, struct burst_error *err)
 {
-	return run_or_shell(ctx, false, false);
+	return run_or_shell(job, false, false, err);
 }
 
-int pipeline_shell(struct burst_ctx *ctx)
+/* `cargo burst ssh` (pipeline.h). */
+int pipeline_shell(const struct pipeline_job *job, struct burst_error *err)
 {
-	return run_or_shell(ctx, true, false);
+	return run_or_shell(job, true, false, err);
 }
 
-int pipeline_up(struct burst_ctx *ctx)
+/* `cargo burst up --wait` (pipeline.h). */
+int pipeline_up(const struct pipeline_job *job, struct burst_error *err)
 {
-	return run_or_shell(ctx, false, true);
+	return run_or_shell(job, false, true, err);
 }

@@ -16,7 +16,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "burst/cli.h"
 #include "burst/config.h"
 #include "burst/hcloud.h"
 #include "burst/log.h"
@@ -729,7 +728,7 @@ static void prepare_run(struct shard_ctx *sc, struct shard *s, const char *archi
 	/* a shard may get no test at all; the user's own choice wins */
 	if (!has_option(&sc->run_args, "--no-tests"))
 		strvec_push(&args, "--no-tests=pass");
-	if (r->ctx->run.junit) {
+	if (r->req->junit) {
 		strvec_pushf(&args, "--tool-config-file=cargo-burst:%s", cfg);
 		strvec_push(&args, "--profile");
 		strvec_push(&args, SHARD_JUNIT_PROFILE);
@@ -739,7 +738,7 @@ static void prepare_run(struct shard_ctx *sc, struct shard *s, const char *archi
 	strbuf_addstr(&line, "mkdir -p ");
 	remote_shell_quote(&line, extract);
 	strbuf_addstr(&line, " && ");
-	if (r->ctx->run.junit) {
+	if (r->req->junit) {
 		/* no stale report of an earlier run may be taken for this one's */
 		strbuf_addstr(&line, "{ ");
 		junit_find(sc, &line);
@@ -1029,7 +1028,7 @@ static int write_junit(struct shard_ctx *sc, struct shard **use, int m,
 	struct run *r = sc->r;
 	struct strbuf suites = STRBUF_INIT, doc = STRBUF_INIT, cmd = STRBUF_INIT;
 	char *path = NULL, *tmp = NULL;
-	const char *junit = r->ctx->run.junit;
+	const char *junit = r->req->junit;
 	int ret = -1, fd = -1;
 
 	strbuf_addstr(&cmd, "f=$(");
@@ -1047,7 +1046,7 @@ static int write_junit(struct shard_ctx *sc, struct shard **use, int m,
 		strbuf_release(&xml);
 	}
 	shard_junit_merge(&suites, total, &doc);
-	path = junit[0] == '/' ? xstrdup(junit) : xstrfmt("%s/%s", r->ctx->cwd, junit);
+	path = junit[0] == '/' ? xstrdup(junit) : xstrfmt("%s/%s", r->job->cwd, junit);
 	tmp = xstrfmt("%s.tmp-%ld", path, (long)getpid());
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0 || write_all(fd, doc.buf, doc.len) < 0) {
@@ -1198,14 +1197,14 @@ int pipeline_shard_test(struct run *r, struct burst_error *err)
 	sc.archive = layout_nextest_archive(r->project.hash, (long)getpid());
 	sc.dir = layout_shard_dir(r->project.hash, (long)getpid());
 	sc.local_dir = xstrfmt("%s/shards-%ld", state_dir(r->st), (long)getpid());
-	shard_split_args((const char *const *)r->ctx->run.cargo_args.v, r->ctx->run.cargo_args.nr,
+	shard_split_args((const char *const *)r->req->cargo_args->v, r->req->cargo_args->nr,
 			 &sc.archive_args, &sc.run_args);
 	if (r->byo) {
 		burst_error_set(err, BURST_EXIT_USAGE, "--shards needs servers from the API: it "
 				"does not go with --host");
 		goto out;
 	}
-	if (r->ctx->run.cargo_test) {
+	if (r->req->cargo_test) {
 		burst_error_set(err, BURST_EXIT_USAGE, "--shards needs nextest: it does not go "
 				"with --cargo-test");
 		goto out;
@@ -1224,7 +1223,7 @@ int pipeline_shard_test(struct run *r, struct burst_error *err)
 			}
 		}
 	}
-	if (!r->ctx->run.no_doctests)
+	if (!r->req->no_doctests)
 		ui_note("doctests are not run with --shards (nextest does not run them)");
 
 	/* the extra servers are created while the main server builds */
@@ -1272,7 +1271,7 @@ int pipeline_shard_test(struct run *r, struct burst_error *err)
 		goto out;
 	}
 	print_summary(use, m, &total);
-	if (r->ctx->run.junit && write_junit(&sc, use, m, &total, err) < 0)
+	if (r->req->junit && write_junit(&sc, use, m, &total, err) < 0)
 		goto out;
 	ret = 0;
 out:

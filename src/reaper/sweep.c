@@ -148,6 +148,52 @@ out:
 	return ret;
 }
 
+/*
+ * What the unfinished create of intent in (a server, volume or ssh key)
+ * made, looked up by its name: *id is its id, or 0 when there is none (or
+ * more than one, or a server or volume that is not ours).  A server or
+ * volume found is adopted (its reaper armed).  0, or -1 with err.
+ */
+static int intent_created(struct hcloud *api, struct burst_state *st,
+			  const struct burst_config *cfg, const struct state_intent *in,
+			  int64_t *id, struct burst_error *err)
+{
+	static const char why[] = "from an unfinished create";
+	struct hcloud_servers sl = { 0 };
+	struct hcloud_volumes vl = { 0 };
+	struct hcloud_ssh_keys kl = { 0 };
+	const struct hcloud_labels *labels = NULL; /* a server's or a volume's */
+	int lrc;
+
+	*id = 0;
+	if (in->kind == STATE_INTENT_SERVER) {
+		lrc = hcloud_servers_list(api, in->name, NULL, &sl, err);
+		if (lrc == 0 && sl.nr == 1)
+			labels = &sl.v[0].labels;
+	} else if (in->kind == STATE_INTENT_VOLUME) {
+		lrc = hcloud_volumes_list(api, in->name, NULL, &vl, err);
+		if (lrc == 0 && vl.nr == 1)
+			labels = &vl.v[0].labels;
+	} else {
+		lrc = hcloud_ssh_keys_list(api, NULL, in->name, &kl, err);
+		if (lrc == 0 && kl.nr == 1)
+			*id = kl.v[0].id;
+	}
+	/* one adoption for both kinds, of ours only */
+	if (labels && reaper_labels_ours(labels, state_owner_id(st))) {
+		bool server = in->kind == STATE_INTENT_SERVER;
+
+		*id = server ? sl.v[0].id : vl.v[0].id;
+		if ((server ? adopt_server(st, cfg, &sl.v[0], why, err) :
+			      adopt_volume(st, cfg, &vl.v[0], why, err)) < 0)
+			lrc = -1;
+	}
+	hcloud_servers_release(&sl);
+	hcloud_volumes_release(&vl);
+	hcloud_ssh_keys_release(&kl);
+	return lrc < 0 ? -1 : 0;
+}
+
 /* Lock for a sweep; 1 held, 0 busy (skip), -1 error. */
 static int lock_quick(struct burst_state *st, int timeout_ms, struct burst_error *err)
 {
@@ -186,41 +232,11 @@ int reaper_reconcile_intents(struct hcloud *api, struct burst_state *st,
 	locked = true;
 	for (size_t i = 0; i < n; i++) {
 		struct state_intent *in = &v[i];
-		struct hcloud_servers sl = { 0 };
-		struct hcloud_volumes vl = { 0 };
-		struct hcloud_ssh_keys kl = { 0 };
 		int64_t id = 0;
-		int lrc;
 
-		if (in->kind == STATE_INTENT_SERVER) {
-			lrc = hcloud_servers_list(api, in->name, NULL, &sl, err);
-			if (lrc == 0 && sl.nr == 1 && reaper_labels_ours(&sl.v[0].labels,
-									 state_owner_id(st))) {
-				id = sl.v[0].id;
-				if (adopt_server(st, cfg, &sl.v[0], "from an unfinished create",
-						 err) < 0)
-					lrc = -1;
-			}
-		} else if (in->kind == STATE_INTENT_VOLUME) {
-			lrc = hcloud_volumes_list(api, in->name, NULL, &vl, err);
-			if (lrc == 0 && vl.nr == 1 && reaper_labels_ours(&vl.v[0].labels,
-									 state_owner_id(st))) {
-				id = vl.v[0].id;
-				if (adopt_volume(st, cfg, &vl.v[0], "from an unfinished create",
-						 err) < 0)
-					lrc = -1;
-			}
-		} else if (in->kind == STATE_INTENT_SSH_KEY) {
-			lrc = hcloud_ssh_keys_list(api, NULL, in->name, &kl, err);
-			if (lrc == 0 && kl.nr == 1)
-				id = kl.v[0].id;
-		} else {
+		if (in->kind == STATE_INTENT_IMAGE)
 			continue; /* images belong to `image build` */
-		}
-		hcloud_servers_release(&sl);
-		hcloud_volumes_release(&vl);
-		hcloud_ssh_keys_release(&kl);
-		if (lrc < 0)
+		if (intent_created(api, st, cfg, in, &id, err) < 0)
 			goto out;
 		if (id) {
 			log_info(MOD, "unfinished create of %s '%s' did happen (%lld)",

@@ -454,6 +454,14 @@ static int request(const char *const *argv, const char *cfg_host, struct run_req
 		       ra.toolchain ? ra.toolchain : "(null)", "the routed +toolchain");
 		is_str(req->host ? req->host : "(null)", ra.host ? ra.host :
 		       cfg_host ? cfg_host : "(null)", "host: --host, else the config's");
+		/* what the pipeline reads of the run (it includes no cli.h) */
+		ok(req->cargo_args == &ra.cargo_args, "the request's cargo args are the routed ones");
+		is_str(req->verb, ra.verb, "the routed verb");
+		ok(req->no_fetch == ra.no_fetch && req->yes == ra.yes &&
+		   req->no_doctests == ra.no_doctests && req->cargo_test == ra.cargo_test &&
+		   req->no_sync == ra.no_sync && req->dry_run == ra.dry_run,
+		   "the routed switches");
+		ok(req->junit == ra.junit, "the routed --junit");
 	}
 	run_args_release(&ra);
 	return rc;
@@ -491,6 +499,20 @@ static void test_request(void)
 	ok(request(V("--host", "root@cli-host", "test", "--junit", "j.xml"), "me@cfg-host", &req,
 		   &cfg, &err) == 0, "test --junit --host: a request");
 	ok(req.sharded && req.shards == 0, "--junit alone: the sharded path with no --shards");
+	run_request_release(&req);
+	config_release(&cfg);
+
+	ok(request(V("-y", "--dry-run", "build", "--no-fetch", "--release"), NULL, &req, &cfg,
+		   &err) == 0, "build -y --dry-run --no-fetch: a request");
+	/* (its vectors pointed into the routed arguments, released by now) */
+	ok(req.yes && req.dry_run && req.no_fetch && !req.no_sync, "... its switches");
+	is_str(req.verb, "build", "... the verb");
+	run_request_release(&req);
+	config_release(&cfg);
+
+	ok(request(V("--no-sync", "ssh", "--", "ls"), NULL, &req, &cfg, &err) == 0,
+	   "ssh --no-sync: a request");
+	ok(req.no_sync && !req.yes, "... --no-sync");
 	run_request_release(&req);
 	config_release(&cfg);
 

@@ -90,6 +90,11 @@ def run(tmp):
     plant(tmp, "util includes pipeline.h", "src/util/strbuf.c", "burst/pipeline.h",
           [r"src/util/strbuf\.c:%d: upward include: \"burst/pipeline\.h\" is "
            r"layer pipeline", r"util <- base <- state <- provision"])
+    # the pipeline takes a struct pipeline_job: no cli.h include is allowed
+    # in it any more (the ALLOWLIST is empty)
+    plant(tmp, "the pipeline includes cli.h", "src/pipeline/run.c", "burst/cli.h",
+          [r"src/pipeline/run\.c:%d: upward include: \"burst/cli\.h\" is "
+           r"layer cli \(module cli\), above this file's layer pipeline"])
     # one layer up is as wrong as five: base includes state
     plant(tmp, "hcloud includes state.h", "src/hcloud/json.c", "burst/state.h",
           [r"src/hcloud/json\.c:%d: upward include: \"burst/state\.h\" is "
