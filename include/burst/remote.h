@@ -181,8 +181,9 @@ int remote_capture(const struct remote_host *h, const char *command_line, size_t
 		   int timeout_ms, struct strbuf *out, struct burst_error *err);
 /*
  * Wrap a remote command line so that the remote shell writes its pid (its
- * process group) to pid_file first and removes it at the end; the exit
- * status of command_line is kept.  Appended to out.
+ * process group) to pid_file first (making its directory when missing) and
+ * removes it at the end; the exit status of command_line is kept.
+ * Appended to out.
  */
 void remote_wrap_pidfile(struct strbuf *out, const char *pid_file,
 			 const char *command_line);
