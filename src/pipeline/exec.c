@@ -32,8 +32,8 @@
 /* ---- mount, then sync --------------------------------------------------- */
 
 /*
- * The rsync push as a child (so it runs next to the mount in one
- * proc_run_all), with the configured excludes plus the answered large
+ * The rsync push as a child (run once the volume is mounted), with the
+ * configured excludes plus the answered large
  * directories, and the local index of the last sync to this volume's (BYO:
  * host's) remote_dir (a file under the state dir).  NULL + err on failure.
  */
