@@ -7,10 +7,11 @@
  * instead of formatting a path itself, so a path changes in one place.
  *
  * The remote layout of a project with hash H:
- *   build server: /root/burst/H/src          the synced source tree
+ *   build server: /mnt/cache/H               the volume's mount point (cache)
+ *                 /mnt/cache/H/src           the synced source tree (on the
+ *                                            volume: a new server keeps it)
  *                 /root/burst/H/cargo-P.pid  the pid of run P's remote shell
  *                 /root/burst/H/shard-P      test --shards scratch of run P
- *                 /mnt/cache/H               the volume's mount point (cache)
  *   BYO host:     ~/.cache/cargo-burst/H/src, .../cargo-P.pid; the cache is
  *                 ~/.cache/cargo-burst/H itself (home-relative paths)
  *   cache:        <cache>/target, <cache>/sccache, <cache>/nextest/...
@@ -69,7 +70,12 @@ void project_volume_hash(const char *owner_id, const char *hash,
  */
 /* The project's own dir: /root/burst/H, or .cache/cargo-burst/H. */
 char *layout_project_dir(const char *hash, bool byo);
-/* The synced source tree: <project dir>/src. */
+/*
+ * The synced source tree: <cache>/src, i.e. on the project's volume
+ * (/mnt/cache/H/src; synced only once the volume is mounted), or
+ * ~/.cache/cargo-burst/H/src on a BYO host.  A --shards extra server (no
+ * volume) uses the same path on its root disk.
+ */
 char *layout_src_dir(const char *hash, bool byo);
 /* The cache: the volume's mount point /mnt/cache/H, or the BYO project dir. */
 char *layout_cache_dir(const char *hash, bool byo);

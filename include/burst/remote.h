@@ -181,8 +181,9 @@ int remote_capture(const struct remote_host *h, const char *command_line, size_t
 		   int timeout_ms, struct strbuf *out, struct burst_error *err);
 /*
  * Wrap a remote command line so that the remote shell writes its pid (its
- * process group) to pid_file first and removes it at the end; the exit
- * status of command_line is kept.  Appended to out.
+ * process group) to pid_file first (making its directory when missing) and
+ * removes it at the end; the exit status of command_line is kept.
+ * Appended to out.
  */
 void remote_wrap_pidfile(struct strbuf *out, const char *pid_file,
 			 const char *command_line);
@@ -309,8 +310,9 @@ int remote_rsync_push_finish(const struct remote_host *h, const char *local_dir,
  * and the last full sync is younger than verify_secs; anything else is a
  * full rsync (as remote_rsync_push()) that rebuilds the index, also when
  * the server reports a marker mismatch.  The index file is replaced
- * (temp + fsync + rename) only after a push succeeded.  Without
- * index_path this is remote_rsync_push() in three steps.
+ * (temp + rename; not fsynced: a lost or torn file is a full sync) only
+ * after a push succeeded.  Without index_path this is remote_rsync_push()
+ * in three steps.
  *
  * start computes everything and returns the push with its child ready
  * (remote_sync_push_child(): run it, e.g. with proc_run_all(), as it is

@@ -1,5 +1,5 @@
 /*
- * exec.c - the remote part of a run: mount || sync, the remote cargo with
+ * exec.c - the remote part of a run: mount, then sync, the remote cargo with
  * live output and Ctrl-C, and the fetch of artifacts.
  */
 #include <errno.h>
@@ -28,13 +28,13 @@
 /* How long a warm run's mount waits for the device the state says is attached. */
 #define WARM_DEVICE_WAIT_SECS 1
 
-/* ---- mount || sync ------------------------------------------------------ */
+/* ---- mount, then sync --------------------------------------------------- */
 
 /*
- * The rsync push as a child (so it runs next to the mount in one
- * proc_run_all), with the configured excludes plus the answered large
- * directories, and the local index of the last sync to this server's
- * remote_dir (a file under the state dir).  NULL + err on failure.
+ * The rsync push as a child (run once the volume is mounted), with the
+ * configured excludes plus the answered large
+ * directories, and the local index of the last sync to this volume's (BYO:
+ * host's) remote_dir (a file under the state dir).  NULL + err on failure.
  */
 static struct sync_push *prepare_rsync(struct run *r, const char *remote_dir,
 				       struct burst_error *err)
@@ -42,8 +42,13 @@ static struct sync_push *prepare_rsync(struct run *r, const char *remote_dir,
 	struct sync_filters f = { 0 };
 	struct strvec extra = STRVEC_INIT;
 	struct sync_push *sp;
+	/*
+	 * What the remote tree lives on: a server's is on the project's
+	 * volume, so a new server with the kept volume syncs incrementally
+	 * (the marker on the volume still has to match).
+	 */
 	char *target = r->byo ? xstrfmt("byo %s", r->display ? r->display : r->host.host)
-			      : xstrfmt("server %lld", (long long)r->srv.hcloud_id);
+			      : xstrfmt("volume %lld", (long long)r->vol.hcloud_id);
 	/* one index per project and remote dir: another server's replaces it */
 	char *index = layout_sync_index(state_dir(r->st), remote_dir, r->project.root);
 
@@ -159,11 +164,14 @@ out:
 	return ret;
 }
 
+/*
+ * Mount, then sync: the source tree is on the volume, so it is synced only
+ * once the volume is mounted (never into the bare mount point on the root
+ * disk, where it would fill the disk and later be hidden under the mount).
+ */
 static int mount_and_sync(struct run *r, struct burst_error *err)
 {
 	struct child_process mount = CHILD_PROCESS_INIT;
-	/* rsync first: it is the longer of the two, and each start takes a few ms */
-	struct child_process *both[2] = { NULL, &mount };
 	struct sync_push *sp = NULL;
 	struct strbuf script = STRBUF_INIT, cmd = STRBUF_INIT;
 	struct sync_stats stats = { 0 };
@@ -186,21 +194,11 @@ static int mount_and_sync(struct run *r, struct burst_error *err)
 	mount.err = PROC_IO_CAPTURE;
 	mount.capture_max = 256 * 1024;
 	mount.timeout_ms = 120000;
-	if (r->req->no_sync) {
-		/* the volume still holds target/: mount it, sync nothing */
+	if (r->req->no_sync)
+		/* the volume still holds target/ and src/: mount it, sync nothing */
 		ui_status("Mounting", "the project's volume (--no-sync: no sync)");
-		if (proc_run(&mount, err) < 0)
-			goto out;
-	} else {
-		sp = prepare_rsync(r, src, err);
-		if (!sp)
-			goto out;
-		both[0] = remote_sync_push_child(sp);
-		ui_status("Syncing", "%s to %s:%s (mounting the volume meanwhile)", r->project.root,
-			  r->srv.name, src);
-		if (proc_run_all(both, 2, err) < 0)
-			goto out;
-	}
+	if (proc_run(&mount, err) < 0)
+		goto out;
 	if (proc_interrupted()) {
 		r->interrupted = true;
 		ret = 0;
@@ -227,6 +225,17 @@ static int mount_and_sync(struct run *r, struct burst_error *err)
 		goto out;
 	}
 	if (!r->req->no_sync) {
+		sp = prepare_rsync(r, src, err);
+		if (!sp)
+			goto out;
+		ui_status("Syncing", "%s to %s:%s", r->project.root, r->srv.name, src);
+		if (proc_run(remote_sync_push_child(sp), err) < 0)
+			goto out;
+		if (proc_interrupted()) {
+			r->interrupted = true;
+			ret = 0;
+			goto out;
+		}
 		if (remote_sync_push_end(sp, &stats, err) < 0)
 			goto out;
 		ui_verbose("Synced", "%llu files, %llu bytes sent",

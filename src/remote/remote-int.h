@@ -72,7 +72,7 @@ struct sync_index *sync_index_walk_finish(struct sync_walk *sw, const char **why
 void sync_index_free(struct sync_index *idx);
 /* Read and check an index file; NULL with *why when missing or damaged. */
 struct sync_index *sync_index_load(const char *path, const char **why);
-/* Write the index: temp file, fsync, rename, fsync of the directory. */
+/* Write the index: temp file, rename (no fsync: see syncindex.c). */
 int sync_index_save(const struct sync_index *idx, const char *path,
 		    struct burst_error *err);
 /*

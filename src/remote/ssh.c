@@ -505,8 +505,21 @@ void remote_wrap_pidfile(struct strbuf *out, const char *pid_file,
 	 * leader, so $$ names the whole group.  The command runs in a
 	 * subshell so that an `exit` in it still reaches the cleanup.
 	 */
-	strbuf_addstr(out, "echo $$ >");
+	const char *slash = strrchr(pid_file, '/');
+
+	strbuf_addstr(out, "echo $$ 2>/dev/null >");
 	remote_shell_quote(out, pid_file);
+	if (slash && slash != pid_file) {
+		/* its dir is made on the first run only (the sync no longer does) */
+		char *dir = xstrndup(pid_file, (size_t)(slash - pid_file));
+
+		strbuf_addstr(out, " || { mkdir -p ");
+		remote_shell_quote(out, dir);
+		strbuf_addstr(out, " && echo $$ >");
+		remote_shell_quote(out, pid_file);
+		strbuf_addstr(out, "; }");
+		free(dir);
+	}
 	strbuf_addstr(out, " || exit 125\n(\n");
 	strbuf_addstr(out, command_line);
 	strbuf_addstr(out, "\n)\nrc=$?\nrm -f ");

@@ -612,7 +612,13 @@ void sync_boot_id(char out[36])
 	strbuf_release(&sb);
 }
 
-/* Write the index file atomically (temp, fsync, rename). */
+/*
+ * Write the index file atomically (temp, rename).  Not fsynced: after a
+ * crash the file is the old index (its generation no longer the server's
+ * marker: a full sync), the new one, or one whose checksum fails (no
+ * index: a full sync), so durability buys nothing here, and the two
+ * fsyncs were most of a one-file-changed sync's index write.
+ */
 int sync_index_save(const struct sync_index *idx, const char *path,
 		    struct burst_error *err)
 {
@@ -663,21 +669,13 @@ int sync_index_save(const struct sync_index *idx, const char *path,
 			goto fail;
 		off += (size_t)w;
 	}
-	if (fsync(fd) < 0 || close(fd) < 0) {
+	if (close(fd) < 0) {
 		fd = -1;
 		goto fail;
 	}
 	fd = -1;
 	if (rename(tmp, path) < 0)
 		goto fail;
-	if (slash) {
-		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-		if (dfd >= 0) {
-			(void)fsync(dfd);
-			close(dfd);
-		}
-	}
 	ret = 0;
 	goto out;
 fail:

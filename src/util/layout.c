@@ -63,10 +63,10 @@ char *layout_project_dir(const char *hash, bool byo)
 	return xstrfmt("%s/%s", byo ? LAYOUT_BYO_BASE : LAYOUT_REMOTE_BASE, hash);
 }
 
-/* <project dir>/src. */
+/* <cache>/src: on the project's volume, or in the BYO project dir. */
 char *layout_src_dir(const char *hash, bool byo)
 {
-	return xstrfmt("%s/%s/src", byo ? LAYOUT_BYO_BASE : LAYOUT_REMOTE_BASE, hash);
+	return xstrfmt("%s/%s/src", byo ? LAYOUT_BYO_BASE : LAYOUT_CACHE_BASE, hash);
 }
 
 /* /mnt/cache/H (the volume) or the BYO project dir. */

@@ -262,6 +262,16 @@ class World:
         """The host directory that is /root on a simulated server."""
         return os.path.join(self.sim.state_dir, "servers", str(server_id), "home")
 
+    def server_path(self, server_id, path):
+        """Where path inside a simulated server's mount namespace is (e.g.
+        /mnt/cache/<hash>/src on its volume), through its sshd's /proc root;
+        None when the server runs no sshd."""
+        for s in self.sim.state().get("servers", []):
+            pid = (s.get("_internal") or {}).get("sshd_pid")
+            if s.get("id") == server_id and pid:
+                return "/proc/%d/root%s" % (pid, path)
+        return None
+
     def fake_nextest(self, server_id):
         """Put FAKE_NEXTEST as cargo-nextest into the server's ~/.local/bin;
         its path (on this machine)."""

@@ -20,10 +20,10 @@ from e2elib import world_main  # noqa: E402
 
 
 def project_hash(w, ws):
-    # the remote source dir is /root/burst/<hash>/src: find it on the server
+    # the remote source dir is /mnt/cache/<hash>/src: find it on the server
     for sid in [s["id"] for s in w.servers()]:
-        base = os.path.join(w.server_home(sid), "burst")
-        if not os.path.isdir(base):
+        base = w.server_path(sid, "/mnt/cache")
+        if not base or not os.path.isdir(base):
             continue
         for h in os.listdir(base):
             src = os.path.join(base, h, "src")
@@ -76,7 +76,7 @@ def run_all(tap, sim, w):
            "only top-level artifacts, no dep-info")
 
     src = project_hash(w, hello)
-    tap.ok(src is not None, "the source was synced to /root/burst/<hash>/src")
+    tap.ok(src is not None, "the source was synced to /mnt/cache/<hash>/src")
     if src:
         tap.ok(os.path.exists(os.path.join(src, "src", "lib.rs")), "sources are there")
         tap.ok(not os.path.exists(os.path.join(src, "ignored.txt")), ".gitignore'd file not synced")

@@ -66,8 +66,8 @@ def main():
 
 def src_dir(w, name):
     for s in w.servers():
-        base = os.path.join(w.server_home(s["id"]), "burst")
-        for h in os.listdir(base) if os.path.isdir(base) else []:
+        base = w.server_path(s["id"], "/mnt/cache")
+        for h in os.listdir(base) if base and os.path.isdir(base) else []:
             d = os.path.join(base, h, "src")
             if os.path.exists(os.path.join(d, "Cargo.toml")):
                 return d

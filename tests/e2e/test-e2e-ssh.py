@@ -54,15 +54,15 @@ def hetzner(tap, sim, w):
     m = re.match(r"^/mnt/cache/([0-9a-f]+)/target$", lines[0] if lines else "")
     tap.ok(m, "CARGO_TARGET_DIR is the project's dir on the volume")
     tap.is_(lines[1] if len(lines) > 1 else None,
-            "/root/burst/%s/src" % (m.group(1) if m else "?"),
+            "/mnt/cache/%s/src" % (m.group(1) if m else "?"),
             "the command runs in the project's synced source dir")
     tap.ok("FWD=forwarded-value" in lines, "forward_env reaches the session")
     tap.ok("Provisioned" in r.err or "Provisioning" in r.err, "it provisions a server when needed")
     tap.ok("Syncing" in r.err, "it syncs first and says so")
     servers = w.servers()
     tap.is_(len(servers), 1, "the server stays up after the session")
-    tap.ok(os.path.exists(os.path.join(w.server_home(servers[0]["id"]) if servers else "/nonexistent",
-                                       "burst", m.group(1) if m else "?", "src", "Cargo.toml")),
+    tap.ok(os.path.exists((servers and w.server_path(servers[0]["id"], "/mnt/cache/%s/src/Cargo.toml"
+                                                    % (m.group(1) if m else "?"))) or "/nonexistent"),
            "the workspace was synced to the server")
 
     # a lease while the session is open

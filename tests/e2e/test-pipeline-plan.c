@@ -201,7 +201,7 @@ static void test_remote_command(void)
 	ok(contains(s, "CARGO_TARGET_DIR=/mnt/cache/0123456789ab/target"), "target dir on volume");
 	ok(contains(s, "SCCACHE_DIR=/mnt/cache/0123456789ab/sccache"), "sccache dir on volume");
 	ok(contains(s, "$HOME/.cargo/bin"), "PATH has ~/.cargo/bin");
-	ok(contains(s, "/root/burst/0123456789ab/src"), "runs in the project's source dir");
+	ok(contains(s, "/mnt/cache/0123456789ab/src"), "runs in the project's source dir on the volume");
 	ok(contains(s, "'FOO=bar baz'"), "forwarded env quoted");
 	ok(contains(s, "sccache --start-server </dev/null >/dev/null 2>&1"),
 	   "sccache started with its stdio closed");

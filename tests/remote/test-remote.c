@@ -577,6 +577,39 @@ static void test_interrupt(void)
 	burst_error_release(&err);
 }
 
+/* The pid file's directory is made when missing (a new server's first run). */
+static void test_pidfile_dir(void)
+{
+	struct child_process cp = CHILD_PROCESS_INIT;
+	struct burst_error err = BURST_ERROR_INIT;
+	struct strbuf cmd = STRBUF_INIT, line = STRBUF_INIT;
+	char *dir = path_in("pid-dir/a"), *pid = xstrfmt("%s/cargo-1.pid", dir);
+	struct stat st;
+
+	strbuf_addstr(&line, "test -s ");
+	remote_shell_quote(&line, pid);
+	strbuf_addstr(&line, " && echo pid-file-there");
+	remote_wrap_pidfile(&cmd, pid, line.buf);
+	cp.in = PROC_IO_NULL;
+	cp.out = PROC_IO_CAPTURE;
+	cp.err = PROC_IO_CAPTURE;
+	cp.timeout_ms = 30000;
+	if (remote_run(&H, cmd.buf, &cp, &err) < 0)
+		diag("remote_run: %s", err.message);
+	is_int(cp.exit_code, 0, "a pid file in a missing dir: the command runs (%s)",
+	       cp.err_buf.buf ? cp.err_buf.buf : "");
+	ok(cp.out_buf.buf && strstr(cp.out_buf.buf, "pid-file-there"),
+	   "the pid file was written in the new dir");
+	ok(stat(dir, &st) == 0 && S_ISDIR(st.st_mode) && access(pid, F_OK) < 0,
+	   "the dir stays, the pid file is removed at the end");
+	child_process_release(&cp);
+	burst_error_release(&err);
+	strbuf_release(&cmd);
+	strbuf_release(&line);
+	free(pid);
+	free(dir);
+}
+
 static bool filtered_out(const char *path)
 {
 	const char *base = strrchr(path, '/');
@@ -1252,6 +1285,7 @@ int main(void)
 	test_streaming();
 	test_quoting();
 	test_interrupt();
+	test_pidfile_dir();
 	test_rsync();
 	test_fetch();
 	test_fetch_hostile();

@@ -22,7 +22,7 @@ static void test_remote_paths(void)
 	const char *h = "feedfeedfeed";
 
 	check(layout_project_dir(h, false), "/root/burst/feedfeedfeed", "server: project dir");
-	check(layout_src_dir(h, false), "/root/burst/feedfeedfeed/src", "server: source tree");
+	check(layout_src_dir(h, false), "/mnt/cache/feedfeedfeed/src", "server: source tree on the volume");
 	check(layout_cache_dir(h, false), "/mnt/cache/feedfeedfeed", "server: the volume's mount point");
 	check(layout_target_dir(h, false), "/mnt/cache/feedfeedfeed/target", "server: target on the volume");
 	check(layout_sccache_dir(h, false), "/mnt/cache/feedfeedfeed/sccache", "server: sccache on the volume");
