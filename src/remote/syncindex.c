@@ -5,6 +5,7 @@
  * sends instead of letting rsync walk both trees.
  */
 #include <dirent.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -692,6 +693,29 @@ out:
 	return ret;
 }
 
+/*
+ * Is the n bytes long p "." (the top directory's own entry) or a relative
+ * path without "." or ".." components?
+ */
+static bool path_is_inside(const char *p, size_t n)
+{
+	const char *end = p + n;
+
+	if (n == 1 && *p == '.')
+		return true;
+	if (*p == '/')
+		return false;
+	while (p < end) {
+		const char *slash = memchr(p, '/', (size_t)(end - p));
+		size_t len = (size_t)((slash ? slash : end) - p);
+
+		if (!len || (len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.'))
+			return false;
+		p += len + (slash ? 1 : 0);
+	}
+	return true;
+}
+
 /* Read and check an index file. */
 struct sync_index *sync_index_load(const char *path, const char **why)
 {
@@ -718,6 +742,10 @@ struct sync_index *sync_index_load(const char *path, const char **why)
 	memcpy(idx->rules, p + 32, 32);
 	memcpy(idx->gen, p + 64, 32);
 	memcpy(idx->boot, p + 96, 36);
+	/* the generation goes into a remote shell command: hex only */
+	for (size_t i = 0; i < sizeof(idx->gen); i++)
+		if (!isxdigit((unsigned char)idx->gen[i]))
+			goto bad;
 	p += 132;
 	idx->walk_ns = (int64_t)get_u64(p);
 	idx->offset_ns = (int64_t)get_u64(p + 8);
@@ -742,6 +770,9 @@ struct sync_index *sync_index_load(const char *path, const char **why)
 		n = (size_t)p[0] | (size_t)p[1] << 8;
 		p += 2;
 		if (!n || n >= SI_PATH_MAX || (size_t)(end - p) < n + 40 || memchr(p, '\0', n))
+			goto bad;
+		/* a deleted entry's path becomes a remote `rm -rf ./PATH`: relative, no ".." */
+		if (!path_is_inside((const char *)p, n))
 			goto bad;
 		ALLOC_GROW(idx->v, idx->nr + 1, idx->alloc);
 		e = &idx->v[idx->nr++];

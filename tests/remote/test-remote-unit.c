@@ -937,6 +937,42 @@ static void test_index_diff(void)
 	strvec_clear(&dels);
 }
 
+/*
+ * The index is the tool's own file, but its generation and the paths of
+ * deleted entries go into a remote shell command: a generation that is not
+ * hex or a path that leaves the tree makes the index damaged (a full sync).
+ */
+static void test_index_load_hostile(void)
+{
+	static const char *const bad_paths[] = { "../etc", "a/../../b", "/abs", "a//b", "./a", ".." };
+	struct si_entry e[] = { { ".", 040755, 0, 5, 5, 1 }, { "src/main.rs", 0100644, 1, 5, 5, 2 } };
+	struct sync_index idx = { 0 };
+	struct burst_error err = BURST_ERROR_INIT;
+	char *path = xstrfmt("%s/hostile.idx", tmp);
+	struct sync_index *got;
+	const char *why = NULL;
+
+	idx.v = e;
+	idx.nr = ARRAY_SIZE(e);
+	sync_new_gen(idx.gen);
+	got = sync_index_save(&idx, path, &err) == 0 ? sync_index_load(path, &why) : NULL;
+	ok(got != NULL, "an index as written loads, \".\" (the top directory) included (%s)", why ? why : "ok");
+	sync_index_free(got);
+	memcpy(idx.gen, "$(touch /tmp/pwned)aaaaaaaaaaaaa", 32);
+	got = sync_index_save(&idx, path, &err) == 0 ? sync_index_load(path, &why) : NULL;
+	ok(!got, "a generation that is not hex: damaged (%s)", why ? why : "loaded");
+	sync_index_free(got);
+	sync_new_gen(idx.gen);
+	for (size_t i = 0; i < ARRAY_SIZE(bad_paths); i++) {
+		e[1].path = (char *)bad_paths[i];
+		got = sync_index_save(&idx, path, &err) == 0 ? sync_index_load(path, &why) : NULL;
+		ok(!got, "an entry '%s': damaged (%s)", bad_paths[i], why ? why : "loaded");
+		sync_index_free(got);
+	}
+	burst_error_release(&err);
+	free(path);
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmp))
@@ -957,5 +993,6 @@ int main(void)
 	test_push_bounded();
 	test_index_rules_vs_rsync();
 	test_index_diff();
+	test_index_load_hostile();
 	return done_testing();
 }
