@@ -320,7 +320,8 @@ extern const struct burst_cmd *const burst_commands[];
 extern const struct burst_prepare_hook burst_prepare_hooks[];
 /*
  * The CMD_STATE prepare hook (src/cli/prepare.c): opens the state into
- * ctx->state (the default directory); a BYO host's run needs no more.
+ * ctx->state (the default directory); a BYO host (cli_byo_host()) needs
+ * no more.
  * Else it sets the configured endpoint and, unless it is a dry run,
  * rebuilds a new state from labels, reconciles unfinished creates (a cold run also sweeps by label
  * and starts its watcher) and re-arms missing reapers (not with
@@ -334,6 +335,12 @@ void cli_release_state(struct burst_ctx *ctx);
 int cli_prepare_api(struct burst_ctx *ctx, struct burst_error *err);
 /* Release hook: frees what cli_prepare_api() created. */
 void cli_release_api(struct burst_ctx *ctx);
+/*
+ * Does this invocation work on a bring-your-own host (no API, no token, no
+ * reapers)?  A run verb with a host in its request (--host or the config's
+ * `host`), or `up` (CMD_PROVISION) with the config's `host`.
+ */
+bool cli_byo_host(const struct burst_ctx *ctx);
 
 /* Find a command by name (hidden ones too), or NULL. */
 const struct burst_cmd *cli_find_command(const char *name);

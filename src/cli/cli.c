@@ -176,8 +176,9 @@ static int dispatch(struct burst_ctx *ctx)
 	 * a bring-your-own host (pipeline.h): no API, no token, no reapers;
 	 * the state only to record the run (its dry run reads nothing)
 	 */
-	if ((flags & CMD_RUN) && ctx->req.host)
-		flags &= ~(unsigned)(CMD_API | (ctx->run.dry_run ? CMD_STATE : 0));
+	if (cli_byo_host(ctx))
+		flags &= ~(unsigned)(CMD_API | ((flags & CMD_RUN) && ctx->run.dry_run ?
+						CMD_STATE : 0));
 	if ((flags & CMD_API) &&
 	    config_require_token(ctx->config, &ctx->err) < 0)
 		return -1;

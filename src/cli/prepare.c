@@ -61,6 +61,15 @@ out:
 
 /* ---- the prepare hooks ------------------------------------------------- */
 
+/* A bring-your-own host instead of a Hetzner server (cli.h). */
+bool cli_byo_host(const struct burst_ctx *ctx)
+{
+	if (ctx->cmd->flags & CMD_RUN)
+		return ctx->req.host != NULL;
+	return (ctx->cmd->flags & CMD_PROVISION) && ctx->config && ctx->config->host &&
+		*ctx->config->host;
+}
+
 static struct burst_state *own_state;
 static struct hcloud *own_api;
 
@@ -146,7 +155,7 @@ int cli_prepare_state(struct burst_ctx *ctx, struct burst_error *err)
 		return -1;
 	ctx->state = own_state;
 	/* a BYO host's run records its runs only: no API, no reapers */
-	if ((ctx->cmd->flags & CMD_RUN) && ctx->req.host)
+	if (cli_byo_host(ctx))
 		return 0;
 	/* what this invocation records lives on the configured endpoint */
 	state_set_endpoint(ctx->state, reaper_config_endpoint(ctx->config));

@@ -6,6 +6,7 @@ run-verb routing errors.  Runs in a throw-away HOME outside any cargo project.
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -87,6 +88,45 @@ def cargo_names_untaken():
         ok("h" in theirs_s and "y" in ours_s and not (ours_s & theirs_s),
            "%s: cargo has none of the short options refused after it" % verb,
            "cargo's: %s\nours: %s" % (sorted(theirs_s), sorted(ours_s)))
+
+
+def byo_up_without_token(proj):
+    """`up` with a BYO host in the global config needs no token and makes no
+    API request (an endpoint on a local listener counts the connections);
+    without the host, the missing token is still the clear error."""
+    lst = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(16)
+    endpoint = "http://127.0.0.1:%d/v1" % lst.getsockname()[1]
+    cfg_dir = os.path.join(BASE_ENV["XDG_CONFIG_HOME"], "cargo-burst")
+    cfg = os.path.join(cfg_dir, "config.toml")
+    os.makedirs(cfg_dir, exist_ok=True)
+    try:
+        with open(cfg, "w") as f:
+            f.write('host = "nobody@127.0.0.1:1"\n')
+        env = {"HCLOUD_ENDPOINT": endpoint}
+        expect(["up", "--wait"], 76, err=["cannot connect to '127.0.0.1' port 1"],
+               not_err=["API token"], cwd=proj, env_extra=env,
+               name="up --wait with a BYO host in the config, without a token")
+        os.unlink(cfg)
+        expect(["up", "--wait"], CONFIG,
+               err=["error: no Hetzner Cloud API token", "help: export HCLOUD_TOKEN=<token>",
+                    cfg], cwd=proj, env_extra=env, name="up without a BYO host nor a token")
+        lst.setblocking(False)
+        made = 0
+        while True:
+            try:
+                conn, _ = lst.accept()
+            except (BlockingIOError, OSError):
+                break
+            conn.close()
+            made += 1
+        ok(made == 0, "up with a BYO host (and without a token) made no API request",
+           "%d connection(s) to the API endpoint" % made)
+    finally:
+        lst.close()
+        if os.path.exists(cfg):
+            os.unlink(cfg)
 
 
 def main():
@@ -237,6 +277,7 @@ def main():
            cwd=proj, name="build --host without a token")
     expect(["ssh", "--host", "nobody@127.0.0.1:1", "--", "true"], 76,
            not_err=["API token"], cwd=proj, name="ssh --host without a token")
+    byo_up_without_token(proj)
     expect(["-L", "abc", "run"], USAGE, err=["invalid value 'abc' for '--forward'"],
            cwd=proj)
     expect(["run", "--forward", "abc"], USAGE,
