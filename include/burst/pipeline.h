@@ -103,6 +103,12 @@ int pipeline_run(const struct pipeline_job *job, struct burst_error *err);
  * Returns 0, or -1 with err filled.
  */
 int pipeline_dry_run(const struct pipeline_job *job, struct burst_error *err);
+/*
+ * Does the job fetch artifacts after a successful cargo?  The verb's
+ * command-table flag (job->fetch_verb, CMD_RUN_FETCH) unless --no-fetch:
+ * the one answer for the fetch itself and for --dry-run's plan.
+ */
+bool pipeline_job_fetches(const struct pipeline_job *job);
 
 /*
  * `cargo burst up --wait` (src/cmd/up.c detaches it without --wait): what a

@@ -172,7 +172,7 @@ int pipeline_dry_run(const struct pipeline_job *job, struct burst_error *err)
 	}
 	printf(" (prices without VAT%s)\n", pr.cached ? ", as of today" : ", live");
 	printf("then:    sync %s, run `%s` on the server%s\n", job->workspace_root, cmd.buf,
-	       job->fetch_verb && !job->req->no_fetch ?
+	       pipeline_job_fetches(job) ?
 	       ", fetch the artifacts" : "");
 	if (job->req->no_reap)
 		printf("after:   no reaper (--no-reap): the server stays up until `cargo burst down`\n");

@@ -776,14 +776,12 @@ static int fetch_artifact_dir(struct run *r, struct burst_error *err)
 
 int pipeline_fetch(struct run *r, struct burst_error *err)
 {
-	if (r->req->no_fetch)
+	/* whether: the verb's table flag; what: bench's reports, else the build's */
+	if (!pipeline_job_fetches(r->job))
 		return 0;
-	if (!strcmp(r->verb, "build") && r->paths_mapped && r->paths.artifact_dir &&
-	    fetch_artifact_dir(r, err) < 0)
-		return -1;
-	if (!strcmp(r->verb, "build"))
-		return fetch_build(r, err);
 	if (!strcmp(r->verb, "bench"))
 		return fetch_criterion(r, err);
-	return 0;
+	if (r->paths_mapped && r->paths.artifact_dir && fetch_artifact_dir(r, err) < 0)
+		return -1;
+	return fetch_build(r, err);
 }

@@ -482,6 +482,11 @@ bool pipeline_artifact_wanted(const char *name)
 	return true;
 }
 
+bool pipeline_job_fetches(const struct pipeline_job *job)
+{
+	return job->fetch_verb && !(job->req && job->req->no_fetch);
+}
+
 /* ---- the missing-env-var hint ---- */
 
 static bool env_name_char(int c, bool first)

@@ -689,6 +689,29 @@ static void test_interrupt_fate(void)
 	strbuf_release(&sb);
 }
 
+/*
+ * Whether a run fetches: the verb's table flag (fetch_verb), never its
+ * name, and --no-fetch; the fetch and --dry-run both ask this.
+ */
+static void test_job_fetches(void)
+{
+	struct run_request req = { 0 };
+	struct pipeline_job job = { 0 };
+
+	job.req = &req;
+	req.verb = "build";
+	job.fetch_verb = true;
+	ok(pipeline_job_fetches(&job), "a verb flagged to fetch fetches");
+	req.no_fetch = true;
+	ok(!pipeline_job_fetches(&job), "...not with --no-fetch");
+	req.no_fetch = false;
+	job.fetch_verb = false;
+	ok(!pipeline_job_fetches(&job), "\"build\" without the table flag does not fetch");
+	req.verb = "check";
+	job.fetch_verb = true;
+	ok(pipeline_job_fetches(&job), "any verb with the table flag fetches");
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir))
@@ -704,5 +727,6 @@ int main(void)
 	test_summary_local_time();
 	test_summary_wrap();
 	test_interrupt_fate();
+	test_job_fetches();
 	return done_testing();
 }
