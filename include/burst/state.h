@@ -503,16 +503,27 @@ struct state_lease_info {
 	int64_t server_id; /* row id, 0 = none yet */
 	int64_t heartbeat_at, expires_at;
 };
+struct state_status_server {
+	struct state_server server;
+	int64_t paid_through;
+	bool has_reaper;
+	struct state_reaper reaper;
+	bool reaper_alive;
+};
 struct state_status {
 	int64_t now;
 	bool has_image;
 	struct state_image image;
+	/* the current server (state_server_current()): a run's default */
 	bool has_server;
 	struct state_server server;
 	int64_t server_paid_through;
 	bool has_server_reaper;
 	struct state_reaper server_reaper;
 	bool server_reaper_alive;
+	/* every server not deleted, oldest first (both architectures, shards) */
+	struct state_status_server *servers;
+	size_t nservers;
 	struct state_status_project *projects;
 	size_t nprojects;
 	int64_t runs_in_progress; /* live leases */

@@ -39,6 +39,32 @@ static cJSON *reaper_json(bool has, const struct state_reaper *r, bool alive)
 	return o;
 }
 
+/* One server's object of `status --json` ("server" and each of "servers"). */
+static cJSON *server_json(const struct state_status *s, const struct state_server *v,
+			  int64_t paid_through, bool has_reaper, const struct state_reaper *r,
+			  bool reaper_alive)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddNumberToObject(o, "id", (double)v->hcloud_id);
+	cJSON_AddNumberToObject(o, "row", (double)v->id);
+	cJSON_AddItemToObject(o, "name", json_str_or_null(v->name));
+	cJSON_AddItemToObject(o, "type", json_str_or_null(v->server_type));
+	cJSON_AddStringToObject(o, "arch", config_type_arch(v->server_type));
+	cJSON_AddItemToObject(o, "location", json_str_or_null(v->location));
+	cJSON_AddItemToObject(o, "ip", json_str_or_null(v->ip));
+	cJSON_AddStringToObject(o, "status", state_server_status_name(v->status));
+	cJSON_AddNumberToObject(o, "created_at", (double)v->created_at);
+	cJSON_AddNumberToObject(o, "up_secs", (double)(s->now - v->created_at));
+	cJSON_AddNumberToObject(o, "paid_through", (double)paid_through);
+	cJSON_AddNumberToObject(o, "last_activity", (double)v->last_activity);
+	cJSON_AddNumberToObject(o, "keep_alive_secs", (double)v->keep_alive_secs);
+	cJSON_AddNumberToObject(o, "deadline", (double)v->deadline);
+	cJSON_AddBoolToObject(o, "no_reap", v->no_reap);
+	cJSON_AddItemToObject(o, "reaper", reaper_json(has_reaper, r, reaper_alive));
+	return o;
+}
+
 cJSON *report_status_json(struct burst_state *st, const struct state_status *s)
 {
 	cJSON *root = cJSON_CreateObject(), *arr;
@@ -58,30 +84,20 @@ cJSON *report_status_json(struct burst_state *st, const struct state_status *s)
 	} else {
 		cJSON_AddNullToObject(root, "image");
 	}
-	if (s->has_server) {
-		const struct state_server *v = &s->server;
-		cJSON *o = cJSON_AddObjectToObject(root, "server");
-
-		cJSON_AddNumberToObject(o, "id", (double)v->hcloud_id);
-		cJSON_AddNumberToObject(o, "row", (double)v->id);
-		cJSON_AddItemToObject(o, "name", json_str_or_null(v->name));
-		cJSON_AddItemToObject(o, "type", json_str_or_null(v->server_type));
-		cJSON_AddStringToObject(o, "arch", config_type_arch(v->server_type));
-		cJSON_AddItemToObject(o, "location", json_str_or_null(v->location));
-		cJSON_AddItemToObject(o, "ip", json_str_or_null(v->ip));
-		cJSON_AddStringToObject(o, "status", state_server_status_name(v->status));
-		cJSON_AddNumberToObject(o, "created_at", (double)v->created_at);
-		cJSON_AddNumberToObject(o, "up_secs", (double)(s->now - v->created_at));
-		cJSON_AddNumberToObject(o, "paid_through", (double)s->server_paid_through);
-		cJSON_AddNumberToObject(o, "last_activity", (double)v->last_activity);
-		cJSON_AddNumberToObject(o, "keep_alive_secs", (double)v->keep_alive_secs);
-		cJSON_AddNumberToObject(o, "deadline", (double)v->deadline);
-		cJSON_AddBoolToObject(o, "no_reap", v->no_reap);
-		cJSON_AddItemToObject(o, "reaper", reaper_json(s->has_server_reaper,
-							       &s->server_reaper,
-							       s->server_reaper_alive));
-	} else {
+	if (s->has_server)
+		cJSON_AddItemToObject(root, "server",
+				      server_json(s, &s->server, s->server_paid_through,
+						  s->has_server_reaper, &s->server_reaper,
+						  s->server_reaper_alive));
+	else
 		cJSON_AddNullToObject(root, "server");
+	arr = cJSON_AddArrayToObject(root, "servers");
+	for (i = 0; i < s->nservers; i++) {
+		const struct state_status_server *ss = &s->servers[i];
+
+		cJSON_AddItemToArray(arr, server_json(s, &ss->server, ss->paid_through,
+						      ss->has_reaper, &ss->reaper,
+						      ss->reaper_alive));
 	}
 	arr = cJSON_AddArrayToObject(root, "projects");
 	for (i = 0; i < s->nprojects; i++) {
@@ -166,6 +182,31 @@ static void print_reaper(FILE *f, const char *indent, bool has, const struct sta
 		fprintf(f, "%slog           %s\n", indent, r->log_path);
 }
 
+/* One server's block of `status` (every live server has one). */
+static void print_server(FILE *f, const struct state_status *s,
+			 const struct state_status_server *ss)
+{
+	const struct state_server *v = &ss->server;
+	char a[64], b[64], up[32];
+
+	ui_duration(up, sizeof(up), (uint64_t)(s->now > v->created_at ?
+					       s->now - v->created_at : 0) * 1000);
+	fprintf(f, "server      %s %lld (%s, %s) in %s, %s\n", v->name ? v->name : "-",
+		(long long)v->hcloud_id, v->server_type ? v->server_type : "?",
+		config_type_arch(v->server_type), v->location ? v->location : "?",
+		state_server_status_name(v->status));
+	fprintf(f, "  ip            %s\n", v->ip ? v->ip : "-");
+	fprintf(f, "  up since      %s (%s)\n", fmt_time(a, sizeof(a), v->created_at), up);
+	fprintf(f, "  paid through  %s (%s)\n", fmt_time(a, sizeof(a), ss->paid_through),
+		fmt_rel(b, sizeof(b), ss->paid_through, s->now));
+	if (v->no_reap)
+		fprintf(f, "  deadline      none (--no-reap)\n");
+	else
+		fprintf(f, "  deadline      %s (%s)\n", fmt_time(a, sizeof(a), v->deadline),
+			fmt_rel(b, sizeof(b), v->deadline, s->now));
+	print_reaper(f, "  ", ss->has_reaper, &ss->reaper, ss->reaper_alive);
+}
+
 void report_status_text(struct burst_state *st, FILE *f, const struct state_status *s)
 {
 	char a[64], b[64];
@@ -179,30 +220,10 @@ void report_status_text(struct burst_state *st, FILE *f, const struct state_stat
 			fmt_time(a, sizeof(a), s->image.created_at));
 	else
 		fprintf(f, "image       none\n");
-	if (s->has_server) {
-		const struct state_server *v = &s->server;
-		char up[32];
-
-		ui_duration(up, sizeof(up), (uint64_t)(s->now > v->created_at ?
-						       s->now - v->created_at : 0) * 1000);
-		fprintf(f, "server      %s %lld (%s, %s) in %s, %s\n", v->name ? v->name : "-",
-			(long long)v->hcloud_id, v->server_type ? v->server_type : "?",
-			config_type_arch(v->server_type), v->location ? v->location : "?",
-			state_server_status_name(v->status));
-		fprintf(f, "  ip            %s\n", v->ip ? v->ip : "-");
-		fprintf(f, "  up since      %s (%s)\n", fmt_time(a, sizeof(a), v->created_at), up);
-		fprintf(f, "  paid through  %s (%s)\n", fmt_time(a, sizeof(a), s->server_paid_through),
-			fmt_rel(b, sizeof(b), s->server_paid_through, s->now));
-		if (v->no_reap)
-			fprintf(f, "  deadline      none (--no-reap)\n");
-		else
-			fprintf(f, "  deadline      %s (%s)\n", fmt_time(a, sizeof(a), v->deadline),
-				fmt_rel(b, sizeof(b), v->deadline, s->now));
-		print_reaper(f, "  ", s->has_server_reaper, &s->server_reaper,
-			     s->server_reaper_alive);
-	} else {
+	for (i = 0; i < s->nservers; i++)
+		print_server(f, s, &s->servers[i]);
+	if (!s->nservers)
 		fprintf(f, "server      none\n");
-	}
 	if (!s->nprojects) {
 		fprintf(f, "projects    none\n");
 	} else {

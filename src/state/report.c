@@ -24,6 +24,12 @@ void state_status_release(struct state_status *s)
 	state_image_release(&s->image);
 	state_server_release(&s->server);
 	state_reaper_release(&s->server_reaper);
+	for (i = 0; i < s->nservers; i++) {
+		state_server_release(&s->servers[i].server);
+		state_reaper_release(&s->servers[i].reaper);
+	}
+	FREE_AND_NULL(s->servers);
+	s->nservers = 0;
 	for (i = 0; i < s->nprojects; i++) {
 		state_project_release(&s->projects[i].project);
 		state_reaper_release(&s->projects[i].reaper);
@@ -81,6 +87,37 @@ static int count_query(struct burst_state *st, const char *sql, int64_t *out,
 	return 0;
 }
 
+/* Every live server with its billed hour and its reaper. */
+static int query_servers(struct burst_state *st, struct state_status *out,
+			 struct burst_error *err)
+{
+	struct state_server *v = NULL;
+	size_t n = 0;
+
+	if (state_server_list_live(st, &v, &n, err) < 0)
+		return -1;
+	out->servers = xcalloc(n ? n : 1, sizeof(*out->servers));
+	for (size_t i = 0; i < n; i++) {
+		struct state_status_server *ss = &out->servers[out->nservers++];
+		char key[32];
+		int r;
+
+		ss->server = v[i];
+		memset(&v[i], 0, sizeof(v[i]));
+		ss->paid_through = state_server_paid_through(ss->server.created_at, out->now);
+		snprintf(key, sizeof(key), "%lld", (long long)ss->server.id);
+		r = state_reaper_get(st, "server", key, &ss->reaper, err);
+		if (r < 0) {
+			state_servers_free(v, n);
+			return -1;
+		}
+		ss->has_reaper = r == 1;
+		ss->reaper_alive = r == 1 && state_pid_alive(ss->reaper.pid, ss->reaper.pid_start);
+	}
+	state_servers_free(v, n);
+	return 0;
+}
+
 int state_status_query(struct burst_state *st, struct state_status *out, struct burst_error *err)
 {
 	struct state_project *projects = NULL;
@@ -110,6 +147,8 @@ int state_status_query(struct burst_state *st, struct state_status *out, struct 
 		out->server_reaper_alive = r == 1 && state_pid_alive(out->server_reaper.pid,
 								      out->server_reaper.pid_start);
 	}
+	if (query_servers(st, out, err) < 0)
+		goto fail;
 	if (state_project_list(st, &projects, &n, err) < 0)
 		goto fail;
 	out->projects = xcalloc(n ? n : 1, sizeof(*out->projects));

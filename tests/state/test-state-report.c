@@ -109,7 +109,7 @@ static void fill(struct burst_state *st)
 {
 	struct burst_error err = BURST_ERROR_INIT;
 	struct state_image img = { 42, T, (char *)"v3", NULL };
-	struct state_server srv = { 0 };
+	struct state_server srv = { 0 }, arm = { 0 };
 	struct state_project p = { 0 };
 	int64_t lease, intent;
 	bool claimed;
@@ -133,6 +133,18 @@ static void fill(struct burst_state *st)
 	set_now(T + 17200);
 	if (state_image_set(st, &img, &err) < 0)
 		bail_out("image");
+	/* an older arm64 server beside the x86 one: status lists both */
+	arm.hcloud_id = 76;
+	arm.name = (char *)"burst-arm";
+	arm.ip = (char *)"127.0.9.8";
+	arm.location = (char *)"fsn1";
+	arm.server_type = (char *)"cax41";
+	arm.status = STATE_SERVER_READY;
+	arm.created_at = T + 3600;
+	arm.keep_alive_secs = 300;
+	arm.last_activity = T + 16000;
+	if (state_server_insert(st, &arm, &err) < 0)
+		bail_out("arm server");
 	srv.hcloud_id = 77;
 	srv.name = (char *)"burst-x";
 	srv.ip = (char *)"127.0.9.9";
@@ -187,6 +199,21 @@ static void test_status(struct burst_state *st)
 	is_num(j, "server.no_reap", 0);
 	is_num(j, "server.reaper.pid", getpid());
 	is_num(j, "server.reaper.alive", 1);
+	/* every server, oldest first: the arm64 one too */
+	is_int(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "servers")), 2,
+	       "status: both servers listed");
+	is_num(j, "servers.0.id", 76);
+	is_str(str(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "servers"), 0), "arch", NULL),
+	       "arm64", "status: the first server is the arm64 one");
+	is_num(j, "servers.0.deadline", T + 16300);
+	is_num(j, "servers.0.paid_through", T + 3600 + 4 * 3600);
+	ok(cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "servers"),
+								 0), "reaper")),
+	   "status: the arm64 server has no reaper");
+	is_num(j, "servers.1.id", 77);
+	is_str(str(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "servers"), 1), "arch", NULL),
+	       "x86", "status: the second server is the x86 one");
+	is_num(j, "servers.1.reaper.pid", getpid());
 	projects = cJSON_GetObjectItemCaseSensitive(j, "projects");
 	is_int(cJSON_GetArraySize(projects), 1, "status: one project");
 	is_num(j, "projects.0.volume.id", 555);
@@ -206,6 +233,9 @@ static void test_status(struct burst_state *st)
 	text = capture(st, false, false, -1);
 	ok(text && strstr(text, "paid through") && strstr(text, "burst-x") &&
 	   strstr(text, "demo") && strstr(text, "fsn1"), "status: human output");
+	ok(text && strstr(text, "server      burst-arm 76 (cax41, arm64) in fsn1, ready") &&
+	   strstr(text, "server      burst-x 77 (ccx13, x86) in hel1, ready"),
+	   "status: both servers in the human output");
 	if (text && getenv("STATE_TEST_VERBOSE"))
 		printf("%s", text);
 	free(text);
