@@ -10,7 +10,7 @@ arm64 snapshot (not from a newer x86 one), with a volume of its own
 (name ending -arm64, labels arch=arm64, its own project id); the x86 server
 is not reused and the x86 volume is untouched.  `--arch x86` reuses the x86
 server and volume without touching the arm64 ones; `--arch arm64` the arm64
-server.  status shows the architecture, --dry-run names it; the cost guard
+server.  status shows the architecture and lists both servers, --dry-run names it; the cost guard
 counts servers of both architectures (max_servers = 1 with the x86 server
 up refuses an arm64 create); a project config that sets arch = "arm64"
 with an x86 server_type is a config error.
@@ -180,8 +180,16 @@ def run_all(tap, sim, w):
     srv = st.get("server") or {}
     tap.ok(srv.get("arch") == "arm64" and srv.get("type") == "cax41",
            "status --json: the server's arch is arm64: %r" % {k: srv.get(k) for k in ("type", "arch")})
+    listed = sorted((x.get("name"), x.get("arch")) for x in st.get("servers") or [])
+    tap.is_(listed, sorted([(x86_srv.get("name"), "x86"), (arm_srv.get("name"), "arm64")]),
+            "status --json lists both servers (\"servers\"), each with its architecture")
     r = w.burst(["status"], cwd=hello, timeout=60)
     tap.ok(r.code == 0 and "(cax41, arm64)" in r.out, "status names the architecture")
+    tap.ok(re.search(r"^server +%s \d+ \(cpx11, x86\)" % re.escape(x86_srv.get("name", "?")),
+                     r.out, re.M) is not None and
+           re.search(r"^server +%s \d+ \(cax41, arm64\)" % re.escape(arm_srv.get("name", "?")),
+                     r.out, re.M) is not None,
+           "status lists both servers, the x86 one too")
 
     # --arch x86 wins over the project file: the x86 server and volume, warm
     sim.reset_requests()
