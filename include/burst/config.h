@@ -274,6 +274,13 @@ int config_apply_hcloud_cli(struct burst_config *cfg, struct burst_error *err);
  * (server_type.architecture) is checked where it is fetched.
  */
 const char *config_type_arch(const char *type);
+/*
+ * A server's architecture as the tool names it, from the API's
+ * server_type.architecture (hcloud.h): "x86" is "x86", "arm" is "arm64",
+ * any other value "unknown" (used by no run); only when the API sent none
+ * (NULL) the type name's rule, config_type_arch(type).
+ */
+const char *config_server_arch(const char *api_arch, const char *type);
 /* Is arch one of the names the tool takes ("x86", "arm64")? */
 bool config_arch_valid(const char *arch);
 /*

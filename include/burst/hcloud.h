@@ -108,6 +108,11 @@ struct hcloud_server {
 	char *location;    /* location.name, else datacenter.location.name; may be NULL */
 	char *datacenter;  /* datacenter.name (deprecated by the API; may be NULL) */
 	char *server_type; /* server_type.name */
+	/*
+	 * server_type.architecture: "x86" or "arm"; "unknown" for any other
+	 * value; NULL when the API sent none (older answers)
+	 */
+	char *architecture;
 	int64_t image_id;  /* 0 when none */
 	struct hcloud_labels labels;
 	int64_t *volumes;

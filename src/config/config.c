@@ -1294,6 +1294,15 @@ const char *config_type_arch(const char *type)
 	return type && !strncmp(type, "cax", 3) ? "arm64" : "x86";
 }
 
+const char *config_server_arch(const char *api_arch, const char *type)
+{
+	if (!api_arch)
+		return config_type_arch(type);
+	if (!strcmp(api_arch, "x86"))
+		return "x86";
+	return !strcmp(api_arch, "arm") ? "arm64" : "unknown";
+}
+
 bool config_arch_valid(const char *arch)
 {
 	return arch && (!strcmp(arch, "x86") || !strcmp(arch, "arm64"));

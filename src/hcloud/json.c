@@ -375,6 +375,20 @@ static void price_release(struct hcloud_price *p)
 
 /* ---- decoders --------------------------------------------------------- */
 
+/*
+ * A server's architecture as the API states it (server_type.architecture):
+ * "x86" or "arm"; anything else present is "unknown" (never guessed);
+ * NULL when absent or null.
+ */
+static char *decode_arch(const cJSON *a)
+{
+	if (!a || cJSON_IsNull(a))
+		return NULL;
+	if (cJSON_IsString(a) && (!strcmp(a->valuestring, "x86") || !strcmp(a->valuestring, "arm")))
+		return xstrdup(a->valuestring);
+	return xstrdup("unknown");
+}
+
 void hc_decode_server(const cJSON *j, struct hcloud_server *s)
 {
 	const cJSON *dc = get(j, "datacenter");
@@ -397,6 +411,7 @@ void hc_decode_server(const cJSON *j, struct hcloud_server *s)
 		s->location = dup_str(get(dc, "location"), "name");
 	s->datacenter = dup_str(dc, "name");
 	s->server_type = dup_str(get(j, "server_type"), "name");
+	s->architecture = decode_arch(get(get(j, "server_type"), "architecture"));
 	s->image_id = cJSON_IsNumber(image) ? num_to_int(image) : hc_int(image, "id");
 	decode_labels(j, &s->labels);
 	s->volumes = int_array(get(j, "volumes"), &s->nr_volumes);
@@ -636,6 +651,7 @@ void hcloud_server_release(struct hcloud_server *s)
 	free(s->location);
 	free(s->datacenter);
 	free(s->server_type);
+	free(s->architecture);
 	hcloud_labels_release(&s->labels);
 	free(s->volumes);
 	memset(s, 0, sizeof(*s));

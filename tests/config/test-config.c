@@ -1277,6 +1277,13 @@ static void test_arch(void)
 	is_str(config_type_arch("cax11"), "arm64", "cax11 is arm64");
 	is_str(config_type_arch("ccx63"), "x86", "ccx63 is x86");
 	is_str(config_type_arch(NULL), "x86", "no type: x86");
+	/* a server's architecture: the API's word, the name only without one */
+	is_str(config_server_arch("arm", "cx22"), "arm64", "API arm on a cx name: arm64");
+	is_str(config_server_arch("x86", "cax11"), "x86", "API x86 on a cax name: x86");
+	is_str(config_server_arch("unknown", "cax11"), "unknown", "an unknown API value stays unknown");
+	is_str(config_server_arch("sparc", "ccx63"), "unknown", "any other API value: unknown");
+	is_str(config_server_arch(NULL, "cax11"), "arm64", "no API value: the cax name's arm64");
+	is_str(config_server_arch(NULL, "ccx63"), "x86", "no API value: the name's x86");
 	strbuf_release(&out);
 	burst_error_release(&err);
 }

@@ -60,6 +60,7 @@ static cJSON *server(const char *s, size_t n, struct burst_error *err)
 	add_str(o, "location", v.location);
 	add_str(o, "datacenter", v.datacenter);
 	add_str(o, "server_type", v.server_type);
+	add_str(o, "architecture", v.architecture);
 	cJSON_AddNumberToObject(o, "image_id", (double)v.image_id);
 	add_labels(o, &v.labels);
 	arr = cJSON_AddArrayToObject(o, "volumes");

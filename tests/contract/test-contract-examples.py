@@ -120,6 +120,15 @@ def ids(lst):
     return out
 
 
+def arch_of(st):
+    """server_type.architecture as the client keeps it: "x86" or "arm",
+    "unknown" for any other value, None when absent or null."""
+    a = st.get("architecture") if isinstance(st, dict) else None
+    if a is None:
+        return None
+    return a if a in ("x86", "arm") else "unknown"
+
+
 def want_server(o):
     ipv4 = (o.get("public_net") or {}).get("ipv4")
     loc = name_of(o.get("location")) or name_of((o.get("datacenter") or {}).get("location"))
@@ -128,6 +137,7 @@ def want_server(o):
             "ipv4": ipv4.get("ip") if isinstance(ipv4, dict) else None,
             "location": loc, "datacenter": name_of(o.get("datacenter")),
             "server_type": name_of(o.get("server_type")),
+            "architecture": arch_of(o.get("server_type")),
             "image_id": img.get("id") if isinstance(img, dict) else 0,
             "labels": labels(o), "volumes": ids(o.get("volumes")),
             "created": epoch(o.get("created")), "locked": o.get("locked") is True}

@@ -49,6 +49,42 @@ static void test_server(void)
 	is_str(hcloud_labels_get(&s.labels, "k"), "", "key-only label");
 	hcloud_server_release(&s);
 
+	{
+		/* server_type.architecture: only "x86"/"arm"; anything else unknown */
+		static const struct {
+			const char *type, *want;
+		} arch[] = {
+			{ "{\"name\": \"cx22\", \"architecture\": \"x86\"}", "x86" },
+			{ "{\"name\": \"cax11\", \"architecture\": \"arm\"}", "arm" },
+			{ "{\"name\": \"cx22\", \"architecture\": \"arm\"}", "arm" },
+			{ "{\"name\": \"cax11\", \"architecture\": \"x86\"}", "x86" },
+			{ "{\"name\": \"cax11\", \"architecture\": \"riscv\"}", "unknown" },
+			{ "{\"name\": \"cx22\", \"architecture\": \"ARM\"}", "unknown" },
+			{ "{\"name\": \"cx22\", \"architecture\": \"\"}", "unknown" },
+			{ "{\"name\": \"cx22\", \"architecture\": 64}", "unknown" },
+			{ "{\"name\": \"cx22\", \"architecture\": {\"x\": 1}}", "unknown" },
+			{ "{\"name\": \"cx22\", \"architecture\": null}", NULL },
+			{ "{\"name\": \"cax11\"}", NULL },
+			{ "\"cax11\"", NULL },
+			{ "null", NULL },
+		};
+
+		for (size_t i = 0; i < ARRAY_SIZE(arch); i++) {
+			char *j = xstrfmt("{\"id\": 5, \"name\": \"a\", \"server_type\": %s}",
+					  arch[i].type);
+
+			ok(!DECODE(hcloud_server_decode, j, &s), "server with type %s decodes",
+			   arch[i].type);
+			if (arch[i].want)
+				is_str(s.architecture, arch[i].want, "architecture of %s",
+				       arch[i].type);
+			else
+				ok(!s.architecture, "no architecture from %s (absent)", arch[i].type);
+			hcloud_server_release(&s);
+			free(j);
+		}
+	}
+
 	ok(!DECODE(hcloud_server_decode, sparse, &s), "server with nulls decodes");
 	is_int(s.id, 7, "sparse id");
 	ok(!s.name && !s.ipv4 && !s.location && !s.status, "null fields stay NULL");

@@ -188,6 +188,10 @@ def main():
         if st == 201:
             sim.wait_action(body["action"]["id"])
             sa = body["server"]["id"]
+            # the client reads a server's architecture from its server_type
+            st2, got, _ = sim.api("GET", "/servers/%d" % sa)
+            t.is_((st2, got.get("server", {}).get("server_type", {}).get("architecture")),
+                  (200, "arm"), "a cax11 server's server_type.architecture is arm")
             st, body, _ = sim.api("POST", "/servers/%d/actions/create_image" % sa,
                                   {"description": "arm snap", "labels": {"role": "image"}})
             t.is_(body.get("image", {}).get("architecture"), "arm", "a snapshot of it is arm")
