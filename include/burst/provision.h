@@ -186,8 +186,8 @@ int provision_find_image(struct hcloud *api, const char *owner_id, const char *a
 const char *provision_image_arch(const struct hcloud_image *im);
 /*
  * The newest server row of arch (not deleted, shards excepted), as
- * state_server_current() for one architecture (a row's arch is its type's,
- * config_type_arch()): 1, 0 none, -1.
+ * state_server_current() for one architecture (a row's arch is the API's,
+ * else its type's: state_server_arch()): 1, 0 none, -1.
  */
 int provision_current_server(struct burst_state *st, const char *arch,
 			     struct state_server *out, struct burst_error *err);

@@ -34,7 +34,7 @@
 struct burst_state;
 
 /* Schema version this build writes (PRAGMA user_version). */
-#define STATE_SCHEMA_VERSION 2
+#define STATE_SCHEMA_VERSION 3
 /*
  * A lease without a heartbeat for this long is dead, unless its holder is
  * alive with the start time it recorded (a stopped run keeps its lease).
@@ -183,9 +183,17 @@ struct state_server {
 	int64_t billing_start; /* start of billing (usually created_at) */
 	char *endpoint;        /* API endpoint it lives on; NULL: state_endpoint() */
 	bool adopted;          /* adopted by label, no run since (deadline is a guess) */
+	char *arch;            /* the API's (config_server_arch()): "x86", "arm64" or
+				  "unknown"; NULL when not recorded (state_server_arch()) */
 };
 /* Free the strings of a server record. */
 void state_server_release(struct state_server *srv);
+/*
+ * The architecture of a server row: "x86", "arm64" or "unknown" (used by
+ * no run) as recorded from the API; a row without one (from before it was
+ * recorded) has its type name's (config_type_arch()).
+ */
+const char *state_server_arch(const struct state_server *srv);
 /*
  * Insert a server row (srv->id is set).  created_at/last_activity/
  * billing_start default to now when 0; deadline defaults to

@@ -50,7 +50,7 @@ static cJSON *server_json(const struct state_status *s, const struct state_serve
 	cJSON_AddNumberToObject(o, "row", (double)v->id);
 	cJSON_AddItemToObject(o, "name", json_str_or_null(v->name));
 	cJSON_AddItemToObject(o, "type", json_str_or_null(v->server_type));
-	cJSON_AddStringToObject(o, "arch", config_type_arch(v->server_type));
+	cJSON_AddStringToObject(o, "arch", state_server_arch(v));
 	cJSON_AddItemToObject(o, "location", json_str_or_null(v->location));
 	cJSON_AddItemToObject(o, "ip", json_str_or_null(v->ip));
 	cJSON_AddStringToObject(o, "status", state_server_status_name(v->status));
@@ -193,7 +193,7 @@ static void print_server(FILE *f, const struct state_status *s,
 					       s->now - v->created_at : 0) * 1000);
 	fprintf(f, "server      %s %lld (%s, %s) in %s, %s\n", v->name ? v->name : "-",
 		(long long)v->hcloud_id, v->server_type ? v->server_type : "?",
-		config_type_arch(v->server_type), v->location ? v->location : "?",
+		state_server_arch(v), v->location ? v->location : "?",
 		state_server_status_name(v->status));
 	fprintf(f, "  ip            %s\n", v->ip ? v->ip : "-");
 	fprintf(f, "  up since      %s (%s)\n", fmt_time(a, sizeof(a), v->created_at), up);

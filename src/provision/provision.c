@@ -94,7 +94,7 @@ int provision_current_server(struct burst_state *st, const char *arch,
 		if (v[i].name && !strncmp(v[i].name, STATE_SHARD_NAME_PREFIX,
 					  strlen(STATE_SHARD_NAME_PREFIX)))
 			continue;
-		if (!strcmp(config_type_arch(v[i].server_type), want))
+		if (!strcmp(state_server_arch(&v[i]), want))
 			pick = i;
 	}
 	if (pick != SIZE_MAX) {

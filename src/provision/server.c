@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "burst/config.h"
 #include "burst/hcloud.h"
 #include "burst/log.h"
 #include "burst/proc.h"
@@ -298,6 +299,9 @@ int provision_server_create(const struct provision_create *c, struct provision_c
 		c->row->location = out->location;
 		if (!c->row->server_type)
 			c->row->server_type = (char *)c->so->server_type;
+		/* the API's word on the architecture; the type's only without one */
+		c->row->arch = (char *)config_server_arch(out->sc.server.architecture,
+							  c->row->server_type);
 		if (state_server_insert(c->state, c->row, err) < 0)
 			goto out;
 		out->row_id = c->row->id;

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -25,23 +26,40 @@
 /* How long `down` waits for a run that is provisioning. */
 #define DOWN_LOCK_TIMEOUT_MS (120 * 1000)
 
-/* Is there a server row a run could use (ready, with an address)? */
-static bool usable_current(struct burst_state *st)
+/*
+ * Is there a server row a run of arch could use (the newest of that
+ * architecture, shards excepted, is ready with an address)?  A run only
+ * ever uses a server of its own architecture, so the other's does not
+ * count; on an error, say yes (adopting one more as usable is the risk).
+ */
+static bool usable_current(struct burst_state *st, const char *arch)
 {
-	struct state_server s = { 0 };
+	struct state_server *v = NULL;
 	struct burst_error e = BURST_ERROR_INIT;
-	bool ok = state_server_current(st, &s, &e) == 1 && s.status == STATE_SERVER_READY &&
-		s.ip && s.hcloud_id;
+	size_t n = 0, pick = SIZE_MAX;
+	bool ok;
 
-	state_server_release(&s);
-	burst_error_release(&e);
+	if (state_server_list_live(st, &v, &n, &e) < 0) {
+		burst_error_release(&e);
+		return true;
+	}
+	/* ordered by id: the last match is the newest, as a run picks it */
+	for (size_t i = 0; i < n; i++)
+		if (!(v[i].name && !strncmp(v[i].name, STATE_SHARD_NAME_PREFIX,
+					    strlen(STATE_SHARD_NAME_PREFIX))) &&
+		    !strcmp(state_server_arch(&v[i]), arch))
+			pick = i;
+	ok = pick != SIZE_MAX && v[pick].status == STATE_SERVER_READY && v[pick].ip &&
+		v[pick].hcloud_id;
+	state_servers_free(v, n);
 	return ok;
 }
 
 /*
  * Take a server of ours that the state does not know into the state: as
- * the current server when it can be used (its host key is pinned in our
- * known_hosts and no other server is usable), otherwise as a row that is
+ * the current server of its architecture when it can be used (its host key
+ * is pinned in our known_hosts, its architecture is one a run uses and no
+ * other server of that architecture is usable), otherwise as a row that is
  * already `deleting`, so its reaper deletes it at once.
  */
 static int adopt_server(struct burst_state *st, const struct burst_config *cfg,
@@ -51,6 +69,7 @@ static int adopt_server(struct burst_state *st, const struct burst_config *cfg,
 	struct burst_error e = BURST_ERROR_INIT;
 	int port = cfg && cfg->ssh_port ? (int)cfg->ssh_port : 22;
 	char *pinned = NULL, *kh = NULL;
+	const char *arch;
 	int64_t now = state_now(), keep = cfg ? cfg->keep_alive_secs :
 		config_key_default_int(CONFIG_KEEP_ALIVE_SECS);
 	bool alive, usable;
@@ -65,14 +84,16 @@ static int adopt_server(struct burst_state *st, const struct burst_config *cfg,
 	}
 	alive = s->status && (!strcmp(s->status, "running") || !strcmp(s->status, "starting") ||
 			      !strcmp(s->status, "initializing"));
+	arch = config_server_arch(s->architecture, s->server_type);
 	pinned = s->ipv4 ? reaper_pinned_key(st, s->ipv4, port) : NULL;
-	usable = alive && pinned && !usable_current(st);
+	usable = alive && pinned && strcmp(arch, "unknown") && !usable_current(st, arch);
 	kh = reaper_known_hosts_path(st);
 	row.hcloud_id = s->id;
 	row.name = s->name;
 	row.ip = usable ? s->ipv4 : NULL;
 	row.location = s->location;
 	row.server_type = s->server_type;
+	row.arch = (char *)arch;
 	row.image_id = s->image_id;
 	row.host_key_pub = usable ? pinned : NULL;
 	row.host_key_path = usable ? kh : NULL;
@@ -93,7 +114,8 @@ static int adopt_server(struct burst_state *st, const struct burst_config *cfg,
 	state_event_note(st, "adopted", "server", s->id, s->name, usable ? NULL : "orphaned", why);
 	log_info(MOD, "adopted server '%s' (%lld) %s: %s", s->name ? s->name : "?",
 		 (long long)s->id, why, usable ? "usable, reaped after its keep-alive" :
-		 "not usable (no pinned host key or another server is current): deleting it");
+		 "not usable (no pinned host key, an unknown architecture or another server "
+		 "of its architecture is current): deleting it");
 	if (reaper_arm_server(st, row.id, &e) < 0)
 		log_warn(MOD, "arming the reaper: %s", e.message);
 	burst_error_release(&e);

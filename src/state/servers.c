@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "burst/config.h"
+
 #include "state-int.h"
 
 /* ---- servers ---------------------------------------------------------- */
@@ -39,6 +41,16 @@ void state_server_release(struct state_server *srv)
 	FREE_AND_NULL(srv->host_key_pub);
 	FREE_AND_NULL(srv->host_key_path);
 	FREE_AND_NULL(srv->endpoint);
+	FREE_AND_NULL(srv->arch);
+}
+
+const char *state_server_arch(const struct state_server *srv)
+{
+	if (!srv->arch)
+		return config_type_arch(srv->server_type);
+	if (!strcmp(srv->arch, "x86") || !strcmp(srv->arch, "arm64"))
+		return srv->arch;
+	return "unknown";
 }
 
 void state_servers_free(struct state_server *v, size_t n)
@@ -53,7 +65,7 @@ void state_servers_free(struct state_server *v, size_t n)
 #define SERVER_COLS                                                          \
 	"id, hcloud_id, name, ip, location, server_type, image_id, host_key_pub," \
 	" host_key_path, created_at, status, last_activity, keep_alive_secs,"     \
-	" no_reap, deadline, billing_start, endpoint, adopted"
+	" no_reap, deadline, billing_start, endpoint, adopted, arch"
 
 static void server_from_row(sqlite3_stmt *s, void *out)
 {
@@ -80,9 +92,10 @@ static void server_from_row(sqlite3_stmt *s, void *out)
 	o->billing_start = sqlite3_column_int64(s, 15);
 	o->endpoint = st_col_str(s, 16);
 	o->adopted = sqlite3_column_int(s, 17) != 0;
+	o->arch = st_col_str(s, 18);
 }
 
-/* Binds 1..17 (endpoint: the row's, else the connection's). */
+/* Binds 1..18 (endpoint: the row's, else the connection's). */
 static void server_bind(struct burst_state *st, sqlite3_stmt *s, const struct state_server *v)
 {
 	sqlite3_bind_int64(s, 1, v->hcloud_id);
@@ -102,6 +115,7 @@ static void server_bind(struct burst_state *st, sqlite3_stmt *s, const struct st
 	sqlite3_bind_int64(s, 15, v->billing_start);
 	st_bind_text(s, 16, v->endpoint ? v->endpoint : st->endpoint);
 	sqlite3_bind_int(s, 17, v->adopted);
+	st_bind_text(s, 18, v->arch);
 }
 
 int state_server_insert(struct burst_state *st, struct state_server *srv, struct burst_error *err)
@@ -120,8 +134,8 @@ int state_server_insert(struct burst_state *st, struct state_server *srv, struct
 	if (st_prepare(st, "INSERT INTO servers(hcloud_id, name, ip, location, server_type,"
 			   " image_id, host_key_pub, host_key_path, created_at, status,"
 			   " last_activity, keep_alive_secs, no_reap, deadline, billing_start,"
-			   " endpoint, adopted)"
-			   " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &s, err) < 0)
+			   " endpoint, adopted, arch)"
+			   " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &s, err) < 0)
 		return -1;
 	server_bind(st, s, srv);
 	if (st_step_done(st, s, "recording the server", err) < 0)
@@ -139,10 +153,10 @@ int state_server_update(struct burst_state *st, const struct state_server *srv,
 			   " server_type=?, image_id=?, host_key_pub=?, host_key_path=?,"
 			   " created_at=?, status=?, last_activity=?, keep_alive_secs=?,"
 			   " no_reap=?, deadline=?, billing_start=?, endpoint=COALESCE(endpoint, ?),"
-			   " adopted=? WHERE id=?", &s, err) < 0)
+			   " adopted=?, arch=? WHERE id=?", &s, err) < 0)
 		return -1;
 	server_bind(st, s, srv);
-	sqlite3_bind_int64(s, 18, srv->id);
+	sqlite3_bind_int64(s, 19, srv->id);
 	return st_step_done(st, s, "updating the server", err);
 }
 

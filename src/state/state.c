@@ -91,6 +91,11 @@ static const char *const migrations[] = {
 	"ALTER TABLE servers ADD COLUMN adopted INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE projects ADD COLUMN volume_endpoint TEXT;"
 	"ALTER TABLE projects ADD COLUMN volume_adopted INTEGER NOT NULL DEFAULT 0;",
+	/*
+	 * 2 -> 3: a server's architecture as the API states it ("x86",
+	 * "arm64", "unknown"); NULL in older rows: their type name's.
+	 */
+	"ALTER TABLE servers ADD COLUMN arch TEXT;",
 };
 
 _Static_assert(ARRAY_SIZE(migrations) == STATE_SCHEMA_VERSION,

@@ -82,6 +82,7 @@ static void test_migration(const char *base)
 	ok(sqlite3_exec(raw, "DELETE FROM meta WHERE key = 'needs_adoption';"
 			"ALTER TABLE servers DROP COLUMN endpoint;"
 			"ALTER TABLE servers DROP COLUMN adopted;"
+			"ALTER TABLE servers DROP COLUMN arch;"
 			"ALTER TABLE projects DROP COLUMN volume_endpoint;"
 			"ALTER TABLE projects DROP COLUMN volume_adopted;"
 			"INSERT INTO servers(hcloud_id, name, created_at, status, last_activity,"

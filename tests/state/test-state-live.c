@@ -115,7 +115,32 @@ static void test_server_project(struct burst_state *st)
 	       "deadline computed with hold");
 	state_server_release(&got);
 	is_int(state_server_by_hcloud_id(st, 555, &got, &err), 1, "by hcloud id");
+	ok(!got.arch, "no architecture recorded");
+	is_str(state_server_arch(&got), "x86", "without one: the type's (ccx13: x86)");
+	/* the API's architecture is kept and wins over the type's name */
+	got.arch = xstrdup("arm64");
+	ok(state_server_update(st, &got, &err) == 0, "update with an architecture");
 	state_server_release(&got);
+	is_int(state_server_get(st, srv.id, &got, &err), 1, "read back");
+	is_str(got.arch, "arm64", "architecture round-trips");
+	is_str(state_server_arch(&got), "arm64", "the recorded one wins over the type's");
+	free(got.arch);
+	got.arch = xstrdup("mips");
+	is_str(state_server_arch(&got), "unknown", "anything else recorded is unknown");
+	state_server_release(&got);
+	{
+		struct state_server u = { 0 }, back;
+
+		u.hcloud_id = 558;
+		u.server_type = (char *)"cax21";
+		u.arch = (char *)"unknown";
+		u.status = STATE_SERVER_DELETING;
+		ok(state_server_insert(st, &u, &err) == 0, "insert with an unknown architecture");
+		is_int(state_server_get(st, u.id, &back, &err), 1, "read it back");
+		is_str(state_server_arch(&back), "unknown", "unknown stays unknown (not the cax name's)");
+		state_server_release(&back);
+		ok(state_server_set_status(st, u.id, STATE_SERVER_DELETED, &err) == 0, "forget it");
+	}
 	is_int(state_server_by_hcloud_id(st, 556, &got, &err), 0, "unknown hcloud id");
 
 	ok(state_project_set_volume(st, "proj1", 777, "burst-vol-proj1", "fsn1", 20, &err) == 0,

@@ -122,6 +122,29 @@ int main(void)
 	state_close(st);
 	st = NULL;
 
+	/* 2 -> 3: a server row of before gets no architecture (its type's) */
+	{
+		sqlite3 *h = NULL;
+		struct state_server got = { 0 };
+		int rc = sqlite3_open(db, &h);
+
+		rc = rc == SQLITE_OK ? sqlite3_exec(h, "ALTER TABLE servers DROP COLUMN arch;"
+				"INSERT INTO servers(hcloud_id, server_type, created_at, status,"
+				" last_activity, deadline, billing_start)"
+				" VALUES (31, 'cax41', 1, 'ready', 1, 1, 1);"
+				"PRAGMA user_version = 2;", NULL, NULL, NULL) : rc;
+		sqlite3_close(h);
+		ok(rc == SQLITE_OK, "a schema 2 database with a server row");
+		ok(state_open(dir, &st, &err) == 0, "opens");
+		is_int(user_version(db), STATE_SCHEMA_VERSION, "migrated to the current schema");
+		is_int(state_server_by_hcloud_id(st, 31, &got, &err), 1, "the row survives");
+		ok(!got.arch, "with no architecture recorded");
+		is_str(state_server_arch(&got), "arm64", "so its type's (cax41: arm64)");
+		state_server_release(&got);
+		state_close(st);
+		st = NULL;
+	}
+
 	/* owner id survives loss of the database */
 	unlink(db);
 	{
