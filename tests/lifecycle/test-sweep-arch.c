@@ -5,7 +5,8 @@
  * and a server's architecture is the API's (server_type.architecture):
  * a cpx11 the API calls arm is adopted as arm64, one it calls something
  * else as unknown (used by no run: deleted), the type name only counts
- * when the API says nothing.  Runs against a fresh simulator
+ * when the API says nothing; a server created records the architecture of
+ * the create's answer.  Runs against a fresh simulator
  * (run-with-sim.py, no machines); the host keys are pinned by hand, the
  * architecture is changed in the list answer with the simulator's `patch`
  * fault, and the reapers the adoption arms are this binary re-executed,
@@ -242,12 +243,78 @@ static void test_api_arch(struct hcloud *api, const char *dir)
 	state_close(st);
 }
 
+/* A server made through provision_server_create(): its row of st. */
+static void create(struct hcloud *api, struct burst_state *st, const char *name,
+		   const char *type, struct state_server *got)
+{
+	struct burst_error err = BURST_ERROR_INIT;
+	struct hcloud_labels l;
+	struct hcloud_server_opts so = { .name = name, .server_type = type,
+					 .image = "ubuntu-24.04" };
+	struct provision_create pc = { 0 };
+	struct provision_created made = { 0 };
+	struct state_server row = { 0 };
+	struct strvec locs = STRVEC_INIT;
+
+	hcloud_labels_init(&l);
+	provision_labels(&l, "server", state_owner_id(st), NULL);
+	so.labels = &l;
+	strvec_push(&locs, "fsn1");
+	row.status = STATE_SERVER_PROVISIONING;
+	pc.api = api;
+	pc.state = st;
+	pc.owner_id = state_owner_id(st);
+	pc.role = "server";
+	pc.so = &so;
+	pc.locations = &locs;
+	pc.quiet = true;
+	pc.row = &row;
+	check_err(provision_server_create(&pc, &made, &err), &err, "provision_server_create");
+	if (!made.row_id || state_server_get(st, made.row_id, got, &err) != 1)
+		bail_out("no row for a created server");
+	provision_created_release(&made);
+	strvec_clear(&locs);
+	hcloud_labels_release(&l);
+}
+
+/* A server created records the architecture of the create's answer. */
+static void test_create_arch(struct hcloud *api, const char *dir)
+{
+	struct burst_error err = BURST_ERROR_INIT;
+	struct burst_state *st = NULL;
+	struct state_server x = { 0 }, a = { 0 }, p = { 0 }, cur = { 0 };
+	char *out;
+
+	open_state(dir, &st);
+	create(api, st, "cargo-burst-made-x86", "cpx11", &x);
+	is_str(x.arch, "x86", "a cpx11 created: x86 recorded from the answer");
+	create(api, st, "cargo-burst-made-arm", "cax11", &a);
+	is_str(a.arch, "arm64", "a cax11 created: arm64 recorded");
+	/* the answer to the next create says arm for a cpx11 */
+	out = http(false, "POST", "/_sim/config", "{\"faults\": [{\"method\": \"POST\","
+		   " \"path\": \"/servers\", \"apply\": true, \"times\": 1, \"patch\":"
+		   " {\"server\": {\"server_type\": {\"architecture\": \"arm\"}}}}]}");
+	free(out);
+	create(api, st, "cargo-burst-made-api", "cpx11", &p);
+	is_str(p.arch, "arm64", "a cpx11 the answer calls arm: arm64 recorded");
+	is_int(provision_current_server(st, "arm64", &cur, &err), 1, "an arm64 run finds a server");
+	is_int(cur.hcloud_id, p.hcloud_id, "... the newest arm64 one, that cpx11");
+	state_server_release(&cur);
+	is_int(provision_current_server(st, "x86", &cur, &err), 1, "an x86 run finds one");
+	is_int(cur.hcloud_id, x.hcloud_id, "... the first cpx11");
+	state_server_release(&cur);
+	state_server_release(&x);
+	state_server_release(&a);
+	state_server_release(&p);
+	state_close(st);
+}
+
 int main(int argc, char **argv)
 {
 	char tmpl[] = "/tmp/sweep-arch-XXXXXX";
 	struct burst_error err = BURST_ERROR_INIT;
 	struct hcloud *api;
-	char *base, *one, *two, *cmd;
+	char *base, *one, *two, *three, *cmd;
 
 	if (argc > 1 && !strncmp(argv[1], "__reap-", 7))
 		return 0; /* an armed reaper: nothing to do here */
@@ -268,6 +335,9 @@ int main(int argc, char **argv)
 	two = xstrfmt("%s/two", base);
 	test_per_arch(api, one);
 	test_api_arch(api, two);
+	three = xstrfmt("%s/three", base);
+	test_create_arch(api, three);
+	free(three);
 	hcloud_free(api);
 	curl_global_cleanup();
 	cmd = xstrfmt("rm -rf '%s'", base);
