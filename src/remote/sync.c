@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -785,11 +787,28 @@ out:
 /* ---- the indexed push ---------------------------------------------------- */
 
 #define SYNC_MARKER ".cargo-burst-sync"
+/* The line the marker probe prints: this, then the marker's content. */
+#define SYNC_PROBE_TAG "cargo-burst-sync-gen "
 #define SYNC_MISMATCH "cargo-burst: the remote source tree is not the one last synced"
 /* Deletions beyond this many bytes of command line: a full sync instead. */
 #define SYNC_DELS_MAX (64 * 1024)
 /* A clock step: the wall clock moved against the boot clock by more than this. */
 #define SYNC_STEP_NS (2 * 1000000000LL)
+
+/*
+ * The early walk: while the rules are computed (and the caller mounts the
+ * volume), the workspace is already walked with the rules of the last sync
+ * (the index keeps their text); it stands only when the rules came out the
+ * same.
+ */
+struct early_walk {
+	struct sync_index *old;  /* the index of the last sync, or NULL */
+	struct sync_rules *rules; /* old's rules, parsed */
+	struct sync_walk *walk;
+};
+
+/* What the marker probe (remote_sync_push_probe) found on the server. */
+enum sync_probe { PROBE_NONE, PROBE_MATCH, PROBE_MISMATCH };
 
 struct sync_push {
 	const struct remote_host *h;
@@ -798,6 +817,7 @@ struct sync_push {
 	struct strbuf rules; /* rsync's stdin of a full push */
 	struct strbuf list;  /* rsync's stdin of an incremental push (--files-from) */
 	struct strvec dels;
+	struct strvec unexclude, extra_excludes; /* f's lists, copied */
 	struct child_process cp;
 	struct sync_index *cur; /* this walk; NULL: no index this time */
 	struct sync_index *old; /* the index of the last sync (incremental only) */
@@ -805,7 +825,14 @@ struct sync_push {
 	char *rules_file; /* the rules of an incremental push (stdin is the list) */
 	bool incremental;
 	bool unchanged; /* incremental with nothing to send or delete */
+	bool skip;      /* ...and the probe found the marker: no child at all */
 	size_t changed;
+	struct early_walk ew; /* between begin and plan */
+	enum sync_probe probe;
+	/* the index is written by a thread; hold_fd is closed after it */
+	pthread_t saver;
+	bool saving;
+	int hold_fd;
 };
 
 static void marker_path(struct strbuf *out, const char *remote_dir)
@@ -867,6 +894,8 @@ static void push_child(struct sync_push *sp)
 
 	child_process_release(cp);
 	child_process_init(cp);
+	if (sp->skip)
+		return;
 	if (sp->unchanged) {
 		/* nothing to send: only ask whether the server's tree is still ours */
 		strbuf_addstr(&rpath, "test \"$(cat ");
@@ -933,6 +962,8 @@ static const char *index_untrusted(const struct sync_push *sp, const struct sync
 
 	if (memcmp(old->key, sp->cur->key, sizeof(old->key)))
 		return "another server or directory";
+	if (sp->probe == PROBE_MISMATCH)
+		return "the server's tree is not the one last synced (its marker differs)";
 	if (memcmp(old->rules, sp->cur->rules, sizeof(old->rules)))
 		return "the filter rules changed";
 	if (now < old->walk_ns)
@@ -997,17 +1028,6 @@ out:
 	free(dir);
 	return ret;
 }
-
-/*
- * The early walk: while the rules are computed, the workspace is already
- * walked with the rules of the last sync (the index keeps their text); it
- * stands only when the rules came out the same.
- */
-struct early_walk {
-	struct sync_index *old;  /* the index of the last sync, or NULL */
-	struct sync_rules *rules; /* old's rules, parsed */
-	struct sync_walk *walk;
-};
 
 static void early_walk_start(struct sync_push *sp, struct early_walk *ew)
 {
@@ -1103,6 +1123,8 @@ static void plan_indexed(struct sync_push *sp, struct early_walk *ew)
 			 * index stays as it is, the server's marker too.
 			 */
 			sp->unchanged = !sp->changed && !sp->dels.nr;
+			/* ...and the probe already saw the server's marker: done */
+			sp->skip = sp->unchanged && sp->probe == PROBE_MATCH;
 			if (!sp->unchanged && write_rules_file(sp) < 0) {
 				why = "the rules cannot be written for rsync";
 				sp->incremental = false;
@@ -1117,21 +1139,29 @@ static void plan_indexed(struct sync_push *sp, struct early_walk *ew)
 		log_debug("remote", "full sync of '%s': %s", sp->local_dir, why);
 }
 
-/* Walk, compare with the index and prepare the push (see remote.h). */
-struct sync_push *remote_sync_push_start(const struct remote_host *h, const char *local_dir,
-					 const char *remote_dir, const struct sync_filters *f,
-					 struct burst_error *err)
+/* Load the index and begin the walk (see remote.h). */
+struct sync_push *remote_sync_push_begin(const struct remote_host *h, const char *local_dir,
+					 const char *remote_dir, const struct sync_filters *f)
 {
 	struct sync_push *sp = xcalloc(1, sizeof(*sp));
-	struct early_walk ew = { 0 };
 
 	sp->h = h;
 	sp->local_dir = xstrdup(local_dir);
 	sp->remote_dir = xstrdup(remote_dir);
-	if (f)
+	sp->hold_fd = -1;
+	strvec_init(&sp->unexclude);
+	strvec_init(&sp->extra_excludes);
+	if (f) {
 		sp->f = *f;
-	/* f's lists are read here only; the index names are kept */
-	sp->f.unexclude = sp->f.extra_excludes = NULL;
+		for (size_t i = 0; f->unexclude && f->unexclude[i]; i++)
+			strvec_push(&sp->unexclude, f->unexclude[i]);
+		for (size_t i = 0; f->extra_excludes && f->extra_excludes[i]; i++)
+			strvec_push(&sp->extra_excludes, f->extra_excludes[i]);
+	}
+	/* f is only read here: the push keeps copies of its lists and names */
+	sp->f.unexclude = f && f->unexclude ? (const char *const *)sp->unexclude.v : NULL;
+	sp->f.extra_excludes = f && f->extra_excludes ?
+			       (const char *const *)sp->extra_excludes.v : NULL;
 	sp->index_path = f && f->index_path ? xstrdup(f->index_path) : NULL;
 	sp->index_target = f && f->index_target ? xstrdup(f->index_target) : NULL;
 	sp->f.index_path = sp->index_path;
@@ -1143,27 +1173,87 @@ struct sync_push *remote_sync_push_start(const struct remote_host *h, const char
 	/* the marker is the tool's, never the workspace's, on either side */
 	if (sp->f.index_path) {
 		strbuf_addstr(&sp->rules, "- /" SYNC_MARKER "\n");
-		early_walk_start(sp, &ew);
+		early_walk_start(sp, &sp->ew);
 	}
-	if (remote_sync_rules(local_dir, f, &sp->rules, err) < 0) {
-		early_walk_release(&ew);
-		remote_sync_push_free(sp);
-		return NULL;
-	}
-	log_trace("remote", "sync rules:\n%s", sp->rules.buf);
-	if (sp->f.index_path)
-		plan_indexed(sp, &ew);
-	early_walk_release(&ew);
-	log_trace("remote", "push of %s/ to %s:%s/ (%s)", local_dir, remote_dest(h), remote_dir,
-		  sp->unchanged ? "nothing changed" : sp->incremental ? "incremental" : "full");
-	push_child(sp);
 	return sp;
 }
 
-/* The child to run. */
+/* The marker probe for the caller's remote command (see remote.h). */
+void remote_sync_push_probe(const struct sync_push *sp, struct strbuf *cmd)
+{
+	if (!sp->ew.old)
+		return;
+	strbuf_addstr(cmd, " && { printf '%s' '" SYNC_PROBE_TAG "'; cat ");
+	marker_path(cmd, sp->remote_dir);
+	strbuf_addstr(cmd, " 2>/dev/null; echo; }");
+}
+
+/* What the probe printed (see remote.h). */
+void remote_sync_push_probed(struct sync_push *sp, const char *out, size_t len)
+{
+	const char *p = out, *end = out + len;
+	size_t tl = strlen(SYNC_PROBE_TAG);
+
+	if (!sp->ew.old || !out)
+		return;
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		size_t n = eol ? (size_t)(eol - p) : (size_t)(end - p);
+
+		if (n >= tl && !memcmp(p, SYNC_PROBE_TAG, tl)) {
+			sp->probe = n - tl == sizeof(sp->ew.old->gen) &&
+				    !memcmp(p + tl, sp->ew.old->gen, sizeof(sp->ew.old->gen))
+				    ? PROBE_MATCH : PROBE_MISMATCH;
+			return;
+		}
+		p += n + 1;
+	}
+}
+
+/* Compute the rules, finish the walk and choose the push (see remote.h). */
+int remote_sync_push_plan(struct sync_push *sp, struct burst_error *err)
+{
+	if (remote_sync_rules(sp->local_dir, &sp->f, &sp->rules, err) < 0) {
+		early_walk_release(&sp->ew);
+		return -1;
+	}
+	log_trace("remote", "sync rules:\n%s", sp->rules.buf);
+	if (sp->f.index_path)
+		plan_indexed(sp, &sp->ew);
+	early_walk_release(&sp->ew);
+	log_trace("remote", "push of %s/ to %s:%s/ (%s)", sp->local_dir, remote_dest(sp->h),
+		  sp->remote_dir, sp->skip ? "nothing changed, marker seen" :
+		  sp->unchanged ? "nothing changed" : sp->incremental ? "incremental" : "full");
+	push_child(sp);
+	return 0;
+}
+
+/* Walk, compare with the index and prepare the push (see remote.h). */
+struct sync_push *remote_sync_push_start(const struct remote_host *h, const char *local_dir,
+					 const char *remote_dir, const struct sync_filters *f,
+					 struct burst_error *err)
+{
+	struct sync_push *sp = remote_sync_push_begin(h, local_dir, remote_dir, f);
+
+	if (remote_sync_push_plan(sp, err) < 0) {
+		remote_sync_push_free(sp);
+		return NULL;
+	}
+	return sp;
+}
+
+/* Close fd once the push is done with the remote tree (see remote.h). */
+void remote_sync_push_hold(struct sync_push *sp, int fd)
+{
+	if (sp->hold_fd >= 0)
+		close(sp->hold_fd);
+	sp->hold_fd = fd;
+}
+
+/* The child to run, or NULL: nothing to run. */
 struct child_process *remote_sync_push_child(struct sync_push *sp)
 {
-	return &sp->cp;
+	return sp->skip ? NULL : &sp->cp;
 }
 
 /* Only what changed? */
@@ -1172,12 +1262,26 @@ bool remote_sync_push_incremental(const struct sync_push *sp)
 	return sp->incremental;
 }
 
+/* Write the index of a push that succeeded, then let go of the hold. */
+static void *save_thread(void *data)
+{
+	struct sync_push *sp = data;
+	struct burst_error e = BURST_ERROR_INIT;
+
+	if (sync_index_save(sp->cur, sp->f.index_path, &e) < 0) {
+		/* the server's marker no longer matches the old index: next is full */
+		log_warn("remote", "%s", e.message);
+		unlink(sp->f.index_path);
+	}
+	burst_error_release(&e);
+	remote_sync_push_hold(sp, -1);
+	return NULL;
+}
+
 /* Check the push, fall back to a full one on a marker mismatch, write the index. */
 int remote_sync_push_end(struct sync_push *sp, struct sync_stats *stats,
 			 struct burst_error *err)
 {
-	struct burst_error e = BURST_ERROR_INIT;
-
 	if (sp->incremental && sp->cp.exit_code != 0 && sp->cp.err_buf.buf &&
 	    strstr(sp->cp.err_buf.buf, SYNC_MISMATCH)) {
 		int timeout = sp->cp.timeout_ms;
@@ -1195,6 +1299,11 @@ int remote_sync_push_end(struct sync_push *sp, struct sync_stats *stats,
 		}
 		if (proc_interrupted())
 			return 0;
+	}
+	if (sp->skip) {
+		if (stats)
+			memset(stats, 0, sizeof(*stats));
+		return 0;
 	}
 	if (sp->unchanged) {
 		if (sp->cp.exit_code != 0) {
@@ -1222,12 +1331,25 @@ int remote_sync_push_end(struct sync_push *sp, struct sync_stats *stats,
 		return -1;
 	if (stats && sp->incremental)
 		stats->files = sp->changed;
-	if (sp->cur && sync_index_save(sp->cur, sp->f.index_path, &e) < 0) {
-		/* the server's marker no longer matches the old index: next is full */
-		log_warn("remote", "%s", e.message);
-		unlink(sp->f.index_path);
+	if (sp->cur) {
+		sigset_t all, saved;
+
+		/*
+		 * The index is written beside what comes next (the remote
+		 * cargo): a thread with every signal blocked, joined by
+		 * remote_sync_push_free().  Until it is written, the old one
+		 * names a generation the server no longer has: a run that
+		 * dies meanwhile leaves a full sync for the next one.
+		 */
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &saved);
+		sp->saving = !pthread_create(&sp->saver, NULL, save_thread, sp);
+		pthread_sigmask(SIG_SETMASK, &saved, NULL);
+		if (!sp->saving)
+			save_thread(sp);
+	} else {
+		remote_sync_push_hold(sp, -1);
 	}
-	burst_error_release(&e);
 	return 0;
 }
 
@@ -1236,10 +1358,16 @@ void remote_sync_push_free(struct sync_push *sp)
 {
 	if (!sp)
 		return;
+	if (sp->saving)
+		pthread_join(sp->saver, NULL);
+	remote_sync_push_hold(sp, -1);
+	early_walk_release(&sp->ew);
 	child_process_release(&sp->cp);
 	strbuf_release(&sp->rules);
 	strbuf_release(&sp->list);
 	strvec_clear(&sp->dels);
+	strvec_clear(&sp->unexclude);
+	strvec_clear(&sp->extra_excludes);
 	sync_index_free(sp->cur);
 	sync_index_free(sp->old);
 	if (sp->rules_file)

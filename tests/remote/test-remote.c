@@ -1080,6 +1080,52 @@ out:
 	return ret;
 }
 
+/*
+ * One indexed push in two steps, the marker probe added to a command of
+ * our own ("true", run over ssh) or, with fake, its output made up.
+ * *planned: incremental after the plan; *ran: did the push need a child?
+ */
+static int six_probed_push(const char *fake, size_t fake_len, bool *planned, bool *ran)
+{
+	struct sync_filters f = { .index_path = six_index, .index_target = "server 1" };
+	struct burst_error err = BURST_ERROR_INIT;
+	struct sync_push *sp = remote_sync_push_begin(&H, six_proj, six_dst, &f);
+	struct child_process probe = CHILD_PROCESS_INIT, *c;
+	struct strbuf cmd = STRBUF_INIT;
+	struct sync_stats st;
+	int ret = -1;
+
+	strbuf_addstr(&cmd, "true");
+	remote_sync_push_probe(sp, &cmd);
+	if (fake) {
+		remote_sync_push_probed(sp, fake, fake_len);
+	} else {
+		remote_command_prepare(&H, cmd.buf, 0, &probe);
+		probe.in = PROC_IO_NULL;
+		probe.out = PROC_IO_CAPTURE;
+		probe.capture_max = 4096;
+		if (proc_run(&probe, &err) < 0 || probe.exit_code != 0)
+			goto out;
+		remote_sync_push_probed(sp, probe.out_buf.buf, probe.out_buf.len);
+	}
+	if (remote_sync_push_plan(sp, &err) < 0)
+		goto out;
+	*planned = remote_sync_push_incremental(sp);
+	c = remote_sync_push_child(sp);
+	*ran = c != NULL;
+	if (c && proc_run(c, &err) < 0)
+		goto out;
+	ret = remote_sync_push_end(sp, &st, &err);
+out:
+	if (ret < 0)
+		diag("probed push: %s", err.message ? err.message : "?");
+	remote_sync_push_free(sp);
+	child_process_release(&probe);
+	strbuf_release(&cmd);
+	burst_error_release(&err);
+	return ret;
+}
+
 /* What a full rsync would still change (dry run; -c: by content): "" when equal. */
 static void six_diff(bool checksum, struct strbuf *out)
 {
@@ -1262,6 +1308,56 @@ static void test_sync_index(void)
 	ok(six_push(0, &planned, &incr, &st) == 0 && planned && !incr,
 	   "nothing changed but the marker does not match: a full sync");
 	six_step("after that", true);
+
+	/* the marker probe in the caller's own command (the volume's mount) */
+	usleep((useconds_t)(SYNC_RACY_NS / 1000) + 100 * 1000);
+	six_step("the recent files sent once more, again", true);
+	{
+		bool ran = true;
+		static const char nul_line[] = "cargo-burst-sync-gen \0abc\n";
+		static const struct { const char *out; size_t len; const char *what; } bad[] = {
+			{ "", 0, "nothing printed" },
+			{ "cargo-burst-sync-gen \n", 22, "an empty marker" },
+			{ "cargo-burst-sync-gen 0123\n", 26, "another generation" },
+			{ nul_line, sizeof(nul_line) - 1, "a NUL in the line" },
+			{ "garbage\ncargo-burst-sync", 24, "a cut tag" },
+		};
+
+		m1 = read_marker();
+		ok(six_probed_push(NULL, 0, &planned, &ran) == 0 && planned && !ran,
+		   "the probe saw the marker: nothing changed, no command of the push's own");
+		m2 = read_marker();
+		is_str(m2, m1, "...and the server's marker kept");
+		free(m2);
+		{
+			/* the right generation with more after it is another one */
+			char *longer = xstrfmt("cargo-burst-sync-gen %sX\n", m1);
+
+			ran = false;
+			ok(six_probed_push(longer, strlen(longer), &planned, &ran) == 0 && !planned &&
+			   ran, "a probe line longer than the generation: a full sync");
+			free(longer);
+		}
+		free(m1);
+		six_step("after the long probe line", true);
+		for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+			/* nothing printed: no probe answer, the push asks itself */
+			bool want_full = bad[i].len > 0 && strstr(bad[i].out, "gen ");
+
+			ran = false;
+			ok(six_probed_push(bad[i].out, bad[i].len, &planned, &ran) == 0 &&
+			   planned == !want_full && (ran || !want_full),
+			   "probe output, %s: %s", bad[i].what,
+			   want_full ? "a full sync" : "the push asks the server itself");
+			six_step(bad[i].what, true);
+		}
+		sh_ok("echo 0123 > '%s/.cargo-burst-sync' && echo stray > '%s/stray3'", six_dst,
+		      six_dst);
+		ran = false;
+		ok(six_probed_push(NULL, 0, &planned, &ran) == 0 && !planned && ran,
+		   "the probe saw another marker: planned as a full sync at once");
+		six_step("after the probed mismatch", true);
+	}
 }
 
 int main(void)
