@@ -30,7 +30,10 @@ struct si_entry {
 	uint64_t ino;
 };
 
-/* What one sync sent: its entries sorted by path (strcmp), and its keys. */
+/*
+ * What one sync sent: its entries (sorted by path (strcmp) when loaded or
+ * written; a walk leaves them in walk order), and its keys.
+ */
 struct sync_index {
 	unsigned char key[32];   /* SHA-256 of the remote target, remote and local dirs */
 	unsigned char rules[32]; /* SHA-256 of the filter rules */
@@ -72,13 +75,15 @@ struct sync_index *sync_index_walk_finish(struct sync_walk *sw, const char **why
 void sync_index_free(struct sync_index *idx);
 /* Read and check an index file; NULL with *why when missing or damaged. */
 struct sync_index *sync_index_load(const char *path, const char **why);
-/* Write the index: temp file, rename (no fsync: see syncindex.c). */
-int sync_index_save(const struct sync_index *idx, const char *path,
-		    struct burst_error *err);
+/* Sort the entries by path. */
+void sync_index_sort(struct sync_index *idx);
+/* Write the index, sorted first: temp file, rename (no fsync: see syncindex.c). */
+int sync_index_save(struct sync_index *idx, const char *path, struct burst_error *err);
 /*
- * What changed from old to cur: the paths to send (NUL-terminated each,
- * appended to send: new, changed or racily clean) and the topmost paths to
- * delete on the remote (gone, or their type changed), appended to dels.
+ * What changed from old to cur (either in any order): the paths to send
+ * (NUL-terminated each, appended to send in cur's order: new, changed or
+ * racily clean) and the topmost paths to delete on the remote (gone, or
+ * their type changed), appended to dels sorted.
  */
 void sync_index_diff(const struct sync_index *old, const struct sync_index *cur,
 		     struct strbuf *send, struct strvec *dels);

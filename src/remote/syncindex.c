@@ -288,7 +288,8 @@ int sync_rules_test(const char *rules, const char *path, bool is_dir)
 /*
  * The walk is lstat-bound (100,000 files: ~0.2 s of kernel time on one
  * core), so a few threads share it: a queue of directories to read, each
- * thread with its own entries, merged and sorted at the end.
+ * thread with its own entries, merged at the end (in walk order: the diff
+ * needs no order, and the sort is left to the index's writer).
  */
 #define WALK_THREADS_MAX 4
 
@@ -421,6 +422,13 @@ static int cmp_entry(const void *a, const void *b)
 	return strcmp(((const struct si_entry *)a)->path, ((const struct si_entry *)b)->path);
 }
 
+/* Sort the entries by path (strcmp), as the file keeps them. */
+void sync_index_sort(struct sync_index *idx)
+{
+	if (idx->nr > 1)
+		qsort(idx->v, idx->nr, sizeof(*idx->v), cmp_entry);
+}
+
 /* A clock in nanoseconds. */
 int64_t sync_clock_ns(clockid_t id)
 {
@@ -527,8 +535,6 @@ struct sync_index *sync_index_walk_finish(struct sync_walk *sw, const char **why
 		*why = sh->why;
 		sync_index_free(idx);
 		idx = NULL;
-	} else {
-		qsort(idx->v, idx->nr, sizeof(*idx->v), cmp_entry);
 	}
 	free(sw);
 	return idx;
@@ -620,13 +626,14 @@ void sync_boot_id(char out[36])
  * index: a full sync), so durability buys nothing here, and the two
  * fsyncs were most of a one-file-changed sync's index write.
  */
-int sync_index_save(const struct sync_index *idx, const char *path,
-		    struct burst_error *err)
+int sync_index_save(struct sync_index *idx, const char *path, struct burst_error *err)
 {
 	struct strbuf sb = STRBUF_INIT;
 	char *tmp = xstrfmt("%s.tmp", path);
 	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
 	int fd = -1, ret = -1;
+
+	sync_index_sort(idx); /* a walk leaves them in walk order */
 
 	strbuf_add(&sb, SI_MAGIC, 8);
 	strbuf_add(&sb, idx->key, 32);
@@ -828,42 +835,73 @@ static bool parent_deleted(const struct strvec *dels, const char *path)
 	return hit;
 }
 
-/* What to send and delete to bring the last sync's tree to cur. */
+/* FNV-1a: the paths are the tool's own, no adversary picks them to collide. */
+static uint64_t path_hash(const char *p)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *p; p++)
+		h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+	return h;
+}
+
+/*
+ * What to send and delete to bring the last sync's tree to cur.  Neither
+ * needs an order: old's paths go into an open-addressing table, cur's are
+ * looked up in it (no sort of the walk on the way to the push).
+ */
 void sync_index_diff(const struct sync_index *old, const struct sync_index *cur,
 		     struct strbuf *send, struct strvec *dels)
 {
 	int64_t racy = old->walk_ns - SYNC_RACY_NS;
 	struct strvec gone = STRVEC_INIT;
-	size_t i = 0, k = 0;
+	size_t cap = 16, mask;
+	size_t *slot; /* old's entry + 1, 0 = empty */
+	bool *seen = xcalloc(old->nr ? old->nr : 1, sizeof(*seen));
 
-	while (i < old->nr || k < cur->nr) {
-		const struct si_entry *o, *c;
-		int d = i == old->nr ? 1 : k == cur->nr ? -1
-			: strcmp(old->v[i].path, cur->v[k].path);
+	while (cap < 2 * old->nr)
+		cap *= 2;
+	mask = cap - 1;
+	slot = xcalloc(cap, sizeof(*slot));
+	for (size_t i = 0; i < old->nr; i++) {
+		size_t h = (size_t)path_hash(old->v[i].path) & mask;
 
-		if (d < 0) {
-			strvec_push(&gone, old->v[i++].path);
-			continue;
+		while (slot[h])
+			h = (h + 1) & mask;
+		slot[h] = i + 1;
+	}
+	for (size_t k = 0; k < cur->nr; k++) {
+		const struct si_entry *c = &cur->v[k], *o = NULL;
+		size_t h = (size_t)path_hash(c->path) & mask;
+
+		for (; slot[h]; h = (h + 1) & mask) {
+			if (!strcmp(old->v[slot[h] - 1].path, c->path)) {
+				o = &old->v[slot[h] - 1];
+				seen[slot[h] - 1] = true;
+				break;
+			}
 		}
-		if (d > 0) {
-			c = &cur->v[k++];
+		if (!o) {
 			strbuf_add(send, c->path, strlen(c->path) + 1);
 			continue;
 		}
-		o = &old->v[i];
-		c = &cur->v[k];
 		if ((o->mode & S_IFMT) != (c->mode & S_IFMT))
 			strvec_push(&gone, o->path);
 		if (!same_stat(o, c) || o->mtime_ns >= racy || o->ctime_ns >= racy)
 			strbuf_add(send, c->path, strlen(c->path) + 1);
-		i++;
-		k++;
 	}
-	/* gone is sorted (it follows old's order): keep only the topmost */
+	for (size_t i = 0; i < old->nr; i++)
+		if (!seen[i])
+			strvec_push(&gone, old->v[i].path);
+	/* keep only the topmost (a deleted directory's files go with it) */
+	if (gone.nr > 1)
+		qsort(gone.v, gone.nr, sizeof(*gone.v), cmp_str);
 	for (size_t g = 0; g < gone.nr; g++)
 		if (!parent_deleted(&gone, gone.v[g]))
 			strvec_push(dels, gone.v[g]);
 	strvec_clear(&gone);
+	free(slot);
+	free(seen);
 }
 
 /* A random generation id for the server's marker. */

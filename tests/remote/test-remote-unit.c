@@ -867,6 +867,7 @@ static void test_index_rules_vs_rsync(void)
 			sync_rules_free(sr);
 			continue;
 		}
+		sync_index_sort(idx); /* the walk's own order is its threads' */
 		for (size_t i = 0; i < idx->nr; i++)
 			if (strcmp(idx->v[i].path, "."))
 				strbuf_addf(&mine, "%s\n", idx->v[i].path);
@@ -933,6 +934,27 @@ static void test_index_diff(void)
 		if (!send.buf[i])
 			send.buf[i] = ',';
 	is_str(send.buf, "a,e,", "older than the granule before the walk: not sent again");
+	strbuf_reset(&send);
+	strvec_clear(&dels);
+	{
+		/* a walk's order is its threads': the same answer in any order */
+		struct si_entry rc[ARRAY_SIZE(c)], ro[ARRAY_SIZE(o)];
+
+		for (size_t i = 0; i < ARRAY_SIZE(c); i++)
+			rc[i] = c[ARRAY_SIZE(c) - 1 - i];
+		for (size_t i = 0; i < ARRAY_SIZE(o); i++)
+			ro[i] = o[(i + 3) % ARRAY_SIZE(o)];
+		cur.v = rc;
+		old.v = ro;
+		old.walk_ns = 100 + SYNC_RACY_NS;
+		sync_index_diff(&old, &cur, &send, &dels);
+		for (size_t i = 0; i < send.len; i++)
+			if (!send.buf[i])
+				send.buf[i] = ',';
+		is_str(send.buf, "e,c,a,", "in any order: the same paths sent (in cur's order)");
+		ok(dels.nr == 2 && !strcmp(dels.v[0], "a") && !strcmp(dels.v[1], "d"),
+		   "in any order: the same topmost deletions, sorted");
+	}
 	strbuf_release(&send);
 	strvec_clear(&dels);
 }
