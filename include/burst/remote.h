@@ -220,6 +220,7 @@ struct sync_filters {
 	const char *index_path;
 	const char *index_target; /* what the remote side is (server id, host) */
 	int64_t verify_secs;      /* a full sync when the last one is older; 0 = never */
+	bool no_small;            /* every incremental push by rsync, none by tar (tests) */
 };
 
 /*
@@ -350,6 +351,12 @@ void remote_sync_push_hold(struct sync_push *sp, int fd);
 struct child_process *remote_sync_push_child(struct sync_push *sp);
 /* Is the push an incremental one (only what changed)? */
 bool remote_sync_push_incremental(const struct sync_push *sp);
+/*
+ * What the push is, for traces and tests: "full", "incremental",
+ * "incremental, tar" (a small change as a tar stream), "nothing changed"
+ * (only the marker asked), "nothing changed, marker seen" (no child).
+ */
+const char *remote_sync_push_kind(const struct sync_push *sp);
 /*
  * After the child ran: check it (0 and 24 "vanished files" are success),
  * run the full push when the server said its tree is not the one the

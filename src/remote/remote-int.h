@@ -83,10 +83,16 @@ int sync_index_save(struct sync_index *idx, const char *path, struct burst_error
  * What changed from old to cur (either in any order): the paths to send
  * (NUL-terminated each, appended to send in cur's order: new, changed or
  * racily clean) and the topmost paths to delete on the remote (gone, or
- * their type changed), appended to dels sorted.
+ * their type changed), appended to dels sorted; info (may be NULL) says
+ * what the paths to send are.
  */
+struct sync_send_info {
+	size_t nr;      /* paths to send */
+	uint64_t bytes; /* their sizes */
+	bool plain;     /* every one a regular file, a directory or a symlink */
+};
 void sync_index_diff(const struct sync_index *old, const struct sync_index *cur,
-		     struct strbuf *send, struct strvec *dels);
+		     struct strbuf *send, struct strvec *dels, struct sync_send_info *info);
 /* A fresh random generation id (32 hex digits, not terminated). */
 void sync_new_gen(char gen[32]);
 /* The kernel's boot id (36 characters, not terminated; '-' when unknown). */

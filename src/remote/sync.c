@@ -794,6 +794,17 @@ out:
 #define SYNC_DELS_MAX (64 * 1024)
 /* A clock step: the wall clock moved against the boot clock by more than this. */
 #define SYNC_STEP_NS (2 * 1000000000LL)
+/*
+ * A small change (this many paths, this many bytes at most, only files,
+ * directories and symlinks) goes as a tar stream over the master instead
+ * of rsync: rsync's own start and end cost ~50 ms (its processes wait for
+ * each other in 20 ms sleeps), more than sending a few files takes.
+ */
+#define SYNC_SMALL_PATHS 256
+#define SYNC_SMALL_BYTES (1024 * 1024)
+/* The tar stream of a small push: the files, a header per path, the end. */
+#define SYNC_SMALL_TAR_MAX (SYNC_SMALL_BYTES + SYNC_SMALL_PATHS * 3 * 512 + 64 * 1024)
+#define SYNC_SMALL_TAR_TIMEOUT_MS 30000
 
 /*
  * The early walk: while the rules are computed (and the caller mounts the
@@ -824,6 +835,8 @@ struct sync_push {
 	char *index_path, *index_target;
 	char *rules_file; /* the rules of an incremental push (stdin is the list) */
 	bool incremental;
+	bool small;     /* incremental, sent as a tar stream (tarball) */
+	struct strbuf tarball;
 	bool unchanged; /* incremental with nothing to send or delete */
 	bool skip;      /* ...and the probe found the marker: no child at all */
 	size_t changed;
@@ -845,12 +858,13 @@ static void marker_path(struct strbuf *out, const char *remote_dir)
 
 /*
  * The remote end of a push with an index: the marker is emptied before the
- * transfer and gets the new generation only after rsync succeeded (an
- * interrupted sync leaves none: the next one is full).  The file is
- * truncated and rewritten, never created or removed after rsync ran, so
- * the directory's mtime stays the one rsync gave it.
+ * transfer and gets the new generation only after the transfer (rsync, or
+ * tar for a small push) succeeded (an interrupted sync leaves none: the
+ * next one is full).  The file is truncated and rewritten, never created
+ * or removed after the transfer ran, so the directory's mtime stays the
+ * one the transfer gave it.
  */
-static void indexed_rsync_path(struct sync_push *sp, struct strbuf *out)
+static void indexed_remote_command(struct sync_push *sp, struct strbuf *out)
 {
 	struct strbuf tail = STRBUF_INIT;
 
@@ -877,7 +891,20 @@ static void indexed_rsync_path(struct sync_push *sp, struct strbuf *out)
 		strbuf_addstr(out, " && : >");
 		marker_path(out, sp->remote_dir);
 	}
-	strbuf_addstr(&tail, "rsync \"$@\" && echo ");
+	if (sp->small) {
+		/*
+		 * As rsync -a --no-owner --no-group leaves it: modes (-p),
+		 * times to the nanosecond (the stream is pax), symlinks as
+		 * they are, owned by the one who runs it; the directories'
+		 * times set after their files were written.
+		 */
+		strbuf_addstr(&tail, "tar -C ");
+		remote_shell_quote(&tail, sp->remote_dir);
+		strbuf_addstr(&tail, " -x -p --no-same-owner --delay-directory-restore -f - "
+			      "&& echo ");
+	} else {
+		strbuf_addstr(&tail, "rsync \"$@\" && echo ");
+	}
 	strbuf_add(&tail, sp->cur->gen, sizeof(sp->cur->gen));
 	strbuf_addstr(&tail, " >");
 	marker_path(&tail, sp->remote_dir);
@@ -912,6 +939,19 @@ static void push_child(struct sync_push *sp)
 		strbuf_release(&rpath);
 		return;
 	}
+	if (sp->small) {
+		indexed_remote_command(sp, &rpath);
+		remote_command_prepare(sp->h, rpath.buf, 0, cp);
+		cp->in = PROC_IO_BUFFER;
+		cp->in_buf = sp->tarball.buf;
+		cp->in_len = sp->tarball.len;
+		cp->out = PROC_IO_CAPTURE;
+		cp->err = PROC_IO_CAPTURE;
+		cp->capture_max = 64 * 1024;
+		cp->timeout_ms = FETCH_IDLE_SECS * 1000;
+		strbuf_release(&rpath);
+		return;
+	}
 	rsync_common(sp->h, cp);
 	if (sp->incremental) {
 		strvec_push(&cp->args, "--files-from=-");
@@ -939,7 +979,7 @@ static void push_child(struct sync_push *sp)
 		cp->cb_data = cp;
 	}
 	if (sp->cur) {
-		indexed_rsync_path(sp, &rpath);
+		indexed_remote_command(sp, &rpath);
 	} else {
 		strbuf_addstr(&rpath, "mkdir -p ");
 		remote_shell_quote(&rpath, sp->remote_dir);
@@ -953,6 +993,76 @@ static void push_child(struct sync_push *sp)
 	cp->in_buf = sp->incremental ? sp->list.buf : sp->rules.buf;
 	cp->in_len = sp->incremental ? sp->list.len : sp->rules.len;
 	strbuf_release(&rpath);
+}
+
+/*
+ * The tar stream of a small push: the listed paths (NUL-separated, as the
+ * walk saw them) as the local tar reads them now, pax (times to the
+ * nanosecond), hard links as files, no atime/ctime records.  false when
+ * tar cannot make it (not installed, a path gone meanwhile, too big): the
+ * push is then rsync's.
+ */
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool make_tarball(struct sync_push *sp)
+{
+	static const char *const argv[] = {
+		"tar", "-C", NULL, "--null", "--verbatim-files-from", "--no-recursion",
+		"--format=posix", "--pax-option=delete=atime,delete=ctime",
+		"--hard-dereference", "--blocking-factor=1", "-T", "-", "-cf", "-",
+	};
+	struct child_process cp = CHILD_PROCESS_INIT;
+	struct burst_error e = BURST_ERROR_INIT;
+	struct strvec names = STRVEC_INIT;
+	struct strbuf list = STRBUF_INIT;
+	bool ok = false;
+
+	/*
+	 * Each path with its parent directories, "." included: writing a
+	 * file into a directory changes the directory's times, which the
+	 * stream then sets back (rsync's implied directories do the same).
+	 */
+	for (const char *p = sp->list.buf; p < sp->list.buf + sp->list.len; p += strlen(p) + 1) {
+		const char *slash;
+
+		strvec_push(&names, p);
+		strvec_push(&names, ".");
+		for (slash = strchr(p, '/'); slash; slash = strchr(slash + 1, '/'))
+			strvec_pushf(&names, "%.*s", (int)(slash - p), p);
+	}
+	qsort(names.v, names.nr, sizeof(*names.v), cmp_name);
+	for (size_t i = 0; i < names.nr; i++)
+		if (!i || strcmp(names.v[i], names.v[i - 1]))
+			strbuf_add(&list, names.v[i], strlen(names.v[i]) + 1);
+	for (size_t i = 0; i < ARRAY_SIZE(argv); i++)
+		strvec_push(&cp.args, argv[i] ? argv[i] : sp->local_dir);
+	cp.in = PROC_IO_BUFFER;
+	cp.in_buf = list.buf;
+	cp.in_len = list.len;
+	cp.out = PROC_IO_CAPTURE;
+	cp.err = PROC_IO_CAPTURE;
+	cp.capture_max = SYNC_SMALL_TAR_MAX;
+	cp.timeout_ms = SYNC_SMALL_TAR_TIMEOUT_MS;
+	if (proc_run(&cp, &e) < 0) {
+		log_debug("remote", "no tar for a small push: %s", e.message);
+	} else if (cp.exit_code != 0 || cp.out_buf.overflow) {
+		char *why = remote_last_line(&cp.err_buf);
+
+		log_debug("remote", "tar of a small push failed (%d)%s%s", cp.exit_code,
+			  why ? ": " : "", why ? why : "");
+		free(why);
+	} else {
+		strbuf_addbuf(&sp->tarball, &cp.out_buf);
+		ok = true;
+	}
+	burst_error_release(&e);
+	child_process_release(&cp);
+	strvec_clear(&names);
+	strbuf_release(&list);
+	return ok;
 }
 
 /* Can the old index be trusted for this push?  NULL, or why not. */
@@ -1104,7 +1214,9 @@ static void plan_indexed(struct sync_push *sp, struct early_walk *ew)
 	sp->cur->full_ns = sp->cur->walk_ns;
 
 	if (old && !(why = index_untrusted(sp, old))) {
-		sync_index_diff(old, sp->cur, &sp->list, &sp->dels);
+		struct sync_send_info info;
+
+		sync_index_diff(old, sp->cur, &sp->list, &sp->dels, &info);
 		for (size_t i = 0; i < sp->dels.nr; i++)
 			dlen += strlen(sp->dels.v[i]) + 8;
 		if (dlen > SYNC_DELS_MAX) {
@@ -1125,7 +1237,10 @@ static void plan_indexed(struct sync_push *sp, struct early_walk *ew)
 			sp->unchanged = !sp->changed && !sp->dels.nr;
 			/* ...and the probe already saw the server's marker: done */
 			sp->skip = sp->unchanged && sp->probe == PROBE_MATCH;
-			if (!sp->unchanged && write_rules_file(sp) < 0) {
+			sp->small = !sp->unchanged && !sp->f.no_small && info.plain &&
+				    info.nr <= SYNC_SMALL_PATHS &&
+				    info.bytes <= SYNC_SMALL_BYTES && make_tarball(sp);
+			if (!sp->unchanged && !sp->small && write_rules_file(sp) < 0) {
 				why = "the rules cannot be written for rsync";
 				sp->incremental = false;
 				strbuf_reset(&sp->list);
@@ -1168,6 +1283,7 @@ struct sync_push *remote_sync_push_begin(const struct remote_host *h, const char
 	sp->f.index_target = sp->index_target;
 	strbuf_init(&sp->rules, 0);
 	strbuf_init(&sp->list, 0);
+	strbuf_init(&sp->tarball, 0);
 	strvec_init(&sp->dels);
 	child_process_init(&sp->cp);
 	/* the marker is the tool's, never the workspace's, on either side */
@@ -1222,8 +1338,7 @@ int remote_sync_push_plan(struct sync_push *sp, struct burst_error *err)
 		plan_indexed(sp, &sp->ew);
 	early_walk_release(&sp->ew);
 	log_trace("remote", "push of %s/ to %s:%s/ (%s)", sp->local_dir, remote_dest(sp->h),
-		  sp->remote_dir, sp->skip ? "nothing changed, marker seen" :
-		  sp->unchanged ? "nothing changed" : sp->incremental ? "incremental" : "full");
+		  sp->remote_dir, remote_sync_push_kind(sp));
 	push_child(sp);
 	return 0;
 }
@@ -1262,6 +1377,13 @@ bool remote_sync_push_incremental(const struct sync_push *sp)
 	return sp->incremental;
 }
 
+/* What the push is (see remote.h). */
+const char *remote_sync_push_kind(const struct sync_push *sp)
+{
+	return sp->skip ? "nothing changed, marker seen" : sp->unchanged ? "nothing changed" :
+	       sp->small ? "incremental, tar" : sp->incremental ? "incremental" : "full";
+}
+
 /* Write the index of a push that succeeded, then let go of the hold. */
 static void *save_thread(void *data)
 {
@@ -1282,13 +1404,24 @@ static void *save_thread(void *data)
 int remote_sync_push_end(struct sync_push *sp, struct sync_stats *stats,
 			 struct burst_error *err)
 {
-	if (sp->incremental && sp->cp.exit_code != 0 && sp->cp.err_buf.buf &&
-	    strstr(sp->cp.err_buf.buf, SYNC_MISMATCH)) {
+	bool mismatch = sp->cp.err_buf.buf && strstr(sp->cp.err_buf.buf, SYNC_MISMATCH);
+
+	if (sp->incremental && sp->cp.exit_code != 0 && (mismatch || sp->small)) {
 		int timeout = sp->cp.timeout_ms;
 
-		log_info("remote", "the source tree on the server changed since the last sync: "
-			 "a full sync");
+		if (mismatch) {
+			log_info("remote", "the source tree on the server changed since the "
+				 "last sync: a full sync");
+		} else {
+			char *why = remote_last_line(&sp->cp.err_buf);
+
+			/* a server without GNU tar, say: rsync knows the way */
+			log_info("remote", "sending the change with tar failed (%d)%s%s: a full sync",
+				 sp->cp.exit_code, why ? ": " : "", why ? why : "");
+			free(why);
+		}
 		sp->incremental = false;
+		sp->small = false;
 		sp->unchanged = false;
 		sp->cur->full_ns = sync_clock_ns(CLOCK_REALTIME_COARSE);
 		push_child(sp);
@@ -1326,9 +1459,17 @@ int remote_sync_push_end(struct sync_push *sp, struct sync_stats *stats,
 		}
 		return 0;
 	}
-	if (remote_rsync_push_finish(sp->h, sp->local_dir, sp->remote_dir, &sp->cp, stats,
-				     err) < 0)
+	if (sp->small) {
+		if (stats) {
+			memset(stats, 0, sizeof(*stats));
+			stats->files_transferred = sp->changed;
+			stats->bytes_sent = sp->tarball.len;
+			stats->elapsed_ms = sp->cp.elapsed_ms;
+		}
+	} else if (remote_rsync_push_finish(sp->h, sp->local_dir, sp->remote_dir, &sp->cp,
+					    stats, err) < 0) {
 		return -1;
+	}
 	if (stats && sp->incremental)
 		stats->files = sp->changed;
 	if (sp->cur) {
@@ -1365,6 +1506,7 @@ void remote_sync_push_free(struct sync_push *sp)
 	child_process_release(&sp->cp);
 	strbuf_release(&sp->rules);
 	strbuf_release(&sp->list);
+	strbuf_release(&sp->tarball);
 	strvec_clear(&sp->dels);
 	strvec_clear(&sp->unexclude);
 	strvec_clear(&sp->extra_excludes);

@@ -851,14 +851,19 @@ static uint64_t path_hash(const char *p)
  * looked up in it (no sort of the walk on the way to the push).
  */
 void sync_index_diff(const struct sync_index *old, const struct sync_index *cur,
-		     struct strbuf *send, struct strvec *dels)
+		     struct strbuf *send, struct strvec *dels, struct sync_send_info *info)
 {
+	struct sync_send_info none;
 	int64_t racy = old->walk_ns - SYNC_RACY_NS;
 	struct strvec gone = STRVEC_INIT;
 	size_t cap = 16, mask;
 	size_t *slot; /* old's entry + 1, 0 = empty */
 	bool *seen = xcalloc(old->nr ? old->nr : 1, sizeof(*seen));
 
+	if (!info)
+		info = &none;
+	memset(info, 0, sizeof(*info));
+	info->plain = true;
 	while (cap < 2 * old->nr)
 		cap *= 2;
 	mask = cap - 1;
@@ -881,14 +886,14 @@ void sync_index_diff(const struct sync_index *old, const struct sync_index *cur,
 				break;
 			}
 		}
-		if (!o) {
-			strbuf_add(send, c->path, strlen(c->path) + 1);
-			continue;
-		}
-		if ((o->mode & S_IFMT) != (c->mode & S_IFMT))
+		if (o && (o->mode & S_IFMT) != (c->mode & S_IFMT))
 			strvec_push(&gone, o->path);
-		if (!same_stat(o, c) || o->mtime_ns >= racy || o->ctime_ns >= racy)
-			strbuf_add(send, c->path, strlen(c->path) + 1);
+		if (o && same_stat(o, c) && o->mtime_ns < racy && o->ctime_ns < racy)
+			continue;
+		strbuf_add(send, c->path, strlen(c->path) + 1);
+		info->nr++;
+		info->bytes += S_ISREG(c->mode) ? c->size : 0;
+		info->plain &= S_ISREG(c->mode) || S_ISDIR(c->mode) || S_ISLNK(c->mode);
 	}
 	for (size_t i = 0; i < old->nr; i++)
 		if (!seen[i])

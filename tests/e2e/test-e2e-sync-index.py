@@ -74,13 +74,25 @@ def run_all(tap, sim, w):
     with open(os.path.join(ws, "notes.txt"), "w") as f:
         f.write("new\n")
     r = traced_check(w, ws)
-    tap.ok(r.code == 0 and push_kind(r.err) == "incremental", "edit + create: incremental")
+    tap.ok(r.code == 0 and push_kind(r.err) == "incremental, tar"
+           and "trace: proc: run: rsync " not in r.err,
+           "edit + create: incremental, a small change as a tar stream (no rsync)")
     tap.ok(src and "// edited" in (read(os.path.join(src, "src", "main.rs")) or "")
            and read(os.path.join(src, "notes.txt")) == "new\n", "the edit and the new file arrived")
     os.unlink(os.path.join(ws, "notes.txt"))
     r = traced_check(w, ws)
-    tap.ok(r.code == 0 and push_kind(r.err) == "incremental" and src
+    tap.ok(r.code == 0 and push_kind(r.err) == "incremental, tar" and src
            and not os.path.exists(os.path.join(src, "notes.txt")), "delete: incremental, gone")
+    # more than a small change: rsync, of the listed files only
+    with open(os.path.join(ws, "big.bin"), "wb") as f:
+        f.write(os.urandom(3 * 1024 * 1024))
+    r = traced_check(w, ws)
+    runs = [ln for ln in r.err.splitlines() if ln.startswith("trace: proc: run: rsync ")]
+    tap.ok(r.code == 0 and push_kind(r.err) == "incremental" and len(runs) == 1
+           and "--files-from=-" in runs[0] and " --delete " not in runs[0],
+           "3 MB changed: an incremental rsync of the listed files")
+    tap.ok(src and os.path.getsize(os.path.join(src, "big.bin")) == 3 * 1024 * 1024,
+           "the big file arrived")
 
     # past the racily clean window, nothing changed: no rsync at all
     time.sleep(2.2)

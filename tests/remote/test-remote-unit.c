@@ -918,7 +918,7 @@ static void test_index_diff(void)
 	cur.nr = ARRAY_SIZE(c);
 	/* the old walk at 100 + 2 s: "c" (mtime 100) is racily clean */
 	old.walk_ns = 100 + SYNC_RACY_NS;
-	sync_index_diff(&old, &cur, &send, &dels);
+	sync_index_diff(&old, &cur, &send, &dels, NULL);
 	for (size_t i = 0; i < send.len; i++)
 		if (!send.buf[i])
 			send.buf[i] = ',';
@@ -929,7 +929,7 @@ static void test_index_diff(void)
 	strbuf_reset(&send);
 	strvec_clear(&dels);
 	old.walk_ns = 100 + SYNC_RACY_NS + 1;
-	sync_index_diff(&old, &cur, &send, &dels);
+	sync_index_diff(&old, &cur, &send, &dels, NULL);
 	for (size_t i = 0; i < send.len; i++)
 		if (!send.buf[i])
 			send.buf[i] = ',';
@@ -947,7 +947,7 @@ static void test_index_diff(void)
 		cur.v = rc;
 		old.v = ro;
 		old.walk_ns = 100 + SYNC_RACY_NS;
-		sync_index_diff(&old, &cur, &send, &dels);
+		sync_index_diff(&old, &cur, &send, &dels, NULL);
 		for (size_t i = 0; i < send.len; i++)
 			if (!send.buf[i])
 				send.buf[i] = ',';

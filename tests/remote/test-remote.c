@@ -1039,6 +1039,9 @@ static void test_fetch_hostile(void)
 /* ---- the indexed sync (issue 16) ---------------------------------------- */
 
 static char *six_proj, *six_dst, *six_index, *six_rules;
+/* the matrix runs twice: small changes by tar, then every change by rsync */
+static bool six_no_small;
+static unsigned six_tar_pushes;
 
 static void sh_ok(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void sh_ok(const char *fmt, ...)
@@ -1059,7 +1062,7 @@ static void sh_ok(const char *fmt, ...)
 static int six_push(int64_t verify_secs, bool *planned, bool *incr, struct sync_stats *st)
 {
 	struct sync_filters f = { .index_path = six_index, .index_target = "server 1",
-				  .verify_secs = verify_secs };
+				  .verify_secs = verify_secs, .no_small = six_no_small };
 	struct burst_error err = BURST_ERROR_INIT;
 	struct sync_push *sp = remote_sync_push_start(&H, six_proj, six_dst, &f, &err);
 	int ret = -1;
@@ -1067,6 +1070,7 @@ static int six_push(int64_t verify_secs, bool *planned, bool *incr, struct sync_
 	if (!sp)
 		goto out;
 	*planned = remote_sync_push_incremental(sp);
+	six_tar_pushes += !strcmp(remote_sync_push_kind(sp), "incremental, tar");
 	if (proc_run(remote_sync_push_child(sp), &err) < 0)
 		goto out;
 	memset(st, 0, sizeof(*st));
@@ -1087,7 +1091,8 @@ out:
  */
 static int six_probed_push(const char *fake, size_t fake_len, bool *planned, bool *ran)
 {
-	struct sync_filters f = { .index_path = six_index, .index_target = "server 1" };
+	struct sync_filters f = { .index_path = six_index, .index_target = "server 1",
+				  .no_small = six_no_small };
 	struct burst_error err = BURST_ERROR_INIT;
 	struct sync_push *sp = remote_sync_push_begin(&H, six_proj, six_dst, &f);
 	struct child_process probe = CHILD_PROCESS_INIT, *c;
@@ -1180,17 +1185,26 @@ static char *read_marker(void)
 	return strbuf_detach(&sb, NULL);
 }
 
-static void test_sync_index(void)
+static void test_sync_index(bool no_small)
 {
 	struct sync_stats st;
 	struct stat sb;
 	bool planned, incr;
 	char *m1, *m2;
+	const char *pass = no_small ? "six-rsync" : "six";
 
-	six_proj = path_in("six/proj");
-	six_dst = path_in("six/dst/src");
-	six_index = path_in("six/state/sync/x.idx");
-	six_rules = path_in("six/rules");
+	six_no_small = no_small;
+	six_tar_pushes = 0;
+	free(six_proj);
+	free(six_dst);
+	free(six_index);
+	free(six_rules);
+	six_proj = path_in(pass);
+	six_dst = xstrfmt("%s-dst/src", six_proj);
+	six_index = xstrfmt("%s-state/sync/x.idx", six_proj);
+	six_rules = xstrfmt("%s-rules", six_proj);
+	diag("the sync index matrix, %s", no_small ? "every change by rsync" :
+	     "small changes as a tar stream");
 	sh_ok("mkdir -p '%s' && cd '%s' && mkdir -p src d/e empty build && echo a > a.txt && "
 	      "echo 'fn main() {}' > src/main.rs && echo f > d/e/f.txt && ln -s a.txt link && "
 	      "printf '#!/bin/sh\\n' > run.sh && chmod 755 run.sh && echo x > x.log && "
@@ -1358,6 +1372,22 @@ static void test_sync_index(void)
 		   "the probe saw another marker: planned as a full sync at once");
 		six_step("after the probed mismatch", true);
 	}
+	if (!no_small) {
+		/* the server's tar fails (a directory in the file's way): rsync, in full */
+		sh_ok("cd '%s' && echo v1 > clash.txt", six_proj);
+		six_step("a file to clash with", true);
+		sh_ok("rm '%s/clash.txt' && mkdir -p '%s/clash.txt/sub' && echo x > "
+		      "'%s/clash.txt/sub/f' && echo v2 >> '%s/clash.txt'", six_dst, six_dst, six_dst,
+		      six_proj);
+		ok(six_push(0, &planned, &incr, &st) == 0 && planned && !incr,
+		   "the server's tar failed: planned incremental, ended as a full sync");
+		six_step("after the failed tar", true);
+	}
+	if (no_small)
+		is_int((int)six_tar_pushes, 0, "every incremental push went by rsync");
+	else
+		ok(six_tar_pushes >= 12, "the small changes went as tar streams (%u pushes)",
+		   six_tar_pushes);
 }
 
 int main(void)
@@ -1385,7 +1415,8 @@ int main(void)
 	test_rsync();
 	test_fetch();
 	test_fetch_hostile();
-	test_sync_index();
+	test_sync_index(false);
+	test_sync_index(true);
 	remote_master_stop(&H);
 	ok(!remote_master_check(&H), "master stopped");
 	remote_host_release(&H);
