@@ -46,6 +46,7 @@ struct sync_index {
 	size_t rules_len;
 	struct si_entry *v;
 	size_t nr, alloc;
+	char *arena; /* a loaded index's paths, all in one block (else one each) */
 };
 
 struct sync_rules;
@@ -75,6 +76,16 @@ struct sync_index *sync_index_walk_finish(struct sync_walk *sw, const char **why
 void sync_index_free(struct sync_index *idx);
 /* Read and check an index file; NULL with *why when missing or damaged. */
 struct sync_index *sync_index_load(const char *path, const char **why);
+/*
+ * The same in steps, so that a walk can start with the last sync's rules
+ * before the rest is checked: read the file whole (-1 with *why), peek at
+ * its rules text (unchecked: only good for a walk whose result stands when
+ * the rules come out the same; NULL when there is none), then parse it
+ * (NULL with *why when damaged).
+ */
+int sync_index_read(const char *path, struct strbuf *sb, const char **why);
+const char *sync_index_peek_rules(const struct strbuf *sb, size_t *len);
+struct sync_index *sync_index_parse(const struct strbuf *sb, const char **why);
 /* Sort the entries by path. */
 void sync_index_sort(struct sync_index *idx);
 /* Write the index, sorted first: temp file, rename (no fsync: see syncindex.c). */

@@ -1141,17 +1141,25 @@ out:
 
 static void early_walk_start(struct sync_push *sp, struct early_walk *ew)
 {
-	const char *why = NULL;
+	struct strbuf sb = STRBUF_INIT;
+	const char *why = NULL, *rules;
+	size_t len;
 
 	memset(ew, 0, sizeof(*ew));
-	ew->old = sync_index_load(sp->f.index_path, &why);
-	if (!ew->old) {
+	if (sync_index_read(sp->f.index_path, &sb, &why) < 0) {
 		log_debug("remote", "sync index of '%s': %s", sp->local_dir, why);
-		return;
+		goto out;
 	}
-	ew->rules = sync_rules_parse(ew->old->rules_text, ew->old->rules_len);
+	/* the walk begins before the rest of the index is checked and decoded */
+	rules = sync_index_peek_rules(&sb, &len);
+	ew->rules = rules ? sync_rules_parse(rules, len) : NULL;
 	if (ew->rules)
 		ew->walk = sync_index_walk_start(sp->local_dir, ew->rules);
+	ew->old = sync_index_parse(&sb, &why);
+	if (!ew->old)
+		log_debug("remote", "sync index of '%s': %s", sp->local_dir, why);
+out:
+	strbuf_release(&sb);
 }
 
 static void early_walk_release(struct early_walk *ew)
@@ -1174,7 +1182,7 @@ static void plan_indexed(struct sync_push *sp, struct early_walk *ew)
 	const char *target;
 	size_t dlen = 0;
 
-	if (ew->walk && ew->old->rules_len == sp->rules.len &&
+	if (ew->walk && ew->old && ew->old->rules_len == sp->rules.len &&
 	    !memcmp(ew->old->rules_text, sp->rules.buf, sp->rules.len)) {
 		sp->cur = sync_index_walk_finish(ew->walk, &why);
 		ew->walk = NULL;

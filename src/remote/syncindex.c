@@ -552,8 +552,11 @@ void sync_index_free(struct sync_index *idx)
 {
 	if (!idx)
 		return;
-	for (size_t i = 0; i < idx->nr; i++)
-		free(idx->v[i].path);
+	if (idx->arena)
+		free(idx->arena);
+	else
+		for (size_t i = 0; i < idx->nr; i++)
+			free(idx->v[i].path);
 	free(idx->v);
 	free(idx->rules_text);
 	free(idx);
@@ -724,26 +727,50 @@ static bool path_is_inside(const char *p, size_t n)
 }
 
 /* Read and check an index file. */
-struct sync_index *sync_index_load(const char *path, const char **why)
+/* Read an index file whole (bounded); -1 with *why. */
+int sync_index_read(const char *path, struct strbuf *sb, const char **why)
 {
-	struct strbuf sb = STRBUF_INIT;
+	strbuf_set_max(sb, SI_MAX_FILE);
+	if (strbuf_read_file(sb, path) < 0) {
+		*why = errno == ENOENT ? "no index yet" : "the index cannot be read";
+		return -1;
+	}
+	return 0;
+}
+
+#define SI_HEADER (8 + 32 * 3 + 36 + 32)
+
+/* The rules text of a read index, unchecked (see remote-int.h); NULL if none. */
+const char *sync_index_peek_rules(const struct strbuf *sb, size_t *len)
+{
+	const unsigned char *p = (const unsigned char *)sb->buf;
+	uint64_t n;
+
+	if (sb->len < SI_HEADER + 16 || memcmp(sb->buf, SI_MAGIC, 8))
+		return NULL;
+	n = get_u64(p + SI_HEADER - 8);
+	if (n > sb->len - SI_HEADER - 16)
+		return NULL;
+	*len = (size_t)n;
+	return sb->buf + SI_HEADER;
+}
+
+/* Check and decode a read index (see remote-int.h). */
+struct sync_index *sync_index_parse(const struct strbuf *sb, const char **why)
+{
 	struct sync_index *idx = NULL;
 	const unsigned char *p, *end;
 	uint64_t count;
+	char *names;
 
-	strbuf_set_max(&sb, SI_MAX_FILE);
-	if (strbuf_read_file(&sb, path) < 0) {
-		*why = errno == ENOENT ? "no index yet" : "the index cannot be read";
-		goto out;
-	}
 	*why = "the index is damaged";
-	if (sb.len < 8 + 32 * 3 + 36 + 40 + 8 || memcmp(sb.buf, SI_MAGIC, 8))
-		goto out;
-	if (sum64((const unsigned char *)sb.buf, sb.len - 8) !=
-	    get_u64((const unsigned char *)sb.buf + sb.len - 8))
-		goto out;
-	p = (const unsigned char *)sb.buf + 8;
-	end = (const unsigned char *)sb.buf + sb.len - 8;
+	if (sb->len < SI_HEADER + 16 || memcmp(sb->buf, SI_MAGIC, 8))
+		return NULL;
+	if (sum64((const unsigned char *)sb->buf, sb->len - 8) !=
+	    get_u64((const unsigned char *)sb->buf + sb->len - 8))
+		return NULL;
+	p = (const unsigned char *)sb->buf + 8;
+	end = (const unsigned char *)sb->buf + sb->len - 8;
 	idx = xcalloc(1, sizeof(*idx));
 	memcpy(idx->key, p, 32);
 	memcpy(idx->rules, p + 32, 32);
@@ -766,8 +793,13 @@ struct sync_index *sync_index_load(const char *path, const char **why)
 	p += idx->rules_len;
 	count = get_u64(p);
 	p += 8;
-	if (count > SI_MAX_ENTRIES)
+	/* each entry takes 42 bytes and more: a count the file cannot hold is damage */
+	if (count > SI_MAX_ENTRIES || count > (uint64_t)(end - p) / 42)
 		goto bad;
+	/* every path in one block (one allocation, not one per entry) */
+	idx->arena = names = xmalloc((size_t)(end - p) + 1);
+	idx->v = xcalloc(count ? count : 1, sizeof(*idx->v));
+	idx->alloc = count;
 	for (uint64_t i = 0; i < count; i++) {
 		struct si_entry *e;
 		size_t n;
@@ -781,9 +813,11 @@ struct sync_index *sync_index_load(const char *path, const char **why)
 		/* a deleted entry's path becomes a remote `rm -rf ./PATH`: relative, no ".." */
 		if (!path_is_inside((const char *)p, n))
 			goto bad;
-		ALLOC_GROW(idx->v, idx->nr + 1, idx->alloc);
 		e = &idx->v[idx->nr++];
-		e->path = xstrndup((const char *)p, n);
+		memcpy(names, p, n);
+		names[n] = '\0';
+		e->path = names;
+		names += n + 1;
 		p += n;
 		e->mode = (uint32_t)get_u64(p);
 		e->size = get_u64(p + 8);
@@ -797,11 +831,20 @@ struct sync_index *sync_index_load(const char *path, const char **why)
 	if (p != end)
 		goto bad;
 	*why = NULL;
-	goto out;
+	return idx;
 bad:
 	sync_index_free(idx);
-	idx = NULL;
-out:
+	return NULL;
+}
+
+/* Read and check an index file (see remote-int.h). */
+struct sync_index *sync_index_load(const char *path, const char **why)
+{
+	struct strbuf sb = STRBUF_INIT;
+	struct sync_index *idx = NULL;
+
+	if (sync_index_read(path, &sb, why) == 0)
+		idx = sync_index_parse(&sb, why);
 	strbuf_release(&sb);
 	return idx;
 }

@@ -980,6 +980,41 @@ static void test_index_load_hostile(void)
 	got = sync_index_save(&idx, path, &err) == 0 ? sync_index_load(path, &why) : NULL;
 	ok(got != NULL, "an index as written loads, \".\" (the top directory) included (%s)", why ? why : "ok");
 	sync_index_free(got);
+	{
+		/* the rules a walk may begin with before the rest is checked */
+		struct strbuf sb = STRBUF_INIT;
+		const char *r = NULL;
+		size_t len = 0;
+
+		idx.rules_text = (char *)"- /target/\n";
+		idx.rules_len = strlen(idx.rules_text);
+		if (sync_index_save(&idx, path, &err) == 0 && sync_index_read(path, &sb, &why) == 0)
+			r = sync_index_peek_rules(&sb, &len);
+		ok(r && len == idx.rules_len && !memcmp(r, idx.rules_text, len),
+		   "the rules text is there to peek at");
+		{
+			size_t bad_at = 0, cuts = 0;
+
+			for (size_t cut = 0; cut < sb.len && !bad_at; cut += 7, cuts++) {
+				struct strbuf part = STRBUF_INIT;
+
+				strbuf_add(&part, sb.buf, cut);
+				r = sync_index_peek_rules(&part, &len);
+				if (r && (r < part.buf || r + len > part.buf + part.len))
+					bad_at = cut ? cut : 1;
+				got = sync_index_parse(&part, &why);
+				if (got)
+					bad_at = cut ? cut : 1;
+				sync_index_free(got);
+				strbuf_release(&part);
+			}
+			ok(cuts > 10 && !bad_at, "%zu cut indexes: the peeked rules stay inside, "
+			   "none parses as whole (first bad cut: %zu)", cuts, bad_at);
+		}
+		strbuf_release(&sb);
+		idx.rules_text = NULL;
+		idx.rules_len = 0;
+	}
 	memcpy(idx.gen, "$(touch /tmp/pwned)aaaaaaaaaaaaa", 32);
 	got = sync_index_save(&idx, path, &err) == 0 ? sync_index_load(path, &why) : NULL;
 	ok(!got, "a generation that is not hex: damaged (%s)", why ? why : "loaded");
