@@ -44,6 +44,8 @@ struct sync_index {
 	int64_t full_ns;         /* when the last full sync began */
 	char *rules_text;        /* the rules the walk evaluated (NUL-free) */
 	size_t rules_len;
+	char *cache;             /* the rules' own record (sync.c), bytes */
+	size_t cache_len;
 	struct si_entry *v;
 	size_t nr, alloc;
 	char *arena; /* a loaded index's paths, all in one block (else one each) */
@@ -74,6 +76,18 @@ struct sync_walk *sync_index_walk_start(const char *root, const struct sync_rule
 struct sync_index *sync_index_walk_finish(struct sync_walk *sw, const char **why);
 /* Free an index (NULL is fine). */
 void sync_index_free(struct sync_index *idx);
+/*
+ * remote_sync_rules() that can skip its walk of the workspace's .gitignore
+ * files: rec_in is the record of the last walk (from the index; NULL:
+ * none); when nothing it names changed (each directory read and each
+ * .gitignore: inode, times, size) and the configuration's rules are the
+ * same, the walk's rules are taken from it.  rec_out (NULL: not wanted)
+ * gets the record of this computation (empty when none can be kept: git
+ * answered, or something changed within the racily clean granule).
+ */
+int sync_rules_compute(const char *local_dir, const struct sync_filters *f,
+		       const char *rec_in, size_t rec_in_len, struct strbuf *rec_out,
+		       struct strbuf *out, struct burst_error *err);
 /* Read and check an index file; NULL with *why when missing or damaged. */
 struct sync_index *sync_index_load(const char *path, const char **why);
 /*

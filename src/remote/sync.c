@@ -78,7 +78,113 @@ struct walk {
 	struct strvec ignored;
 	size_t negations;
 	const char *const *unexclude;
+	/*
+	 * The record of what the walk's rules depend on (NULL: none kept):
+	 * each directory read and each .gitignore, with their stat, so that
+	 * the next sync can tell without a walk that the rules are the same.
+	 * no_rec: something cannot be vouched for (changed too recently,
+	 * unreadable, a symlinked .gitignore): no record this time.
+	 */
+	struct strbuf *rec;
+	int64_t racy_ns;
+	bool no_rec;
 };
+
+static void rec_u64(struct strbuf *sb, uint64_t v)
+{
+	unsigned char b[8];
+
+	for (int i = 0; i < 8; i++)
+		b[i] = (unsigned char)(v >> (8 * i));
+	strbuf_add(sb, b, 8);
+}
+
+static uint64_t rec_get_u64(const unsigned char *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static int64_t st_mtime_ns(const struct stat *st)
+{
+	return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+}
+
+static int64_t st_ctime_ns(const struct stat *st)
+{
+	return (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+}
+
+/* One record entry: kind 'D' (a directory read) or 'G' (its .gitignore). */
+static void rec_entry(struct walk *w, char kind, const char *rel, const struct stat *st)
+{
+	size_t n = strlen(rel);
+	unsigned char l[2] = { (unsigned char)n, (unsigned char)(n >> 8) };
+
+	if (!w->rec || w->no_rec)
+		return;
+	/* changed within the granule: a later change may keep these times */
+	if (n >= 0xffff || st_mtime_ns(st) >= w->racy_ns || st_ctime_ns(st) >= w->racy_ns) {
+		w->no_rec = true;
+		return;
+	}
+	strbuf_addch(w->rec, kind);
+	strbuf_add(w->rec, l, 2);
+	strbuf_add(w->rec, rel, n);
+	rec_u64(w->rec, (uint64_t)st->st_ino);
+	rec_u64(w->rec, (uint64_t)st_mtime_ns(st));
+	rec_u64(w->rec, (uint64_t)st_ctime_ns(st));
+	rec_u64(w->rec, (uint64_t)st->st_size);
+}
+
+/*
+ * Does every entry of a record still hold (root's directories and
+ * .gitignore files as they were when it was made)?  A malformed record
+ * does not.
+ */
+static bool rec_holds(const char *root, const unsigned char *p, const unsigned char *end)
+{
+	struct strbuf path = STRBUF_INIT;
+	bool holds = true;
+
+	while (holds && p < end) {
+		char kind = (char)*p;
+		size_t n;
+		struct stat st;
+
+		if (end - p < 3 || (kind != 'D' && kind != 'G')) {
+			holds = false;
+			break;
+		}
+		n = (size_t)p[1] | (size_t)p[2] << 8;
+		p += 3;
+		if ((size_t)(end - p) < n + 32 || memchr(p, '\0', n)) {
+			holds = false;
+			break;
+		}
+		strbuf_reset(&path);
+		strbuf_addstr(&path, root);
+		if (n) {
+			strbuf_addch(&path, '/');
+			strbuf_add(&path, p, n);
+		}
+		if (kind == 'G')
+			strbuf_addstr(&path, "/.gitignore");
+		p += n;
+		holds = !lstat(path.buf, &st) &&
+			(kind == 'D' ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode)) &&
+			(uint64_t)st.st_ino == rec_get_u64(p) &&
+			st_mtime_ns(&st) == (int64_t)rec_get_u64(p + 8) &&
+			st_ctime_ns(&st) == (int64_t)rec_get_u64(p + 16) &&
+			(uint64_t)st.st_size == rec_get_u64(p + 24);
+		p += 32;
+	}
+	strbuf_release(&path);
+	return holds;
+}
 
 /*
  * Emit the rsync rule(s) for one gitignore pattern found in directory dir
@@ -254,6 +360,21 @@ static int walk_dir(struct walk *w, const char *root, const char *rel, unsigned 
 		burst_error_hint(err, "exclude large directories with extra_excludes");
 		goto out;
 	}
+	if (w->rec && !w->no_rec) {
+		/* stat before reading: a change in between shows next time */
+		struct stat st;
+
+		if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+			w->no_rec = true;
+		else
+			rec_entry(w, 'D', rel, &st);
+		if (!lstat(gi, &st)) {
+			if (S_ISREG(st.st_mode))
+				rec_entry(w, 'G', rel, &st);
+			else
+				w->no_rec = true;
+		}
+	}
 	strbuf_set_max(&text, GITIGNORE_MAX);
 	if (strbuf_read_file(&text, gi) == 0) {
 		struct strbuf rules = STRBUF_INIT;
@@ -266,11 +387,13 @@ static int walk_dir(struct walk *w, const char *root, const char *rel, unsigned 
 		w->nr++;
 	} else if (errno != ENOENT && errno != ENOTDIR) {
 		log_warn("remote", "cannot read '%s': %s", gi, strerror(errno));
+		w->no_rec = true;
 	}
 
 	d = opendir(path);
 	if (!d) {
 		/* Unreadable directories are rsync's to report. */
+		w->no_rec = true;
 		ret = 0;
 		goto out;
 	}
@@ -447,7 +570,25 @@ out:
 int remote_sync_rules(const char *local_dir, const struct sync_filters *f,
 		      struct strbuf *out, struct burst_error *err)
 {
+	return sync_rules_compute(local_dir, f, NULL, 0, NULL, out, err);
+}
+
+/*
+ * The record of a walk's rules: the SHA-256 of the rules before the walk's
+ * (the configuration's), the walk's rules (u64 length, text), then the
+ * entries of struct walk's rec (u64 length, entries).
+ */
+#define REC_HEAD (32 + 8)
+
+/* The rules, with the record of the last walk's (see remote-int.h). */
+int sync_rules_compute(const char *local_dir, const struct sync_filters *f,
+		       const char *rec_in, size_t rec_in_len, struct strbuf *rec_out,
+		       struct strbuf *out, struct burst_error *err)
+{
 	static const struct sync_filters none = { 0 };
+	struct strbuf rec = STRBUF_INIT;
+	unsigned char head[32];
+	size_t start = out->len, walked;
 	struct walk w;
 	int ret = -1;
 
@@ -486,7 +627,28 @@ int remote_sync_rules(const char *local_dir, const struct sync_filters *f,
 		ret = 0;
 		goto out;
 	}
+	sha256_buf(out->buf + start, out->len - start, head);
+	walked = out->len;
+	if (!f->no_gitignore && rec_in && rec_in_len >= REC_HEAD + 8 && !memcmp(rec_in, head, 32)) {
+		const unsigned char *p = (const unsigned char *)rec_in;
+		uint64_t tl = rec_get_u64(p + 32);
+
+		/* nothing the walk read has changed: its rules are the same */
+		if (tl <= rec_in_len - REC_HEAD - 8 && !memchr(p + REC_HEAD, '\0', (size_t)tl) &&
+		    rec_get_u64(p + REC_HEAD + tl) == rec_in_len - REC_HEAD - tl - 8 &&
+		    rec_holds(local_dir, p + REC_HEAD + tl + 8, p + rec_in_len)) {
+			strbuf_add(out, rec_in + REC_HEAD, (size_t)tl);
+			if (rec_out)
+				strbuf_add(rec_out, rec_in, rec_in_len);
+			ret = 0;
+			goto out;
+		}
+	}
 	if (!f->no_gitignore) {
+		if (rec_out) {
+			w.rec = &rec;
+			w.racy_ns = sync_clock_ns(CLOCK_REALTIME_COARSE) - SYNC_RACY_NS;
+		}
 		if (walk_dir(&w, local_dir, "", 0, err) < 0)
 			goto out;
 		/* Deeper .gitignore files take precedence (stable for equal depth). */
@@ -500,9 +662,17 @@ int remote_sync_rules(const char *local_dir, const struct sync_filters *f,
 		}
 		for (size_t i = 0; i < w.nr; i++)
 			strbuf_addstr(out, w.blocks[i].rules);
+		if (rec_out && !w.no_rec) {
+			strbuf_add(rec_out, head, 32);
+			rec_u64(rec_out, out->len - walked);
+			strbuf_add(rec_out, out->buf + walked, out->len - walked);
+			rec_u64(rec_out, rec.len);
+			strbuf_addbuf(rec_out, &rec);
+		}
 	}
 	ret = 0;
 out:
+	strbuf_release(&rec);
 	for (size_t i = 0; i < w.nr; i++)
 		free(w.blocks[i].rules);
 	free(w.blocks);
@@ -827,6 +997,7 @@ struct sync_push {
 	struct sync_filters f;
 	struct strbuf rules; /* rsync's stdin of a full push */
 	struct strbuf list;  /* rsync's stdin of an incremental push (--files-from) */
+	struct strbuf rules_rec; /* the record of the rules' walk, for the index */
 	struct strvec dels;
 	struct strvec unexclude, extra_excludes; /* f's lists, copied */
 	struct child_process cp;
@@ -1065,21 +1236,18 @@ static bool make_tarball(struct sync_push *sp)
 	return ok;
 }
 
-/* Can the old index be trusted for this push?  NULL, or why not. */
-static const char *index_untrusted(const struct sync_push *sp, const struct sync_index *old)
+/* Did the clock go back or step since old's walk?  NULL, or what it did. */
+static const char *clock_untrusted(const struct sync_index *old)
 {
 	int64_t now = sync_clock_ns(CLOCK_REALTIME);
+	int64_t offset = now - sync_clock_ns(CLOCK_BOOTTIME);
+	char boot[36];
 
-	if (memcmp(old->key, sp->cur->key, sizeof(old->key)))
-		return "another server or directory";
-	if (sp->probe == PROBE_MISMATCH)
-		return "the server's tree is not the one last synced (its marker differs)";
-	if (memcmp(old->rules, sp->cur->rules, sizeof(old->rules)))
-		return "the filter rules changed";
 	if (now < old->walk_ns)
 		return "the clock went back";
-	if (!memcmp(old->boot, sp->cur->boot, sizeof(old->boot))) {
-		int64_t d = sp->cur->offset_ns - old->offset_ns;
+	sync_boot_id(boot);
+	if (!memcmp(old->boot, boot, sizeof(old->boot))) {
+		int64_t d = offset - old->offset_ns;
 
 		/* NTP slews at most 500 ppm: more than that is a step */
 		if (d < 0)
@@ -1087,8 +1255,31 @@ static const char *index_untrusted(const struct sync_push *sp, const struct sync
 		if (d > SYNC_STEP_NS + (now - old->walk_ns) / 1000)
 			return "the clock was stepped";
 	}
-	if (sp->f.verify_secs > 0 &&
-	    (now - old->full_ns) / 1000000000 >= sp->f.verify_secs)
+	return NULL;
+}
+
+/* Is a full sync that verifies the tree due (verify_secs)? */
+static bool verify_due(const struct sync_push *sp, const struct sync_index *old)
+{
+	int64_t now = sync_clock_ns(CLOCK_REALTIME);
+
+	return sp->f.verify_secs > 0 && (now - old->full_ns) / 1000000000 >= sp->f.verify_secs;
+}
+
+/* Can the old index be trusted for this push?  NULL, or why not. */
+static const char *index_untrusted(const struct sync_push *sp, const struct sync_index *old)
+{
+	const char *why;
+
+	if (memcmp(old->key, sp->cur->key, sizeof(old->key)))
+		return "another server or directory";
+	if (sp->probe == PROBE_MISMATCH)
+		return "the server's tree is not the one last synced (its marker differs)";
+	if (memcmp(old->rules, sp->cur->rules, sizeof(old->rules)))
+		return "the filter rules changed";
+	if ((why = clock_untrusted(old)))
+		return why;
+	if (verify_due(sp, old))
 		return "a full sync verifies the tree (verify_secs)";
 	return NULL;
 }
@@ -1211,6 +1402,7 @@ static void plan_indexed(struct sync_push *sp, struct early_walk *ew)
 	why = NULL;
 	sp->cur->rules_text = xstrndup(sp->rules.buf, sp->rules.len);
 	sp->cur->rules_len = sp->rules.len;
+	sp->cur->cache = strbuf_detach(&sp->rules_rec, &sp->cur->cache_len);
 	sha256_init(&c);
 	target = sp->f.index_target ? sp->f.index_target : "";
 	sha256_update(&c, target, strlen(target) + 1);
@@ -1291,6 +1483,7 @@ struct sync_push *remote_sync_push_begin(const struct remote_host *h, const char
 	sp->f.index_target = sp->index_target;
 	strbuf_init(&sp->rules, 0);
 	strbuf_init(&sp->list, 0);
+	strbuf_init(&sp->rules_rec, 0);
 	strbuf_init(&sp->tarball, 0);
 	strvec_init(&sp->dels);
 	child_process_init(&sp->cp);
@@ -1337,7 +1530,13 @@ void remote_sync_push_probed(struct sync_push *sp, const char *out, size_t len)
 /* Compute the rules, finish the walk and choose the push (see remote.h). */
 int remote_sync_push_plan(struct sync_push *sp, struct burst_error *err)
 {
-	if (remote_sync_rules(sp->local_dir, &sp->f, &sp->rules, err) < 0) {
+	const struct sync_index *old = sp->ew.old;
+	/* the last walk's record of the rules, when the index may vouch for it */
+	bool rec = old && !clock_untrusted(old) && !verify_due(sp, old);
+
+	if (sync_rules_compute(sp->local_dir, &sp->f, rec ? old->cache : NULL,
+			       rec ? old->cache_len : 0, sp->f.index_path ? &sp->rules_rec : NULL,
+			       &sp->rules, err) < 0) {
 		early_walk_release(&sp->ew);
 		return -1;
 	}
@@ -1514,6 +1713,7 @@ void remote_sync_push_free(struct sync_push *sp)
 	child_process_release(&sp->cp);
 	strbuf_release(&sp->rules);
 	strbuf_release(&sp->list);
+	strbuf_release(&sp->rules_rec);
 	strbuf_release(&sp->tarball);
 	strvec_clear(&sp->dels);
 	strvec_clear(&sp->unexclude);

@@ -22,7 +22,9 @@
 #include "burst/sha256.h"
 #include "remote-int.h"
 
-#define SI_MAGIC "BURSTSI3"
+#define SI_MAGIC "BURSTSI4"
+/* The rules walk's record (see sync.c): beyond this, none is kept. */
+#define SI_CACHE_MAX (64u * 1024 * 1024)
 #define SI_MAX_ENTRIES 4000000u
 #define SI_MAX_FILE (1024u * 1024 * 1024)
 #define SI_PATH_MAX 4096
@@ -559,14 +561,15 @@ void sync_index_free(struct sync_index *idx)
 			free(idx->v[i].path);
 	free(idx->v);
 	free(idx->rules_text);
+	free(idx->cache);
 	free(idx);
 }
 
 /* ---- the file --------------------------------------------------------------
- * "BURSTSI3", then little-endian: key[32] rules[32] gen[32] boot[36]
- * walk_ns offset_ns full_ns (i64), the rules' length (u64) and text,
- * count (u64), count x { u16 path length,
- * path, u32 mode, u64 size, i64 mtime_ns, i64 ctime_ns, u64 ino }, and a
+ * "BURSTSI4", then little-endian: key[32] rules[32] gen[32] boot[36]
+ * walk_ns offset_ns full_ns (i64), the rules' length (u64) and text, the
+ * rules record's length (u64) and bytes, count (u64), count x { u16 path
+ * length, path, u64 mode, u64 size, i64 mtime_ns, i64 ctime_ns, u64 ino }, and a
  * 64-bit checksum of everything before it (sum64): a torn or damaged file
  * is detected; the file is the user's own (0600 in the state dir), so the
  * checksum need not resist a forger, and SHA-256 was a third of a warm
@@ -648,6 +651,9 @@ int sync_index_save(struct sync_index *idx, const char *path, struct burst_error
 	put_u64(&sb, (uint64_t)idx->full_ns);
 	put_u64(&sb, idx->rules_len);
 	strbuf_add(&sb, idx->rules_text ? idx->rules_text : "", idx->rules_len);
+	put_u64(&sb, idx->cache_len <= SI_CACHE_MAX ? idx->cache_len : 0);
+	if (idx->cache_len <= SI_CACHE_MAX)
+		strbuf_add(&sb, idx->cache ? idx->cache : "", idx->cache_len);
 	put_u64(&sb, idx->nr);
 	for (size_t i = 0; i < idx->nr; i++) {
 		const struct si_entry *e = &idx->v[i];
@@ -746,10 +752,10 @@ const char *sync_index_peek_rules(const struct strbuf *sb, size_t *len)
 	const unsigned char *p = (const unsigned char *)sb->buf;
 	uint64_t n;
 
-	if (sb->len < SI_HEADER + 16 || memcmp(sb->buf, SI_MAGIC, 8))
+	if (sb->len < SI_HEADER + 24 || memcmp(sb->buf, SI_MAGIC, 8))
 		return NULL;
 	n = get_u64(p + SI_HEADER - 8);
-	if (n > sb->len - SI_HEADER - 16)
+	if (n > sb->len - SI_HEADER - 24)
 		return NULL;
 	*len = (size_t)n;
 	return sb->buf + SI_HEADER;
@@ -764,7 +770,7 @@ struct sync_index *sync_index_parse(const struct strbuf *sb, const char **why)
 	char *names;
 
 	*why = "the index is damaged";
-	if (sb->len < SI_HEADER + 16 || memcmp(sb->buf, SI_MAGIC, 8))
+	if (sb->len < SI_HEADER + 24 || memcmp(sb->buf, SI_MAGIC, 8))
 		return NULL;
 	if (sum64((const unsigned char *)sb->buf, sb->len - 8) !=
 	    get_u64((const unsigned char *)sb->buf + sb->len - 8))
@@ -786,11 +792,19 @@ struct sync_index *sync_index_parse(const struct strbuf *sb, const char **why)
 	idx->full_ns = (int64_t)get_u64(p + 16);
 	idx->rules_len = (size_t)get_u64(p + 24);
 	p += 32;
-	if (idx->rules_len > (size_t)(end - p) || (size_t)(end - p) - idx->rules_len < 8 ||
+	if (idx->rules_len > (size_t)(end - p) || (size_t)(end - p) - idx->rules_len < 16 ||
 	    memchr(p, '\0', idx->rules_len))
 		goto bad;
 	idx->rules_text = xstrndup((const char *)p, idx->rules_len);
 	p += idx->rules_len;
+	idx->cache_len = (size_t)get_u64(p);
+	p += 8;
+	if (idx->cache_len > SI_CACHE_MAX || idx->cache_len > (size_t)(end - p) ||
+	    (size_t)(end - p) - idx->cache_len < 8)
+		goto bad;
+	idx->cache = xmalloc(idx->cache_len + 1);
+	memcpy(idx->cache, p, idx->cache_len);
+	p += idx->cache_len;
 	count = get_u64(p);
 	p += 8;
 	/* each entry takes 42 bytes and more: a count the file cannot hold is damage */

@@ -254,6 +254,90 @@ static void sync_locally(const struct sync_filters *f, const char *dest)
 }
 
 /* In a git work tree, git says what is ignored: info/exclude and core.excludesFile too. */
+/* The rules again, from the record of the last walk when nothing it read changed. */
+static void rec_rules(const char *root, const struct sync_filters *f, const struct strbuf *in,
+		      struct strbuf *rules, struct strbuf *out)
+{
+	struct burst_error err = BURST_ERROR_INIT;
+
+	strbuf_reset(rules);
+	if (out)
+		strbuf_reset(out);
+	if (sync_rules_compute(root, f, in ? in->buf : NULL, in ? in->len : 0, out, rules,
+			       &err) < 0)
+		strbuf_addstr(rules, "(failed)");
+	burst_error_release(&err);
+}
+
+static void test_rules_record(void)
+{
+	static const char *const extra[] = { "big/", NULL };
+	struct sync_filters f = { .no_git = true }, f2 = { .no_git = true, .extra_excludes = extra };
+	char *root = xstrfmt("%s/rec", tmp);
+	struct strbuf rules = STRBUF_INIT, fresh = STRBUF_INIT, rec = STRBUF_INIT,
+		      rec2 = STRBUF_INIT, fake = STRBUF_INIT;
+	bool all = true;
+
+	write_file("rec/.gitignore", "*.log\n");
+	write_file("rec/a/.gitignore", "gen/\n");
+	write_file("rec/a/b/c.rs", "x\n");
+	rec_rules(root, &f, NULL, &fresh, &rec);
+	is_int((int)rec.len, 0, "a tree changed within the granule: no record");
+	usleep((useconds_t)(SYNC_RACY_NS / 1000) + 100 * 1000);
+	rec_rules(root, &f, NULL, &fresh, &rec);
+	ok(rec.len > 0 && strstr(fresh.buf, "- /a/gen/"), "a settled tree: a record");
+	rec_rules(root, &f, &rec, &rules, &rec2);
+	is_str(rules.buf, fresh.buf, "nothing changed: the same rules");
+	ok(rec2.len == rec.len && !memcmp(rec2.buf, rec.buf, rec.len), "...and the same record");
+	{
+		/* a record with other rules whose entries hold: its rules are taken */
+		uint64_t tl = 0;
+		static const char other[] = "- /FROM-THE-RECORD\n";
+
+		for (int i = 7; i >= 0; i--)
+			tl = tl << 8 | (unsigned char)rec.buf[32 + i];
+		strbuf_add(&fake, rec.buf, 32);
+		for (int i = 0; i < 8; i++)
+			strbuf_addch(&fake, (char)((sizeof(other) - 1) >> (8 * i)));
+		strbuf_addstr(&fake, other);
+		strbuf_add(&fake, rec.buf + 40 + tl, rec.len - 40 - tl);
+		rec_rules(root, &f, &fake, &rules, NULL);
+		ok(strstr(rules.buf, "FROM-THE-RECORD") && !strstr(rules.buf, "/a/gen/"),
+		   "the walk is skipped: the rules come from the record");
+		rec_rules(root, &f2, &fake, &rules, NULL);
+		ok(!strstr(rules.buf, "FROM-THE-RECORD") && strstr(rules.buf, "- /a/gen/"),
+		   "another configuration: the record is not used");
+		/* every cut record: never a crash, never the record's rules */
+		for (size_t i = 0; i < fake.len; i++) {
+			struct strbuf bad = STRBUF_INIT;
+
+			strbuf_add(&bad, fake.buf, i);
+			rec_rules(root, &f, &bad, &rules, NULL);
+			all &= !strstr(rules.buf, "FROM-THE-RECORD") || i < 40;
+			strbuf_release(&bad);
+		}
+		ok(all, "a cut record is not used");
+	}
+	/* what the walk read changes: the rules follow */
+	write_file("rec/a/.gitignore", "gen/\nmore/\n");
+	rec_rules(root, &f, &fake, &rules, NULL);
+	ok(strstr(rules.buf, "- /a/more/") && !strstr(rules.buf, "FROM-THE-RECORD"),
+	   "a .gitignore edited: walked again");
+	rec_rules(root, &f, NULL, &fresh, &rec);
+	usleep((useconds_t)(SYNC_RACY_NS / 1000) + 100 * 1000);
+	rec_rules(root, &f, NULL, &fresh, &rec);
+	write_file("rec/a/b/.gitignore", "*.tmp\n");
+	rec_rules(root, &f, &rec, &rules, NULL);
+	ok(strstr(rules.buf, "- /a/b/*.tmp") || strstr(rules.buf, "/a/b/**/*.tmp"),
+	   "a .gitignore created in a directory read: walked again");
+	strbuf_release(&rules);
+	strbuf_release(&fresh);
+	strbuf_release(&rec);
+	strbuf_release(&rec2);
+	strbuf_release(&fake);
+	free(root);
+}
+
 static void test_git_rules(void)
 {
 	struct sync_filters f = { 0 };
@@ -1040,6 +1124,7 @@ int main(void)
 	test_ssh_argv();
 	test_rules();
 	test_git_rules();
+	test_rules_record();
 	test_progress();
 	test_quoting_local();
 	test_cloud_config();
