@@ -442,7 +442,8 @@ int64_t sync_clock_ns(clockid_t id)
 
 struct sync_walk {
 	struct walk_shared sh;
-	struct walker w[WALK_THREADS_MAX];
+	/* n threads from the start; the caller joins in as w[n] at the finish */
+	struct walker w[WALK_THREADS_MAX + 1];
 	pthread_t tid[WALK_THREADS_MAX];
 	int n, started;
 	struct sync_index *idx;
@@ -475,25 +476,26 @@ struct sync_walk *sync_index_walk_start(const char *root, const struct sync_rule
 		add_entry(sw->idx, ".", &st);
 		strvec_push(&sh->queue, "");
 	}
-	for (int i = 0; i < sw->n; i++) {
+	for (int i = 0; i <= sw->n; i++) {
 		sw->w[i].sh = sh;
 		strbuf_init(&sw->w[i].path, 256);
 		strbuf_init(&sw->w[i].scratch, 256);
 		strvec_init(&sw->w[i].subdirs);
 	}
 	/*
-	 * Walkers 1.. start now, with every signal blocked (signals stay the
-	 * main thread's); walker 0 is the thread that finishes the walk.
+	 * One walker per core starts now, with every signal blocked (signals
+	 * stay the main thread's), so that the cores walk while the caller
+	 * waits for the server; the thread that finishes the walk joins in.
 	 */
 	{
 		sigset_t all, saved;
 
 		sigfillset(&all);
 		pthread_sigmask(SIG_SETMASK, &all, &saved);
-		for (int i = 1; i < sw->n && !sh->failed; i++) {
+		for (int i = 0; i < sw->n && !sh->failed; i++) {
 			if (pthread_create(&sw->tid[i], NULL, walk_thread, &sw->w[i]))
 				break;
-			sw->started = i;
+			sw->started = i + 1;
 		}
 		pthread_sigmask(SIG_SETMASK, &saved, NULL);
 	}
@@ -507,10 +509,10 @@ struct sync_index *sync_index_walk_finish(struct sync_walk *sw, const char **why
 	struct sync_index *idx = sw->idx;
 	size_t total = 0;
 
-	walk_thread(&sw->w[0]);
-	for (int i = 1; i <= sw->started; i++)
+	walk_thread(&sw->w[sw->n]);
+	for (int i = 0; i < sw->started; i++)
 		pthread_join(sw->tid[i], NULL);
-	for (int i = 0; i < sw->n; i++) {
+	for (int i = 0; i <= sw->n; i++) {
 		total += sw->w[i].part.nr;
 		strbuf_release(&sw->w[i].path);
 		strbuf_release(&sw->w[i].scratch);
@@ -521,7 +523,7 @@ struct sync_index *sync_index_walk_finish(struct sync_walk *sw, const char **why
 		sh->why = "too many files";
 	}
 	ALLOC_GROW(idx->v, idx->nr + total, idx->alloc);
-	for (int i = 0; i < sw->n; i++) {
+	for (int i = 0; i <= sw->n; i++) {
 		if (sw->w[i].part.nr)
 			memcpy(idx->v + idx->nr, sw->w[i].part.v,
 			       sw->w[i].part.nr * sizeof(*idx->v));
@@ -914,7 +916,8 @@ void sync_index_diff(const struct sync_index *old, const struct sync_index *cur,
 	int64_t racy = old->walk_ns - SYNC_RACY_NS;
 	struct strvec gone = STRVEC_INIT;
 	size_t cap = 16, mask;
-	size_t *slot; /* old's entry + 1, 0 = empty */
+	/* old's entry + 1 (0 = empty) and the path's hash: few paths are looked at */
+	struct { uint32_t entry, hash; } *slot;
 	bool *seen = xcalloc(old->nr ? old->nr : 1, sizeof(*seen));
 
 	if (!info)
@@ -926,20 +929,24 @@ void sync_index_diff(const struct sync_index *old, const struct sync_index *cur,
 	mask = cap - 1;
 	slot = xcalloc(cap, sizeof(*slot));
 	for (size_t i = 0; i < old->nr; i++) {
-		size_t h = (size_t)path_hash(old->v[i].path) & mask;
+		uint64_t hv = path_hash(old->v[i].path);
+		size_t h = (size_t)hv & mask;
 
-		while (slot[h])
+		while (slot[h].entry)
 			h = (h + 1) & mask;
-		slot[h] = i + 1;
+		slot[h].entry = (uint32_t)i + 1;
+		slot[h].hash = (uint32_t)(hv >> 32);
 	}
 	for (size_t k = 0; k < cur->nr; k++) {
 		const struct si_entry *c = &cur->v[k], *o = NULL;
-		size_t h = (size_t)path_hash(c->path) & mask;
+		uint64_t hv = path_hash(c->path);
+		size_t h = (size_t)hv & mask;
 
-		for (; slot[h]; h = (h + 1) & mask) {
-			if (!strcmp(old->v[slot[h] - 1].path, c->path)) {
-				o = &old->v[slot[h] - 1];
-				seen[slot[h] - 1] = true;
+		for (; slot[h].entry; h = (h + 1) & mask) {
+			if (slot[h].hash == (uint32_t)(hv >> 32) &&
+			    !strcmp(old->v[slot[h].entry - 1].path, c->path)) {
+				o = &old->v[slot[h].entry - 1];
+				seen[slot[h].entry - 1] = true;
 				break;
 			}
 		}
