@@ -63,6 +63,8 @@ static struct sync_push *begin_push(struct run *r, const char *remote_dir)
 	f.index_path = index;
 	f.index_target = target;
 	f.verify_secs = r->cfg->sync_verify_secs;
+	/* a host of the user's may have another tar than the image's GNU tar */
+	f.no_small = r->byo;
 	sp = remote_sync_push_begin(&r->host, r->project.root, remote_dir, &f);
 	strvec_clear(&extra);
 	free(index);

@@ -1640,6 +1640,8 @@ int remote_sync_push_end(struct sync_push *sp, struct sync_stats *stats,
 		if (proc_interrupted())
 			return 0;
 	}
+	if (sp->skip || sp->unchanged)
+		remote_sync_push_hold(sp, -1); /* nothing to write: done with the tree */
 	if (sp->skip) {
 		if (stats)
 			memset(stats, 0, sizeof(*stats));

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -1089,6 +1090,9 @@ out:
  * our own ("true", run over ssh) or, with fake, its output made up.
  * *planned: incremental after the plan; *ran: did the push need a child?
  */
+/* Set by six_probed_push(): the push let go of its hold before it was freed. */
+static bool six_released;
+
 static int six_probed_push(const char *fake, size_t fake_len, bool *planned, bool *ran)
 {
 	struct sync_filters f = { .index_path = six_index, .index_target = "server 1",
@@ -1098,8 +1102,13 @@ static int six_probed_push(const char *fake, size_t fake_len, bool *planned, boo
 	struct child_process probe = CHILD_PROCESS_INIT, *c;
 	struct strbuf cmd = STRBUF_INIT;
 	struct sync_stats st;
-	int ret = -1;
+	int ret = -1, hold[2] = { -1, -1 };
 
+	six_released = false;
+	/* the hold: the write end of a pipe, so its close shows as EOF */
+	if (pipe2(hold, O_CLOEXEC) < 0)
+		bail_out("pipe2");
+	remote_sync_push_hold(sp, hold[1]);
 	strbuf_addstr(&cmd, "true");
 	remote_sync_push_probe(sp, &cmd);
 	if (fake) {
@@ -1121,7 +1130,14 @@ static int six_probed_push(const char *fake, size_t fake_len, bool *planned, boo
 	if (c && proc_run(c, &err) < 0)
 		goto out;
 	ret = remote_sync_push_end(sp, &st, &err);
+	if (ret == 0) {
+		struct pollfd pf = { .fd = hold[0], .events = POLLIN };
+		char byte;
+
+		six_released = poll(&pf, 1, 10000) == 1 && read(hold[0], &byte, 1) == 0;
+	}
 out:
+	close(hold[0]);
 	if (ret < 0)
 		diag("probed push: %s", err.message ? err.message : "?");
 	remote_sync_push_free(sp);
@@ -1340,6 +1356,7 @@ static void test_sync_index(bool no_small)
 		m1 = read_marker();
 		ok(six_probed_push(NULL, 0, &planned, &ran) == 0 && planned && !ran,
 		   "the probe saw the marker: nothing changed, no command of the push's own");
+		ok(six_released, "...and the push let go of its hold (the project's lock) at its end");
 		m2 = read_marker();
 		is_str(m2, m1, "...and the server's marker kept");
 		free(m2);
@@ -1370,6 +1387,7 @@ static void test_sync_index(bool no_small)
 		ran = false;
 		ok(six_probed_push(NULL, 0, &planned, &ran) == 0 && !planned && ran,
 		   "the probe saw another marker: planned as a full sync at once");
+		ok(six_released, "a full push lets go of its hold once its index is written");
 		six_step("after the probed mismatch", true);
 	}
 	if (!no_small) {
