@@ -220,6 +220,7 @@ struct sync_filters {
 	const char *index_path;
 	const char *index_target; /* what the remote side is (server id, host) */
 	int64_t verify_secs;      /* a full sync when the last one is older; 0 = never */
+	bool no_small;            /* every incremental push by rsync, none by tar (tests) */
 };
 
 /*
@@ -311,29 +312,59 @@ int remote_rsync_push_finish(const struct remote_host *h, const char *local_dir,
  * full rsync (as remote_rsync_push()) that rebuilds the index, also when
  * the server reports a marker mismatch.  The index file is replaced
  * (temp + rename; not fsynced: a lost or torn file is a full sync) only
- * after a push succeeded.  Without index_path this is remote_rsync_push()
+ * after a push succeeded, by a thread beside what the caller does next.  Without index_path this is remote_rsync_push()
  * in three steps.
  *
  * start computes everything and returns the push with its child ready
  * (remote_sync_push_child(): run it, e.g. with proc_run_all(), as it is
  * or with a timeout added), or NULL + err.  f is only read by start.
+ *
+ * The same in two steps, so that the caller's own remote command (the
+ * volume's mount) runs while the workspace is walked: begin loads the
+ * index and starts the walk in threads (f is only read here); the caller
+ * may add the marker probe to that command and hand its output back; plan
+ * computes the rules, finishes the walk and prepares the child (-1 + err).
  */
 struct sync_push;
 struct sync_push *remote_sync_push_start(const struct remote_host *h, const char *local_dir,
 					 const char *remote_dir, const struct sync_filters *f,
 					 struct burst_error *err);
-/* The rsync child of a started push. */
+struct sync_push *remote_sync_push_begin(const struct remote_host *h, const char *local_dir,
+					 const char *remote_dir, const struct sync_filters *f);
+/*
+ * Append to a remote shell command ("... && probe") what prints the
+ * server's marker (one line) when the push has an index to trust; nothing
+ * otherwise.  remote_sync_push_probed() takes that command's stdout: a
+ * marker that matches lets a push with nothing to send skip its own
+ * round trip (no child at all); one that differs makes the push full.
+ */
+void remote_sync_push_probe(const struct sync_push *sp, struct strbuf *cmd);
+void remote_sync_push_probed(struct sync_push *sp, const char *out, size_t len);
+int remote_sync_push_plan(struct sync_push *sp, struct burst_error *err);
+/*
+ * Give the push a descriptor to close once it is done with the remote
+ * tree (the caller's lock on it): after the index is written, which
+ * remote_sync_push_end() leaves to a thread, or at remote_sync_push_free().
+ */
+void remote_sync_push_hold(struct sync_push *sp, int fd);
+/* The rsync child of a started push; NULL when there is nothing to run. */
 struct child_process *remote_sync_push_child(struct sync_push *sp);
 /* Is the push an incremental one (only what changed)? */
 bool remote_sync_push_incremental(const struct sync_push *sp);
 /*
+ * What the push is, for traces and tests: "full", "incremental",
+ * "incremental, tar" (a small change as a tar stream), "nothing changed"
+ * (only the marker asked), "nothing changed, marker seen" (no child).
+ */
+const char *remote_sync_push_kind(const struct sync_push *sp);
+/*
  * After the child ran: check it (0 and 24 "vanished files" are success),
  * run the full push when the server said its tree is not the one the
- * index describes, fill stats and write the index.  -1 + err on failure.
+ * index describes, fill stats and start writing the index.  -1 + err on failure.
  */
 int remote_sync_push_end(struct sync_push *sp, struct sync_stats *stats,
 			 struct burst_error *err);
-/* Free a push (NULL is fine). */
+/* Free a push (NULL is fine); waits for the index to be written. */
 void remote_sync_push_free(struct sync_push *sp);
 
 /*

@@ -31,13 +31,13 @@
 /* ---- mount, then sync --------------------------------------------------- */
 
 /*
- * The rsync push as a child (run once the volume is mounted), with the
- * configured excludes plus the answered large
- * directories, and the local index of the last sync to this volume's (BYO:
- * host's) remote_dir (a file under the state dir).  NULL + err on failure.
+ * Begin the push (run once the volume is mounted) of the workspace into
+ * remote_dir: the configured excludes plus the answered large
+ * directories, and the local index of the last sync to this volume's
+ * (BYO: host's) remote_dir (a file under the state dir).  The index is
+ * loaded and the walk started here, so that it runs beside the mount.
  */
-static struct sync_push *prepare_rsync(struct run *r, const char *remote_dir,
-				       struct burst_error *err)
+static struct sync_push *begin_push(struct run *r, const char *remote_dir)
 {
 	struct sync_filters f = { 0 };
 	struct strvec extra = STRVEC_INIT;
@@ -63,11 +63,43 @@ static struct sync_push *prepare_rsync(struct run *r, const char *remote_dir,
 	f.index_path = index;
 	f.index_target = target;
 	f.verify_secs = r->cfg->sync_verify_secs;
-	sp = remote_sync_push_start(&r->host, r->project.root, remote_dir, &f, err);
+	/* a host of the user's may have another tar than the image's GNU tar */
+	f.no_small = r->byo;
+	sp = remote_sync_push_begin(&r->host, r->project.root, remote_dir, &f);
 	strvec_clear(&extra);
 	free(index);
 	free(target);
 	return sp;
+}
+
+/*
+ * Plan and run the push begun by begin_push().  On success it is kept in
+ * r->push: its index is written beside the remote cargo, and the run's end
+ * waits for it.  -1 + err on failure (sp is then the caller's to free).
+ */
+static int push_tree(struct run *r, struct sync_push *sp, const char *remote_dir,
+		     struct burst_error *err)
+{
+	struct sync_stats stats = { 0 };
+	struct child_process *cp;
+
+	if (remote_sync_push_plan(sp, err) < 0)
+		return -1;
+	ui_status("Syncing", "%s to %s:%s", r->project.root, r->srv.name, remote_dir);
+	cp = remote_sync_push_child(sp);
+	if (cp && proc_run(cp, err) < 0)
+		return -1;
+	if (proc_interrupted()) {
+		r->interrupted = true;
+		return 0;
+	}
+	if (remote_sync_push_end(sp, &stats, err) < 0)
+		return -1;
+	ui_verbose("Synced", "%llu files, %llu bytes sent",
+		   (unsigned long long)stats.files, (unsigned long long)stats.bytes_sent);
+	remote_sync_push_free(r->push);
+	r->push = sp;
+	return 0;
 }
 
 /* The last non-empty line of captured output (allocated), or "". */
@@ -127,9 +159,8 @@ static int project_lock(struct run *r, struct burst_error *err)
 static int sync_only(struct run *r, struct burst_error *err)
 {
 	struct sync_push *sp = NULL;
-	struct sync_stats stats = { 0 };
 	char *src = layout_src_dir(r->project.hash, r->byo);
-	int ret = -1, lock = -2;
+	int ret = -1, lock;
 
 	if (r->req->no_sync) {
 		ui_verbose("Skipping", "the sync (--no-sync): %s:%s is as the last run left it",
@@ -140,25 +171,15 @@ static int sync_only(struct run *r, struct burst_error *err)
 	lock = project_lock(r, err);
 	if (lock == -1)
 		goto out;
-	sp = prepare_rsync(r, src, err);
-	if (!sp)
+	sp = begin_push(r, src);
+	/* the lock is let go once the push is done with the tree */
+	remote_sync_push_hold(sp, lock);
+	if (push_tree(r, sp, src, err) < 0)
 		goto out;
-	ui_status("Syncing", "%s to %s:%s", r->project.root, r->srv.name, src);
-	if (proc_run(remote_sync_push_child(sp), err) < 0)
-		goto out;
-	if (proc_interrupted()) {
-		r->interrupted = true;
-		ret = 0;
-		goto out;
-	}
-	if (remote_sync_push_end(sp, &stats, err) < 0)
-		goto out;
-	ui_verbose("Synced", "%llu files, %llu bytes sent",
-		   (unsigned long long)stats.files, (unsigned long long)stats.bytes_sent);
+	if (r->push == sp)
+		sp = NULL;
 	ret = 0;
 out:
-	if (lock >= 0)
-		close(lock);
 	remote_sync_push_free(sp);
 	free(src);
 	return ret;
@@ -168,13 +189,15 @@ out:
  * Mount, then sync: the source tree is on the volume, so it is synced only
  * once the volume is mounted (never into the bare mount point on the root
  * disk, where it would fill the disk and later be hidden under the mount).
+ * The workspace is walked while the mount runs, and the mount command also
+ * reads the server's sync marker: a warm run with nothing to send needs
+ * no second round trip.
  */
 static int mount_and_sync(struct run *r, struct burst_error *err)
 {
 	struct child_process mount = CHILD_PROCESS_INIT;
 	struct sync_push *sp = NULL;
 	struct strbuf script = STRBUF_INIT, cmd = STRBUF_INIT;
-	struct sync_stats stats = { 0 };
 	char *src = layout_src_dir(r->project.hash, false);
 	char *mnt = layout_cache_dir(r->project.hash, false);
 	char *dev = provision_device_path(r->vol.hcloud_id);
@@ -183,11 +206,19 @@ static int mount_and_sync(struct run *r, struct burst_error *err)
 	lock = project_lock(r, err);
 	if (lock == -1)
 		goto out;
+	if (!r->req->no_sync) {
+		sp = begin_push(r, src);
+		/* the lock is let go once the push is done with the tree */
+		remote_sync_push_hold(sp, lock);
+		lock = -2;
+	}
 	/* a warm run did not look for the device: do not wait for one that is gone */
 	remote_mount_script_wait(dev, mnt, r->cfg->ssh_user,
 				 r->volume_unverified ? WARM_DEVICE_WAIT_SECS : 30, &script);
 	strbuf_addstr(&cmd, "sh -c ");
 	remote_shell_quote(&cmd, script.buf);
+	if (sp)
+		remote_sync_push_probe(sp, &cmd);
 	remote_command_prepare(&r->host, cmd.buf, 0, &mount);
 	mount.in = PROC_IO_NULL;
 	mount.out = PROC_IO_CAPTURE;
@@ -224,23 +255,12 @@ static int mount_and_sync(struct run *r, struct burst_error *err)
 		strbuf_release(&why);
 		goto out;
 	}
-	if (!r->req->no_sync) {
-		sp = prepare_rsync(r, src, err);
-		if (!sp)
+	if (sp) {
+		remote_sync_push_probed(sp, mount.out_buf.buf, mount.out_buf.len);
+		if (push_tree(r, sp, src, err) < 0)
 			goto out;
-		ui_status("Syncing", "%s to %s:%s", r->project.root, r->srv.name, src);
-		if (proc_run(remote_sync_push_child(sp), err) < 0)
-			goto out;
-		if (proc_interrupted()) {
-			r->interrupted = true;
-			ret = 0;
-			goto out;
-		}
-		if (remote_sync_push_end(sp, &stats, err) < 0)
-			goto out;
-		ui_verbose("Synced", "%llu files, %llu bytes sent",
-			   (unsigned long long)stats.files,
-			   (unsigned long long)stats.bytes_sent);
+		if (r->push == sp)
+			sp = NULL;
 	}
 	ret = 0;
 out:

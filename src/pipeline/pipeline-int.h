@@ -102,6 +102,8 @@ struct run {
 	/* warm: the device was not looked for; the mount script tells */
 	bool volume_unverified;
 	bool device_gone; /* ...and it told: REMOTE_MOUNT_NO_DEVICE */
+	/* the last push: its index is written beside the remote cargo */
+	struct sync_push *push;
 
 	/* records */
 	int64_t run_id, lease_id;

@@ -623,6 +623,7 @@ static void run_init(struct run *r, const struct pipeline_job *job)
 
 static void run_release(struct run *r)
 {
+	remote_sync_push_free(r->push); /* waits for the sync index to be written */
 	pipeline_heartbeat_stop(&r->hb);
 	strvec_clear(&r->env);
 	strvec_clear(&r->excludes);

@@ -30,7 +30,10 @@ struct si_entry {
 	uint64_t ino;
 };
 
-/* What one sync sent: its entries sorted by path (strcmp), and its keys. */
+/*
+ * What one sync sent: its entries (sorted by path (strcmp) when loaded or
+ * written; a walk leaves them in walk order), and its keys.
+ */
 struct sync_index {
 	unsigned char key[32];   /* SHA-256 of the remote target, remote and local dirs */
 	unsigned char rules[32]; /* SHA-256 of the filter rules */
@@ -41,8 +44,11 @@ struct sync_index {
 	int64_t full_ns;         /* when the last full sync began */
 	char *rules_text;        /* the rules the walk evaluated (NUL-free) */
 	size_t rules_len;
+	char *cache;             /* the rules' own record (sync.c), bytes */
+	size_t cache_len;
 	struct si_entry *v;
 	size_t nr, alloc;
+	char *arena; /* a loaded index's paths, all in one block (else one each) */
 };
 
 struct sync_rules;
@@ -70,18 +76,48 @@ struct sync_walk *sync_index_walk_start(const char *root, const struct sync_rule
 struct sync_index *sync_index_walk_finish(struct sync_walk *sw, const char **why);
 /* Free an index (NULL is fine). */
 void sync_index_free(struct sync_index *idx);
+/*
+ * remote_sync_rules() that can skip its walk of the workspace's .gitignore
+ * files: rec_in is the record of the last walk (from the index; NULL:
+ * none); when nothing it names changed (each directory read and each
+ * .gitignore: inode, times, size) and the configuration's rules are the
+ * same, the walk's rules are taken from it.  rec_out (NULL: not wanted)
+ * gets the record of this computation (empty when none can be kept: git
+ * answered, or something changed within the racily clean granule).
+ */
+int sync_rules_compute(const char *local_dir, const struct sync_filters *f,
+		       const char *rec_in, size_t rec_in_len, struct strbuf *rec_out,
+		       struct strbuf *out, struct burst_error *err);
 /* Read and check an index file; NULL with *why when missing or damaged. */
 struct sync_index *sync_index_load(const char *path, const char **why);
-/* Write the index: temp file, rename (no fsync: see syncindex.c). */
-int sync_index_save(const struct sync_index *idx, const char *path,
-		    struct burst_error *err);
 /*
- * What changed from old to cur: the paths to send (NUL-terminated each,
- * appended to send: new, changed or racily clean) and the topmost paths to
- * delete on the remote (gone, or their type changed), appended to dels.
+ * The same in steps, so that a walk can start with the last sync's rules
+ * before the rest is checked: read the file whole (-1 with *why), peek at
+ * its rules text (unchecked: only good for a walk whose result stands when
+ * the rules come out the same; NULL when there is none), then parse it
+ * (NULL with *why when damaged).
  */
+int sync_index_read(const char *path, struct strbuf *sb, const char **why);
+const char *sync_index_peek_rules(const struct strbuf *sb, size_t *len);
+struct sync_index *sync_index_parse(const struct strbuf *sb, const char **why);
+/* Sort the entries by path. */
+void sync_index_sort(struct sync_index *idx);
+/* Write the index, sorted first: temp file, rename (no fsync: see syncindex.c). */
+int sync_index_save(struct sync_index *idx, const char *path, struct burst_error *err);
+/*
+ * What changed from old to cur (either in any order): the paths to send
+ * (NUL-terminated each, appended to send in cur's order: new, changed or
+ * racily clean) and the topmost paths to delete on the remote (gone, or
+ * their type changed), appended to dels sorted; info (may be NULL) says
+ * what the paths to send are.
+ */
+struct sync_send_info {
+	size_t nr;      /* paths to send */
+	uint64_t bytes; /* their sizes */
+	bool plain;     /* every one a regular file, a directory or a symlink */
+};
 void sync_index_diff(const struct sync_index *old, const struct sync_index *cur,
-		     struct strbuf *send, struct strvec *dels);
+		     struct strbuf *send, struct strvec *dels, struct sync_send_info *info);
 /* A fresh random generation id (32 hex digits, not terminated). */
 void sync_new_gen(char gen[32]);
 /* The kernel's boot id (36 characters, not terminated; '-' when unknown). */

@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,7 +78,113 @@ struct walk {
 	struct strvec ignored;
 	size_t negations;
 	const char *const *unexclude;
+	/*
+	 * The record of what the walk's rules depend on (NULL: none kept):
+	 * each directory read and each .gitignore, with their stat, so that
+	 * the next sync can tell without a walk that the rules are the same.
+	 * no_rec: something cannot be vouched for (changed too recently,
+	 * unreadable, a symlinked .gitignore): no record this time.
+	 */
+	struct strbuf *rec;
+	int64_t racy_ns;
+	bool no_rec;
 };
+
+static void rec_u64(struct strbuf *sb, uint64_t v)
+{
+	unsigned char b[8];
+
+	for (int i = 0; i < 8; i++)
+		b[i] = (unsigned char)(v >> (8 * i));
+	strbuf_add(sb, b, 8);
+}
+
+static uint64_t rec_get_u64(const unsigned char *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static int64_t st_mtime_ns(const struct stat *st)
+{
+	return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+}
+
+static int64_t st_ctime_ns(const struct stat *st)
+{
+	return (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+}
+
+/* One record entry: kind 'D' (a directory read) or 'G' (its .gitignore). */
+static void rec_entry(struct walk *w, char kind, const char *rel, const struct stat *st)
+{
+	size_t n = strlen(rel);
+	unsigned char l[2] = { (unsigned char)n, (unsigned char)(n >> 8) };
+
+	if (!w->rec || w->no_rec)
+		return;
+	/* changed within the granule: a later change may keep these times */
+	if (n >= 0xffff || st_mtime_ns(st) >= w->racy_ns || st_ctime_ns(st) >= w->racy_ns) {
+		w->no_rec = true;
+		return;
+	}
+	strbuf_addch(w->rec, kind);
+	strbuf_add(w->rec, l, 2);
+	strbuf_add(w->rec, rel, n);
+	rec_u64(w->rec, (uint64_t)st->st_ino);
+	rec_u64(w->rec, (uint64_t)st_mtime_ns(st));
+	rec_u64(w->rec, (uint64_t)st_ctime_ns(st));
+	rec_u64(w->rec, (uint64_t)st->st_size);
+}
+
+/*
+ * Does every entry of a record still hold (root's directories and
+ * .gitignore files as they were when it was made)?  A malformed record
+ * does not.
+ */
+static bool rec_holds(const char *root, const unsigned char *p, const unsigned char *end)
+{
+	struct strbuf path = STRBUF_INIT;
+	bool holds = true;
+
+	while (holds && p < end) {
+		char kind = (char)*p;
+		size_t n;
+		struct stat st;
+
+		if (end - p < 3 || (kind != 'D' && kind != 'G')) {
+			holds = false;
+			break;
+		}
+		n = (size_t)p[1] | (size_t)p[2] << 8;
+		p += 3;
+		if ((size_t)(end - p) < n + 32 || memchr(p, '\0', n)) {
+			holds = false;
+			break;
+		}
+		strbuf_reset(&path);
+		strbuf_addstr(&path, root);
+		if (n) {
+			strbuf_addch(&path, '/');
+			strbuf_add(&path, p, n);
+		}
+		if (kind == 'G')
+			strbuf_addstr(&path, "/.gitignore");
+		p += n;
+		holds = !lstat(path.buf, &st) &&
+			(kind == 'D' ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode)) &&
+			(uint64_t)st.st_ino == rec_get_u64(p) &&
+			st_mtime_ns(&st) == (int64_t)rec_get_u64(p + 8) &&
+			st_ctime_ns(&st) == (int64_t)rec_get_u64(p + 16) &&
+			(uint64_t)st.st_size == rec_get_u64(p + 24);
+		p += 32;
+	}
+	strbuf_release(&path);
+	return holds;
+}
 
 /*
  * Emit the rsync rule(s) for one gitignore pattern found in directory dir
@@ -252,6 +360,21 @@ static int walk_dir(struct walk *w, const char *root, const char *rel, unsigned 
 		burst_error_hint(err, "exclude large directories with extra_excludes");
 		goto out;
 	}
+	if (w->rec && !w->no_rec) {
+		/* stat before reading: a change in between shows next time */
+		struct stat st;
+
+		if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+			w->no_rec = true;
+		else
+			rec_entry(w, 'D', rel, &st);
+		if (!lstat(gi, &st)) {
+			if (S_ISREG(st.st_mode))
+				rec_entry(w, 'G', rel, &st);
+			else
+				w->no_rec = true;
+		}
+	}
 	strbuf_set_max(&text, GITIGNORE_MAX);
 	if (strbuf_read_file(&text, gi) == 0) {
 		struct strbuf rules = STRBUF_INIT;
@@ -264,11 +387,13 @@ static int walk_dir(struct walk *w, const char *root, const char *rel, unsigned 
 		w->nr++;
 	} else if (errno != ENOENT && errno != ENOTDIR) {
 		log_warn("remote", "cannot read '%s': %s", gi, strerror(errno));
+		w->no_rec = true;
 	}
 
 	d = opendir(path);
 	if (!d) {
 		/* Unreadable directories are rsync's to report. */
+		w->no_rec = true;
 		ret = 0;
 		goto out;
 	}
@@ -445,7 +570,25 @@ out:
 int remote_sync_rules(const char *local_dir, const struct sync_filters *f,
 		      struct strbuf *out, struct burst_error *err)
 {
+	return sync_rules_compute(local_dir, f, NULL, 0, NULL, out, err);
+}
+
+/*
+ * The record of a walk's rules: the SHA-256 of the rules before the walk's
+ * (the configuration's), the walk's rules (u64 length, text), then the
+ * entries of struct walk's rec (u64 length, entries).
+ */
+#define REC_HEAD (32 + 8)
+
+/* The rules, with the record of the last walk's (see remote-int.h). */
+int sync_rules_compute(const char *local_dir, const struct sync_filters *f,
+		       const char *rec_in, size_t rec_in_len, struct strbuf *rec_out,
+		       struct strbuf *out, struct burst_error *err)
+{
 	static const struct sync_filters none = { 0 };
+	struct strbuf rec = STRBUF_INIT;
+	unsigned char head[32];
+	size_t start = out->len, walked;
 	struct walk w;
 	int ret = -1;
 
@@ -484,7 +627,28 @@ int remote_sync_rules(const char *local_dir, const struct sync_filters *f,
 		ret = 0;
 		goto out;
 	}
+	sha256_buf(out->buf + start, out->len - start, head);
+	walked = out->len;
+	if (!f->no_gitignore && rec_in && rec_in_len >= REC_HEAD + 8 && !memcmp(rec_in, head, 32)) {
+		const unsigned char *p = (const unsigned char *)rec_in;
+		uint64_t tl = rec_get_u64(p + 32);
+
+		/* nothing the walk read has changed: its rules are the same */
+		if (tl <= rec_in_len - REC_HEAD - 8 && !memchr(p + REC_HEAD, '\0', (size_t)tl) &&
+		    rec_get_u64(p + REC_HEAD + tl) == rec_in_len - REC_HEAD - tl - 8 &&
+		    rec_holds(local_dir, p + REC_HEAD + tl + 8, p + rec_in_len)) {
+			strbuf_add(out, rec_in + REC_HEAD, (size_t)tl);
+			if (rec_out)
+				strbuf_add(rec_out, rec_in, rec_in_len);
+			ret = 0;
+			goto out;
+		}
+	}
 	if (!f->no_gitignore) {
+		if (rec_out) {
+			w.rec = &rec;
+			w.racy_ns = sync_clock_ns(CLOCK_REALTIME_COARSE) - SYNC_RACY_NS;
+		}
 		if (walk_dir(&w, local_dir, "", 0, err) < 0)
 			goto out;
 		/* Deeper .gitignore files take precedence (stable for equal depth). */
@@ -498,9 +662,17 @@ int remote_sync_rules(const char *local_dir, const struct sync_filters *f,
 		}
 		for (size_t i = 0; i < w.nr; i++)
 			strbuf_addstr(out, w.blocks[i].rules);
+		if (rec_out && !w.no_rec) {
+			strbuf_add(rec_out, head, 32);
+			rec_u64(rec_out, out->len - walked);
+			strbuf_add(rec_out, out->buf + walked, out->len - walked);
+			rec_u64(rec_out, rec.len);
+			strbuf_addbuf(rec_out, &rec);
+		}
 	}
 	ret = 0;
 out:
+	strbuf_release(&rec);
 	for (size_t i = 0; i < w.nr; i++)
 		free(w.blocks[i].rules);
 	free(w.blocks);
@@ -785,11 +957,39 @@ out:
 /* ---- the indexed push ---------------------------------------------------- */
 
 #define SYNC_MARKER ".cargo-burst-sync"
+/* The line the marker probe prints: this, then the marker's content. */
+#define SYNC_PROBE_TAG "cargo-burst-sync-gen "
 #define SYNC_MISMATCH "cargo-burst: the remote source tree is not the one last synced"
 /* Deletions beyond this many bytes of command line: a full sync instead. */
 #define SYNC_DELS_MAX (64 * 1024)
 /* A clock step: the wall clock moved against the boot clock by more than this. */
 #define SYNC_STEP_NS (2 * 1000000000LL)
+/*
+ * A small change (this many paths, this many bytes at most, only files,
+ * directories and symlinks) goes as a tar stream over the master instead
+ * of rsync: rsync's own start and end cost ~50 ms (its processes wait for
+ * each other in 20 ms sleeps), more than sending a few files takes.
+ */
+#define SYNC_SMALL_PATHS 256
+#define SYNC_SMALL_BYTES (1024 * 1024)
+/* The tar stream of a small push: the files, a header per path, the end. */
+#define SYNC_SMALL_TAR_MAX (SYNC_SMALL_BYTES + SYNC_SMALL_PATHS * 3 * 512 + 64 * 1024)
+#define SYNC_SMALL_TAR_TIMEOUT_MS 30000
+
+/*
+ * The early walk: while the rules are computed (and the caller mounts the
+ * volume), the workspace is already walked with the rules of the last sync
+ * (the index keeps their text); it stands only when the rules came out the
+ * same.
+ */
+struct early_walk {
+	struct sync_index *old;  /* the index of the last sync, or NULL */
+	struct sync_rules *rules; /* old's rules, parsed */
+	struct sync_walk *walk;
+};
+
+/* What the marker probe (remote_sync_push_probe) found on the server. */
+enum sync_probe { PROBE_NONE, PROBE_MATCH, PROBE_MISMATCH };
 
 struct sync_push {
 	const struct remote_host *h;
@@ -797,15 +997,26 @@ struct sync_push {
 	struct sync_filters f;
 	struct strbuf rules; /* rsync's stdin of a full push */
 	struct strbuf list;  /* rsync's stdin of an incremental push (--files-from) */
+	struct strbuf rules_rec; /* the record of the rules' walk, for the index */
 	struct strvec dels;
+	struct strvec unexclude, extra_excludes; /* f's lists, copied */
 	struct child_process cp;
 	struct sync_index *cur; /* this walk; NULL: no index this time */
 	struct sync_index *old; /* the index of the last sync (incremental only) */
 	char *index_path, *index_target;
 	char *rules_file; /* the rules of an incremental push (stdin is the list) */
 	bool incremental;
+	bool small;     /* incremental, sent as a tar stream (tarball) */
+	struct strbuf tarball;
 	bool unchanged; /* incremental with nothing to send or delete */
+	bool skip;      /* ...and the probe found the marker: no child at all */
 	size_t changed;
+	struct early_walk ew; /* between begin and plan */
+	enum sync_probe probe;
+	/* the index is written by a thread; hold_fd is closed after it */
+	pthread_t saver;
+	bool saving;
+	int hold_fd;
 };
 
 static void marker_path(struct strbuf *out, const char *remote_dir)
@@ -818,12 +1029,13 @@ static void marker_path(struct strbuf *out, const char *remote_dir)
 
 /*
  * The remote end of a push with an index: the marker is emptied before the
- * transfer and gets the new generation only after rsync succeeded (an
- * interrupted sync leaves none: the next one is full).  The file is
- * truncated and rewritten, never created or removed after rsync ran, so
- * the directory's mtime stays the one rsync gave it.
+ * transfer and gets the new generation only after the transfer (rsync, or
+ * tar for a small push) succeeded (an interrupted sync leaves none: the
+ * next one is full).  The file is truncated and rewritten, never created
+ * or removed after the transfer ran, so the directory's mtime stays the
+ * one the transfer gave it.
  */
-static void indexed_rsync_path(struct sync_push *sp, struct strbuf *out)
+static void indexed_remote_command(struct sync_push *sp, struct strbuf *out)
 {
 	struct strbuf tail = STRBUF_INIT;
 
@@ -850,7 +1062,20 @@ static void indexed_rsync_path(struct sync_push *sp, struct strbuf *out)
 		strbuf_addstr(out, " && : >");
 		marker_path(out, sp->remote_dir);
 	}
-	strbuf_addstr(&tail, "rsync \"$@\" && echo ");
+	if (sp->small) {
+		/*
+		 * As rsync -a --no-owner --no-group leaves it: modes (-p),
+		 * times to the nanosecond (the stream is pax), symlinks as
+		 * they are, owned by the one who runs it; the directories'
+		 * times set after their files were written.
+		 */
+		strbuf_addstr(&tail, "tar -C ");
+		remote_shell_quote(&tail, sp->remote_dir);
+		strbuf_addstr(&tail, " -x -p --no-same-owner --delay-directory-restore -f - "
+			      "&& echo ");
+	} else {
+		strbuf_addstr(&tail, "rsync \"$@\" && echo ");
+	}
 	strbuf_add(&tail, sp->cur->gen, sizeof(sp->cur->gen));
 	strbuf_addstr(&tail, " >");
 	marker_path(&tail, sp->remote_dir);
@@ -867,6 +1092,8 @@ static void push_child(struct sync_push *sp)
 
 	child_process_release(cp);
 	child_process_init(cp);
+	if (sp->skip)
+		return;
 	if (sp->unchanged) {
 		/* nothing to send: only ask whether the server's tree is still ours */
 		strbuf_addstr(&rpath, "test \"$(cat ");
@@ -876,6 +1103,19 @@ static void push_child(struct sync_push *sp)
 		strbuf_addstr(&rpath, " || { echo '" SYNC_MISMATCH "' >&2; exit 97; }");
 		remote_command_prepare(sp->h, rpath.buf, 0, cp);
 		cp->in = PROC_IO_NULL;
+		cp->out = PROC_IO_CAPTURE;
+		cp->err = PROC_IO_CAPTURE;
+		cp->capture_max = 64 * 1024;
+		cp->timeout_ms = FETCH_IDLE_SECS * 1000;
+		strbuf_release(&rpath);
+		return;
+	}
+	if (sp->small) {
+		indexed_remote_command(sp, &rpath);
+		remote_command_prepare(sp->h, rpath.buf, 0, cp);
+		cp->in = PROC_IO_BUFFER;
+		cp->in_buf = sp->tarball.buf;
+		cp->in_len = sp->tarball.len;
 		cp->out = PROC_IO_CAPTURE;
 		cp->err = PROC_IO_CAPTURE;
 		cp->capture_max = 64 * 1024;
@@ -910,7 +1150,7 @@ static void push_child(struct sync_push *sp)
 		cp->cb_data = cp;
 	}
 	if (sp->cur) {
-		indexed_rsync_path(sp, &rpath);
+		indexed_remote_command(sp, &rpath);
 	} else {
 		strbuf_addstr(&rpath, "mkdir -p ");
 		remote_shell_quote(&rpath, sp->remote_dir);
@@ -926,19 +1166,88 @@ static void push_child(struct sync_push *sp)
 	strbuf_release(&rpath);
 }
 
-/* Can the old index be trusted for this push?  NULL, or why not. */
-static const char *index_untrusted(const struct sync_push *sp, const struct sync_index *old)
+/*
+ * The tar stream of a small push: the listed paths (NUL-separated, as the
+ * walk saw them) as the local tar reads them now, pax (times to the
+ * nanosecond), hard links as files, no atime/ctime records.  false when
+ * tar cannot make it (not installed, a path gone meanwhile, too big): the
+ * push is then rsync's.
+ */
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool make_tarball(struct sync_push *sp)
+{
+	static const char *const argv[] = {
+		"tar", "-C", NULL, "--null", "--verbatim-files-from", "--no-recursion",
+		"--format=posix", "--pax-option=delete=atime,delete=ctime",
+		"--hard-dereference", "--blocking-factor=1", "-T", "-", "-cf", "-",
+	};
+	struct child_process cp = CHILD_PROCESS_INIT;
+	struct burst_error e = BURST_ERROR_INIT;
+	struct strvec names = STRVEC_INIT;
+	struct strbuf list = STRBUF_INIT;
+	bool ok = false;
+
+	/*
+	 * Each path with its parent directories, "." included: writing a
+	 * file into a directory changes the directory's times, which the
+	 * stream then sets back (rsync's implied directories do the same).
+	 */
+	for (const char *p = sp->list.buf; p < sp->list.buf + sp->list.len; p += strlen(p) + 1) {
+		const char *slash;
+
+		strvec_push(&names, p);
+		strvec_push(&names, ".");
+		for (slash = strchr(p, '/'); slash; slash = strchr(slash + 1, '/'))
+			strvec_pushf(&names, "%.*s", (int)(slash - p), p);
+	}
+	qsort(names.v, names.nr, sizeof(*names.v), cmp_name);
+	for (size_t i = 0; i < names.nr; i++)
+		if (!i || strcmp(names.v[i], names.v[i - 1]))
+			strbuf_add(&list, names.v[i], strlen(names.v[i]) + 1);
+	for (size_t i = 0; i < ARRAY_SIZE(argv); i++)
+		strvec_push(&cp.args, argv[i] ? argv[i] : sp->local_dir);
+	cp.in = PROC_IO_BUFFER;
+	cp.in_buf = list.buf;
+	cp.in_len = list.len;
+	cp.out = PROC_IO_CAPTURE;
+	cp.err = PROC_IO_CAPTURE;
+	cp.capture_max = SYNC_SMALL_TAR_MAX;
+	cp.timeout_ms = SYNC_SMALL_TAR_TIMEOUT_MS;
+	if (proc_run(&cp, &e) < 0) {
+		log_debug("remote", "no tar for a small push: %s", e.message);
+	} else if (cp.exit_code != 0 || cp.out_buf.overflow) {
+		char *why = remote_last_line(&cp.err_buf);
+
+		log_debug("remote", "tar of a small push failed (%d)%s%s", cp.exit_code,
+			  why ? ": " : "", why ? why : "");
+		free(why);
+	} else {
+		strbuf_addbuf(&sp->tarball, &cp.out_buf);
+		ok = true;
+	}
+	burst_error_release(&e);
+	child_process_release(&cp);
+	strvec_clear(&names);
+	strbuf_release(&list);
+	return ok;
+}
+
+/* Did the clock go back or step since old's walk?  NULL, or what it did. */
+static const char *clock_untrusted(const struct sync_index *old)
 {
 	int64_t now = sync_clock_ns(CLOCK_REALTIME);
+	int64_t offset = now - sync_clock_ns(CLOCK_BOOTTIME);
+	char boot[36];
 
-	if (memcmp(old->key, sp->cur->key, sizeof(old->key)))
-		return "another server or directory";
-	if (memcmp(old->rules, sp->cur->rules, sizeof(old->rules)))
-		return "the filter rules changed";
 	if (now < old->walk_ns)
 		return "the clock went back";
-	if (!memcmp(old->boot, sp->cur->boot, sizeof(old->boot))) {
-		int64_t d = sp->cur->offset_ns - old->offset_ns;
+	sync_boot_id(boot);
+	if (!memcmp(old->boot, boot, sizeof(old->boot))) {
+		int64_t d = offset - old->offset_ns;
 
 		/* NTP slews at most 500 ppm: more than that is a step */
 		if (d < 0)
@@ -946,8 +1255,31 @@ static const char *index_untrusted(const struct sync_push *sp, const struct sync
 		if (d > SYNC_STEP_NS + (now - old->walk_ns) / 1000)
 			return "the clock was stepped";
 	}
-	if (sp->f.verify_secs > 0 &&
-	    (now - old->full_ns) / 1000000000 >= sp->f.verify_secs)
+	return NULL;
+}
+
+/* Is a full sync that verifies the tree due (verify_secs)? */
+static bool verify_due(const struct sync_push *sp, const struct sync_index *old)
+{
+	int64_t now = sync_clock_ns(CLOCK_REALTIME);
+
+	return sp->f.verify_secs > 0 && (now - old->full_ns) / 1000000000 >= sp->f.verify_secs;
+}
+
+/* Can the old index be trusted for this push?  NULL, or why not. */
+static const char *index_untrusted(const struct sync_push *sp, const struct sync_index *old)
+{
+	const char *why;
+
+	if (memcmp(old->key, sp->cur->key, sizeof(old->key)))
+		return "another server or directory";
+	if (sp->probe == PROBE_MISMATCH)
+		return "the server's tree is not the one last synced (its marker differs)";
+	if (memcmp(old->rules, sp->cur->rules, sizeof(old->rules)))
+		return "the filter rules changed";
+	if ((why = clock_untrusted(old)))
+		return why;
+	if (verify_due(sp, old))
 		return "a full sync verifies the tree (verify_secs)";
 	return NULL;
 }
@@ -998,30 +1330,27 @@ out:
 	return ret;
 }
 
-/*
- * The early walk: while the rules are computed, the workspace is already
- * walked with the rules of the last sync (the index keeps their text); it
- * stands only when the rules came out the same.
- */
-struct early_walk {
-	struct sync_index *old;  /* the index of the last sync, or NULL */
-	struct sync_rules *rules; /* old's rules, parsed */
-	struct sync_walk *walk;
-};
-
 static void early_walk_start(struct sync_push *sp, struct early_walk *ew)
 {
-	const char *why = NULL;
+	struct strbuf sb = STRBUF_INIT;
+	const char *why = NULL, *rules;
+	size_t len;
 
 	memset(ew, 0, sizeof(*ew));
-	ew->old = sync_index_load(sp->f.index_path, &why);
-	if (!ew->old) {
+	if (sync_index_read(sp->f.index_path, &sb, &why) < 0) {
 		log_debug("remote", "sync index of '%s': %s", sp->local_dir, why);
-		return;
+		goto out;
 	}
-	ew->rules = sync_rules_parse(ew->old->rules_text, ew->old->rules_len);
+	/* the walk begins before the rest of the index is checked and decoded */
+	rules = sync_index_peek_rules(&sb, &len);
+	ew->rules = rules ? sync_rules_parse(rules, len) : NULL;
 	if (ew->rules)
 		ew->walk = sync_index_walk_start(sp->local_dir, ew->rules);
+	ew->old = sync_index_parse(&sb, &why);
+	if (!ew->old)
+		log_debug("remote", "sync index of '%s': %s", sp->local_dir, why);
+out:
+	strbuf_release(&sb);
 }
 
 static void early_walk_release(struct early_walk *ew)
@@ -1044,7 +1373,7 @@ static void plan_indexed(struct sync_push *sp, struct early_walk *ew)
 	const char *target;
 	size_t dlen = 0;
 
-	if (ew->walk && ew->old->rules_len == sp->rules.len &&
+	if (ew->walk && ew->old && ew->old->rules_len == sp->rules.len &&
 	    !memcmp(ew->old->rules_text, sp->rules.buf, sp->rules.len)) {
 		sp->cur = sync_index_walk_finish(ew->walk, &why);
 		ew->walk = NULL;
@@ -1073,6 +1402,7 @@ static void plan_indexed(struct sync_push *sp, struct early_walk *ew)
 	why = NULL;
 	sp->cur->rules_text = xstrndup(sp->rules.buf, sp->rules.len);
 	sp->cur->rules_len = sp->rules.len;
+	sp->cur->cache = strbuf_detach(&sp->rules_rec, &sp->cur->cache_len);
 	sha256_init(&c);
 	target = sp->f.index_target ? sp->f.index_target : "";
 	sha256_update(&c, target, strlen(target) + 1);
@@ -1084,7 +1414,9 @@ static void plan_indexed(struct sync_push *sp, struct early_walk *ew)
 	sp->cur->full_ns = sp->cur->walk_ns;
 
 	if (old && !(why = index_untrusted(sp, old))) {
-		sync_index_diff(old, sp->cur, &sp->list, &sp->dels);
+		struct sync_send_info info;
+
+		sync_index_diff(old, sp->cur, &sp->list, &sp->dels, &info);
 		for (size_t i = 0; i < sp->dels.nr; i++)
 			dlen += strlen(sp->dels.v[i]) + 8;
 		if (dlen > SYNC_DELS_MAX) {
@@ -1103,7 +1435,12 @@ static void plan_indexed(struct sync_push *sp, struct early_walk *ew)
 			 * index stays as it is, the server's marker too.
 			 */
 			sp->unchanged = !sp->changed && !sp->dels.nr;
-			if (!sp->unchanged && write_rules_file(sp) < 0) {
+			/* ...and the probe already saw the server's marker: done */
+			sp->skip = sp->unchanged && sp->probe == PROBE_MATCH;
+			sp->small = !sp->unchanged && !sp->f.no_small && info.plain &&
+				    info.nr <= SYNC_SMALL_PATHS &&
+				    info.bytes <= SYNC_SMALL_BYTES && make_tarball(sp);
+			if (!sp->unchanged && !sp->small && write_rules_file(sp) < 0) {
 				why = "the rules cannot be written for rsync";
 				sp->incremental = false;
 				strbuf_reset(&sp->list);
@@ -1117,53 +1454,128 @@ static void plan_indexed(struct sync_push *sp, struct early_walk *ew)
 		log_debug("remote", "full sync of '%s': %s", sp->local_dir, why);
 }
 
-/* Walk, compare with the index and prepare the push (see remote.h). */
-struct sync_push *remote_sync_push_start(const struct remote_host *h, const char *local_dir,
-					 const char *remote_dir, const struct sync_filters *f,
-					 struct burst_error *err)
+/* Load the index and begin the walk (see remote.h). */
+struct sync_push *remote_sync_push_begin(const struct remote_host *h, const char *local_dir,
+					 const char *remote_dir, const struct sync_filters *f)
 {
 	struct sync_push *sp = xcalloc(1, sizeof(*sp));
-	struct early_walk ew = { 0 };
 
 	sp->h = h;
 	sp->local_dir = xstrdup(local_dir);
 	sp->remote_dir = xstrdup(remote_dir);
-	if (f)
+	sp->hold_fd = -1;
+	strvec_init(&sp->unexclude);
+	strvec_init(&sp->extra_excludes);
+	if (f) {
 		sp->f = *f;
-	/* f's lists are read here only; the index names are kept */
-	sp->f.unexclude = sp->f.extra_excludes = NULL;
+		for (size_t i = 0; f->unexclude && f->unexclude[i]; i++)
+			strvec_push(&sp->unexclude, f->unexclude[i]);
+		for (size_t i = 0; f->extra_excludes && f->extra_excludes[i]; i++)
+			strvec_push(&sp->extra_excludes, f->extra_excludes[i]);
+	}
+	/* f is only read here: the push keeps copies of its lists and names */
+	sp->f.unexclude = f && f->unexclude ? (const char *const *)sp->unexclude.v : NULL;
+	sp->f.extra_excludes = f && f->extra_excludes ?
+			       (const char *const *)sp->extra_excludes.v : NULL;
 	sp->index_path = f && f->index_path ? xstrdup(f->index_path) : NULL;
 	sp->index_target = f && f->index_target ? xstrdup(f->index_target) : NULL;
 	sp->f.index_path = sp->index_path;
 	sp->f.index_target = sp->index_target;
 	strbuf_init(&sp->rules, 0);
 	strbuf_init(&sp->list, 0);
+	strbuf_init(&sp->rules_rec, 0);
+	strbuf_init(&sp->tarball, 0);
 	strvec_init(&sp->dels);
 	child_process_init(&sp->cp);
 	/* the marker is the tool's, never the workspace's, on either side */
 	if (sp->f.index_path) {
 		strbuf_addstr(&sp->rules, "- /" SYNC_MARKER "\n");
-		early_walk_start(sp, &ew);
+		early_walk_start(sp, &sp->ew);
 	}
-	if (remote_sync_rules(local_dir, f, &sp->rules, err) < 0) {
-		early_walk_release(&ew);
-		remote_sync_push_free(sp);
-		return NULL;
-	}
-	log_trace("remote", "sync rules:\n%s", sp->rules.buf);
-	if (sp->f.index_path)
-		plan_indexed(sp, &ew);
-	early_walk_release(&ew);
-	log_trace("remote", "push of %s/ to %s:%s/ (%s)", local_dir, remote_dest(h), remote_dir,
-		  sp->unchanged ? "nothing changed" : sp->incremental ? "incremental" : "full");
-	push_child(sp);
 	return sp;
 }
 
-/* The child to run. */
+/* The marker probe for the caller's remote command (see remote.h). */
+void remote_sync_push_probe(const struct sync_push *sp, struct strbuf *cmd)
+{
+	if (!sp->ew.old)
+		return;
+	strbuf_addstr(cmd, " && { printf '%s' '" SYNC_PROBE_TAG "'; cat ");
+	marker_path(cmd, sp->remote_dir);
+	strbuf_addstr(cmd, " 2>/dev/null; echo; }");
+}
+
+/* What the probe printed (see remote.h). */
+void remote_sync_push_probed(struct sync_push *sp, const char *out, size_t len)
+{
+	const char *p = out, *end = out + len;
+	size_t tl = strlen(SYNC_PROBE_TAG);
+
+	if (!sp->ew.old || !out)
+		return;
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		size_t n = eol ? (size_t)(eol - p) : (size_t)(end - p);
+
+		if (n >= tl && !memcmp(p, SYNC_PROBE_TAG, tl)) {
+			sp->probe = n - tl == sizeof(sp->ew.old->gen) &&
+				    !memcmp(p + tl, sp->ew.old->gen, sizeof(sp->ew.old->gen))
+				    ? PROBE_MATCH : PROBE_MISMATCH;
+			return;
+		}
+		p += n + 1;
+	}
+}
+
+/* Compute the rules, finish the walk and choose the push (see remote.h). */
+int remote_sync_push_plan(struct sync_push *sp, struct burst_error *err)
+{
+	const struct sync_index *old = sp->ew.old;
+	/* the last walk's record of the rules, when the index may vouch for it */
+	bool rec = old && !clock_untrusted(old) && !verify_due(sp, old);
+
+	if (sync_rules_compute(sp->local_dir, &sp->f, rec ? old->cache : NULL,
+			       rec ? old->cache_len : 0, sp->f.index_path ? &sp->rules_rec : NULL,
+			       &sp->rules, err) < 0) {
+		early_walk_release(&sp->ew);
+		return -1;
+	}
+	log_trace("remote", "sync rules:\n%s", sp->rules.buf);
+	if (sp->f.index_path)
+		plan_indexed(sp, &sp->ew);
+	early_walk_release(&sp->ew);
+	log_trace("remote", "push of %s/ to %s:%s/ (%s)", sp->local_dir, remote_dest(sp->h),
+		  sp->remote_dir, remote_sync_push_kind(sp));
+	push_child(sp);
+	return 0;
+}
+
+/* Walk, compare with the index and prepare the push (see remote.h). */
+struct sync_push *remote_sync_push_start(const struct remote_host *h, const char *local_dir,
+					 const char *remote_dir, const struct sync_filters *f,
+					 struct burst_error *err)
+{
+	struct sync_push *sp = remote_sync_push_begin(h, local_dir, remote_dir, f);
+
+	if (remote_sync_push_plan(sp, err) < 0) {
+		remote_sync_push_free(sp);
+		return NULL;
+	}
+	return sp;
+}
+
+/* Close fd once the push is done with the remote tree (see remote.h). */
+void remote_sync_push_hold(struct sync_push *sp, int fd)
+{
+	if (sp->hold_fd >= 0)
+		close(sp->hold_fd);
+	sp->hold_fd = fd;
+}
+
+/* The child to run, or NULL: nothing to run. */
 struct child_process *remote_sync_push_child(struct sync_push *sp)
 {
-	return &sp->cp;
+	return sp->skip ? NULL : &sp->cp;
 }
 
 /* Only what changed? */
@@ -1172,19 +1584,51 @@ bool remote_sync_push_incremental(const struct sync_push *sp)
 	return sp->incremental;
 }
 
+/* What the push is (see remote.h). */
+const char *remote_sync_push_kind(const struct sync_push *sp)
+{
+	return sp->skip ? "nothing changed, marker seen" : sp->unchanged ? "nothing changed" :
+	       sp->small ? "incremental, tar" : sp->incremental ? "incremental" : "full";
+}
+
+/* Write the index of a push that succeeded, then let go of the hold. */
+static void *save_thread(void *data)
+{
+	struct sync_push *sp = data;
+	struct burst_error e = BURST_ERROR_INIT;
+
+	if (sync_index_save(sp->cur, sp->f.index_path, &e) < 0) {
+		/* the server's marker no longer matches the old index: next is full */
+		log_warn("remote", "%s", e.message);
+		unlink(sp->f.index_path);
+	}
+	burst_error_release(&e);
+	remote_sync_push_hold(sp, -1);
+	return NULL;
+}
+
 /* Check the push, fall back to a full one on a marker mismatch, write the index. */
 int remote_sync_push_end(struct sync_push *sp, struct sync_stats *stats,
 			 struct burst_error *err)
 {
-	struct burst_error e = BURST_ERROR_INIT;
+	bool mismatch = sp->cp.err_buf.buf && strstr(sp->cp.err_buf.buf, SYNC_MISMATCH);
 
-	if (sp->incremental && sp->cp.exit_code != 0 && sp->cp.err_buf.buf &&
-	    strstr(sp->cp.err_buf.buf, SYNC_MISMATCH)) {
+	if (sp->incremental && sp->cp.exit_code != 0 && (mismatch || sp->small)) {
 		int timeout = sp->cp.timeout_ms;
 
-		log_info("remote", "the source tree on the server changed since the last sync: "
-			 "a full sync");
+		if (mismatch) {
+			log_info("remote", "the source tree on the server changed since the "
+				 "last sync: a full sync");
+		} else {
+			char *why = remote_last_line(&sp->cp.err_buf);
+
+			/* a server without GNU tar, say: rsync knows the way */
+			log_info("remote", "sending the change with tar failed (%d)%s%s: a full sync",
+				 sp->cp.exit_code, why ? ": " : "", why ? why : "");
+			free(why);
+		}
 		sp->incremental = false;
+		sp->small = false;
 		sp->unchanged = false;
 		sp->cur->full_ns = sync_clock_ns(CLOCK_REALTIME_COARSE);
 		push_child(sp);
@@ -1195,6 +1639,13 @@ int remote_sync_push_end(struct sync_push *sp, struct sync_stats *stats,
 		}
 		if (proc_interrupted())
 			return 0;
+	}
+	if (sp->skip || sp->unchanged)
+		remote_sync_push_hold(sp, -1); /* nothing to write: done with the tree */
+	if (sp->skip) {
+		if (stats)
+			memset(stats, 0, sizeof(*stats));
+		return 0;
 	}
 	if (sp->unchanged) {
 		if (sp->cp.exit_code != 0) {
@@ -1217,17 +1668,38 @@ int remote_sync_push_end(struct sync_push *sp, struct sync_stats *stats,
 		}
 		return 0;
 	}
-	if (remote_rsync_push_finish(sp->h, sp->local_dir, sp->remote_dir, &sp->cp, stats,
-				     err) < 0)
+	if (sp->small) {
+		if (stats) {
+			memset(stats, 0, sizeof(*stats));
+			stats->files_transferred = sp->changed;
+			stats->bytes_sent = sp->tarball.len;
+			stats->elapsed_ms = sp->cp.elapsed_ms;
+		}
+	} else if (remote_rsync_push_finish(sp->h, sp->local_dir, sp->remote_dir, &sp->cp,
+					    stats, err) < 0) {
 		return -1;
+	}
 	if (stats && sp->incremental)
 		stats->files = sp->changed;
-	if (sp->cur && sync_index_save(sp->cur, sp->f.index_path, &e) < 0) {
-		/* the server's marker no longer matches the old index: next is full */
-		log_warn("remote", "%s", e.message);
-		unlink(sp->f.index_path);
+	if (sp->cur) {
+		sigset_t all, saved;
+
+		/*
+		 * The index is written beside what comes next (the remote
+		 * cargo): a thread with every signal blocked, joined by
+		 * remote_sync_push_free().  Until it is written, the old one
+		 * names a generation the server no longer has: a run that
+		 * dies meanwhile leaves a full sync for the next one.
+		 */
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &saved);
+		sp->saving = !pthread_create(&sp->saver, NULL, save_thread, sp);
+		pthread_sigmask(SIG_SETMASK, &saved, NULL);
+		if (!sp->saving)
+			save_thread(sp);
+	} else {
+		remote_sync_push_hold(sp, -1);
 	}
-	burst_error_release(&e);
 	return 0;
 }
 
@@ -1236,10 +1708,18 @@ void remote_sync_push_free(struct sync_push *sp)
 {
 	if (!sp)
 		return;
+	if (sp->saving)
+		pthread_join(sp->saver, NULL);
+	remote_sync_push_hold(sp, -1);
+	early_walk_release(&sp->ew);
 	child_process_release(&sp->cp);
 	strbuf_release(&sp->rules);
 	strbuf_release(&sp->list);
+	strbuf_release(&sp->rules_rec);
+	strbuf_release(&sp->tarball);
 	strvec_clear(&sp->dels);
+	strvec_clear(&sp->unexclude);
+	strvec_clear(&sp->extra_excludes);
 	sync_index_free(sp->cur);
 	sync_index_free(sp->old);
 	if (sp->rules_file)

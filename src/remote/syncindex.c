@@ -22,7 +22,9 @@
 #include "burst/sha256.h"
 #include "remote-int.h"
 
-#define SI_MAGIC "BURSTSI3"
+#define SI_MAGIC "BURSTSI4"
+/* The rules walk's record (see sync.c): beyond this, none is kept. */
+#define SI_CACHE_MAX (64u * 1024 * 1024)
 #define SI_MAX_ENTRIES 4000000u
 #define SI_MAX_FILE (1024u * 1024 * 1024)
 #define SI_PATH_MAX 4096
@@ -288,7 +290,8 @@ int sync_rules_test(const char *rules, const char *path, bool is_dir)
 /*
  * The walk is lstat-bound (100,000 files: ~0.2 s of kernel time on one
  * core), so a few threads share it: a queue of directories to read, each
- * thread with its own entries, merged and sorted at the end.
+ * thread with its own entries, merged at the end (in walk order: the diff
+ * needs no order, and the sort is left to the index's writer).
  */
 #define WALK_THREADS_MAX 4
 
@@ -421,6 +424,13 @@ static int cmp_entry(const void *a, const void *b)
 	return strcmp(((const struct si_entry *)a)->path, ((const struct si_entry *)b)->path);
 }
 
+/* Sort the entries by path (strcmp), as the file keeps them. */
+void sync_index_sort(struct sync_index *idx)
+{
+	if (idx->nr > 1)
+		qsort(idx->v, idx->nr, sizeof(*idx->v), cmp_entry);
+}
+
 /* A clock in nanoseconds. */
 int64_t sync_clock_ns(clockid_t id)
 {
@@ -432,7 +442,8 @@ int64_t sync_clock_ns(clockid_t id)
 
 struct sync_walk {
 	struct walk_shared sh;
-	struct walker w[WALK_THREADS_MAX];
+	/* n threads from the start; the caller joins in as w[n] at the finish */
+	struct walker w[WALK_THREADS_MAX + 1];
 	pthread_t tid[WALK_THREADS_MAX];
 	int n, started;
 	struct sync_index *idx;
@@ -465,25 +476,26 @@ struct sync_walk *sync_index_walk_start(const char *root, const struct sync_rule
 		add_entry(sw->idx, ".", &st);
 		strvec_push(&sh->queue, "");
 	}
-	for (int i = 0; i < sw->n; i++) {
+	for (int i = 0; i <= sw->n; i++) {
 		sw->w[i].sh = sh;
 		strbuf_init(&sw->w[i].path, 256);
 		strbuf_init(&sw->w[i].scratch, 256);
 		strvec_init(&sw->w[i].subdirs);
 	}
 	/*
-	 * Walkers 1.. start now, with every signal blocked (signals stay the
-	 * main thread's); walker 0 is the thread that finishes the walk.
+	 * One walker per core starts now, with every signal blocked (signals
+	 * stay the main thread's), so that the cores walk while the caller
+	 * waits for the server; the thread that finishes the walk joins in.
 	 */
 	{
 		sigset_t all, saved;
 
 		sigfillset(&all);
 		pthread_sigmask(SIG_SETMASK, &all, &saved);
-		for (int i = 1; i < sw->n && !sh->failed; i++) {
+		for (int i = 0; i < sw->n && !sh->failed; i++) {
 			if (pthread_create(&sw->tid[i], NULL, walk_thread, &sw->w[i]))
 				break;
-			sw->started = i;
+			sw->started = i + 1;
 		}
 		pthread_sigmask(SIG_SETMASK, &saved, NULL);
 	}
@@ -497,10 +509,10 @@ struct sync_index *sync_index_walk_finish(struct sync_walk *sw, const char **why
 	struct sync_index *idx = sw->idx;
 	size_t total = 0;
 
-	walk_thread(&sw->w[0]);
-	for (int i = 1; i <= sw->started; i++)
+	walk_thread(&sw->w[sw->n]);
+	for (int i = 0; i < sw->started; i++)
 		pthread_join(sw->tid[i], NULL);
-	for (int i = 0; i < sw->n; i++) {
+	for (int i = 0; i <= sw->n; i++) {
 		total += sw->w[i].part.nr;
 		strbuf_release(&sw->w[i].path);
 		strbuf_release(&sw->w[i].scratch);
@@ -511,7 +523,7 @@ struct sync_index *sync_index_walk_finish(struct sync_walk *sw, const char **why
 		sh->why = "too many files";
 	}
 	ALLOC_GROW(idx->v, idx->nr + total, idx->alloc);
-	for (int i = 0; i < sw->n; i++) {
+	for (int i = 0; i <= sw->n; i++) {
 		if (sw->w[i].part.nr)
 			memcpy(idx->v + idx->nr, sw->w[i].part.v,
 			       sw->w[i].part.nr * sizeof(*idx->v));
@@ -527,8 +539,6 @@ struct sync_index *sync_index_walk_finish(struct sync_walk *sw, const char **why
 		*why = sh->why;
 		sync_index_free(idx);
 		idx = NULL;
-	} else {
-		qsort(idx->v, idx->nr, sizeof(*idx->v), cmp_entry);
 	}
 	free(sw);
 	return idx;
@@ -546,18 +556,22 @@ void sync_index_free(struct sync_index *idx)
 {
 	if (!idx)
 		return;
-	for (size_t i = 0; i < idx->nr; i++)
-		free(idx->v[i].path);
+	if (idx->arena)
+		free(idx->arena);
+	else
+		for (size_t i = 0; i < idx->nr; i++)
+			free(idx->v[i].path);
 	free(idx->v);
 	free(idx->rules_text);
+	free(idx->cache);
 	free(idx);
 }
 
 /* ---- the file --------------------------------------------------------------
- * "BURSTSI3", then little-endian: key[32] rules[32] gen[32] boot[36]
- * walk_ns offset_ns full_ns (i64), the rules' length (u64) and text,
- * count (u64), count x { u16 path length,
- * path, u32 mode, u64 size, i64 mtime_ns, i64 ctime_ns, u64 ino }, and a
+ * "BURSTSI4", then little-endian: key[32] rules[32] gen[32] boot[36]
+ * walk_ns offset_ns full_ns (i64), the rules' length (u64) and text, the
+ * rules record's length (u64) and bytes, count (u64), count x { u16 path
+ * length, path, u64 mode, u64 size, i64 mtime_ns, i64 ctime_ns, u64 ino }, and a
  * 64-bit checksum of everything before it (sum64): a torn or damaged file
  * is detected; the file is the user's own (0600 in the state dir), so the
  * checksum need not resist a forger, and SHA-256 was a third of a warm
@@ -620,13 +634,14 @@ void sync_boot_id(char out[36])
  * index: a full sync), so durability buys nothing here, and the two
  * fsyncs were most of a one-file-changed sync's index write.
  */
-int sync_index_save(const struct sync_index *idx, const char *path,
-		    struct burst_error *err)
+int sync_index_save(struct sync_index *idx, const char *path, struct burst_error *err)
 {
 	struct strbuf sb = STRBUF_INIT;
 	char *tmp = xstrfmt("%s.tmp", path);
 	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
 	int fd = -1, ret = -1;
+
+	sync_index_sort(idx); /* a walk leaves them in walk order */
 
 	strbuf_add(&sb, SI_MAGIC, 8);
 	strbuf_add(&sb, idx->key, 32);
@@ -638,6 +653,9 @@ int sync_index_save(const struct sync_index *idx, const char *path,
 	put_u64(&sb, (uint64_t)idx->full_ns);
 	put_u64(&sb, idx->rules_len);
 	strbuf_add(&sb, idx->rules_text ? idx->rules_text : "", idx->rules_len);
+	put_u64(&sb, idx->cache_len <= SI_CACHE_MAX ? idx->cache_len : 0);
+	if (idx->cache_len <= SI_CACHE_MAX)
+		strbuf_add(&sb, idx->cache ? idx->cache : "", idx->cache_len);
 	put_u64(&sb, idx->nr);
 	for (size_t i = 0; i < idx->nr; i++) {
 		const struct si_entry *e = &idx->v[i];
@@ -717,26 +735,50 @@ static bool path_is_inside(const char *p, size_t n)
 }
 
 /* Read and check an index file. */
-struct sync_index *sync_index_load(const char *path, const char **why)
+/* Read an index file whole (bounded); -1 with *why. */
+int sync_index_read(const char *path, struct strbuf *sb, const char **why)
 {
-	struct strbuf sb = STRBUF_INIT;
+	strbuf_set_max(sb, SI_MAX_FILE);
+	if (strbuf_read_file(sb, path) < 0) {
+		*why = errno == ENOENT ? "no index yet" : "the index cannot be read";
+		return -1;
+	}
+	return 0;
+}
+
+#define SI_HEADER (8 + 32 * 3 + 36 + 32)
+
+/* The rules text of a read index, unchecked (see remote-int.h); NULL if none. */
+const char *sync_index_peek_rules(const struct strbuf *sb, size_t *len)
+{
+	const unsigned char *p = (const unsigned char *)sb->buf;
+	uint64_t n;
+
+	if (sb->len < SI_HEADER + 24 || memcmp(sb->buf, SI_MAGIC, 8))
+		return NULL;
+	n = get_u64(p + SI_HEADER - 8);
+	if (n > sb->len - SI_HEADER - 24)
+		return NULL;
+	*len = (size_t)n;
+	return sb->buf + SI_HEADER;
+}
+
+/* Check and decode a read index (see remote-int.h). */
+struct sync_index *sync_index_parse(const struct strbuf *sb, const char **why)
+{
 	struct sync_index *idx = NULL;
 	const unsigned char *p, *end;
 	uint64_t count;
+	char *names;
 
-	strbuf_set_max(&sb, SI_MAX_FILE);
-	if (strbuf_read_file(&sb, path) < 0) {
-		*why = errno == ENOENT ? "no index yet" : "the index cannot be read";
-		goto out;
-	}
 	*why = "the index is damaged";
-	if (sb.len < 8 + 32 * 3 + 36 + 40 + 8 || memcmp(sb.buf, SI_MAGIC, 8))
-		goto out;
-	if (sum64((const unsigned char *)sb.buf, sb.len - 8) !=
-	    get_u64((const unsigned char *)sb.buf + sb.len - 8))
-		goto out;
-	p = (const unsigned char *)sb.buf + 8;
-	end = (const unsigned char *)sb.buf + sb.len - 8;
+	if (sb->len < SI_HEADER + 24 || memcmp(sb->buf, SI_MAGIC, 8))
+		return NULL;
+	if (sum64((const unsigned char *)sb->buf, sb->len - 8) !=
+	    get_u64((const unsigned char *)sb->buf + sb->len - 8))
+		return NULL;
+	p = (const unsigned char *)sb->buf + 8;
+	end = (const unsigned char *)sb->buf + sb->len - 8;
 	idx = xcalloc(1, sizeof(*idx));
 	memcpy(idx->key, p, 32);
 	memcpy(idx->rules, p + 32, 32);
@@ -752,15 +794,28 @@ struct sync_index *sync_index_load(const char *path, const char **why)
 	idx->full_ns = (int64_t)get_u64(p + 16);
 	idx->rules_len = (size_t)get_u64(p + 24);
 	p += 32;
-	if (idx->rules_len > (size_t)(end - p) || (size_t)(end - p) - idx->rules_len < 8 ||
+	if (idx->rules_len > (size_t)(end - p) || (size_t)(end - p) - idx->rules_len < 16 ||
 	    memchr(p, '\0', idx->rules_len))
 		goto bad;
 	idx->rules_text = xstrndup((const char *)p, idx->rules_len);
 	p += idx->rules_len;
+	idx->cache_len = (size_t)get_u64(p);
+	p += 8;
+	if (idx->cache_len > SI_CACHE_MAX || idx->cache_len > (size_t)(end - p) ||
+	    (size_t)(end - p) - idx->cache_len < 8)
+		goto bad;
+	idx->cache = xmalloc(idx->cache_len + 1);
+	memcpy(idx->cache, p, idx->cache_len);
+	p += idx->cache_len;
 	count = get_u64(p);
 	p += 8;
-	if (count > SI_MAX_ENTRIES)
+	/* each entry takes 42 bytes and more: a count the file cannot hold is damage */
+	if (count > SI_MAX_ENTRIES || count > (uint64_t)(end - p) / 42)
 		goto bad;
+	/* every path in one block (one allocation, not one per entry) */
+	idx->arena = names = xmalloc((size_t)(end - p) + 1);
+	idx->v = xcalloc(count ? count : 1, sizeof(*idx->v));
+	idx->alloc = count;
 	for (uint64_t i = 0; i < count; i++) {
 		struct si_entry *e;
 		size_t n;
@@ -774,9 +829,11 @@ struct sync_index *sync_index_load(const char *path, const char **why)
 		/* a deleted entry's path becomes a remote `rm -rf ./PATH`: relative, no ".." */
 		if (!path_is_inside((const char *)p, n))
 			goto bad;
-		ALLOC_GROW(idx->v, idx->nr + 1, idx->alloc);
 		e = &idx->v[idx->nr++];
-		e->path = xstrndup((const char *)p, n);
+		memcpy(names, p, n);
+		names[n] = '\0';
+		e->path = names;
+		names += n + 1;
 		p += n;
 		e->mode = (uint32_t)get_u64(p);
 		e->size = get_u64(p + 8);
@@ -790,11 +847,20 @@ struct sync_index *sync_index_load(const char *path, const char **why)
 	if (p != end)
 		goto bad;
 	*why = NULL;
-	goto out;
+	return idx;
 bad:
 	sync_index_free(idx);
-	idx = NULL;
-out:
+	return NULL;
+}
+
+/* Read and check an index file (see remote-int.h). */
+struct sync_index *sync_index_load(const char *path, const char **why)
+{
+	struct strbuf sb = STRBUF_INIT;
+	struct sync_index *idx = NULL;
+
+	if (sync_index_read(path, &sb, why) == 0)
+		idx = sync_index_parse(&sb, why);
 	strbuf_release(&sb);
 	return idx;
 }
@@ -828,42 +894,83 @@ static bool parent_deleted(const struct strvec *dels, const char *path)
 	return hit;
 }
 
-/* What to send and delete to bring the last sync's tree to cur. */
-void sync_index_diff(const struct sync_index *old, const struct sync_index *cur,
-		     struct strbuf *send, struct strvec *dels)
+/* FNV-1a: the paths are the tool's own, no adversary picks them to collide. */
+static uint64_t path_hash(const char *p)
 {
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *p; p++)
+		h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+	return h;
+}
+
+/*
+ * What to send and delete to bring the last sync's tree to cur.  Neither
+ * needs an order: old's paths go into an open-addressing table, cur's are
+ * looked up in it (no sort of the walk on the way to the push).
+ */
+void sync_index_diff(const struct sync_index *old, const struct sync_index *cur,
+		     struct strbuf *send, struct strvec *dels, struct sync_send_info *info)
+{
+	struct sync_send_info none;
 	int64_t racy = old->walk_ns - SYNC_RACY_NS;
 	struct strvec gone = STRVEC_INIT;
-	size_t i = 0, k = 0;
+	size_t cap = 16, mask;
+	/* old's entry + 1 (0 = empty) and the path's hash: few paths are looked at */
+	struct { uint32_t entry, hash; } *slot;
+	bool *seen = xcalloc(old->nr ? old->nr : 1, sizeof(*seen));
 
-	while (i < old->nr || k < cur->nr) {
-		const struct si_entry *o, *c;
-		int d = i == old->nr ? 1 : k == cur->nr ? -1
-			: strcmp(old->v[i].path, cur->v[k].path);
+	if (!info)
+		info = &none;
+	memset(info, 0, sizeof(*info));
+	info->plain = true;
+	while (cap < 2 * old->nr)
+		cap *= 2;
+	mask = cap - 1;
+	slot = xcalloc(cap, sizeof(*slot));
+	for (size_t i = 0; i < old->nr; i++) {
+		uint64_t hv = path_hash(old->v[i].path);
+		size_t h = (size_t)hv & mask;
 
-		if (d < 0) {
-			strvec_push(&gone, old->v[i++].path);
-			continue;
-		}
-		if (d > 0) {
-			c = &cur->v[k++];
-			strbuf_add(send, c->path, strlen(c->path) + 1);
-			continue;
-		}
-		o = &old->v[i];
-		c = &cur->v[k];
-		if ((o->mode & S_IFMT) != (c->mode & S_IFMT))
-			strvec_push(&gone, o->path);
-		if (!same_stat(o, c) || o->mtime_ns >= racy || o->ctime_ns >= racy)
-			strbuf_add(send, c->path, strlen(c->path) + 1);
-		i++;
-		k++;
+		while (slot[h].entry)
+			h = (h + 1) & mask;
+		slot[h].entry = (uint32_t)i + 1;
+		slot[h].hash = (uint32_t)(hv >> 32);
 	}
-	/* gone is sorted (it follows old's order): keep only the topmost */
+	for (size_t k = 0; k < cur->nr; k++) {
+		const struct si_entry *c = &cur->v[k], *o = NULL;
+		uint64_t hv = path_hash(c->path);
+		size_t h = (size_t)hv & mask;
+
+		for (; slot[h].entry; h = (h + 1) & mask) {
+			if (slot[h].hash == (uint32_t)(hv >> 32) &&
+			    !strcmp(old->v[slot[h].entry - 1].path, c->path)) {
+				o = &old->v[slot[h].entry - 1];
+				seen[slot[h].entry - 1] = true;
+				break;
+			}
+		}
+		if (o && (o->mode & S_IFMT) != (c->mode & S_IFMT))
+			strvec_push(&gone, o->path);
+		if (o && same_stat(o, c) && o->mtime_ns < racy && o->ctime_ns < racy)
+			continue;
+		strbuf_add(send, c->path, strlen(c->path) + 1);
+		info->nr++;
+		info->bytes += S_ISREG(c->mode) ? c->size : 0;
+		info->plain &= S_ISREG(c->mode) || S_ISDIR(c->mode) || S_ISLNK(c->mode);
+	}
+	for (size_t i = 0; i < old->nr; i++)
+		if (!seen[i])
+			strvec_push(&gone, old->v[i].path);
+	/* keep only the topmost (a deleted directory's files go with it) */
+	if (gone.nr > 1)
+		qsort(gone.v, gone.nr, sizeof(*gone.v), cmp_str);
 	for (size_t g = 0; g < gone.nr; g++)
 		if (!parent_deleted(&gone, gone.v[g]))
 			strvec_push(dels, gone.v[g]);
 	strvec_clear(&gone);
+	free(slot);
+	free(seen);
 }
 
 /* A random generation id for the server's marker. */

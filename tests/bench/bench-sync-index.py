@@ -5,11 +5,14 @@ A generated crate of 100,000 files (bench-sync.py's generator, 200 MB in
 all; BENCH_INDEX_FILES / BENCH_INDEX_MB override), in a temporary directory.
 Side by side (A B A B ...), BENCH_PAIRS pairs each:
   - no change: the sync phase of a warm `cargo burst check` (sync_ms of the
-    state DB: the volume's mount check, then the indexed push) against
-    a raw `rsync -a --delete` of the same tree with the same rules over the
-    same master into the tool's remote directory;
+    state DB: the volume's mount check, which also reads the server's sync
+    marker, beside the walk of the workspace; then the indexed push, here
+    no command at all) against a raw `rsync -a --delete` of the same tree
+    with the same rules over the same master into the tool's remote
+    directory;
   - one file changed before each A and before each B (a line appended to a
-    different file each time): the same two;
+    different file each time): the same two (the tool sends a small change
+    as a tar stream over the master, a larger one by rsync);
   - the tool's own CPU time per no-change warm run (its children, rsync,
     ssh and cargo, excluded: benchlib.run_footprint), median of 5;
   - the first sync on a new server with the volume kept (`cargo burst down`

@@ -72,7 +72,7 @@ static void index_phases(const char *dir, long n)
 		if (!old)
 			exit(1);
 		t0 = now_ms();
-		sync_index_diff(old, cur, &send, &dels);
+		sync_index_diff(old, cur, &send, &dels, NULL);
 		t[4 * n + i] = now_ms() - t0;
 		t0 = now_ms();
 		if (sync_index_save(cur, path, &err) < 0)

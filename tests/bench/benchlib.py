@@ -146,13 +146,14 @@ class Plan:
                 v = line.split("CARGO_TARGET_DIR=", 1)[1]
                 self.target_dir = v.split("'")[0].split(";")[0].strip()
         if self.rsync is None:
-            # an indexed push with nothing to send runs no rsync: one ssh over
-            # the master (its options) and the push's own trace line (the dirs)
+            # an indexed push with nothing (or little) to send runs no rsync:
+            # the options of an ssh over the master (the command after "--"
+            # may span lines) and the push's own trace line (the dirs)
             for line in lines:
-                if line.startswith("trace: proc: run: ssh ") and ".cargo-burst-sync" in line:
-                    argv = shlex.split(line[len("trace: proc: run: "):])
-                    self.ssh = argv[:argv.index("-T")]
-                    self.host = argv[argv.index("--") + 1]
+                if line.startswith("trace: proc: run: ssh ") and " -T -- " in line:
+                    head, rest = line[len("trace: proc: run: "):].split(" -T -- ", 1)
+                    self.ssh = shlex.split(head)
+                    self.host = rest.split()[0]
                 m = re.match(r"trace: remote: push of (.*/) to ([^:]+):(.*/) \(", line)
                 if m:
                     self.local, self.remote = m.group(1), m.group(3)

@@ -74,20 +74,37 @@ def run_all(tap, sim, w):
     with open(os.path.join(ws, "notes.txt"), "w") as f:
         f.write("new\n")
     r = traced_check(w, ws)
-    tap.ok(r.code == 0 and push_kind(r.err) == "incremental", "edit + create: incremental")
+    tap.ok(r.code == 0 and push_kind(r.err) == "incremental, tar"
+           and "trace: proc: run: rsync " not in r.err,
+           "edit + create: incremental, a small change as a tar stream (no rsync)")
     tap.ok(src and "// edited" in (read(os.path.join(src, "src", "main.rs")) or "")
            and read(os.path.join(src, "notes.txt")) == "new\n", "the edit and the new file arrived")
     os.unlink(os.path.join(ws, "notes.txt"))
     r = traced_check(w, ws)
-    tap.ok(r.code == 0 and push_kind(r.err) == "incremental" and src
+    tap.ok(r.code == 0 and push_kind(r.err) == "incremental, tar" and src
            and not os.path.exists(os.path.join(src, "notes.txt")), "delete: incremental, gone")
+    # more than a small change: rsync, of the listed files only
+    with open(os.path.join(ws, "big.bin"), "wb") as f:
+        f.write(os.urandom(3 * 1024 * 1024))
+    r = traced_check(w, ws)
+    runs = [ln for ln in r.err.splitlines() if ln.startswith("trace: proc: run: rsync ")]
+    tap.ok(r.code == 0 and push_kind(r.err) == "incremental" and len(runs) == 1
+           and "--files-from=-" in runs[0] and " --delete " not in runs[0],
+           "3 MB changed: an incremental rsync of the listed files")
+    tap.ok(src and os.path.getsize(os.path.join(src, "big.bin")) == 3 * 1024 * 1024,
+           "the big file arrived")
 
     # past the racily clean window, nothing changed: no rsync at all
     time.sleep(2.2)
     traced_check(w, ws)
     r = traced_check(w, ws)
-    tap.ok(r.code == 0 and push_kind(r.err) == "nothing changed"
-           and "trace: proc: run: rsync " not in r.err, "nothing changed: no rsync")
+    # the mount command read the server's marker: no command of the push's own
+    tap.ok(r.code == 0 and push_kind(r.err) == "nothing changed, marker seen"
+           and "trace: proc: run: rsync " not in r.err
+           and ".cargo-burst-sync" not in "".join(
+               ln for ln in r.err.splitlines() if ln.startswith("trace: proc: run: ")
+               and "mount the project volume" not in ln),
+           "nothing changed: no rsync, no round trip of the push's own")
 
     # behind the tool's back
     with open(os.path.join(src, "stray.rs"), "w") as f:
@@ -97,11 +114,13 @@ def run_all(tap, sim, w):
     r = traced_check(w, ws)
     full = [ln for ln in r.err.splitlines()
             if ln.startswith("trace: proc: run: rsync ") and " --delete " in ln]
-    tap.ok(r.code == 0 and push_kind(r.err) == "nothing changed" and len(full) == 1,
-           "nothing changed here, but the marker does not match: a full rsync ran")
+    tap.ok(r.code == 0 and push_kind(r.err) == "full" and len(full) == 1,
+           "nothing changed here, but the marker the mount read does not match: "
+           "one full rsync ran")
     tap.ok(not os.path.exists(os.path.join(src, "stray.rs")), "the full sync removed the stray file")
     r = traced_check(w, ws)
-    tap.ok(r.code == 0 and push_kind(r.err) in ("incremental", "nothing changed"),
+    tap.ok(r.code == 0 and push_kind(r.err) in ("incremental", "nothing changed",
+                                                "nothing changed, marker seen"),
            "the next one trusts the rebuilt index")
 
     # a new server, the volume kept: the tree is on the volume, nothing to send
@@ -109,7 +128,7 @@ def run_all(tap, sim, w):
     r = w.burst(["down"], cwd=ws)
     tap.is_(r.code, 0, "down (volume kept)")
     r = traced_check(w, ws)
-    tap.ok(r.code == 0 and push_kind(r.err) == "nothing changed"
+    tap.ok(r.code == 0 and push_kind(r.err) == "nothing changed, marker seen"
            and "trace: proc: run: rsync " not in r.err, "new server, same volume: no rsync")
     tap.is_(len(glob.glob(os.path.join(w.state_dir, "sync", "*.idx"))), 1,
             "still one index file")

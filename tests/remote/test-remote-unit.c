@@ -254,6 +254,90 @@ static void sync_locally(const struct sync_filters *f, const char *dest)
 }
 
 /* In a git work tree, git says what is ignored: info/exclude and core.excludesFile too. */
+/* The rules again, from the record of the last walk when nothing it read changed. */
+static void rec_rules(const char *root, const struct sync_filters *f, const struct strbuf *in,
+		      struct strbuf *rules, struct strbuf *out)
+{
+	struct burst_error err = BURST_ERROR_INIT;
+
+	strbuf_reset(rules);
+	if (out)
+		strbuf_reset(out);
+	if (sync_rules_compute(root, f, in ? in->buf : NULL, in ? in->len : 0, out, rules,
+			       &err) < 0)
+		strbuf_addstr(rules, "(failed)");
+	burst_error_release(&err);
+}
+
+static void test_rules_record(void)
+{
+	static const char *const extra[] = { "big/", NULL };
+	struct sync_filters f = { .no_git = true }, f2 = { .no_git = true, .extra_excludes = extra };
+	char *root = xstrfmt("%s/rec", tmp);
+	struct strbuf rules = STRBUF_INIT, fresh = STRBUF_INIT, rec = STRBUF_INIT,
+		      rec2 = STRBUF_INIT, fake = STRBUF_INIT;
+	bool all = true;
+
+	write_file("rec/.gitignore", "*.log\n");
+	write_file("rec/a/.gitignore", "gen/\n");
+	write_file("rec/a/b/c.rs", "x\n");
+	rec_rules(root, &f, NULL, &fresh, &rec);
+	is_int((int)rec.len, 0, "a tree changed within the granule: no record");
+	usleep((useconds_t)(SYNC_RACY_NS / 1000) + 100 * 1000);
+	rec_rules(root, &f, NULL, &fresh, &rec);
+	ok(rec.len > 0 && strstr(fresh.buf, "- /a/gen/"), "a settled tree: a record");
+	rec_rules(root, &f, &rec, &rules, &rec2);
+	is_str(rules.buf, fresh.buf, "nothing changed: the same rules");
+	ok(rec2.len == rec.len && !memcmp(rec2.buf, rec.buf, rec.len), "...and the same record");
+	{
+		/* a record with other rules whose entries hold: its rules are taken */
+		uint64_t tl = 0;
+		static const char other[] = "- /FROM-THE-RECORD\n";
+
+		for (int i = 7; i >= 0; i--)
+			tl = tl << 8 | (unsigned char)rec.buf[32 + i];
+		strbuf_add(&fake, rec.buf, 32);
+		for (int i = 0; i < 8; i++)
+			strbuf_addch(&fake, (char)((sizeof(other) - 1) >> (8 * i)));
+		strbuf_addstr(&fake, other);
+		strbuf_add(&fake, rec.buf + 40 + tl, rec.len - 40 - tl);
+		rec_rules(root, &f, &fake, &rules, NULL);
+		ok(strstr(rules.buf, "FROM-THE-RECORD") && !strstr(rules.buf, "/a/gen/"),
+		   "the walk is skipped: the rules come from the record");
+		rec_rules(root, &f2, &fake, &rules, NULL);
+		ok(!strstr(rules.buf, "FROM-THE-RECORD") && strstr(rules.buf, "- /a/gen/"),
+		   "another configuration: the record is not used");
+		/* every cut record: never a crash, never the record's rules */
+		for (size_t i = 0; i < fake.len; i++) {
+			struct strbuf bad = STRBUF_INIT;
+
+			strbuf_add(&bad, fake.buf, i);
+			rec_rules(root, &f, &bad, &rules, NULL);
+			all &= !strstr(rules.buf, "FROM-THE-RECORD") || i < 40;
+			strbuf_release(&bad);
+		}
+		ok(all, "a cut record is not used");
+	}
+	/* what the walk read changes: the rules follow */
+	write_file("rec/a/.gitignore", "gen/\nmore/\n");
+	rec_rules(root, &f, &fake, &rules, NULL);
+	ok(strstr(rules.buf, "- /a/more/") && !strstr(rules.buf, "FROM-THE-RECORD"),
+	   "a .gitignore edited: walked again");
+	rec_rules(root, &f, NULL, &fresh, &rec);
+	usleep((useconds_t)(SYNC_RACY_NS / 1000) + 100 * 1000);
+	rec_rules(root, &f, NULL, &fresh, &rec);
+	write_file("rec/a/b/.gitignore", "*.tmp\n");
+	rec_rules(root, &f, &rec, &rules, NULL);
+	ok(strstr(rules.buf, "- /a/b/*.tmp") || strstr(rules.buf, "/a/b/**/*.tmp"),
+	   "a .gitignore created in a directory read: walked again");
+	strbuf_release(&rules);
+	strbuf_release(&fresh);
+	strbuf_release(&rec);
+	strbuf_release(&rec2);
+	strbuf_release(&fake);
+	free(root);
+}
+
 static void test_git_rules(void)
 {
 	struct sync_filters f = { 0 };
@@ -867,6 +951,7 @@ static void test_index_rules_vs_rsync(void)
 			sync_rules_free(sr);
 			continue;
 		}
+		sync_index_sort(idx); /* the walk's own order is its threads' */
 		for (size_t i = 0; i < idx->nr; i++)
 			if (strcmp(idx->v[i].path, "."))
 				strbuf_addf(&mine, "%s\n", idx->v[i].path);
@@ -917,7 +1002,7 @@ static void test_index_diff(void)
 	cur.nr = ARRAY_SIZE(c);
 	/* the old walk at 100 + 2 s: "c" (mtime 100) is racily clean */
 	old.walk_ns = 100 + SYNC_RACY_NS;
-	sync_index_diff(&old, &cur, &send, &dels);
+	sync_index_diff(&old, &cur, &send, &dels, NULL);
 	for (size_t i = 0; i < send.len; i++)
 		if (!send.buf[i])
 			send.buf[i] = ',';
@@ -928,11 +1013,32 @@ static void test_index_diff(void)
 	strbuf_reset(&send);
 	strvec_clear(&dels);
 	old.walk_ns = 100 + SYNC_RACY_NS + 1;
-	sync_index_diff(&old, &cur, &send, &dels);
+	sync_index_diff(&old, &cur, &send, &dels, NULL);
 	for (size_t i = 0; i < send.len; i++)
 		if (!send.buf[i])
 			send.buf[i] = ',';
 	is_str(send.buf, "a,e,", "older than the granule before the walk: not sent again");
+	strbuf_reset(&send);
+	strvec_clear(&dels);
+	{
+		/* a walk's order is its threads': the same answer in any order */
+		struct si_entry rc[ARRAY_SIZE(c)], ro[ARRAY_SIZE(o)];
+
+		for (size_t i = 0; i < ARRAY_SIZE(c); i++)
+			rc[i] = c[ARRAY_SIZE(c) - 1 - i];
+		for (size_t i = 0; i < ARRAY_SIZE(o); i++)
+			ro[i] = o[(i + 3) % ARRAY_SIZE(o)];
+		cur.v = rc;
+		old.v = ro;
+		old.walk_ns = 100 + SYNC_RACY_NS;
+		sync_index_diff(&old, &cur, &send, &dels, NULL);
+		for (size_t i = 0; i < send.len; i++)
+			if (!send.buf[i])
+				send.buf[i] = ',';
+		is_str(send.buf, "e,c,a,", "in any order: the same paths sent (in cur's order)");
+		ok(dels.nr == 2 && !strcmp(dels.v[0], "a") && !strcmp(dels.v[1], "d"),
+		   "in any order: the same topmost deletions, sorted");
+	}
 	strbuf_release(&send);
 	strvec_clear(&dels);
 }
@@ -958,6 +1064,41 @@ static void test_index_load_hostile(void)
 	got = sync_index_save(&idx, path, &err) == 0 ? sync_index_load(path, &why) : NULL;
 	ok(got != NULL, "an index as written loads, \".\" (the top directory) included (%s)", why ? why : "ok");
 	sync_index_free(got);
+	{
+		/* the rules a walk may begin with before the rest is checked */
+		struct strbuf sb = STRBUF_INIT;
+		const char *r = NULL;
+		size_t len = 0;
+
+		idx.rules_text = (char *)"- /target/\n";
+		idx.rules_len = strlen(idx.rules_text);
+		if (sync_index_save(&idx, path, &err) == 0 && sync_index_read(path, &sb, &why) == 0)
+			r = sync_index_peek_rules(&sb, &len);
+		ok(r && len == idx.rules_len && !memcmp(r, idx.rules_text, len),
+		   "the rules text is there to peek at");
+		{
+			size_t bad_at = 0, cuts = 0;
+
+			for (size_t cut = 0; cut < sb.len && !bad_at; cut += 7, cuts++) {
+				struct strbuf part = STRBUF_INIT;
+
+				strbuf_add(&part, sb.buf, cut);
+				r = sync_index_peek_rules(&part, &len);
+				if (r && (r < part.buf || r + len > part.buf + part.len))
+					bad_at = cut ? cut : 1;
+				got = sync_index_parse(&part, &why);
+				if (got)
+					bad_at = cut ? cut : 1;
+				sync_index_free(got);
+				strbuf_release(&part);
+			}
+			ok(cuts > 10 && !bad_at, "%zu cut indexes: the peeked rules stay inside, "
+			   "none parses as whole (first bad cut: %zu)", cuts, bad_at);
+		}
+		strbuf_release(&sb);
+		idx.rules_text = NULL;
+		idx.rules_len = 0;
+	}
 	memcpy(idx.gen, "$(touch /tmp/pwned)aaaaaaaaaaaaa", 32);
 	got = sync_index_save(&idx, path, &err) == 0 ? sync_index_load(path, &why) : NULL;
 	ok(!got, "a generation that is not hex: damaged (%s)", why ? why : "loaded");
@@ -983,6 +1124,7 @@ int main(void)
 	test_ssh_argv();
 	test_rules();
 	test_git_rules();
+	test_rules_record();
 	test_progress();
 	test_quoting_local();
 	test_cloud_config();

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -1039,6 +1040,9 @@ static void test_fetch_hostile(void)
 /* ---- the indexed sync (issue 16) ---------------------------------------- */
 
 static char *six_proj, *six_dst, *six_index, *six_rules;
+/* the matrix runs twice: small changes by tar, then every change by rsync */
+static bool six_no_small;
+static unsigned six_tar_pushes;
 
 static void sh_ok(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void sh_ok(const char *fmt, ...)
@@ -1059,7 +1063,7 @@ static void sh_ok(const char *fmt, ...)
 static int six_push(int64_t verify_secs, bool *planned, bool *incr, struct sync_stats *st)
 {
 	struct sync_filters f = { .index_path = six_index, .index_target = "server 1",
-				  .verify_secs = verify_secs };
+				  .verify_secs = verify_secs, .no_small = six_no_small };
 	struct burst_error err = BURST_ERROR_INIT;
 	struct sync_push *sp = remote_sync_push_start(&H, six_proj, six_dst, &f, &err);
 	int ret = -1;
@@ -1067,6 +1071,7 @@ static int six_push(int64_t verify_secs, bool *planned, bool *incr, struct sync_
 	if (!sp)
 		goto out;
 	*planned = remote_sync_push_incremental(sp);
+	six_tar_pushes += !strcmp(remote_sync_push_kind(sp), "incremental, tar");
 	if (proc_run(remote_sync_push_child(sp), &err) < 0)
 		goto out;
 	memset(st, 0, sizeof(*st));
@@ -1076,6 +1081,68 @@ out:
 	if (ret < 0)
 		diag("push: %s", err.message ? err.message : "?");
 	remote_sync_push_free(sp);
+	burst_error_release(&err);
+	return ret;
+}
+
+/*
+ * One indexed push in two steps, the marker probe added to a command of
+ * our own ("true", run over ssh) or, with fake, its output made up.
+ * *planned: incremental after the plan; *ran: did the push need a child?
+ */
+/* Set by six_probed_push(): the push let go of its hold before it was freed. */
+static bool six_released;
+
+static int six_probed_push(const char *fake, size_t fake_len, bool *planned, bool *ran)
+{
+	struct sync_filters f = { .index_path = six_index, .index_target = "server 1",
+				  .no_small = six_no_small };
+	struct burst_error err = BURST_ERROR_INIT;
+	struct sync_push *sp = remote_sync_push_begin(&H, six_proj, six_dst, &f);
+	struct child_process probe = CHILD_PROCESS_INIT, *c;
+	struct strbuf cmd = STRBUF_INIT;
+	struct sync_stats st;
+	int ret = -1, hold[2] = { -1, -1 };
+
+	six_released = false;
+	/* the hold: the write end of a pipe, so its close shows as EOF */
+	if (pipe2(hold, O_CLOEXEC) < 0)
+		bail_out("pipe2");
+	remote_sync_push_hold(sp, hold[1]);
+	strbuf_addstr(&cmd, "true");
+	remote_sync_push_probe(sp, &cmd);
+	if (fake) {
+		remote_sync_push_probed(sp, fake, fake_len);
+	} else {
+		remote_command_prepare(&H, cmd.buf, 0, &probe);
+		probe.in = PROC_IO_NULL;
+		probe.out = PROC_IO_CAPTURE;
+		probe.capture_max = 4096;
+		if (proc_run(&probe, &err) < 0 || probe.exit_code != 0)
+			goto out;
+		remote_sync_push_probed(sp, probe.out_buf.buf, probe.out_buf.len);
+	}
+	if (remote_sync_push_plan(sp, &err) < 0)
+		goto out;
+	*planned = remote_sync_push_incremental(sp);
+	c = remote_sync_push_child(sp);
+	*ran = c != NULL;
+	if (c && proc_run(c, &err) < 0)
+		goto out;
+	ret = remote_sync_push_end(sp, &st, &err);
+	if (ret == 0) {
+		struct pollfd pf = { .fd = hold[0], .events = POLLIN };
+		char byte;
+
+		six_released = poll(&pf, 1, 10000) == 1 && read(hold[0], &byte, 1) == 0;
+	}
+out:
+	close(hold[0]);
+	if (ret < 0)
+		diag("probed push: %s", err.message ? err.message : "?");
+	remote_sync_push_free(sp);
+	child_process_release(&probe);
+	strbuf_release(&cmd);
 	burst_error_release(&err);
 	return ret;
 }
@@ -1134,17 +1201,26 @@ static char *read_marker(void)
 	return strbuf_detach(&sb, NULL);
 }
 
-static void test_sync_index(void)
+static void test_sync_index(bool no_small)
 {
 	struct sync_stats st;
 	struct stat sb;
 	bool planned, incr;
 	char *m1, *m2;
+	const char *pass = no_small ? "six-rsync" : "six";
 
-	six_proj = path_in("six/proj");
-	six_dst = path_in("six/dst/src");
-	six_index = path_in("six/state/sync/x.idx");
-	six_rules = path_in("six/rules");
+	six_no_small = no_small;
+	six_tar_pushes = 0;
+	free(six_proj);
+	free(six_dst);
+	free(six_index);
+	free(six_rules);
+	six_proj = path_in(pass);
+	six_dst = xstrfmt("%s-dst/src", six_proj);
+	six_index = xstrfmt("%s-state/sync/x.idx", six_proj);
+	six_rules = xstrfmt("%s-rules", six_proj);
+	diag("the sync index matrix, %s", no_small ? "every change by rsync" :
+	     "small changes as a tar stream");
 	sh_ok("mkdir -p '%s' && cd '%s' && mkdir -p src d/e empty build && echo a > a.txt && "
 	      "echo 'fn main() {}' > src/main.rs && echo f > d/e/f.txt && ln -s a.txt link && "
 	      "printf '#!/bin/sh\\n' > run.sh && chmod 755 run.sh && echo x > x.log && "
@@ -1262,6 +1338,74 @@ static void test_sync_index(void)
 	ok(six_push(0, &planned, &incr, &st) == 0 && planned && !incr,
 	   "nothing changed but the marker does not match: a full sync");
 	six_step("after that", true);
+
+	/* the marker probe in the caller's own command (the volume's mount) */
+	usleep((useconds_t)(SYNC_RACY_NS / 1000) + 100 * 1000);
+	six_step("the recent files sent once more, again", true);
+	{
+		bool ran = true;
+		static const char nul_line[] = "cargo-burst-sync-gen \0abc\n";
+		static const struct { const char *out; size_t len; const char *what; } bad[] = {
+			{ "", 0, "nothing printed" },
+			{ "cargo-burst-sync-gen \n", 22, "an empty marker" },
+			{ "cargo-burst-sync-gen 0123\n", 26, "another generation" },
+			{ nul_line, sizeof(nul_line) - 1, "a NUL in the line" },
+			{ "garbage\ncargo-burst-sync", 24, "a cut tag" },
+		};
+
+		m1 = read_marker();
+		ok(six_probed_push(NULL, 0, &planned, &ran) == 0 && planned && !ran,
+		   "the probe saw the marker: nothing changed, no command of the push's own");
+		ok(six_released, "...and the push let go of its hold (the project's lock) at its end");
+		m2 = read_marker();
+		is_str(m2, m1, "...and the server's marker kept");
+		free(m2);
+		{
+			/* the right generation with more after it is another one */
+			char *longer = xstrfmt("cargo-burst-sync-gen %sX\n", m1);
+
+			ran = false;
+			ok(six_probed_push(longer, strlen(longer), &planned, &ran) == 0 && !planned &&
+			   ran, "a probe line longer than the generation: a full sync");
+			free(longer);
+		}
+		free(m1);
+		six_step("after the long probe line", true);
+		for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+			/* nothing printed: no probe answer, the push asks itself */
+			bool want_full = bad[i].len > 0 && strstr(bad[i].out, "gen ");
+
+			ran = false;
+			ok(six_probed_push(bad[i].out, bad[i].len, &planned, &ran) == 0 &&
+			   planned == !want_full && (ran || !want_full),
+			   "probe output, %s: %s", bad[i].what,
+			   want_full ? "a full sync" : "the push asks the server itself");
+			six_step(bad[i].what, true);
+		}
+		sh_ok("echo 0123 > '%s/.cargo-burst-sync' && echo stray > '%s/stray3'", six_dst,
+		      six_dst);
+		ran = false;
+		ok(six_probed_push(NULL, 0, &planned, &ran) == 0 && !planned && ran,
+		   "the probe saw another marker: planned as a full sync at once");
+		ok(six_released, "a full push lets go of its hold once its index is written");
+		six_step("after the probed mismatch", true);
+	}
+	if (!no_small) {
+		/* the server's tar fails (a directory in the file's way): rsync, in full */
+		sh_ok("cd '%s' && echo v1 > clash.txt", six_proj);
+		six_step("a file to clash with", true);
+		sh_ok("rm '%s/clash.txt' && mkdir -p '%s/clash.txt/sub' && echo x > "
+		      "'%s/clash.txt/sub/f' && echo v2 >> '%s/clash.txt'", six_dst, six_dst, six_dst,
+		      six_proj);
+		ok(six_push(0, &planned, &incr, &st) == 0 && planned && !incr,
+		   "the server's tar failed: planned incremental, ended as a full sync");
+		six_step("after the failed tar", true);
+	}
+	if (no_small)
+		is_int((int)six_tar_pushes, 0, "every incremental push went by rsync");
+	else
+		ok(six_tar_pushes >= 12, "the small changes went as tar streams (%u pushes)",
+		   six_tar_pushes);
 }
 
 int main(void)
@@ -1289,7 +1433,8 @@ int main(void)
 	test_rsync();
 	test_fetch();
 	test_fetch_hostile();
-	test_sync_index();
+	test_sync_index(false);
+	test_sync_index(true);
 	remote_master_stop(&H);
 	ok(!remote_master_check(&H), "master stopped");
 	remote_host_release(&H);
