@@ -272,6 +272,29 @@ class World:
                 return "/proc/%d/root%s" % (pid, path)
         return None
 
+    def source_tree(self, package=None):
+        """(server id, hash, path) of the project's source tree on its
+        volume (/mnt/cache/<hash>/src holding a Cargo.toml) on one of the
+        servers, the path as seen from here (server_path); with package,
+        only a tree whose Cargo.toml names that package.  (None, None, None)
+        when no server holds one."""
+        for s in self.servers():
+            base = self.server_path(s["id"], "/mnt/cache")
+            for h in os.listdir(base) if base and os.path.isdir(base) else []:
+                d = os.path.join(base, h, "src")
+                try:
+                    with open(os.path.join(d, "Cargo.toml")) as f:
+                        manifest = f.read()
+                except OSError:
+                    continue
+                if package is None or 'name = "%s"' % package in manifest:
+                    return s["id"], h, d
+        return None, None, None
+
+    def traced_check(self, ws):
+        """`cargo burst check` in ws with BURST_TRACE=1 (push_kind(r.err))."""
+        return self.burst(["check"], cwd=ws, env={"BURST_TRACE": "1"})
+
     def fake_nextest(self, server_id):
         """Put FAKE_NEXTEST as cargo-nextest into the server's ~/.local/bin;
         its path (on this machine)."""
@@ -312,6 +335,15 @@ class World:
             time.sleep(0.1)
         return False
 
+
+
+def push_kind(err):
+    """The kind of the source push a traced run's stderr names ("full",
+    "incremental", "nothing changed"), or None."""
+    for line in err.splitlines():
+        if line.startswith("trace: remote: push of "):
+            return line.rsplit("(", 1)[1].rstrip(")")
+    return None
 
 
 class StandinInstaller:
