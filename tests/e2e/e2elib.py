@@ -346,36 +346,24 @@ def push_kind(err):
     return None
 
 
-class StandinInstaller:
-    """Copy a stand-in program into every simulated server's ~/.local/bin
-    as name, as the servers appear (a context manager around a thread)."""
+class Poller:
+    """A background thread that calls self.poll() every interval seconds
+    while a run goes on: a context manager (started on enter, stopped and
+    joined on exit).  Subclasses define poll()."""
 
-    def __init__(self, sim, standin, name):
-        self.root = os.path.join(sim.state_dir, "servers")
-        self.standin = standin
-        self.name = name
-        self.done = set()
+    interval = 0.1
+
+    def __init__(self):
         self.stop_flag = threading.Event()
         self.thread = threading.Thread(target=self.loop, daemon=True)
 
+    def poll(self):
+        raise NotImplementedError
+
     def loop(self):
         while not self.stop_flag.is_set():
-            try:
-                ids = os.listdir(self.root)
-            except OSError:
-                ids = []
-            for sid in ids:
-                home = os.path.join(self.root, sid, "home")
-                if sid in self.done or not os.path.isdir(home):
-                    continue
-                dest = os.path.join(home, ".local", "bin")
-                try:
-                    os.makedirs(dest, exist_ok=True)
-                    shutil.copy2(self.standin, os.path.join(dest, self.name))
-                    self.done.add(sid)
-                except OSError:
-                    pass
-            time.sleep(0.02)
+            self.poll()
+            time.sleep(self.interval)
 
     def __enter__(self):
         self.thread.start()
@@ -385,6 +373,38 @@ class StandinInstaller:
         self.stop_flag.set()
         self.thread.join(timeout=5)
         return False
+
+
+class StandinInstaller(Poller):
+    """Copy a stand-in program into every simulated server's ~/.local/bin
+    as name, as the servers appear (a Poller)."""
+
+    interval = 0.02
+
+    def __init__(self, sim, standin, name):
+        super().__init__()
+        self.root = os.path.join(sim.state_dir, "servers")
+        self.standin = standin
+        self.name = name
+        self.done = set()
+
+    def poll(self):
+        try:
+            ids = os.listdir(self.root)
+        except OSError:
+            ids = []
+        for sid in ids:
+            home = os.path.join(self.root, sid, "home")
+            if sid in self.done or not os.path.isdir(home):
+                continue
+            dest = os.path.join(home, ".local", "bin")
+            try:
+                os.makedirs(dest, exist_ok=True)
+                shutil.copy2(self.standin, os.path.join(dest, self.name))
+                self.done.add(sid)
+            except OSError:
+                pass
+
 
 def unmount_volumes(sim):
     """Unmount the project volumes inside every simulated server, so that
