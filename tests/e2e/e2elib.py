@@ -215,9 +215,11 @@ class World:
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 start_new_session=True, **kw)
 
-    def burst(self, args, cwd, env=None, timeout=240):
+    def burst(self, args, cwd, env=None, timeout=240, **kw):
+        """Run the tool to its end (its process group killed after timeout
+        seconds); a Result.  kw goes to start() (e.g. preexec_fn)."""
         t0 = time.time()
-        p = self.start(args, cwd, env)
+        p = self.start(args, cwd, env, **kw)
         try:
             out, err = p.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
