@@ -11,7 +11,10 @@ with short durations, and a copy of a fixture crate.
 
 or, for the usual test, world_main(run_all): root and tools (else a skip),
 a seeded simulator and one World, handed to run_all(tap, sim, w); and
-w.burst_ok() for a run that must succeed (a cold build before the checks).
+w.burst_ok() for a run that must succeed (a cold build before the checks);
+w.source_tree() for the project's tree on a server's volume, w.traced_check()
+and push_kind() for how a run synced; Poller for a thread that samples or
+acts while a run goes on.
 
 World.close() kills every process that still carries the world's HOME in
 its environment (ssh masters, reapers), so nothing outlives a test.
@@ -296,6 +299,17 @@ class World:
     def traced_check(self, ws):
         """`cargo burst check` in ws with BURST_TRACE=1 (push_kind(r.err))."""
         return self.burst(["check"], cwd=ws, env={"BURST_TRACE": "1"})
+
+    def cold_check(self):
+        """A fresh copy of hello and its first traced_check(); one row: it
+        succeeds with a full push (the tail of its stderr when not).
+        (the workspace, whether it did)."""
+        ws = self.fixture("hello")
+        r = self.traced_check(ws)
+        ok = self.tap.ok(r.code == 0 and push_kind(r.err) == "full", "cold check: a full push")
+        if not ok:
+            self.tap.diag(r.err[-3000:])
+        return ws, ok
 
     def fake_nextest(self, server_id):
         """Put FAKE_NEXTEST as cargo-nextest into the server's ~/.local/bin;

@@ -38,10 +38,8 @@ def differences(w, sid, h, ws):
 
 
 def run_all(tap, sim, w):
-    ws = w.fixture("hello")
-    r = w.traced_check(ws)
-    if not tap.ok(r.code == 0 and push_kind(r.err) == "full", "cold check: a full push"):
-        tap.diag(r.err[-3000:])
+    ws, ok = w.cold_check()
+    if not ok:
         return
     sid, _, src = w.source_tree()
     tap.ok(src is not None, "the source tree is on the volume (/mnt/cache/<hash>/src)")
