@@ -470,6 +470,23 @@ def world_main(run_all, sim_config=None, **world_kw):
 
 # ---- a plain sshd for the bring-your-own-host tests ------------------------
 
+def byoh_main(run_all, trust=True):
+    """The main() of a bring-your-own-host test: skip unless real machines
+    can run, then run_all(tap, sim, w, sshd) with a simulator without
+    machines (its request log shows any API call), one World and a
+    PlainSshd whose host key the world trusts (unless trust is False);
+    the exit status."""
+    tap = Tap()
+    need_root_and_tools(tap)
+    with Simulator(machines="none") as sim:
+        with World(tap, sim) as w:
+            with PlainSshd(w) as sshd:
+                if trust:
+                    sshd.trust()
+                run_all(tap, sim, w, sshd)
+    return tap.done()
+
+
 def free_port():
     import socket
     s = socket.socket()
