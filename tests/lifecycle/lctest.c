@@ -6,11 +6,31 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "burst/provision.h"
 #include "burst/strbuf.h"
 #include "lctest.h"
 #include "tap.h"
+
+/* The state directory while it exists: removed at exit too, so that a
+ * "Bail out!" (which exits) leaves nothing behind; by its maker only (not
+ * by a forked child that exits). */
+static char lctest_dir_[64];
+static pid_t lctest_owner_;
+
+static void lctest_remove_dir(void)
+{
+	char *cmd;
+
+	if (!lctest_dir_[0] || getpid() != lctest_owner_)
+		return;
+	cmd = xstrfmt("rm -rf '%s'", lctest_dir_);
+	if (system(cmd) != 0)
+		diag("could not remove %s", lctest_dir_);
+	free(cmd);
+	lctest_dir_[0] = '\0';
+}
 
 /* Is this run an armed reaper re-executing the test binary? */
 int lctest_is_reaper(int argc, char **argv)
@@ -40,6 +60,9 @@ void lctest_open(struct lctest *t, const char *prefix)
 		bail_out("the temporary directory's prefix is too long");
 	if (!mkdtemp(t->dir))
 		bail_out("mkdtemp");
+	memcpy(lctest_dir_, t->dir, sizeof(lctest_dir_));
+	lctest_owner_ = getpid();
+	atexit(lctest_remove_dir);
 	lctest_check(state_open(t->dir, &t->st, &err), &err, "state_open");
 	state_set_endpoint(t->st, endpoint);
 	t->api = hcloud_new(endpoint, token, &err);
@@ -86,14 +109,7 @@ void lctest_volume_create(struct lctest *t, const char *name, const char *owner,
 /* Release what lctest_open made and remove the state directory. */
 void lctest_close(struct lctest *t)
 {
-	char *cmd;
-
 	hcloud_free(t->api);
 	state_close(t->st);
-	if (!t->dir[0])
-		return;
-	cmd = xstrfmt("rm -rf '%s'", t->dir);
-	if (system(cmd) != 0)
-		diag("could not remove %s", t->dir);
-	free(cmd);
+	lctest_remove_dir();
 }

@@ -27,7 +27,7 @@
 #include "burst/state.h"
 
 struct lctest {
-	char dir[64];             /* the state directory, removed by lctest_close */
+	char dir[64];             /* the state directory, removed by lctest_close or at exit */
 	struct burst_state *st;   /* the state opened there, on the simulator's endpoint */
 	struct hcloud *api;       /* the simulator's API */
 };
@@ -54,7 +54,8 @@ void lctest_server_create(struct lctest *t, const char *name, const char *owner,
 void lctest_volume_create(struct lctest *t, const char *name, const char *owner,
 			  const char *project, struct hcloud_volume_created *out);
 
-/* Free the API client, close the state, remove the state directory. */
+/* Free the API client, close the state, remove the state directory (a
+ * test that bails out has it removed at exit). */
 void lctest_close(struct lctest *t);
 
 #endif
