@@ -11,7 +11,10 @@ with short durations, and a copy of a fixture crate.
 
 or, for the usual test, world_main(run_all): root and tools (else a skip),
 a seeded simulator and one World, handed to run_all(tap, sim, w); and
-w.burst_ok() for a run that must succeed (a cold build before the checks).
+w.burst_ok() for a run that must succeed (a cold build before the checks);
+w.source_tree() for the project's tree on a server's volume, w.traced_check()
+and push_kind() for how a run synced; Poller for a thread that samples or
+acts while a run goes on.
 
 World.close() kills every process that still carries the world's HOME in
 its environment (ssh masters, reapers), so nothing outlives a test.
@@ -215,9 +218,11 @@ class World:
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 start_new_session=True, **kw)
 
-    def burst(self, args, cwd, env=None, timeout=240):
+    def burst(self, args, cwd, env=None, timeout=240, **kw):
+        """Run the tool to its end (its process group killed after timeout
+        seconds); a Result.  kw goes to start() (e.g. preexec_fn)."""
         t0 = time.time()
-        p = self.start(args, cwd, env)
+        p = self.start(args, cwd, env, **kw)
         try:
             out, err = p.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -272,6 +277,40 @@ class World:
                 return "/proc/%d/root%s" % (pid, path)
         return None
 
+    def source_tree(self, package=None):
+        """(server id, hash, path) of the project's source tree on its
+        volume (/mnt/cache/<hash>/src holding a Cargo.toml) on one of the
+        servers, the path as seen from here (server_path); with package,
+        only a tree whose Cargo.toml names that package.  (None, None, None)
+        when no server holds one."""
+        for s in self.servers():
+            base = self.server_path(s["id"], "/mnt/cache")
+            for h in os.listdir(base) if base and os.path.isdir(base) else []:
+                d = os.path.join(base, h, "src")
+                try:
+                    with open(os.path.join(d, "Cargo.toml")) as f:
+                        manifest = f.read()
+                except OSError:
+                    continue
+                if package is None or 'name = "%s"' % package in manifest:
+                    return s["id"], h, d
+        return None, None, None
+
+    def traced_check(self, ws):
+        """`cargo burst check` in ws with BURST_TRACE=1 (push_kind(r.err))."""
+        return self.burst(["check"], cwd=ws, env={"BURST_TRACE": "1"})
+
+    def cold_check(self):
+        """A fresh copy of hello and its first traced_check(); one row: it
+        succeeds with a full push (the tail of its stderr when not).
+        (the workspace, whether it did)."""
+        ws = self.fixture("hello")
+        r = self.traced_check(ws)
+        ok = self.tap.ok(r.code == 0 and push_kind(r.err) == "full", "cold check: a full push")
+        if not ok:
+            self.tap.diag(r.err[-3000:])
+        return ws, ok
+
     def fake_nextest(self, server_id):
         """Put FAKE_NEXTEST as cargo-nextest into the server's ~/.local/bin;
         its path (on this machine)."""
@@ -314,36 +353,33 @@ class World:
 
 
 
-class StandinInstaller:
-    """Copy a stand-in program into every simulated server's ~/.local/bin
-    as name, as the servers appear (a context manager around a thread)."""
+def push_kind(err):
+    """The kind of the source push a traced run's stderr names ("full",
+    "incremental", "nothing changed"), or None."""
+    for line in err.splitlines():
+        if line.startswith("trace: remote: push of "):
+            return line.rsplit("(", 1)[1].rstrip(")")
+    return None
 
-    def __init__(self, sim, standin, name):
-        self.root = os.path.join(sim.state_dir, "servers")
-        self.standin = standin
-        self.name = name
-        self.done = set()
+
+class Poller:
+    """A background thread that calls self.poll() every interval seconds
+    while a run goes on: a context manager (started on enter, stopped and
+    joined on exit).  Subclasses define poll()."""
+
+    interval = 0.1
+
+    def __init__(self):
         self.stop_flag = threading.Event()
         self.thread = threading.Thread(target=self.loop, daemon=True)
 
+    def poll(self):
+        raise NotImplementedError
+
     def loop(self):
         while not self.stop_flag.is_set():
-            try:
-                ids = os.listdir(self.root)
-            except OSError:
-                ids = []
-            for sid in ids:
-                home = os.path.join(self.root, sid, "home")
-                if sid in self.done or not os.path.isdir(home):
-                    continue
-                dest = os.path.join(home, ".local", "bin")
-                try:
-                    os.makedirs(dest, exist_ok=True)
-                    shutil.copy2(self.standin, os.path.join(dest, self.name))
-                    self.done.add(sid)
-                except OSError:
-                    pass
-            time.sleep(0.02)
+            self.poll()
+            time.sleep(self.interval)
 
     def __enter__(self):
         self.thread.start()
@@ -353,6 +389,38 @@ class StandinInstaller:
         self.stop_flag.set()
         self.thread.join(timeout=5)
         return False
+
+
+class StandinInstaller(Poller):
+    """Copy a stand-in program into every simulated server's ~/.local/bin
+    as name, as the servers appear (a Poller)."""
+
+    interval = 0.02
+
+    def __init__(self, sim, standin, name):
+        super().__init__()
+        self.root = os.path.join(sim.state_dir, "servers")
+        self.standin = standin
+        self.name = name
+        self.done = set()
+
+    def poll(self):
+        try:
+            ids = os.listdir(self.root)
+        except OSError:
+            ids = []
+        for sid in ids:
+            home = os.path.join(self.root, sid, "home")
+            if sid in self.done or not os.path.isdir(home):
+                continue
+            dest = os.path.join(home, ".local", "bin")
+            try:
+                os.makedirs(dest, exist_ok=True)
+                shutil.copy2(self.standin, os.path.join(dest, self.name))
+                self.done.add(sid)
+            except OSError:
+                pass
+
 
 def unmount_volumes(sim):
     """Unmount the project volumes inside every simulated server, so that
@@ -401,6 +469,23 @@ def world_main(run_all, sim_config=None, **world_kw):
 
 
 # ---- a plain sshd for the bring-your-own-host tests ------------------------
+
+def byoh_main(run_all, trust=True):
+    """The main() of a bring-your-own-host test: skip unless real machines
+    can run, then run_all(tap, sim, w, sshd) with a simulator without
+    machines (its request log shows any API call), one World and a
+    PlainSshd whose host key the world trusts (unless trust is False);
+    the exit status."""
+    tap = Tap()
+    need_root_and_tools(tap)
+    with Simulator(machines="none") as sim:
+        with World(tap, sim) as w:
+            with PlainSshd(w) as sshd:
+                if trust:
+                    sshd.trust()
+                run_all(tap, sim, w, sshd)
+    return tap.done()
+
 
 def free_port():
     import socket

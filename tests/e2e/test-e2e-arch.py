@@ -22,18 +22,7 @@ import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2elib import Tap, World, need_root_and_tools, new_sim, seed  # noqa: E402
-
-
-def write_global(w):
-    with open(os.path.join(w.config_dir, "config.toml"), "w") as f:
-        f.write('ssh_key_path = "%s"\n' % w.key)
-        f.write("keep_alive_secs = 600\nvolume_keep_alive_secs = 3600\nvolume_gb = 10\n")
-        # one server per architecture may be up at once (the cost guard counts both)
-        f.write("max_servers = 2\n")
-        f.write("[hetzner]\n")
-        f.write('regions = ["ash", "fsn1"]\n')
-        f.write('server_type = "cpx11"\n')
+from e2elib import world_main  # noqa: E402
 
 
 def write_project(ws, text):
@@ -67,14 +56,8 @@ def by_id(items, rid):
 
 
 def main():
-    tap = Tap()
-    need_root_and_tools(tap)
-    with new_sim() as sim:
-        seed(sim)
-        with World(tap, sim) as w:
-            write_global(w)
-            run_all(tap, sim, w)
-    return tap.done()
+    # one server per architecture may be up at once (the cost guard counts both)
+    return world_main(run_all, config={"regions": ["ash", "fsn1"], "max_servers": 2})
 
 
 def bake_arm(tap, sim, w):

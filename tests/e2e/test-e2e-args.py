@@ -18,7 +18,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2elib import Tap, World, cargo_path, need_root_and_tools, new_sim, seed  # noqa: E402
+from e2elib import cargo_path, world_main  # noqa: E402
 
 # an integration test that prints: its line shows only with --nocapture
 NOISY_TEST = """#[test]
@@ -29,13 +29,7 @@ fn noisy() {
 
 
 def main():
-    tap = Tap()
-    need_root_and_tools(tap)
-    with new_sim() as sim:
-        seed(sim)
-        with World(tap, sim) as w:
-            run_all(tap, w)
-    return tap.done()
+    return world_main(lambda tap, sim, w: run_all(tap, w))
 
 
 def normalise(out):

@@ -19,21 +19,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from e2elib import world_main  # noqa: E402
 
 
-def project_hash(w, ws):
-    # the remote source dir is /mnt/cache/<hash>/src: find it on the server
-    for sid in [s["id"] for s in w.servers()]:
-        base = w.server_path(sid, "/mnt/cache")
-        if not base or not os.path.isdir(base):
-            continue
-        for h in os.listdir(base):
-            src = os.path.join(base, h, "src")
-            if os.path.exists(os.path.join(src, "Cargo.toml")):
-                with open(os.path.join(src, "Cargo.toml")) as f:
-                    if 'name = "%s"' % os.path.basename(ws) in f.read():
-                        return src
-    return None
-
-
 def main():
     return world_main(run_all)
 
@@ -75,7 +60,7 @@ def run_all(tap, sim, w):
            not os.path.exists(os.path.join(hello, "target", "debug", "hello.d")),
            "only top-level artifacts, no dep-info")
 
-    src = project_hash(w, hello)
+    src = w.source_tree(os.path.basename(hello))[2]
     tap.ok(src is not None, "the source was synced to /mnt/cache/<hash>/src")
     if src:
         tap.ok(os.path.exists(os.path.join(src, "src", "lib.rs")), "sources are there")

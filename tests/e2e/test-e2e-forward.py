@@ -12,18 +12,11 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2elib import PlainSshd, Result, Simulator, Tap, World, free_port, need_root_and_tools  # noqa: E402
+from e2elib import Result, byoh_main, free_port  # noqa: E402
 
 
 def main():
-    tap = Tap()
-    need_root_and_tools(tap)
-    with Simulator(machines="none") as sim:
-        with World(tap, sim) as w:
-            with PlainSshd(w) as sshd:
-                sshd.trust()
-                run_all(tap, sim, w, sshd)
-    return tap.done()
+    return byoh_main(run_all)
 
 
 def fetch_line(port, deadline):

@@ -26,7 +26,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2elib import Result, Tap, World, need_root_and_tools, new_sim, seed, wait_for  # noqa: E402
+from e2elib import Tap, World, need_root_and_tools, new_sim, seed, wait_for  # noqa: E402
 
 DEADLINE = 120  # generous: a hung fetch used to never end
 
@@ -85,15 +85,7 @@ def core_limit(pid):
 
 
 def run(w, args, cwd, timeout=DEADLINE):
-    t0 = time.time()
-    p = w.start(args, cwd, preexec_fn=core_unlimited)
-    try:
-        out, err = p.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        out, err = p.communicate()
-        err += "\n[test: killed after %ss]\n" % timeout
-    return Result(p.returncode, out, err, time.time() - t0)
+    return w.burst(args, cwd, timeout=timeout, preexec_fn=core_unlimited)
 
 
 def unsafe_entries(root):

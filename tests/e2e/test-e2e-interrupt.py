@@ -15,11 +15,39 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2elib import kill_env_holders, pid_alive, world_main  # noqa: E402
+from e2elib import kill_env_holders, pid_alive, wait_for, world_main  # noqa: E402
 
 
 def main():
     return world_main(run_all)
+
+
+def remote_pid(p, pidfile):
+    """The pid a remote program of the run p wrote into pidfile (waited for
+    while p runs, up to 120 s), or 0."""
+    wait_for(lambda: os.path.exists(pidfile) or p.poll() is not None, 120, step=0.1)
+    try:
+        with open(pidfile) as f:
+            return int(f.read().strip() or 0)
+    except (OSError, ValueError):
+        return 0
+
+
+def interrupt(p):
+    """Ctrl-C (SIGINT) to the tool; its (stdout, stderr) once it ended
+    (its process group killed after 30 s)."""
+    os.kill(p.pid, signal.SIGINT)
+    try:
+        return p.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        out, err = p.communicate()
+        return out, err + "[test: killed]"
+
+
+def ends(pid):
+    """Does process pid end within 60 s?"""
+    return wait_for(lambda: not pid_alive(pid), 60, step=0.1)
 
 
 def run_all(tap, sim, w):
@@ -34,35 +62,14 @@ def run_all(tap, sim, w):
             pass  # it ended meanwhile
     pidfile = os.path.join(w.dir, "sleeper.pid")
     p = w.start(["run", "--", "sleep", "120", pidfile], cwd=hello)
-    deadline = time.time() + 120
-    while time.time() < deadline and not os.path.exists(pidfile) and p.poll() is None:
-        time.sleep(0.1)
-    remote_pid = 0
-    try:
-        with open(pidfile) as f:
-            remote_pid = int(f.read().strip() or 0)
-    except (OSError, ValueError):
-        pass
-    tap.ok(remote_pid > 0 and pid_alive(remote_pid), "the remote program runs (pid %d)" % remote_pid)
+    rpid = remote_pid(p, pidfile)
+    tap.ok(rpid > 0 and pid_alive(rpid), "the remote program runs (pid %d)" % rpid)
     t0 = time.time()
-    os.kill(p.pid, signal.SIGINT)
-    try:
-        out, err = p.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        out, err = p.communicate()
-        err += "[test: killed]"
+    out, err = interrupt(p)
     took = time.time() - t0
     if not tap.is_(p.returncode, 130, "the tool exits 130 after Ctrl-C (%.1fs)" % took):
         tap.diag(err)
-    gone = False
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        if not remote_pid or not pid_alive(remote_pid):
-            gone = True
-            break
-        time.sleep(0.1)
-    tap.ok(remote_pid and gone, "the remote program was stopped, not just the local ssh")
+    tap.ok(rpid and ends(rpid), "the remote program was stopped, not just the local ssh")
     tap.ok("woke up" not in out, "the program did not run to its end")
     tap.ok("interrupted" in err, "the summary says interrupted")
     db = os.path.join(w.state_dir, "state.db")
@@ -90,31 +97,11 @@ def run_all(tap, sim, w):
     slow = w.fixture("slowbuild")
     pidfile = os.path.join(w.dir, "buildscript.pid")
     p = w.start(["build", "--env", "SLOWBUILD_PIDFILE=" + pidfile], cwd=slow)
-    deadline = time.time() + 120
-    while time.time() < deadline and not os.path.exists(pidfile) and p.poll() is None:
-        time.sleep(0.1)
-    bs_pid = 0
-    try:
-        with open(pidfile) as f:
-            bs_pid = int(f.read().strip() or 0)
-    except (OSError, ValueError):
-        pass
+    bs_pid = remote_pid(p, pidfile)
     tap.ok(bs_pid > 0 and pid_alive(bs_pid), "the build script runs (pid %d)" % bs_pid)
-    os.kill(p.pid, signal.SIGINT)
-    try:
-        out, err = p.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        out, err = p.communicate()
+    interrupt(p)
     tap.is_(p.returncode, 130, "Ctrl-C mid-build exits 130")
-    gone = False
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        if not bs_pid or not pid_alive(bs_pid):
-            gone = True
-            break
-        time.sleep(0.1)
-    tap.ok(bs_pid and gone, "the remote build was stopped")
+    tap.ok(bs_pid and ends(bs_pid), "the remote build was stopped")
     tap.ok(not os.path.exists(os.path.join(slow, "target", "debug", "slowbuild")),
            "nothing was fetched")
 

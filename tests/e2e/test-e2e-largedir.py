@@ -15,7 +15,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2elib import Tap, World, need_root_and_tools, new_sim, seed  # noqa: E402
+from e2elib import world_main  # noqa: E402
 
 
 def run_on_pty(w, args, cwd, answer, timeout=180):
@@ -54,26 +54,6 @@ def run_on_pty(w, args, cwd, answer, timeout=180):
     return p.returncode, seen.decode(errors="replace"), answered
 
 
-def main():
-    tap = Tap()
-    need_root_and_tools(tap)
-    with new_sim() as sim:
-        seed(sim)
-        with World(tap, sim) as w:
-            run_all(tap, sim, w)
-    return tap.done()
-
-
-def src_dir(w, name):
-    for s in w.servers():
-        base = w.server_path(s["id"], "/mnt/cache")
-        for h in os.listdir(base) if base and os.path.isdir(base) else []:
-            d = os.path.join(base, h, "src")
-            if os.path.exists(os.path.join(d, "Cargo.toml")):
-                return d
-    return None
-
-
 def run_all(tap, sim, w):
     hello = w.fixture("hello")
     os.makedirs(os.path.join(hello, "dist"))
@@ -88,7 +68,7 @@ def run_all(tap, sim, w):
         tap.diag(text)
     tap.ok(asked and "dist/ holds 52 MiB" in text, "asked once about dist/")
     tap.ok("out/ holds" not in text and text.count("[y/N]") == 1, "small out/ not asked about")
-    src = src_dir(w, "hello")
+    src = w.source_tree()[2]
     tap.ok(src and os.path.isdir(os.path.join(src, "src")), "workspace synced")
     tap.ok(src and not os.path.exists(os.path.join(src, "dist")), "dist/ left out after yes")
     tap.ok(src and os.path.exists(os.path.join(src, "out", "small.txt")), "out/ synced")
@@ -107,6 +87,10 @@ def run_all(tap, sim, w):
     r = w.burst(["check", "--yes"], cwd=other)
     tap.ok(r.code == 0 and "build/ holds 51 MiB and is synced" in r.err,
            "--yes: no question, a note instead")
+
+
+def main():
+    return world_main(run_all)
 
 
 if __name__ == "__main__":

@@ -119,8 +119,11 @@ def wait_rows_deleted(w, secs):
     return False
 
 
-def kill9_mid_run(tap, w, ws):
-    """Start a sharded run whose tests sleep and SIGKILL the tool mid-run."""
+def start_sleeping_shards(w, ws):
+    """Start a run on three shards whose tests sleep, its output read into
+    lines by threads; wait (up to 300 s, while it runs) until all three
+    shards started their tests.  (the process, the lines, the threads,
+    whether all three started)."""
     p = w.start(["test", "--shards", "3", "--env", "SHARD_SLEEP=60"], cwd=ws)
     lines = []
 
@@ -132,10 +135,18 @@ def kill9_mid_run(tap, w, ws):
     for t in threads:
         t.start()
     deadline = time.time() + 300
+    started = False
     while time.time() < deadline and p.poll() is None:
         if sum(1 for line in list(lines) if re.match(r"^\[\d/3\] +Starting", line)) >= 3:
+            started = True
             break
         time.sleep(0.2)
+    return p, lines, threads, started
+
+
+def kill9_mid_run(tap, w, ws):
+    """Start a sharded run whose tests sleep and SIGKILL the tool mid-run."""
+    p, _, threads, _ = start_sleeping_shards(w, ws)
     os.kill(p.pid, signal.SIGKILL)
     p.wait()
     for t in threads:
@@ -281,23 +292,7 @@ def run_all(tap, sim, w):
     tap.ok(wait_no_shards(w, 60), "no extra server remains after a failed run")
 
     # --- Ctrl-C while the shards run
-    p = w.start(["test", "--shards", "3", "--env", "SHARD_SLEEP=60"], cwd=ws)
-    lines = []
-
-    def reader(stream):
-        for line in stream:
-            lines.append(line)
-
-    threads = [threading.Thread(target=reader, args=(s,), daemon=True) for s in (p.stdout, p.stderr)]
-    for t in threads:
-        t.start()
-    deadline = time.time() + 300
-    started = False
-    while time.time() < deadline and p.poll() is None:
-        if sum(1 for line in list(lines) if re.match(r"^\[\d/3\] +Starting", line)) >= 3:
-            started = True
-            break
-        time.sleep(0.2)
+    p, lines, threads, started = start_sleeping_shards(w, ws)
     tap.ok(started, "all three shards started their tests")
     time.sleep(1)
     os.kill(p.pid, signal.SIGINT)

@@ -20,7 +20,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2elib import Tap, World, need_root_and_tools, new_sim, seed  # noqa: E402
+from e2elib import Tap, World, need_root_and_tools, new_sim, seed, wait_for  # noqa: E402
 
 CREATE_SECS = 120
 
@@ -138,17 +138,20 @@ def lock_wait(tap, sim, w, hello):
         os.close(fd)
 
 
+def interrupt_at(sim, p, request):
+    """Ctrl-C (SIGINT) to the run p once the simulator logged a request
+    for which request(r) is true (waited for up to 60 s while p runs)."""
+    wait_for(lambda: p.poll() is not None or any(request(r) for r in sim.requests()), 60,
+             step=0.1)
+    os.kill(p.pid, signal.SIGINT)
+
+
 def before_create(tap, sim, w, hello):
     """Ctrl-C before any server exists (an image lookup slow to answer):
     exit 130 at once, "no server was created", and none is."""
     p = w.start(["build"], cwd=hello)
-    deadline = time.time() + 60
-    while time.time() < deadline and p.poll() is None:
-        if any(r.get("path", "").startswith("/v1/images") and r.get("by") != "harness"
-               for r in sim.requests()):
-            break
-        time.sleep(0.1)
-    os.kill(p.pid, signal.SIGINT)
+    interrupt_at(sim, p, lambda r: r.get("path", "").startswith("/v1/images")
+                 and r.get("by") != "harness")
     out, err = finish(p, "the run went on")
     if not tap.is_(p.returncode, 130, "SIGINT before the create: exit 130"):
         tap.diag(err)
@@ -163,13 +166,8 @@ def during_create_post(tap, sim, w, hello):
     server it made is recorded with its reaper, no volume is created and
     the two-minute create is not waited for."""
     p = w.start(["build"], cwd=hello)
-    deadline = time.time() + 60
-    while time.time() < deadline and p.poll() is None:
-        if any(r.get("method") == "POST" and r.get("path", "").startswith("/v1/servers")
-               for r in sim.requests()):
-            break
-        time.sleep(0.1)
-    os.kill(p.pid, signal.SIGINT)
+    interrupt_at(sim, p, lambda r: r.get("method") == "POST"
+                 and r.get("path", "").startswith("/v1/servers"))
     out, err = finish(p, "the wait went on")
     if not tap.is_(p.returncode, 130, "SIGINT during the create request: exit 130"):
         tap.diag(err)

@@ -15,38 +15,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2elib import Tap, World, need_root_and_tools, new_sim, seed  # noqa: E402
-
-
-def main():
-    tap = Tap()
-    need_root_and_tools(tap)
-    with new_sim() as sim:
-        seed(sim)
-        with World(tap, sim) as w:
-            run_all(tap, sim, w)
-    return tap.done()
-
-
-def src_dir(w):
-    for s in w.servers():
-        base = w.server_path(s["id"], "/mnt/cache")
-        for h in os.listdir(base) if base and os.path.isdir(base) else []:
-            d = os.path.join(base, h, "src")
-            if os.path.exists(os.path.join(d, "Cargo.toml")):
-                return d
-    return None
-
-
-def push_kind(err):
-    for line in err.splitlines():
-        if line.startswith("trace: remote: push of "):
-            return line.rsplit("(", 1)[1].rstrip(")")
-    return None
-
-
-def traced_check(w, ws):
-    return w.burst(["check"], cwd=ws, env={"BURST_TRACE": "1"})
+from e2elib import push_kind, world_main  # noqa: E402
 
 
 def read(path):
@@ -58,12 +27,10 @@ def read(path):
 
 
 def run_all(tap, sim, w):
-    ws = w.fixture("hello")
-    r = traced_check(w, ws)
-    if not tap.ok(r.code == 0 and push_kind(r.err) == "full", "cold check: a full push"):
-        tap.diag(r.err[-3000:])
+    ws, ok = w.cold_check()
+    if not ok:
         return
-    src = src_dir(w)
+    src = w.source_tree()[2]
     tap.ok(src and len(read(os.path.join(src, ".cargo-burst-sync")) or "") == 33,
            "the server holds the generation marker")
     idx = glob.glob(os.path.join(w.state_dir, "sync", "*.idx"))
@@ -73,20 +40,20 @@ def run_all(tap, sim, w):
         f.write("// edited\n")
     with open(os.path.join(ws, "notes.txt"), "w") as f:
         f.write("new\n")
-    r = traced_check(w, ws)
+    r = w.traced_check(ws)
     tap.ok(r.code == 0 and push_kind(r.err) == "incremental, tar"
            and "trace: proc: run: rsync " not in r.err,
            "edit + create: incremental, a small change as a tar stream (no rsync)")
     tap.ok(src and "// edited" in (read(os.path.join(src, "src", "main.rs")) or "")
            and read(os.path.join(src, "notes.txt")) == "new\n", "the edit and the new file arrived")
     os.unlink(os.path.join(ws, "notes.txt"))
-    r = traced_check(w, ws)
+    r = w.traced_check(ws)
     tap.ok(r.code == 0 and push_kind(r.err) == "incremental, tar" and src
            and not os.path.exists(os.path.join(src, "notes.txt")), "delete: incremental, gone")
     # more than a small change: rsync, of the listed files only
     with open(os.path.join(ws, "big.bin"), "wb") as f:
         f.write(os.urandom(3 * 1024 * 1024))
-    r = traced_check(w, ws)
+    r = w.traced_check(ws)
     runs = [ln for ln in r.err.splitlines() if ln.startswith("trace: proc: run: rsync ")]
     tap.ok(r.code == 0 and push_kind(r.err) == "incremental" and len(runs) == 1
            and "--files-from=-" in runs[0] and " --delete " not in runs[0],
@@ -96,8 +63,8 @@ def run_all(tap, sim, w):
 
     # past the racily clean window, nothing changed: no rsync at all
     time.sleep(2.2)
-    traced_check(w, ws)
-    r = traced_check(w, ws)
+    w.traced_check(ws)
+    r = w.traced_check(ws)
     # the mount command read the server's marker: no command of the push's own
     tap.ok(r.code == 0 and push_kind(r.err) == "nothing changed, marker seen"
            and "trace: proc: run: rsync " not in r.err
@@ -111,15 +78,16 @@ def run_all(tap, sim, w):
         f.write("stray\n")
     with open(os.path.join(src, ".cargo-burst-sync"), "w") as f:
         f.write("0" * 32 + "\n")
-    r = traced_check(w, ws)
+    r = w.traced_check(ws)
     full = [ln for ln in r.err.splitlines()
             if ln.startswith("trace: proc: run: rsync ") and " --delete " in ln]
     tap.ok(r.code == 0 and push_kind(r.err) == "full" and len(full) == 1,
            "nothing changed here, but the marker the mount read does not match: "
            "one full rsync ran")
     tap.ok(not os.path.exists(os.path.join(src, "stray.rs")), "the full sync removed the stray file")
-    r = traced_check(w, ws)
-    tap.ok(r.code == 0 and push_kind(r.err) in ("incremental", "nothing changed",
+    r = w.traced_check(ws)
+    tap.ok(r.code == 0 and push_kind(r.err) in ("incremental", "incremental, tar",
+                                                "nothing changed",
                                                 "nothing changed, marker seen"),
            "the next one trusts the rebuilt index")
 
@@ -127,11 +95,15 @@ def run_all(tap, sim, w):
     # (tests/e2e/test-e2e-sync-volume.py: an edit, a new volume, a failed mount)
     r = w.burst(["down"], cwd=ws)
     tap.is_(r.code, 0, "down (volume kept)")
-    r = traced_check(w, ws)
+    r = w.traced_check(ws)
     tap.ok(r.code == 0 and push_kind(r.err) == "nothing changed, marker seen"
            and "trace: proc: run: rsync " not in r.err, "new server, same volume: no rsync")
     tap.is_(len(glob.glob(os.path.join(w.state_dir, "sync", "*.idx"))), 1,
             "still one index file")
+
+
+def main():
+    return world_main(run_all)
 
 
 if __name__ == "__main__":

@@ -14,43 +14,11 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2elib import Tap, World, need_root_and_tools, new_sim, seed  # noqa: E402
-
-
-def main():
-    tap = Tap()
-    need_root_and_tools(tap)
-    with new_sim() as sim:
-        seed(sim)
-        with World(tap, sim) as w:
-            run_all(tap, sim, w)
-    return tap.done()
-
-
-def push_kind(err):
-    for line in err.splitlines():
-        if line.startswith("trace: remote: push of "):
-            return line.rsplit("(", 1)[1].rstrip(")")
-    return None
+from e2elib import push_kind, world_main  # noqa: E402
 
 
 def rsync_runs(err):
     return [ln for ln in err.splitlines() if ln.startswith("trace: proc: run: rsync ")]
-
-
-def traced_check(w, ws):
-    return w.burst(["check"], cwd=ws, env={"BURST_TRACE": "1"})
-
-
-def the_src(w):
-    """(server id, hash, the source tree on its volume as seen from here) or Nones."""
-    for s in w.servers():
-        base = w.server_path(s["id"], "/mnt/cache")
-        for h in os.listdir(base) if base and os.path.isdir(base) else []:
-            d = os.path.join(base, h, "src")
-            if os.path.exists(os.path.join(d, "Cargo.toml")):
-                return s["id"], h, d
-    return None, None, None
 
 
 def differences(w, sid, h, ws):
@@ -70,12 +38,10 @@ def differences(w, sid, h, ws):
 
 
 def run_all(tap, sim, w):
-    ws = w.fixture("hello")
-    r = traced_check(w, ws)
-    if not tap.ok(r.code == 0 and push_kind(r.err) == "full", "cold check: a full push"):
-        tap.diag(r.err[-3000:])
+    ws, ok = w.cold_check()
+    if not ok:
         return
-    sid, _, src = the_src(w)
+    sid, _, src = w.source_tree()
     tap.ok(src is not None, "the source tree is on the volume (/mnt/cache/<hash>/src)")
     old_home = os.path.join(w.server_home(sid), "burst") if sid else None
     tap.ok(sid and not any(os.path.exists(os.path.join(old_home, h, "src"))
@@ -89,13 +55,13 @@ def run_all(tap, sim, w):
     tap.is_(len(vols), 1, "the volume is kept")
     with open(os.path.join(ws, "src", "main.rs"), "a") as f:
         f.write("// edited while no server ran\n")
-    r = traced_check(w, ws)
+    r = w.traced_check(ws)
     runs = rsync_runs(r.err)
     if not tap.ok(r.code == 0 and push_kind(r.err) == "incremental, tar",
                   "new server, volume kept: an incremental push (one file: a tar stream)"):
         tap.diag(r.err[-3000:])
     tap.ok(not runs, "no rsync at all", "\n".join(r[-1500:] for r in runs))
-    sid2, h, _ = the_src(w)
+    sid2, h, _ = w.source_tree()
     tap.ok(sid2 is not None and sid2 != sid, "on another server")
     tap.is_(differences(w, sid2, h, ws), "",
             "the tree on the volume is what a full rsync gives (rsync -n -i: nothing)")
@@ -103,11 +69,11 @@ def run_all(tap, sim, w):
     # a new volume: a full sync
     r = w.burst(["down", "--with-volumes"], cwd=ws)
     tap.is_(r.code, 0, "down --with-volumes")
-    r = traced_check(w, ws)
+    r = w.traced_check(ws)
     runs = rsync_runs(r.err)
     tap.ok(r.code == 0 and push_kind(r.err) == "full" and len(runs) == 1
            and " --delete " in runs[0], "new volume: a full push")
-    sid3, h, _ = the_src(w)
+    sid3, h, _ = w.source_tree()
     tap.is_(differences(w, sid3, h, ws), "", "the new volume's tree is right")
 
     # a mount that fails: no sync, nothing in the bare mount point
@@ -122,7 +88,7 @@ def run_all(tap, sim, w):
             f.write(b"\0" * 1024)
     with open(os.path.join(ws, "src", "main.rs"), "a") as f:
         f.write("// edited again\n")
-    r = traced_check(w, ws)
+    r = w.traced_check(ws)
     tap.ok(r.code != 0 and "mounting volume" in r.err, "the failed mount is an error",
            repr(r.err[-1500:]))
     tap.is_(rsync_runs(r.err), [], "no rsync ran")
@@ -133,6 +99,10 @@ def run_all(tap, sim, w):
         bare = [h for h in (os.listdir(base) if base and os.path.isdir(base) else [])
                 if os.path.exists(os.path.join(base, h, "src"))]
     tap.is_(bare, [], "no source tree in the bare mount point")
+
+
+def main():
+    return world_main(run_all)
 
 
 if __name__ == "__main__":

@@ -16,36 +16,22 @@
 import os
 import sqlite3
 import sys
-import threading
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2elib import Tap, World, need_root_and_tools, new_sim, seed  # noqa: E402
+from e2elib import Poller, world_main  # noqa: E402
 
 
-class MaxServers:
+class MaxServers(Poller):
     """Samples the number of our servers in the API while a run goes on."""
 
     def __init__(self, w):
+        super().__init__()
         self.w = w
         self.most = 0
-        self.stop_flag = threading.Event()
-        self.thread = threading.Thread(target=self.loop, daemon=True)
 
-    def loop(self):
-        while not self.stop_flag.is_set():
-            n = len([s for s in self.w.servers() if s["status"] != "deleting"])
-            self.most = max(self.most, n)
-            time.sleep(0.1)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop_flag.set()
-        self.thread.join(timeout=5)
-        return False
+    def poll(self):
+        n = len([s for s in self.w.servers() if s["status"] != "deleting"])
+        self.most = max(self.most, n)
 
 
 def posts(sim, path):
@@ -131,16 +117,14 @@ def cost_guard(tap, sim, w, hello):
     tap.is_(len(w.servers()), 1, "one server of ours")
 
 
+def run_all(tap, sim, w):
+    hello = w.fixture("hello")
+    unreachable(tap, sim, w, hello)
+    cost_guard(tap, sim, w, hello)
+
+
 def main():
-    tap = Tap()
-    need_root_and_tools(tap)
-    with new_sim({"durations": {"server_create": 0.3, "server_start": 0.3}}) as sim:
-        seed(sim)
-        with World(tap, sim) as w:
-            hello = w.fixture("hello")
-            unreachable(tap, sim, w, hello)
-            cost_guard(tap, sim, w, hello)
-    return tap.done()
+    return world_main(run_all, {"durations": {"server_create": 0.3, "server_start": 0.3}})
 
 
 if __name__ == "__main__":

@@ -59,6 +59,23 @@ static void cleanup(void)
 	free(cmd);
 }
 
+/* diag() of a text of several lines: each line a "# " line of its own (a
+ * line after an embedded newline would be output that is not TAP). */
+static __attribute__((format(printf, 1, 2))) void diag_lines(const char *fmt, ...)
+{
+	struct strbuf sb = STRBUF_INIT;
+	const char *p, *nl;
+	va_list ap;
+
+	va_start(ap, fmt);
+	strbuf_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	for (p = sb.buf; (nl = strchr(p, '\n')); p = nl + 1)
+		diag("%.*s", (int)(nl - p), p);
+	diag("%s", p);
+	strbuf_release(&sb);
+}
+
 static bool contains(const char *hay, const char *needle)
 {
 	return strstr(hay, needle) != NULL;
@@ -197,7 +214,7 @@ static void test_remote_command(void)
 	c.env = &env;
 	c.project_hash = "0123456789ab";
 	s = pipeline_remote_command(&c);
-	diag("build: %s", s);
+	diag_lines("build: %s", s);
 	ok(contains(s, "CARGO_TARGET_DIR=/mnt/cache/0123456789ab/target"), "target dir on volume");
 	ok(contains(s, "SCCACHE_DIR=/mnt/cache/0123456789ab/sccache"), "sccache dir on volume");
 	ok(contains(s, "$HOME/.cargo/bin"), "PATH has ~/.cargo/bin");
@@ -228,7 +245,7 @@ static void test_remote_command(void)
 	c.nargs = 0;
 	c.has_lib = true;
 	s = pipeline_remote_command(&c);
-	diag("test: %s", s);
+	diag_lines("test: %s", s);
 	ok(contains(s, "cargo nextest run"), "test uses nextest");
 	ok(contains(s, "cargo test --doc"), "then doctests");
 	ok(contains(s, "nextest is not installed"), "falls back when nextest is missing");
@@ -527,7 +544,7 @@ static void test_summary(void)
 	setenv("TZ", "UTC0", 1);
 	tzset();
 	pipeline_summary_format(&sb, &s);
-	diag("%s", sb.buf);
+	diag_lines("%s", sb.buf);
 	ok(contains(sb.buf, "build ok in 12.3s"), "verb, outcome, wall time");
 	ok(contains(sb.buf, "provision") && contains(sb.buf, "warm"), "provision warm");
 	ok(contains(sb.buf, "sync 0.4s") && contains(sb.buf, "cargo 11.6s") &&
@@ -617,7 +634,7 @@ static void test_summary_wrap(void)
 
 	strbuf_reset(&sb);
 	pipeline_summary_wrap(&sb, line, 80, 13);
-	diag("80 columns:\n    Finished %s", sb.buf);
+	diag_lines("80 columns:\n    Finished %s", sb.buf);
 	fit = lines_fit(sb.buf, 80, 13, &lines);
 	ok(fit && lines >= 2, "80 columns: more than one line, each fits (%zu lines)", lines);
 	ok(contains(sb.buf, ",\n             ") || contains(sb.buf, ";\n             "),
@@ -641,13 +658,13 @@ static void test_summary_wrap(void)
 
 	strbuf_reset(&sb);
 	pipeline_summary_wrap(&sb, line, 64, 13);
-	diag("64 columns:\n    Finished %s", sb.buf);
+	diag_lines("64 columns:\n    Finished %s", sb.buf);
 	fit = lines_fit(sb.buf, 64, 13, &lines);
 	ok(fit && lines >= 3, "64 columns: every line fits (%zu lines)", lines);
 
 	strbuf_reset(&sb);
 	pipeline_summary_wrap(&sb, line, 60, 13);
-	diag("60 columns:\n    Finished %s", sb.buf);
+	diag_lines("60 columns:\n    Finished %s", sb.buf);
 	fit = lines_fit(sb.buf, 60, 13, &lines);
 	ok(fit && contains(sb.buf, "'cargo-burst-abc' stays up until 23:13 CET,\n"),
 	   "60 columns: a phrase longer than a line breaks at its spaces, every line fits");
