@@ -148,9 +148,9 @@ def run(rep, sim, w):
             if ln.startswith("trace: remote: push of ")]
     rep.measured("4b", "first sync on a new server, volume kept, one file changed (%d files)"
                  % FILES, round(row["sync_ms"] / 1e3, 2), "s",
-                 detail="the source tree is on the volume: a%s push, the mount included; "
+                 detail="the source tree is on the volume: the push %s, the mount included; "
                  "cold run wall %.1f s, provision %.1f s" % (
-                     (" " + kind[-1]) if kind else "n unknown", row["wall_ms"] / 1e3,
+                     ("'%s'" % kind[-1]) if kind else "unknown", row["wall_ms"] / 1e3,
                      row["provision_ms"] / 1e3))
     rep.measured("4b", "first (full) sync of the first cold run (%d files)" % FILES,
                  round(first["sync_ms"] / 1e3, 2), "s")
