@@ -118,6 +118,9 @@ struct sync_send_info {
 };
 void sync_index_diff(const struct sync_index *old, const struct sync_index *cur,
 		     struct strbuf *send, struct strvec *dels, struct sync_send_info *info);
+/* Append v little-endian (8 bytes); read one back. */
+void sync_put_u64(struct strbuf *sb, uint64_t v);
+uint64_t sync_get_u64(const unsigned char *p);
 /* A fresh random generation id (32 hex digits, not terminated). */
 void sync_new_gen(char gen[32]);
 /* The kernel's boot id (36 characters, not terminated; '-' when unknown). */

@@ -90,24 +90,6 @@ struct walk {
 	bool no_rec;
 };
 
-static void rec_u64(struct strbuf *sb, uint64_t v)
-{
-	unsigned char b[8];
-
-	for (int i = 0; i < 8; i++)
-		b[i] = (unsigned char)(v >> (8 * i));
-	strbuf_add(sb, b, 8);
-}
-
-static uint64_t rec_get_u64(const unsigned char *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
 static int64_t st_mtime_ns(const struct stat *st)
 {
 	return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
@@ -134,10 +116,10 @@ static void rec_entry(struct walk *w, char kind, const char *rel, const struct s
 	strbuf_addch(w->rec, kind);
 	strbuf_add(w->rec, l, 2);
 	strbuf_add(w->rec, rel, n);
-	rec_u64(w->rec, (uint64_t)st->st_ino);
-	rec_u64(w->rec, (uint64_t)st_mtime_ns(st));
-	rec_u64(w->rec, (uint64_t)st_ctime_ns(st));
-	rec_u64(w->rec, (uint64_t)st->st_size);
+	sync_put_u64(w->rec, (uint64_t)st->st_ino);
+	sync_put_u64(w->rec, (uint64_t)st_mtime_ns(st));
+	sync_put_u64(w->rec, (uint64_t)st_ctime_ns(st));
+	sync_put_u64(w->rec, (uint64_t)st->st_size);
 }
 
 /*
@@ -176,10 +158,10 @@ static bool rec_holds(const char *root, const unsigned char *p, const unsigned c
 		p += n;
 		holds = !lstat(path.buf, &st) &&
 			(kind == 'D' ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode)) &&
-			(uint64_t)st.st_ino == rec_get_u64(p) &&
-			st_mtime_ns(&st) == (int64_t)rec_get_u64(p + 8) &&
-			st_ctime_ns(&st) == (int64_t)rec_get_u64(p + 16) &&
-			(uint64_t)st.st_size == rec_get_u64(p + 24);
+			(uint64_t)st.st_ino == sync_get_u64(p) &&
+			st_mtime_ns(&st) == (int64_t)sync_get_u64(p + 8) &&
+			st_ctime_ns(&st) == (int64_t)sync_get_u64(p + 16) &&
+			(uint64_t)st.st_size == sync_get_u64(p + 24);
 		p += 32;
 	}
 	strbuf_release(&path);
@@ -631,11 +613,11 @@ int sync_rules_compute(const char *local_dir, const struct sync_filters *f,
 	walked = out->len;
 	if (!f->no_gitignore && rec_in && rec_in_len >= REC_HEAD + 8 && !memcmp(rec_in, head, 32)) {
 		const unsigned char *p = (const unsigned char *)rec_in;
-		uint64_t tl = rec_get_u64(p + 32);
+		uint64_t tl = sync_get_u64(p + 32);
 
 		/* nothing the walk read has changed: its rules are the same */
 		if (tl <= rec_in_len - REC_HEAD - 8 && !memchr(p + REC_HEAD, '\0', (size_t)tl) &&
-		    rec_get_u64(p + REC_HEAD + tl) == rec_in_len - REC_HEAD - tl - 8 &&
+		    sync_get_u64(p + REC_HEAD + tl) == rec_in_len - REC_HEAD - tl - 8 &&
 		    rec_holds(local_dir, p + REC_HEAD + tl + 8, p + rec_in_len)) {
 			strbuf_add(out, rec_in + REC_HEAD, (size_t)tl);
 			if (rec_out)
@@ -664,9 +646,9 @@ int sync_rules_compute(const char *local_dir, const struct sync_filters *f,
 			strbuf_addstr(out, w.blocks[i].rules);
 		if (rec_out && !w.no_rec) {
 			strbuf_add(rec_out, head, 32);
-			rec_u64(rec_out, out->len - walked);
+			sync_put_u64(rec_out, out->len - walked);
 			strbuf_add(rec_out, out->buf + walked, out->len - walked);
-			rec_u64(rec_out, rec.len);
+			sync_put_u64(rec_out, rec.len);
 			strbuf_addbuf(rec_out, &rec);
 		}
 	}
@@ -1085,6 +1067,21 @@ static void indexed_remote_command(struct sync_push *sp, struct strbuf *out)
 	strbuf_release(&tail);
 }
 
+/* The push's child as a remote shell command (no rsync), with stdin in. */
+static void shell_child(struct sync_push *sp, const char *cmd, const void *in, size_t in_len)
+{
+	struct child_process *cp = &sp->cp;
+
+	remote_command_prepare(sp->h, cmd, 0, cp);
+	cp->in = in ? PROC_IO_BUFFER : PROC_IO_NULL;
+	cp->in_buf = in;
+	cp->in_len = in_len;
+	cp->out = PROC_IO_CAPTURE;
+	cp->err = PROC_IO_CAPTURE;
+	cp->capture_max = 64 * 1024;
+	cp->timeout_ms = FETCH_IDLE_SECS * 1000;
+}
+
 static void push_child(struct sync_push *sp)
 {
 	struct child_process *cp = &sp->cp;
@@ -1101,25 +1098,13 @@ static void push_child(struct sync_push *sp)
 		strbuf_addstr(&rpath, " 2>/dev/null)\" = ");
 		strbuf_add(&rpath, sp->old->gen, sizeof(sp->old->gen));
 		strbuf_addstr(&rpath, " || { echo '" SYNC_MISMATCH "' >&2; exit 97; }");
-		remote_command_prepare(sp->h, rpath.buf, 0, cp);
-		cp->in = PROC_IO_NULL;
-		cp->out = PROC_IO_CAPTURE;
-		cp->err = PROC_IO_CAPTURE;
-		cp->capture_max = 64 * 1024;
-		cp->timeout_ms = FETCH_IDLE_SECS * 1000;
+		shell_child(sp, rpath.buf, NULL, 0);
 		strbuf_release(&rpath);
 		return;
 	}
 	if (sp->small) {
 		indexed_remote_command(sp, &rpath);
-		remote_command_prepare(sp->h, rpath.buf, 0, cp);
-		cp->in = PROC_IO_BUFFER;
-		cp->in_buf = sp->tarball.buf;
-		cp->in_len = sp->tarball.len;
-		cp->out = PROC_IO_CAPTURE;
-		cp->err = PROC_IO_CAPTURE;
-		cp->capture_max = 64 * 1024;
-		cp->timeout_ms = FETCH_IDLE_SECS * 1000;
+		shell_child(sp, rpath.buf, sp->tarball.buf, sp->tarball.len);
 		strbuf_release(&rpath);
 		return;
 	}

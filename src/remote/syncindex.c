@@ -597,7 +597,8 @@ static uint64_t sum64(const unsigned char *p, size_t len)
 	return h ^ (h >> 32);
 }
 
-static void put_u64(struct strbuf *sb, uint64_t v)
+/* Little-endian u64 in and out of the index file and sync.c's record. */
+void sync_put_u64(struct strbuf *sb, uint64_t v)
 {
 	unsigned char b[8];
 
@@ -606,7 +607,7 @@ static void put_u64(struct strbuf *sb, uint64_t v)
 	strbuf_add(sb, b, 8);
 }
 
-static uint64_t get_u64(const unsigned char *p)
+uint64_t sync_get_u64(const unsigned char *p)
 {
 	uint64_t v = 0;
 
@@ -648,15 +649,15 @@ int sync_index_save(struct sync_index *idx, const char *path, struct burst_error
 	strbuf_add(&sb, idx->rules, 32);
 	strbuf_add(&sb, idx->gen, 32);
 	strbuf_add(&sb, idx->boot, 36);
-	put_u64(&sb, (uint64_t)idx->walk_ns);
-	put_u64(&sb, (uint64_t)idx->offset_ns);
-	put_u64(&sb, (uint64_t)idx->full_ns);
-	put_u64(&sb, idx->rules_len);
+	sync_put_u64(&sb, (uint64_t)idx->walk_ns);
+	sync_put_u64(&sb, (uint64_t)idx->offset_ns);
+	sync_put_u64(&sb, (uint64_t)idx->full_ns);
+	sync_put_u64(&sb, idx->rules_len);
 	strbuf_add(&sb, idx->rules_text ? idx->rules_text : "", idx->rules_len);
-	put_u64(&sb, idx->cache_len <= SI_CACHE_MAX ? idx->cache_len : 0);
+	sync_put_u64(&sb, idx->cache_len <= SI_CACHE_MAX ? idx->cache_len : 0);
 	if (idx->cache_len <= SI_CACHE_MAX)
 		strbuf_add(&sb, idx->cache ? idx->cache : "", idx->cache_len);
-	put_u64(&sb, idx->nr);
+	sync_put_u64(&sb, idx->nr);
 	for (size_t i = 0; i < idx->nr; i++) {
 		const struct si_entry *e = &idx->v[i];
 		size_t n = strlen(e->path);
@@ -664,13 +665,13 @@ int sync_index_save(struct sync_index *idx, const char *path, struct burst_error
 
 		strbuf_add(&sb, l, 2);
 		strbuf_add(&sb, e->path, n);
-		put_u64(&sb, e->mode);
-		put_u64(&sb, e->size);
-		put_u64(&sb, (uint64_t)e->mtime_ns);
-		put_u64(&sb, (uint64_t)e->ctime_ns);
-		put_u64(&sb, e->ino);
+		sync_put_u64(&sb, e->mode);
+		sync_put_u64(&sb, e->size);
+		sync_put_u64(&sb, (uint64_t)e->mtime_ns);
+		sync_put_u64(&sb, (uint64_t)e->ctime_ns);
+		sync_put_u64(&sb, e->ino);
 	}
-	put_u64(&sb, sum64((const unsigned char *)sb.buf, sb.len));
+	sync_put_u64(&sb, sum64((const unsigned char *)sb.buf, sb.len));
 	if (slash) {
 		*slash = '\0';
 		if (remote_mkdir_p(dir, 0700) < 0)
@@ -756,7 +757,7 @@ const char *sync_index_peek_rules(const struct strbuf *sb, size_t *len)
 
 	if (sb->len < SI_HEADER + 24 || memcmp(sb->buf, SI_MAGIC, 8))
 		return NULL;
-	n = get_u64(p + SI_HEADER - 8);
+	n = sync_get_u64(p + SI_HEADER - 8);
 	if (n > sb->len - SI_HEADER - 24)
 		return NULL;
 	*len = (size_t)n;
@@ -775,7 +776,7 @@ struct sync_index *sync_index_parse(const struct strbuf *sb, const char **why)
 	if (sb->len < SI_HEADER + 24 || memcmp(sb->buf, SI_MAGIC, 8))
 		return NULL;
 	if (sum64((const unsigned char *)sb->buf, sb->len - 8) !=
-	    get_u64((const unsigned char *)sb->buf + sb->len - 8))
+	    sync_get_u64((const unsigned char *)sb->buf + sb->len - 8))
 		return NULL;
 	p = (const unsigned char *)sb->buf + 8;
 	end = (const unsigned char *)sb->buf + sb->len - 8;
@@ -789,17 +790,17 @@ struct sync_index *sync_index_parse(const struct strbuf *sb, const char **why)
 		if (!isxdigit((unsigned char)idx->gen[i]))
 			goto bad;
 	p += 132;
-	idx->walk_ns = (int64_t)get_u64(p);
-	idx->offset_ns = (int64_t)get_u64(p + 8);
-	idx->full_ns = (int64_t)get_u64(p + 16);
-	idx->rules_len = (size_t)get_u64(p + 24);
+	idx->walk_ns = (int64_t)sync_get_u64(p);
+	idx->offset_ns = (int64_t)sync_get_u64(p + 8);
+	idx->full_ns = (int64_t)sync_get_u64(p + 16);
+	idx->rules_len = (size_t)sync_get_u64(p + 24);
 	p += 32;
 	if (idx->rules_len > (size_t)(end - p) || (size_t)(end - p) - idx->rules_len < 16 ||
 	    memchr(p, '\0', idx->rules_len))
 		goto bad;
 	idx->rules_text = xstrndup((const char *)p, idx->rules_len);
 	p += idx->rules_len;
-	idx->cache_len = (size_t)get_u64(p);
+	idx->cache_len = (size_t)sync_get_u64(p);
 	p += 8;
 	if (idx->cache_len > SI_CACHE_MAX || idx->cache_len > (size_t)(end - p) ||
 	    (size_t)(end - p) - idx->cache_len < 8)
@@ -807,7 +808,7 @@ struct sync_index *sync_index_parse(const struct strbuf *sb, const char **why)
 	idx->cache = xmalloc(idx->cache_len + 1);
 	memcpy(idx->cache, p, idx->cache_len);
 	p += idx->cache_len;
-	count = get_u64(p);
+	count = sync_get_u64(p);
 	p += 8;
 	/* each entry takes 42 bytes and more: a count the file cannot hold is damage */
 	if (count > SI_MAX_ENTRIES || count > (uint64_t)(end - p) / 42)
@@ -835,11 +836,11 @@ struct sync_index *sync_index_parse(const struct strbuf *sb, const char **why)
 		e->path = names;
 		names += n + 1;
 		p += n;
-		e->mode = (uint32_t)get_u64(p);
-		e->size = get_u64(p + 8);
-		e->mtime_ns = (int64_t)get_u64(p + 16);
-		e->ctime_ns = (int64_t)get_u64(p + 24);
-		e->ino = get_u64(p + 32);
+		e->mode = (uint32_t)sync_get_u64(p);
+		e->size = sync_get_u64(p + 8);
+		e->mtime_ns = (int64_t)sync_get_u64(p + 16);
+		e->ctime_ns = (int64_t)sync_get_u64(p + 24);
+		e->ino = sync_get_u64(p + 32);
 		p += 40;
 		if (i && strcmp(idx->v[i - 1].path, e->path) >= 0)
 			goto bad; /* sorted and unique, as written */
