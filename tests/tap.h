@@ -56,15 +56,27 @@ static inline __attribute__((format(printf, 2, 3))) int ok(int cond, const char 
 	return cond;
 }
 
+/* A diagnostic: every line of it a "# " line (TAP has no other kind). */
 static inline __attribute__((format(printf, 1, 2))) void diag(const char *fmt, ...)
 {
 	va_list ap;
+	char *text = NULL;
+	int n;
 
-	printf("# ");
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	n = vasprintf(&text, fmt, ap);
 	va_end(ap);
-	printf("\n");
+	if (n < 0 || !text) {
+		printf("# (diagnostic lost)\n");
+	} else {
+		for (char *line = text, *nl;; line = nl + 1) {
+			nl = strchr(line, '\n');
+			printf("# %.*s\n", nl ? (int)(nl - line) : (int)strlen(line), line);
+			if (!nl || !nl[1])
+				break;
+		}
+	}
+	free(text);
 	fflush(stdout);
 }
 
