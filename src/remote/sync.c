@@ -1151,6 +1151,11 @@ static void push_child(struct sync_push *sp)
 	strbuf_release(&rpath);
 }
 
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 /*
  * The tar stream of a small push: the listed paths (NUL-separated, as the
  * walk saw them) as the local tar reads them now, pax (times to the
@@ -1158,11 +1163,6 @@ static void push_child(struct sync_push *sp)
  * tar cannot make it (not installed, a path gone meanwhile, too big): the
  * push is then rsync's.
  */
-static int cmp_name(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static bool make_tarball(struct sync_push *sp)
 {
 	static const char *const argv[] = {
