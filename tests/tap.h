@@ -43,13 +43,19 @@ static inline void plan_lazy(void)
 static inline __attribute__((format(printf, 2, 3))) int ok(int cond, const char *fmt, ...)
 {
 	va_list ap;
+	char *desc = NULL;
 
 	tap_count_++;
-	printf("%sok %d - ", cond ? "" : "not ", tap_count_);
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	if (vasprintf(&desc, fmt, ap) < 0)
+		desc = NULL;
 	va_end(ap);
-	printf("\n");
+	/* a description is one line: a line break would end it mid-way */
+	for (char *p = desc; p && *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+	printf("%sok %d - %s\n", cond ? "" : "not ", tap_count_, desc ? desc : "?");
+	free(desc);
 	fflush(stdout);
 	if (!cond)
 		tap_failed_++;
