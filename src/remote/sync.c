@@ -478,6 +478,39 @@ static bool in_git_work_tree(const char *dir)
 }
 
 /*
+ * Run a local helper (git, tar) whose argv is in cp, stdin as set (NULL:
+ * none), stdout captured up to max: true when it ran, exited 0 and its
+ * output fit; else false, and why in the debug log (the caller has a way
+ * without it).
+ */
+static bool run_local(struct child_process *cp, size_t max, int timeout_ms, const char *what)
+{
+	struct burst_error e = BURST_ERROR_INIT;
+	bool ok = false;
+
+	if (cp->in != PROC_IO_BUFFER)
+		cp->in = PROC_IO_NULL;
+	cp->out = PROC_IO_CAPTURE;
+	cp->err = PROC_IO_CAPTURE;
+	cp->capture_max = max;
+	cp->timeout_ms = timeout_ms;
+	if (proc_run(cp, &e) < 0) {
+		log_debug("remote", "%s did not run: %s", what, e.message);
+	} else if (cp->exit_code != 0 || cp->out_buf.overflow) {
+		char *why = remote_last_line(&cp->err_buf);
+
+		log_debug("remote", "%s failed (%d%s)%s%s", what, cp->exit_code,
+			  cp->out_buf.overflow ? ", too much output" : "", why ? ": " : "",
+			  why ? why : "");
+		free(why);
+	} else {
+		ok = true;
+	}
+	burst_error_release(&e);
+	return ok;
+}
+
+/*
  * Let git say what it ignores below local_dir (its .gitignore files, the
  * parents' too, .git/info/exclude and core.excludesFile): one anchored
  * exclude per ignored path, whole directories as one.  Returns 1 with the
@@ -490,7 +523,6 @@ static bool in_git_work_tree(const char *dir)
 static int git_ignored_rules(const char *local_dir, struct strbuf *out)
 {
 	struct child_process cp = CHILD_PROCESS_INIT;
-	struct burst_error e = BURST_ERROR_INIT;
 	struct strbuf rules = STRBUF_INIT;
 	const char *p, *end;
 	int ret = 0;
@@ -506,23 +538,8 @@ static int git_ignored_rules(const char *local_dir, struct strbuf *out)
 		for (size_t i = 0; i < ARRAY_SIZE(argv); i++)
 			strvec_push(&cp.args, argv[i] ? argv[i] : local_dir);
 	}
-	cp.in = PROC_IO_NULL;
-	cp.out = PROC_IO_CAPTURE;
-	cp.err = PROC_IO_CAPTURE;
-	cp.capture_max = GIT_LIST_MAX;
-	cp.timeout_ms = GIT_LIST_TIMEOUT_MS;
-	if (proc_run(&cp, &e) < 0) {
-		log_debug("remote", "git cannot list the ignored files: %s", e.message);
+	if (!run_local(&cp, GIT_LIST_MAX, GIT_LIST_TIMEOUT_MS, "git ls-files of the ignored files"))
 		goto out;
-	}
-	if (cp.exit_code != 0 || cp.out_buf.overflow) {
-		char *why = remote_last_line(&cp.err_buf);
-
-		log_debug("remote", "git ls-files in '%s' failed (%d)%s%s", local_dir,
-			  cp.exit_code, why ? ": " : "", why ? why : "");
-		free(why);
-		goto out;
-	}
 	p = cp.out_buf.buf;
 	end = p + cp.out_buf.len;
 	while (p < end) {
@@ -544,7 +561,6 @@ static int git_ignored_rules(const char *local_dir, struct strbuf *out)
 	ret = 1;
 out:
 	strbuf_release(&rules);
-	burst_error_release(&e);
 	child_process_release(&cp);
 	return ret;
 }
@@ -1171,7 +1187,6 @@ static bool make_tarball(struct sync_push *sp)
 		"--hard-dereference", "--blocking-factor=1", "-T", "-", "-cf", "-",
 	};
 	struct child_process cp = CHILD_PROCESS_INIT;
-	struct burst_error e = BURST_ERROR_INIT;
 	struct strvec names = STRVEC_INIT;
 	struct strbuf list = STRBUF_INIT;
 	bool ok = false;
@@ -1198,23 +1213,9 @@ static bool make_tarball(struct sync_push *sp)
 	cp.in = PROC_IO_BUFFER;
 	cp.in_buf = list.buf;
 	cp.in_len = list.len;
-	cp.out = PROC_IO_CAPTURE;
-	cp.err = PROC_IO_CAPTURE;
-	cp.capture_max = SYNC_SMALL_TAR_MAX;
-	cp.timeout_ms = SYNC_SMALL_TAR_TIMEOUT_MS;
-	if (proc_run(&cp, &e) < 0) {
-		log_debug("remote", "no tar for a small push: %s", e.message);
-	} else if (cp.exit_code != 0 || cp.out_buf.overflow) {
-		char *why = remote_last_line(&cp.err_buf);
-
-		log_debug("remote", "tar of a small push failed (%d)%s%s", cp.exit_code,
-			  why ? ": " : "", why ? why : "");
-		free(why);
-	} else {
+	ok = run_local(&cp, SYNC_SMALL_TAR_MAX, SYNC_SMALL_TAR_TIMEOUT_MS, "tar of a small push");
+	if (ok)
 		strbuf_addbuf(&sp->tarball, &cp.out_buf);
-		ok = true;
-	}
-	burst_error_release(&e);
 	child_process_release(&cp);
 	strvec_clear(&names);
 	strbuf_release(&list);
