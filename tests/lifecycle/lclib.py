@@ -36,6 +36,39 @@ def need_real_world():
         skip_all("cargo is not installed")
 
 
+def holds_open(pid, path):
+    """Whether process pid has path open (one of its /proc/PID/fd links)."""
+    d = "/proc/%d/fd" % pid
+    try:
+        fds = os.listdir(d)
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink(os.path.join(d, fd)) == path:
+                return True
+        except OSError:
+            pass
+    return False
+
+
+def wait_reapers_open(w, kinds=("__reap-server", "__reap-volume"), timeout=60):
+    """Wait until a live reaper of each kind holds state.db open.
+
+    A run arms its reapers as it ends and returns without waiting for them:
+    a detached reaper opens the database a moment later (much later under a
+    sanitizer and load).  A test that then deletes or corrupts the database
+    waits here first, so it knows which process sees the change first.
+    """
+    db = os.path.realpath(os.path.join(w.state_dir, "state.db"))
+
+    def opened():
+        live = w.reapers()
+        return all(live.get(k) and all(holds_open(pid, db) for pid in live[k])
+                   for k in kinds)
+    return wait_for(opened, timeout, 0.1)
+
+
 def status_json(w, cwd=None):
     r = w.burst(["status", "--json"], cwd=cwd or w.work, timeout=60)
     try:

@@ -26,7 +26,7 @@ def volumes_of(st):
 def main():
     lclib.need_real_world()
     tap = Tap()
-    tap.plan(15)
+    tap.plan(17)
     with new_sim() as sim:
         seed(sim)
         cfg = {"keep_alive_secs": KEEP, "volume_keep_alive_secs": VKEEP,
@@ -41,6 +41,8 @@ def main():
                           "cold build: one server, one volume"):
                 tap.diag(repr(r))
                 return tap.done()
+            if not tap.ok(lclib.wait_reapers_open(w), "its reapers have the database open"):
+                tap.diag("%r\n%s" % (w.reapers(), lclib.reaper_log_tail(w)))
             st, _ = status_json(w, ws)
             deadline = ((st or {}).get("server") or {}).get("deadline") or 0
             for sfx in ("", "-wal", "-shm"):
@@ -70,6 +72,10 @@ def main():
                 tap.diag(repr(r))
                 return tap.done()
             sid = w.servers()[0]["id"]
+            # whoever opens the corrupt file first moves it aside: here that
+            # must be the command below, not a reaper still starting up
+            if not tap.ok(lclib.wait_reapers_open(w), "its reapers have the database open"):
+                tap.diag("%r\n%s" % (w.reapers(), lclib.reaper_log_tail(w)))
             for sfx in ("-wal", "-shm"):
                 try:
                     os.unlink(db + sfx)
@@ -78,7 +84,9 @@ def main():
             with open(db, "wb") as f:
                 f.write(b"this is not a database " * 400)
             r = w.burst(["status"], cwd=ws, env={"HCLOUD_TOKEN": ""})
-            tap.ok("corrupt" in r.err, "a command without a token moves the corrupt one aside")
+            if not tap.ok("corrupt" in r.err,
+                          "a command without a token moves the corrupt one aside"):
+                tap.diag("%r\n%s" % (r, lclib.reaper_log_tail(w)))
             st, r = status_json(w, ws)
             srv = (st or {}).get("server") or {}
             if not tap.ok(srv.get("id") == sid, "a later status with a token shows the server"):
