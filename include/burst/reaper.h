@@ -47,6 +47,8 @@
  * need be) with the deadline it knew, and either goes on as its reaper
  * there or, when the new state already knows it, lowers an adopted row's
  * guessed deadline to its own and leaves it to that state's reaper.  A
+ * reaper that finds no row of its resource in a new database (it was
+ * lost before the reaper opened it) adopts by label at once.  A
  * busy or failing database is retried, never the end of a reaper.  Each
  * reaper (and `down`) talks to the endpoint recorded with its resource.
  *

@@ -492,6 +492,36 @@ static int target_delete_now(struct burst_state *st, struct reaper_ops *o, struc
 }
 
 /*
+ * Our resource is not in the state and the state is new: the database was
+ * deleted or moved aside (corrupt) after the run that armed us ended and
+ * before we opened it, so there was nothing to hand over.  The resource
+ * still exists: adopt by label now (the sweep records it with a deadline
+ * and arms its reaper), as the next command with a token would, rather
+ * than leave it running until one comes.
+ */
+static void adopt_new_state(struct burst_state *st, struct hcloud *api,
+			    const struct burst_config *cfg, const struct target *t)
+{
+	struct burst_error e = BURST_ERROR_INIT;
+	struct reaper_sweep_result res;
+	int rc;
+
+	log_info(MOD, "%s %s is not in the state, which is new (the old database was lost): "
+		 "adopting our resources by label", t->server ? "server row" : "the volume of",
+		 t->res);
+	rc = reaper_sweep(api, st, cfg, REAPER_SWEEP_ADOPT, &res, NULL, &e);
+	if (rc < 0)
+		log_warn(MOD, "adopting by label: %s; the next command with a token does it",
+			 e.message);
+	else if (rc == 0 && state_needs_adoption(st))
+		log_info(MOD, "a command holds the provisioning lock; it adopts them");
+	else
+		log_info(MOD, "adopted %d server(s) and %d volume(s)", res.servers_adopted,
+			 res.volumes_adopted);
+	burst_error_release(&e);
+}
+
+/*
  * The reaper of one target: claim the slot, sleep until the deadline,
  * decide in one transaction, delete, retry; hand over to a state that
  * replaced ours.  0 when done (or another reaper has it), -1 given up.
@@ -518,6 +548,8 @@ static int reap(struct burst_state *st, struct hcloud *api, const struct burst_c
 	for (;;) {
 		found = target_read(st, t, &e);
 		if (!found) {
+			if (api && state_needs_adoption(st))
+				adopt_new_state(st, api, cfg, t);
 			ret = 0;
 			goto out;
 		}

@@ -5,9 +5,13 @@ old reapers do not abandon them but hand them over to a new database and
 the server is reaped by its deadline; `status` with a token then shows
 the volume and it is reaped by its deadline too.  Corrupt, and seen first
 by a command without a token: nothing is lost, a later `status` with a
-token shows the server rebuilt from labels, and both are reaped."""
+token shows the server rebuilt from labels, and both are reaped.  Lost
+in the moment after a run, before its reapers opened it: the reaper that
+finds no row in the new database adopts by label at once."""
 
 import os
+import signal
+import sqlite3
 import sys
 import time
 
@@ -26,7 +30,7 @@ def volumes_of(st):
 def main():
     lclib.need_real_world()
     tap = Tap()
-    tap.plan(17)
+    tap.plan(22)
     with new_sim() as sim:
         seed(sim)
         cfg = {"keep_alive_secs": KEEP, "volume_keep_alive_secs": VKEEP,
@@ -99,6 +103,45 @@ def main():
             if not tap.ok(vgone, "the volume is reaped"):
                 tap.diag(lclib.reaper_log_tail(w))
             tap.is_(w.api_calls().count(("POST", "/v1/servers")), 2, "two servers made in all")
+
+            # 3. lost in the moment between a run's end and its reapers' start
+            r = w.burst(["build"], cwd=ws)
+            if not tap.ok(r.code == 0 and len(w.servers()) == 1 and len(w.volumes()) == 1,
+                          "a third cold build: one server, one volume"):
+                tap.diag(repr(r))
+                return tap.done()
+            sid = w.servers()[0]["id"]
+            lclib.wait_reapers_open(w)
+            con = sqlite3.connect(db, timeout=30)
+            row = con.execute("SELECT id FROM servers WHERE hcloud_id = ?", (sid,)).fetchone()
+            con.close()
+            pids = [p for v in w.reapers().values() for p in v]
+            for pid in pids:
+                os.kill(pid, signal.SIGKILL)
+            wait_for(lambda: not any(lclib.pid_alive(p) for p in pids), 30, 0.1)
+            for sfx in ("", "-wal", "-shm"):
+                try:
+                    os.unlink(db + sfx)
+                except FileNotFoundError:
+                    pass
+            # the server reaper the run armed, starting only now
+            r = w.burst(["__reap-server", "--state-dir", w.state_dir, str(row[0])], cwd=ws,
+                        timeout=120)
+            if not tap.ok(r.code == 0 and "adopted 1 server(s) and 1 volume(s)" in r.err,
+                          "a reaper whose row is not in the new database adopts by label"):
+                tap.diag(repr(r))
+            # no command runs (it would adopt them too): only reapers act
+            gone = wait_for(lambda: not w.servers(), KEEP + 120, 0.5)
+            if not tap.ok(gone, "and the server is reaped with no command run"):
+                tap.diag(lclib.reaper_log_tail(w))
+            st, r = status_json(w, ws)
+            vols = volumes_of(st)
+            if not tap.ok(len(vols) == 1 and vols[0]["volume"]["id"] == (w.volumes() or [{}])[0].get("id") and
+                          (vols[0].get("reaper") or {}).get("alive"),
+                          "the volume is in the state with a live reaper"):
+                tap.diag(repr(r))
+            r = w.burst(["down", "--with-volumes"], cwd=ws)
+            tap.ok(r.code == 0 and not w.volumes(), "down --with-volumes deletes the volume")
             left = wait_for(lambda: not w.reapers(), 60, 0.5)
             tap.ok(left, "no reaper is left behind once they are gone (%r)" % w.reapers())
             lclib.check_reaper_logs(tap, w)
