@@ -19,6 +19,9 @@
 #include "burst/ui.h"
 #include "remote-int.h"
 
+/* Synced even when git ignores it (see sync_rules_compute()). */
+#define SYNC_ALWAYS "Cargo.lock"
+
 const char *const remote_default_excludes[] = {
 	"target/", ".git/", "node_modules/", ".direnv/", ".vscode/", ".idea/",
 	"*.swp", ".DS_Store", NULL,
@@ -621,6 +624,12 @@ int sync_rules_compute(const char *local_dir, const struct sync_filters *f,
 	}
 	for (size_t i = 0; f->unexclude && f->unexclude[i]; i++)
 		strbuf_addf(out, "+ %s\n", f->unexclude[i]);
+	/*
+	 * cargo reads Cargo.lock whether or not git ignores it (libraries used
+	 * to): the remote cargo must resolve what the local one would, not
+	 * keep a lock file of its own.  (An extra_excludes entry still wins.)
+	 */
+	strbuf_addstr(out, "+ " SYNC_ALWAYS "\n");
 	if (!f->no_gitignore && !f->no_git && git_ignored_rules(local_dir, out)) {
 		ret = 0;
 		goto out;

@@ -10,6 +10,7 @@ stdout (timings normalised).
   cargo burst clippy -- -D warnings   clippy gets -D warnings
   cargo burst --keep-alive 900 test --release -- --nocapture
                                       tool options before the verb
+  cargo burst check --locked          with a Cargo.lock git ignores
 """
 
 import os
@@ -118,6 +119,24 @@ def run_all(tap, w):
             tap.diag(repr(r))
     r = w.burst(["test", "--cargo-test", "--junit", "report.xml"], cwd=remote_ws)
     tap.ok(r.code == 64 and "needs nextest" in r.err, "--junit with --cargo-test: usage error")
+
+    # a Cargo.lock that git ignores (libraries used to) is still the one
+    # cargo reads: after a version bump only the local lock file is up to
+    # date, and --locked fails with any other (the server's own, kept from
+    # the runs above, is not)
+    for ws in (remote_ws, local_ws):
+        with open(os.path.join(ws, ".gitignore"), "a") as f:
+            f.write("/Cargo.lock\n")
+        toml = os.path.join(ws, "Cargo.toml")
+        with open(toml) as f:
+            text = f.read()
+        with open(toml, "w") as f:
+            f.write(text.replace('version = "0.1.0"', 'version = "0.1.1"', 1))
+        code, _, err = local(w, ws, ["generate-lockfile", "--offline"])
+        if not tap.is_(code, 0, "a local lock file for version 0.1.1"):
+            tap.diag(err)
+    same(tap, w, remote_ws, local_ws, ["check", "--locked"], ["check", "--locked"],
+         "the ignored lock file")
 
 
 if __name__ == "__main__":

@@ -160,6 +160,7 @@ static void test_rules(void)
 		"- data/\n"
 		"- target/\n- node_modules/\n- .direnv/\n- .vscode/\n- .idea/\n- *.swp\n- .DS_Store\n"
 		"+ .git/\n"
+		"+ Cargo.lock\n" /* whatever git says */
 		/* a/b/.gitignore first (deepest), last line first */
 		"+ /a/b/x.log\n+ /a/b/**/x.log\n"
 		/* a/.gitignore */
