@@ -34,6 +34,8 @@ static pid_t sshd_pid;
 static int port;
 static struct remote_host H = REMOTE_HOST_INIT;
 static char *host_pub;
+/* the remote sleep the Ctrl-C test stops: this test's own (pid in it) */
+static char sleep_arg[32], sleep_pattern[40];
 
 static void kill_session_of(pid_t pid)
 {
@@ -64,7 +66,9 @@ static void cleanup(void)
 			kill(sshd_pid, SIGKILL);
 		sshd_pid = 0;
 	}
-	if (system("pkill -f 'sleep 100[.]4711' 2>/dev/null; true") != 0)
+	snprintf(cmd, sizeof(cmd), "pkill -f 'sleep %s([^0-9]|$)' 2>/dev/null; true",
+		 sleep_pattern);
+	if (system(cmd) != 0)
 		fprintf(stderr, "# pkill failed\n");
 	/* A dying sshd may still write its log: retry once. */
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s' || { sleep 1; rm -rf '%s'; }", tmp, tmp);
@@ -594,7 +598,9 @@ static void test_interrupt(void)
 	pid_t kid;
 
 	remote_pidfile = path_in("remote.pid");
-	remote_wrap_pidfile(&cmd, remote_pidfile, "sleep 100.4711; echo not-killed");
+	strbuf_addf(&out, "sleep %s; echo not-killed", sleep_arg);
+	remote_wrap_pidfile(&cmd, remote_pidfile, out.buf);
+	strbuf_reset(&out);
 	proc_clear_interrupted();
 	cp.in = PROC_IO_NULL;
 	cp.out = PROC_IO_CAPTURE;
@@ -610,12 +616,16 @@ static void test_interrupt(void)
 	}
 	t0 = burst_now_ms();
 	remote_run(&H, cmd.buf, &cp, &err);
+	/* a run that ended before the Ctrl-C must not get it afterwards */
+	kill(kid, SIGKILL);
 	waitpid(kid, NULL, 0);
 	ok(proc_interrupted() == SIGINT && kill_calls == 1, "Ctrl-C recorded, remote kill requested");
 	ok(burst_now_ms() - t0 < 10000 && !cp.timed_out, "the remote command ended quickly (%llu ms, status %d)",
 	   (unsigned long long)(burst_now_ms() - t0), proc_status_code(&cp));
 	ok(!strstr(cp.out_buf.buf, "not-killed"), "the remote command was stopped, not finished");
-	is_int(run_capture("pgrep -f 'sleep 100[.]4711' >/dev/null", &out), 1,
+	strbuf_reset(&cmd);
+	strbuf_addf(&cmd, "pgrep -f 'sleep %s([^0-9]|$)' >/dev/null", sleep_pattern);
+	is_int(run_capture(cmd.buf, &out), 1,
 	       "no remote sleep left (pgrep)");
 	proc_clear_interrupted();
 	child_process_release(&cp);
@@ -1463,6 +1473,8 @@ int main(void)
 		skip_all("needs /usr/sbin/sshd, ssh, ssh-keygen, rsync and git");
 	if (!mkdtemp(tmp))
 		bail_out("mkdtemp");
+	snprintf(sleep_arg, sizeof(sleep_arg), "100.%d", (int)getpid());
+	snprintf(sleep_pattern, sizeof(sleep_pattern), "100[.]%d", (int)getpid());
 	atexit(cleanup);
 	signal(SIGALRM, on_fatal);
 	signal(SIGSEGV, on_fatal);
