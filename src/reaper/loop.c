@@ -51,22 +51,15 @@ static void install_wake_handler(void)
 
 /*
  * A reaper sleeps for hours and there is one per resource: before each
- * sleep it gives back what it can.  The state's connection stops mapping
- * the database file (mmap pages would stay resident, counted against the
- * reaper) and drops its page cache, and malloc returns the freed heap to
- * the kernel.  libcurl is not loaded until a delete is due (hcloud loads
- * it at the first request).
+ * sleep it gives back what it can.  The state's connection drops its page
+ * cache (it never maps the file: see state_open()), and malloc returns the
+ * freed heap to the kernel.  libcurl is not loaded until a delete is due
+ * (hcloud loads it at the first request).
  */
 static void rest(struct burst_state *st)
 {
-	static bool unmapped;
 	sqlite3 *db = state_sqlite(st);
 
-	if (db && !unmapped) {
-		/* reads at a wake are few: pread() is as good as a mapping */
-		if (sqlite3_exec(db, "PRAGMA mmap_size=0", NULL, NULL, NULL) == SQLITE_OK)
-			unmapped = true;
-	}
 	if (db)
 		sqlite3_db_release_memory(db);
 	malloc_trim(0);

@@ -619,16 +619,22 @@ int state_audit_query(struct burst_state *st, double rate_eur_per_hour, struct s
 	out->now = state_now();
 	for (k = 0; k < STATE_WHATIF_N; k++)
 		out->whatif[k].keep_alive_secs = whatif_secs[k];
-	if (sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+	/* the one long scan: mapped for it (and only for it, see state_open) */
+	sqlite3_exec(st->db, "PRAGMA mmap_size=268435456", NULL, NULL, NULL);
+	if (sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+		sqlite3_exec(st->db, "PRAGMA mmap_size=0", NULL, NULL, NULL);
 		return st_dberr(st, err, "reading the audit log");
+	}
 	if (audit_sessions(st, out, &prov_ids, err) < 0 ||
 	    audit_runs(st, out, &prov_ids, err) < 0) {
 		st_rollback(st);
+		sqlite3_exec(st->db, "PRAGMA mmap_size=0", NULL, NULL, NULL);
 		free(prov_ids.v);
 		state_audit_release(out);
 		return -1;
 	}
 	st_rollback(st); /* read-only snapshot */
+	sqlite3_exec(st->db, "PRAGMA mmap_size=0", NULL, NULL, NULL);
 	free(prov_ids.v);
 	out->has_rate = rate_eur_per_hour >= 0;
 	out->rate_eur_per_hour = out->has_rate ? rate_eur_per_hour : 0;

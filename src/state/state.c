@@ -480,8 +480,13 @@ static int open_db(struct burst_state *st, struct burst_error *err)
 			goto fail;
 		sqlite3_sleep(10);
 	}
-	if (sqlite3_exec(st->db, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
-			 " PRAGMA mmap_size=268435456",
+	/*
+	 * No mmap here: a mapped database file that something outside SQLite
+	 * truncates (a corrupted or overwritten state.db) is a SIGBUS in every
+	 * process that reads it, a reaper among them; read() gets an error the
+	 * caller handles.  Only the audit's long scan maps (state_audit_query).
+	 */
+	if (sqlite3_exec(st->db, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
 			 NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
 
