@@ -7,9 +7,7 @@
  * answers (no simulator needed, no root).
  */
 #include <arpa/inet.h>
-#include <errno.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,29 +25,13 @@
 
 static int port;
 
-/* Write all of len bytes of p to fd (0, or -1 when the reader went away). */
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* One connection: .../big answers more than SIMREQ_MAX_ANSWER bytes,
  * .../refuse a 400, anything else 200 with the request's head as the body. */
 static void serve_one(int c)
 {
 	char head[8192];
 	size_t len = 0;
-	char *reply;
+	FILE *f;
 
 	while (len < sizeof(head) - 1) {
 		ssize_t n = read(c, head + len, sizeof(head) - 1 - len);
@@ -62,28 +44,29 @@ static void serve_one(int c)
 			break;
 	}
 	head[len] = '\0';
+	f = fdopen(c, "w");
+	if (!f) {
+		close(c);
+		return;
+	}
 	if (strstr(head, "/big ")) {
 		static char chunk[65536];
 		size_t total = SIMREQ_MAX_ANSWER + 2 * sizeof(chunk);
 
 		memset(chunk, 'x', sizeof(chunk));
-		reply = xstrfmt("HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n"
-				"Connection: close\r\n\r\n", total);
-		if (write_all(c, reply, strlen(reply)) == 0)
-			for (size_t sent = 0; sent < total; sent += sizeof(chunk))
-				if (write_all(c, chunk, sizeof(chunk)) < 0)
-					break;
+		fprintf(f, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+			total);
+		for (size_t sent = 0; sent < total; sent += sizeof(chunk))
+			if (fwrite(chunk, 1, sizeof(chunk), f) != sizeof(chunk))
+				break; /* the client gave up */
 	} else if (strstr(head, "/refuse ")) {
-		reply = xstrfmt("HTTP/1.1 400 Bad Request\r\nContent-Length: 13\r\n"
-				"Connection: close\r\n\r\nno such fault");
-		write_all(c, reply, strlen(reply));
+		fprintf(f, "HTTP/1.1 400 Bad Request\r\nContent-Length: 13\r\n"
+			"Connection: close\r\n\r\nno such fault");
 	} else {
-		reply = xstrfmt("HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n"
-				"Connection: close\r\n\r\n%s", len, head);
-		write_all(c, reply, strlen(reply));
+		fprintf(f, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+			len, head);
 	}
-	free(reply);
-	close(c);
+	fclose(f);
 }
 
 /* The server on 127.0.0.1:port, a child that dies with this process. */
@@ -137,15 +120,18 @@ enum what { OPEN_ONLY, CALL, API };
 /*
  * Run sim_open() and then (unless OPEN_ONLY) one GET of path in a child
  * with that environment (NULL: unset); its stdout into *out, its exit
- * status returned (-1: did not exit).  The child prints "answer: ..." a
- * line of the answer and "done" when nothing bailed out.
+ * status returned (-1: did not exit, e.g. killed by its alarm after a
+ * generous minute).  The child prints "answer: ..." a line of the answer
+ * and "done" when nothing bailed out.
  */
 static int run(const char *endpoint, const char *base, enum what what, const char *path,
 	       struct strbuf *out)
 {
 	int fds[2], status = 0;
 	pid_t pid;
-	uint64_t deadline_ms = tap_scaled_ms(60000), waited = 0;
+	char buf[4096];
+	size_t n;
+	FILE *f;
 
 	strbuf_reset(out);
 	strbuf_set_max(out, 1 << 20);
@@ -155,6 +141,8 @@ static int run(const char *endpoint, const char *base, enum what what, const cha
 	if (pid == 0) {
 		char *answer, *save = NULL;
 
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		alarm((unsigned)(tap_scaled_ms(60000) / 1000));
 		dup2(fds[1], 1);
 		close(fds[0]);
 		close(fds[1]);
@@ -182,27 +170,12 @@ static int run(const char *endpoint, const char *base, enum what what, const cha
 		_exit(0);
 	}
 	close(fds[1]);
-	for (;;) {
-		struct pollfd p = { .fd = fds[0], .events = POLLIN };
-		char buf[4096];
-		ssize_t n;
-
-		if (waited > deadline_ms) {
-			kill(pid, SIGKILL);
-			break;
-		}
-		if (poll(&p, 1, 100) == 0) {
-			waited += 100;
-			continue;
-		}
-		n = read(fds[0], buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		strbuf_add(out, buf, (size_t)n);
-	}
-	close(fds[0]);
+	f = fdopen(fds[0], "r");
+	if (!f)
+		bail_out("fdopen");
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		strbuf_add(out, buf, n); /* beyond its max: dropped */
+	fclose(f);
 	if (waitpid(pid, &status, 0) < 0)
 		bail_out("waitpid");
 	if (!WIFEXITED(status))
