@@ -13,8 +13,8 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
 
+#include "tests/simreq.h"
 #include "tests/tap.h"
 
 #include "burst/hcloud.h"
@@ -22,65 +22,9 @@
 #include "burst/strbuf.h"
 #include "burst/ui.h"
 
-static const char *endpoint, *token, *sim_base;
+static const char *endpoint, *token;
 
-/* ---- simulator control ------------------------------------------------ */
-
-static size_t collect(char *p, size_t size, size_t n, void *data)
-{
-	strbuf_add(data, p, size * n);
-	return size * n;
-}
-
-static char *sim_call(const char *method, const char *path, const char *body)
-{
-	struct strbuf sb = STRBUF_INIT;
-	CURL *h = curl_easy_init();
-	struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
-	char *url = xstrfmt("%s%s", sim_base, path);
-	long status = 0;
-
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
-	if (body)
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &sb);
-	if (curl_easy_perform(h) != CURLE_OK)
-		bail_out("simulator control request failed");
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-	if (status >= 300) {
-		diag("control %s %s -> %ld: %s", method, path, status, sb.buf);
-		bail_out("simulator control request refused");
-	}
-	curl_slist_free_all(hdr);
-	curl_easy_cleanup(h);
-	free(url);
-	return strbuf_detach(&sb, NULL);
-}
-
-static void sim_config(const char *json)
-{
-	free(sim_call("POST", "/_sim/config", json));
-}
-
-static void sim_reset_log(void)
-{
-	free(sim_call("POST", "/_sim/requests/reset", "{}"));
-}
-
-static cJSON *sim_log(void)
-{
-	char *s = sim_call("GET", "/_sim/requests", NULL);
-	cJSON *j = cJSON_Parse(s);
-
-	free(s);
-	if (!cJSON_IsArray(j))
-		bail_out("request log is not a JSON array");
-	return j;
-}
+/* ---- the simulator's request log (tests/simreq.h) --------------------- */
 
 static const char *jstr(const cJSON *o, const char *k)
 {
@@ -1255,12 +1199,9 @@ static void test_resource_words(void)
 
 int main(void)
 {
-	endpoint = getenv("HCLOUD_ENDPOINT");
-	token = getenv("HCLOUD_TOKEN");
-	sim_base = getenv("BURST_SIM_BASE");
-	if (!endpoint || !token || !sim_base)
-		skip_all("run through run-with-sim.py (no HCLOUD_ENDPOINT/BURST_SIM_BASE)");
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	sim_open();
+	endpoint = sim_endpoint();
+	token = sim_token();
 	test_pagination();
 	test_pagination_bounds();
 	test_retryable();
@@ -1275,6 +1216,6 @@ int main(void)
 	test_trace();
 	test_resource_words();
 	burst_redact_clear();
-	curl_global_cleanup();
+	sim_close();
 	return done_testing();
 }

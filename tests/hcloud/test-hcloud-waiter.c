@@ -9,61 +9,20 @@
 #include <string.h>
 
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
 
+#include "tests/simreq.h"
 #include "tests/tap.h"
 
 #include "burst/hcloud.h"
 #include "burst/log.h"
 #include "burst/strbuf.h"
 
-static const char *endpoint, *token, *sim_base;
-
-static size_t collect(char *p, size_t size, size_t n, void *data)
-{
-	strbuf_add(data, p, size * n);
-	return size * n;
-}
-
-static char *sim_call(const char *method, const char *path, const char *body)
-{
-	struct strbuf sb = STRBUF_INIT;
-	CURL *h = curl_easy_init();
-	struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
-	char *url = xstrfmt("%s%s", sim_base, path);
-	long status = 0;
-
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
-	if (body)
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &sb);
-	if (curl_easy_perform(h) != CURLE_OK)
-		bail_out("simulator control request failed");
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-	if (status >= 300) {
-		diag("control %s %s -> %ld: %s", method, path, status, sb.buf);
-		bail_out("simulator control request refused");
-	}
-	curl_slist_free_all(hdr);
-	curl_easy_cleanup(h);
-	free(url);
-	return strbuf_detach(&sb, NULL);
-}
-
 /* GET /v1/actions requests in the log since the last reset; *multi: with 2+ ids. */
 static int count_polls(int *multi)
 {
-	char *s = sim_call("GET", "/_sim/requests", NULL);
-	cJSON *log = cJSON_Parse(s), *e;
+	cJSON *log = sim_log(), *e;
 	int n = 0;
 
-	free(s);
-	if (!cJSON_IsArray(log))
-		bail_out("request log is not a JSON array");
 	*multi = 0;
 	cJSON_ArrayForEach(e, log) {
 		const cJSON *m = cJSON_GetObjectItemCaseSensitive(e, "method");
@@ -85,7 +44,7 @@ static int count_polls(int *multi)
 static struct hcloud *client(void)
 {
 	struct burst_error err = BURST_ERROR_INIT;
-	struct hcloud *c = hcloud_new(endpoint, token, &err);
+	struct hcloud *c = hcloud_new(sim_endpoint(), sim_token(), &err);
 
 	if (!c) {
 		diag("%s", err.message);
@@ -145,12 +104,12 @@ static void test_create_and_attach(void)
 	int64_t ids[3];
 	int polls, multi, rc;
 
-	free(sim_call("POST", "/_sim/config", "{\"durations\": {\"server_create\": 1.5, "
-		      "\"server_start\": 1.5, \"volume_create\": 0.8, \"attach\": 1.0}}"));
+	sim_config("{\"durations\": {\"server_create\": 1.5, "
+		   "\"server_start\": 1.5, \"volume_create\": 0.8, \"attach\": 1.0}}");
 	if (create_server(c, "waiter-a", &sc, &sp) < 0 ||
 	    create_volume(c, "waiter-a", &vc, &vp) < 0)
 		bail_out("creates failed");
-	free(sim_call("POST", "/_sim/requests/reset", "{}"));
+	sim_reset_log();
 	w = hcloud_waiter_new(c);
 	hcloud_waiter_add(w, sc.action.id, sp);
 	hcloud_waiter_add(w, vc.action.id, vp);
@@ -175,7 +134,7 @@ static void test_create_and_attach(void)
 	   "the create_server action is kept, status success");
 
 	/* an attach added to the same waiter */
-	free(sim_call("POST", "/_sim/requests/reset", "{}"));
+	sim_reset_log();
 	if (hcloud_volume_attach(c, vc.volume.id, sc.server.id, &at, &err) < 0)
 		bail_out("attach failed");
 	ap = burst_now_ms();
@@ -206,11 +165,11 @@ static void test_plain_wait(void)
 	int64_t ids[2];
 	int polls, multi;
 
-	free(sim_call("POST", "/_sim/config", "{\"durations\": {\"server_create\": 0.6, "
-		      "\"server_start\": 0.6}}"));
+	sim_config("{\"durations\": {\"server_create\": 0.6, "
+		   "\"server_start\": 0.6}}");
 	if (create_server(c, "waiter-b", &sc, &sp) < 0)
 		bail_out("create failed");
-	free(sim_call("POST", "/_sim/requests/reset", "{}"));
+	sim_reset_log();
 	ids[0] = sc.action.id;
 	ids[1] = sc.next_actions.nr ? sc.next_actions.v[0].id : 0;
 	ok(hcloud_actions_wait(c, ids, 2, burst_now_ms() + 20000, NULL, NULL, &err) == 0,
@@ -232,9 +191,9 @@ static void test_errors(void)
 	uint64_t sp = 0, t0;
 	int64_t ids[2];
 
-	free(sim_call("POST", "/_sim/config", "{\"durations\": {\"server_create\": 0.3, "
-		      "\"server_start\": 0.3}, \"action_errors\": [{\"command\": "
-		      "\"start_server\", \"times\": 1}]}"));
+	sim_config("{\"durations\": {\"server_create\": 0.3, "
+		   "\"server_start\": 0.3}, \"action_errors\": [{\"command\": "
+		   "\"start_server\", \"times\": 1}]}");
 	if (create_server(c, "waiter-c", &sc, &sp) < 0)
 		bail_out("create failed");
 	w = hcloud_waiter_new(c);
@@ -253,8 +212,8 @@ static void test_errors(void)
 	hcloud_server_created_release(&sc);
 	burst_error_release(&err);
 
-	free(sim_call("POST", "/_sim/config", "{\"durations\": {\"server_create\": 5.0, "
-		      "\"server_start\": 0.3}, \"action_errors\": []}"));
+	sim_config("{\"durations\": {\"server_create\": 5.0, "
+		   "\"server_start\": 0.3}, \"action_errors\": []}");
 	if (create_server(c, "waiter-d", &sc, &sp) < 0)
 		bail_out("create failed");
 	w = hcloud_waiter_new(c);
@@ -274,16 +233,11 @@ static void test_errors(void)
 
 int main(void)
 {
-	endpoint = getenv("HCLOUD_ENDPOINT");
-	token = getenv("HCLOUD_TOKEN");
-	sim_base = getenv("BURST_SIM_BASE");
-	if (!endpoint || !token || !sim_base)
-		skip_all("run through run-with-sim.py (no HCLOUD_ENDPOINT/BURST_SIM_BASE)");
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	sim_open();
 	test_create_and_attach();
 	test_plain_wait();
 	test_errors();
 	burst_redact_clear();
-	curl_global_cleanup();
+	sim_close();
 	return done_testing();
 }

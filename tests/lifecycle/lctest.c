@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "burst/layout.h"
 #include "burst/provision.h"
 #include "burst/strbuf.h"
 #include "lctest.h"
@@ -52,17 +53,22 @@ void lctest_open(struct lctest *t, const char *prefix)
 {
 	const char *endpoint = getenv("HCLOUD_ENDPOINT"), *token = getenv("HCLOUD_TOKEN");
 	struct burst_error err = BURST_ERROR_INIT;
+	static bool registered;
 
 	memset(t, 0, sizeof(*t));
 	if (!endpoint || !token)
 		skip_all("no simulator (run through run-with-sim.py)");
+	if (lctest_dir_[0])
+		bail_out("lctest_open: the last one is not closed (one at a time)");
 	if (snprintf(t->dir, sizeof(t->dir), "/tmp/%s-XXXXXX", prefix) >= (int)sizeof(t->dir))
 		bail_out("the temporary directory's prefix is too long");
 	if (!mkdtemp(t->dir))
 		bail_out("mkdtemp");
 	memcpy(lctest_dir_, t->dir, sizeof(lctest_dir_));
 	lctest_owner_ = getpid();
-	atexit(lctest_remove_dir);
+	if (!registered)
+		atexit(lctest_remove_dir);
+	registered = true;
 	lctest_check(state_open(t->dir, &t->st, &err), &err, "state_open");
 	state_set_endpoint(t->st, endpoint);
 	t->api = hcloud_new(endpoint, token, &err);
@@ -73,13 +79,20 @@ void lctest_open(struct lctest *t, const char *prefix)
 	burst_error_release(&err);
 }
 
-/* A labelled server of owner's in the simulator. */
+/* A labelled cpx11 server of owner's in the simulator. */
 void lctest_server_create(struct lctest *t, const char *name, const char *owner,
 			  struct hcloud_server_created *out)
 {
+	lctest_server_create_type(t, name, "cpx11", owner, out);
+}
+
+/* A labelled server of owner's of that type in the simulator. */
+void lctest_server_create_type(struct lctest *t, const char *name, const char *type,
+			       const char *owner, struct hcloud_server_created *out)
+{
 	struct burst_error err = BURST_ERROR_INIT;
 	struct hcloud_labels l;
-	struct hcloud_server_opts o = { .name = name, .server_type = "cpx11",
+	struct hcloud_server_opts o = { .name = name, .server_type = type,
 					.image = "ubuntu-24.04", .location = "fsn1",
 					.labels = &l };
 
@@ -87,6 +100,37 @@ void lctest_server_create(struct lctest *t, const char *name, const char *owner,
 	provision_labels(&l, "server", owner, NULL);
 	lctest_check(hcloud_server_create(t->api, &o, out, &err), &err, "server create");
 	hcloud_labels_release(&l);
+	burst_error_release(&err);
+}
+
+/* A made-up host key for ip pinned in t's known_hosts. */
+void lctest_pin_host_key(struct lctest *t, const char *ip, const char *tag)
+{
+	char *kh = layout_known_hosts(state_dir(t->st));
+	FILE *f;
+
+	if (!ip)
+		bail_out("a server without an address");
+	f = fopen(kh, "a");
+	if (!f || fprintf(f, "%s ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI%s\n", ip, tag) < 0 ||
+	    fclose(f) != 0) {
+		diag("cannot append to %s", kh);
+		bail_out("cannot pin a host key");
+	}
+	free(kh);
+}
+
+/* The state row of a server by its Hetzner id, or bail out. */
+void lctest_server_row(struct lctest *t, int64_t hcloud_id, struct state_server *out)
+{
+	struct burst_error err = BURST_ERROR_INIT;
+	int rc = state_server_by_hcloud_id(t->st, hcloud_id, out, &err);
+
+	if (rc != 1) {
+		diag("server %lld: %s", (long long)hcloud_id,
+		     rc < 0 && err.message ? err.message : "no row in the state");
+		bail_out("no row for a server");
+	}
 	burst_error_release(&err);
 }
 

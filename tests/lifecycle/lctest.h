@@ -38,7 +38,8 @@ int lctest_is_reaper(int argc, char **argv);
 
 /* Skip the test unless HCLOUD_ENDPOINT and HCLOUD_TOKEN name a simulator;
  * then a temporary state directory /tmp/<prefix>-XXXXXX, the state opened
- * in it with the endpoint set, and the API client. */
+ * in it with the endpoint set (a new owner), and the API client.  One
+ * struct lctest at a time: another may be opened after lctest_close. */
 void lctest_open(struct lctest *t, const char *prefix);
 
 /* Bail out, with err's message as a diagnostic, when rc < 0. */
@@ -48,6 +49,19 @@ void lctest_check(int rc, struct burst_error *err, const char *what);
  * owner's (provision_labels role "server"); out is the caller's to release. */
 void lctest_server_create(struct lctest *t, const char *name, const char *owner,
 			  struct hcloud_server_created *out);
+
+/* As lctest_server_create, of server type type (e.g. cax11, an arm64 one). */
+void lctest_server_create_type(struct lctest *t, const char *name, const char *type,
+			       const char *owner, struct hcloud_server_created *out);
+
+/* Pin a made-up ed25519 host key (its text ends in tag) for the address ip
+ * in the known_hosts of t's state directory, as a run pins the host key it
+ * made before anything connects; bails out when ip is NULL. */
+void lctest_pin_host_key(struct lctest *t, const char *ip, const char *tag);
+
+/* The row of t's state for the server of Hetzner id hcloud_id (bails out
+ * when there is none); out is the caller's to release. */
+void lctest_server_row(struct lctest *t, int64_t hcloud_id, struct state_server *out);
 
 /* Create the 10 GB volume name in fsn1 labelled as owner's for project
  * (provision_labels role "volume"); out is the caller's to release. */

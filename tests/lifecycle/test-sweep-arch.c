@@ -7,146 +7,60 @@
  * else as unknown (used by no run: deleted), the type name only counts
  * when the API says nothing; a server created records the architecture of
  * the create's answer.  Runs against a fresh simulator
- * (run-with-sim.py, no machines); the host keys are pinned by hand, the
+ * (run-with-sim.py, no machines; set up with lctest.h, one state and so
+ * one owner a section); the host keys are pinned by hand, the
  * architecture is changed in the list answer with the simulator's `patch`
- * fault, and the reapers the adoption arms are this binary re-executed,
- * which exits at once.
+ * fault (simreq.h), and the reapers the adoption arms are this binary
+ * re-executed, which exits at once.
  */
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include <cJSON.h>
-#include <curl/curl.h>
 
 #include "burst/config.h"
 #include "burst/error.h"
 #include "burst/hcloud.h"
-#include "burst/layout.h"
 #include "burst/provision.h"
 #include "burst/reaper.h"
 #include "burst/state.h"
 #include "burst/strbuf.h"
+#include "lctest.h"
+#include "simreq.h"
 #include "tap.h"
 
-static const char *endpoint, *token, *sim_base;
-
-static void check_err(int rc, struct burst_error *err, const char *what)
+/* A server of t's owner (role=server) in fsn1; pinned in t's known_hosts. */
+static int64_t make_server(struct lctest *t, const char *name, const char *type)
 {
-	if (rc < 0) {
-		diag("%s: %s", what, err->message ? err->message : "?");
-		bail_out(what);
-	}
-}
-
-static size_t collect(char *p, size_t size, size_t n, void *data)
-{
-	strbuf_add(data, p, size * n);
-	return size * n;
-}
-
-/* A request to the simulator: its control API (api false) or /v1. */
-static char *http(bool api, const char *method, const char *path, const char *body)
-{
-	struct strbuf sb = STRBUF_INIT;
-	CURL *h = curl_easy_init();
-	struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
-	char *auth = xstrfmt("Authorization: Bearer %s", token);
-	char *url = xstrfmt("%s%s", api ? endpoint : sim_base, path);
-	long status = 0;
-
-	if (api)
-		hdr = curl_slist_append(hdr, auth);
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
-	if (body)
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &sb);
-	if (curl_easy_perform(h) != CURLE_OK)
-		bail_out("simulator request failed");
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-	if (status >= 300) {
-		diag("%s %s -> %ld: %s", method, path, status, sb.buf);
-		bail_out("simulator request refused");
-	}
-	curl_slist_free_all(hdr);
-	curl_easy_cleanup(h);
-	free(url);
-	free(auth);
-	return strbuf_detach(&sb, NULL);
-}
-
-/* A server of owner st (role=server) in fsn1; pinned in st's known_hosts. */
-static int64_t make_server(struct hcloud *api, struct burst_state *st, const char *name,
-			   const char *type)
-{
-	struct burst_error err = BURST_ERROR_INIT;
-	struct hcloud_labels l;
 	struct hcloud_server_created sc = { 0 };
-	struct hcloud_server_opts so = { .name = name, .server_type = type,
-					 .image = "ubuntu-24.04", .location = "fsn1" };
-	char *kh = layout_known_hosts(state_dir(st));
-	FILE *f;
 	int64_t id;
 
-	hcloud_labels_init(&l);
-	provision_labels(&l, "server", state_owner_id(st), NULL);
-	so.labels = &l;
-	check_err(hcloud_server_create(api, &so, &sc, &err), &err, "server create");
-	if (!sc.server.ipv4)
-		bail_out("a server without an address");
-	/* as a run pins the host key it made before anything connects */
-	f = fopen(kh, "a");
-	if (!f || fprintf(f, "%s ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI%s\n", sc.server.ipv4,
-			  name) < 0 || fclose(f) != 0)
-		bail_out("cannot pin a host key");
+	lctest_server_create_type(t, name, type, state_owner_id(t->st), &sc);
+	lctest_pin_host_key(t, sc.server.ipv4, name);
 	id = sc.server.id;
 	hcloud_server_created_release(&sc);
-	hcloud_labels_release(&l);
-	free(kh);
 	return id;
 }
 
-/* The row of Hetzner id in st (bails out when there is none). */
-static void row_of(struct burst_state *st, int64_t id, struct state_server *out)
-{
-	struct burst_error err = BURST_ERROR_INIT;
-
-	if (state_server_by_hcloud_id(st, id, out, &err) != 1)
-		bail_out("no row for an adopted server");
-}
-
-static void open_state(const char *dir, struct burst_state **st)
-{
-	struct burst_error err = BURST_ERROR_INIT;
-
-	check_err(state_open(dir, st, &err), &err, "state_open");
-	state_set_endpoint(*st, endpoint);
-}
-
 /* One usable server per architecture, the API's architecture aside. */
-static void test_per_arch(struct hcloud *api, const char *dir)
+static void test_per_arch(void)
 {
+	struct lctest t;
 	struct burst_error err = BURST_ERROR_INIT;
-	struct burst_state *st = NULL;
 	struct reaper_sweep_result res = { 0 };
 	struct state_server a = { 0 }, b = { 0 }, c = { 0 }, cur = { 0 };
 	int64_t x1, arm, x2;
 
-	open_state(dir, &st);
-	x1 = make_server(api, st, "cargo-burst-x86-one", "cpx11");
-	arm = make_server(api, st, "cargo-burst-arm-one", "cax11");
-	x2 = make_server(api, st, "cargo-burst-x86-two", "cpx11");
+	lctest_open(&t, "sweep-arch");
+	x1 = make_server(&t, "cargo-burst-x86-one", "cpx11");
+	arm = make_server(&t, "cargo-burst-arm-one", "cax11");
+	x2 = make_server(&t, "cargo-burst-x86-two", "cpx11");
 
-	check_err(reaper_sweep(api, st, NULL, REAPER_SWEEP_ADOPT, &res, NULL, &err), &err,
-		  "sweep");
+	lctest_check(reaper_sweep(t.api, t.st, NULL, REAPER_SWEEP_ADOPT, &res, NULL, &err), &err,
+		     "sweep");
 	is_int(res.servers_adopted, 3, "the three servers of ours were adopted");
-	row_of(st, x1, &a);
-	row_of(st, arm, &b);
-	row_of(st, x2, &c);
+	lctest_server_row(&t, x1, &a);
+	lctest_server_row(&t, arm, &b);
+	lctest_server_row(&t, x2, &c);
 	is_str(state_server_arch(&b), "arm64", "the cax11 server is arm64 (the API's arm)");
 	is_int(b.status, STATE_SERVER_READY,
 	       "the arm64 server is adopted usable although an x86 one is usable");
@@ -155,14 +69,15 @@ static void test_per_arch(struct hcloud *api, const char *dir)
 	       "one of the two x86 servers is adopted usable");
 	is_int((a.status == STATE_SERVER_DELETING) + (c.status == STATE_SERVER_DELETING), 1,
 	       "the other x86 one is being deleted");
-	is_int(provision_current_server(st, "arm64", &cur, &err), 1,
+	is_int(provision_current_server(t.st, "arm64", &cur, &err), 1,
 	       "an arm64 run finds a server");
 	is_int(cur.hcloud_id, arm, "... the arm64 one");
 	state_server_release(&cur);
 	state_server_release(&a);
 	state_server_release(&b);
 	state_server_release(&c);
-	state_close(st);
+	burst_error_release(&err);
+	lctest_close(&t);
 }
 
 /*
@@ -173,7 +88,7 @@ static void patch_archs(const char *owner, const int64_t *ids, const char *const
 			size_t n)
 {
 	char *path = xstrfmt("/servers?label_selector=owner%%3D%%3D%s", owner);
-	char *text = http(true, "GET", path, NULL), *out, *cfg;
+	char *text = sim_api("GET", path, NULL), *cfg;
 	cJSON *doc = cJSON_Parse(text), *servers, *s, *rule, *faults, *root;
 
 	servers = cJSON_DetachItemFromObject(doc, "servers");
@@ -198,8 +113,7 @@ static void patch_archs(const char *owner, const int64_t *ids, const char *const
 	cJSON_AddItemToObject(cJSON_AddObjectToObject(rule, "patch"), "servers", servers);
 	cJSON_AddItemToArray(faults, rule);
 	cfg = cJSON_PrintUnformatted(root);
-	out = http(false, "POST", "/_sim/config", cfg);
-	free(out);
+	sim_config(cfg);
 	free(cfg);
 	cJSON_Delete(root);
 	cJSON_Delete(doc);
@@ -208,44 +122,45 @@ static void patch_archs(const char *owner, const int64_t *ids, const char *const
 }
 
 /* The API's architecture wins over the type's name; an unknown one is used by no run. */
-static void test_api_arch(struct hcloud *api, const char *dir)
+static void test_api_arch(void)
 {
+	struct lctest t;
 	struct burst_error err = BURST_ERROR_INIT;
-	struct burst_state *st = NULL;
 	struct reaper_sweep_result res = { 0 };
 	struct state_server d = { 0 }, e = { 0 }, cur = { 0 };
 	int64_t ids[2];
 	static const char *const archs[2] = { "arm", "riscv" };
 
-	open_state(dir, &st);
-	ids[0] = make_server(api, st, "cargo-burst-api-arm", "cpx11");
-	ids[1] = make_server(api, st, "cargo-burst-api-other", "cpx11");
-	patch_archs(state_owner_id(st), ids, archs, 2);
+	lctest_open(&t, "sweep-arch");
+	ids[0] = make_server(&t, "cargo-burst-api-arm", "cpx11");
+	ids[1] = make_server(&t, "cargo-burst-api-other", "cpx11");
+	patch_archs(state_owner_id(t.st), ids, archs, 2);
 
-	check_err(reaper_sweep(api, st, NULL, REAPER_SWEEP_ADOPT, &res, NULL, &err), &err,
-		  "sweep");
+	lctest_check(reaper_sweep(t.api, t.st, NULL, REAPER_SWEEP_ADOPT, &res, NULL, &err), &err,
+		     "sweep");
 	is_int(res.servers_adopted, 2, "both servers were adopted");
-	row_of(st, ids[0], &d);
-	row_of(st, ids[1], &e);
+	lctest_server_row(&t, ids[0], &d);
+	lctest_server_row(&t, ids[1], &e);
 	is_str(d.arch, "arm64", "a cpx11 the API calls arm is recorded arm64");
 	is_str(state_server_arch(&d), "arm64", "... and is arm64, whatever its name says");
 	is_int(d.status, STATE_SERVER_READY, "... adopted usable");
-	is_int(provision_current_server(st, "arm64", &cur, &err), 1, "an arm64 run finds it");
+	is_int(provision_current_server(t.st, "arm64", &cur, &err), 1, "an arm64 run finds it");
 	is_int(cur.hcloud_id, ids[0], "... that one");
 	state_server_release(&cur);
-	is_int(provision_current_server(st, "x86", &cur, &err), 0,
+	is_int(provision_current_server(t.st, "x86", &cur, &err), 0,
 	       "an x86 run finds none (neither cpx11 is x86 by the API)");
 	state_server_release(&cur);
 	is_str(state_server_arch(&e), "unknown", "an architecture the tool does not know: unknown");
 	is_int(e.status, STATE_SERVER_DELETING, "... used by no run: it is deleted");
 	state_server_release(&d);
 	state_server_release(&e);
-	state_close(st);
+	burst_error_release(&err);
+	lctest_close(&t);
 }
 
-/* A server made through provision_server_create(): its row of st. */
-static void create(struct hcloud *api, struct burst_state *st, const char *name,
-		   const char *type, struct state_server *got)
+/* A server made through provision_server_create(): its row of t's state. */
+static void create(struct lctest *t, const char *name, const char *type,
+		   struct state_server *got)
 {
 	struct burst_error err = BURST_ERROR_INIT;
 	struct hcloud_labels l;
@@ -257,20 +172,20 @@ static void create(struct hcloud *api, struct burst_state *st, const char *name,
 	struct strvec locs = STRVEC_INIT;
 
 	hcloud_labels_init(&l);
-	provision_labels(&l, "server", state_owner_id(st), NULL);
+	provision_labels(&l, "server", state_owner_id(t->st), NULL);
 	so.labels = &l;
 	strvec_push(&locs, "fsn1");
 	row.status = STATE_SERVER_PROVISIONING;
-	pc.api = api;
-	pc.state = st;
-	pc.owner_id = state_owner_id(st);
+	pc.api = t->api;
+	pc.state = t->st;
+	pc.owner_id = state_owner_id(t->st);
 	pc.role = "server";
 	pc.so = &so;
 	pc.locations = &locs;
 	pc.quiet = true;
 	pc.row = &row;
-	check_err(provision_server_create(&pc, &made, &err), &err, "provision_server_create");
-	if (!made.row_id || state_server_get(st, made.row_id, got, &err) != 1)
+	lctest_check(provision_server_create(&pc, &made, &err), &err, "provision_server_create");
+	if (!made.row_id || state_server_get(t->st, made.row_id, got, &err) != 1)
 		bail_out("no row for a created server");
 	provision_created_release(&made);
 	strvec_clear(&locs);
@@ -278,74 +193,46 @@ static void create(struct hcloud *api, struct burst_state *st, const char *name,
 }
 
 /* A server created records the architecture of the create's answer. */
-static void test_create_arch(struct hcloud *api, const char *dir)
+static void test_create_arch(void)
 {
+	struct lctest t;
 	struct burst_error err = BURST_ERROR_INIT;
-	struct burst_state *st = NULL;
 	struct state_server x = { 0 }, a = { 0 }, p = { 0 }, cur = { 0 };
-	char *out;
 
-	open_state(dir, &st);
-	create(api, st, "cargo-burst-made-x86", "cpx11", &x);
+	lctest_open(&t, "sweep-arch");
+	create(&t, "cargo-burst-made-x86", "cpx11", &x);
 	is_str(x.arch, "x86", "a cpx11 created: x86 recorded from the answer");
-	create(api, st, "cargo-burst-made-arm", "cax11", &a);
+	create(&t, "cargo-burst-made-arm", "cax11", &a);
 	is_str(a.arch, "arm64", "a cax11 created: arm64 recorded");
 	/* the answer to the next create says arm for a cpx11 */
-	out = http(false, "POST", "/_sim/config", "{\"faults\": [{\"method\": \"POST\","
-		   " \"path\": \"/servers\", \"apply\": true, \"times\": 1, \"patch\":"
+	sim_config("{\"faults\": [{\"method\": \"POST\", \"path\": \"/servers\", \"apply\": true,"
+		   " \"times\": 1, \"patch\":"
 		   " {\"server\": {\"server_type\": {\"architecture\": \"arm\"}}}}]}");
-	free(out);
-	create(api, st, "cargo-burst-made-api", "cpx11", &p);
+	create(&t, "cargo-burst-made-api", "cpx11", &p);
 	is_str(p.arch, "arm64", "a cpx11 the answer calls arm: arm64 recorded");
-	is_int(provision_current_server(st, "arm64", &cur, &err), 1, "an arm64 run finds a server");
+	is_int(provision_current_server(t.st, "arm64", &cur, &err), 1,
+	       "an arm64 run finds a server");
 	is_int(cur.hcloud_id, p.hcloud_id, "... the newest arm64 one, that cpx11");
 	state_server_release(&cur);
-	is_int(provision_current_server(st, "x86", &cur, &err), 1, "an x86 run finds one");
+	is_int(provision_current_server(t.st, "x86", &cur, &err), 1, "an x86 run finds one");
 	is_int(cur.hcloud_id, x.hcloud_id, "... the first cpx11");
 	state_server_release(&cur);
 	state_server_release(&x);
 	state_server_release(&a);
 	state_server_release(&p);
-	state_close(st);
+	burst_error_release(&err);
+	lctest_close(&t);
 }
 
 int main(int argc, char **argv)
 {
-	char tmpl[] = "/tmp/sweep-arch-XXXXXX";
-	struct burst_error err = BURST_ERROR_INIT;
-	struct hcloud *api;
-	char *base, *one, *two, *three, *cmd;
-
-	if (argc > 1 && !strncmp(argv[1], "__reap-", 7))
+	if (lctest_is_reaper(argc, argv))
 		return 0; /* an armed reaper: nothing to do here */
-	endpoint = getenv("HCLOUD_ENDPOINT");
-	token = getenv("HCLOUD_TOKEN");
-	sim_base = getenv("BURST_SIM_BASE");
-	if (!endpoint || !token || !sim_base)
-		skip_all("no simulator (run through run-with-sim.py)");
-	base = mkdtemp(tmpl);
-	if (!base)
-		bail_out("mkdtemp");
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	api = hcloud_new(endpoint, token, &err);
-	if (!api)
-		bail_out(err.message);
-	/* two state databases: two owners, each with its own servers */
-	one = xstrfmt("%s/one", base);
-	two = xstrfmt("%s/two", base);
-	test_per_arch(api, one);
-	test_api_arch(api, two);
-	three = xstrfmt("%s/three", base);
-	test_create_arch(api, three);
-	free(three);
-	hcloud_free(api);
-	curl_global_cleanup();
-	cmd = xstrfmt("rm -rf '%s'", base);
-	if (system(cmd) != 0)
-		diag("could not remove %s", base);
-	free(cmd);
-	free(one);
-	free(two);
-	burst_error_release(&err);
+	sim_open();
+	/* each section its own state database: its own owner, its own servers */
+	test_per_arch();
+	test_api_arch();
+	test_create_arch();
+	sim_close();
 	return done_testing();
 }
