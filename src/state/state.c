@@ -553,14 +553,38 @@ fail:
 			       sqlite3_errmsg(st->db));
 }
 
-static void move_aside(struct burst_state *st)
+/* Is path (still) the file sb describes? */
+static bool same_file(const char *path, const struct stat *sb)
+{
+	struct stat now;
+
+	return stat(path, &now) == 0 && now.st_dev == sb->st_dev && now.st_ino == sb->st_ino;
+}
+
+/*
+ * Move the corrupt database (and its -wal, -shm) aside, if it is still the
+ * file `opened` describes (NULL: whatever is there).  Several processes
+ * find one corrupt file at once (a command and the reapers it re-arms):
+ * under a lock on the state directory only the first moves it; the others
+ * find another file there (the new database the first may have started
+ * already, which they must not take away from it) and return false.
+ */
+static bool move_aside(struct burst_state *st, const struct stat *opened)
 {
 	static const char *const sfx[] = { "", "-wal", "-shm" };
 	char stamp[32];
 	struct tm tm;
 	time_t t = (time_t)state_now();
 	size_t i;
+	int lock = open(st->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
+	if (lock >= 0 && flock(lock, LOCK_EX) < 0)
+		log_debug(MOD, "locking %s: %s", st->dir, strerror(errno));
+	if (opened && !same_file(st->path, opened)) {
+		if (lock >= 0)
+			close(lock);
+		return false;
+	}
 	gmtime_r(&t, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
 	free(st->reset_path);
@@ -579,6 +603,9 @@ static void move_aside(struct burst_state *st)
 		free(from);
 		free(to);
 	}
+	if (lock >= 0)
+		close(lock);
+	return true;
 }
 
 static int load_owner(struct burst_state *st, struct burst_error *err)
@@ -631,18 +658,26 @@ int state_open(const char *dir, struct burst_state **out, struct burst_error *er
 	st->path = xstrfmt("%s/state.db", st->dir);
 
 	for (attempt = 0;; attempt++) {
+		struct stat opened;
+		bool had = stat(st->path, &opened) == 0;
+
 		r = open_db(st, err);
 		if (r <= 0)
 			break;
 		sqlite3_close_v2(st->db);
 		st->db = NULL;
-		if (attempt > 0) {
+		if (st->reset_path || attempt >= 5) {
 			burst_error_set(err, BURST_EXIT_STATE,
-					"state database '%s' is still unreadable after moving "
-					"the corrupt one aside", st->path);
+					"state database '%s' is still unreadable after %s",
+					st->path, st->reset_path ? "moving the corrupt one aside" :
+					"other processes moved corrupt ones aside");
 			goto fail;
 		}
-		move_aside(st);
+		if (!move_aside(st, had ? &opened : NULL)) {
+			log_debug(MOD, "%s was replaced while it was read; opening it again",
+				  st->path);
+			continue;
+		}
 		ui_warn("the state database '%s' was corrupt; moved it to '%s' and "
 			"started a new one (resources are re-adopted by label)",
 			st->path, st->reset_path);

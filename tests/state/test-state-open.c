@@ -292,6 +292,78 @@ int main(void)
 	}
 
 	/*
+	 * Several processes opening the same corrupt file at once (a command
+	 * and the reapers it re-arms): one moves it aside, the others open the
+	 * new database instead of moving that one aside as well (their writes
+	 * would land in a file nobody reads).
+	 */
+	{
+		char *d3 = xstrfmt("%s/corrupt-race", dir), *p = xstrfmt("%s/state.db", d3);
+		int gate[2], i, bad = 0, round, copies_ok = 1, rows_ok = 1;
+		pid_t kids[8];
+		FILE *f;
+
+		for (round = 0; round < 5; round++) {
+			char *cmd = xstrfmt("rm -rf '%s' && mkdir -p '%s'", d3, d3);
+
+			if (system(cmd) != 0)
+				bail_out("cannot make the corrupt-race directory");
+			free(cmd);
+			f = fopen(p, "w");
+			for (i = 0; f && i < 512; i++)
+				fputs("this is not an sqlite database\n", f);
+			if (f)
+				fclose(f);
+			if (pipe(gate) < 0)
+				bail_out("pipe");
+			for (i = 0; i < 8; i++) {
+				kids[i] = fork();
+				if (kids[i] == 0) {
+					struct burst_error e = BURST_ERROR_INIT;
+					struct burst_state *c = NULL;
+					int64_t id;
+					char b;
+
+					close(gate[1]);
+					if (read(gate[0], &b, 1) < 0) /* EOF: all start at once */
+						_exit(3);
+					if (state_open(d3, &c, &e) < 0)
+						_exit(1);
+					if (state_intent_begin(c, STATE_INTENT_SERVER, "x", NULL, &id,
+							       &e) < 0)
+						_exit(2);
+					state_close(c);
+					_exit(0);
+				}
+			}
+			close(gate[0]);
+			close(gate[1]);
+			for (i = 0; i < 8; i++)
+				if (test_wait(kids[i], 60000) != 0)
+					bad++;
+			if (count_corrupt(d3) != 1)
+				copies_ok = 0;
+			{
+				sqlite3 *h = NULL;
+				sqlite3_stmt *q = NULL;
+
+				if (sqlite3_open(p, &h) != SQLITE_OK ||
+				    sqlite3_prepare_v2(h, "SELECT count(*) FROM intents", -1, &q,
+						       NULL) != SQLITE_OK ||
+				    sqlite3_step(q) != SQLITE_ROW || sqlite3_column_int(q, 0) != 8)
+					rows_ok = 0;
+				sqlite3_finalize(q);
+				sqlite3_close(h);
+			}
+		}
+		is_int(bad, 0, "8 processes opening one corrupt database at once all succeed (5 rounds)");
+		ok(copies_ok, "each round: the corrupt file moved aside once");
+		ok(rows_ok, "each round: all 8 wrote to the one new database");
+		free(d3);
+		free(p);
+	}
+
+	/*
 	 * Overwritten in place (truncated, garbage written) under an open
 	 * handle, as a user or a broken disk might: the reads that follow get
 	 * errors; a mapped file would be a SIGBUS (a reaper starting up died
