@@ -10,6 +10,7 @@ real machines).  Adds: skipping the TAP way meson expects (exit 0), reading
 import json
 import os
 import shutil
+import sqlite3
 import sys
 
 SOURCE_ROOT = os.environ.get("BURST_SOURCE_ROOT",
@@ -36,37 +37,31 @@ def need_real_world():
         skip_all("cargo is not installed")
 
 
-def holds_open(pid, path):
-    """Whether process pid has path open (one of its /proc/PID/fd links)."""
-    d = "/proc/%d/fd" % pid
-    try:
-        fds = os.listdir(d)
-    except OSError:
-        return False
-    for fd in fds:
-        try:
-            if os.readlink(os.path.join(d, fd)) == path:
-                return True
-        except OSError:
-            pass
-    return False
-
-
 def wait_reapers_open(w, kinds=("__reap-server", "__reap-volume"), timeout=60):
-    """Wait until a live reaper of each kind holds state.db open.
+    """Wait until a live reaper of each kind has opened state.db and claimed
+    its resource (its pid is in the reapers table).
 
     A run arms its reapers as it ends and returns without waiting for them:
     a detached reaper opens the database a moment later (much later under a
     sanitizer and load).  A test that then deletes or corrupts the database
     waits here first, so it knows which process sees the change first.
     """
-    db = os.path.realpath(os.path.join(w.state_dir, "state.db"))
+    db = os.path.join(w.state_dir, "state.db")
 
-    def opened():
+    def claimed():
         live = w.reapers()
-        return all(live.get(k) and all(holds_open(pid, db) for pid in live[k])
-                   for k in kinds)
-    return wait_for(opened, timeout, 0.1)
+        if not all(live.get(k) for k in kinds):
+            return False
+        try:
+            con = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=5)
+            try:
+                pids = {r[0] for r in con.execute("SELECT pid FROM reapers")}
+            finally:
+                con.close()
+        except sqlite3.Error:
+            return False
+        return all(pid in pids for k in kinds for pid in live[k])
+    return wait_for(claimed, timeout, 0.1)
 
 
 def status_json(w, cwd=None):
