@@ -228,9 +228,12 @@ static void check_state(struct doctor *d)
 		burst_error_release(&e);
 		return;
 	}
-	if (s.has_server) {
+	/* every live server (both architectures, shards), not just the current one */
+	for (size_t i = 0; i < s.nservers; i++) {
+		const struct state_status_server *ss = &s.servers[i];
+
 		watched++;
-		dead += !s.server_reaper_alive && !s.server.no_reap;
+		dead += !ss->reaper_alive && !ss->server.no_reap;
 	}
 	for (size_t i = 0; i < s.nprojects; i++) {
 		const struct state_status_project *p = &s.projects[i];

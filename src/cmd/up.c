@@ -10,7 +10,9 @@
  * project's lease and the provisioning lock like a run, so a run started
  * meanwhile waits for the lock and then joins its server (never a second
  * one).  The workspace is synced too: the first run's sync is then a
- * no-change rsync, and cargo starts sooner.
+ * no-change rsync, and cargo starts sooner.  With an own host configured
+ * (`host = ...`) up is the connection and the sync there only: it never
+ * speaks of (or checks) a Hetzner server the state may still list.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -156,8 +158,12 @@ static int write_small_file(const char *path, const char *text)
 	return ret;
 }
 
-/* Start `cargo burst up --wait ...` detached in the workspace. */
-static int spawn_up(struct burst_ctx *ctx, const char *hash, const char *log)
+/*
+ * Start `cargo burst up --wait ...` detached in the workspace; byo is the
+ * configured own host it connects to and syncs to (or NULL: Hetzner).
+ */
+static int spawn_up(struct burst_ctx *ctx, const char *hash, const char *log,
+		    const char *byo)
 {
 	struct strvec argv = STRVEC_INIT;
 	char exe[PATH_MAX], *pidfile = up_pid_path(state_dir(ctx->state), hash);
@@ -219,10 +225,17 @@ static int spawn_up(struct burst_ctx *ctx, const char *hash, const char *log)
 			ui_warn("cannot write '%s': `status` will not see this up running", pidfile);
 		free(line);
 	}
-	ui_status("Starting", "the server and the project's volume in the background "
-		  "(pid %d)", (int)pid);
-	ui_note("progress in %s (`cargo burst status` points to it); a run started now "
-		"waits for it and uses the same server", log);
+	if (byo) {
+		/* no server, no volume, no lock a run waits for: the sync only */
+		ui_status("Starting", "the sync of the workspace to '%s' in the background "
+			  "(pid %d)", byo, (int)pid);
+		ui_note("progress in %s (`cargo burst status` points to it)", log);
+	} else {
+		ui_status("Starting", "the server and the project's volume in the background "
+			  "(pid %d)", (int)pid);
+		ui_note("progress in %s (`cargo burst status` points to it); a run started now "
+			"waits for it and uses the same server", log);
+	}
 	ret = 0;
 out:
 	strvec_clear(&argv);
@@ -235,6 +248,8 @@ static int exec_up(struct burst_ctx *ctx)
 {
 	char hash[PROVISION_HASH_LEN + 1], *log = NULL, *name = NULL, clock[48];
 	const char *ka = cli_args_get(&ctx->args, UP_OPT_KEEP_ALIVE);
+	/* the configured own host: what up does is a sync there, never a server */
+	const char *byo = cli_byo_host(ctx) ? ctx->config->host : NULL;
 	int64_t deadline = 0, secs;
 	bool no_reap = false;
 	int running;
@@ -272,11 +287,15 @@ static int exec_up(struct burst_ctx *ctx)
 	project_hash_arch(ctx->workspace_root, ctx->config->arch, hash);
 	log = up_log_path(state_dir(ctx->state), hash);
 	running = up_running(state_dir(ctx->state), hash);
-	if (running) {
+	if (running && byo) {
+		ui_info("Running", "`cargo burst up` (pid %d) is syncing the workspace to "
+			"'%s' already; progress in %s", running, byo, log);
+		ret = 0;
+	} else if (running) {
 		ui_info("Running", "`cargo burst up` (pid %d) is bringing the server up "
 			"already; progress in %s", running, log);
 		ret = 0;
-	} else if (already_up(ctx, hash, &name, &deadline, &no_reap)) {
+	} else if (!byo && already_up(ctx, hash, &name, &deadline, &no_reap)) {
 		if (no_reap)
 			ui_status("Up", "server '%s' and the project's volume are up already "
 				  "(--no-reap: it stays up until `cargo burst down`)", name);
@@ -286,7 +305,7 @@ static int exec_up(struct burst_ctx *ctx)
 				  ui_local_time(clock, sizeof(clock), deadline, false));
 		ret = 0;
 	} else {
-		ret = spawn_up(ctx, hash, log);
+		ret = spawn_up(ctx, hash, log, byo);
 	}
 	free(name);
 	free(log);

@@ -1026,6 +1026,11 @@ static void up_outcome(struct run *r, int ret, const struct burst_error *err)
 		if (r->was_up)
 			strbuf_addf(&line, "server '%s' and the project's volume were up already "
 				    "(nothing extended)", r->srv.name);
+		else if (r->byo) /* no server, no volume: the connection and the sync */
+			strbuf_addf(&line, "up in %s (connect %s, sync %s); host '%s'",
+				    ui_duration(dur, sizeof(dur), burst_now_ms() - r->t0),
+				    ui_duration(prov, sizeof(prov), r->provision_ms),
+				    ui_duration(sync, sizeof(sync), r->sync_ms), r->srv.name);
 		else
 			strbuf_addf(&line, "up in %s (provision %s %s%s, sync and mount %s); "
 				    "server '%s'", ui_duration(dur, sizeof(dur), burst_now_ms() - r->t0),

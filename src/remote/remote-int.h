@@ -38,7 +38,8 @@ struct sync_index {
 	unsigned char key[32];   /* SHA-256 of the remote target, remote and local dirs */
 	unsigned char rules[32]; /* SHA-256 of the filter rules */
 	char gen[32];            /* the generation written to the remote marker */
-	char boot[36];           /* the boot id of the walk */
+	char boot[36];           /* the boot id of the walk (a walk leaves it '-': the
+				    sync stamps the one it read) */
 	int64_t walk_ns;         /* CLOCK_REALTIME_COARSE when the walk began */
 	int64_t offset_ns;       /* CLOCK_REALTIME - CLOCK_BOOTTIME then */
 	int64_t full_ns;         /* when the last full sync began */

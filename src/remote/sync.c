@@ -1020,6 +1020,7 @@ struct sync_push {
 	size_t changed;
 	struct early_walk ew; /* between begin and plan */
 	enum sync_probe probe;
+	char boot[36]; /* the kernel's boot id, read once per sync with an index */
 	/* the index is written by a thread; hold_fd is closed after it */
 	pthread_t saver;
 	bool saving;
@@ -1231,16 +1232,17 @@ static bool make_tarball(struct sync_push *sp)
 	return ok;
 }
 
-/* Did the clock go back or step since old's walk?  NULL, or what it did. */
-static const char *clock_untrusted(const struct sync_index *old)
+/*
+ * Did the clock go back or step since old's walk?  NULL, or what it did.
+ * boot: this boot's id, as the push read it.
+ */
+static const char *clock_untrusted(const struct sync_index *old, const char boot[36])
 {
 	int64_t now = sync_clock_ns(CLOCK_REALTIME);
 	int64_t offset = now - sync_clock_ns(CLOCK_BOOTTIME);
-	char boot[36];
 
 	if (now < old->walk_ns)
 		return "the clock went back";
-	sync_boot_id(boot);
 	if (!memcmp(old->boot, boot, sizeof(old->boot))) {
 		int64_t d = offset - old->offset_ns;
 
@@ -1272,7 +1274,7 @@ static const char *index_untrusted(const struct sync_push *sp, const struct sync
 		return "the server's tree is not the one last synced (its marker differs)";
 	if (memcmp(old->rules, sp->cur->rules, sizeof(old->rules)))
 		return "the filter rules changed";
-	if ((why = clock_untrusted(old)))
+	if ((why = clock_untrusted(old, sp->boot)))
 		return why;
 	if (verify_due(sp, old))
 		return "a full sync verifies the tree (verify_secs)";
@@ -1405,6 +1407,7 @@ static void plan_indexed(struct sync_push *sp, struct early_walk *ew)
 	sha256_update(&c, sp->local_dir, strlen(sp->local_dir) + 1);
 	sha256_final(&c, sp->cur->key);
 	sha256_buf(sp->rules.buf, sp->rules.len, sp->cur->rules);
+	memcpy(sp->cur->boot, sp->boot, sizeof(sp->cur->boot));
 	sync_new_gen(sp->cur->gen);
 	sp->cur->full_ns = sp->cur->walk_ns;
 
@@ -1485,6 +1488,8 @@ struct sync_push *remote_sync_push_begin(const struct remote_host *h, const char
 	/* the marker is the tool's, never the workspace's, on either side */
 	if (sp->f.index_path) {
 		strbuf_addstr(&sp->rules, "- /" SYNC_MARKER "\n");
+		/* one read: the new index records it, the old one is checked against it */
+		sync_boot_id(sp->boot);
 		early_walk_start(sp, &sp->ew);
 	}
 	return sp;
@@ -1527,7 +1532,7 @@ int remote_sync_push_plan(struct sync_push *sp, struct burst_error *err)
 {
 	const struct sync_index *old = sp->ew.old;
 	/* the last walk's record of the rules, when the index may vouch for it */
-	bool rec = old && !clock_untrusted(old) && !verify_due(sp, old);
+	bool rec = old && !clock_untrusted(old, sp->boot) && !verify_due(sp, old);
 
 	if (sync_rules_compute(sp->local_dir, &sp->f, rec ? old->cache : NULL,
 			       rec ? old->cache_len : 0, sp->f.index_path ? &sp->rules_rec : NULL,

@@ -466,7 +466,8 @@ struct sync_walk *sync_index_walk_start(const char *root, const struct sync_rule
 	/* the granule of file times: the coarse clock the kernel stamps them with */
 	sw->idx->walk_ns = sync_clock_ns(CLOCK_REALTIME_COARSE);
 	sw->idx->offset_ns = sync_clock_ns(CLOCK_REALTIME) - sync_clock_ns(CLOCK_BOOTTIME);
-	sync_boot_id(sw->idx->boot);
+	/* the boot id is the sync's, which read it once (sync.c stamps it) */
+	memset(sw->idx->boot, '-', sizeof(sw->idx->boot));
 	sh->rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (sh->rootfd < 0 || fstat(sh->rootfd, &st) < 0) {
 		sh->failed = true;

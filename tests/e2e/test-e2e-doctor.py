@@ -8,7 +8,8 @@ image, an image of another format, a group-readable ssh key, a deprecated
 server type and a clock far from the API's Date header each make the exit
 status 1 with a `fail` line that names the fix.  The deprecated type and
 the skewed clock come from a small loopback stub of the API (the
-simulator has neither).
+simulator has neither).  The reapers check counts every live server row
+(an older one of the other architecture too), a --no-reap one excepted.
 """
 
 import http.server
@@ -34,6 +35,62 @@ def server_reaper_pid(w):
     finally:
         db.close()
     return row[0] if row else None
+
+
+def add_older_server(w, no_reap):
+    """A second server row, older than the build's (a lower id: not the
+    current server), of the other architecture, whose reaper record names
+    a process that is not the reaper (this one, with another start time):
+    its reaper is dead."""
+    db = sqlite3.connect(os.path.join(w.state_dir, "state.db"), timeout=30)
+    try:
+        cur = db.execute("SELECT * FROM servers WHERE status != 'deleted' ORDER BY id")
+        cols = [d[0] for d in cur.description]
+        row = dict(zip(cols, cur.fetchone()))
+        row.update(id=row["id"] - 1000, hcloud_id=row["hcloud_id"] + 1000,
+                   name="%s-older" % row["name"], created_at=row["created_at"] - 60,
+                   arch="arm64", no_reap=1 if no_reap else 0)
+        with db:
+            db.execute("INSERT INTO servers(%s) VALUES (%s)" %
+                       (", ".join(row), ", ".join("?" * len(row))), list(row.values()))
+            db.execute("INSERT INTO reapers(kind, resource, pid, pid_start, deadline,"
+                       " updated_at) VALUES ('server', ?, ?, 1, ?, ?)",
+                       (str(row["id"]), os.getpid(), row["deadline"], row["created_at"]))
+        return row["id"]
+    finally:
+        db.close()
+
+
+def drop_server(w, row_id):
+    db = sqlite3.connect(os.path.join(w.state_dir, "state.db"), timeout=30)
+    try:
+        with db:
+            db.execute("DELETE FROM reapers WHERE kind = 'server' AND resource = ?",
+                       (str(row_id),))
+            db.execute("DELETE FROM servers WHERE id = ?", (row_id,))
+    finally:
+        db.close()
+
+
+def check_older_server(tap, w, hello):
+    """The reaper of a server that is not the current one counts too (an
+    x86 and an arm64 server, or a --shards extra one); a --no-reap one,
+    which no reaper watches, does not."""
+    row_id = add_older_server(w, no_reap=False)
+    try:
+        r = w.burst(["doctor"], cwd=hello)
+        expect_fail(tap, r, "reapers", "1 of 3 resources", "cargo burst status")
+    finally:
+        drop_server(w, row_id)
+    row_id = add_older_server(w, no_reap=True)
+    try:
+        r = w.burst(["doctor"], cwd=hello)
+        got = lines(r.out).get("reapers", ["", ""])
+        tap.ok(r.code == 0 and got[0] == "ok" and "each of 3 resources" in got[1],
+               "an older --no-reap server without a reaper is not a dead reaper (%r)" % got,
+               repr(r))
+    finally:
+        drop_server(w, row_id)
 
 
 def image_format():
@@ -213,6 +270,7 @@ def run_all(tap, sim, w, img):
         got = lines(r.out).get("reapers", ["", ""])
         tap.ok(r.code == 0 and got[0] == "ok" and "each of 2 resources" in got[1],
                "doctor: a live reaper for the server and the volume (%r)" % got, repr(r))
+        check_older_server(tap, w, hello)
         pid = server_reaper_pid(w)
         tap.ok(pid, "the server's reaper is recorded (pid %s)" % pid)
         # every process of this user's tool (reapers, watchers, ssh

@@ -11,7 +11,10 @@
 - `up` and `up --wait` when everything is up say so and extend nothing
   (the server's deadline is unchanged);
 - `up --wait` on a cold project shows the run's progress lines and arms
-  the reapers with the --keep-alive given.
+  the reapers with the --keep-alive given;
+- `up` with an own host configured (`host = ...`) speaks of that host
+  only: it syncs there in the background, even though a Hetzner server of
+  the project is up (a run there would never use it).
 """
 
 import os
@@ -21,7 +24,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2elib import Tap, World, need_root_and_tools, new_sim, seed  # noqa: E402
+from e2elib import PlainSshd, Tap, World, need_root_and_tools, new_sim, seed  # noqa: E402
 
 SCALE = float(os.environ.get("BURST_TEST_TIME_SCALE", "1") or 1)
 
@@ -73,6 +76,9 @@ def main():
         with World(tap, sim) as w:
             background_and_join(tap, sim, w)
             already_up(tap, sim, w)
+            with PlainSshd(w) as sshd:
+                sshd.trust()
+                byo_up(tap, sim, w, sshd)
             wait_cold(tap, sim, w)
     return tap.done()
 
@@ -156,6 +162,42 @@ def already_up(tap, sim, w):
     tap.ok("were up already (nothing extended)" in r.err, "and says so too", repr(r))
     tap.is_(server_deadline(w), before, "--wait extends nothing either")
     tap.is_(len(w.servers()), 1, "still one server")
+
+
+def byo_up(tap, sim, w, sshd):
+    """`host = ...` in the global config while the project's Hetzner server
+    is up with a warm ssh master (what `up` alone takes for "up already")."""
+    ws = os.path.join(w.work, "hello")
+    names = [n for (n,) in db(w, "SELECT name FROM servers WHERE status = 'ready'")]
+    tap.ok(names and all(names), "a Hetzner server of the project is up: %r" % names)
+    before = server_deadline(w)
+    gpath = os.path.join(w.config_dir, "config.toml")
+    with open(gpath) as f:
+        text = f.read()
+    with open(gpath, "w") as f:
+        f.write('host = "%s"\n' % sshd.spec + text)
+    sim.reset_requests()
+    try:
+        r = w.burst(["up"], cwd=ws, env={"HCLOUD_TOKEN": ""})
+        tap.ok(r.code == 0, "up on an own host exits 0", repr(r))
+        tap.ok("up already" not in r.err and not any(n in r.err for n in names),
+               "it says nothing of the Hetzner server (%r)" % names, repr(r))
+        tap.ok(re.search(r"Starting .*sync of the workspace to '%s'" % re.escape(sshd.spec),
+                         r.err), "it starts the sync to the own host", repr(r))
+        m = re.search(r"progress in (\S+\.log)", r.err)
+        log = m.group(1) if m else None
+        text_log = log and poll(lambda: "Finished" in read(log) and read(log), 120)
+        tap.ok(text_log and "host '%s'" % sshd.spec in text_log and
+               not any(n in text_log for n in names) and "up already" not in text_log,
+               "the detached up synced to the own host and names it only", text_log)
+        proj = sshd.project_dir()
+        tap.ok(proj and os.path.exists(os.path.join(proj, "src", "Cargo.toml")),
+               "the workspace is on the own host (%r)" % proj)
+        tap.is_([q for q in sim.requests() if q["method"] != "GET"], [], "no mutating request")
+        tap.is_(server_deadline(w), before, "the Hetzner server's deadline is not extended")
+    finally:
+        with open(gpath, "w") as f:
+            f.write(text)
 
 
 def wait_cold(tap, sim, w):

@@ -1258,6 +1258,50 @@ static char *read_marker(void)
 	return strbuf_detach(&sb, NULL);
 }
 
+/*
+ * Rewrite the index as if its walk had seen another clock offset (a clock
+ * step since, 60 s) and, unless boot is NULL, another boot id.
+ */
+static void six_shift_index(const char *boot)
+{
+	struct burst_error err = BURST_ERROR_INIT;
+	const char *why = NULL;
+	struct sync_index *ix = sync_index_load(six_index, &why);
+
+	if (!ix)
+		bail_out(why ? why : "loading the index");
+	ix->offset_ns -= 60 * 1000000000LL;
+	if (boot)
+		memcpy(ix->boot, boot, sizeof(ix->boot));
+	if (sync_index_save(ix, six_index, &err) < 0)
+		bail_out(err.message ? err.message : "saving the index");
+	sync_index_free(ix);
+}
+
+/* The index records this boot's id; a clock step within it means a full sync. */
+static void six_clock_step(void)
+{
+	struct strbuf boot = STRBUF_INIT;
+	struct sync_stats st;
+	const char *why = NULL;
+	struct sync_index *ix = sync_index_load(six_index, &why);
+	bool planned = true, incr = true;
+
+	if (strbuf_read_file(&boot, "/proc/sys/kernel/random/boot_id") < 0 || boot.len < 36)
+		bail_out("reading /proc/sys/kernel/random/boot_id");
+	ok(ix && !memcmp(ix->boot, boot.buf, 36), "the index records the boot id (%.36s)",
+	   boot.buf);
+	sync_index_free(ix);
+	six_shift_index(NULL);
+	ok(six_push(0, &planned, &incr, &st) == 0 && !planned && !incr,
+	   "the clock stepped since the last walk, same boot: a full sync");
+	six_shift_index("00000000-0000-4000-8000-000000000000");
+	ok(six_push(0, &planned, &incr, &st) == 0 && planned && incr,
+	   "another boot (its clock offset is another one anyway): still incremental");
+	six_step("after the clock step", true);
+	strbuf_release(&boot);
+}
+
 static void test_sync_index(bool no_small)
 {
 	struct sync_stats st;
@@ -1293,6 +1337,7 @@ static void test_sync_index(bool no_small)
 	ok(strcmp(m1, m2) != 0, "each sync writes a new generation");
 	free(m1);
 	free(m2);
+	six_clock_step();
 
 	sh_ok("cd '%s' && echo more >> a.txt", six_proj);
 	six_step("edit", true);
