@@ -34,6 +34,14 @@ static void test_cleanup_(void)
 		nftw(test_tmpdir_, rm_one_, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* meson's timeout (SIGTERM) or a Ctrl-C of the suite: still remove it */
+static void test_on_signal_(int sig)
+{
+	test_cleanup_();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
 /* Make a temp dir, point XDG_STATE_HOME at it, remove it at exit. */
 static inline const char *test_tmpdir(void)
 {
@@ -45,6 +53,9 @@ static inline const char *test_tmpdir(void)
 	test_owner_pid_ = getpid();
 	setenv("XDG_STATE_HOME", test_tmpdir_, 1);
 	atexit(test_cleanup_);
+	signal(SIGTERM, test_on_signal_);
+	signal(SIGINT, test_on_signal_);
+	signal(SIGHUP, test_on_signal_);
 	return test_tmpdir_;
 }
 
