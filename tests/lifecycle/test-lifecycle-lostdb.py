@@ -23,6 +23,25 @@ KEEP = 15
 VKEEP = 45
 
 
+def remove(db, suffixes):
+    """Delete db's files with these suffixes ("" is state.db itself)."""
+    for sfx in suffixes:
+        try:
+            os.unlink(db + sfx)
+        except FileNotFoundError:
+            pass
+
+
+def cold_build(tap, w, ws, desc):
+    """One row: a build that makes one server and one volume."""
+    r = w.burst(["build"], cwd=ws)
+    if not tap.ok(r.code == 0 and len(w.servers()) == 1 and len(w.volumes()) == 1,
+                  desc + ": one server, one volume"):
+        tap.diag(repr(r))
+        return False
+    return True
+
+
 def volumes_of(st):
     return [p for p in (st or {}).get("projects", []) if p.get("volume")]
 
@@ -40,20 +59,13 @@ def main():
             db = os.path.join(w.state_dir, "state.db")
 
             # 1. deleted while up; nobody runs a command
-            r = w.burst(["build"], cwd=ws)
-            if not tap.ok(r.code == 0 and len(w.servers()) == 1 and len(w.volumes()) == 1,
-                          "cold build: one server, one volume"):
-                tap.diag(repr(r))
+            if not cold_build(tap, w, ws, "cold build"):
                 return tap.done()
             if not tap.ok(lclib.wait_reapers_open(w), "its reapers have the database open"):
                 tap.diag("%r\n%s" % (w.reapers(), lclib.reaper_log_tail(w)))
             st, _ = status_json(w, ws)
             deadline = ((st or {}).get("server") or {}).get("deadline") or 0
-            for sfx in ("", "-wal", "-shm"):
-                try:
-                    os.unlink(db + sfx)
-                except FileNotFoundError:
-                    pass
+            remove(db, ("", "-wal", "-shm"))
             gone = wait_for(lambda: not w.servers(), deadline - time.time() + 120, 0.5)
             if not tap.ok(gone, "the old reaper still deletes the server"):
                 tap.diag(lclib.reaper_log_tail(w))
@@ -70,21 +82,14 @@ def main():
                 tap.diag(lclib.reaper_log_tail(w))
 
             # 2. corrupt, seen first by a command without a token
-            r = w.burst(["build"], cwd=ws)
-            if not tap.ok(r.code == 0 and len(w.servers()) == 1 and len(w.volumes()) == 1,
-                          "another cold build: one server, one volume"):
-                tap.diag(repr(r))
+            if not cold_build(tap, w, ws, "another cold build"):
                 return tap.done()
             sid = w.servers()[0]["id"]
             # whoever opens the corrupt file first moves it aside: here that
             # must be the command below, not a reaper still starting up
             if not tap.ok(lclib.wait_reapers_open(w), "its reapers have the database open"):
                 tap.diag("%r\n%s" % (w.reapers(), lclib.reaper_log_tail(w)))
-            for sfx in ("-wal", "-shm"):
-                try:
-                    os.unlink(db + sfx)
-                except FileNotFoundError:
-                    pass
+            remove(db, ("-wal", "-shm"))
             with open(db, "wb") as f:
                 f.write(b"this is not a database " * 400)
             r = w.burst(["status"], cwd=ws, env={"HCLOUD_TOKEN": ""})
@@ -105,10 +110,7 @@ def main():
             tap.is_(w.api_calls().count(("POST", "/v1/servers")), 2, "two servers made in all")
 
             # 3. lost in the moment between a run's end and its reapers' start
-            r = w.burst(["build"], cwd=ws)
-            if not tap.ok(r.code == 0 and len(w.servers()) == 1 and len(w.volumes()) == 1,
-                          "a third cold build: one server, one volume"):
-                tap.diag(repr(r))
+            if not cold_build(tap, w, ws, "a third cold build"):
                 return tap.done()
             sid = w.servers()[0]["id"]
             lclib.wait_reapers_open(w)
@@ -119,11 +121,7 @@ def main():
             for pid in pids:
                 os.kill(pid, signal.SIGKILL)
             wait_for(lambda: not any(lclib.pid_alive(p) for p in pids), 30, 0.1)
-            for sfx in ("", "-wal", "-shm"):
-                try:
-                    os.unlink(db + sfx)
-                except FileNotFoundError:
-                    pass
+            remove(db, ("", "-wal", "-shm"))
             # the server reaper the run armed, starting only now
             r = w.burst(["__reap-server", "--state-dir", w.state_dir, str(row[0])], cwd=ws,
                         timeout=120)

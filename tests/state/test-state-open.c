@@ -51,6 +51,18 @@ static int count_corrupt(const char *dir)
 	return n;
 }
 
+/* Overwrite path in place (truncated, the same file) with 16 KiB of text. */
+static int write_garbage(const char *path)
+{
+	FILE *f = fopen(path, "w"); /* O_TRUNC: the same inode, not a new file */
+
+	if (!f)
+		return -1;
+	for (int i = 0; i < 512; i++)
+		fputs("this is not an sqlite database\n", f);
+	return fclose(f) == 0 ? 0 : -1;
+}
+
 static void test_sha256(void)
 {
 	char hex[65];
@@ -191,13 +203,8 @@ int main(void)
 
 	/* corrupt database: moved aside, fresh one created */
 	{
-		FILE *f = fopen(db, "w");
-		int i;
-
-		for (i = 0; f && i < 512; i++)
-			fputs("this is not an sqlite database\n", f);
-		if (f)
-			fclose(f);
+		if (write_garbage(db) < 0)
+			bail_out("cannot write the corrupt file");
 	}
 	is_int(count_corrupt(dir), 0, "no corrupt copy yet");
 	ok(state_open(dir, &st, &err) == 0, "corrupt database: open still succeeds");
@@ -301,7 +308,6 @@ int main(void)
 		char *d3 = xstrfmt("%s/corrupt-race", dir), *p = xstrfmt("%s/state.db", d3);
 		int gate[2], i, bad = 0, round, copies_ok = 1, rows_ok = 1;
 		pid_t kids[8];
-		FILE *f;
 
 		for (round = 0; round < 5; round++) {
 			char *cmd = xstrfmt("rm -rf '%s' && mkdir -p '%s'", d3, d3);
@@ -309,11 +315,8 @@ int main(void)
 			if (system(cmd) != 0)
 				bail_out("cannot make the corrupt-race directory");
 			free(cmd);
-			f = fopen(p, "w");
-			for (i = 0; f && i < 512; i++)
-				fputs("this is not an sqlite database\n", f);
-			if (f)
-				fclose(f);
+			if (write_garbage(p) < 0)
+				bail_out("cannot write the corrupt file");
 			if (pipe(gate) < 0)
 				bail_out("pipe");
 			for (i = 0; i < 8; i++) {
@@ -379,7 +382,6 @@ int main(void)
 						  "padding padding padding padding padding padding" };
 			struct burst_state *o = NULL;
 			char *p = xstrfmt("%s/state.db", d2);
-			FILE *f;
 			int i;
 
 			if (state_open(d2, &o, &e) < 0)
@@ -394,12 +396,8 @@ int main(void)
 			    sqlite3_exec(state_sqlite(o), "SELECT count(*) FROM events", NULL, NULL,
 					 NULL) != SQLITE_OK)
 				_exit(12);
-			f = fopen(p, "r+");
-			if (!f || ftruncate(fileno(f), 0) < 0)
+			if (write_garbage(p) < 0) /* in place: the same file, shorter */
 				_exit(13);
-			for (i = 0; i < 300; i++)
-				fputs("this is not an sqlite database\n", f);
-			fclose(f);
 			/* whatever this returns, it returns */
 			sqlite3_exec(state_sqlite(o), "SELECT sum(length(details)) FROM events",
 				     NULL, NULL, NULL);
