@@ -553,6 +553,54 @@ fail:
 			       sqlite3_errmsg(st->db));
 }
 
+static void unlink_db_files(const char *path)
+{
+	static const char *const sfx[] = { "", "-wal", "-shm", "-journal" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(sfx); i++) {
+		char *p = xstrfmt("%s%s", path, sfx[i]);
+
+		unlink(p);
+		free(p);
+	}
+}
+
+/*
+ * Create st->path when there is none, whole: made and migrated under a
+ * name of this process's own, marked as needing adoption, then link()ed
+ * into place (never over a file another process put there first).  A new
+ * database is never seen half made, and its rollback journal (used until
+ * the switch to WAL) never bears the name "state.db-journal": a process
+ * that still reads an old state.db moved aside (corrupt: it never got to
+ * WAL) would take that journal for a hot one of its own file, roll it
+ * back and delete it (SQLITE_IOERR_DELETE_NOENT in the creator).
+ */
+static int create_db(struct burst_state *st, struct burst_error *err)
+{
+	char *real = st->path, *tmp = xstrfmt("%s.new-%ld", real, (long)getpid());
+	int r;
+
+	unlink_db_files(tmp); /* a leftover of a crashed process with our pid */
+	st->path = tmp;
+	r = open_db(st, err);
+	if (r == 0 && st_exec(st, "INSERT OR REPLACE INTO meta VALUES ('needs_adoption', '1')",
+			      err) < 0)
+		r = -1;
+	if (st->db)
+		sqlite3_close_v2(st->db); /* checkpointed: no -wal, no -shm left */
+	st->db = NULL;
+	st->path = real;
+	if (r > 0)
+		r = burst_error_set(err, BURST_EXIT_STATE, "a new state database '%s' reads as "
+				    "corrupt", tmp);
+	if (r == 0 && link(tmp, real) < 0 && errno != EEXIST)
+		r = burst_error_set(err, BURST_EXIT_STATE, "cannot create '%s': %s", real,
+				    strerror(errno));
+	unlink_db_files(tmp);
+	free(tmp);
+	return r;
+}
+
 /* Is path (still) the file sb describes? */
 static bool same_file(const char *path, const struct stat *sb)
 {
@@ -661,6 +709,11 @@ int state_open(const char *dir, struct burst_state **out, struct burst_error *er
 		struct stat opened;
 		bool had = stat(st->path, &opened) == 0;
 
+		if (!had) {
+			if (create_db(st, err) < 0)
+				goto fail;
+			had = stat(st->path, &opened) == 0;
+		}
 		r = open_db(st, err);
 		if (r <= 0)
 			break;

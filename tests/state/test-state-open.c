@@ -330,11 +330,15 @@ int main(void)
 					close(gate[1]);
 					if (read(gate[0], &b, 1) < 0) /* EOF: all start at once */
 						_exit(3);
-					if (state_open(d3, &c, &e) < 0)
+					if (state_open(d3, &c, &e) < 0) {
+						fprintf(stderr, "# open: %s\n", e.message);
 						_exit(1);
+					}
 					if (state_intent_begin(c, STATE_INTENT_SERVER, "x", NULL, &id,
-							       &e) < 0)
+							       &e) < 0) {
+						fprintf(stderr, "# intent: %s\n", e.message);
 						_exit(2);
+					}
 					state_close(c);
 					_exit(0);
 				}
