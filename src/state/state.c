@@ -593,9 +593,14 @@ static int create_db(struct burst_state *st, struct burst_error *err)
 	if (r > 0)
 		r = burst_error_set(err, BURST_EXIT_STATE, "a new state database '%s' reads as "
 				    "corrupt", tmp);
-	if (r == 0 && link(tmp, real) < 0 && errno != EEXIST)
-		r = burst_error_set(err, BURST_EXIT_STATE, "cannot create '%s': %s", real,
-				    strerror(errno));
+	if (r == 0 && link(tmp, real) < 0 && errno != EEXIST) {
+		struct stat sb;
+
+		/* a file system without hard links: a rename, checked first */
+		if (stat(real, &sb) < 0 && rename(tmp, real) < 0)
+			r = burst_error_set(err, BURST_EXIT_STATE, "cannot create '%s': %s",
+					    real, strerror(errno));
+	}
 	unlink_db_files(tmp);
 	free(tmp);
 	return r;
