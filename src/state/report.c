@@ -613,7 +613,7 @@ int state_audit_query(struct burst_state *st, double rate_eur_per_hour, struct s
 		      struct burst_error *err)
 {
 	struct i64vec prov_ids = { 0 };
-	int k;
+	int k, ret = 0;
 
 	memset(out, 0, sizeof(*out));
 	out->now = state_now();
@@ -621,21 +621,19 @@ int state_audit_query(struct burst_state *st, double rate_eur_per_hour, struct s
 		out->whatif[k].keep_alive_secs = whatif_secs[k];
 	/* the one long scan: mapped for it (and only for it, see state_open) */
 	sqlite3_exec(st->db, "PRAGMA mmap_size=268435456", NULL, NULL, NULL);
-	if (sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
-		sqlite3_exec(st->db, "PRAGMA mmap_size=0", NULL, NULL, NULL);
-		return st_dberr(st, err, "reading the audit log");
-	}
-	if (audit_sessions(st, out, &prov_ids, err) < 0 ||
-	    audit_runs(st, out, &prov_ids, err) < 0) {
-		st_rollback(st);
-		sqlite3_exec(st->db, "PRAGMA mmap_size=0", NULL, NULL, NULL);
-		free(prov_ids.v);
+	if (sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+		ret = st_dberr(st, err, "reading the audit log");
+	else if (audit_sessions(st, out, &prov_ids, err) < 0 ||
+		 audit_runs(st, out, &prov_ids, err) < 0)
+		ret = -1;
+	if (!sqlite3_get_autocommit(st->db))
+		st_rollback(st); /* a read-only snapshot */
+	sqlite3_exec(st->db, "PRAGMA mmap_size=0", NULL, NULL, NULL);
+	free(prov_ids.v);
+	if (ret < 0) {
 		state_audit_release(out);
 		return -1;
 	}
-	st_rollback(st); /* read-only snapshot */
-	sqlite3_exec(st->db, "PRAGMA mmap_size=0", NULL, NULL, NULL);
-	free(prov_ids.v);
 	out->has_rate = rate_eur_per_hour >= 0;
 	out->rate_eur_per_hour = out->has_rate ? rate_eur_per_hour : 0;
 	out->volume_eur_per_gb_month = STATE_VOLUME_EUR_PER_GB_MONTH;
