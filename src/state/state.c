@@ -601,6 +601,9 @@ static int create_db(struct burst_state *st, struct burst_error *err)
 			r = burst_error_set(err, BURST_EXIT_STATE, "cannot create '%s': %s",
 					    real, strerror(errno));
 	}
+	if (r < 0)
+		burst_error_hint(err, "check that '%s' is writable and its file system healthy "
+				 "(df, dmesg); XDG_STATE_HOME moves it elsewhere", st->dir);
 	unlink_db_files(tmp);
 	free(tmp);
 	return r;
@@ -729,6 +732,9 @@ int state_open(const char *dir, struct burst_state **out, struct burst_error *er
 					"state database '%s' is still unreadable after %s",
 					st->path, st->reset_path ? "moving the corrupt one aside" :
 					"other processes moved corrupt ones aside");
+			burst_error_hint(err, "check the file system of '%s' (df, dmesg); "
+					 "moving the directory aside starts a new state, "
+					 "rebuilt from labels", st->dir);
 			goto fail;
 		}
 		if (!move_aside(st, had ? &opened : NULL)) {
@@ -748,8 +754,10 @@ int state_open(const char *dir, struct burst_state **out, struct burst_error *er
 	 * A new database (the old one was deleted, or moved aside as corrupt)
 	 * knows none of our resources yet: remember that until a sweep with a
 	 * token has adopted them by label, whichever command comes first.
+	 * create_db() marks the ones it makes; this is for an empty file
+	 * someone else left at the path (migrated here from schema 0).
 	 */
-	if ((st->fresh || st->reset_path) &&
+	if (st->fresh &&
 	    st_exec(st, "INSERT OR REPLACE INTO meta VALUES ('needs_adoption', '1')", err) < 0)
 		goto fail;
 	log_debug(MOD, "opened %s (owner %s)", st->path, st->owner);
