@@ -37,7 +37,7 @@ def need_real_world():
         skip_all("cargo is not installed")
 
 
-def wait_reapers_open(w, kinds=("__reap-server", "__reap-volume"), timeout=60):
+def wait_reapers_claimed(w, kinds=("__reap-server", "__reap-volume"), timeout=60):
     """Wait until a live reaper of each kind has opened state.db and claimed
     its resource (its pid is in the reapers table).
 

@@ -61,7 +61,8 @@ def main():
             # 1. deleted while up; nobody runs a command
             if not cold_build(tap, w, ws, "cold build"):
                 return tap.done()
-            if not tap.ok(lclib.wait_reapers_open(w), "its reapers have the database open"):
+            if not tap.ok(lclib.wait_reapers_claimed(w),
+                          "its reapers have opened the database and claimed their resources"):
                 tap.diag("%r\n%s" % (w.reapers(), lclib.reaper_log_tail(w)))
             st, _ = status_json(w, ws)
             deadline = ((st or {}).get("server") or {}).get("deadline") or 0
@@ -87,7 +88,8 @@ def main():
             sid = w.servers()[0]["id"]
             # whoever opens the corrupt file first moves it aside: here that
             # must be the command below, not a reaper still starting up
-            if not tap.ok(lclib.wait_reapers_open(w), "its reapers have the database open"):
+            if not tap.ok(lclib.wait_reapers_claimed(w),
+                          "its reapers have opened the database and claimed their resources"):
                 tap.diag("%r\n%s" % (w.reapers(), lclib.reaper_log_tail(w)))
             remove(db, ("-wal", "-shm"))
             with open(db, "wb") as f:
@@ -113,7 +115,8 @@ def main():
             if not cold_build(tap, w, ws, "a third cold build"):
                 return tap.done()
             sid = w.servers()[0]["id"]
-            lclib.wait_reapers_open(w)
+            if not lclib.wait_reapers_claimed(w):
+                tap.diag("the run's reapers did not claim: %r" % w.reapers())
             con = sqlite3.connect(db, timeout=30)
             row = con.execute("SELECT id FROM servers WHERE hcloud_id = ?", (sid,)).fetchone()
             con.close()

@@ -63,6 +63,50 @@ static int write_garbage(const char *path)
 	return fclose(f) == 0 ? 0 : -1;
 }
 
+/*
+ * n processes released at once (EOF on a pipe), each opening the state in
+ * dir and recording an intent there; how many failed (each says why).
+ */
+static int open_at_once(const char *dir, int n)
+{
+	pid_t kids[16];
+	int gate[2], bad = 0;
+
+	if (n > 16 || pipe(gate) < 0)
+		bail_out("open_at_once: pipe");
+	for (int i = 0; i < n; i++) {
+		kids[i] = fork();
+		if (kids[i] < 0)
+			bail_out("open_at_once: fork");
+		if (kids[i] == 0) {
+			struct burst_error e = BURST_ERROR_INIT;
+			struct burst_state *c = NULL;
+			int64_t id;
+			char b;
+
+			close(gate[1]);
+			if (read(gate[0], &b, 1) < 0)
+				_exit(3);
+			if (state_open(dir, &c, &e) < 0) {
+				fprintf(stderr, "# open: %s\n", e.message);
+				_exit(1);
+			}
+			if (state_intent_begin(c, STATE_INTENT_SERVER, "x", NULL, &id, &e) < 0) {
+				fprintf(stderr, "# intent: %s\n", e.message);
+				_exit(2);
+			}
+			state_close(c);
+			_exit(0);
+		}
+	}
+	close(gate[0]);
+	close(gate[1]);
+	for (int i = 0; i < n; i++)
+		if (test_wait(kids[i], 60000) != 0)
+			bad++;
+	return bad;
+}
+
 static void test_sha256(void)
 {
 	char hex[65];
@@ -267,28 +311,7 @@ int main(void)
 	/* several processes creating the same fresh database at once */
 	{
 		char *fresh = xstrfmt("%s/fresh", tmp);
-		pid_t kids[6];
-		int i, bad = 0;
-
-		for (i = 0; i < 6; i++) {
-			kids[i] = fork();
-			if (kids[i] == 0) {
-				struct burst_error e = BURST_ERROR_INIT;
-				struct burst_state *c = NULL;
-				int64_t id;
-
-				if (state_open(fresh, &c, &e) < 0)
-					_exit(1);
-				if (state_intent_begin(c, STATE_INTENT_SERVER, "x", NULL, &id, &e) < 0)
-					_exit(2);
-				state_close(c);
-				_exit(0);
-			}
-		}
-		for (i = 0; i < 6; i++)
-			if (test_wait(kids[i], 30000) != 0)
-				bad++;
-		is_int(bad, 0, "concurrent first opens all succeed");
+		is_int(open_at_once(fresh, 6), 0, "concurrent first opens all succeed");
 		{
 			char *p = xstrfmt("%s/state.db", fresh);
 
@@ -306,8 +329,7 @@ int main(void)
 	 */
 	{
 		char *d3 = xstrfmt("%s/corrupt-race", dir), *p = xstrfmt("%s/state.db", d3);
-		int gate[2], i, bad = 0, round, copies_ok = 1, rows_ok = 1;
-		pid_t kids[8];
+		int bad = 0, round, copies_ok = 1, rows_ok = 1;
 
 		for (round = 0; round < 5; round++) {
 			char *cmd = xstrfmt("rm -rf '%s' && mkdir -p '%s'", d3, d3);
@@ -317,37 +339,7 @@ int main(void)
 			free(cmd);
 			if (write_garbage(p) < 0)
 				bail_out("cannot write the corrupt file");
-			if (pipe(gate) < 0)
-				bail_out("pipe");
-			for (i = 0; i < 8; i++) {
-				kids[i] = fork();
-				if (kids[i] == 0) {
-					struct burst_error e = BURST_ERROR_INIT;
-					struct burst_state *c = NULL;
-					int64_t id;
-					char b;
-
-					close(gate[1]);
-					if (read(gate[0], &b, 1) < 0) /* EOF: all start at once */
-						_exit(3);
-					if (state_open(d3, &c, &e) < 0) {
-						fprintf(stderr, "# open: %s\n", e.message);
-						_exit(1);
-					}
-					if (state_intent_begin(c, STATE_INTENT_SERVER, "x", NULL, &id,
-							       &e) < 0) {
-						fprintf(stderr, "# intent: %s\n", e.message);
-						_exit(2);
-					}
-					state_close(c);
-					_exit(0);
-				}
-			}
-			close(gate[0]);
-			close(gate[1]);
-			for (i = 0; i < 8; i++)
-				if (test_wait(kids[i], 60000) != 0)
-					bad++;
+			bad += open_at_once(d3, 8);
 			if (count_corrupt(d3) != 1)
 				copies_ok = 0;
 			{
